@@ -1,0 +1,1 @@
+"""Xabar ingest: citizen reporters' tips and photos, durably accepted."""

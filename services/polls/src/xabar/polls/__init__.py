@@ -1,0 +1,1 @@
+"""Xabar polls: reader polls and an exact vote counter."""

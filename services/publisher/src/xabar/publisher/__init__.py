@@ -1,0 +1,1 @@
+"""Xabar publisher: the editorial inbox, articles, workflow and publishing."""

@@ -1,0 +1,88 @@
+"""Xabar event contracts: the envelope, every event the services exchange, and stream names.
+
+Consumers are tolerant readers: unknown fields are ignored. A breaking change is a new
+``schema_version`` registered beside the old one, never an edit of an emitted version.
+"""
+
+from xabar.contracts.countries import COUNTRIES, Country, country_by_slug
+from xabar.contracts.envelope import AggregateEvent, Event, new_envelope_fields
+from xabar.contracts.errors import ContractError, UnknownEventType
+from xabar.contracts.events import (
+    EVENT_TYPES,
+    ArticleImage,
+    ArticlePublished,
+    ArticleRemoval,
+    ArticleState,
+    ArticleUnpublished,
+    ArticleUpdated,
+    AttachmentRef,
+    Contact,
+    Correction,
+    PollClosed,
+    PollOpened,
+    PollOption,
+    PollState,
+    PollTallied,
+    PollTally,
+    Submission,
+    SubmissionReceived,
+    SubmissionReview,
+    SubmissionReviewed,
+    SubmissionStatus,
+    parse_event,
+    registry,
+)
+from xabar.contracts.streams import (
+    ARTICLES_STREAM,
+    GROUP_FEED,
+    GROUP_INGEST,
+    GROUP_PUBLISHER,
+    POLLS_STREAM,
+    REVIEWS_STREAM,
+    STREAM_OF_TYPE,
+    SUBMISSIONS_STREAM,
+    dlq_stream,
+)
+
+__all__ = [
+    "ARTICLES_STREAM",
+    "COUNTRIES",
+    "EVENT_TYPES",
+    "GROUP_FEED",
+    "GROUP_INGEST",
+    "GROUP_PUBLISHER",
+    "POLLS_STREAM",
+    "REVIEWS_STREAM",
+    "STREAM_OF_TYPE",
+    "SUBMISSIONS_STREAM",
+    "AggregateEvent",
+    "ArticleImage",
+    "ArticlePublished",
+    "ArticleRemoval",
+    "ArticleState",
+    "ArticleUnpublished",
+    "ArticleUpdated",
+    "AttachmentRef",
+    "Contact",
+    "ContractError",
+    "Correction",
+    "Country",
+    "Event",
+    "PollClosed",
+    "PollOpened",
+    "PollOption",
+    "PollState",
+    "PollTallied",
+    "PollTally",
+    "Submission",
+    "SubmissionReceived",
+    "SubmissionReview",
+    "SubmissionReviewed",
+    "SubmissionStatus",
+    "UnknownEventType",
+    "country_by_slug",
+    "dlq_stream",
+    "new_envelope_fields",
+    "parse_event",
+    "registry",
+]

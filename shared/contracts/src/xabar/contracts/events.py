@@ -1,0 +1,230 @@
+"""Every event Xabar emits, version 1.
+
+``data`` holds the payload; the envelope fields live on the event itself. Article events carry the
+article's whole public state (event-carried state transfer), so the feed never calls the publisher.
+"""
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from xabar.contracts.envelope import AggregateEvent, Event
+from xabar.contracts.errors import ContractError, UnknownEventType
+
+CountryCode = str  # ISO 3166-1 alpha-2, see countries.COUNTRIES; "other" only for tips
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# --- submissions (ingest -> publisher -> ingest) -------------------------------------------------
+
+
+class Contact(_Data):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class AttachmentRef(_Data):
+    """A photo stored by ingest; fetched by id from ingest's media endpoint, never embedded."""
+
+    attachment_id: str
+    content_type: Literal["image/jpeg", "image/png", "image/webp"]
+    size: int = Field(ge=0)
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    sha256: str
+
+
+class Submission(_Data):
+    submission_id: str
+    title: str
+    text: str  # plain text as the reporter wrote it
+    country: str = Field(pattern=r"^([A-Z]{2}|other)$")
+    location: str | None = None
+    anonymous: bool
+    contact: Contact | None = None  # None when the reporter chose to stay anonymous
+    attachments: tuple[AttachmentRef, ...] = ()
+    received_at: AwareDatetime
+
+
+class SubmissionReceived(AggregateEvent):
+    TYPE = "submission.received"
+    type: Literal["submission.received"]
+    data: Submission
+
+
+class SubmissionStatus(StrEnum):
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PUBLISHED = "published"
+
+
+class SubmissionReview(_Data):
+    submission_id: str
+    status: SubmissionStatus
+    public_reason: str | None = None  # shown to the reporter when rejected
+    article_url: str | None = None  # path of the published article, when published
+    article_id: str | None = None
+    reviewed_at: AwareDatetime
+
+
+class SubmissionReviewed(AggregateEvent):
+    TYPE = "submission.reviewed"
+    type: Literal["submission.reviewed"]
+    data: SubmissionReview
+
+
+# --- articles (publisher -> feed) ---------------------------------------------------------------
+
+
+class ArticleImage(_Data):
+    url: str
+    credit: str | None = None  # "Фото: пресс-служба МИД РТ"
+    alt: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class Correction(_Data):
+    note: str
+    corrected_at: AwareDatetime
+
+
+class ArticleState(_Data):
+    """The whole public state of a published article."""
+
+    article_id: str
+    slug: str
+    title: str
+    lead: str
+    body_html: str  # sanitized by the publisher
+    countries: tuple[CountryCode, ...] = ()
+    tags: tuple[str, ...] = ()
+    image: ArticleImage | None = None
+    source: str | None = None
+    source_url: str | None = None
+    author: str | None = None
+    featured: bool = False  # the site-wide "Новость дня"
+    featured_countries: tuple[CountryCode, ...] = ()  # news of the day of a country section
+    comment_count: int = Field(default=0, ge=0)
+    corrections: tuple[Correction, ...] = ()
+    published_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class ArticlePublished(AggregateEvent):
+    TYPE = "article.published"
+    type: Literal["article.published"]
+    data: ArticleState
+
+
+class ArticleUpdated(AggregateEvent):
+    TYPE = "article.updated"
+    type: Literal["article.updated"]
+    data: ArticleState
+
+
+class ArticleRemoval(_Data):
+    article_id: str
+    slug: str
+    unpublished_at: AwareDatetime
+
+
+class ArticleUnpublished(AggregateEvent):
+    TYPE = "article.unpublished"
+    type: Literal["article.unpublished"]
+    data: ArticleRemoval
+
+
+# --- polls (polls -> feed) ----------------------------------------------------------------------
+
+
+class PollOption(_Data):
+    option_id: str
+    text: str
+
+
+class PollState(_Data):
+    poll_id: str
+    question: str
+    options: tuple[PollOption, ...]
+    multiple: bool = False
+    results_visibility: Literal["always", "after_vote", "after_close"] = "always"
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    countries: tuple[CountryCode, ...] = ()
+
+
+class PollOpened(AggregateEvent):
+    TYPE = "poll.opened"
+    type: Literal["poll.opened"]
+    data: PollState
+
+
+class PollClosed(AggregateEvent):
+    TYPE = "poll.closed"
+    type: Literal["poll.closed"]
+    data: PollState
+
+
+class PollTally(_Data):
+    """A snapshot of a poll's counts. ``version`` of the event grows with every counted vote."""
+
+    poll_id: str
+    counts: dict[str, int]  # option_id -> votes
+    percentages: dict[str, int]  # option_id -> whole percent, adding up to exactly 100
+    total_votes: int = Field(ge=0)  # "Всего голосов": voters who voted
+    tallied_at: AwareDatetime
+
+
+class PollTallied(AggregateEvent):
+    TYPE = "poll.tallied"
+    type: Literal["poll.tallied"]
+    data: PollTally
+
+
+# --- registry -----------------------------------------------------------------------------------
+
+_ALL: tuple[type[Event], ...] = (
+    SubmissionReceived,
+    SubmissionReviewed,
+    ArticlePublished,
+    ArticleUpdated,
+    ArticleUnpublished,
+    PollOpened,
+    PollClosed,
+    PollTallied,
+)
+
+registry: dict[tuple[str, int], type[Event]] = {(c.TYPE, c.SCHEMA_VERSION): c for c in _ALL}
+EVENT_TYPES: frozenset[str] = frozenset(c.TYPE for c in _ALL)
+
+
+def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
+    """Read an event of any registered type and version; raise ContractError otherwise."""
+    try:
+        obj = raw if isinstance(raw, dict) else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ContractError(f"event is not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ContractError("event is not a JSON object")
+    event_type, version = obj.get("type"), obj.get("schema_version", 1)
+    if not isinstance(event_type, str) or not isinstance(version, int):
+        raise ContractError("event has no string 'type' or integer 'schema_version'")
+    cls = registry.get((event_type, version))
+    if cls is None:
+        raise UnknownEventType(event_type, version)
+    try:
+        return cls.model_validate(obj)
+    except ValidationError as exc:
+        raise ContractError(f"invalid {event_type} v{version}: {exc}") from exc
+

@@ -1,0 +1,1 @@
+"""Plumbing shared by the Xabar services: event bus, outbox relay, observability, local infra."""

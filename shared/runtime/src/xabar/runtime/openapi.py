@@ -1,0 +1,129 @@
+"""A small OpenAPI 3.1 builder: routes declare their pydantic models, the document follows.
+
+    api = OpenAPI("Xabar ingest", "1.0.0")
+    api.operation("POST", "/api/v1/submissions", "Send a tip", body=NewSubmission,
+                  responses={202: Receipt, 422: ErrorBody}, secured=False)
+    Route("/openapi.json", api.endpoint)
+"""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+REF = "#/components/schemas/{model}"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a code a program can branch on and a message a person can read."""
+
+    error: ErrorDetail
+
+
+class OpenAPI:
+    def __init__(self, title: str, version: str, description: str = "") -> None:
+        self.title, self.version, self.description = title, version, description
+        self._ops: list[dict[str, Any]] = []
+        self._models: set[type[BaseModel]] = {ErrorBody}
+        self._cached: dict[str, Any] | None = None
+
+    def operation(
+        self,
+        method: str,
+        path: str,
+        summary: str,
+        *,
+        body: type[BaseModel] | None = None,
+        body_media: str = "application/json",
+        responses: dict[int, type[BaseModel] | str | None],
+        secured: bool = False,
+        parameters: list[dict[str, Any]] | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        self._cached = None
+        for model in [body, *responses.values()]:
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                self._models.add(model)
+        self._ops.append(
+            {
+                "method": method.lower(),
+                "path": path,
+                "summary": summary,
+                "body": body,
+                "body_media": body_media,
+                "responses": responses,
+                "secured": secured,
+                "parameters": parameters or [],
+                "tags": tags or [],
+            }
+        )
+
+    def document(self) -> dict[str, Any]:
+        if self._cached is not None:
+            return self._cached
+        mode: Literal["validation", "serialization"]
+        pairs = []
+        for model in sorted(self._models, key=lambda m: m.__name__):
+            for mode in ("validation", "serialization"):
+                pairs.append((model, mode))
+        key_map, defs = models_json_schema(pairs, ref_template=REF)
+        schemas = defs.get("$defs", {})
+        paths: dict[str, dict[str, Any]] = {}
+        for op in self._ops:
+            item: dict[str, Any] = {"summary": op["summary"], "responses": {}}
+            if op["tags"]:
+                item["tags"] = op["tags"]
+            if op["parameters"]:
+                item["parameters"] = op["parameters"]
+            if op["body"] is not None:
+                schema = key_map[(op["body"], "validation")]
+                item["requestBody"] = {"required": True, "content": {op["body_media"]: {"schema": schema}}}
+            for status, model in op["responses"].items():
+                resp: dict[str, Any] = {"description": _reason(status)}
+                if isinstance(model, type):
+                    resp["content"] = {"application/json": {"schema": key_map[(model, "serialization")]}}
+                elif isinstance(model, str):
+                    resp["content"] = {model: {"schema": {"type": "string"}}}
+                item["responses"][str(status)] = resp
+            if op["secured"]:
+                item["security"] = [{"bearer": []}]
+                item["responses"].setdefault("401", _error_resp(401, key_map))
+                item["responses"].setdefault("403", _error_resp(403, key_map))
+            paths.setdefault(op["path"], {})[op["method"]] = item
+        self._cached = {
+            "openapi": "3.1.0",
+            "info": {"title": self.title, "version": self.version, "description": self.description},
+            "paths": paths,
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            },
+        }
+        return self._cached
+
+    async def endpoint(self, _: Request) -> Response:
+        return JSONResponse(self.document())
+
+
+def _error_resp(status: int, key_map: Any) -> dict[str, Any]:
+    return {
+        "description": _reason(status),
+        "content": {"application/json": {"schema": key_map[(ErrorBody, "serialization")]}},
+    }
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return str(status)
