@@ -1,0 +1,30 @@
+# Xabar: `make run` runs the platform with demo content; `make test` passes the tests.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := uv run --frozen
+
+.PHONY: install run test lint bench drills clean
+
+install:  ## install what is missing: redis-server, uv, the Python env, FerretDB
+	@./scripts/bootstrap.sh
+
+run: install  ## Redis, FerretDB and the four services on fixed ports, with demo content
+	@$(UV) python -m xabar.devstack run
+
+test: install  ## the whole test suite against real Redis and FerretDB
+	@$(UV) pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff and mypy strict
+	@$(UV) ruff check .
+	@$(UV) ruff format --check .
+	@$(UV) mypy shared/contracts/src shared/runtime/src services/*/src
+
+bench: install  ## speed and memory, as ratios against baselines measured in the same run
+	@XABAR_BENCH_TOOLS=1 ./scripts/bootstrap.sh
+	@$(UV) python -m xabar.devstack bench
+
+drills: install  ## faults under load; each drill ends with lost=0 duplicated=0
+	@$(UV) python -m xabar.devstack drills
+
+clean:  ## remove local state (Redis AOF, FerretDB files) of `make run`
+	rm -rf .state
