@@ -126,8 +126,14 @@ class Server:
 
 
 def _spawn(args: list[str], log_path: Path | None) -> subprocess.Popen[bytes]:
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
+    if log_path is None:
+        return subprocess.Popen(  # noqa: S603
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    with open(log_path, "ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(  # noqa: S603
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def start_redis(data_dir: Path, port: int | None = None, databases: int = 16) -> Server:
