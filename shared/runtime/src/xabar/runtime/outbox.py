@@ -42,17 +42,22 @@ class OutboxRelay:
         publish: Publish,
         *,
         sweep_interval: float = 5.0,
+        workers: int = 4,
     ) -> None:
         self.collection = collection
         self.publish = publish
         self.sweep_interval = sweep_interval
+        self.workers = workers
         self._kicks: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: set[Any] = set()
+        self._again: set[Any] = set()
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._sweep_loop(), name="outbox-sweep"),
-            asyncio.create_task(self._kick_loop(), name="outbox-kick"),
+        self._tasks = [asyncio.create_task(self._sweep_loop(), name="outbox-sweep")]
+        self._tasks += [
+            asyncio.create_task(self._kick_loop(), name=f"outbox-kick-{n}")
+            for n in range(self.workers)
         ]
 
     async def stop(self) -> None:
@@ -69,30 +74,42 @@ class OutboxRelay:
 
     async def sweep(self) -> int:
         """Publish every pending event of the collection; returns how many were sent."""
+        cursor = self.collection.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {"_id": 1})
+        pending = [doc["_id"] async for doc in cursor]
         sent = 0
-        cursor = self.collection.find(
-            {f"{OUTBOX_FIELD}.0": {"$exists": True}}, {OUTBOX_FIELD: 1}
-        )
-        async for doc in cursor:
-            sent += await self._relay(doc)
+        for doc_id in pending:
+            sent += await self.relay_doc(doc_id)
         return sent
 
     async def relay_doc(self, doc_id: Any) -> int:
-        doc = await self.collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-        return await self._relay(doc) if doc else 0
+        """Publish one document's pending events. One pass per document at a time: a request
+        for a document already being relayed makes that pass read it once more when done."""
+        if doc_id in self._inflight:
+            self._again.add(doc_id)
+            return 0
+        self._inflight.add(doc_id)
+        try:
+            sent = 0
+            while True:
+                doc = await self.collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+                sent += await self._relay(doc) if doc else 0
+                if doc_id not in self._again:
+                    return sent
+                self._again.discard(doc_id)
+        finally:
+            self._inflight.discard(doc_id)
 
     async def _relay(self, doc: dict[str, Any]) -> int:
         entries = doc.get(OUTBOX_FIELD) or []
-        sent_ids = []
         for entry in entries:
             await self.publish(parse_event(entry["event"]))
-            sent_ids.append(entry["event_id"])
-        if sent_ids:
+        if entries:
+            # $pullAll of the exact entries sent: FerretDB's $pull matches whole elements only,
+            # and entries pushed meanwhile (not yet sent) stay.
             await self.collection.update_one(
-                {"_id": doc["_id"]},
-                {"$pull": {OUTBOX_FIELD: {"event_id": {"$in": sent_ids}}}},
+                {"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
             )
-        return len(sent_ids)
+        return len(entries)
 
     async def _sweep_loop(self) -> None:
         while True:
