@@ -1,0 +1,1 @@
+"""Xabar's dev runner: the whole platform on one machine without Docker."""

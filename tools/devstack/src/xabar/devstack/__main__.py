@@ -1,0 +1,114 @@
+"""``python -m xabar.devstack run``: the whole platform with demo content, until Ctrl-C.
+
+Ports (each overridable): feed 8080, ingest 8081, publisher 8082, polls 8083; Redis and FerretDB
+on free local ports. State (Redis AOF, FerretDB's SQLite files, secrets, logs) lives in ``.state/``
+of the repository; ``make clean`` removes it.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from xabar.devstack.demo import write_demo_files
+from xabar.devstack.stack import DEFAULT_PORTS, SERVICES, Stack, running_stack, say
+
+CHIEF_EMAIL = "chief@xabar.local"
+
+
+def _ports() -> dict[str, int]:
+    return {n: int(os.environ.get(f"XABAR_{n.upper()}_PORT", DEFAULT_PORTS[n])) for n in SERVICES}
+
+
+def load_demo(stack: Stack) -> None:
+    marker = stack.state / "demo-loaded.json"
+    if marker.exists():
+        say("stack", "demo content already loaded (remove .state to start over)")
+        return
+    say("stack", "loading demo content through the publisher and polls (once; takes a minute)")
+    started = time.monotonic()
+    stack.cli(
+        "publisher", "create-editor", "--email", CHIEF_EMAIL, "--name", "Главный редактор",
+        "--role", "chief",
+        env={"XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": stack.secrets["chief_password"]},
+    )
+    articles, poll = write_demo_files(stack.state)
+    stack.cli("publisher", "import-articles", str(articles))
+    stack.cli("polls", "import-poll", str(poll))
+    expected = sum(1 for _ in articles.open(encoding="utf-8"))
+    feed = stack.services["feed"].url
+    deadline = time.monotonic() + 300
+    count = 0
+    while time.monotonic() < deadline:
+        try:
+            resp = httpx.get(f"{feed}/api/v1/articles", params={"page": 1}, timeout=5)
+            count = int(resp.json().get("total", 0)) if resp.status_code == 200 else 0
+        except (httpx.HTTPError, ValueError):
+            count = 0
+        if count >= expected:
+            break
+        time.sleep(1)
+    marker.write_text(json.dumps({"articles": expected, "seconds": round(time.monotonic() - started, 1)}))
+    say("stack", f"demo content loaded: {count} articles in the feed, the reference poll")
+
+
+def run() -> int:
+    state = Path(os.environ.get("XABAR_STATE_DIR", ".state")).resolve()
+    stopping = False
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        with running_stack(state, ports=_ports()) as stack:
+            load_demo(stack)
+            s = stack.services
+            say("stack", "Xabar is up:")
+            say("stack", f"  readers' site    {s['feed'].url}/   (RSS {s['feed'].url}/rss.xml)")
+            say("stack", f"  citizen reports  {s['ingest'].url}/report")
+            say("stack", f"  editors' API     {s['publisher'].url}/openapi.json  "
+                         f"(login {CHIEF_EMAIL}, password in .state/secrets.json)")
+            say("stack", f"  polls API        {s['polls'].url}/api/v1/polls")
+            say("stack", "  metrics          /metrics on each; health /healthz, /readyz")
+            say("stack", "press Ctrl-C to stop")
+            while True:
+                for svc in s.values():
+                    if svc.proc is not None and svc.proc.poll() is not None:
+                        say("stack", f"{svc.name} exited with {svc.proc.returncode}; stopping")
+                        return 1
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        say("stack", "stopping: services first, then FerretDB and Redis")
+    say("stack", "stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xabar.devstack", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="run the platform with demo content until Ctrl-C")
+    sub.add_parser("bench", help="measure speed and memory (see `make bench`)")
+    sub.add_parser("drills", help="fault drills under load (see `make drills`)")
+    args = parser.parse_args(argv)
+    if args.cmd == "run":
+        return run()
+    if args.cmd == "bench":
+        from xabar.devstack.bench import main as bench_main
+
+        return bench_main()
+    from xabar.devstack.drills import main as drills_main
+
+    return drills_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

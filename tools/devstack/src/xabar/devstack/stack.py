@@ -1,0 +1,195 @@
+"""Start Redis, FerretDB and the four services as local processes; stop them all cleanly."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from xabar.runtime.localinfra import Server, free_port, local_infra
+
+SERVICES = ("feed", "ingest", "publisher", "polls")
+DEFAULT_PORTS = {"feed": 8080, "ingest": 8081, "publisher": 8082, "polls": 8083}
+COLORS = {"feed": "32", "ingest": "33", "publisher": "36", "polls": "35", "stack": "1"}
+
+
+def say(who: str, text: str) -> None:
+    color = COLORS.get(who, "0") if sys.stdout.isatty() else ""
+    prefix = f"\033[{color}m{who:>9} |\033[0m" if color else f"{who:>9} |"
+    print(f"{prefix} {text}", flush=True)
+
+
+def load_secrets(state: Path) -> dict[str, str]:
+    """Secrets of this local deployment: made once, kept in .state/secrets.json (git-ignored)."""
+    path = state / "secrets.json"
+    if path.exists():
+        data: dict[str, str] = json.loads(path.read_text())
+    else:
+        data = {}
+    for name in ("jwt_secret", "address_salt", "cookie_secret", "chief_password"):
+        data.setdefault(name, secrets.token_urlsafe(32))
+    state.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    path.chmod(0o600)
+    return data
+
+
+@dataclass
+class ServiceProc:
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    echo: bool
+    proc: subprocess.Popen[bytes] | None = None
+    _pump: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", f"xabar.{self.name}"],
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._pump = threading.Thread(target=self._forward, args=(self.proc.stdout,), daemon=True)
+        self._pump.start()
+
+    def _forward(self, stream: IO[bytes] | None) -> None:
+        if stream is None:
+            return
+        with open(self.log_path, "ab") as log:
+            for line in stream:
+                log.write(line)
+                log.flush()
+                if self.echo:
+                    say(self.name, line.decode("utf-8", "replace").rstrip())
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} was not ready within {timeout}s; see {self.log_path}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@dataclass
+class Stack:
+    state: Path
+    redis: Server
+    mongo: Server
+    secrets: dict[str, str]
+    services: dict[str, ServiceProc]
+
+    def env_for(self, name: str) -> dict[str, str]:
+        return service_env(name, self.services[name].port, self.redis.url, self.mongo.url,
+                           self.secrets, {n: s.port for n, s in self.services.items()})
+
+    def cli(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
+        """Run ``python -m xabar.<name> ARGS`` with the service's own settings."""
+        full = {**os.environ, **self.env_for(name), **(env or {})}
+        subprocess.run([sys.executable, "-m", f"xabar.{name}", *args], env=full, check=True)  # noqa: S603
+
+
+def service_env(
+    name: str,
+    port: int,
+    redis_url: str,
+    mongo_url: str,
+    secrets_: Mapping[str, str],
+    ports: Mapping[str, int],
+) -> dict[str, str]:
+    p = f"XABAR_{name.upper()}_"
+    url = {n: f"http://127.0.0.1:{pt}" for n, pt in ports.items()}
+    env = {
+        "PORT": str(port),
+        "REDIS_URL": redis_url,
+        "MONGODB_URL": mongo_url,
+        "JWT_SECRET": secrets_["jwt_secret"],
+        "CONSUMER_NAME": f"{name}-1",
+        "LOG_JSON": "false",
+    }
+    if name == "ingest":
+        env |= {"ADDRESS_SALT": secrets_["address_salt"]}
+    if name == "polls":
+        env |= {
+            "ADDRESS_SALT": secrets_["address_salt"],
+            "COOKIE_SECRET": secrets_["cookie_secret"],
+            "SITE_URL": url["feed"],
+        }
+    if name == "publisher":
+        env |= {"INGEST_URL": url["ingest"], "SITE_URL": url["feed"], "PUBLIC_URL": url["publisher"]}
+    if name == "feed":
+        env |= {
+            "SITE_URL": url["feed"],
+            "POLLS_PUBLIC_URL": url["polls"],
+            "INGEST_PUBLIC_URL": url["ingest"],
+        }
+    return {p + k: v for k, v in env.items()}
+
+
+@contextmanager
+def running_stack(
+    state: Path,
+    *,
+    ports: Mapping[str, int] | None = None,
+    echo: bool = True,
+    extra_env: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[Stack]:
+    """Everything up and ready; on exit the services stop first, then FerretDB and Redis."""
+    state.mkdir(parents=True, exist_ok=True)
+    logs = state / "logs"
+    logs.mkdir(exist_ok=True)
+    sec = load_secrets(state)
+    chosen = dict(ports) if ports is not None else {n: free_port() for n in SERVICES}
+    say("stack", f"starting redis-server and FerretDB (state in {state})")
+    with local_infra(state) as (redis, mongo):
+        say("stack", f"redis {redis.url}  ferretdb {mongo.url}")
+        services = {
+            n: ServiceProc(n, chosen[n], {}, logs / f"{n}.log", echo) for n in SERVICES
+        }
+        stack = Stack(state, redis, mongo, sec, services)
+        try:
+            for name, svc in services.items():
+                svc.env = {**stack.env_for(name), **((extra_env or {}).get(name, {}))}
+                svc.start()
+            for svc in services.values():
+                svc.wait_ready()
+            yield stack
+        finally:
+            for svc in services.values():
+                svc.stop()
