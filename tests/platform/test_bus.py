@@ -37,7 +37,9 @@ async def buses(redis_url: str) -> AsyncIterator[list[EventBus]]:
         await bus.stop()
 
 
-def new_bus(buses: list[EventBus], redis_url: str, name: str, options: BusOptions = FAST) -> EventBus:
+def new_bus(
+    buses: list[EventBus], redis_url: str, name: str, options: BusOptions = FAST
+) -> EventBus:
     bus = EventBus(redis_url, consumer_name=name, options=options)
     buses.append(bus)
     return bus
@@ -92,11 +94,22 @@ async def test_a_consumer_killed_with_sigkill_loses_no_entry(
 
     with open(tmp_path / "victim.log", "wb") as log:
         victim = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.consumer_proc", redis_url, ARTICLES_STREAM,
-             GROUP, "victim", "done", "0.05"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "tests.support.consumer_proc",
+                redis_url,
+                ARTICLES_STREAM,
+                GROUP,
+                "victim",
+                "done",
+                "0.05",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
+
         async def victim_holds_entries() -> bool:
             return await redis.scard("done") >= 3 and await pending(redis) > 0
 
@@ -105,7 +118,7 @@ async def test_a_consumer_killed_with_sigkill_loses_no_entry(
         victim.kill()  # SIGKILL: no shutdown, no ack
         victim.wait()
     held = await pending(redis)
-    assert 0 < held, "the victim died holding unacknowledged entries"
+    assert held > 0, "the victim died holding unacknowledged entries"
     assert await redis.scard("done") < n
 
     rescuer = new_bus(buses, redis_url, "rescuer")
@@ -192,8 +205,10 @@ async def test_a_duplicated_event_changes_nothing(
     await bus.publish(v1)  # an older version arriving late
 
     async def all_handled() -> bool:
-        return await redis.xlen(ARTICLES_STREAM) == 3 and await pending(redis) == 0 and (
-            await redis.get("ledger-applied") == b"2"
+        return (
+            await redis.xlen(ARTICLES_STREAM) == 3
+            and await pending(redis) == 0
+            and (await redis.get("ledger-applied") == b"2")
         )
 
     await eventually(all_handled)
@@ -222,7 +237,9 @@ async def test_unknown_event_types_are_acknowledged_and_skipped(
     await bus.publish(sample("article.unpublished"))
 
     async def drained() -> bool:
-        return await redis.xlen(ARTICLES_STREAM) == 3 and await pending(redis) == 0 and len(seen) == 1
+        return (
+            await redis.xlen(ARTICLES_STREAM) == 3 and await pending(redis) == 0 and len(seen) == 1
+        )
 
     await eventually(drained)
     assert seen == ["article.unpublished"]

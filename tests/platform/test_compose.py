@@ -32,7 +32,9 @@ def test_compose_file_validates_against_the_compose_schema(compose: dict[str, An
     import json
 
     schema = json.loads(SCHEMA.read_text())
-    validator = jsonschema.Draft7Validator(schema)  # the draft the compose-spec schema is written in
+    validator = jsonschema.Draft7Validator(
+        schema
+    )  # the draft the compose-spec schema is written in
     errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
 
@@ -79,7 +81,7 @@ def test_service_environment_matches_its_settings(compose: dict[str, Any], name:
     env: dict[str, str] = compose["services"][name]["environment"]
     for var in env:
         assert var.startswith(prefix), f"{var} lacks the {prefix} prefix"
-        assert var[len(prefix):].lower() in fields, f"{var} is not a setting of {name}"
+        assert var[len(prefix) :].lower() in fields, f"{var} is not a setting of {name}"
     required = {f for f, info in fields.items() if info.is_required()}
     missing = {f for f in required if f"{prefix}{f.upper()}" not in env}
     assert not missing, f"{name} needs {missing}"
@@ -89,7 +91,9 @@ def test_service_environment_matches_its_settings(compose: dict[str, Any], name:
     assert env[f"{prefix}MONGODB_URL"].startswith("mongodb://mongo:")
     for var, value in env.items():
         if re.search(r"(SECRET|SALT|PASSWORD)$", var):
-            assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), f"{var} must come from the env"
+            assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (
+                f"{var} must come from the env"
+            )
 
 
 def test_the_edge_routes_every_public_port_to_its_service(compose: dict[str, Any]) -> None:

@@ -25,7 +25,10 @@ async def _stream_events(redis: aioredis.Redis) -> list[Event]:
 
 
 async def test_the_change_and_its_event_are_one_write_and_the_relay_sends_it_once(
-    redis_url: str, redis: aioredis.Redis, mongo: AsyncMongoClient[dict[str, Any]], mongo_db_name: str
+    redis_url: str,
+    redis: aioredis.Redis,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    mongo_db_name: str,
 ) -> None:
     coll = mongo[mongo_db_name]["articles"]
     bus = EventBus(redis_url, consumer_name="relay")
@@ -33,7 +36,9 @@ async def test_the_change_and_its_event_are_one_write_and_the_relay_sends_it_onc
     relay = OutboxRelay(coll, bus.publish, sweep_interval=0.1)
     try:
         event = sample("article.published")
-        await coll.insert_one({"_id": "a1", "title": "t", "version": 1, "outbox": [outbox_entry(event)]})
+        await coll.insert_one(
+            {"_id": "a1", "title": "t", "version": 1, "outbox": [outbox_entry(event)]}
+        )
         await relay.start()
         relay.kick("a1")
         deadline = time.monotonic() + 10
@@ -50,7 +55,10 @@ async def test_the_change_and_its_event_are_one_write_and_the_relay_sends_it_onc
 
 
 async def test_a_relay_that_died_after_publishing_resends_the_same_event_id(
-    redis_url: str, redis: aioredis.Redis, mongo: AsyncMongoClient[dict[str, Any]], mongo_db_name: str
+    redis_url: str,
+    redis: aioredis.Redis,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    mongo_db_name: str,
 ) -> None:
     """Publish succeeded, the pull did not happen (the process died): the next relay re-sends the
     very same event (same id and version), which idempotent consumers drop."""
@@ -79,7 +87,9 @@ async def test_a_relay_that_died_after_publishing_resends_the_same_event_id(
         await bus.stop()
 
 
-async def test_outbox_entries_keep_the_exact_event(mongo: AsyncMongoClient[dict[str, Any]], mongo_db_name: str) -> None:
+async def test_outbox_entries_keep_the_exact_event(
+    mongo: AsyncMongoClient[dict[str, Any]], mongo_db_name: str
+) -> None:
     event = sample("poll.tallied")
     coll = mongo[mongo_db_name]["polls"]
     await coll.insert_one({"_id": "p", "outbox": [outbox_entry(event)]})

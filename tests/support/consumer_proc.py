@@ -11,7 +11,9 @@ from xabar.contracts import Event
 from xabar.runtime.bus import BusOptions, EventBus
 
 
-async def main(redis_url: str, stream: str, group: str, consumer: str, done: str, delay: float) -> None:
+async def main(
+    redis_url: str, stream: str, group: str, consumer: str, done: str, delay: float
+) -> None:
     bus = EventBus(redis_url, consumer_name=consumer, options=BusOptions(claim_idle_ms=60_000))
 
     async def handle(event: Event) -> None:

@@ -37,14 +37,18 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.module} exited early:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.module} exited early:\n{self.log_path.read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise TimeoutError(f"{self.module} not ready in {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(
+            f"{self.module} not ready in {timeout}s:\n{self.log_path.read_text()[-3000:]}"
+        )
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -63,7 +67,9 @@ class ServiceProcess:
         return self.proc.returncode
 
 
-def service_process(module: str, env: Mapping[str, str], tmp: Path, port_env: str) -> ServiceProcess:
+def service_process(
+    module: str, env: Mapping[str, str], tmp: Path, port_env: str
+) -> ServiceProcess:
     """A not-yet-started process of ``module`` on a free port (``port_env`` names its setting)."""
     port = free_port()
     return ServiceProcess(module, {**env, port_env: str(port)}, port, tmp / f"{module}.log")

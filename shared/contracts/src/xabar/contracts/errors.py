@@ -5,7 +5,7 @@ class ContractError(Exception):
     """An event could not be read as any registered contract."""
 
 
-class UnknownEventType(ContractError):  # noqa: N818 - reads as the condition it names
+class UnknownEventType(ContractError):
     """The event's (type, schema_version) pair is not registered here."""
 
     def __init__(self, event_type: str, schema_version: int) -> None:

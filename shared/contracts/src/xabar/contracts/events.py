@@ -5,7 +5,6 @@ article's whole public state (event-carried state transfer), so the feed never c
 """
 
 import json
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -227,4 +226,3 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
         return cls.model_validate(obj)
     except ValidationError as exc:
         raise ContractError(f"invalid {event_type} v{version}: {exc}") from exc
-

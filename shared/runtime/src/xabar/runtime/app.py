@@ -1,4 +1,4 @@
-"""What every service's HTTP app has: health, readiness, metrics, and a server that stops cleanly."""
+"""What every service's HTTP app has: health, readiness, metrics, a server that stops cleanly."""
 
 import asyncio
 import logging

@@ -72,7 +72,7 @@ class EventBus:
     @property
     def redis(self) -> Redis:
         """The broker's own connection (valid once the broker is connected)."""
-        return self.broker._connection  # type: ignore[return-value]  # noqa: SLF001
+        return self.broker._connection  # type: ignore[return-value]
 
     async def start(self) -> None:
         await self.broker.connect()
@@ -162,8 +162,13 @@ class EventBus:
             EVENTS_HANDLED.labels(stream, group, "failed").inc()
             log.warning(
                 "handler failed; entry stays pending for redelivery",
-                extra={"stream": stream, "group": group, "deliveries": deliveries,
-                       "event_id": str(event.event_id), "error": repr(exc)},
+                extra={
+                    "stream": stream,
+                    "group": group,
+                    "deliveries": deliveries,
+                    "event_id": str(event.event_id),
+                    "error": repr(exc),
+                },
             )
             raise
         finally:
@@ -187,7 +192,9 @@ class EventBus:
         for key, value in raw_fields.items():
             fields[b"orig:" + (key if isinstance(key, bytes) else str(key).encode())] = value
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(dlq_stream(stream), fields, maxlen=self.options.stream_maxlen, approximate=True)
+            pipe.xadd(
+                dlq_stream(stream), fields, maxlen=self.options.stream_maxlen, approximate=True
+            )
             pipe.xack(stream, group, entry_id)
             await pipe.execute()
         EVENTS_HANDLED.labels(stream, group, "dead_lettered").inc()
@@ -232,7 +239,9 @@ class DeadLetter:
 
 
 async def list_dead_letters(redis: Redis, stream: str, count: int = 100) -> list[DeadLetter]:
-    rows = await redis.xrange(dlq_stream(stream), count=count)
+    rows: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(  # type: ignore[assignment]
+        dlq_stream(stream), count=count
+    )
     return [_dead_letter_of(dlq_id, fields) for dlq_id, fields in rows]
 
 

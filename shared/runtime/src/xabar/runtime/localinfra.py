@@ -49,7 +49,9 @@ def ferretdb_binary(*, build: bool = True) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GO111MODULE": "on", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
     with tempfile.TemporaryDirectory() as tmp:
-        info = _run([go, "mod", "download", "-json", f"{FERRETDB_REPO}@{FERRETDB_VERSION}"], tmp, env)
+        info = _run(
+            [go, "mod", "download", "-json", f"{FERRETDB_REPO}@{FERRETDB_VERSION}"], tmp, env
+        )
         module_dir = Path(json.loads(info)["Dir"])
         src = Path(tmp) / "src"
         shutil.copytree(module_dir, src)
@@ -141,15 +143,24 @@ def start_redis(data_dir: Path, port: int | None = None, databases: int = 16) ->
     port = port or free_port()
     args = [
         str(redis_binary()),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir),
-        "--appendonly", "yes",
-        "--appendfsync", "everysec",
-        "--save", "",
-        "--databases", str(databases),
-        "--daemonize", "no",
-        "--loglevel", "warning",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--databases",
+        str(databases),
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
     ]
     proc = _spawn(args, data_dir / "redis.log")
     wait_for_port(port, 20, proc)
@@ -171,7 +182,9 @@ def start_ferretdb(data_dir: Path, port: int | None = None) -> Server:
     ]
     proc = _spawn(args, data_dir / "ferretdb.log")
     wait_for_port(port, 60, proc)
-    return Server("ferretdb", port, f"mongodb://127.0.0.1:{port}/", proc, args, data_dir / "ferretdb.log")
+    return Server(
+        "ferretdb", port, f"mongodb://127.0.0.1:{port}/", proc, args, data_dir / "ferretdb.log"
+    )
 
 
 @contextlib.contextmanager

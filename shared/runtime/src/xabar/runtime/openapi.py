@@ -1,9 +1,9 @@
 """A small OpenAPI 3.1 builder: routes declare their pydantic models, the document follows.
 
-    api = OpenAPI("Xabar ingest", "1.0.0")
-    api.operation("POST", "/api/v1/submissions", "Send a tip", body=NewSubmission,
-                  responses={202: Receipt, 422: ErrorBody}, secured=False)
-    Route("/openapi.json", api.endpoint)
+api = OpenAPI("Xabar ingest", "1.0.0")
+api.operation("POST", "/api/v1/submissions", "Send a tip", body=NewSubmission,
+              responses={202: Receipt, 422: ErrorBody}, secured=False)
+Route("/openapi.json", api.endpoint)
 """
 
 from typing import Any, Literal
@@ -85,11 +85,16 @@ class OpenAPI:
                 item["parameters"] = op["parameters"]
             if op["body"] is not None:
                 schema = key_map[(op["body"], "validation")]
-                item["requestBody"] = {"required": True, "content": {op["body_media"]: {"schema": schema}}}
+                item["requestBody"] = {
+                    "required": True,
+                    "content": {op["body_media"]: {"schema": schema}},
+                }
             for status, model in op["responses"].items():
                 resp: dict[str, Any] = {"description": _reason(status)}
                 if isinstance(model, type):
-                    resp["content"] = {"application/json": {"schema": key_map[(model, "serialization")]}}
+                    resp["content"] = {
+                        "application/json": {"schema": key_map[(model, "serialization")]}
+                    }
                 elif isinstance(model, str):
                     resp["content"] = {model: {"schema": {"type": "string"}}}
                 item["responses"][str(status)] = resp
@@ -104,7 +109,9 @@ class OpenAPI:
             "paths": paths,
             "components": {
                 "schemas": schemas,
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                },
             },
         }
         return self._cached

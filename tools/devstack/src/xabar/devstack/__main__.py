@@ -15,7 +15,6 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
-
 from xabar.devstack.demo import write_demo_files
 from xabar.devstack.stack import DEFAULT_PORTS, SERVICES, Stack, running_stack, say
 
@@ -34,8 +33,14 @@ def load_demo(stack: Stack) -> None:
     say("stack", "loading demo content through the publisher and polls (once; takes a minute)")
     started = time.monotonic()
     stack.cli(
-        "publisher", "create-editor", "--email", CHIEF_EMAIL, "--name", "Главный редактор",
-        "--role", "chief",
+        "publisher",
+        "create-editor",
+        "--email",
+        CHIEF_EMAIL,
+        "--name",
+        "Главный редактор",
+        "--role",
+        "chief",
         env={"XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": stack.secrets["chief_password"]},
     )
     articles, poll = write_demo_files(stack.state)
@@ -54,7 +59,9 @@ def load_demo(stack: Stack) -> None:
         if count >= expected:
             break
         time.sleep(1)
-    marker.write_text(json.dumps({"articles": expected, "seconds": round(time.monotonic() - started, 1)}))
+    marker.write_text(
+        json.dumps({"articles": expected, "seconds": round(time.monotonic() - started, 1)})
+    )
     say("stack", f"demo content loaded: {count} articles in the feed, the reference poll")
 
 
@@ -75,8 +82,11 @@ def run() -> int:
             say("stack", "Xabar is up:")
             say("stack", f"  readers' site    {s['feed'].url}/   (RSS {s['feed'].url}/rss.xml)")
             say("stack", f"  citizen reports  {s['ingest'].url}/report")
-            say("stack", f"  editors' API     {s['publisher'].url}/openapi.json  "
-                         f"(login {CHIEF_EMAIL}, password in .state/secrets.json)")
+            say(
+                "stack",
+                f"  editors' API     {s['publisher'].url}/openapi.json  "
+                f"(login {CHIEF_EMAIL}, password in .state/secrets.json)",
+            )
             say("stack", f"  polls API        {s['polls'].url}/api/v1/polls")
             say("stack", "  metrics          /metrics on each; health /healthz, /readyz")
             say("stack", "press Ctrl-C to stop")

@@ -1,4 +1,4 @@
-"""Demo content, loaded once through the real pipeline (publisher and polls, never the feed's store).
+"""Demo content, loaded once through the real pipeline (publisher, polls; never the feed's store).
 
 The reference front page (data/reference.json, taken from the portal's real page) gives the news of
 the day with its sections and photo credit, the six older news items, and the poll with its vote
@@ -29,25 +29,45 @@ _COUNTRIES = {
     "KG": ("Кыргызстан", "Кыргызстана", ("Бишкек", "Бишкеке"), ("Ош", "Оше")),
     "UZ": ("Узбекистан", "Узбекистана", ("Ташкент", "Ташкенте"), ("Самарканд", "Самарканде")),
     "TJ": ("Таджикистан", "Таджикистана", ("Душанбе", "Душанбе"), ("Худжанд", "Худжанде")),
-    "TM": ("Туркменистан", "Туркменистана", ("Ашхабад", "Ашхабаде"), ("Туркменабат", "Туркменабате")),
+    "TM": (
+        "Туркменистан",
+        "Туркменистана",
+        ("Ашхабад", "Ашхабаде"),
+        ("Туркменабат", "Туркменабате"),
+    ),
     "CN": ("Китай", "Китая", ("Пекин", "Пекине"), ("Урумчи", "Урумчи")),
 }
 _TOPICS = [
-    "торгово-экономическое сотрудничество", "транзит грузов", "водно-энергетические вопросы",
-    "безопасность на границе", "строительство железной дороги", "поставки электроэнергии",
-    "миграционную политику", "образовательные обмены", "развитие туризма", "цифровизацию таможни",
+    "торгово-экономическое сотрудничество",
+    "транзит грузов",
+    "водно-энергетические вопросы",
+    "безопасность на границе",
+    "строительство железной дороги",
+    "поставки электроэнергии",
+    "миграционную политику",
+    "образовательные обмены",
+    "развитие туризма",
+    "цифровизацию таможни",
 ]
 _EVENTS = [
-    "открылся новый медицинский центр", "прошел международный инвестиционный форум",
-    "задержали группу подозреваемых в мошенничестве", "подорожал общественный транспорт",
-    "начали ремонт центральных улиц", "прошла акция в поддержку независимых СМИ",
-    "ввели ограничения на продажу топлива", "открыли выставку современного искусства",
-    "завершили строительство нового моста", "провели учения спасателей",
+    "открылся новый медицинский центр",
+    "прошел международный инвестиционный форум",
+    "задержали группу подозреваемых в мошенничестве",
+    "подорожал общественный транспорт",
+    "начали ремонт центральных улиц",
+    "прошла акция в поддержку независимых СМИ",
+    "ввели ограничения на продажу топлива",
+    "открыли выставку современного искусства",
+    "завершили строительство нового моста",
+    "провели учения спасателей",
 ]
 _DECISIONS = [
-    "утвердило программу развития сельского хозяйства", "повысило минимальную зарплату",
-    "объявило о приватизации крупных предприятий", "ограничило экспорт зерна",
-    "приняло новый закон о СМИ", "снизило налоги для малого бизнеса",
+    "утвердило программу развития сельского хозяйства",
+    "повысило минимальную зарплату",
+    "объявило о приватизации крупных предприятий",
+    "ограничило экспорт зерна",
+    "приняло новый закон о СМИ",
+    "снизило налоги для малого бизнеса",
 ]
 _LEADS = [
     "Об этом сообщает пресс-служба ведомства.",
@@ -94,7 +114,9 @@ def article_of_the_day(now: datetime, image_path: Path | None) -> dict[str, Any]
 
 
 def older_items() -> Iterator[dict[str, Any]]:
-    for n, (item, countries) in enumerate(zip(reference()["older_items"], OLDER_ITEM_COUNTRIES, strict=True)):
+    for n, (item, countries) in enumerate(
+        zip(reference()["older_items"], OLDER_ITEM_COUNTRIES, strict=True)
+    ):
         yield {
             "import_key": f"reference:older:{n}",
             "title": item["title"],
@@ -154,7 +176,9 @@ def poll_file() -> dict[str, Any]:
     return {
         "import_key": "reference:poll-eaeu",
         "question": poll["question"],
-        "options": [{"text": o["text"], "votes": c} for o, c in zip(poll["options"], counts, strict=True)],
+        "options": [
+            {"text": o["text"], "votes": c} for o, c in zip(poll["options"], counts, strict=True)
+        ],
         "multiple": False,
         "results_visibility": "always",
     }
@@ -195,7 +219,11 @@ def write_demo_files(state: Path, now: datetime | None = None) -> tuple[Path, Pa
     now = now or datetime.now(UTC)
     articles = demo / "articles.jsonl"
     with articles.open("w", encoding="utf-8") as out:
-        for item in [article_of_the_day(now, photo(demo / "dushanbe.jpg")), *older_items(), *generated_items()]:
+        for item in [
+            article_of_the_day(now, photo(demo / "dushanbe.jpg")),
+            *older_items(),
+            *generated_items(),
+        ]:
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
     poll = demo / "poll.json"
     poll.write_text(json.dumps(poll_file(), ensure_ascii=False, indent=1), encoding="utf-8")

@@ -82,7 +82,9 @@ class ServiceProc:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}; see {self.log_path}"
+                )
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
                     return
@@ -116,8 +118,14 @@ class Stack:
     services: dict[str, ServiceProc]
 
     def env_for(self, name: str) -> dict[str, str]:
-        return service_env(name, self.services[name].port, self.redis.url, self.mongo.url,
-                           self.secrets, {n: s.port for n, s in self.services.items()})
+        return service_env(
+            name,
+            self.services[name].port,
+            self.redis.url,
+            self.mongo.url,
+            self.secrets,
+            {n: s.port for n, s in self.services.items()},
+        )
 
     def cli(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
         """Run ``python -m xabar.<name> ARGS`` with the service's own settings."""
@@ -152,7 +160,11 @@ def service_env(
             "SITE_URL": url["feed"],
         }
     if name == "publisher":
-        env |= {"INGEST_URL": url["ingest"], "SITE_URL": url["feed"], "PUBLIC_URL": url["publisher"]}
+        env |= {
+            "INGEST_URL": url["ingest"],
+            "SITE_URL": url["feed"],
+            "PUBLIC_URL": url["publisher"],
+        }
     if name == "feed":
         env |= {
             "SITE_URL": url["feed"],
@@ -179,9 +191,7 @@ def running_stack(
     say("stack", f"starting redis-server and FerretDB (state in {state})")
     with local_infra(state) as (redis, mongo):
         say("stack", f"redis {redis.url}  ferretdb {mongo.url}")
-        services = {
-            n: ServiceProc(n, chosen[n], {}, logs / f"{n}.log", echo) for n in SERVICES
-        }
+        services = {n: ServiceProc(n, chosen[n], {}, logs / f"{n}.log", echo) for n in SERVICES}
         stack = Stack(state, redis, mongo, sec, services)
         try:
             for name, svc in services.items():
