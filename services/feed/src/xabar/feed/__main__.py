@@ -1,16 +1,8 @@
-"""``python -m xabar.feed``: run the feed service with settings from the environment."""
+"""``python -m xabar.feed``: run the feed service; ``python -m xabar.feed rebuild`` rebuilds."""
 
-from xabar.feed.app import create_app
-from xabar.feed.config import FeedSettings
-from xabar.runtime.app import serve
-from xabar.runtime.logs import configure_logging
+import sys
 
-
-def main() -> None:
-    settings = FeedSettings()  # type: ignore[call-arg]  # required values come from the env
-    configure_logging("feed", settings.log_level, json=settings.log_json)
-    serve(create_app(settings), settings)
-
+from xabar.feed.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

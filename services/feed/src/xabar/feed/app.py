@@ -1,7 +1,8 @@
 """Composition root of the feed service."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -10,14 +11,21 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from xabar.contracts import ARTICLES_STREAM, GROUP_FEED, POLLS_STREAM
+from xabar.feed.api import JsonApi
+from xabar.feed.cache import PageCache, RevisionWatcher
 from xabar.feed.config import FeedSettings
-from xabar.feed.routes import api_routes
+from xabar.feed.fastpath import FastPath
+from xabar.feed.feeds import Feeds
+from xabar.feed.pages import Pages, templates
+from xabar.feed.projector import ARTICLE_TYPES, POLL_TYPES, Projector
+from xabar.feed.repository import ReadModel
+from xabar.feed.routes import Site, hot_paths, site_routes
 from xabar.runtime.app import standard_routes
 from xabar.runtime.bus import EventBus
-from xabar.runtime.health import mongo_check, redis_check
+from xabar.runtime.health import redis_check
 from xabar.runtime.http import error_handlers
 from xabar.runtime.metrics import MetricsMiddleware
-from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 
 
@@ -26,32 +34,63 @@ def create_app(
     *,
     bus: EventBus | None = None,
     mongo: AsyncMongoClient[dict[str, Any]] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
-    mongo = mongo or mongo_client(settings.mongodb_url)
+    """The feed app. Its whole read model lives in Redis (``feed:*``): it uses no MongoDB; a
+    ``mongo`` client handed in is only closed at shutdown."""
     bus = bus or EventBus(
         settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
     )
+    now = clock or (lambda: datetime.now(UTC))
     redis = aioredis.from_url(settings.redis_url)
-    api = OpenAPI("Xabar feed", "1.0.0", "the readers' site and feeds: front page, news list, sections, RSS/Atom/JSON Feed")
+    cache = PageCache(settings.page_cache_entries)
+    read_model = ReadModel(redis)
+    projector = Projector(redis, on_revision=cache.observe)
+    if settings.projector:
+        bus.subscribe(ARTICLES_STREAM, GROUP_FEED, projector.handle, types=ARTICLE_TYPES)
+        bus.subscribe(POLLS_STREAM, GROUP_FEED, projector.handle, types=POLL_TYPES)
+    watcher = RevisionWatcher(redis, cache)
+    env = templates()
+    site = Site(
+        settings=settings,
+        cache=cache,
+        pages=Pages(settings, read_model, env, now),
+        feeds=Feeds(settings, read_model, env, now),
+        api=JsonApi(settings, read_model, now),
+    )
+    api = OpenAPI(
+        "Xabar feed",
+        "1.0.0",
+        "The readers' site: front page, news list, sections, articles, polls, feeds (RSS, Atom, "
+        "JSON Feed) and this JSON API over the same read model.",
+    )
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.projector = projector
+        app.state.cache = cache
+        await watcher.start()
         await bus.start()
         try:
             yield
         finally:
             await bus.stop()
+            await watcher.stop()
             await redis.aclose()
-            await mongo.close()
+            if mongo is not None:
+                await mongo.close()
 
     routes = [
-        *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
+        *standard_routes({"redis": redis_check(redis)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *api_routes(api),
+        *site_routes(site, api),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware)],
+        middleware=[
+            Middleware(FastPath, cache=cache, hot=hot_paths(site.feeds)),
+            Middleware(MetricsMiddleware),
+        ],
         exception_handlers=error_handlers(),
     )

@@ -1,0 +1,228 @@
+"""Rendered pages, cached per process and invalidated by events.
+
+Every rendered page is tagged with the read model's revision it was built from (read atomically
+with the data). The projector bumps ``feed:rev`` with every change and publishes it on the
+``feed:rev`` channel; each process's ``RevisionWatcher`` hears it (and polls it every second in
+case a message was lost), so a cached page is served only while no change happened since it was
+rendered. Pages with relative dates ("Сегодня") also expire at the next local midnight.
+
+Serving a cached page costs a dict look-up, an integer comparison and a clock read: no I/O.
+Conditional GET: a strong ETag (hash of the body) and Last-Modified; If-None-Match wins over
+If-Modified-Since (RFC 9110 13.2.2).
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+from redis.asyncio import Redis
+from starlette.background import BackgroundTask
+from starlette.datastructures import Headers
+from starlette.responses import Response
+
+from xabar.feed import scripts
+from xabar.feed.dates import http_date
+
+log = logging.getLogger("xabar.feed.cache")
+
+NO_CACHE = "public, no-cache"
+
+
+@dataclass(slots=True, eq=False)
+class Rendered:
+    """A response body with what conditional GET and the cache need."""
+
+    body: bytes
+    media_type: str
+    revision: int
+    last_modified: datetime
+    expires_at: float | None = None  # epoch seconds; None = until the revision changes
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    cache_control: str = NO_CACHE
+    etag: str = ""
+    lm_seconds: int = 0
+    raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    not_modified_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.etag = '"' + hashlib.blake2b(self.body, digest_size=16).hexdigest() + '"'
+        self.lm_seconds = int(self.last_modified.timestamp())
+        validators = [
+            (b"etag", self.etag.encode()),
+            (b"last-modified", http_date(self.last_modified).encode()),
+            (b"cache-control", self.cache_control.encode()),
+        ]
+        extra = [(k.lower().encode(), v.encode("latin-1")) for k, v in self.headers.items()]
+        self.raw_headers = [
+            (b"content-type", self.media_type.encode()),
+            (b"content-length", str(len(self.body)).encode()),
+            *validators,
+            *extra,
+        ]
+        self.not_modified_headers = validators
+
+    def fresh(self, revision: int, now: float) -> bool:
+        return self.revision >= revision and (self.expires_at is None or now < self.expires_at)
+
+
+class CachedResponse(Response):
+    """A response whose headers were built once, when the page was rendered."""
+
+    def __init__(self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status
+        self.body = body
+        self.raw_headers = raw_headers
+        self.background: BackgroundTask | None = None
+
+
+def _etags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+
+
+def not_modified(page: Rendered, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    if page.status != 200:
+        return False
+    if if_none_match is not None:
+        tags = _etags(if_none_match)
+        return "*" in tags or page.etag in tags
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return page.lm_seconds <= int(since.timestamp())
+    return False
+
+
+def respond(page: Rendered, headers: Headers) -> Response:
+    """``page`` as a response, or a 304 if the request's validators still match it."""
+    if not_modified(page, headers.get("if-none-match"), headers.get("if-modified-since")):
+        return CachedResponse(304, b"", page.not_modified_headers)
+    return CachedResponse(page.status, page.body, page.raw_headers)
+
+
+class PageCache:
+    """Rendered pages by key; one render at a time per key (concurrent misses share it)."""
+
+    def __init__(self, max_entries: int = 4096, clock: Callable[[], float] = time.time) -> None:
+        self.max_entries = max_entries
+        self.clock = clock
+        self.revision = 0
+        self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
+        self._inflight: dict[Hashable, asyncio.Future[Rendered]] = {}
+
+    def observe(self, revision: int) -> None:
+        """The served read model reached ``revision``: older pages are stale from now on."""
+        if revision > self.revision:
+            self.revision = revision
+
+    def reset(self, revision: int) -> None:
+        """The revision went back (Redis was emptied): forget everything."""
+        self._entries.clear()
+        self.revision = revision
+
+    def get(self, key: Hashable) -> Rendered | None:
+        page = self._entries.get(key)
+        if page is None or not page.fresh(self.revision, self.clock()):
+            return None
+        return page
+
+    def put(self, key: Hashable, page: Rendered) -> None:
+        self.observe(page.revision)
+        self._entries[key] = page
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    async def get_or_render(
+        self, key: Hashable, render: Callable[[], Awaitable[Rendered]]
+    ) -> Rendered:
+        page = self.get(key)
+        if page is not None:
+            return page
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._render(key, render))
+            self._inflight[key] = future
+        return await asyncio.shield(future)
+
+    async def _render(self, key: Hashable, render: Callable[[], Awaitable[Rendered]]) -> Rendered:
+        try:
+            page = await render()
+            if page.status in (200, 301):
+                self.put(key, page)
+            return page
+        finally:
+            self._inflight.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class RevisionWatcher:
+    """Keeps ``cache.revision`` equal to ``feed:rev``: pub/sub, plus a poll every ``interval``."""
+
+    def __init__(self, redis: Redis, cache: PageCache, interval: float = 1.0) -> None:
+        self.redis = redis
+        self.cache = cache
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        value = await self.redis.get(scripts.REV)
+        revision = int(value or 0)
+        if revision < self.cache.revision:
+            log.warning("read-model revision went back; clearing the page cache")
+            self.cache.reset(revision)
+        else:
+            self.cache.observe(revision)
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="feed-revision-watcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("revision watcher lost Redis; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(self.interval)
+
+    async def _listen(self) -> None:
+        pubsub = self.redis.pubsub()
+        try:
+            await pubsub.subscribe(scripts.REV_CHANNEL)
+            await self.refresh()
+            last = time.monotonic()
+            while True:
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=self.interval
+                )
+                if message is not None and message.get("type") == "message":
+                    data = message["data"]
+                    text = data.decode() if isinstance(data, bytes) else str(data)
+                    self.cache.observe(int(text.split(" ", 1)[0]))
+                if time.monotonic() - last >= self.interval:
+                    await self.refresh()
+                    last = time.monotonic()
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]

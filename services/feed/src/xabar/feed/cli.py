@@ -1,0 +1,68 @@
+"""``python -m xabar.feed [serve|rebuild]``.
+
+- ``serve`` (the default): run the readers' site and, unless ``XABAR_FEED_PROJECTOR=false``, the
+  read-model projector (consumer group ``feed`` on ``xabar.articles`` and ``xabar.polls``).
+- ``rebuild``: replay both streams into a fresh read model with a progress bar and switch the
+  site to it atomically (see ``xabar.feed.rebuild``). Safe while the site runs.
+"""
+
+import argparse
+import asyncio
+import sys
+
+import redis.asyncio as aioredis
+
+from xabar.feed.config import FeedSettings
+from xabar.feed.errors import RebuildError
+from xabar.feed.rebuild import rebuild
+from xabar.runtime.logs import configure_logging
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m xabar.feed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the site (default)")
+    rb = sub.add_parser("rebuild", help="rebuild the read model by replaying the streams")
+    rb.add_argument("--batch", type=int, default=1000, help="stream entries per round trip")
+    rb.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rb.add_argument(
+        "--grace",
+        type=float,
+        default=2.0,
+        help="seconds to keep the old read model after the switch",
+    )
+    return parser
+
+
+async def _rebuild(settings: FeedSettings, batch: int, progress: bool, grace: float) -> int:
+    redis = aioredis.from_url(settings.redis_url)
+    try:
+        report = await rebuild(redis, batch=batch, progress=progress, grace_s=grace)
+    except RebuildError as exc:
+        print(f"rebuild failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await redis.aclose()
+    print(
+        f"rebuilt read model {report.generation} (was {report.previous or 'none'}): "
+        f"{report.entries} entries, {report.applied} applied, {report.skipped} skipped, "
+        f"{report.deleted_keys} old keys deleted"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = FeedSettings()  # required values come from the env
+    configure_logging("feed", settings.log_level, json=settings.log_json)
+    if args.command == "rebuild":
+        return asyncio.run(_rebuild(settings, args.batch, not args.no_progress, args.grace))
+    from xabar.feed.app import create_app
+    from xabar.runtime.app import serve
+
+    serve(create_app(settings), settings)
+    return 0

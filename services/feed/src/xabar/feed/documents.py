@@ -1,0 +1,155 @@
+"""What the read model stores: sanitized copies of the public state the events carry.
+
+The documents are built from events (``*_doc`` functions) on the way in, stored as JSON in Redis,
+and read back with ``model_validate_json``. They are the feed's own shapes: a new contract version
+changes the builders here, and a ``rebuild`` re-projects everything.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from xabar.contracts import COUNTRIES, ArticleState, PollState, PollTally
+from xabar.feed.sanitize import clean_html, clean_text, safe_url
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ImageDoc(_Doc):
+    url: str
+    credit: str | None = None
+    alt: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class CorrectionDoc(_Doc):
+    note: str
+    corrected_at: datetime
+
+
+class ArticleDoc(_Doc):
+    article_id: str
+    version: int
+    slug: str
+    title: str
+    lead: str
+    body_html: str
+    countries: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    image: ImageDoc | None = None
+    source: str | None = None
+    source_url: str | None = None
+    author: str | None = None
+    featured: bool = False
+    featured_countries: tuple[str, ...] = ()
+    comment_count: int = 0
+    corrections: tuple[CorrectionDoc, ...] = ()
+    published_at: datetime
+    updated_at: datetime
+
+
+class PollOptionDoc(_Doc):
+    option_id: str
+    text: str
+
+
+class PollDoc(_Doc):
+    poll_id: str
+    version: int
+    question: str
+    options: tuple[PollOptionDoc, ...]
+    multiple: bool = False
+    results_visibility: Literal["always", "after_vote", "after_close"] = "always"
+    opens_at: datetime
+    closes_at: datetime | None = None
+    closed_at: datetime | None = None
+    countries: tuple[str, ...] = ()
+
+
+class TallyDoc(_Doc):
+    poll_id: str
+    version: int
+    counts: dict[str, int]
+    percentages: dict[str, int]
+    total_votes: int
+    tallied_at: datetime
+
+
+def _opt(value: str | None) -> str | None:
+    if value is None:
+        return None
+    cleaned = clean_text(value).strip()
+    return cleaned or None
+
+
+def known_countries(codes: tuple[str, ...]) -> tuple[str, ...]:
+    """The codes that name a section of the portal, in order, without repeats."""
+    return tuple(dict.fromkeys(c for c in codes if c in COUNTRIES))
+
+
+def article_doc(state: ArticleState, version: int) -> ArticleDoc:
+    image = None
+    if state.image is not None and (url := safe_url(state.image.url)) is not None:
+        image = ImageDoc(
+            url=url,
+            credit=_opt(state.image.credit),
+            alt=_opt(state.image.alt),
+            width=state.image.width,
+            height=state.image.height,
+        )
+    return ArticleDoc(
+        article_id=state.article_id,
+        version=version,
+        slug=clean_text(state.slug),
+        title=clean_text(state.title),
+        lead=clean_text(state.lead),
+        body_html=clean_html(state.body_html),
+        countries=known_countries(state.countries),
+        tags=tuple(t for t in (clean_text(t).strip() for t in state.tags) if t),
+        image=image,
+        source=_opt(state.source),
+        source_url=safe_url(state.source_url),
+        author=_opt(state.author),
+        featured=state.featured,
+        featured_countries=known_countries(state.featured_countries),
+        comment_count=state.comment_count,
+        corrections=tuple(
+            CorrectionDoc(note=clean_text(c.note), corrected_at=c.corrected_at)
+            for c in state.corrections
+        ),
+        published_at=state.published_at,
+        updated_at=state.updated_at,
+    )
+
+
+def poll_doc(state: PollState, version: int) -> PollDoc:
+    return PollDoc(
+        poll_id=state.poll_id,
+        version=version,
+        question=clean_text(state.question),
+        options=tuple(
+            PollOptionDoc(option_id=clean_text(o.option_id), text=clean_text(o.text))
+            for o in state.options
+        ),
+        multiple=state.multiple,
+        results_visibility=state.results_visibility,
+        opens_at=state.opens_at,
+        closes_at=state.closes_at,
+        closed_at=state.closed_at,
+        countries=known_countries(state.countries),
+    )
+
+
+def tally_doc(tally: PollTally, version: int) -> TallyDoc:
+    return TallyDoc(
+        poll_id=tally.poll_id,
+        version=version,
+        counts=dict(tally.counts),
+        percentages=dict(tally.percentages),
+        total_votes=tally.total_votes,
+        tallied_at=tally.tallied_at,
+    )

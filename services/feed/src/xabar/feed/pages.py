@@ -1,0 +1,326 @@
+"""The readers' HTML pages, rendered with Jinja2 (autoescape on) from one read-model snapshot.
+
+Every text that did not come sanitized from the publisher is escaped by the templates; the
+article body was sanitized by the publisher and again by nh3 on the way in; JSON-LD is dumped
+with ``<``, ``>``, ``&`` and the JS line separators as ``\\uXXXX`` escapes.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from xabar.contracts import COUNTRIES, Country
+from xabar.feed import repository as rm
+from xabar.feed.cache import Rendered
+from xabar.feed.config import FeedSettings
+from xabar.feed.dates import Dates, rfc3339
+from xabar.feed.documents import ArticleDoc
+from xabar.feed.errors import ArticleNotFound, PageNotFound
+from xabar.feed.repository import PollRead, ReadModel
+from xabar.feed.sanitize import excerpt_html
+from xabar.feed.views import (
+    HrefOf,
+    article_path,
+    earliest,
+    last_page,
+    pager,
+    poll_expiry,
+    poll_view,
+    sections_of,
+)
+
+HERE = Path(__file__).parent
+HTML = "text/html; charset=utf-8"
+EXCERPT_BLOCKS = 3
+
+_JS_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def json_for_script(data: Any) -> Markup:
+    """JSON safe inside ``<script type="application/ld+json">``: no ``</script>`` can appear."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return Markup(text.translate(_JS_ESCAPES))  # noqa: S704 - every markup character is escaped
+
+
+def templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["jsonld"] = json_for_script
+    env.filters["rfc3339"] = rfc3339
+    return env
+
+
+def static_version() -> str:
+    return hashlib.blake2b((HERE / "static" / "site.css").read_bytes(), digest_size=6).hexdigest()
+
+
+class Pages:
+    def __init__(
+        self,
+        settings: FeedSettings,
+        read_model: ReadModel,
+        env: Environment,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.read = read_model
+        self.env = env
+        self.clock = clock
+        self.dates = Dates(settings.zone)
+        self.css_href = f"/static/site.css?v={static_version()}"
+
+    # --- shared context ----------------------------------------------------------------------
+
+    def _base(self, now: datetime, *, path: str, title: str, active: str) -> dict[str, Any]:
+        s = self.settings
+        sections = [
+            {"href": f"/{c.slug}", "name": c.name, "active": active == c.slug}
+            for c in COUNTRIES.values()
+        ]
+        return {
+            "site": {"name": s.site_name, "description": s.site_description, "url": s.site_url},
+            "header_date": self.dates.header(now),
+            "report_url": f"{s.ingest_public_url}/report",
+            "sections": sections,
+            "active": active,
+            "css_href": self.css_href,
+            "title": title,
+            "canonical": s.site_url + path,
+            "page_url": s.site_url + path,
+            "when": lambda dt: self.dates.stamp(dt, now),
+            "full_date": self.dates.full,
+            "article_path": article_path,
+            "sections_of": sections_of,
+            "year": self.dates.local(now).year,
+            "feeds": {"rss": "/rss.xml", "atom": "/atom.xml", "json": "/feed.json"},
+            "head_links": [],
+        }
+
+    def _page(
+        self,
+        template: str,
+        context: dict[str, Any],
+        snapshot: rm.Snapshot,
+        expires: float | None,
+        status: int = 200,
+    ) -> Rendered:
+        body = self.env.get_template(template).render(context).encode()
+        return Rendered(
+            body=body,
+            media_type=HTML,
+            revision=snapshot.revision,
+            last_modified=snapshot.last_modified,
+            expires_at=expires,
+            status=status,
+            headers=self.security_headers(),
+        )
+
+    def security_headers(self) -> dict[str, str]:
+        polls = self.settings.polls_public_url
+        return {
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'self'; img-src 'self' http: https: data:; "
+                f"form-action 'self' {polls}; base-uri 'none'; frame-ancestors 'none'"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+        }
+
+    def _poll(self, read: PollRead | None, now: datetime) -> Any:
+        return poll_view(read, self.settings, now) if read is not None else None
+
+    def _featured(self, doc: ArticleDoc | None) -> dict[str, Any] | None:
+        if doc is None:
+            return None
+        excerpt, more = excerpt_html(doc.body_html, EXCERPT_BLOCKS)
+        return {"doc": doc, "excerpt": Markup(excerpt), "more": more}  # noqa: S704 - nh3-cleaned
+
+    # --- pages -------------------------------------------------------------------------------
+
+    async def front(self) -> Rendered:
+        now = self.clock()
+        size = self.settings.page_size
+        read = await self.read.list_page(
+            rm.ALL, 0, size, featured_key=rm.FEATURED, poll_key=rm.POLLS, without_featured=True
+        )
+        last = last_page(read.total, size)
+        ctx = self._base(now, path="/", title=self.settings.site_name, active="home")
+        ctx["title"] = f"{self.settings.site_name} — новости Центральной Азии"
+        ctx.update(
+            featured=self._featured(read.featured),
+            items=read.items,
+            pager=pager(1, last, HrefOf("/news")),
+            poll=self._poll(read.poll, now),
+            list_title="Последние новости",
+            all_news_href="/news",
+        )
+        return self._page("front.html", ctx, read.snapshot, self._expiry(read.poll, now))
+
+    async def news(self, page: int) -> Rendered:
+        return await self._list(page, None)
+
+    async def section(self, country: Country, page: int) -> Rendered:
+        return await self._list(page, country)
+
+    async def _list(self, page: int, country: Country | None) -> Rendered:
+        now = self.clock()
+        size = self.settings.page_size
+        if page < 1:
+            raise PageNotFound(f"no page {page}")
+        if country is None:
+            list_key, featured_key, poll_key = rm.ALL, "", rm.POLLS
+            base, title, active = "/news", "Новости", "news"
+        else:
+            list_key = rm.country_list(country.code)
+            featured_key = rm.country_featured(country.code) if page == 1 else ""
+            poll_key = rm.country_polls(country.code)
+            base, title, active = f"/{country.slug}", country.name, country.slug
+        read = await self.read.list_page(
+            list_key, (page - 1) * size, size, featured_key=featured_key, poll_key=poll_key
+        )
+        last = last_page(read.total, size)
+        if page > last:
+            raise PageNotFound(f"no page {page}: the last one is {last}")
+        path = base if page == 1 else f"{base}?page={page}"
+        heading = title if page == 1 else f"{title} — страница {page}"
+        ctx = self._base(
+            now, path=path, title=f"{heading} — {self.settings.site_name}", active=active
+        )
+        if country is not None:
+            ctx["feeds"] = {
+                "rss": f"/{country.slug}/rss.xml",
+                "atom": f"/{country.slug}/atom.xml",
+                "json": f"/{country.slug}/feed.json",
+            }
+        href = HrefOf(base)
+        if page > 1:
+            ctx["head_links"].append(("prev", href(page - 1)))
+        if page < last:
+            ctx["head_links"].append(("next", href(page + 1)))
+        ctx.update(
+            heading=title,
+            page=page,
+            last=last,
+            featured=self._featured(read.featured),
+            items=read.items,
+            pager=pager(page, last, href),
+            poll=self._poll(read.poll, now),
+        )
+        return self._page("list.html", ctx, read.snapshot, self._expiry(read.poll, now))
+
+    async def article(self, slug: str) -> Rendered:
+        now = self.clock()
+        read = await self.read.article(slug)
+        doc = read.article
+        if doc is None:
+            raise ArticleNotFound(f"no article {slug!r}")
+        if doc.slug != slug:  # an old slug: send readers and crawlers to the current one
+            return Rendered(
+                body=b"",
+                media_type=HTML,
+                revision=read.snapshot.revision,
+                last_modified=read.snapshot.last_modified,
+                status=301,
+                headers={"Location": self.settings.site_url + article_path(doc.slug)},
+            )
+        path = article_path(doc.slug)
+        ctx = self._base(
+            now, path=path, title=f"{doc.title} — {self.settings.site_name}", active="news"
+        )
+        ctx.update(
+            doc=doc,
+            body=Markup(doc.body_html),  # noqa: S704 - sanitized by the publisher and by nh3
+            poll=self._poll(read.poll, now),
+            jsonld=self._jsonld(doc, ctx["canonical"]),
+            published_iso=rfc3339(doc.published_at),
+            updated_iso=rfc3339(doc.updated_at),
+        )
+        return self._page("article.html", ctx, read.snapshot, self._expiry(read.poll, now))
+
+    async def polls(self, page: int) -> Rendered:
+        now = self.clock()
+        size = self.settings.polls_page_size
+        if page < 1:
+            raise PageNotFound(f"no page {page}")
+        read = await self.read.polls((page - 1) * size, size)
+        last = last_page(read.total, size)
+        if page > last:
+            raise PageNotFound(f"no page {page}: the last one is {last}")
+        path = "/polls" if page == 1 else f"/polls?page={page}"
+        ctx = self._base(
+            now, path=path, title=f"Опросы — {self.settings.site_name}", active="polls"
+        )
+        ctx.update(
+            polls=[self._poll(p, now) for p in read.items],
+            pager=pager(page, last, HrefOf("/polls")),
+            page=page,
+        )
+        expires = earliest(*(poll_expiry(p, now) for p in read.items), self.dates.day_end(now))
+        return self._page("polls.html", ctx, read.snapshot, expires)
+
+    def not_found(self, message: str = "") -> bytes:
+        now = self.clock()
+        ctx = self._base(
+            now, path="/", title=f"Страница не найдена — {self.settings.site_name}", active=""
+        )
+        ctx["message"] = message
+        return self.env.get_template("not_found.html").render(ctx).encode()
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _expiry(self, poll: PollRead | None, now: datetime) -> float | None:
+        return earliest(poll_expiry(poll, now), self.dates.day_end(now))
+
+    def _jsonld(self, doc: ArticleDoc, url: str) -> dict[str, Any]:
+        s = self.settings
+        data: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": doc.title,
+            "description": doc.lead,
+            "url": url,
+            "mainEntityOfPage": {"@type": "WebPage", "@id": url},
+            "datePublished": rfc3339(doc.published_at),
+            "dateModified": rfc3339(doc.updated_at),
+            "inLanguage": "ru",
+            "isAccessibleForFree": True,
+            "commentCount": doc.comment_count,
+            "publisher": {"@type": "Organization", "name": s.site_name, "url": s.site_url},
+            "author": {
+                "@type": "Person" if doc.author else "Organization",
+                "name": doc.author or s.site_name,
+            },
+        }
+        if doc.image is not None:
+            image: dict[str, Any] = {"@type": "ImageObject", "url": doc.image.url}
+            if doc.image.width and doc.image.height:
+                image.update(width=doc.image.width, height=doc.image.height)
+            if doc.image.credit:
+                image["creditText"] = doc.image.credit
+            data["image"] = [image]
+        sections = [c.name for c in sections_of(doc)]
+        if sections:
+            data["articleSection"] = sections
+        if doc.tags:
+            data["keywords"] = list(doc.tags)
+        if doc.source_url:
+            data["isBasedOn"] = doc.source_url
+        return data

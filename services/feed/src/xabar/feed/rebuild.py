@@ -1,0 +1,198 @@
+"""Rebuild the read model from scratch by replaying the event streams.
+
+How it works (``python -m xabar.feed rebuild``):
+
+1. A new generation ``gN`` is named and claimed as ``feed:building`` (a lock that expires unless
+   the rebuild keeps refreshing it, so a crashed rebuild does not block the next one).
+2. ``xabar.articles`` and ``xabar.polls`` are read from their first entry with XRANGE in batches;
+   each batch is parsed with ``xabar.contracts.parse_event`` and applied in one pipeline into
+   ``feed:gN:*`` only. Meanwhile the live projector keeps serving ``feed:current`` and applies
+   every new event to both generations, so nothing that arrives during the rebuild is missed.
+   Version gating makes the overlap harmless.
+3. One script switches ``feed:current`` to ``gN`` (and bumps the revision, so every replica drops
+   its cached pages); after a grace period the old generation's keys are deleted.
+
+History: the streams keep their entries: producers trim them only to ``stream_maxlen`` (setting
+``XABAR_<SERVICE>_STREAM_MAXLEN``, default 1,000,000 entries per stream, approximate MAXLEN),
+far above what the portal produces. If history was trimmed or lost anyway, ask the publisher to
+re-emit every article's current state (its ``republish-all`` command) and the polls service its
+polls, then rebuild: the re-emitted events carry the current versions and win over anything older.
+"""
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.redis.parser import BinaryMessageFormatV1
+from redis.asyncio import Redis
+from tqdm import tqdm  # type: ignore[import-untyped]
+
+from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ContractError, Event, parse_event
+from xabar.feed import scripts
+from xabar.feed.errors import RebuildError
+from xabar.feed.projector import Projector
+
+log = logging.getLogger("xabar.feed.rebuild")
+
+STREAMS = (ARTICLES_STREAM, POLLS_STREAM)
+LOCK_TTL_S = 60
+DATA_FIELD = b"__data__"
+_GENERATION_KEY = re.compile(rb"^feed:(g\d+):")
+
+_REFRESH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+def decode_entry(fields: Mapping[Any, Any]) -> Event:
+    """The event in a stream entry as ``EventBus.publish`` wrote it (FastStream's envelope)."""
+    raw = fields.get(DATA_FIELD)
+    if not isinstance(raw, bytes):
+        raise ContractError("stream entry has no __data__ field")
+    body, _headers = BinaryMessageFormatV1.parse(raw)
+    return parse_event(body)
+
+
+@dataclass
+class RebuildReport:
+    generation: str
+    previous: str | None
+    entries: int = 0
+    applied: int = 0
+    skipped: int = 0
+    per_stream: dict[str, int] = field(default_factory=dict)
+    deleted_keys: int = 0
+
+
+async def rebuild(
+    redis: Redis,
+    *,
+    batch: int = 1000,
+    progress: bool = True,
+    grace_s: float = 2.0,
+    streams: tuple[str, ...] = STREAMS,
+) -> RebuildReport:
+    """Replay ``streams`` into a fresh generation and serve it; returns what was done."""
+    generation = f"g{await redis.incr(scripts.GENSEQ)}"
+    if not await redis.set(scripts.BUILDING, generation, nx=True, ex=LOCK_TTL_S):
+        other = await redis.get(scripts.BUILDING)
+        raise RebuildError(
+            f"another rebuild is running (feed:building = {other!r}); "
+            f"it expires {LOCK_TTL_S}s after that rebuild stops"
+        )
+    report = RebuildReport(generation, None)
+    refresh = redis.register_script(_REFRESH)
+    projector = Projector(redis)
+    try:
+        total = 0
+        for stream in streams:
+            total += int(await redis.xlen(stream))
+        with tqdm(
+            total=total,
+            unit="ev",
+            desc=f"rebuild {generation}",
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
+            for stream in streams:
+                count = await _replay(
+                    redis,
+                    projector,
+                    stream,
+                    generation,
+                    batch,
+                    report,
+                    bar,
+                    lambda: refresh(keys=[scripts.BUILDING], args=[generation, LOCK_TTL_S]),
+                )
+                report.per_stream[stream] = count
+        switch = redis.register_script(scripts.SWITCH)
+        try:
+            previous, _rev = await switch(keys=scripts.SWITCH_KEYS, args=[generation])
+        except Exception as exc:
+            raise RebuildError(f"could not switch to {generation}: {exc}") from exc
+        report.previous = previous.decode() if isinstance(previous, bytes) else previous
+    except BaseException:
+        await _release(redis, generation)
+        await _delete_generations(redis, keep={await _current(redis)})
+        raise
+    if grace_s > 0:
+        await asyncio.sleep(grace_s)  # requests rendering from the old generation finish
+    report.deleted_keys = await _delete_generations(redis, keep={generation})
+    log.info(
+        "read model rebuilt",
+        extra={"generation": generation, "entries": report.entries, "applied": report.applied},
+    )
+    return report
+
+
+async def _replay(
+    redis: Redis,
+    projector: Projector,
+    stream: str,
+    generation: str,
+    batch: int,
+    report: RebuildReport,
+    bar: Any,
+    refresh: Any,
+) -> int:
+    start = "-"
+    seen = 0
+    while True:
+        rows = await redis.xrange(stream, min=start, max="+", count=batch)
+        if not rows:
+            return seen
+        events: list[Event] = []
+        for entry_id, fields in rows:
+            try:
+                events.append(decode_entry(fields or {}))
+            except ContractError as exc:  # poison or unknown type: the live path skipped it too
+                report.skipped += 1
+                log.warning(
+                    "skipping unreadable entry",
+                    extra={"stream": stream, "entry_id": entry_id, "error": str(exc)},
+                )
+        report.applied += await projector.apply_many(events, generation=generation)
+        if not await refresh():
+            raise RebuildError(f"the build lock of {generation} expired or was taken")
+        seen += len(rows)
+        report.entries += len(rows)
+        bar.update(len(rows))
+        last = rows[-1][0]
+        start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+
+
+async def _current(redis: Redis) -> str | None:
+    value = await redis.get(scripts.CURRENT)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def _release(redis: Redis, generation: str) -> None:
+    if await redis.get(scripts.BUILDING) == generation.encode():
+        await redis.delete(scripts.BUILDING)
+
+
+async def _delete_generations(redis: Redis, keep: set[str | None]) -> int:
+    """Delete the keys of every generation but ``keep``, the current and one being built."""
+    current, building = await redis.mget([scripts.CURRENT, scripts.BUILDING])
+    protected = {g for g in keep if g} | {
+        g.decode() for g in (current, building) if isinstance(g, bytes)
+    }
+    deleted = 0
+    doomed: list[bytes] = []
+    async for key in redis.scan_iter(match="feed:g*:*", count=1000):
+        m = _GENERATION_KEY.match(key)
+        if m and m.group(1).decode() not in protected:
+            doomed.append(key)
+            if len(doomed) >= 500:
+                deleted += await redis.unlink(*doomed)
+                doomed.clear()
+    if doomed:
+        deleted += await redis.unlink(*doomed)
+    return deleted

@@ -1,0 +1,118 @@
+"""Defense in depth on the way into the read model, and safe excerpts on the way out.
+
+- Plain-text fields (titles, leads, tags, credits, poll questions and options...) are kept as text
+  and escaped by the templates; here they only lose what no HTML/XML page can carry: control
+  characters (XML 1.0 forbids them, feed readers choke) and lone surrogates.
+- ``body_html`` is sanitized by the publisher; it still goes through nh3 with a conservative
+  allow-list, so a publisher bug cannot put a script on the readers' site.
+- URLs that end up in ``href``/``src`` are kept only if they are http(s) or site-relative.
+"""
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import nh3
+
+_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+ALLOWED_TAGS = frozenset(
+    {
+        "p", "br", "h2", "h3", "h4", "strong", "b", "em", "i", "u", "s", "sub", "sup", "mark",
+        "blockquote", "q", "cite", "ul", "ol", "li", "a", "img", "figure", "figcaption", "hr",
+        "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "caption",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "blockquote": {"cite"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+
+
+def clean_text(value: str) -> str:
+    """Text without the characters HTML and XML cannot carry."""
+    return _BAD_CHARS.sub("", value)
+
+
+def clean_html(value: str) -> str:
+    """``value`` through nh3 with a conservative allow-list (links get rel=noopener...)."""
+    return nh3.clean(
+        clean_text(value),
+        tags=set(ALLOWED_TAGS),
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def safe_url(value: str | None) -> str | None:
+    """``value`` if it is an absolute http(s) URL or a site-relative path, else None."""
+    if not value:
+        return None
+    value = clean_text(value).strip()
+    if not value or any(c.isspace() for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return value
+    if not parts.scheme and not parts.netloc and value.startswith("/") and "\\" not in value:
+        return value
+    return None
+
+
+class _TopLevelBlocks(HTMLParser):
+    """Finds where the ``limit``-th top-level text block (not a heading) of a fragment ends."""
+
+    VOID = frozenset({"br", "hr", "img", "wbr", "col", "area", "input", "meta", "link", "source"})
+    HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+    def __init__(self, source: str, limit: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self._lines = [0]
+        for line in source.splitlines(keepends=True):
+            self._lines.append(self._lines[-1] + len(line))
+        self.limit = limit
+        self.depth = 0
+        self.blocks = 0
+        self.end: int | None = None
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self._lines[line - 1] + col
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.end is None and tag not in self.VOID:
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.end is not None or tag in self.VOID:
+            return
+        self.depth = max(0, self.depth - 1)
+        if self.depth == 0 and tag not in self.HEADINGS:
+            self.blocks += 1
+            if self.blocks >= self.limit:
+                self.end = self._offset() + len(f"</{tag}>")
+
+
+def excerpt_html(body_html: str, blocks: int) -> tuple[str, bool]:
+    """``body_html`` up to its ``blocks``-th top-level paragraph (headings are kept but not
+    counted, so an excerpt never ends on a heading), and whether more follows.
+
+    The cut is made at an element boundary and the result goes through nh3 again, so it is
+    well-formed whatever the input looked like.
+    """
+    parser = _TopLevelBlocks(body_html, blocks)
+    parser.feed(body_html)
+    parser.close()
+    if parser.end is None:
+        return body_html, False
+    head = body_html[: parser.end]
+    return clean_html(head), bool(body_html[parser.end :].strip())

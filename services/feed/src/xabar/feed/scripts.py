@@ -1,0 +1,278 @@
+"""The read model's Redis layout and the Lua scripts that write and read it.
+
+Global keys (prefix ``feed:``)::
+
+    feed:current      name of the generation pages are served from, e.g. "g3"
+    feed:building     generation a running ``rebuild`` fills (expires unless refreshed)
+    feed:genseq       counter naming new generations
+    feed:rev          revision: +1 whenever served content changes; also a pub/sub channel
+
+Per generation ``G`` (prefix ``feed:G:``)::
+
+    a       hash   article_id -> ArticleDoc JSON (published articles only)
+    v       hash   article_id -> version last applied (kept after unpublishing: a tombstone)
+    sl      hash   article_id -> current slug
+    s       hash   slug -> article_id (old slugs too, so they can redirect)
+    z:all   zset   article_id scored by published_at (ms): the news list, newest first
+    z:c:KZ  zset   the same per country section
+    z:f     zset   featured ("Новость дня") articles by published_at; the top one is shown
+    z:f:KZ  zset   featured articles of a country section
+    p       hash   poll_id -> PollDoc JSON          pv  hash poll_id -> version of the poll state
+    t       hash   poll_id -> TallyDoc JSON         tv  hash poll_id -> version of the tally
+    z:polls zset   poll_id scored by opens_at (ms)  z:polls:c:KZ  the same per country
+    lm      string newest ``occurred_at`` (ms) of the events applied: Last-Modified
+
+Every event is applied by one script call, atomically: the script compares the event's version
+with the stored one and changes nothing unless it is newer. Poll state (opened/closed) and poll
+tallies are gated separately, so the order between the two kinds never matters.
+
+Keys are computed inside the scripts from the generation name (the generation is only known
+inside the script, atomically with the write); this needs a single Redis, not a cluster.
+"""
+
+CURRENT = "feed:current"
+BUILDING = "feed:building"
+GENSEQ = "feed:genseq"
+REV = "feed:rev"
+REV_CHANNEL = "feed:rev"
+
+# ARGV: target, all country codes (comma list), kind, id, version, occurred_ms, ...kind args
+#   target "" = live: apply to the current generation (created if missing) and to the one being
+#   rebuilt, then bump the revision if the current one changed; else the generation to fill.
+#   kind A (article upsert): doc json, slug, published_ms, countries, featured 0/1, featured cc
+#   kind U (unpublish): -
+#   kind P (poll state): doc json, opens_ms, countries
+#   kind T (poll tally): doc json
+# Returns {applied to the target/current generation 0/1, revision after or 0}.
+APPLY = r"""
+local target, allcodes, kind, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local version, occurred = tonumber(ARGV[5]), tonumber(ARGV[6])
+
+local function split(s)
+  local out = {}
+  for c in string.gmatch(s, '[^,]+') do out[#out + 1] = c end
+  return out
+end
+local codes = split(allcodes)
+
+local function newer(P, vkey)
+  local held = tonumber(redis.call('HGET', P .. vkey, id) or '0')
+  if version <= held then return false end
+  redis.call('HSET', P .. vkey, id, version)
+  return true
+end
+
+local function unlist_article(P)
+  redis.call('ZREM', P .. 'z:all', id)
+  redis.call('ZREM', P .. 'z:f', id)
+  for _, c in ipairs(codes) do
+    redis.call('ZREM', P .. 'z:c:' .. c, id)
+    redis.call('ZREM', P .. 'z:f:' .. c, id)
+  end
+end
+
+local function drop_slug(P)
+  local slug = redis.call('HGET', P .. 'sl', id)
+  if slug and redis.call('HGET', P .. 's', slug) == id then
+    redis.call('HDEL', P .. 's', slug)
+  end
+  redis.call('HDEL', P .. 'sl', id)
+end
+
+local function apply(P)
+  if kind == 'A' then
+    if not newer(P, 'v') then return 0 end
+    local doc, slug, score = ARGV[7], ARGV[8], ARGV[9]
+    local countries, featured, fcountries = split(ARGV[10]), ARGV[11], split(ARGV[12])
+    unlist_article(P)
+    redis.call('HSET', P .. 'a', id, doc)
+    redis.call('HSET', P .. 's', slug, id)
+    redis.call('HSET', P .. 'sl', id, slug)
+    redis.call('ZADD', P .. 'z:all', score, id)
+    for _, c in ipairs(countries) do redis.call('ZADD', P .. 'z:c:' .. c, score, id) end
+    if featured == '1' then redis.call('ZADD', P .. 'z:f', score, id) end
+    for _, c in ipairs(fcountries) do redis.call('ZADD', P .. 'z:f:' .. c, score, id) end
+  elseif kind == 'U' then
+    if not newer(P, 'v') then return 0 end
+    unlist_article(P)
+    drop_slug(P)
+    redis.call('HDEL', P .. 'a', id)
+  elseif kind == 'P' then
+    if not newer(P, 'pv') then return 0 end
+    local doc, score, countries = ARGV[7], ARGV[8], split(ARGV[9])
+    redis.call('HSET', P .. 'p', id, doc)
+    redis.call('ZADD', P .. 'z:polls', score, id)
+    for _, c in ipairs(codes) do redis.call('ZREM', P .. 'z:polls:c:' .. c, id) end
+    for _, c in ipairs(countries) do redis.call('ZADD', P .. 'z:polls:c:' .. c, score, id) end
+  elseif kind == 'T' then
+    if not newer(P, 'tv') then return 0 end
+    redis.call('HSET', P .. 't', id, ARGV[7])
+  else
+    return redis.error_reply('unknown kind ' .. kind)
+  end
+  local lm = tonumber(redis.call('GET', P .. 'lm') or '0')
+  if occurred > lm then redis.call('SET', P .. 'lm', occurred) end
+  return 1
+end
+
+if target ~= '' then
+  return {apply('feed:' .. target .. ':'), 0}
+end
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  cur = 'g' .. redis.call('INCR', KEYS[3])
+  redis.call('SET', KEYS[1], cur)
+end
+local applied = apply('feed:' .. cur .. ':')
+local building = redis.call('GET', KEYS[2])
+if building and building ~= cur then apply('feed:' .. building .. ':') end
+if applied == 1 then
+  local rev = redis.call('INCR', KEYS[4])
+  redis.call('PUBLISH', KEYS[4], rev .. ' ' .. cur)
+  return {1, rev}
+end
+return {0, 0}
+"""
+APPLY_KEYS = [CURRENT, BUILDING, GENSEQ, REV]
+
+# Switch the served generation to ARGV[1] if the caller still holds the build lock.
+# Returns {previous generation or false, new revision}.
+SWITCH = r"""
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('LOSTLOCK the build lock is no longer held by ' .. ARGV[1])
+end
+local previous = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+local rev = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', KEYS[3], rev .. ' ' .. ARGV[1])
+return {previous, rev}
+"""
+SWITCH_KEYS = [CURRENT, BUILDING, REV]
+
+# Read one list page of the served generation, with what pages show beside it.
+# ARGV: list suffix, start, stop, featured suffix or "", poll suffix or "", "1" to leave the
+# featured article out of the items (the front page shows it above the list).
+# Returns {generation, revision, total, lm, featured doc, poll doc, tally doc, docs...}.
+# The poll is the newest of the given poll list, else the newest of all polls.
+READ_PAGE = r"""
+local cur = redis.call('GET', KEYS[1])
+local rev = redis.call('GET', KEYS[2]) or '0'
+if not cur then return {false, rev, 0, '0', false, false, false} end
+local P = 'feed:' .. cur .. ':'
+local list, start, stop = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local fkey, pkey, exclude = ARGV[4], ARGV[5], ARGV[6] == '1'
+local total = redis.call('ZCARD', P .. list)
+local lm = redis.call('GET', P .. 'lm') or '0'
+local featured, fid = false, false
+if fkey ~= '' then
+  local top = redis.call('ZREVRANGE', P .. fkey, 0, 0)
+  if top[1] then
+    fid = top[1]
+    featured = redis.call('HGET', P .. 'a', fid)
+  end
+end
+local poll, tally = false, false
+if pkey ~= '' then
+  local top = redis.call('ZREVRANGE', P .. pkey, 0, 0)
+  if not top[1] and pkey ~= 'z:polls' then top = redis.call('ZREVRANGE', P .. 'z:polls', 0, 0) end
+  if top[1] then
+    poll = redis.call('HGET', P .. 'p', top[1])
+    tally = redis.call('HGET', P .. 't', top[1])
+  end
+end
+local out = {cur, rev, total, lm, featured, poll, tally}
+if stop >= start then
+  local want = stop - start + 1
+  local ids = redis.call('ZREVRANGE', P .. list, start, exclude and stop + 1 or stop)
+  local kept = {}
+  for _, id in ipairs(ids) do
+    if #kept < want and not (exclude and id == fid) then kept[#kept + 1] = id end
+  end
+  if #kept > 0 then
+    local docs = redis.call('HMGET', P .. 'a', unpack(kept))
+    for i = 1, #docs do out[#out + 1] = docs[i] end
+  end
+end
+return out
+"""
+READ_KEYS = [CURRENT, REV]
+
+# One article by slug (ARGV[1]) plus the newest poll of ARGV[2] (a poll list suffix).
+# Returns {generation, revision, lm, doc or false, poll doc, tally doc}.
+READ_ARTICLE = r"""
+local cur = redis.call('GET', KEYS[1])
+local rev = redis.call('GET', KEYS[2]) or '0'
+if not cur then return {false, rev, '0', false, false, false} end
+local P = 'feed:' .. cur .. ':'
+local lm = redis.call('GET', P .. 'lm') or '0'
+local doc = false
+local id = redis.call('HGET', P .. 's', ARGV[1])
+if id then doc = redis.call('HGET', P .. 'a', id) end
+local poll, tally = false, false
+local top = redis.call('ZREVRANGE', P .. ARGV[2], 0, 0)
+if not top[1] and ARGV[2] ~= 'z:polls' then top = redis.call('ZREVRANGE', P .. 'z:polls', 0, 0) end
+if top[1] then
+  poll = redis.call('HGET', P .. 'p', top[1])
+  tally = redis.call('HGET', P .. 't', top[1])
+end
+return {cur, rev, lm, doc, poll, tally}
+"""
+
+# A page of polls, newest first. ARGV: start, stop.
+# Returns {generation, revision, total, lm, poll doc, tally doc, poll doc, tally doc, ...}.
+READ_POLLS = r"""
+local cur = redis.call('GET', KEYS[1])
+local rev = redis.call('GET', KEYS[2]) or '0'
+if not cur then return {false, rev, 0, '0'} end
+local P = 'feed:' .. cur .. ':'
+local total = redis.call('ZCARD', P .. 'z:polls')
+local lm = redis.call('GET', P .. 'lm') or '0'
+local out = {cur, rev, total, lm}
+local start, stop = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ids = {}
+if stop >= start then ids = redis.call('ZREVRANGE', P .. 'z:polls', start, stop) end
+for _, id in ipairs(ids) do
+  out[#out + 1] = redis.call('HGET', P .. 'p', id)
+  out[#out + 1] = redis.call('HGET', P .. 't', id)
+end
+return out
+"""
+
+# Articles of a list published at or after ARGV[2] (ms), newest first, at most ARGV[3].
+# Returns {generation, revision, lm, docs...}.
+READ_SINCE = r"""
+local cur = redis.call('GET', KEYS[1])
+local rev = redis.call('GET', KEYS[2]) or '0'
+if not cur then return {false, rev, '0'} end
+local P = 'feed:' .. cur .. ':'
+local lm = redis.call('GET', P .. 'lm') or '0'
+local out = {cur, rev, lm}
+local ids = redis.call('ZREVRANGEBYSCORE', P .. ARGV[1], '+inf', ARGV[2],
+                      'LIMIT', 0, tonumber(ARGV[3]))
+if #ids > 0 then
+  local docs = redis.call('HMGET', P .. 'a', unpack(ids))
+  for i = 1, #docs do out[#out + 1] = docs[i] end
+end
+return out
+"""
+
+# Slugs of a list by ascending index range, oldest first (stable sitemap chunks).
+# ARGV: list suffix, start, stop. Returns {generation, revision, total, lm, slugs...}.
+READ_RANGE_ASC = r"""
+local cur = redis.call('GET', KEYS[1])
+local rev = redis.call('GET', KEYS[2]) or '0'
+if not cur then return {false, rev, 0, '0'} end
+local P = 'feed:' .. cur .. ':'
+local total = redis.call('ZCARD', P .. ARGV[1])
+local lm = redis.call('GET', P .. 'lm') or '0'
+local out = {cur, rev, total, lm}
+local start, stop = tonumber(ARGV[2]), tonumber(ARGV[3])
+local ids = {}
+if stop >= start then ids = redis.call('ZRANGE', P .. ARGV[1], start, stop) end
+if #ids > 0 then
+  local slugs = redis.call('HMGET', P .. 'sl', unpack(ids))
+  for i = 1, #slugs do out[#out + 1] = slugs[i] end
+end
+return out
+"""

@@ -1,0 +1,133 @@
+"""View models shared by the HTML pages, the feeds and the JSON API: what a reader sees of an
+article or a poll, computed from the read model's documents at one moment ``now``."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from math import ceil
+from urllib.parse import quote
+
+from xabar.contracts import COUNTRIES, Country
+from xabar.feed.config import FeedSettings
+from xabar.feed.documents import ArticleDoc
+from xabar.feed.repository import PollRead
+
+PAGER_RADIUS = 4
+
+
+def article_path(slug: str) -> str:
+    return "/news/" + quote(slug, safe="")
+
+
+def last_page(total: int, size: int) -> int:
+    """Number of the last page; an empty list still has page 1."""
+    return max(1, ceil(total / size))
+
+
+@dataclass(frozen=True, slots=True)
+class PagerItem:
+    kind: str  # "page", "current" or "gap"
+    number: int = 0
+    href: str = ""
+
+
+def pager(current: int, last: int, href_of: "HrefOf") -> list[PagerItem]:
+    """Pages like "1 … 748 749 750 751 752 … 1039": first, last, and a window around current."""
+    if last <= 1:
+        return []
+    numbers = sorted(
+        {1, last, *range(max(1, current - PAGER_RADIUS), min(last, current + PAGER_RADIUS) + 1)}
+    )
+    items: list[PagerItem] = []
+    previous = 0
+    for n in numbers:
+        if n - previous > 1:
+            items.append(PagerItem("gap"))
+        kind = "current" if n == current else "page"
+        items.append(PagerItem(kind, n, href_of(n)))
+        previous = n
+    return items
+
+
+class HrefOf:
+    """URL of page ``n`` of a paged list at ``base`` (page 1 is ``first``, if given)."""
+
+    def __init__(self, base: str, first: str | None = None) -> None:
+        self.base = base
+        self.first = first or base
+
+    def __call__(self, n: int) -> str:
+        return self.first if n == 1 else f"{self.base}?page={n}"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionView:
+    option_id: str
+    text: str
+    votes: int | None
+    percent: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PollView:
+    poll_id: str
+    question: str
+    options: list[OptionView]
+    multiple: bool
+    show_results: bool
+    is_open: bool
+    total_votes: int
+    vote_url: str
+    opens_at: datetime
+    closes_at: datetime | None
+    closed_at: datetime | None
+    results_visibility: str
+    countries: tuple[str, ...]
+
+
+def poll_view(read: PollRead, settings: FeedSettings, now: datetime) -> PollView:
+    poll, tally = read.poll, read.tally
+    is_open = poll.closed_at is None and (poll.closes_at is None or poll.closes_at > now)
+    show = poll.results_visibility == "always" or not is_open
+    counts = tally.counts if tally else {}
+    percents = tally.percentages if tally else {}
+    options = [
+        OptionView(
+            o.option_id,
+            o.text,
+            counts.get(o.option_id, 0) if show else None,
+            percents.get(o.option_id, 0) if show else None,
+        )
+        for o in poll.options
+    ]
+    return PollView(
+        poll_id=poll.poll_id,
+        question=poll.question,
+        options=options,
+        multiple=poll.multiple,
+        show_results=show,
+        is_open=is_open,
+        total_votes=tally.total_votes if tally else 0,
+        vote_url=f"{settings.polls_public_url}/api/v1/polls/{quote(poll.poll_id, safe='')}/votes",
+        opens_at=poll.opens_at,
+        closes_at=poll.closes_at,
+        closed_at=poll.closed_at,
+        results_visibility=poll.results_visibility,
+        countries=poll.countries,
+    )
+
+
+def poll_expiry(read: PollRead | None, now: datetime) -> float | None:
+    """When a shown poll closes by its clock (its form must disappear then), if in the future."""
+    if read is None or read.poll.closed_at is not None or read.poll.closes_at is None:
+        return None
+    closes = read.poll.closes_at
+    return closes.timestamp() if closes > now else None
+
+
+def sections_of(doc: ArticleDoc) -> list[Country]:
+    return [COUNTRIES[c] for c in doc.countries if c in COUNTRIES]
+
+
+def earliest(*values: float | None) -> float | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None

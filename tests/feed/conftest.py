@@ -1,0 +1,87 @@
+"""Fixtures of the feed tests: settings against the session's real Redis, the app in-process
+behind httpx (its lifespan runs the projector on the real streams), and a publisher-side bus."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from xabar.contracts import Event
+from xabar.feed.app import create_app
+from xabar.feed.config import FeedSettings
+from xabar.runtime.bus import BusOptions, EventBus
+
+MakeSettings = Callable[..., FeedSettings]
+SITE = "http://127.0.0.1:8080"
+
+
+@pytest.fixture
+def make_settings(redis_url: str, jwt_secret: str) -> MakeSettings:
+    def make(**overrides: Any) -> FeedSettings:
+        values: dict[str, Any] = {
+            "redis_url": redis_url,
+            "jwt_secret": jwt_secret,
+            "consumer_name": "feed-test",
+            "claim_idle_ms": 200,
+            "log_json": False,
+            "site_url": SITE,
+        }
+        values.update(overrides)
+        return FeedSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: MakeSettings) -> FeedSettings:
+    return make_settings()
+
+
+@asynccontextmanager
+async def running(
+    settings: FeedSettings, **kwargs: Any
+) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    """The feed app with its lifespan running (projector, revision watcher) and a client."""
+    app = create_app(settings, **kwargs)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.site_url) as client:
+            yield app, client
+
+
+@pytest.fixture
+async def client(settings: FeedSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(settings) as (_, c):
+        yield c
+
+
+@pytest.fixture
+async def publisher(redis_url: str) -> AsyncIterator[EventBus]:
+    """A bus as the publisher and the polls service use it: publishing only."""
+    bus = EventBus(redis_url, consumer_name="publisher-test", options=BusOptions())
+    await bus.start()
+    yield bus
+    await bus.stop()
+
+
+async def publish_all(bus: EventBus, events: Iterable[Event]) -> None:
+    for event in events:
+        await bus.publish(event)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 5.0, what: str = "condition"
+) -> None:
+    """Poll ``check`` until it holds; fail after ``timeout`` (a generous bound, not a claim)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        await asyncio.sleep(0.05)

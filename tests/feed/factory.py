@@ -1,0 +1,113 @@
+"""Events as the publisher and the polls service emit them, for the feed's tests."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from xabar.contracts import (
+    ArticleImage,
+    ArticlePublished,
+    ArticleRemoval,
+    ArticleState,
+    ArticleUnpublished,
+    ArticleUpdated,
+    PollClosed,
+    PollOpened,
+    PollOption,
+    PollState,
+    PollTallied,
+    PollTally,
+)
+
+_ids = itertools.count(1)
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def article_state(n: int | None = None, **overrides: Any) -> ArticleState:
+    """A plausible article; ``n`` names it (``art-n``, slug ``novost-n``)."""
+    n = next(_ids) if n is None else n
+    published = overrides.pop("published_at", now() - timedelta(minutes=n % 600))
+    fields: dict[str, Any] = {
+        "article_id": f"art-{n}",
+        "slug": f"novost-{n}",
+        "title": f"Новость номер {n}",
+        "lead": f"Краткое содержание новости {n}",
+        "body_html": f"<p>Первый абзац новости {n}.</p><p>Второй абзац.</p>",
+        "countries": ("KZ",),
+        "tags": ("экономика",),
+        "image": None,
+        "source": None,
+        "author": "Редакция",
+        "published_at": published,
+        "updated_at": published,
+    }
+    fields.update(overrides)
+    return ArticleState(**fields)
+
+
+def published(state: ArticleState, version: int = 1) -> ArticlePublished:
+    return ArticlePublished.create(
+        producer="publisher", aggregate_id=state.article_id, version=version, data=state
+    )  # type: ignore[no-any-return]
+
+
+def updated(state: ArticleState, version: int) -> ArticleUpdated:
+    return ArticleUpdated.create(
+        producer="publisher", aggregate_id=state.article_id, version=version, data=state
+    )  # type: ignore[no-any-return]
+
+
+def unpublished(state: ArticleState, version: int) -> ArticleUnpublished:
+    return ArticleUnpublished.create(
+        producer="publisher",
+        aggregate_id=state.article_id,
+        version=version,
+        data=ArticleRemoval(article_id=state.article_id, slug=state.slug, unpublished_at=now()),
+    )  # type: ignore[no-any-return]
+
+
+def poll_state(poll_id: str, question: str, options: list[str], **overrides: Any) -> PollState:
+    fields: dict[str, Any] = {
+        "poll_id": poll_id,
+        "question": question,
+        "options": tuple(PollOption(option_id=f"o{i}", text=t) for i, t in enumerate(options, 1)),
+        "opens_at": now() - timedelta(days=1),
+    }
+    fields.update(overrides)
+    return PollState(**fields)
+
+
+def poll_opened(state: PollState, version: int = 1) -> PollOpened:
+    return PollOpened.create(
+        producer="polls", aggregate_id=state.poll_id, version=version, data=state
+    )  # type: ignore[no-any-return]
+
+
+def poll_closed(state: PollState, version: int) -> PollClosed:
+    return PollClosed.create(
+        producer="polls", aggregate_id=state.poll_id, version=version, data=state
+    )  # type: ignore[no-any-return]
+
+
+def poll_tallied(poll_id: str, counts: list[int], version: int) -> PollTallied:
+    total = sum(counts)
+    percents = [round(c * 100 / total) if total else 0 for c in counts]
+    return PollTallied.create(
+        producer="polls",
+        aggregate_id=poll_id,
+        version=version,
+        data=PollTally(
+            poll_id=poll_id,
+            counts={f"o{i}": c for i, c in enumerate(counts, 1)},
+            percentages={f"o{i}": p for i, p in enumerate(percents, 1)},
+            total_votes=total,
+            tallied_at=now(),
+        ),
+    )  # type: ignore[no-any-return]
+
+
+def image(url: str = "http://127.0.0.1:8082/media/m-1", **fields: Any) -> ArticleImage:
+    return ArticleImage(url=url, **fields)
