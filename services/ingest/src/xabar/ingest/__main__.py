@@ -7,7 +7,7 @@ from xabar.runtime.logs import configure_logging
 
 
 def main() -> None:
-    settings = IngestSettings()  # type: ignore[call-arg]  # required values come from the env
+    settings = IngestSettings()  # required values come from the env
     configure_logging("ingest", settings.log_level, json=settings.log_json)
     serve(create_app(settings), settings)
 

@@ -1,5 +1,6 @@
 """Composition root of the ingest service."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,15 +11,27 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM, SubmissionReviewed
 from xabar.ingest.config import IngestSettings
-from xabar.ingest.routes import api_routes
+from xabar.ingest.forms import FormSigner
+from xabar.ingest.handlers import review_handler
+from xabar.ingest.media import AttachmentStore
+from xabar.ingest.pages import Pages
+from xabar.ingest.relay import SubmissionRelay
+from xabar.ingest.repository import SubmissionRepository
+from xabar.ingest.routes import RouteDeps, api_routes, declare_standard_routes
+from xabar.ingest.service import IngestService
 from xabar.runtime.app import standard_routes
+from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.http import error_handlers
 from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
+from xabar.runtime.ratelimit import RateLimiter
+
+log = logging.getLogger("xabar.ingest")
 
 
 def create_app(
@@ -27,31 +40,87 @@ def create_app(
     bus: EventBus | None = None,
     mongo: AsyncMongoClient[dict[str, Any]] | None = None,
 ) -> Starlette:
+    owns_mongo = mongo is None
     mongo = mongo or mongo_client(settings.mongodb_url)
     bus = bus or EventBus(
         settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
     )
     redis = aioredis.from_url(settings.redis_url)
+    db = mongo[settings.mongodb_db]
+    secret = settings.address_salt.get_secret_value().encode()
+
+    repository = SubmissionRepository(db)
+    relay = SubmissionRelay(
+        repository.submissions,
+        repository.pending,
+        bus.publish,
+        sweep_interval=settings.relay_sweep_s,
+    )
+    service = IngestService(
+        settings,
+        repository,
+        AttachmentStore(db),
+        on_stored=relay.kick if settings.relay_enabled else _hold,
+    )
+    bus.subscribe(
+        REVIEWS_STREAM, GROUP_INGEST, review_handler(service), types=[SubmissionReviewed.TYPE]
+    )
+    deps = RouteDeps(
+        settings=settings,
+        service=service,
+        pages=Pages(),
+        signer=FormSigner(
+            secret, min_fill_s=settings.form_min_fill_s, max_age_s=settings.form_max_age_s
+        ),
+        submit_limiter=RateLimiter(
+            redis,
+            "xabar:ingest:rl:submit",
+            settings.submit_rate_limit,
+            settings.submit_rate_window_s,
+        ),
+        lookup_limiter=RateLimiter(
+            redis,
+            "xabar:ingest:rl:lookup",
+            settings.lookup_rate_limit,
+            settings.lookup_rate_window_s,
+        ),
+        codec=TokenCodec(settings.jwt_secret.get_secret_value()),
+    )
     api = OpenAPI("Xabar ingest", "1.0.0", "citizen reporters' tips and photos, durably accepted")
+    declare_standard_routes(api)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
+        if settings.relay_enabled:
+            await relay.start()
+        else:
+            log.warning("outbox relay disabled: submissions are stored but not published")
         try:
             yield
         finally:
+            await relay.stop()
             await bus.stop()
             await redis.aclose()
-            await mongo.close()
+            if owns_mongo:
+                await mongo.close()
 
     routes = [
         *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *api_routes(api),
+        *api_routes(api, deps),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware)],
         exception_handlers=error_handlers(),
     )
+    app.state.service = service
+    app.state.relay = relay
+    app.state.openapi = api
+    return app
+
+
+def _hold(_: str) -> None:
+    """With the relay disabled, stored events wait in their outbox."""

@@ -1,8 +1,46 @@
-"""Settings of the ingest service, read from ``XABAR_INGEST_*`` environment variables."""
+"""Settings of the ingest service, read from ``XABAR_INGEST_*`` environment variables.
 
+Inherited from ``xabar.runtime.config.ServiceSettings`` (same prefix): ``HOST``, ``PORT``
+(default 8081 here), ``REDIS_URL``, ``MONGODB_URL``, ``MONGODB_DB`` (default ``xabar_ingest``),
+``CONSUMER_NAME``, ``LOG_LEVEL``, ``LOG_JSON``, ``STREAM_MAXLEN``, ``CLAIM_IDLE_MS``,
+``MAX_DELIVERIES`` and ``JWT_SECRET`` (required: the publisher's token key, to let editors fetch
+photos).
+
+Added by ingest:
+
+- ``XABAR_INGEST_ADDRESS_SALT`` (required secret, at least 32 characters, placeholders refused):
+  the key of the salted hashes client addresses are kept as. Also keys, each under its own label,
+  the signature of the form's timestamp, the submission id derived from an ``Idempotency-Key`` and
+  the sealing of a receipt code for an idempotent replay. Changing it unlinks old address hashes
+  and invalidates forms that are open in browsers.
+- ``XABAR_INGEST_TRUSTED_PROXIES`` (default empty): comma-separated CIDRs of our own reverse
+  proxies. ``X-Forwarded-For`` is read only when the direct peer is one of them.
+- ``XABAR_INGEST_SUBMIT_RATE_LIMIT`` (default 20) submissions per client per
+  ``XABAR_INGEST_SUBMIT_RATE_WINDOW_S`` (default 600) seconds; over it: 429 with Retry-After.
+- ``XABAR_INGEST_LOOKUP_RATE_LIMIT`` (default 120) receipt look-ups per client per
+  ``XABAR_INGEST_LOOKUP_RATE_WINDOW_S`` (default 60) seconds.
+- ``XABAR_INGEST_MAX_JSON_BYTES`` (default 262144): the largest JSON body, and the largest text
+  field of a form.
+- ``XABAR_INGEST_MAX_PHOTOS`` (default 5), ``XABAR_INGEST_MAX_PHOTO_BYTES`` (default 10485760)
+  and ``XABAR_INGEST_MAX_PHOTO_PIXELS`` (default 40000000, width times height, checked before
+  decoding: decompression bombs are refused). A multipart body may be at most
+  ``MAX_PHOTOS * MAX_PHOTO_BYTES + MAX_JSON_BYTES`` bytes.
+- ``XABAR_INGEST_FORM_MIN_FILL_S`` (default 3.0): a form sent sooner after it was served is refused
+  (bots fill forms instantly). ``XABAR_INGEST_FORM_MAX_AGE_S`` (default 86400): older forms are
+  served again with a fresh signature.
+- ``XABAR_INGEST_RELAY_ENABLED`` (default true): publish stored events. False only for tests and
+  maintenance: submissions are still accepted and wait in their outbox until a relay runs.
+- ``XABAR_INGEST_RELAY_SWEEP_S`` (default 5.0): how often the relay looks for events a crash left
+  unpublished (it also runs at start and right after each write).
+"""
+
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from xabar.runtime.config import ServiceSettings
+from xabar.runtime.clients import Network, parse_networks
+from xabar.runtime.config import PLACEHOLDERS, ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
@@ -10,3 +48,42 @@ class IngestSettings(ServiceSettings):
 
     port: int = 8081
     mongodb_db: str = "xabar_ingest"
+
+    address_salt: SecretStr
+    trusted_proxies: str = ""
+
+    submit_rate_limit: int = Field(default=20, ge=1)
+    submit_rate_window_s: int = Field(default=600, ge=1)
+    lookup_rate_limit: int = Field(default=120, ge=1)
+    lookup_rate_window_s: int = Field(default=60, ge=1)
+
+    max_json_bytes: int = Field(default=256 * 1024, ge=4096)
+    max_photos: int = Field(default=5, ge=0, le=50)
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_photo_pixels: int = Field(default=40_000_000, ge=1)
+
+    form_min_fill_s: float = Field(default=3.0, ge=0)
+    form_max_age_s: float = Field(default=86_400.0, gt=0)
+
+    relay_enabled: bool = True
+    relay_sweep_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_ingest_settings(self) -> Self:
+        salt = self.address_salt.get_secret_value()
+        if salt.strip().lower() in PLACEHOLDERS or len(salt) < 32:
+            raise ValueError(
+                "address_salt must be set to a real secret of at least 32 characters "
+                "(placeholders are refused)"
+            )
+        try:
+            parse_networks(self.trusted_proxies.split(","))
+        except ValueError as exc:
+            raise ValueError(f"trusted_proxies must be comma-separated CIDRs: {exc}") from exc
+        return self
+
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies.split(","))
+
+    def max_multipart_bytes(self) -> int:
+        return self.max_photos * self.max_photo_bytes + self.max_json_bytes

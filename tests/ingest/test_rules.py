@@ -1,0 +1,235 @@
+"""Pure rules of ingest (no I/O): validation, plain text, receipt codes, the form's signature,
+and photo cleaning with Pillow."""
+
+import html
+import io
+from typing import Any
+
+import nh3
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from tests.ingest.conftest import jpeg_with_gps, png, tip
+from xabar.ingest.domain import (
+    fingerprint,
+    hash_receipt_code,
+    new_receipt_code,
+    open_code,
+    plain_text,
+    receipt_code_matches,
+    seal_code,
+    validate_submission,
+)
+from xabar.ingest.errors import FormRejected, IdempotencyConflict, InvalidSubmission, LimitExceeded
+from xabar.ingest.forms import FormSigner, form_to_data, russian_field_errors
+from xabar.ingest.photos import clean_photo
+
+XSS = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "<svg onload=alert(1)>",
+    '<a href="javascript:alert(1)">нажми</a>',
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "<<script>script>alert(1)<</script>/script>",
+    '<iframe src="javascript:alert(1)"></iframe>',
+    "<body onload=alert(1)>",
+    '<div style="background:url(javascript:alert(1))">x</div>',
+]
+
+
+def _has_markup(value: str) -> bool:
+    """True if an HTML sanitizer would still find an element or attribute in ``value``."""
+    return html.unescape(nh3.clean(value, tags=set())) != value
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_markup_and_script_do_not_survive_plain_text(payload: str) -> None:
+    cleaned = plain_text(f"Новость дня {payload} конец")
+    assert not _has_markup(cleaned)
+    assert "<script" not in cleaned.lower() and "onerror" not in cleaned.lower()
+    assert "onload" not in cleaned.lower() and "<iframe" not in cleaned.lower()
+    assert cleaned.startswith("Новость дня") and cleaned.endswith("конец")
+
+
+def test_plain_text_keeps_ordinary_text_as_written() -> None:
+    text = "Цена выросла: 5 < 7 & «дороже», AT&T.\nВторая строка\n\n  отступ"
+    assert plain_text(text) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("<>/&;=\"' abcsriptgonlad!-\n#x1")), max_size=60))
+def test_plain_text_output_contains_no_markup_whatever_the_input(value: str) -> None:
+    assert not _has_markup(plain_text(value))
+
+
+def test_plain_text_drops_control_and_bidi_override_characters() -> None:
+    assert plain_text("a\x00b\u202ec\x07d") == "abcd"
+
+
+@pytest.mark.parametrize(
+    "field", ["title", "text", "country", "location", "consent", "anonymous", "contact"]
+)
+def test_an_operator_object_in_any_field_is_refused(field: str) -> None:
+    with pytest.raises(InvalidSubmission) as caught:
+        validate_submission(tip(**{field: {"$ne": ""}}))
+    assert any(err["field"].startswith(field) for err in caught.value.fields)
+
+
+@pytest.mark.parametrize("field", ["name", "email", "phone"])
+def test_an_operator_object_inside_contact_is_refused(field: str) -> None:
+    body = tip(contact={"name": "Аня", field: {"$gt": ""}})
+    with pytest.raises(InvalidSubmission) as caught:
+        validate_submission(body)
+    assert [e["field"] for e in caught.value.fields] == [f"contact.{field}"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"title": 123}, "title"),
+        ({"consent": "true"}, "consent"),
+        ({"consent": False}, "consent"),
+        ({"country": "RU"}, "country"),
+        ({"text": "коротко"}, "text"),
+        ({"text": "<b></b><script>очень длинный скрипт</script>"}, "text"),
+        ({"contact": {"email": "не-почта"}}, "contact.email"),
+        ({"contact": {"phone": "12"}}, "contact.phone"),
+        ({"$where": "1"}, "$where"),
+    ],
+)
+def test_invalid_fields_are_named(overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidSubmission) as caught:
+        validate_submission(tip(**overrides))
+    assert field in [e["field"] for e in caught.value.fields]
+    assert all(e["message"] for e in caught.value.fields)
+
+
+def test_anonymous_submission_keeps_no_contact_and_phone_is_normalized() -> None:
+    assert validate_submission(tip(anonymous=True)).contact is None
+    draft = validate_submission(tip(contact={"phone": "8 701 123 45 67"}, country="KZ"))
+    assert draft.contact is not None and draft.contact.phone == "+77011234567"
+
+
+def test_receipt_code_is_random_readable_and_stored_only_as_a_hash() -> None:
+    codes = {new_receipt_code() for _ in range(200)}
+    assert len(codes) == 200
+    code = codes.pop()
+    assert len(code) == 23 and code.count("-") == 3
+    stored = hash_receipt_code(code)
+    assert code not in stored
+    assert receipt_code_matches(code.lower().replace("-", " "), stored)
+    assert not receipt_code_matches(new_receipt_code(), stored)
+
+
+def test_a_sealed_receipt_code_opens_only_with_the_same_key_and_request() -> None:
+    secret = b"s" * 32
+    draft = validate_submission(tip())
+    print_ = fingerprint(draft, [])
+    sealed = seal_code(secret, "key-1", print_, "ABCDE-FGHJK-MNPQR-STVWX")
+    assert "ABCDE" not in sealed
+    assert open_code(secret, "key-1", print_, sealed) == "ABCDE-FGHJK-MNPQR-STVWX"
+    with pytest.raises(IdempotencyConflict):
+        open_code(secret, "key-2", print_, sealed)
+    with pytest.raises(IdempotencyConflict):
+        open_code(secret, "key-1", fingerprint(draft, ["other-photo"]), sealed)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_form_token_refuses_honeypot_fast_forged_and_stale_forms() -> None:
+    clock = Clock(1_000_000.0)
+    signer = FormSigner(b"k" * 32, min_fill_s=3.0, max_age_s=3600, clock=clock)
+    token = signer.issue()
+    with pytest.raises(FormRejected) as fast:
+        signer.check({"form_token": token})
+    assert fast.value.reason == "too_fast"
+    clock.now += 5
+    nonce = signer.check({"form_token": token, "website": ""}).nonce
+    assert nonce and nonce in token
+    with pytest.raises(FormRejected) as honeypot:
+        signer.check({"form_token": token, "website": "http://spam.example"})
+    assert honeypot.value.reason == "honeypot"
+    issued, nonce_part, _sig = token.split(".")
+    with pytest.raises(FormRejected) as forged:
+        signer.check({"form_token": f"{int(issued) - 60_000}.{nonce_part}.{_sig}"})
+    assert forged.value.reason == "bad_token"
+    with pytest.raises(FormRejected):
+        signer.check({})
+    clock.now += 7200
+    with pytest.raises(FormRejected) as stale:
+        signer.check({"form_token": token})
+    assert stale.value.reason == "expired"
+
+
+def test_form_fields_become_the_api_shape_and_errors_read_in_russian() -> None:
+    data = form_to_data(
+        {
+            "title": "Т",
+            "text": "x",
+            "country": "KG",
+            "location": "",
+            "consent": "on",
+            "contact_email": "a@b.kg",
+            "contact_phone": "",
+            "website": "",
+            "form_token": "t",
+        }
+    )
+    assert data == {
+        "title": "Т",
+        "text": "x",
+        "country": "KG",
+        "consent": True,
+        "anonymous": False,
+        "contact": {"email": "a@b.kg"},
+    }
+    with pytest.raises(InvalidSubmission) as caught:
+        validate_submission(data)
+    messages = russian_field_errors(caught.value.fields)
+    assert set(messages) == {"title", "text"}
+    assert "символов" in messages["text"]
+
+
+def _exif_of(data: bytes) -> dict[int, Any]:
+    with Image.open(io.BytesIO(data)) as img:
+        return dict(img.getexif())
+
+
+def test_photo_is_reencoded_without_exif_or_gps_and_turned_upright() -> None:
+    raw = jpeg_with_gps((320, 240), orientation=6)  # 6: rotate 90° clockwise to view
+    assert _exif_of(raw)[0x8825]  # the test photo really has GPS
+    photo = clean_photo(raw, index=0, max_pixels=10_000_000)
+    assert photo.content_type == "image/jpeg"
+    assert _exif_of(photo.data) == {}
+    assert b"SpyCam" not in photo.data and b"Exif" not in photo.data
+    assert (photo.width, photo.height) == (240, 320)
+
+
+def test_photo_type_comes_from_the_bytes_not_the_name() -> None:
+    assert clean_photo(png(), index=0, max_pixels=10_000).content_type == "image/png"
+    with pytest.raises(InvalidSubmission) as caught:
+        clean_photo(b"GIF89a" + b"\0" * 100, index=2, max_pixels=10_000)
+    assert caught.value.fields[0]["field"] == "photos.2"
+    with pytest.raises(InvalidSubmission):
+        clean_photo(b"<html><script>alert(1)</script></html>", index=0, max_pixels=10_000)
+    with pytest.raises(InvalidSubmission):
+        clean_photo(jpeg_with_gps()[:200], index=0, max_pixels=10_000_000)  # truncated
+
+
+@pytest.mark.parametrize("side", [8_000, 12_000])  # under and over Pillow's own guard
+def test_decompression_bomb_is_refused_before_decoding(side: int) -> None:
+    out = io.BytesIO()
+    Image.new("1", (side, side)).save(out, "PNG")  # tens of megapixels in a few kilobytes
+    assert len(out.getvalue()) < 100_000
+    with pytest.raises(LimitExceeded) as caught:
+        clean_photo(out.getvalue(), index=0, max_pixels=40_000_000)
+    assert caught.value.code == "photo_too_many_pixels"
+    assert "40000000" in caught.value.message
