@@ -1,7 +1,9 @@
-"""Composition root of the publisher service."""
+"""Composition root of the publisher service (the HTTP app and the CLI build the same parts)."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -10,15 +12,111 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from xabar.contracts import GROUP_PUBLISHER, SUBMISSIONS_STREAM, SubmissionReceived
+from xabar.publisher.articles import ArticleService
+from xabar.publisher.audit import AuditLog
 from xabar.publisher.config import PublisherSettings
-from xabar.publisher.routes import api_routes
+from xabar.publisher.editors import EditorService
+from xabar.publisher.handlers import on_submission_received
+from xabar.publisher.inbox import InboxService
+from xabar.publisher.media import IngestClient, MediaStore
+from xabar.publisher.relay import MarkedRelay
+from xabar.publisher.repository import Collections
+from xabar.publisher.routes import Deps, api_routes
+from xabar.publisher.scheduler import Scheduler
 from xabar.runtime.app import standard_routes
+from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.http import error_handlers
 from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
+from xabar.runtime.outbox import Publish
+from xabar.runtime.ratelimit import RateLimiter
+
+
+@dataclass
+class Publisher:
+    """The publisher's parts, wired once (by ``create_app`` and by the CLI)."""
+
+    settings: PublisherSettings
+    collections: Collections
+    codec: TokenCodec
+    audit: AuditLog
+    media: MediaStore
+    article_relay: MarkedRelay
+    inbox_relay: MarkedRelay
+    articles: ArticleService
+    inbox: InboxService
+    editors: EditorService
+    ingest: IngestClient
+
+    async def start_relays(self) -> None:
+        await self.article_relay.start()
+        await self.inbox_relay.start()
+
+    async def stop_relays(self) -> None:
+        await self.article_relay.stop()
+        await self.inbox_relay.stop()
+
+
+def build(
+    settings: PublisherSettings,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    publish: Publish,
+    redis: aioredis.Redis | None = None,
+) -> Publisher:
+    collections = Collections(mongo, settings.mongodb_db)
+    codec = TokenCodec(
+        settings.jwt_secret.get_secret_value(), ttl=timedelta(seconds=settings.token_ttl_s)
+    )
+    audit = AuditLog(collections)
+    media = MediaStore(
+        collections, max_bytes=settings.max_media_bytes, max_pixels=settings.max_media_pixels
+    )
+    relay_opts: dict[str, Any] = {
+        "sweep_interval": settings.relay_sweep_s,
+        "enabled": settings.relay_enabled,
+    }
+    article_relay = MarkedRelay(
+        collections.articles, collections.articles_pending, publish, **relay_opts
+    )
+    inbox_relay = MarkedRelay(collections.inbox, collections.inbox_pending, publish, **relay_opts)
+    articles = ArticleService(collections, article_relay, media, audit, settings)
+    ingest = IngestClient(
+        settings.ingest_url,
+        codec,
+        timeout_s=settings.ingest_timeout_s,
+        max_bytes=settings.max_media_bytes,
+    )
+    inbox = InboxService(collections, inbox_relay, articles, media, ingest, audit)
+    window = settings.login_rate_window_s
+    editors = EditorService(
+        collections,
+        codec,
+        email_limiter=RateLimiter(redis, "publisher:login", settings.login_rate_limit, window)
+        if redis is not None
+        else None,
+        address_limiter=RateLimiter(
+            redis, "publisher:login-address", settings.login_address_rate_limit, window
+        )
+        if redis is not None
+        else None,
+    )
+    return Publisher(
+        settings,
+        collections,
+        codec,
+        audit,
+        media,
+        article_relay,
+        inbox_relay,
+        articles,
+        inbox,
+        editors,
+        ingest,
+    )
 
 
 def create_app(
@@ -32,26 +130,54 @@ def create_app(
         settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
     )
     redis = aioredis.from_url(settings.redis_url)
-    api = OpenAPI("Xabar publisher", "1.0.0", "the editorial inbox, articles, workflow and publishing")
+    parts = build(settings, mongo, bus.publish, redis)
+    scheduler = Scheduler(parts.articles, settings.scheduler_interval_s)
+    bus.subscribe(
+        SUBMISSIONS_STREAM,
+        GROUP_PUBLISHER,
+        on_submission_received(parts.inbox),
+        types=[SubmissionReceived.TYPE],
+    )
+    api = OpenAPI(
+        "Xabar publisher", "1.0.0", "the editorial inbox, articles, workflow and publishing"
+    )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
         try:
+            await parts.start_relays()
+            if settings.scheduler_enabled:
+                await scheduler.start()
             yield
         finally:
+            await scheduler.stop()
+            await parts.stop_relays()
             await bus.stop()
+            await parts.ingest.aclose()
             await redis.aclose()
             await mongo.close()
 
+    deps = Deps(
+        settings=settings,
+        codec=parts.codec,
+        editors=parts.editors,
+        articles=parts.articles,
+        inbox=parts.inbox,
+        media=parts.media,
+        audit=parts.audit,
+    )
     routes = [
         *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *api_routes(api),
+        *api_routes(api, deps),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware)],
         exception_handlers=error_handlers(),
     )
+    app.state.publisher = parts
+    app.state.scheduler = scheduler
+    return app

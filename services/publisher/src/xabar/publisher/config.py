@@ -1,7 +1,50 @@
-"""Settings of the publisher service, read from ``XABAR_PUBLISHER_*`` environment variables."""
+"""Settings of the publisher service, read from ``XABAR_PUBLISHER_*`` environment variables.
 
+Inherited from ``xabar.runtime.config.ServiceSettings`` (same prefix): ``HOST``, ``PORT``
+(default 8082 here), ``REDIS_URL``, ``MONGODB_URL``, ``MONGODB_DB`` (default
+``xabar_publisher``), ``CONSUMER_NAME``, ``LOG_LEVEL``, ``LOG_JSON``, ``STREAM_MAXLEN``,
+``CLAIM_IDLE_MS``, ``MAX_DELIVERIES`` and ``JWT_SECRET`` (required, 32+ characters: the publisher
+signs editors' tokens with it; ingest, polls and feed verify them with the same value).
+
+Added by the publisher:
+
+- ``XABAR_PUBLISHER_INGEST_URL`` (default ``http://127.0.0.1:8081``): where ingest serves the
+  photos of tips (``GET {INGEST_URL}/api/v1/attachments/{id}``), fetched when a tip is accepted.
+- ``XABAR_PUBLISHER_INGEST_TIMEOUT_S`` (default 15.0): timeout of one photo download from ingest.
+- ``XABAR_PUBLISHER_SITE_URL`` (default ``http://127.0.0.1:8080``): the readers' site; an
+  article's public address is ``{SITE_URL}/news/{slug}`` (sent to ingest when a tip's article is
+  published).
+- ``XABAR_PUBLISHER_PUBLIC_URL`` (default ``http://127.0.0.1:8082``): the publisher's own public
+  base URL as readers' browsers see it; media are served at ``{PUBLIC_URL}/media/{media_id}``.
+- ``XABAR_PUBLISHER_TOKEN_TTL_S`` (default 1800): lifetime of an editor's login token (JWT).
+- ``XABAR_PUBLISHER_TRUSTED_PROXIES`` (default empty): comma-separated CIDRs of our own reverse
+  proxies; ``X-Forwarded-For`` is read only when the direct peer is one of them (login limits).
+- ``XABAR_PUBLISHER_LOGIN_RATE_LIMIT`` (default 10) login attempts per e-mail and client address
+  per ``XABAR_PUBLISHER_LOGIN_RATE_WINDOW_S`` (default 300) seconds, and
+  ``XABAR_PUBLISHER_LOGIN_ADDRESS_RATE_LIMIT`` (default 100) attempts per client address (any
+  e-mail) in the same window; over either: 429 with ``Retry-After``.
+- ``XABAR_PUBLISHER_SCHEDULER_INTERVAL_S`` (default 1.0): how often due scheduled articles are
+  published (also once at start, so an embargo that passed while the service was down is
+  honoured on restart).
+- ``XABAR_PUBLISHER_SCHEDULER_ENABLED`` (default true): run the scheduler in this process.
+- ``XABAR_PUBLISHER_RELAY_ENABLED`` (default true): publish stored events. False only for tests
+  and maintenance: changes are still stored with their events, which wait in the outbox.
+- ``XABAR_PUBLISHER_RELAY_SWEEP_S`` (default 5.0): how often the relay looks for events a crash left
+  unpublished (it also runs at start and right after each write).
+- ``XABAR_PUBLISHER_MAX_JSON_BYTES`` (default 2097152): the largest JSON request body.
+- ``XABAR_PUBLISHER_MAX_MEDIA_BYTES`` (default 15728640): the largest image upload or copy.
+- ``XABAR_PUBLISHER_MAX_MEDIA_PIXELS`` (default 50000000): width times height of an image, checked
+  before decoding (decompression bombs are refused).
+- ``XABAR_PUBLISHER_NEW_EDITOR_PASSWORD`` (CLI only, not a setting of the server): the password of
+  ``create-editor`` when ``--password-stdin`` is not given.
+"""
+
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from xabar.runtime.clients import Network, parse_networks
 from xabar.runtime.config import ServiceSettings
 
 
@@ -10,3 +53,44 @@ class PublisherSettings(ServiceSettings):
 
     port: int = 8082
     mongodb_db: str = "xabar_publisher"
+
+    ingest_url: str = "http://127.0.0.1:8081"
+    ingest_timeout_s: float = Field(default=15.0, gt=0)
+    site_url: str = "http://127.0.0.1:8080"
+    public_url: str = "http://127.0.0.1:8082"
+
+    token_ttl_s: int = Field(default=1800, ge=60, le=86_400)
+    trusted_proxies: str = ""
+    login_rate_limit: int = Field(default=10, ge=1)
+    login_rate_window_s: int = Field(default=300, ge=1)
+    login_address_rate_limit: int = Field(default=100, ge=1)
+
+    scheduler_interval_s: float = Field(default=1.0, gt=0, le=60)
+    scheduler_enabled: bool = True
+    relay_enabled: bool = True
+    relay_sweep_s: float = Field(default=5.0, gt=0)
+
+    max_json_bytes: int = Field(default=2 * 1024 * 1024, ge=4096)
+    max_media_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
+    max_media_pixels: int = Field(default=50_000_000, ge=1)
+
+    @model_validator(mode="after")
+    def _check_publisher_settings(self) -> Self:
+        try:
+            parse_networks(self.trusted_proxies.split(","))
+        except ValueError as exc:
+            raise ValueError(f"trusted_proxies must be comma-separated CIDRs: {exc}") from exc
+        for name in ("ingest_url", "site_url", "public_url"):
+            value = getattr(self, name)
+            if not value.startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+        return self
+
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies.split(","))
+
+    def article_url(self, slug: str) -> str:
+        return f"{self.site_url.rstrip('/')}/news/{slug}"
+
+    def media_url(self, media_id: str) -> str:
+        return f"{self.public_url.rstrip('/')}/media/{media_id}"

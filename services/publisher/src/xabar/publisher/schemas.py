@@ -1,0 +1,403 @@
+"""Request and response bodies of the publisher's HTTP API (pydantic; they feed the OpenAPI)."""
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from xabar.contracts import COUNTRIES, SubmissionStatus
+from xabar.publisher.domain import ArticleStatus
+from xabar.runtime.auth import Role
+
+MAX_TAGS = 30
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+def check_countries(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for code in values:
+        code = code.strip().upper()
+        if code not in COUNTRIES:
+            raise ValueError(f"unknown country {code!r}; use one of {', '.join(COUNTRIES)}")
+        if code not in out:
+            out.append(code)
+    return out
+
+
+def check_tags(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for tag in values:
+        tag = " ".join(tag.split())
+        if not tag:
+            continue
+        if len(tag) > 60:
+            raise ValueError("a tag is at most 60 characters")
+        if tag.casefold() not in {t.casefold() for t in out}:
+            out.append(tag)
+    if len(out) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    return out
+
+
+def check_http_url(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+# --- auth and editors --------------------------------------------------------------------------
+
+
+class LoginIn(_In):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class EditorOut(_Out):
+    editor_id: str
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: datetime
+
+
+class TokenOut(_Out):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the token scheme
+    expires_in: int
+    editor: EditorOut
+
+
+class MeOut(_Out):
+    editor_id: str
+    name: str
+    role: Role
+
+
+class EditorIn(_In):
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    password: str = Field(min_length=10, max_length=1024)
+
+
+class EditorList(_Out):
+    items: list[EditorOut]
+
+
+# --- articles -----------------------------------------------------------------------------------
+
+
+class ImageIn(_In):
+    """An image: ``url`` (http(s)) or ``media_id`` of an uploaded image (its URL is filled in)."""
+
+    url: str | None = Field(default=None, max_length=2000)
+    media_id: str | None = Field(default=None, max_length=64)
+    credit: str | None = Field(default=None, max_length=300)  # "Фото: пресс-служба МИД РТ"
+    alt: str | None = Field(default=None, max_length=500)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return check_http_url(v)
+
+    @model_validator(mode="after")
+    def _url_or_media(self) -> "ImageIn":
+        if not self.url and not self.media_id:
+            raise ValueError("an image needs url or media_id")
+        return self
+
+
+class ArticleFields(_In):
+    """Fields shared by create (all given) and patch (only those given change)."""
+
+    lead: str | None = Field(default=None, max_length=2000)
+    body_html: str | None = Field(default=None, max_length=1_000_000)
+    body_markdown: str | None = Field(default=None, max_length=1_000_000)
+    countries: list[str] | None = None
+    tags: list[str] | None = None
+    image: ImageIn | None = None
+    source: str | None = Field(default=None, max_length=300)
+    source_url: str | None = Field(default=None, max_length=2000)
+    author: str | None = Field(default=None, max_length=300)
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else check_countries(v)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else check_tags(v)
+
+    @field_validator("source_url")
+    @classmethod
+    def _source_url(cls, v: str | None) -> str | None:
+        return check_http_url(v)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> "ArticleFields":
+        if self.body_html is not None and self.body_markdown is not None:
+            raise ValueError("send body_html or body_markdown, not both")
+        return self
+
+
+class ArticleIn(ArticleFields):
+    """A new article, or the full content of one (PUT)."""
+
+    title: str = Field(min_length=1, max_length=300)
+
+
+class ArticlePatch(ArticleFields):
+    """A partial edit: only the fields present change; ``null`` clears a nullable field."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+
+    @model_validator(mode="after")
+    def _something(self) -> "ArticlePatch":
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        if "title" in self.model_fields_set and self.title is None:
+            raise ValueError("title cannot be null")
+        return self
+
+
+class ScheduleIn(_In):
+    publish_at: AwareDatetime
+
+
+class CorrectionIn(_In):
+    note: str = Field(min_length=1, max_length=2000)  # public: shown under the article
+    changes: ArticlePatch | None = None
+
+
+class FeatureIn(_In):
+    """``country`` null: the site-wide news of the day; a code: that country section's."""
+
+    country: str | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        return None if v is None else check_countries([v])[0]
+
+
+class ImageOut(_Out):
+    url: str
+    media_id: str | None = None
+    credit: str | None = None
+    alt: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class CorrectionOut(_Out):
+    note: str
+    corrected_at: datetime
+
+
+class EditorRef(_Out):
+    id: str
+    name: str
+
+
+class ArticleOut(_Out):
+    article_id: str
+    status: ArticleStatus
+    version: int
+    slug: str
+    url: str | None = None  # the public address, once published
+    title: str
+    lead: str
+    body_html: str
+    body_markdown: str | None = None
+    countries: list[str]
+    tags: list[str]
+    image: ImageOut | None = None
+    source: str | None = None
+    source_url: str | None = None
+    author: str | None = None
+    featured: bool = False
+    featured_countries: list[str] = []
+    corrections: list[CorrectionOut] = []
+    publish_at: datetime | None = None
+    published_at: datetime | None = None
+    unpublished_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    created_by: EditorRef
+    owner_id: str | None = None
+    submission_id: str | None = None
+
+
+class ArticleSummary(_Out):
+    article_id: str
+    status: ArticleStatus
+    version: int
+    slug: str
+    title: str
+    countries: list[str]
+    featured: bool = False
+    publish_at: datetime | None = None
+    published_at: datetime | None = None
+    updated_at: datetime
+    owner_id: str | None = None
+
+
+class ArticleList(_Out):
+    items: list[ArticleSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+class RevisionOut(_Out):
+    version: int
+    at: datetime
+    by: EditorRef
+    action: str
+    changed: list[str]
+    restored_from: int | None = None
+
+
+class RevisionList(_Out):
+    article_id: str
+    items: list[RevisionOut]
+
+
+class VersionState(_Out):
+    article_id: str
+    version: int
+    fields: dict[str, Any]
+
+
+class FieldDiffOut(_Out):
+    field: str
+    before: Any = None
+    after: Any = None
+    unified: str | None = None
+
+
+class DiffOut(_Out):
+    article_id: str
+    from_version: int
+    to_version: int
+    fields: list[FieldDiffOut]
+
+
+class FeaturedOut(_Out):
+    site: str | None = None
+    countries: dict[str, str] = {}
+
+
+# --- inbox --------------------------------------------------------------------------------------
+
+
+class ContactOut(_Out):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class AttachmentOut(_Out):
+    attachment_id: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+
+
+class InboxItemOut(_Out):
+    submission_id: str
+    status: SubmissionStatus
+    version: int
+    title: str
+    text: str
+    country: str
+    location: str | None = None
+    anonymous: bool
+    contact: ContactOut | None = None
+    attachments: list[AttachmentOut] = []
+    received_at: datetime
+    reviewed_at: datetime | None = None
+    reviewed_by: EditorRef | None = None
+    public_reason: str | None = None
+    article_id: str | None = None
+
+
+class InboxSummary(_Out):
+    submission_id: str
+    status: SubmissionStatus
+    version: int
+    title: str
+    excerpt: str
+    country: str
+    attachments: int
+    received_at: datetime
+    article_id: str | None = None
+
+
+class InboxList(_Out):
+    items: list[InboxSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+class RejectIn(_In):
+    public_reason: str = Field(min_length=1, max_length=1000)  # shown to the reporter
+
+
+class AcceptOut(_Out):
+    submission: InboxItemOut
+    article: ArticleOut
+
+
+# --- media and audit ------------------------------------------------------------------------------
+
+
+class MediaOut(_Out):
+    media_id: str
+    url: str
+    width: int
+    height: int
+    content_type: str
+    size: int
+
+
+class MediaUpload(BaseModel):
+    """multipart/form-data with the image in the field ``file`` (or send the raw bytes with
+    ``Content-Type: image/jpeg``, ``image/png`` or ``image/webp``)."""
+
+    file: bytes
+
+
+class AuditEntryOut(_Out):
+    audit_id: str
+    at: datetime
+    editor: EditorRef
+    role: str
+    action: str
+    target_type: str
+    target_id: str
+    detail: dict[str, Any] = {}
+
+
+class AuditList(_Out):
+    items: list[AuditEntryOut]
+    total: int
+    page: int
+    per_page: int

@@ -1,0 +1,252 @@
+"""Fixtures of the publisher's tests: the app in-process against the real Redis and FerretDB,
+tokens of every role, a fake ingest photo endpoint on a local port, stream readers."""
+
+import asyncio
+import io
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+import uvicorn
+from faststream.redis.parser import BinaryMessageFormatV1
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.support.infra import Infra
+from xabar.contracts import (
+    ARTICLES_STREAM,
+    AttachmentRef,
+    Contact,
+    Event,
+    Submission,
+    SubmissionReceived,
+    parse_event,
+)
+from xabar.publisher.app import Publisher, create_app
+from xabar.publisher.config import PublisherSettings
+from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.bus import EventBus
+from xabar.runtime.localinfra import free_port
+
+SettingsFactory = Callable[..., PublisherSettings]
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
+
+async def stream_events(redis: aioredis.Redis, stream: str = ARTICLES_STREAM) -> list[Event]:
+    out = []
+    for _, fields in await redis.xrange(stream):
+        body, _headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
+        out.append(parse_event(body))
+    return out
+
+
+def jpeg(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def env_of(settings: PublisherSettings) -> dict[str, str]:
+    """The settings as the environment of a subprocess."""
+    values = {
+        "REDIS_URL": settings.redis_url,
+        "MONGODB_URL": settings.mongodb_url,
+        "MONGODB_DB": settings.mongodb_db,
+        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "CONSUMER_NAME": settings.consumer_name,
+        "CLAIM_IDLE_MS": str(settings.claim_idle_ms),
+        "SCHEDULER_INTERVAL_S": str(settings.scheduler_interval_s),
+        "RELAY_SWEEP_S": str(settings.relay_sweep_s),
+        "INGEST_URL": settings.ingest_url,
+        "SITE_URL": settings.site_url,
+        "PUBLIC_URL": settings.public_url,
+        "LOG_JSON": "false",
+        "LOG_LEVEL": "INFO",
+    }
+    return {f"XABAR_PUBLISHER_{k}": v for k, v in values.items()}
+
+
+@pytest.fixture
+def make_settings(
+    infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str
+) -> SettingsFactory:
+    def make(**overrides: Any) -> PublisherSettings:
+        values: dict[str, Any] = {
+            "redis_url": redis_url,
+            "mongodb_url": infra.mongo_url,
+            "mongodb_db": mongo_db_name,
+            "jwt_secret": jwt_secret,
+            "consumer_name": "publisher-test",
+            "claim_idle_ms": 200,
+            "relay_sweep_s": 0.3,
+            "scheduler_interval_s": 0.2,
+            "site_url": "http://site.test",
+            "public_url": "http://publisher.test",
+            "log_json": False,
+        }
+        values.update(overrides)
+        return PublisherSettings(**values)
+
+    return make
+
+
+@dataclass
+class Harness:
+    app: Starlette
+    client: httpx.AsyncClient
+    parts: Publisher
+    settings: PublisherSettings
+    codec: TokenCodec
+
+    def token(
+        self, role: Role = Role.EDITOR, editor_id: str | None = None, name: str = "Тест"
+    ) -> str:
+        return self.codec.issue(Principal(editor_id or f"{role.value}-1", name, role))
+
+    def auth(self, role: Role = Role.EDITOR, editor_id: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, editor_id)}"}
+
+
+@asynccontextmanager
+async def running(settings: PublisherSettings) -> AsyncIterator[Harness]:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://publisher.test"
+        ) as client,
+    ):
+        yield Harness(
+            app,
+            client,
+            app.state.publisher,
+            settings,
+            TokenCodec(settings.jwt_secret.get_secret_value()),
+        )
+
+
+@pytest.fixture
+async def harness(make_settings: SettingsFactory) -> AsyncIterator[Harness]:
+    async with running(make_settings()) as h:
+        yield h
+
+
+# --- articles through the API ---------------------------------------------------------------------
+
+
+async def create_article(h: Harness, role: Role = Role.EDITOR, **fields: Any) -> dict[str, Any]:
+    body = {"title": "Новость", "lead": "Лид", "body_html": "<p>Текст</p>", **fields}
+    resp = await h.client.post("/api/v1/articles", json=body, headers=h.auth(role))
+    assert resp.status_code == 201, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+async def publish(h: Harness, article_id: str) -> dict[str, Any]:
+    resp = await h.client.post(f"/api/v1/articles/{article_id}/publish", headers=h.auth())
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+# --- tips and a fake ingest ---------------------------------------------------------------------
+
+
+def tip(
+    submission_id: str | None = None,
+    *,
+    attachments: tuple[AttachmentRef, ...] = (),
+    country: str = "TJ",
+    text: str = "Третий день без света на улице Ленина.\n\nЖители жалуются <b>всерьёз</b>.",
+    received_at: datetime | None = None,
+) -> SubmissionReceived:
+    sid = submission_id or f"sub-{uuid.uuid4().hex[:10]}"
+    event: SubmissionReceived = SubmissionReceived.create(
+        producer="ingest",
+        aggregate_id=sid,
+        version=1,
+        data=Submission(
+            submission_id=sid,
+            title="Отключили свет в Худжанде",
+            text=text,
+            country=country,
+            location="Худжанд",
+            anonymous=False,
+            contact=Contact(name="Фарход", email="farhod@example.org"),
+            attachments=attachments,
+            received_at=received_at or datetime.now(UTC) - timedelta(minutes=5),
+        ),
+    )
+    return event
+
+
+async def send_tip(redis_url: str, event: Event) -> None:
+    bus = EventBus(redis_url, consumer_name="ingest-test")
+    await bus.broker.connect()
+    try:
+        await bus.publish(event)
+    finally:
+        await bus.stop()
+
+
+@dataclass
+class FakeIngest:
+    url: str
+    photos: dict[str, bytes]
+    requests: list[tuple[str, str]]  # (attachment id, Authorization header)
+
+
+@pytest.fixture
+async def fake_ingest(jwt_secret: str) -> AsyncIterator[FakeIngest]:
+    """Only ingest's photo endpoint, on a real local port; it checks the bearer token as ingest
+    does (role contributor or up, same shared secret)."""
+    codec = TokenCodec(jwt_secret)
+    state = FakeIngest("", {}, [])
+
+    async def attachment(request: Request) -> Response:
+        attachment_id = request.path_params["attachment_id"]
+        state.requests.append((attachment_id, request.headers.get("authorization", "")))
+        try:
+            codec.authenticate(request, Role.CONTRIBUTOR)
+        except Exception:
+            return Response(status_code=401)
+        data = state.photos.get(attachment_id)
+        if data is None:
+            return Response(status_code=404)
+        return Response(data, media_type="image/jpeg")
+
+    app = Starlette(routes=[Route("/api/v1/attachments/{attachment_id}", attachment)])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", ws="none")
+    )
+    task = asyncio.create_task(server.serve())
+    state.url = f"http://127.0.0.1:{port}"
+
+    async def started() -> bool:
+        return server.started
+
+    await eventually(started, 10, "fake ingest started")
+    yield state
+    server.should_exit = True
+    await task
