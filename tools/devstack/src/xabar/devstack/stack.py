@@ -127,10 +127,14 @@ class Stack:
             {n: s.port for n, s in self.services.items()},
         )
 
-    def cli(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
+    def cli(
+        self, name: str, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> int:
         """Run ``python -m xabar.<name> ARGS`` with the service's own settings."""
         full = {**os.environ, **self.env_for(name), **(env or {})}
-        subprocess.run([sys.executable, "-m", f"xabar.{name}", *args], env=full, check=True)  # noqa: S603
+        return subprocess.run(  # noqa: S603
+            [sys.executable, "-m", f"xabar.{name}", *args], env=full, check=check
+        ).returncode
 
 
 def service_env(

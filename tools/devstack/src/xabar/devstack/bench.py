@@ -1,0 +1,282 @@
+"""``make bench``: speed and memory of the real stack, as ratios against baselines measured in the
+same run on the same machine. Results: a table on stdout and .bench/results.json.
+
+Baselines (``baseline.py``, the services' own uvicorn settings): a bare Starlette endpoint, one
+that does a single XADD, one that does a single HINCRBY. Load: wrk, one thread, from a second
+process on loopback. The feed is loaded with 100,000 articles (events on the stream, as the
+publisher emits them) before its pages are measured.
+"""
+
+import asyncio
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from xabar.devstack.clients import chief_token, ensure_chief, feed_total
+from xabar.devstack.drills import RELAXED
+from xabar.devstack.loadgen import WrkResult, publish_synthetic_articles, rss_mb, wrk
+from xabar.devstack.stack import Stack, running_stack, say
+
+from xabar.runtime.localinfra import free_port, wait_for_port
+
+ARTICLES = 100_000
+SECONDS = 8
+
+# feed paths
+NEWS_PAGE = "/news?page={n}"
+RSS = "/rss.xml"
+
+
+def targets() -> dict[str, tuple[str, str, float]]:
+    """name -> (measured, baseline, target ratio: measured rps / baseline rps at least)."""
+    return {
+        "vote": ("vote", "hincrby baseline", 0.7),
+        "ingest accept": ("ingest accept", "xadd baseline", 0.3),
+        "front page": ("front page", "bare starlette", 0.8),
+        "rss": ("rss 200", "bare starlette", 0.8),
+        "rss 304": ("rss 304", "bare starlette", 0.9),
+    }
+
+
+async def prepare(stack: Stack) -> dict[str, Any]:
+    ensure_chief(stack)
+    poll_file = stack.state / "poll.json"
+    poll_file.write_text(
+        json.dumps(
+            {
+                "import_key": "bench",
+                "question": "Как вы относитесь к скорости сайта?",
+                "options": [{"text": "Хорошо", "votes": 10}, {"text": "Плохо", "votes": 5}],
+            },
+            ensure_ascii=False,
+        )
+    )
+    stack.cli("polls", "import-poll", str(poll_file))
+    started = time.monotonic()
+    await publish_synthetic_articles(stack.redis.url, ARTICLES)
+    written = time.monotonic()
+    while await feed_total(stack) < ARTICLES:
+        await asyncio.sleep(0.2)
+    applied = time.monotonic()
+    return {
+        "articles": ARTICLES,
+        "xadd_seconds": round(written - started, 2),
+        "live_projector_events_per_s": round(ARTICLES / (applied - started), 0),
+    }
+
+
+async def publish_to_visible(stack: Stack, samples: int = 60) -> dict[str, float]:
+    """Publisher API publish -> the article visible in the feed's API, in milliseconds."""
+    token = await chief_token(stack)
+    auth = {"Authorization": f"Bearer {token}"}
+    out: list[float] = []
+    async with (
+        httpx.AsyncClient(
+            base_url=stack.services["publisher"].url, headers=auth, timeout=10
+        ) as pub,
+        httpx.AsyncClient(base_url=stack.services["feed"].url, timeout=10) as feed,
+    ):
+        for n in range(samples):
+            created = await pub.post(
+                "/api/v1/articles",
+                json={
+                    "title": f"Замер задержки публикации {n}",
+                    "lead": "Проверка.",
+                    "body_html": "<p>Текст.</p>",
+                    "countries": ["KZ"],
+                },
+            )
+            created.raise_for_status()
+            art = created.json()
+            etag = created.headers.get("etag", "")
+            start = time.perf_counter()
+            resp = await pub.post(
+                f"/api/v1/articles/{art['article_id']}/publish", headers={"If-Match": etag}
+            )
+            resp.raise_for_status()
+            slug = resp.json()["slug"]
+            while (await feed.get(f"/api/v1/articles/{slug}")).status_code != 200:
+                await asyncio.sleep(0.001)
+            out.append((time.perf_counter() - start) * 1000)
+    out.sort()
+    return {
+        "p50_ms": round(statistics.median(out), 1),
+        "p99_ms": round(out[min(len(out) - 1, int(len(out) * 0.99))], 1),
+    }
+
+
+def rebuild_rate(stack: Stack) -> float:
+    started = time.monotonic()
+    stack.cli("feed", "rebuild")
+    return round(ARTICLES / (time.monotonic() - started), 0)
+
+
+def run_wrk(stack: Stack, base: str, poll: dict[str, Any], slug: str) -> list[WrkResult]:
+    feed = stack.services["feed"].url
+    last_page = -(-ARTICLES // 6)
+    rss_etag = httpx.get(feed + RSS).headers.get("etag", "")
+    vote_body = json.dumps({"options": [poll["options"][0]["option_id"]]})
+    sub_body = json.dumps(
+        {
+            "title": "Сообщение",
+            "text": "Текст сообщения читателя.",
+            "country": "KZ",
+            "anonymous": True,
+            "consent": True,
+        },
+        ensure_ascii=False,
+    )
+    js = {"Content-Type": "application/json"}
+    runs: list[tuple[str, str, dict[str, Any]]] = [
+        ("bare starlette", f"{base}/bare", {}),
+        ("xadd baseline", f"{base}/xadd", {"method": "POST"}),
+        ("hincrby baseline", f"{base}/hincrby", {"method": "POST"}),
+        (
+            "ingest accept",
+            f"{stack.services['ingest'].url}/api/v1/submissions",
+            {"method": "POST", "body": sub_body, "headers": js},
+        ),
+        (
+            "vote",
+            f"{stack.services['polls'].url}/api/v1/polls/{poll['poll_id']}/votes",
+            {"method": "POST", "body": vote_body, "headers": js},
+        ),
+        ("front page", f"{feed}/", {}),
+        ("article page", f"{feed}/news/{slug}", {}),
+        ("news page 1", feed + NEWS_PAGE.format(n=1), {}),
+        ("news page 1000", feed + NEWS_PAGE.format(n=1000), {}),
+        (f"news page {last_page}", feed + NEWS_PAGE.format(n=last_page), {}),
+        ("rss 200", feed + RSS, {}),
+        ("rss 304", feed + RSS, {"headers": {"If-None-Match": rss_etag}}),
+    ]
+    results = []
+    for name, url, kw in runs:
+        say("bench", f"wrk {name}")
+        results.append(wrk(name, url, seconds=SECONDS, **kw))
+    return results
+
+
+def main() -> int:
+    state = Path(".bench/state").resolve()
+    shutil.rmtree(state, ignore_errors=True)
+    with running_stack(state, echo=False, extra_env=RELAXED) as stack:
+        port = free_port()
+        baseline = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "xabar.devstack.baseline", str(port), stack.redis.url]
+        )
+        try:
+            wait_for_port(port, 20, baseline)
+            say("bench", f"loading {ARTICLES} articles into the feed")
+            loaded = asyncio.run(prepare(stack))
+            visible = asyncio.run(publish_to_visible(stack))
+            poll = httpx.get(stack.services["polls"].url + "/api/v1/polls").json()["items"][0]
+            poll = httpx.get(
+                stack.services["polls"].url + f"/api/v1/polls/{poll['poll_id']}"
+            ).json()
+            runs = run_wrk(stack, f"http://127.0.0.1:{port}", poll, "bench-500")
+            memory = {n: round(rss_mb(s.proc.pid), 1) for n, s in stack.services.items() if s.proc}
+            rebuild = rebuild_rate(stack)
+        finally:
+            baseline.terminate()
+            baseline.wait()
+    by = {r.name: r for r in runs}
+    ratios = {
+        name: {
+            "ratio": round(by[m].rps / by[b].rps, 2),
+            "target": t,
+            "met": by[m].rps / by[b].rps >= t,
+        }
+        for name, (m, b, t) in targets().items()
+    }
+    last = next(
+        r
+        for r in runs
+        if r.name.startswith("news page") and r.name not in ("news page 1", "news page 1000")
+    )
+    deep = round(last.p50_ms / by["news page 1"].p50_ms, 2)
+    report = {
+        "machine": {
+            "cpus": _cpus(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "runs": [r.as_dict() for r in runs],
+        "ratios": ratios,
+        "deep_page_p50_ratio": {
+            "value": deep,
+            "pages": last.name,
+            "target": 1.2,
+            "met": deep <= 1.2,
+        },
+        "publish_to_visible": {**visible, "target_p99_ms": 50, "met": visible["p99_ms"] <= 50},
+        "projector": {
+            **loaded,
+            "rebuild_events_per_s": rebuild,
+            "target": 10_000,
+            "met": max(rebuild, loaded["live_projector_events_per_s"]) >= 10_000,
+        },
+        "resident_memory_mb": {
+            **memory,
+            "target": 100,
+            "met": all(v <= 100 for v in memory.values()),
+        },
+    }
+    out = Path(".bench/results.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    _print(report)
+    return 0
+
+
+def _cpus() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                import os
+
+                return f"{os.cpu_count()} x {line.split(':', 1)[1].strip()}"
+    except OSError:
+        pass
+    return str(platform.processor())
+
+
+def _verdict(met: bool) -> str:
+    return "ok" if met else "MISSED"
+
+
+def _print(report: dict[str, Any]) -> None:
+    print()
+    print(f"machine: {report['machine']['cpus']}")
+    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    for r in report["runs"]:
+        print(
+            f"{r['name']:<22}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            f"{r['non_2xx_3xx']:>9}"
+        )
+    print()
+    for name, v in report["ratios"].items():
+        print(
+            f"{name:<22} {v['ratio']:>5} x baseline (target >= {v['target']})  {_verdict(v['met'])}"
+        )
+    d = report["deep_page_p50_ratio"]
+    print(f"{'deep page / page 1':<22} {d['value']:>5} (target <= 1.2)  {_verdict(d['met'])}")
+    v = report["publish_to_visible"]
+    print(
+        f"{'publish -> visible':<22} p50 {v['p50_ms']} ms, p99 {v['p99_ms']} ms "
+        f"(target p99 <= 50)  {_verdict(v['met'])}"
+    )
+    p = report["projector"]
+    print(
+        f"{'projector':<22} live {p['live_projector_events_per_s']:.0f}/s, "
+        f"rebuild {p['rebuild_events_per_s']:.0f}/s (target >= 10000)  {_verdict(p['met'])}"
+    )
+    m = report["resident_memory_mb"]
+    sizes = ", ".join(f"{k} {v}" for k, v in m.items() if k not in ("target", "met"))
+    print(f"{'resident memory MB':<22} {sizes} (target <= 100)  {_verdict(m['met'])}")

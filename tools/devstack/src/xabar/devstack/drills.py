@@ -1,0 +1,411 @@
+"""``make drills``: faults under load, one drill at a time. Each ends with what was lost and what
+was applied twice; both must be 0. Results: table on stdout, JSON in .bench/drills.json.
+
+Drills (each on a fresh stack in .bench/drills/<name>):
+  kill9-ingest      tips under load, ingest SIGKILLed and restarted; careful clients retry with
+                    one Idempotency-Key: every 202 reaches the publisher's inbox, none twice
+  kill9-publisher   the editors' import under way, publisher SIGKILLed and the import re-run:
+                    every article reaches the feed once
+  kill9-feed        20,000 article events, the feed SIGKILLed mid-projection and restarted
+  kill9-polls       votes under load, polls SIGKILLed and restarted: every acknowledged vote is
+                    counted, and the counters agree with the durable vote log
+  redis-restart     votes under load, redis-server SIGKILLed and restarted from its AOF
+  mongo-outage      tips under load, FerretDB stopped for 30 s: ingest refuses honestly (503) or
+                    keeps its promise; after it returns, every 202 reaches the publisher
+  poison            an unreadable event on xabar.articles lands in the DLQ; the ops CLI lists
+                    and replays it; the feed goes on
+  replica-churn     a second feed replica joins mid-stream and is SIGKILLed later: every event
+                    applied exactly once
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+from xabar.devstack.clients import (
+    chief_token,
+    ensure_chief,
+    feed_total,
+    submit_until_accepted,
+)
+from xabar.devstack.loadgen import publish_synthetic_articles
+from xabar.devstack.stack import ServiceProc, Stack, running_stack, say
+
+from xabar.contracts import ARTICLES_STREAM, GROUP_FEED, dlq_stream
+from xabar.runtime.bus import list_dead_letters, replay_dead_letters
+from xabar.runtime.localinfra import free_port
+
+RELAXED = {
+    "ingest": {"XABAR_INGEST_SUBMIT_RATE_LIMIT": "100000000"},
+    "polls": {"XABAR_POLLS_ADDRESS_LIMIT": "1000000", "XABAR_POLLS_ADDRESS_COOLDOWN_S": "0"},
+}
+FAST_CLAIM = {
+    n: {f"XABAR_{n.upper()}_CLAIM_IDLE_MS": "2000"}
+    for n in ("feed", "ingest", "publisher", "polls")
+}
+
+
+@dataclass
+class DrillResult:
+    name: str
+    lost: int
+    duplicated: int
+    details: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], timeout: float, step: float = 0.5
+) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if await check():
+            return True
+        await asyncio.sleep(step)
+    return False
+
+
+def restart(svc: ServiceProc) -> None:
+    svc.start()
+    svc.wait_ready(90)
+
+
+async def inbox_ids(stack: Stack) -> list[str]:
+    token = await chief_token(stack)
+    ids: list[str] = []
+    async with httpx.AsyncClient(
+        base_url=stack.services["publisher"].url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as client:
+        page = 1
+        while True:
+            resp = await client.get("/api/v1/inbox", params={"page": page, "page_size": 200})
+            resp.raise_for_status()
+            items = resp.json()["items"]
+            ids += [str(i["submission_id"]) for i in items]
+            if len(items) < 200:
+                return ids
+            page += 1
+
+
+async def drill_kill9_ingest(stack: Stack, mongo_outage: bool = False) -> DrillResult:
+    ensure_chief(stack)
+    ingest = stack.services["ingest"]
+    accepted: list[str] = []
+    refused_503 = 0
+
+    async def one(client: httpx.AsyncClient, n: int) -> None:
+        sid, _attempts = await submit_until_accepted(client, n, deadline_s=180)
+        accepted.append(sid)
+
+    async def fault() -> None:
+        nonlocal refused_503
+        await asyncio.sleep(1.5)
+        if mongo_outage:
+            stack.mongo.stop()
+            say("drill", "FerretDB stopped for 30 s")
+            async with httpx.AsyncClient(base_url=ingest.url, timeout=5) as probe:
+                for _ in range(10):
+                    try:
+                        r = await probe.post(
+                            "/api/v1/submissions",
+                            json={
+                                "title": "проверка",
+                                "text": "проверка",
+                                "country": "KZ",
+                                "anonymous": True,
+                                "consent": True,
+                            },
+                        )
+                        refused_503 += r.status_code == 503
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(3)
+            await asyncio.to_thread(stack.mongo.restart)
+            say("drill", "FerretDB back")
+        else:
+            ingest.kill9()
+            say("drill", "ingest SIGKILLed")
+            await asyncio.to_thread(restart, ingest)
+            say("drill", "ingest restarted")
+
+    limits = httpx.Limits(max_connections=16)
+    async with httpx.AsyncClient(base_url=ingest.url, timeout=10, limits=limits) as client:
+        await asyncio.gather(fault(), *(one(client, n) for n in range(400)))
+    unique = set(accepted)
+
+    async def all_in_inbox() -> bool:
+        return unique <= set(await inbox_ids(stack))
+
+    await wait_until(all_in_inbox, 120, 2)
+    inbox = await inbox_ids(stack)
+    lost = len(unique - set(inbox))
+    duplicated = (len(accepted) - len(unique)) + (len(inbox) - len(set(inbox)))
+    details = {"accepted": len(accepted), "in_inbox": len(set(inbox) & unique)}
+    if mongo_outage:
+        details["answered_503_while_down"] = refused_503
+    return DrillResult(
+        "mongo-outage" if mongo_outage else "kill9-ingest", lost, duplicated, details
+    )
+
+
+async def drill_kill9_feed(stack: Stack, churn: bool = False) -> DrillResult:
+    count = 20_000
+    feed = stack.services["feed"]
+    await publish_synthetic_articles(stack.redis.url, count)
+    extra: ServiceProc | None = None
+    if churn:
+        port = free_port()
+        extra = ServiceProc(
+            "feed",
+            port,
+            {**feed.env, "XABAR_FEED_PORT": str(port), "XABAR_FEED_CONSUMER_NAME": "feed-2"},
+            stack.state / "logs" / "feed-2.log",
+            echo=False,
+        )
+        extra.start()
+        extra.wait_ready(60)
+        say("drill", "feed replica 2 joined")
+        await asyncio.sleep(1.0)
+        extra.kill9()
+        say("drill", "feed replica 2 SIGKILLed")
+    else:
+        await asyncio.sleep(1.0)
+        feed.kill9()
+        say("drill", "feed SIGKILLed mid-projection")
+        restart(feed)
+
+    async def done() -> bool:
+        return await feed_total(stack) >= count
+
+    await wait_until(done, 180, 1)
+    total = await feed_total(stack)
+    redis = aioredis.from_url(stack.redis.url)
+    try:
+
+        async def drained() -> bool:
+            info = await redis.xpending(ARTICLES_STREAM, GROUP_FEED)
+            return int(info["pending"]) == 0
+
+        await wait_until(drained, 60, 1)
+        pending = int((await redis.xpending(ARTICLES_STREAM, GROUP_FEED))["pending"])
+    finally:
+        await redis.aclose()
+    return DrillResult(
+        "replica-churn" if churn else "kill9-feed",
+        max(0, count - total),
+        max(0, total - count),
+        {"events": count, "in_feed": total, "pending_after": pending},
+    )
+
+
+async def drill_kill9_publisher(stack: Stack) -> DrillResult:
+    from xabar.devstack.demo import generated_items
+
+    path = stack.state / "import.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for item in generated_items(3000, seed=7):
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+    env = {**os.environ, **stack.env_for("publisher")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "xabar.publisher",
+        "import-articles",
+        str(path),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await asyncio.sleep(4)
+    proc.kill()
+    await proc.wait()
+    stack.services["publisher"].kill9()
+    say("drill", "import and publisher SIGKILLed mid-way; restarting both")
+    restart(stack.services["publisher"])
+    await asyncio.to_thread(stack.cli, "publisher", "import-articles", str(path))
+
+    async def done() -> bool:
+        return await feed_total(stack) >= 3000
+
+    await wait_until(done, 180, 1)
+    await asyncio.sleep(3)
+    total = await feed_total(stack)
+    return DrillResult(
+        "kill9-publisher",
+        max(0, 3000 - total),
+        max(0, total - 3000),
+        {"articles": 3000, "in_feed": total},
+    )
+
+
+async def _poll_for_votes(stack: Stack) -> tuple[str, list[str]]:
+    poll_file = stack.state / "poll.json"
+    poll_file.write_text(
+        json.dumps(
+            {
+                "import_key": "drill",
+                "question": "Проверка?",
+                "options": [{"text": "Да", "votes": 0}, {"text": "Нет", "votes": 0}],
+            },
+            ensure_ascii=False,
+        )
+    )
+    stack.cli("polls", "import-poll", str(poll_file))
+    async with httpx.AsyncClient(base_url=stack.services["polls"].url, timeout=10) as client:
+        poll = (await client.get("/api/v1/polls")).json()["items"][0]
+        detail = (await client.get(f"/api/v1/polls/{poll['poll_id']}")).json()
+    return str(poll["poll_id"]), [str(o["option_id"]) for o in detail["options"]]
+
+
+async def _poll_total(stack: Stack, poll_id: str) -> int:
+    async with httpx.AsyncClient(base_url=stack.services["polls"].url, timeout=10) as client:
+        data = (await client.get(f"/api/v1/polls/{poll_id}")).json()
+        return int(data["results"]["total_votes"])
+
+
+async def drill_votes(stack: Stack, fault_redis: bool) -> DrillResult:
+    poll_id, options = await _poll_for_votes(stack)
+    polls = stack.services["polls"]
+    acked = 0
+    failed = 0
+    stop = asyncio.Event()
+
+    async def voter(client: httpx.AsyncClient, n: int) -> None:
+        nonlocal acked, failed
+        while not stop.is_set():
+            try:
+                client.cookies.clear()  # every request a new voter (the address limit is relaxed)
+                resp = await client.post(
+                    f"/api/v1/polls/{poll_id}/votes", json={"options": [options[n % 2]]}
+                )
+                if resp.status_code in (200, 201, 202):
+                    acked += 1
+                else:
+                    failed += 1
+            except httpx.HTTPError:
+                failed += 1
+                await asyncio.sleep(0.1)
+
+    async def fault() -> None:
+        await asyncio.sleep(2)
+        if fault_redis:
+            stack.redis.kill()
+            say("drill", "redis-server SIGKILLed")
+            await asyncio.sleep(1)
+            await asyncio.to_thread(stack.redis.restart)
+            say("drill", "redis-server restarted from its AOF")
+        else:
+            polls.kill9()
+            say("drill", "polls SIGKILLed")
+            await asyncio.to_thread(restart, polls)
+        await asyncio.sleep(3)
+        stop.set()
+
+    async with httpx.AsyncClient(base_url=polls.url, timeout=5) as client:
+        await asyncio.gather(fault(), *(voter(client, n) for n in range(16)))
+    await asyncio.sleep(3)
+    total = await _poll_total(stack, poll_id)
+    recount = stack.cli("polls", "recount", poll_id, check=False)
+    return DrillResult(
+        "redis-restart" if fault_redis else "kill9-polls",
+        max(0, acked - total),
+        0,
+        {
+            "acknowledged": acked,
+            "counted": total,
+            "failed_or_unanswered": failed,
+            "counted_without_answer": max(0, total - acked),
+            "recount_exit": recount,
+        },
+    )
+
+
+async def drill_poison(stack: Stack) -> DrillResult:
+    redis = aioredis.from_url(stack.redis.url)
+    try:
+        await redis.xadd(ARTICLES_STREAM, {"__data__": b"\x00 not an event"})
+        await publish_synthetic_articles(stack.redis.url, 10)
+
+        async def dead() -> bool:
+            return await redis.xlen(dlq_stream(ARTICLES_STREAM)) >= 1
+
+        landed = await wait_until(dead, 30, 0.5)
+        letters = await list_dead_letters(redis, ARTICLES_STREAM)
+        replayed = await replay_dead_letters(redis, ARTICLES_STREAM)
+        again = await wait_until(dead, 30, 0.5)
+
+        async def feed_went_on() -> bool:
+            return await feed_total(stack) >= 10
+
+        went_on = await wait_until(feed_went_on, 30, 0.5)
+    finally:
+        await redis.aclose()
+    return DrillResult(
+        "poison",
+        0 if went_on else 10 - await feed_total(stack),
+        0,
+        {
+            "landed_in_dlq": landed,
+            "error": letters[0].error if letters else None,
+            "replayed": replayed,
+            "back_in_dlq_after_replay": again,
+        },
+    )
+
+
+DRILLS: dict[
+    str, tuple[Callable[[Stack], Coroutine[Any, Any, DrillResult]], dict[str, dict[str, str]]]
+] = {
+    "kill9-ingest": (drill_kill9_ingest, RELAXED),
+    "kill9-publisher": (drill_kill9_publisher, {}),
+    "kill9-feed": (drill_kill9_feed, FAST_CLAIM),
+    "kill9-polls": (lambda s: drill_votes(s, fault_redis=False), RELAXED),
+    "redis-restart": (lambda s: drill_votes(s, fault_redis=True), RELAXED),
+    "mongo-outage": (lambda s: drill_kill9_ingest(s, mongo_outage=True), RELAXED),
+    "poison": (drill_poison, {}),
+    "replica-churn": (lambda s: drill_kill9_feed(s, churn=True), FAST_CLAIM),
+}
+
+
+def main(names: list[str] | None = None) -> int:
+    base = Path(".bench/drills").resolve()
+    results: list[DrillResult] = []
+    for name in names or list(DRILLS):
+        drill, env = DRILLS[name]
+        shutil.rmtree(base / name, ignore_errors=True)
+        say("drill", f"--- {name}")
+        started = time.monotonic()
+        merged: dict[str, dict[str, str]] = {}
+        for part in (env,):
+            for svc, values in part.items():
+                merged.setdefault(svc, {}).update(values)
+        with running_stack(base / name, echo=False, extra_env=merged) as stack:
+            result = asyncio.run(drill(stack))
+        result.seconds = round(time.monotonic() - started, 1)
+        results.append(result)
+        say("drill", f"{name}: lost={result.lost} duplicated={result.duplicated} {result.details}")
+    print()
+    print(f"{'drill':<18}{'lost':>6}{'dup':>6}  details")
+    for r in results:
+        print(
+            f"{r.name:<18}{r.lost:>6}{r.duplicated:>6}  {json.dumps(r.details, ensure_ascii=False)}"
+        )
+    out = Path(".bench/drills.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2))
+    return 0 if all(r.ok for r in results) else 1
