@@ -36,6 +36,7 @@ class SubmissionRelay:
         workers: int = 4,
         orphan_after: timedelta = timedelta(minutes=2),
         stop_timeout: float = 10.0,
+        settle: timedelta | None = None,
     ) -> None:
         self.outbox = OutboxRelay(submissions, publish, sweep_interval=sweep_interval)
         self.submissions = submissions
@@ -44,6 +45,9 @@ class SubmissionRelay:
         self.workers = workers
         self.orphan_after = orphan_after
         self.stop_timeout = stop_timeout
+        # after the first pass, a marker is swept only once it is older than this: a fresh one is
+        # being published by a kick (sweeping it too would only read the same document twice)
+        self.settle = settle or timedelta(seconds=max(2.0, 2 * sweep_interval))
         self._kicks: asyncio.Queue[Any] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -79,12 +83,15 @@ class SubmissionRelay:
             await self.pending.delete_one({"_id": doc_id})
         return sent
 
-    async def sweep(self) -> int:
-        """Relay every document that has a pending marker; returns how many events were sent."""
+    async def sweep(self, settle: timedelta = timedelta(0)) -> int:
+        """Relay every document with a pending marker older than ``settle`` (younger ones are
+        the kicks' business); returns how many events were sent."""
         markers = await self.pending.find({}).to_list(None)
         sent = 0
         now = datetime.now(UTC)
         for marker in markers:
+            if now - marker["created_at"] < settle:
+                continue
             doc_id = marker["_id"]
             count = await self.relay_doc(doc_id)
             sent += count
@@ -104,9 +111,11 @@ class SubmissionRelay:
         return sent
 
     async def _sweep_loop(self) -> None:
+        settle = timedelta(0)  # at start, everything a previous process left
         while not self._stopping.is_set():
             try:
-                await self.sweep()
+                await self.sweep(settle)
+                settle = self.settle
             except Exception:
                 log.exception("outbox sweep failed; retrying")
             with contextlib.suppress(TimeoutError):

@@ -5,13 +5,20 @@ the salted hash of the client address, its current review status and, until the 
 published it, its ``submission.received`` event in ``outbox``. The document and its event are one
 insert, so a stored submission always has its event and an event never exists without one.
 
+FerretDB v1.24.2 (SQLite backend), measured: an ``_id`` equality filter is pushed down to SQLite
+as ``_ferretdb_sjson->'$._id' = ?``, but the unique index is on ``_ferretdb_sjson->"_id"``, a
+different expression, so SQLite scans the table (in C, far faster than the in-Go filtering of
+every other filter, but linear): with 5,000 documents of 2 KB a lookup takes ~28 ms, an insert
+~1 ms. So ingest reads as little as it can: no read before an insert (the unique ``_id`` decides
+idempotency), and the relay's timer reads the small marker collection below. On mongo:7 these
+are index lookups.
+
 ``outbox_pending`` lists the ids of documents whose outbox may still hold events, so the relay's
 timer looks at those few documents instead of scanning every submission (FerretDB's SQLite backend
 filters only ``_id`` fast). A marker is written before its document and removed once the document's
 events are published; a marker whose document never came is removed after a grace period.
 """
 
-import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -28,10 +35,17 @@ class SubmissionRepository:
         self.submissions = db["submissions"]
         self.pending = db["outbox_pending"]
 
-    async def mark_pending(self, submission_id: str, now: datetime) -> None:
-        # an idempotent retry finds the marker there (or its work done): nothing to add
-        with contextlib.suppress(DuplicateKeyError):
+    async def mark_pending(self, submission_id: str, now: datetime) -> bool:
+        """Note that ``submission_id`` may have unpublished events; False if the note exists
+        (an idempotent retry while the first request's event is still pending)."""
+        try:
             await self.pending.insert_one({"_id": submission_id, "created_at": now})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def unmark_pending(self, submission_id: str) -> None:
+        await self.pending.delete_one({"_id": submission_id})
 
     async def insert(self, doc: Doc) -> None:
         """Store a new submission with its outbox; ``DuplicateSubmission`` if the id exists."""

@@ -178,15 +178,14 @@ def api_routes(api: OpenAPI, deps: RouteDeps) -> list[BaseRoute]:
             raw_key = request.headers.get("idempotency-key")
             key = check_idempotency_key(raw_key) if raw_key is not None else None
             client = deps.client_hash(request)
-            if not await service.is_replay(key):
-                wait = await limited(deps.submit_limiter, client)
-                if wait is not None:
-                    return error_response(
-                        429,
-                        "rate_limited",
-                        f"too many submissions from your address; try again in {wait} s",
-                        headers={"Retry-After": str(wait)},
-                    )
+            wait = await limited(deps.submit_limiter, client)
+            if wait is not None:
+                return error_response(
+                    429,
+                    "rate_limited",
+                    f"too many submissions from your address; try again in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
             data, photos = await read_submission(request)
             draft = validate_submission(data)
             accepted = await service.submit(
@@ -331,17 +330,16 @@ def api_routes(api: OpenAPI, deps: RouteDeps) -> list[BaseRoute]:
             return form_page(422, values, notice=REJECTION_MESSAGES[exc.reason] + photos_note)
         key = f"form:{check.nonce}"
         try:
-            if not await service.is_replay(key):
-                wait = await limited(deps.submit_limiter, client)
-                if wait is not None:
-                    minutes = max(1, -(-wait // 60))
-                    return form_page(
-                        429,
-                        values,
-                        notice=f"Слишком много сообщений с вашего адреса. "
-                        f"Попробуйте через {minutes} мин.",
-                        headers={"Retry-After": str(wait)},
-                    )
+            wait = await limited(deps.submit_limiter, client)
+            if wait is not None:
+                minutes = max(1, -(-wait // 60))
+                return form_page(
+                    429,
+                    values,
+                    notice=f"Слишком много сообщений с вашего адреса. "
+                    f"Попробуйте через {minutes} мин.",
+                    headers={"Retry-After": str(wait)},
+                )
             draft = validate_submission(form_to_data(values))
             accepted = await service.submit(
                 draft,

@@ -82,13 +82,6 @@ class IngestService:
 
     # --- accepting ----------------------------------------------------------------------------
 
-    async def is_replay(self, idempotency_key: str | None) -> bool:
-        """Whether a request with this key was stored already (a replay is not rate limited)."""
-        if idempotency_key is None:
-            return False
-        doc = await self._read(idempotent_id(self._secret, idempotency_key))
-        return doc is not None
-
     async def submit(
         self,
         draft: NewSubmission,
@@ -98,12 +91,14 @@ class IngestService:
         idempotency_key: str | None,
         correlation_id: str | None,
     ) -> Accepted:
+        """Store a submission, or, for an ``Idempotency-Key`` already used, answer with the
+        receipt of the submission it stands for (``IdempotencyConflict`` if the request differs).
+
+        No read comes first: the insert decides, since the key fixes the document ``_id`` (a read
+        before every insert would cost a collection scan on FerretDB: see ``repository``)."""
         print_ = fingerprint(draft, [hashlib.sha256(p).hexdigest() for p in photos])
         if idempotency_key is not None:
             submission_id = idempotent_id(self._secret, idempotency_key)
-            existing = await self._read(submission_id)
-            if existing is not None:
-                return self._replay(existing, idempotency_key, print_)
         else:
             submission_id = new_id()
         cleaned = [
@@ -116,6 +111,7 @@ class IngestService:
         code = new_receipt_code()
         stored: list[tuple[str, CleanPhoto]] = []
         refs: list[AttachmentRef] = []
+        marked = False
         try:
             for photo in cleaned:
                 attachment_id = new_id()
@@ -128,18 +124,20 @@ class IngestService:
                     "fingerprint": print_,
                     "sealed_code": seal_code(self._secret, idempotency_key, print_, code),
                 }
-            await self.submissions.mark_pending(submission_id, now)
+            marked = await self.submissions.mark_pending(submission_id, now)
             await self.submissions.insert(doc)
         except DuplicateSubmission:
             assert idempotency_key is not None  # random ids do not collide
             await self._discard(stored)
+            if marked:  # the first request's marker was gone: its event is published
+                await self.submissions.unmark_pending(submission_id)
             existing = await self._read(submission_id)
             if existing is None:  # pragma: no cover - the winner's insert is durable
                 raise StorageUnavailable("the submission could not be read back") from None
             return self._replay(existing, idempotency_key, print_)
         except PyMongoError as exc:
+            # not discarding the photos: after a network error the insert may have happened
             log.exception("storing a submission failed")
-            await self._discard(stored)
             raise StorageUnavailable("the submission could not be stored; send it again") from exc
         SUBMISSIONS.labels("photos" if refs else "text").inc()
         self.on_stored(submission_id)
