@@ -145,9 +145,35 @@ async def running(settings: PublisherSettings) -> AsyncIterator[Harness]:
         )
 
 
+@asynccontextmanager
+async def running_in_task(settings: PublisherSettings) -> AsyncIterator[Harness]:
+    """``running`` entered and left by one task of its own: the broker's task groups must be left
+    by the task that entered them, and a fixture's setup and teardown may run in different
+    tasks."""
+    ready: asyncio.Future[Harness] = asyncio.get_running_loop().create_future()
+    done = asyncio.Event()
+
+    async def hold() -> None:
+        try:
+            async with running(settings) as h:
+                ready.set_result(h)
+                await done.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            raise
+
+    task = asyncio.create_task(hold())
+    try:
+        yield await ready
+    finally:
+        done.set()
+        await task
+
+
 @pytest.fixture
 async def harness(make_settings: SettingsFactory) -> AsyncIterator[Harness]:
-    async with running(make_settings()) as h:
+    async with running_in_task(make_settings()) as h:
         yield h
 
 

@@ -24,6 +24,24 @@ from xabar.runtime.outbox import OUTBOX_FIELD, OutboxRelay, Publish
 log = logging.getLogger("xabar.publisher.relay")
 
 
+async def stop_tasks(tasks: list[asyncio.Task[None]], retry_s: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again those that swallowed it.
+
+    A cancellation can be lost inside PyMongo on Python 3.11 (its ``wait_for`` on a pool
+    condition returns the result when the cancel lands as the condition is notified), and a loop
+    that survives it would keep a shutdown waiting forever."""
+    for task in tasks:
+        task.cancel()
+    while pending := [t for t in tasks if not t.done()]:
+        await asyncio.wait(pending, timeout=retry_s)
+        for task in pending:
+            if not task.done():
+                task.cancel()
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a background task had failed", exc_info=task.exception())
+
+
 class MarkedRelay(OutboxRelay):
     def __init__(
         self,
@@ -44,6 +62,10 @@ class MarkedRelay(OutboxRelay):
     async def start(self) -> None:
         if self.enabled:
             await super().start()
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        await stop_tasks(tasks)
 
     def kick(self, doc_id: Any) -> None:
         if self.enabled:

@@ -10,12 +10,12 @@ changes a crash left half-done.
 """
 
 import asyncio
-import contextlib
 import logging
 
 from prometheus_client import Counter
 
 from xabar.publisher.articles import ArticleService
+from xabar.publisher.relay import stop_tasks
 
 log = logging.getLogger("xabar.publisher.scheduler")
 
@@ -37,10 +37,8 @@ class Scheduler:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            await stop_tasks([task])
 
     async def tick(self, n: int = 0) -> list[str]:
         if not self._rebuilt:
