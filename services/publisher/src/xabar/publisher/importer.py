@@ -175,6 +175,8 @@ async def import_articles(
 ) -> ImportReport:
     report = ImportReport()
     lines = read_lines(path, report)
+    # Events a previous run stored but did not get to relay (it was stopped midway).
+    report.events += await parts.article_relay.sweep_markers()
     existing_ids = {
         d["_id"] for d in await parts.collections.articles.find({}, {"_id": 1}).to_list(None)
     }
