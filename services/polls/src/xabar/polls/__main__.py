@@ -1,16 +1,8 @@
-"""``python -m xabar.polls``: run the polls service with settings from the environment."""
+"""``python -m xabar.polls``: the HTTP service (no arguments or ``serve``) and the CLI."""
 
-from xabar.polls.app import create_app
-from xabar.polls.config import PollsSettings
-from xabar.runtime.app import serve
-from xabar.runtime.logs import configure_logging
+import sys
 
-
-def main() -> None:
-    settings = PollsSettings()  # type: ignore[call-arg]  # required values come from the env
-    configure_logging("polls", settings.log_level, json=settings.log_json)
-    serve(create_app(settings), settings)
-
+from xabar.polls.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,21 +4,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from xabar.polls.apidoc import PollsOpenAPI
+from xabar.polls.bootstrap import build, redis_client
 from xabar.polls.config import PollsSettings
-from xabar.polls.routes import api_routes
+from xabar.polls.pages import Pages
+from xabar.polls.routes import Context, api_routes
+from xabar.polls.voters import Identities, VoterCookies
 from xabar.runtime.app import standard_routes
+from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.http import error_handlers
 from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
-from xabar.runtime.openapi import OpenAPI
 
 
 def create_app(
@@ -26,20 +30,45 @@ def create_app(
     *,
     bus: EventBus | None = None,
     mongo: AsyncMongoClient[dict[str, Any]] | None = None,
+    redis: Redis | None = None,
 ) -> Starlette:
     mongo = mongo or mongo_client(settings.mongodb_url)
     bus = bus or EventBus(
         settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
     )
-    redis = aioredis.from_url(settings.redis_url)
-    api = OpenAPI("Xabar polls", "1.0.0", "reader polls and an exact vote counter")
+    redis = redis or redis_client(settings)
+    polls = build(settings, redis=redis, mongo=mongo, publish=bus.publish)
+    api = PollsOpenAPI("Xabar polls", "1.0.0", "Reader polls and an exact vote counter")
+    cookies = VoterCookies(
+        settings.cookie_secret.get_secret_value(),
+        name=settings.cookie_name,
+        max_age_s=settings.cookie_max_age_s,
+        secure=settings.cookie_secure,
+    )
+    context = Context(
+        service=polls.service,
+        identities=Identities(
+            cookies, settings.proxy_networks(), settings.address_salt.get_secret_value()
+        ),
+        tokens=TokenCodec(settings.jwt_secret.get_secret_value()),
+        pages=Pages(
+            timezone=settings.display_timezone,
+            public_url=settings.public_url,
+            site_url=settings.site_url,
+        ),
+        site_url=settings.site_url,
+        page_size_max=settings.page_size_max,
+    )
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bus.start()
         try:
+            await polls.start()
+            app.state.polls = polls
             yield
         finally:
+            await polls.stop()
             await bus.stop()
             await redis.aclose()
             await mongo.close()
@@ -47,7 +76,7 @@ def create_app(
     routes = [
         *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *api_routes(api),
+        *api_routes(api, context),
     ]
     return Starlette(
         routes=routes,

@@ -1,8 +1,64 @@
-"""Settings of the polls service, read from ``XABAR_POLLS_*`` environment variables."""
+"""Settings of the polls service, read from ``XABAR_POLLS_*`` environment variables.
 
-from pydantic_settings import SettingsConfigDict
+Inherited from ``ServiceSettings`` (see xabar.runtime.config):
 
-from xabar.runtime.config import ServiceSettings
+- ``XABAR_POLLS_HOST`` (127.0.0.1), ``XABAR_POLLS_PORT`` (8083)
+- ``XABAR_POLLS_REDIS_URL`` (redis://127.0.0.1:6379/0): counters, voter sets, the vote-log
+  stream, and the event bus (``xabar.polls``).
+- ``XABAR_POLLS_MONGODB_URL`` (mongodb://127.0.0.1:27017/), ``XABAR_POLLS_MONGODB_DB``
+  (xabar_polls): polls (with their outbox) and the durable vote log.
+- ``XABAR_POLLS_CONSUMER_NAME`` (host name): stable consumer name in the vote-log group.
+- ``XABAR_POLLS_LOG_LEVEL`` (INFO), ``XABAR_POLLS_LOG_JSON`` (true)
+- ``XABAR_POLLS_STREAM_MAXLEN`` (1000000), ``XABAR_POLLS_CLAIM_IDLE_MS`` (30000): also the idle
+  time after which another replica's unpersisted vote-log entries are claimed,
+  ``XABAR_POLLS_MAX_DELIVERIES`` (5)
+- ``XABAR_POLLS_JWT_SECRET`` (required, >= 32 chars): verifies the publisher's editor tokens.
+
+Polls' own settings:
+
+- ``XABAR_POLLS_COOKIE_SECRET`` (required, >= 32 chars, placeholders refused): HMAC key that
+  signs the voter cookie.
+- ``XABAR_POLLS_ADDRESS_SALT`` (required, >= 32 chars, placeholders refused): key of the salted
+  hashes that stand for client addresses and subnets; raw addresses are never stored.
+- ``XABAR_POLLS_TRUSTED_PROXIES`` (empty): comma-separated networks (``10.0.0.0/8,127.0.0.1``)
+  whose ``X-Forwarded-For`` is believed; from any other peer the header is ignored.
+- ``XABAR_POLLS_SITE_URL`` (http://127.0.0.1:8080): the feed; a form vote's ``return_to`` is
+  followed only when it points under this URL.
+- ``XABAR_POLLS_PUBLIC_URL`` (empty): absolute base of this service for links in pages; empty
+  means relative links.
+- ``XABAR_POLLS_COOKIE_NAME`` (xabar_voter), ``XABAR_POLLS_COOKIE_SECURE`` (false),
+  ``XABAR_POLLS_COOKIE_MAX_AGE_S`` (31536000): the voter cookie.
+- ``XABAR_POLLS_VOTE_RATE_LIMIT`` (120) per ``XABAR_POLLS_VOTE_RATE_WINDOW_S`` (60): vote
+  requests (counted or not) per address hash, all polls together, answered 429 past it: a flood
+  guard in front of the counting script. Never below ``ADDRESS_LIMIT``: an address allowed N
+  counted votes is allowed at least N requests.
+- ``XABAR_POLLS_ADDRESS_LIMIT`` (10) per ``XABAR_POLLS_ADDRESS_WINDOW_S`` (3600): counted
+  votes per address hash on one poll (checked inside the counting script; 429 past it).
+- ``XABAR_POLLS_ADDRESS_COOLDOWN_S`` (2): minimum time between two counted votes of one address
+  hash on one poll (429 within it); 0 turns it off.
+- ``XABAR_POLLS_BURST_WINDOW_S`` (60), ``XABAR_POLLS_BURST_ADDRESS_THRESHOLD`` (5),
+  ``XABAR_POLLS_BURST_SUBNET_THRESHOLD`` (30): more counted votes than the threshold from one
+  address hash / one subnet (/24, /64) on one poll within the window are flagged as an anomaly.
+- ``XABAR_POLLS_REDIS_PREFIX`` (polls): prefix of every Redis key of this service.
+- ``XABAR_POLLS_REDIS_MAX_CONNECTIONS`` (64): size of the Redis connection pool.
+- ``XABAR_POLLS_TALLY_INTERVAL_S`` (1.0): how often dirty polls get a ``poll.tallied`` snapshot.
+- ``XABAR_POLLS_SCHEDULER_INTERVAL_S`` (1.0): how often due polls are opened or closed.
+- ``XABAR_POLLS_RESYNC_INTERVAL_S`` (60.0): how often the Redis mirror of every poll is checked
+  against MongoDB (and lost counters rebuilt from the vote log).
+- ``XABAR_POLLS_VOTELOG_BATCH`` (500): vote-log entries written to MongoDB per round trip.
+- ``XABAR_POLLS_OUTBOX_SWEEP_S`` (5.0): how often the outbox relay sweeps pending events.
+- ``XABAR_POLLS_DISPLAY_TIMEZONE`` (Asia/Almaty): time zone of dates on the HTML pages.
+- ``XABAR_POLLS_PAGE_SIZE_MAX`` (100): largest ``per_page`` of the poll list.
+"""
+
+import zoneinfo
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from xabar.runtime.clients import Network, parse_networks
+from xabar.runtime.config import PLACEHOLDERS, ServiceSettings
 
 
 class PollsSettings(ServiceSettings):
@@ -10,3 +66,76 @@ class PollsSettings(ServiceSettings):
 
     port: int = 8083
     mongodb_db: str = "xabar_polls"
+
+    cookie_secret: SecretStr
+    address_salt: SecretStr
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    site_url: str = "http://127.0.0.1:8080"
+    public_url: str = ""
+    cookie_name: str = Field(default="xabar_voter", pattern=r"^[A-Za-z0-9_\-]+$")
+    cookie_secure: bool = False
+    cookie_max_age_s: int = Field(default=365 * 24 * 3600, ge=60)
+
+    vote_rate_limit: int = Field(default=120, ge=1)
+    vote_rate_window_s: int = Field(default=60, ge=1)
+    address_limit: int = Field(default=10, ge=1)
+    address_window_s: int = Field(default=3600, ge=1)
+    address_cooldown_s: float = Field(default=2.0, ge=0)
+    burst_window_s: int = Field(default=60, ge=1)
+    burst_address_threshold: int = Field(default=5, ge=1)
+    burst_subnet_threshold: int = Field(default=30, ge=1)
+
+    redis_prefix: str = Field(default="polls", pattern=r"^[A-Za-z0-9_.\-]+$")
+    redis_max_connections: int = Field(default=64, ge=2)
+    tally_interval_s: float = Field(default=1.0, gt=0)
+    scheduler_interval_s: float = Field(default=1.0, gt=0)
+    resync_interval_s: float = Field(default=60.0, gt=0)
+    votelog_batch: int = Field(default=500, ge=1, le=5000)
+    outbox_sweep_s: float = Field(default=5.0, gt=0)
+    display_timezone: str = "Asia/Almaty"
+    page_size_max: int = Field(default=100, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            parse_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"trusted_proxies: {exc}") from exc
+        return value
+
+    @field_validator("site_url", "public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        for name in ("cookie_secret", "address_salt"):
+            secret: SecretStr = getattr(self, name)
+            value = secret.get_secret_value()
+            if value.strip().lower() in PLACEHOLDERS or len(value) < 32:
+                raise ValueError(
+                    f"{name} must be set to a real secret of at least 32 characters "
+                    "(placeholders are refused)"
+                )
+        return self
+
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)

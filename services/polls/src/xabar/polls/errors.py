@@ -1,5 +1,92 @@
-"""The polls service's exception hierarchy. Routes map these to HTTP statuses."""
+"""The polls service's exception hierarchy. Routes map these to HTTP statuses.
+
+Messages are Russian: they reach readers (the HTML page) and editors as they are.
+"""
 
 
 class PollsError(Exception):
     """Base of every error the polls service raises on purpose."""
+
+    code = "polls_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PollNotFound(PollsError):
+    code = "poll_not_found"
+
+    def __init__(self, poll_id: str) -> None:
+        super().__init__(f"Опрос {poll_id!r} не найден")
+        self.poll_id = poll_id
+
+
+class PollClosed(PollsError):
+    code = "poll_closed"
+
+    def __init__(self) -> None:
+        super().__init__("Опрос закрыт, голосование окончено")
+
+
+class PollNotOpen(PollsError):
+    code = "poll_not_open"
+
+    def __init__(self) -> None:
+        super().__init__("Опрос ещё не начался")
+
+
+class UnknownOption(PollsError):
+    code = "unknown_option"
+
+    def __init__(self, option_id: str) -> None:
+        super().__init__(f"В опросе нет варианта {option_id!r}")
+        self.option_id = option_id
+
+
+class InvalidChoice(PollsError):
+    """No option, a repeated option, or several options on a single-choice poll."""
+
+    code = "invalid_choice"
+
+
+class AlreadyVoted(PollsError):
+    code = "already_voted"
+
+    def __init__(self) -> None:
+        super().__init__("Вы уже проголосовали в этом опросе")
+
+
+class TooManyVotes(PollsError):
+    """The address hit the request rate, its per-poll cooldown or its per-poll limit."""
+
+    code = "too_many_votes"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+
+
+class InvalidPoll(PollsError):
+    """A poll an editor sent that breaks a rule pydantic cannot see (times, options)."""
+
+    code = "invalid_poll"
+
+
+class PollNotEditable(PollsError):
+    """Edits are allowed only before the poll opens; closing only while it is open."""
+
+    code = "poll_not_editable"
+
+
+class ConcurrentChange(PollsError):
+    """Someone else changed the poll between our read and our write; the caller may retry."""
+
+    code = "concurrent_change"
+
+    def __init__(self) -> None:
+        super().__init__("Опрос изменили одновременно с вами; повторите действие")
+
+
+class BadImportFile(PollsError):
+    code = "bad_import_file"

@@ -1,0 +1,30 @@
+"""The OpenAPI document of the polls service: the runtime's builder, plus form bodies."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from xabar.runtime.openapi import OpenAPI
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class PollsOpenAPI(OpenAPI):
+    """``OpenAPI`` that can also declare an HTML form as a second request body of an operation
+    (the vote route takes JSON or a form)."""
+
+    def __init__(self, title: str, version: str, description: str = "") -> None:
+        super().__init__(title, version, description)
+        self._forms: dict[tuple[str, str], type[BaseModel]] = {}
+
+    def form_body(self, method: str, path: str, model: type[BaseModel]) -> None:
+        self._forms[(method.lower(), path)] = model
+        self._cached = None
+
+    def document(self) -> dict[str, Any]:
+        doc = super().document()
+        for (method, path), model in self._forms.items():
+            operation = doc["paths"][path][method]
+            body = operation.setdefault("requestBody", {"required": True, "content": {}})
+            body["content"][FORM] = {"schema": model.model_json_schema()}
+        return doc

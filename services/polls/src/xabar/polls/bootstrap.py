@@ -1,0 +1,121 @@
+"""Builds the polls service's collaborators once, for the HTTP app and the CLI alike."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from xabar.contracts import Event
+from xabar.polls.config import PollsSettings
+from xabar.polls.counter import AddressPolicy, VoteCounter
+from xabar.polls.repository import PollRepository, VoteLog
+from xabar.polls.scheduler import Scheduler
+from xabar.polls.service import PollService
+from xabar.polls.tally import Tallier
+from xabar.polls.votelog import VoteLogWriter
+from xabar.polls.workers import OutboxPump
+from xabar.runtime.outbox import OutboxRelay
+from xabar.runtime.ratelimit import RateLimiter
+
+log = logging.getLogger("xabar.polls")
+
+Publish = Callable[[Event], Awaitable[Any]]
+
+
+def redis_client(settings: PollsSettings) -> Redis:
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=settings.redis_max_connections, timeout=10
+    )
+    return Redis.from_pool(pool)
+
+
+def address_policy(settings: PollsSettings) -> AddressPolicy:
+    return AddressPolicy(
+        limit=settings.address_limit,
+        window_ms=settings.address_window_s * 1000,
+        cooldown_ms=int(settings.address_cooldown_s * 1000),
+        burst_window_ms=settings.burst_window_s * 1000,
+        burst_address=settings.burst_address_threshold,
+        burst_subnet=settings.burst_subnet_threshold,
+    )
+
+
+@dataclass
+class Polls:
+    settings: PollsSettings
+    service: PollService
+    relay: OutboxRelay
+    pump: OutboxPump
+    writer: VoteLogWriter
+    tallier: Tallier
+    scheduler: Scheduler
+
+    async def prepare(self) -> None:
+        """Before serving: indexes, the Redis mirror checked against MongoDB (lost counters
+        rebuilt from the vote log), polls opened or closed whose time passed while we were
+        down, and a fresh snapshot queued for every poll that has begun."""
+        await self.service.votes.ensure_indexes()
+        await self.writer.ensure_group()
+        rebuilt = await self.service.resync_all()
+        if rebuilt:
+            log.warning("rebuilt counters from the vote log", extra={"polls": rebuilt})
+        await self.scheduler.step()
+        await self.service.counter.mark_dirty(*await self.service.open_poll_ids())
+
+    async def start(self) -> None:
+        await self.prepare()
+        self.pump.start()
+        await self.writer.start()
+        await self.tallier.start()
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.tallier.stop()
+        await self.writer.stop()
+        await self.pump.stop()
+
+
+def build(
+    settings: PollsSettings,
+    *,
+    redis: Redis,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    publish: Publish,
+    consumer: str | None = None,
+) -> Polls:
+    db = mongo[settings.mongodb_db]
+    polls = PollRepository(db)
+    votes = VoteLog(db)
+    counter = VoteCounter(redis, settings.redis_prefix, address_policy(settings))
+    relay = OutboxRelay(polls.collection, publish, sweep_interval=settings.outbox_sweep_s)
+    pump = OutboxPump(relay, sweep_interval=settings.outbox_sweep_s)
+    limiter = RateLimiter(
+        redis,
+        f"{settings.redis_prefix}:rate",
+        max(settings.vote_rate_limit, settings.address_limit),
+        settings.vote_rate_window_s,
+    )
+    service = PollService(
+        polls=polls, votes=votes, counter=counter, limiter=limiter, kick=pump.kick
+    )
+    writer = VoteLogWriter(
+        redis,
+        counter.log_stream,
+        votes,
+        consumer=consumer or settings.consumer_name,
+        batch=settings.votelog_batch,
+        claim_idle_ms=settings.claim_idle_ms,
+    )
+    tallier = Tallier(service, publish, interval=settings.tally_interval_s)
+    scheduler = Scheduler(
+        service,
+        interval=settings.scheduler_interval_s,
+        resync_interval=settings.resync_interval_s,
+    )
+    return Polls(settings, service, relay, pump, writer, tallier, scheduler)

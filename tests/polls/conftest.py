@@ -1,0 +1,157 @@
+"""Fixtures of the polls tests: settings on the session's real Redis and FerretDB, the app driven
+in-process, an editor's token, and a consumer that collects what polls publishes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.support.infra import Infra
+from xabar.contracts import POLLS_STREAM, Event
+from xabar.polls.app import create_app
+from xabar.polls.config import PollsSettings
+from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.bus import BusOptions, EventBus
+
+COOKIE_SECRET = "cookie-secret-for-tests-0123456789abcdef"
+ADDRESS_SALT = "address-salt-for-tests-0123456789abcdef"
+
+SettingsFactory = Callable[..., PollsSettings]
+
+
+@pytest.fixture
+def make_settings(
+    infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str
+) -> SettingsFactory:
+    def make(**overrides: Any) -> PollsSettings:
+        values: dict[str, Any] = {
+            "redis_url": redis_url,
+            "mongodb_url": infra.mongo_url,
+            "mongodb_db": mongo_db_name,
+            "jwt_secret": jwt_secret,
+            "cookie_secret": COOKIE_SECRET,
+            "address_salt": ADDRESS_SALT,
+            "consumer_name": "polls-test",
+            "claim_idle_ms": 200,
+            "tally_interval_s": 0.1,
+            "scheduler_interval_s": 0.1,
+            "outbox_sweep_s": 0.5,
+            "log_json": False,
+            "address_cooldown_s": 0,
+        }
+        values.update(overrides)
+        return PollsSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: SettingsFactory) -> PollsSettings:
+    return make_settings()
+
+
+@pytest.fixture
+def editor_token(jwt_secret: str) -> str:
+    return TokenCodec(jwt_secret).issue(Principal("ed-1", "Редактор", Role.EDITOR))
+
+
+@pytest.fixture
+def auth(editor_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {editor_token}"}
+
+
+def client_for(app: Starlette, peer: str = "203.0.113.7") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://polls.test")
+
+
+@asynccontextmanager
+async def running(settings: PollsSettings) -> AsyncIterator[Starlette]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def app(settings: PollsSettings) -> AsyncIterator[Starlette]:
+    async with running(settings) as started:
+        yield started
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as c:
+        yield c
+
+
+class EventSink:
+    """A consumer group of its own on ``xabar.polls``: what the feed would receive."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.events: list[Event] = []
+        self.bus = EventBus(
+            redis_url,
+            consumer_name="sink",
+            options=BusOptions(claim_idle_ms=200, polling_interval_ms=20),
+        )
+        self.bus.subscribe(POLLS_STREAM, "test-sink", self._on)
+
+    async def _on(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, event_type: str, poll_id: str | None = None) -> list[Any]:
+        return [
+            e
+            for e in self.events
+            if e.type == event_type
+            and (poll_id is None or getattr(e, "aggregate_id", None) == poll_id)
+        ]
+
+    async def wait_for(
+        self, condition: Callable[[], bool] | Callable[[], Awaitable[bool]], timeout: float = 15.0
+    ) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            result = condition()
+            if not isinstance(result, bool):
+                result = await result
+            if result:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s; got {self.events!r}")
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def sink(redis_url: str) -> AsyncIterator[EventSink]:
+    s = EventSink(redis_url)
+    await s.bus.start()
+    yield s
+    await s.bus.stop()
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def create_poll(
+    client: httpx.AsyncClient, auth: dict[str, str], **fields: Any
+) -> dict[str, Any]:
+    body = {"question": "Как вы относитесь к вступлению в ЕАЭС?", "options": ["За", "Против"]}
+    body.update(fields)
+    response = await client.post("/api/v1/polls", json=body, headers=auth)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
