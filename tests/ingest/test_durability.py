@@ -21,6 +21,7 @@ from tests.ingest.conftest import (
 from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
 from xabar.contracts import SUBMISSIONS_STREAM, SubmissionReceived
+from xabar.runtime.localinfra import start_ferretdb, start_redis
 
 Mongo = AsyncMongoClient[dict[str, Any]]
 
@@ -95,7 +96,8 @@ async def test_killed_with_sigkill_between_storing_and_publishing_the_event_goes
 async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add_nothing(
     make_settings: MakeSettings, redis: aioredis.Redis, mongo: Mongo
 ) -> None:
-    settings = make_settings(submit_rate_limit=100_000)
+    # load, not timeouts, is under test here: MongoDB gets all the time it needs
+    settings = make_settings(submit_rate_limit=100_000, storage_timeout_s=300)
     keys = [f"tip-{n:04d}" for n in range(1000)]
     retried = random.Random(7).sample(keys, 200)
     requests = [(key, n) for n, key in enumerate(keys)]
@@ -128,3 +130,63 @@ async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add
     assert len(events) == 1000
     assert len({e.event_id for e in events}) == 1000
     assert {e.aggregate_id for e in events} == ids
+
+
+async def test_a_tip_sent_while_redis_is_down_is_accepted_and_published_once_it_is_back(
+    make_settings: MakeSettings, mongo: Mongo, tmp_path: Path
+) -> None:
+    """Redis (a private redis-server, killed) is not needed to accept: the rate limiter lets the
+    request through, the submission is stored with its event, and the relay sends it later."""
+    server = start_redis(tmp_path / "redis")
+    own_redis = aioredis.from_url(server.url)
+    try:
+        settings = make_settings(redis_url=server.url, relay_sweep_s=0.2)
+        async with running(settings) as (_, client):
+            server.kill()
+            response = await client.post("/api/v1/submissions", json=tip())
+            assert response.status_code == 202
+            submission_id = response.json()["submission_id"]
+            db = mongo[settings.mongodb_db]
+            doc = await db["submissions"].find_one({"_id": submission_id})
+            assert doc is not None and doc["outbox"]
+
+            await asyncio.to_thread(server.restart)
+            await _drained(db)
+            events = await stream_events(own_redis)
+            assert [e.aggregate_id for e in events] == [submission_id]
+    finally:
+        await own_redis.aclose()
+        server.stop()
+
+
+async def test_while_mongodb_is_down_a_tip_is_refused_with_503_and_a_retry_later_is_stored_once(
+    make_settings: MakeSettings, redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    server = start_ferretdb(tmp_path / "ferretdb")
+    try:
+        settings = make_settings(mongodb_url=server.url, storage_timeout_s=1.0)
+        headers = {"Idempotency-Key": "retry-me-later"}
+        async with running(settings) as (_, client):
+            assert (await client.get("/readyz")).status_code == 200
+            await asyncio.to_thread(server.stop)
+            refused = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "storage_unavailable"
+            assert refused.headers["Retry-After"]
+            assert (await client.get("/readyz")).status_code == 503
+
+            await asyncio.to_thread(server.restart)
+            accepted = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            assert accepted.status_code == 202
+            again = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            assert again.content == accepted.content
+            own = AsyncMongoClient[dict[str, Any]](server.url)
+            try:
+                db = own[settings.mongodb_db]
+                assert await db["submissions"].count_documents({}) == 1
+                await _drained(db)
+            finally:
+                await own.close()
+        assert await redis.xlen(SUBMISSIONS_STREAM) == 1
+    finally:
+        server.stop()

@@ -28,6 +28,9 @@ Added by ingest:
 - ``XABAR_INGEST_FORM_MIN_FILL_S`` (default 3.0): a form sent sooner after it was served is refused
   (bots fill forms instantly). ``XABAR_INGEST_FORM_MAX_AGE_S`` (default 86400): older forms are
   served again with a fresh signature.
+- ``XABAR_INGEST_STORAGE_TIMEOUT_S`` (default 4.0): the time MongoDB gets to store a submission
+  (the same again for each photo) or to answer a look-up, before the client is told 503 and to
+  send it again; with an ``Idempotency-Key`` a retry can never store it twice.
 - ``XABAR_INGEST_RELAY_ENABLED`` (default true): publish stored events. False only for tests and
   maintenance: submissions are still accepted and wait in their outbox until a relay runs.
 - ``XABAR_INGEST_RELAY_SWEEP_S`` (default 5.0): how often the relay looks for events a crash left
@@ -64,6 +67,8 @@ class IngestSettings(ServiceSettings):
 
     form_min_fill_s: float = Field(default=3.0, ge=0)
     form_max_age_s: float = Field(default=86_400.0, gt=0)
+
+    storage_timeout_s: float = Field(default=4.0, gt=0)
 
     relay_enabled: bool = True
     relay_sweep_s: float = Field(default=5.0, gt=0)

@@ -39,7 +39,7 @@ COUNTRY_CODES: tuple[str, ...] = (*COUNTRIES, "other")
 CountryChoice = Literal["KZ", "KG", "UZ", "TJ", "TM", "CN", "other"]
 
 TITLE_MIN, TITLE_MAX = 3, 200
-TEXT_MIN, TEXT_MAX = 10, 20_000
+TEXT_MIN, TEXT_MAX = 5, 20_000
 LOCATION_MAX = 200
 NAME_MAX = 100
 

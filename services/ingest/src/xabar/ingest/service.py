@@ -8,6 +8,7 @@ of racing or retried requests exactly one insert wins and the others answer with
 """
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from prometheus_client import Counter
 from pymongo.errors import PyMongoError
 
@@ -113,24 +115,30 @@ class IngestService:
         refs: list[AttachmentRef] = []
         marked = False
         try:
-            for photo in cleaned:
-                attachment_id = new_id()
-                await self.media.put(attachment_id, submission_id, photo, now)
-                stored.append((attachment_id, photo))
-                refs.append(_ref(attachment_id, photo))
-            doc = self._document(submission_id, draft, refs, now, code, client_hash, correlation_id)
-            if idempotency_key is not None:
-                doc["idempotency"] = {
-                    "fingerprint": print_,
-                    "sealed_code": seal_code(self._secret, idempotency_key, print_, code),
-                }
-            marked = await self.submissions.mark_pending(submission_id, now)
-            await self.submissions.insert(doc)
+            # each photo gets the time budget of a submission again
+            budget = self.settings.storage_timeout_s * (1 + len(cleaned))
+            with pymongo.timeout(budget):
+                for photo in cleaned:
+                    attachment_id = new_id()
+                    await self.media.put(attachment_id, submission_id, photo, now)
+                    stored.append((attachment_id, photo))
+                    refs.append(_ref(attachment_id, photo))
+                doc = self._document(
+                    submission_id, draft, refs, now, code, client_hash, correlation_id
+                )
+                if idempotency_key is not None:
+                    doc["idempotency"] = {
+                        "fingerprint": print_,
+                        "sealed_code": seal_code(self._secret, idempotency_key, print_, code),
+                    }
+                marked = await self.submissions.mark_pending(submission_id, now)
+                await self.submissions.insert(doc)
         except DuplicateSubmission:
             assert idempotency_key is not None  # random ids do not collide
             await self._discard(stored)
             if marked:  # the first request's marker was gone: its event is published
-                await self.submissions.unmark_pending(submission_id)
+                with contextlib.suppress(PyMongoError):  # else the sweep drops it later
+                    await self.submissions.unmark_pending(submission_id)
             existing = await self._read(submission_id)
             if existing is None:  # pragma: no cover - the winner's insert is durable
                 raise StorageUnavailable("the submission could not be read back") from None
@@ -225,7 +233,8 @@ class IngestService:
 
     async def _read(self, submission_id: str) -> Doc | None:
         try:
-            return await self.submissions.get(submission_id)
+            with pymongo.timeout(self.settings.storage_timeout_s):
+                return await self.submissions.get(submission_id)
         except PyMongoError as exc:
             raise StorageUnavailable("submissions cannot be read right now") from exc
 
@@ -249,7 +258,12 @@ class IngestService:
         )
 
     async def attachment(self, attachment_id: str) -> StoredPhoto:
-        photo = await self.media.get(attachment_id) if is_id(attachment_id) else None
+        if not is_id(attachment_id):
+            raise NotFound("no attachment with this id")
+        try:
+            photo = await self.media.get(attachment_id)
+        except PyMongoError as exc:
+            raise StorageUnavailable("photos cannot be read right now") from exc
         if photo is None:
             raise NotFound("no attachment with this id")
         return photo
