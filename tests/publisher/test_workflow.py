@@ -178,6 +178,24 @@ async def test_two_concurrent_edits_of_one_version_one_wins_one_gets_409(
     assert [r["version"] for r in revisions] == [1, 2]  # the loser left no trace
 
 
+async def test_many_concurrent_edits_of_one_version_exactly_one_is_stored(
+    harness: Harness,
+) -> None:
+    """FerretDB applies concurrent updates of one document non-atomically (each reports success,
+    the last write wins): the document lock makes exactly one of them happen."""
+    h = harness
+    article = await create_article(h)
+    url = f"/api/v1/articles/{article['article_id']}"
+    headers = {**h.auth(), "If-Match": '"1"'}
+    answers = await asyncio.gather(
+        *(h.client.patch(url, json={"lead": f"Правка {n}"}, headers=headers) for n in range(8))
+    )
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 7
+    [winner] = [a for a in answers if a.status_code == 200]
+    stored = (await h.client.get(url, headers=h.auth())).json()
+    assert (stored["version"], stored["lead"]) == (2, winner.json()["lead"])
+
+
 async def test_if_match_is_required_and_a_stale_one_is_refused(harness: Harness) -> None:
     h = harness
     article = await create_article(h)

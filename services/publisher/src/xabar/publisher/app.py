@@ -19,6 +19,7 @@ from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import on_submission_received
 from xabar.publisher.inbox import InboxService
+from xabar.publisher.locks import DocLocks
 from xabar.publisher.media import IngestClient, MediaStore
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repository import Collections
@@ -79,10 +80,13 @@ def build(
         "sweep_interval": settings.relay_sweep_s,
         "enabled": settings.relay_enabled,
     }
+    locks = DocLocks(collections.locks)
     article_relay = MarkedRelay(
-        collections.articles, collections.articles_pending, publish, **relay_opts
+        collections.articles, collections.articles_pending, publish, locks, **relay_opts
     )
-    inbox_relay = MarkedRelay(collections.inbox, collections.inbox_pending, publish, **relay_opts)
+    inbox_relay = MarkedRelay(
+        collections.inbox, collections.inbox_pending, publish, locks, **relay_opts
+    )
     articles = ArticleService(collections, article_relay, media, audit, settings)
     ingest = IngestClient(
         settings.ingest_url,

@@ -54,7 +54,7 @@ from xabar.publisher.errors import (
 )
 from xabar.publisher.media import MediaStore, StoredMedia
 from xabar.publisher.relay import MarkedRelay
-from xabar.publisher.repository import Collections
+from xabar.publisher.repository import Collections, upsert
 from xabar.publisher.slugs import SlugRegistry
 from xabar.runtime.auth import Principal, Role
 from xabar.runtime.logs import correlation_id_var
@@ -103,6 +103,7 @@ class ArticleService:
         self.media = media
         self.audit = audit
         self.settings = settings
+        self.locks = relay.locks
         self.slugs = SlugRegistry(collections)
 
     # --- reads ------------------------------------------------------------------------------------
@@ -434,8 +435,10 @@ class ArticleService:
             raise InvalidInput("publish_at is in the past; publish the article now instead")
         check_publishable(doc)
         # The index entry first: the scheduler reads it, then checks the article itself.
-        await self.cols.schedule.update_one(
-            {"_id": doc["_id"]}, {"$set": {"publish_at": publish_at}}, upsert=True
+        await upsert(
+            lambda: self.cols.schedule.update_one(
+                {"_id": doc["_id"]}, {"$set": {"publish_at": publish_at}}, upsert=True
+            )
         )
         changes = {"status": ArticleStatus.SCHEDULED.value, "publish_at": publish_at}
         return await self._write(by, doc, changes, action="schedule")
@@ -483,17 +486,18 @@ class ArticleService:
             await self.cols.schedule.delete_one({"_id": doc["_id"]})
         if review is not None:
             # The inbox's own copy of the status (the event itself is already stored above).
-            await self.cols.inbox.update_one(
-                {"_id": doc["submission_id"], "version": inbox_version},
-                {
-                    "$set": {
-                        "status": SubmissionStatus.PUBLISHED.value,
-                        "version": inbox_version + 1,
-                        "article_url": self.settings.article_url(doc["slug"]),
-                        "updated_at": now,
-                    }
-                },
-            )
+            async with self.locks.hold(f"{self.cols.inbox.name}:{doc['submission_id']}"):
+                await self.cols.inbox.update_one(
+                    {"_id": doc["submission_id"], "version": inbox_version},
+                    {
+                        "$set": {
+                            "status": SubmissionStatus.PUBLISHED.value,
+                            "version": inbox_version + 1,
+                            "article_url": self.settings.article_url(doc["slug"]),
+                            "updated_at": now,
+                        }
+                    },
+                )
         return new
 
     async def _unpublish(self, by: Principal, doc: Doc) -> Doc:
@@ -507,10 +511,7 @@ class ArticleService:
         new = await self._write(by, doc, changes, action="unpublish", event="unpublished")
         for row in await self.cols.featured.find({}).to_list(None):
             if row.get("article_id") == doc["_id"]:
-                await self.cols.featured.update_one(
-                    {"_id": row["_id"], "version": row["version"]},
-                    {"$set": {"article_id": None}, "$inc": {"version": 1}},
-                )
+                await self._choose_featured(row["_id"], None, by)
         return new
 
     # --- news of the day --------------------------------------------------------------------------
@@ -523,35 +524,7 @@ class ArticleService:
         doc = await self.get(article_id)
         if doc["status"] != ArticleStatus.PUBLISHED:
             raise InvalidTransition("only a published article can be the news of the day")
-        key = featured_key(country)
-        reg = await self.cols.featured.find_one({"_id": key})
-        if reg is None:
-            try:
-                await self.cols.featured.insert_one(
-                    {"_id": key, "article_id": article_id, "previous_ids": [], "pending": True,
-                     "version": 1}
-                )  # fmt: skip
-            except DuplicateKeyError:
-                raise VersionConflict(
-                    "the news of the day changed meanwhile; try again", 0
-                ) from None
-        elif reg.get("article_id") != article_id or reg.get("pending"):
-            previous = list(reg.get("previous_ids") or []) if reg.get("pending") else []
-            if reg.get("article_id") and reg["article_id"] != article_id:
-                previous.append(reg["article_id"])
-            moved = await self.cols.featured.update_one(
-                {"_id": key, "version": reg["version"]},
-                {"$set": {"article_id": article_id, "previous_ids": previous, "pending": True},
-                 "$inc": {"version": 1}},
-            )  # fmt: skip
-            if moved.matched_count != 1:
-                raise VersionConflict(
-                    "the news of the day changed meanwhile; try again", int(reg["version"])
-                )
-        else:
-            await self._set_flag(by, article_id, country, True)  # already chosen: make sure
-            return await self.get(article_id)
-        await self.apply_featured(key, by)
+        await self._choose_featured(featured_key(country), article_id, by)
         await self.audit.record(
             by, "article.feature", "article", article_id, scope=country or "site"
         )
@@ -562,23 +535,46 @@ class ArticleService:
         reg = await self.cols.featured.find_one({"_id": key})
         if reg is None or reg.get("article_id") != article_id:
             raise InvalidTransition("this article is not the news of the day here")
-        moved = await self.cols.featured.update_one(
-            {"_id": key, "version": reg["version"]},
-            {"$set": {"article_id": None, "pending": True,
-                      "previous_ids": [*(reg.get("previous_ids") or []), article_id]},
-             "$inc": {"version": 1}},
-        )  # fmt: skip
-        if moved.matched_count != 1:
-            raise VersionConflict("the news of the day changed meanwhile; try again", 0)
-        await self.apply_featured(key, by)
+        await self._choose_featured(key, None, by, only_if=article_id)
         await self.audit.record(
             by, "article.unfeature", "article", article_id, scope=country or "site"
         )
         return await self.get(article_id)
 
+    async def _choose_featured(
+        self, key: str, article_id: str | None, by: Principal, only_if: str | None = None
+    ) -> None:
+        """Record the choice in the registry (``pending``), then bring the articles in line.
+        Under the registry entry's lock, so choices are made one at a time."""
+        async with self.locks.hold(f"featured:{key}"):
+            reg = await self.cols.featured.find_one({"_id": key}) or {}
+            if only_if is not None and reg.get("article_id") != only_if:
+                raise InvalidTransition("this article is not the news of the day here")
+            if reg.get("article_id") != article_id or reg.get("pending"):
+                previous = list(reg.get("previous_ids") or []) if reg.get("pending") else []
+                if reg.get("article_id") and reg["article_id"] != article_id:
+                    previous.append(reg["article_id"])
+                entry = {"_id": key, "article_id": article_id, "previous_ids": previous,
+                         "pending": True, "version": int(reg.get("version", 0)) + 1}  # fmt: skip
+                await upsert(
+                    lambda: self.cols.featured.replace_one({"_id": key}, entry, upsert=True)
+                )
+            elif article_id is not None:
+                country = None if key == "site" else key.split(":", 1)[1]
+                await self._set_flag(by, article_id, country, True)  # already chosen: make sure
+                return
+            await self._apply_featured_held(key, by)
+
     async def apply_featured(self, key: str, by: Principal = SYSTEM) -> None:
         """Bring the articles in line with the registry entry ``key`` (idempotent; also run by
         the scheduler for entries a crash left half-applied)."""
+        reg = await self.cols.featured.find_one({"_id": key})
+        if reg is None or not reg.get("pending"):
+            return
+        async with self.locks.hold(f"featured:{key}"):
+            await self._apply_featured_held(key, by)
+
+    async def _apply_featured_held(self, key: str, by: Principal) -> None:
         reg = await self.cols.featured.find_one({"_id": key})
         if reg is None or not reg.get("pending"):
             return
@@ -642,8 +638,10 @@ class ArticleService:
             {"status": ArticleStatus.SCHEDULED.value}, {"publish_at": 1, "status": 1}
         ).to_list(None)
         for row in rows:
-            await self.cols.schedule.update_one(
-                {"_id": row["_id"]}, {"$set": {"publish_at": row["publish_at"]}}, upsert=True
+            await upsert(
+                lambda row=row: self.cols.schedule.update_one(  # type: ignore[misc]
+                    {"_id": row["_id"]}, {"$set": {"publish_at": row["publish_at"]}}, upsert=True
+                )
             )
         return len(rows)
 
@@ -690,26 +688,30 @@ class ArticleService:
     ) -> int:
         """Re-emit every published article's current state as ``article.updated`` with its
         current version (to rebuild a read model whose stream history is gone). Each event is
-        stored in its article's outbox (conditional on the version it carries), then relayed
-        here, a batch at a time."""
-        rows = await self.articles.find({"status": ArticleStatus.PUBLISHED.value}).to_list(None)
+        stored in its article's outbox, read and written under the article's lock, then relayed
+        here a batch at a time."""
+        rows = await self.articles.find(
+            {"status": ArticleStatus.PUBLISHED.value}, {"_id": 1}
+        ).to_list(None)
         count = 0
         for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            marked_at = await self.relay.mark_many([d["_id"] for d in batch])
-            stored_docs = []
-            for doc in batch:
-                entry = outbox_entry(updated_event(doc, correlation_id_var.get()))
-                stored = await self.articles.update_one(
-                    {"_id": doc["_id"], "version": doc["version"]},
-                    {"$push": {"outbox": entry}},
-                )
-                if stored.matched_count == 1:  # else it changed meanwhile, with its own event
-                    stored_docs.append({"_id": doc["_id"], "outbox": [entry]})
-            count += await self.relay.relay_docs(stored_docs)
-            await self.relay.unmark_many([d["_id"] for d in stored_docs], marked_at)
+            ids = [r["_id"] for r in rows[start : start + batch_size]]
+            marked_at = await self.relay.mark_many(ids)
+            stored: list[Doc] = []
+            for article_id in ids:
+                async with self.locks.hold(self.relay.lock_key(article_id)):
+                    doc = await self.articles.find_one({"_id": article_id})
+                    if doc is None or doc["status"] != ArticleStatus.PUBLISHED:
+                        continue
+                    entry = outbox_entry(updated_event(doc, correlation_id_var.get()))
+                    await self.articles.update_one(
+                        {"_id": article_id, "version": doc["version"]},
+                        {"$push": {"outbox": entry}},
+                    )
+                    stored.append({"_id": article_id, "outbox": [entry]})
+            count += await self.relay.relay_docs(stored, marked_at)
             if progress is not None:
-                progress(len(batch))
+                progress(len(ids))
         return count
 
     # --- the one write ----------------------------------------------------------------------------
@@ -751,17 +753,26 @@ class ArticleService:
         if events:
             entries = [outbox_entry(e) for e in events]
             push["outbox"] = {"$each": entries}
-            await self.relay.mark(doc["_id"])
-        result = await self.articles.update_one(
-            {"_id": doc["_id"], "version": version, "status": doc["status"]},
-            {"$set": {**changes, "version": version + 1}, "$push": push},
-        )
-        if result.matched_count != 1:
-            current = await self.articles.find_one({"_id": doc["_id"]}, {"version": 1})
-            raise VersionConflict(
-                "the article changed meanwhile; reload and retry",
-                int(current["version"]) if current else version,
+        async with self.locks.hold(self.relay.lock_key(doc["_id"])):
+            # Under the lock no other write of this article runs; the version check and the
+            # conditional filter make a change based on a stale read fail instead of winning.
+            current = await self.articles.find_one({"_id": doc["_id"]}, {"version": 1, "status": 1})
+            if current is None or (current["version"], current["status"]) != (
+                version,
+                doc["status"],
+            ):
+                raise VersionConflict(
+                    "the article changed meanwhile; reload and retry",
+                    int(current["version"]) if current else version,
+                )
+            if events:
+                await self.relay.mark(doc["_id"])
+            result = await self.articles.update_one(
+                {"_id": doc["_id"], "version": version, "status": doc["status"]},
+                {"$set": {**changes, "version": version + 1}, "$push": push},
             )
+            if result.matched_count != 1:
+                raise VersionConflict("the article changed meanwhile; reload and retry", version)
         if events:
             self.relay.kick(doc["_id"])
         new["revisions"] = [*(doc.get("revisions") or []), rev]

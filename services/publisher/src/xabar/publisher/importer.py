@@ -263,8 +263,7 @@ async def _import_batch(
     inserted = [d for d in docs if d["_id"] not in there]
     report.created += len(inserted)
     report.existing += len(there)
-    report.events += await parts.article_relay.relay_docs(inserted)
-    await parts.article_relay.unmark_many([d["_id"] for d in inserted], marked_at)
+    report.events += await parts.article_relay.relay_docs(inserted, marked_at)
     return {str(d["_id"]) for d in inserted}
 
 

@@ -217,12 +217,19 @@ class InboxService:
         }
         if article_id is not None:
             changes["article_id"] = article_id
-        await self.relay.mark(doc["_id"])
-        result = await self.inbox.update_one(
-            {"_id": doc["_id"], "version": version, "status": doc["status"]},
-            {"$set": changes, "$push": {"outbox": outbox_entry(event)}},
-        )
-        if result.matched_count != 1:
-            raise VersionConflict("the tip changed meanwhile; reload and retry", version)
+        async with self.relay.locks.hold(self.relay.lock_key(doc["_id"])):
+            current = await self.inbox.find_one({"_id": doc["_id"]}, {"version": 1, "status": 1})
+            if current is None or (current["version"], current["status"]) != (
+                version,
+                doc["status"],
+            ):
+                raise VersionConflict("the tip changed meanwhile; reload and retry", version)
+            await self.relay.mark(doc["_id"])
+            result = await self.inbox.update_one(
+                {"_id": doc["_id"], "version": version, "status": doc["status"]},
+                {"$set": changes, "$push": {"outbox": outbox_entry(event)}},
+            )
+            if result.matched_count != 1:
+                raise VersionConflict("the tip changed meanwhile; reload and retry", version)
         self.relay.kick(doc["_id"])
         return {**doc, **changes}

@@ -26,7 +26,7 @@ from bson import Binary
 from PIL import Image, UnidentifiedImageError
 
 from xabar.publisher.errors import BadMedia, MediaTooLarge, NotFound, UpstreamUnavailable
-from xabar.publisher.repository import Collections
+from xabar.publisher.repository import Collections, upsert
 from xabar.runtime.auth import Principal, Role, TokenCodec
 
 log = logging.getLogger("xabar.publisher.media")
@@ -113,10 +113,11 @@ class MediaStore:
         now = datetime.now(UTC)
         pieces = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
         for n, piece in enumerate(pieces):
-            await self.chunks.replace_one(
-                {"_id": f"{media_id}:{n}"},
-                {"_id": f"{media_id}:{n}", "files_id": media_id, "n": n, "data": Binary(piece)},
-                upsert=True,
+            chunk = {"_id": f"{media_id}:{n}", "files_id": media_id, "n": n, "data": Binary(piece)}
+            await upsert(
+                lambda chunk=chunk: self.chunks.replace_one(  # type: ignore[misc]
+                    {"_id": chunk["_id"]}, chunk, upsert=True
+                )
             )
         file_doc = {
             "_id": media_id,
@@ -132,7 +133,7 @@ class MediaStore:
                 **meta,
             },
         }
-        await self.files.replace_one({"_id": media_id}, file_doc, upsert=True)
+        await upsert(lambda: self.files.replace_one({"_id": media_id}, file_doc, upsert=True))
         return StoredMedia(
             media_id, info.content_type, len(data), info.width, info.height, digest, now
         )

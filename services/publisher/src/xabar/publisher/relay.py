@@ -1,16 +1,19 @@
-"""The outbox relay of the publisher: the shared ``OutboxRelay``, swept from pending markers.
+"""The outbox relay of the publisher: the shared ``OutboxRelay``, swept from pending markers, and
+removing sent events under the document's lock.
 
-The shared relay's sweep asks MongoDB for every document with a non-empty outbox: a full scan on
-FerretDB's SQLite backend (about a second for 7,000 articles). Here a writer first upserts a marker
-``{"_id": doc_id, "at": now}`` into a small ``*_pending`` collection, then makes its change with
-the event in the document's outbox, then kicks the relay. The periodic sweep reads the markers
-only; the full scan runs once, at start, as insurance. A marker is removed only when its document's
-outbox is empty and the marker is older than ``marker_grace`` (a write that marked just now may
-still be on its way), and only if nobody marked it again meanwhile.
+- Markers: the shared relay's sweep asks MongoDB for every document with a non-empty outbox, a
+  full scan on FerretDB's SQLite backend (about a second for 7,000 articles). Here a writer first
+  upserts a marker ``{"_id": doc_id, "at": now}`` into a small ``*_pending`` collection, then makes
+  its change with the event in the document's outbox, then kicks the relay. The periodic sweep
+  reads the markers only; the full scan runs once, at start, as insurance. A marker is removed,
+  under the document's lock, only when the outbox is empty and the marker is older than
+  ``marker_grace`` and unchanged.
+- Locks: the removal of sent events (``$pullAll``) is a write like any other, and FerretDB does not
+  apply concurrent writes of one document atomically (see ``locks``), so it is done while holding
+  the document's lock, on the outbox as read under that lock.
 
-Publishing and the removal of what was sent (``$pullAll`` of the exact entries) are the shared
-relay's: a crash between the two re-sends the same events (same ``event_id`` and ``version``) on
-the next pass, which consumers dedupe.
+Publishing and ``$pullAll`` of exactly the entries sent are the shared relay's: a crash between the
+two re-sends the same events (same ``event_id`` and ``version``), which consumers dedupe.
 """
 
 import asyncio
@@ -18,7 +21,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from xabar.publisher.repository import Coll, insert_many_ignoring_duplicates
+from xabar.publisher.locks import DocLocks
+from xabar.publisher.repository import Coll, insert_many_ignoring_duplicates, upsert
 from xabar.runtime.outbox import OUTBOX_FIELD, OutboxRelay, Publish
 
 log = logging.getLogger("xabar.publisher.relay")
@@ -42,12 +46,18 @@ async def stop_tasks(tasks: list[asyncio.Task[None]], retry_s: float = 0.5) -> N
             log.error("a background task had failed", exc_info=task.exception())
 
 
+def ms_now() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
+
+
 class MarkedRelay(OutboxRelay):
     def __init__(
         self,
         collection: Coll,
         pending: Coll,
         publish: Publish,
+        locks: DocLocks,
         *,
         sweep_interval: float = 5.0,
         marker_grace: timedelta = timedelta(seconds=30),
@@ -55,9 +65,13 @@ class MarkedRelay(OutboxRelay):
     ) -> None:
         super().__init__(collection, publish, sweep_interval=sweep_interval)
         self.pending = pending
+        self.locks = locks
         self.marker_grace = marker_grace
         self.enabled = enabled
         self._scanned = False
+
+    def lock_key(self, doc_id: Any) -> str:
+        return f"{self.collection.name}:{doc_id}"
 
     async def start(self) -> None:
         if self.enabled:
@@ -72,15 +86,16 @@ class MarkedRelay(OutboxRelay):
             super().kick(doc_id)
 
     async def mark(self, doc_id: Any) -> None:
-        """Record that ``doc_id`` is about to get events; call BEFORE the write."""
-        await self.pending.update_one(
-            {"_id": doc_id}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
+        """Record that ``doc_id`` is about to get events; call BEFORE the write, holding the
+        document's lock."""
+        at = ms_now()
+        await upsert(
+            lambda: self.pending.update_one({"_id": doc_id}, {"$set": {"at": at}}, upsert=True)
         )
 
     async def mark_many(self, doc_ids: list[Any]) -> datetime:
         """Mark many documents at once; returns the marking time (for ``unmark_many``)."""
-        now = datetime.now(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
+        now = ms_now()
         existing = await insert_many_ignoring_duplicates(
             self.pending, [{"_id": i, "at": now} for i in doc_ids]
         )
@@ -88,11 +103,11 @@ class MarkedRelay(OutboxRelay):
             await self.mark(doc_id)
         return now
 
-    async def unmark_many(self, doc_ids: list[Any], at: datetime) -> None:
-        """Remove the markers set by ``mark_many`` at ``at`` once their events are relayed; a
-        marker set again since (another write on its way) stays."""
-        if doc_ids:
-            await self.pending.delete_many({"_id": {"$in": doc_ids}, "at": at})
+    async def _relay(self, doc: dict[str, Any]) -> int:
+        """Publish and remove the outbox as read while holding the document's lock."""
+        async with self.locks.hold(self.lock_key(doc["_id"])):
+            fresh = await self.collection.find_one({"_id": doc["_id"]}, {OUTBOX_FIELD: 1})
+            return await super()._relay(fresh) if fresh else 0
 
     async def sweep(self) -> int:
         sent = 0
@@ -111,23 +126,38 @@ class MarkedRelay(OutboxRelay):
         for marker in await self.pending.find({}).to_list(None):
             doc_id = marker["_id"]
             sent += await self.relay_doc(doc_id)
-            if now - marker["at"] < self.marker_grace:
-                continue
-            doc = await self.collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-            if doc is None or not doc.get(OUTBOX_FIELD):
-                await self.pending.delete_one({"_id": doc_id, "at": marker["at"]})
+            if now - marker["at"] >= self.marker_grace:
+                await self._drop_marker_if_done(doc_id, marker["at"])
         if sent:
             log.info("outbox sweep published events", extra={"sent": sent})
         return sent
 
-    async def relay_docs(self, docs: list[dict[str, Any]], concurrency: int = 8) -> int:
-        """Publish the outboxes of documents the caller has just written (bulk imports):
-        ``docs`` as inserted, so their outbox entries match the stored ones exactly."""
-        gate = asyncio.Semaphore(concurrency)
+    async def _drop_marker_if_done(self, doc_id: Any, seen_at: datetime) -> None:
+        async with self.locks.hold(self.lock_key(doc_id)):
+            doc = await self.collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+            marker = await self.pending.find_one({"_id": doc_id})
+            if (doc is None or not doc.get(OUTBOX_FIELD)) and marker and marker["at"] == seen_at:
+                await self.pending.delete_one({"_id": doc_id})
 
-        async def one(doc: dict[str, Any]) -> int:
-            async with gate:
-                return await self._relay(doc)
+    async def relay_docs(
+        self, docs: list[dict[str, Any]], marked_at: datetime, concurrency: int = 8
+    ) -> int:
+        """Publish the outboxes of documents the caller has just written (bulk imports and
+        re-emits), and drop their markers: ``docs`` as written, so their outbox entries match
+        the stored ones. Documents whose lock is taken now are left to the sweep."""
+        keys = {self.lock_key(d["_id"]): d for d in docs if d.get(OUTBOX_FIELD)}
+        token, taken = await self.locks.try_many(list(keys))
+        try:
+            gate = asyncio.Semaphore(concurrency)
 
-        counts = await asyncio.gather(*(one(d) for d in docs if d.get(OUTBOX_FIELD)))
+            async def one(doc: dict[str, Any]) -> int:
+                async with gate:
+                    return await OutboxRelay._relay(self, doc)
+
+            counts = await asyncio.gather(*(one(keys[k]) for k in sorted(taken)))
+            ids = [keys[k]["_id"] for k in taken]
+            if ids:
+                await self.pending.delete_many({"_id": {"$in": ids}, "at": marked_at})
+        finally:
+            await self.locks.release_many(token, taken)
         return sum(counts)

@@ -12,16 +12,20 @@ FerretDB's SQLite backend pushes down only ``_id`` filters, so:
 - ``articles_pending`` / ``inbox_pending``: ``_id`` = a document with events to relay (markers).
 - ``editors`` (``_id`` = editor id) and ``editor_emails`` (``_id`` = e-mail -> editor id).
 - ``audit``: ``_id`` = time-ordered id of an editorial action.
+- ``locks``: ``_id`` = ``"<collection>:<doc id>"`` while a writer changes that document (see
+  ``locks``: FerretDB does not apply single-document updates atomically).
 - ``media.files`` / ``media.chunks``: a GridFS bucket named ``media``; chunk ``_id`` is
   ``"<media_id>:<n>"`` so reads go by ``_id`` (see ``media``).
 """
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+T = TypeVar("T")
 Coll = AsyncCollection[dict[str, Any]]
 DUPLICATE_KEY = 11000
 
@@ -41,6 +45,7 @@ class Collections:
         self.editors: Coll = db["editors"]
         self.editor_emails: Coll = db["editor_emails"]
         self.audit: Coll = db["audit"]
+        self.locks: Coll = db["locks"]
         self.media_files: Coll = db["media.files"]
         self.media_chunks: Coll = db["media.chunks"]
 
@@ -52,6 +57,18 @@ def is_duplicate(exc: Exception) -> bool:
         errors = exc.details.get("writeErrors", [])
         return bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors)
     return False
+
+
+async def upsert(op: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
+    """Run an upsert, again if a concurrent upsert of the same ``_id`` won the insert (both
+    MongoDB and FerretDB answer the loser with a duplicate key error; the retry updates)."""
+    for attempt in range(attempts):
+        try:
+            return await op()
+        except DuplicateKeyError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def insert_many_ignoring_duplicates(coll: Coll, docs: list[dict[str, Any]]) -> set[Any]:

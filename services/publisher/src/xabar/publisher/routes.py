@@ -34,6 +34,7 @@ from xabar.publisher.domain import ArticleStatus, Doc
 from xabar.publisher.editors import EditorService
 from xabar.publisher.errors import (
     BadMedia,
+    Busy,
     EditorExists,
     ImportFailed,
     InvalidCredentials,
@@ -142,6 +143,8 @@ def publisher_error(exc: PublisherError) -> Response:
         return error_response(422, "bad_media", exc.message)
     if isinstance(exc, UpstreamUnavailable):
         return error_response(502, "upstream_unavailable", exc.message)
+    if isinstance(exc, Busy):
+        return error_response(503, "busy", exc.message, headers={"Retry-After": "1"})
     if isinstance(exc, StorageUnavailable):
         return error_response(503, "storage_unavailable", exc.message)
     if isinstance(exc, InvalidInput | ImportFailed):

@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from xabar.publisher.content import numbered_slug
 from xabar.publisher.errors import StorageUnavailable
-from xabar.publisher.repository import Collections, insert_many_ignoring_duplicates
+from xabar.publisher.repository import Collections, insert_many_ignoring_duplicates, upsert
 
 MAX_ATTEMPTS = 50
 
@@ -33,8 +33,13 @@ class SlugRegistry:
         for _ in range(MAX_ATTEMPTS):
             if await self._try(candidate, article_id):
                 return candidate
-            counter = await self.counters.find_one_and_update(
-                {"_id": base}, {"$inc": {"n": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            counter = await upsert(
+                lambda: self.counters.find_one_and_update(
+                    {"_id": base},
+                    {"$inc": {"n": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
             )
             candidate = numbered_slug(base, int(counter["n"] if counter else 1) + 1)
         raise StorageUnavailable(f"no free slug found for {base!r}")
@@ -89,7 +94,11 @@ class SlugRegistry:
 
     async def raise_counters(self, counters: dict[str, int]) -> None:
         for base, n in counters.items():
-            await self.counters.update_one({"_id": base}, {"$max": {"n": n}}, upsert=True)
+            await upsert(
+                lambda base=base, n=n: self.counters.update_one(  # type: ignore[misc]
+                    {"_id": base}, {"$max": {"n": n}}, upsert=True
+                )
+            )
 
 
 def allocate(base: str, article_id: str, claims: dict[str, str], counters: dict[str, int]) -> str:
