@@ -97,3 +97,47 @@ async def test_outbox_entries_keep_the_exact_event(
     assert doc is not None
     assert parse_event(doc["outbox"][0]["event"]) == event
     assert json.loads(doc["outbox"][0]["event"])["event_id"] == str(event.event_id)
+
+
+async def test_with_locks_a_racing_change_and_the_relays_removal_both_survive(
+    redis_url: str,
+    redis: aioredis.Redis,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    mongo_db_name: str,
+) -> None:
+    """FerretDB's updates are read-modify-write: without the lock, the relay's $pullAll can erase a
+    writer's concurrent $set + $push. Writers and the relay holding the document's lock never do."""
+    from xabar.runtime.locks import DocLocks
+
+    db = mongo[mongo_db_name]
+    coll, locks = db["articles"], DocLocks(db["locks"])
+    bus = EventBus(redis_url, consumer_name="relay")
+    await bus.broker.connect()
+    relay = OutboxRelay(coll, bus.publish, locks=locks)
+    try:
+        await coll.insert_one({"_id": "a1", "edits": 0, "outbox": []})
+        sent: list[str] = []
+
+        async def writer(n: int) -> None:
+            event = sample("article.updated", version=n + 2)
+            sent.append(str(event.event_id))
+            async with locks.hold("a1"):
+                await coll.update_one(
+                    {"_id": "a1"}, {"$inc": {"edits": 1}, "$push": {"outbox": outbox_entry(event)}}
+                )
+
+        async def relaying() -> None:
+            for _ in range(20):
+                await relay.relay_doc("a1")
+                await asyncio.sleep(0)
+
+        await asyncio.gather(relaying(), *(writer(n) for n in range(20)))
+        await relay.relay_doc("a1")
+        doc = await coll.find_one({"_id": "a1"})
+        assert doc is not None
+        assert doc["edits"] == 20
+        assert doc["outbox"] == []
+        published = {str(e.event_id) for e in await _stream_events(redis)}
+        assert published == set(sent)
+    finally:
+        await bus.stop()

@@ -10,6 +10,11 @@ event" separately. It writes both into the aggregate's own document::
 and the relay publishes what is pending, then pulls it from the document. A crash between publish
 and pull re-sends the event on the next pass; consumers dedupe by event id or aggregate version.
 The relay runs on start, right after each write (``kick``), and on a timer (``sweep_interval``).
+
+On FerretDB an update is not atomic (see ``xabar.runtime.locks``): a producer that changes a
+document again after its first write must hold the document's lock (``DocLocks.hold``) while it
+writes, and give the relay the same ``locks``, so that the relay's removal of sent events never
+races the change.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from xabar.contracts import Event, parse_event
+from xabar.runtime.locks import DocLocks
 
 log = logging.getLogger("xabar.outbox")
 
 OUTBOX_FIELD = "outbox"
+_STOP = object()
 Publish = Callable[[Event], Awaitable[Any]]
 
 
@@ -43,11 +50,14 @@ class OutboxRelay:
         *,
         sweep_interval: float = 5.0,
         workers: int = 4,
+        locks: DocLocks | None = None,
     ) -> None:
         self.collection = collection
         self.publish = publish
         self.sweep_interval = sweep_interval
         self.workers = workers
+        self.locks = locks
+        self._stopping = asyncio.Event()
         self._kicks: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[Any] = set()
@@ -61,11 +71,19 @@ class OutboxRelay:
         ]
 
     async def stop(self) -> None:
+        """Let the loops finish what they are doing (a cancelled PyMongo call can leak its
+        socket), then cancel - repeatedly, since Python 3.11 may lose a cancellation."""
+        self._stopping.set()
+        for _ in range(self.workers):
+            self._kicks.put_nowait(_STOP)
+        _done, pending = await asyncio.wait(self._tasks, timeout=5) if self._tasks else ((), ())
+        while pending:
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=1)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
         self._tasks = []
 
     def kick(self, doc_id: Any) -> None:
@@ -92,7 +110,8 @@ class OutboxRelay:
             sent = 0
             while True:
                 doc = await self.collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-                sent += await self._relay(doc) if doc else 0
+                if doc and doc.get(OUTBOX_FIELD):
+                    sent += await self._relay(doc)
                 if doc_id not in self._again:
                     return sent
                 self._again.discard(doc_id)
@@ -106,22 +125,28 @@ class OutboxRelay:
         if entries:
             # $pullAll of the exact entries sent: FerretDB's $pull matches whole elements only,
             # and entries pushed meanwhile (not yet sent) stay.
-            await self.collection.update_one(
-                {"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
-            )
+            pull = {"$pullAll": {OUTBOX_FIELD: entries}}
+            if self.locks is None:
+                await self.collection.update_one({"_id": doc["_id"]}, pull)
+            else:
+                async with self.locks.hold(doc["_id"]):
+                    await self.collection.update_one({"_id": doc["_id"]}, pull)
         return len(entries)
 
     async def _sweep_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.sweep()
             except Exception:
                 log.exception("outbox sweep failed; retrying")
-            await asyncio.sleep(self.sweep_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.sweep_interval)
 
     async def _kick_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             doc_id = await self._kicks.get()
+            if doc_id is _STOP:
+                return
             try:
                 await self.relay_doc(doc_id)
             except Exception:

@@ -1,0 +1,78 @@
+"""Per-document write locks made of unique inserts, for MongoDB servers whose single-document
+updates are not atomic.
+
+FerretDB v1.24 on SQLite applies an update as "read, change in Go, write back" with no lock or
+transaction (internal/handler/msg_update.go). Measured here: 500 concurrent ``$inc`` of one field
+left it at 29; of 50 concurrent ``update_one({"_id": x, "v": 1}, {"$set": {"v": 2}})`` two
+reported a modification; an outbox relay's ``$pullAll`` racing a writer's ``$set`` + ``$push``
+can erase both the change and its event. An insert of an existing ``_id`` is refused atomically
+(SQLite's primary key), so a lock is ``insert_one({"_id": key})`` and its release a delete. On
+MongoDB the updates are atomic anyway; the lock costs two round trips per write and keeps both
+servers correct. A lock left by a crashed holder is taken over once older than ``stale_after``.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from xabar.runtime.errors import RuntimeFault
+
+
+class LockBusy(RuntimeFault):
+    """The document stayed locked by someone else for longer than we wait (HTTP 409/503)."""
+
+
+class DocLocks:
+    def __init__(
+        self,
+        coll: AsyncCollection[dict[str, Any]],
+        *,
+        stale_after: timedelta = timedelta(seconds=15),
+        wait_s: float | None = None,
+    ) -> None:
+        self.coll = coll
+        self.stale_after = stale_after
+        # a waiter outlasts a crashed holder's lock, and then takes it over
+        self.wait_s = wait_s if wait_s is not None else 2 * stale_after.total_seconds() + 1
+
+    @asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        token = await self.acquire(key)
+        try:
+            yield
+        finally:
+            await self.coll.delete_one({"_id": str(key), "token": token})
+
+    async def acquire(self, key: Any) -> str:
+        key = str(key)
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self.wait_s
+        pause = 0.002
+        while True:
+            try:
+                await self.coll.insert_one({"_id": key, "token": token, "at": datetime.now(UTC)})
+                return token
+            except DuplicateKeyError:
+                pass
+            if await self._took_over_stale(key):
+                continue
+            if time.monotonic() > deadline:
+                raise LockBusy(f"{key} is being changed by someone else; try again")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    async def _took_over_stale(self, key: str) -> bool:
+        held = await self.coll.find_one({"_id": key})
+        if held is None:
+            return True  # released meanwhile: try again at once
+        if datetime.now(UTC) - held["at"] < self.stale_after:
+            return False
+        await self.coll.delete_one({"_id": key, "token": held["token"]})
+        return True
