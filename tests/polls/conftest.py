@@ -4,16 +4,20 @@ in-process, an editor's token, and a consumer that collects what polls publishes
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from faststream.redis.parser import BinaryMessageFormatV1
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from tests.support.infra import Infra
-from xabar.contracts import POLLS_STREAM, Event
+from xabar.contracts import POLLS_STREAM, Event, parse_event
 from xabar.polls.app import create_app
 from xabar.polls.config import PollsSettings
 from xabar.runtime.auth import Principal, Role, TokenCodec
@@ -155,3 +159,44 @@ async def create_poll(
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+def polls_env(settings: PollsSettings) -> dict[str, str]:
+    """The environment that gives a subprocess (service or CLI) the same settings."""
+    return {
+        "XABAR_POLLS_REDIS_URL": settings.redis_url,
+        "XABAR_POLLS_MONGODB_URL": settings.mongodb_url,
+        "XABAR_POLLS_MONGODB_DB": settings.mongodb_db,
+        "XABAR_POLLS_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "XABAR_POLLS_COOKIE_SECRET": settings.cookie_secret.get_secret_value(),
+        "XABAR_POLLS_ADDRESS_SALT": settings.address_salt.get_secret_value(),
+        "XABAR_POLLS_CONSUMER_NAME": settings.consumer_name,
+        "XABAR_POLLS_CLAIM_IDLE_MS": str(settings.claim_idle_ms),
+        "XABAR_POLLS_LOG_JSON": "false",
+        "XABAR_POLLS_LOG_LEVEL": "WARNING",
+    }
+
+
+async def run_cli(settings: PollsSettings, *args: str) -> tuple[int, str, str]:
+    """``python -m xabar.polls ARGS`` as a real process; returns (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "xabar.polls",
+        *args,
+        env={**os.environ, **polls_env(settings)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def stream_events(redis: Redis, stream: str = POLLS_STREAM) -> list[Event]:
+    """Every event on ``stream``, oldest first, read straight from Redis."""
+    out = []
+    for _, fields in await redis.xrange(stream):
+        body, _headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
+        out.append(parse_event(body))
+    return out

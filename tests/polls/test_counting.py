@@ -27,18 +27,22 @@ async def test_ten_thousand_concurrent_voters_give_exact_totals(
         pid = poll["poll_id"]
         expected = {"o1": 0, "o2": 0, "o3": 0, "o4": 0}
 
+        # one client per concurrent slot, its cookies cleared before each vote: a new voter
+        slots = [
+            httpx.AsyncClient(transport=client._transport, base_url="http://polls.test")
+            for _ in range(BATCH)
+        ]
+
         async def vote(i: int) -> int:
             option = f"o{i % 7 % 4 + 1}"
             expected[option] += 1
-            fresh = httpx.AsyncClient(
-                transport=client._transport, base_url="http://polls.test"
-            )  # no cookie jar shared: every request is a new voter
-            async with fresh:
-                r = await fresh.post(
-                    f"/api/v1/polls/{pid}/votes",
-                    json={"options": [option]},
-                    headers={"X-Forwarded-For": f"10.{i >> 8}.{i & 255}.1"},
-                )
+            voter = slots[i % BATCH]
+            voter.cookies.clear()
+            r = await voter.post(
+                f"/api/v1/polls/{pid}/votes",
+                json={"options": [option]},
+                headers={"X-Forwarded-For": f"10.{i >> 8}.{i & 255}.1"},
+            )
             return r.status_code
 
         started = time.perf_counter()
@@ -46,6 +50,8 @@ async def test_ten_thousand_concurrent_voters_give_exact_totals(
         for start in range(0, VOTERS, BATCH):
             statuses += await asyncio.gather(*(vote(i) for i in range(start, start + BATCH)))
         elapsed = time.perf_counter() - started
+        for slot in slots:
+            await slot.aclose()
         assert statuses.count(201) == VOTERS, {s: statuses.count(s) for s in set(statuses)}
 
         data: dict[str, Any] = (await client.get(f"/api/v1/polls/{pid}")).json()

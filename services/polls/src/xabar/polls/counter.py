@@ -67,6 +67,7 @@ for i = 1, n do redis.call('HINCRBY', KEYS[2], 'o:' .. ARGV[11 + i], 1) end
 local total = redis.call('HINCRBY', KEYS[2], '#total', 1)
 local seq = redis.call('HINCRBY', KEYS[2], '#seq', 1)
 local flag = ''
+local fresh = ''
 local nowstr = string.format('%d', now)
 if addr ~= '' then
   if tonumber(ARGV[7]) > 0 then redis.call('SET', KEYS[7], '1', 'PX', ARGV[7]) end
@@ -82,7 +83,9 @@ if addr ~= '' then
     local member = ARGV[1] .. '|' .. k[1] .. '|' .. k[2]
     redis.call('ZADD', KEYS[10], now, member)
     redis.call('HINCRBY', KEYS[11], member, 1)
-    redis.call('HSETNX', KEYS[12], member, nowstr)
+    if redis.call('HSETNX', KEYS[12], member, nowstr) == 1 then
+      if fresh == '' then fresh = k[1] else fresh = fresh .. ',' .. k[1] end
+    end
     if flag == '' then flag = k[1] else flag = flag .. ',' .. k[1] end
   end
 end
@@ -90,7 +93,8 @@ local opts = table.concat(ARGV, ',', 12, 11 + n)
 local id = redis.call('XADD', KEYS[4], '*', 'poll', ARGV[1], 'voter', ARGV[2],
   'options', opts, 'addr', addr, 'subnet', ARGV[4], 'at', nowstr, 'seq', seq, 'flag', flag)
 redis.call('SADD', KEYS[5], ARGV[1])
-return {'ok', total, seq, flag, id}
+return {'ok', total, seq, flag, id, fresh, redis.call('HGETALL', KEYS[2]),
+  redis.call('HGET', KEYS[1], 'doc')}
 """
 
 # Write the mirror unless a newer version is already there. KEYS: state; ARGV: version, pairs.
@@ -128,8 +132,11 @@ class CastOutcome:
     total: int = 0
     seq: int = 0
     flags: tuple[str, ...] = ()
+    new_flags: tuple[str, ...] = ()  # anomalies this vote flagged for the first time
     option: str = ""
     retry_ms: int = 0
+    counts: Counts | None = None  # the poll's counters right after this vote
+    poll: Poll | None = None  # the mirrored poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +487,19 @@ def _outcome(reply: Sequence[Any]) -> CastOutcome:
     status = _str(reply[0])
     if status == "ok":
         flags = tuple(f for f in _str(reply[3]).split(",") if f)
-        return CastOutcome("ok", total=int(reply[1]), seq=int(reply[2]), flags=flags)
+        new = tuple(f for f in _str(reply[5]).split(",") if f)
+        flat = reply[6]
+        counts = Counts.of({flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
+        poll = Poll.from_mirror(json.loads(reply[7])) if reply[7] else None
+        return CastOutcome(
+            "ok",
+            total=int(reply[1]),
+            seq=int(reply[2]),
+            flags=flags,
+            new_flags=new,
+            counts=counts,
+            poll=poll,
+        )
     if status in ("badoption", "repeated"):
         return CastOutcome(status, option=_str(reply[1]))
     if status in ("cooldown", "limit"):

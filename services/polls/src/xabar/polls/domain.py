@@ -220,10 +220,10 @@ class Poll:
 def check_schedule(opens_at: datetime, closes_at: datetime | None, now: datetime) -> None:
     if closes_at is None:
         return
-    if closes_at <= opens_at:
-        raise InvalidPoll("Время закрытия опроса должно быть позже времени открытия")
     if closes_at <= now:
         raise InvalidPoll("Время закрытия опроса уже прошло")
+    if closes_at <= opens_at:
+        raise InvalidPoll("Время закрытия опроса должно быть позже времени открытия")
 
 
 def check_countries(countries: Sequence[str], known: Mapping[str, object]) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ class ImportOption(BaseModel):
 
 class ImportFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    import_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")]
+    import_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/\-]{1,100}$")]
     question: str = Field(min_length=3, max_length=500)
     options: list[ImportOption] = Field(min_length=2, max_length=20)
     multiple: bool = False

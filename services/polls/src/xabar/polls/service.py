@@ -303,16 +303,20 @@ class PollService:
         self._raise_for(outcome, poll_id)
         for kind in outcome.flags:
             ANOMALOUS_VOTES.labels(kind).inc()
-        if outcome.flags:
+        if outcome.new_flags:  # once per poll and address/subnet; the metric counts every vote
             log.warning(
-                "vote counted and flagged as part of a burst",
+                "burst of votes flagged; its votes are counted and marked",
                 extra={
                     "poll_id": poll_id,
-                    "flags": list(outcome.flags),
+                    "kinds": list(outcome.new_flags),
                     "address_hash": origin.address_hash,
+                    "subnet_hash": origin.subnet_hash,
                 },
             )
-        poll, counts, _ = await self.view(poll_id, None)
+        if outcome.poll is None or outcome.counts is None:  # pragma: no cover - script contract
+            poll, counts, _ = await self.view(poll_id, None)
+        else:
+            poll, counts = outcome.poll, outcome.counts
         return VoteResult(poll, counts, chosen, outcome.flags)
 
     async def cast_unaddressed(

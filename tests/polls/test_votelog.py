@@ -1,0 +1,179 @@
+"""The durable vote log in MongoDB: every counted vote lands there once; recounts and rebuilds."""
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from tests.polls.conftest import (
+    SettingsFactory,
+    client_for,
+    create_poll,
+    eventually,
+    run_cli,
+    running,
+    stream_events,
+)
+from xabar.polls.bootstrap import build, redis_client
+from xabar.polls.counter import VoteEntry
+from xabar.polls.service import PollService
+from xabar.polls.votelog import GROUP, VoteLogWriter
+from xabar.polls.voters import Origin
+from xabar.runtime.mongo import mongo_client
+
+
+async def drained(redis: Redis) -> None:
+    async def empty() -> bool:
+        return int(await redis.xlen("polls:votes")) == 0
+
+    await eventually(empty, what="vote log written to MongoDB")
+
+
+async def cast(service: PollService, pid: str, n: int, prefix: str = "v") -> list[str]:
+    voters = [f"{prefix}-{i:05d}-abcdefghijkl" for i in range(n)]
+    for i, voter in enumerate(voters):
+        await service.vote(pid, voter, [f"o{1 + i % 2}"], Origin(f"addr{i}", f"net{i}"))
+    return voters
+
+
+async def test_every_counted_vote_is_in_the_mongodb_log_and_the_recount_agrees(
+    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+) -> None:
+    settings = make_settings()
+    async with running(settings) as app, client_for(app) as client:
+        service = app.state.polls.service
+        pid = (await create_poll(client, auth))["poll_id"]
+        voters = await cast(service, pid, 30)
+        await drained(redis)
+        docs = await service.votes.collection.find({"poll_id": pid}).to_list(None)
+        assert sorted(d["_id"] for d in docs) == sorted(f"{pid}:{v}" for v in voters)
+        by_voter = {d["voter_id"]: d for d in docs}
+        assert by_voter[voters[0]]["options"] == ["o1"]
+        assert by_voter[voters[1]]["options"] == ["o2"]
+        assert sorted(d["seq"] for d in docs) == list(range(1, 31))
+
+        rc, out, err = await run_cli(settings, "recount", pid)
+        assert rc == 0, out + err
+        assert f"poll {pid}: ok, 30 votes" in out
+        assert "1 polls recounted, 0 with differences" in out
+
+
+async def test_recount_reports_differences_and_repair_rewrites_redis(
+    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+) -> None:
+    settings = make_settings()
+    async with running(settings) as app, client_for(app) as client:
+        service = app.state.polls.service
+        pid = (await create_poll(client, auth))["poll_id"]
+        voters = await cast(service, pid, 10)
+        await drained(redis)
+        # Redis drifts from the log: inflated counters, one voter forgotten
+        await redis.hincrby(f"polls:counts:{pid}", "o:o1", 7)
+        await redis.hincrby(f"polls:counts:{pid}", "#total", 7)
+        await redis.srem(f"polls:voters:{pid}", voters[3])
+        seq_before = int(await redis.hget(f"polls:counts:{pid}", "#seq"))
+
+        rc, out, _ = await run_cli(settings, "recount", pid)
+        assert rc == 1
+        assert "DIFFERENT" in out
+        assert "option o1: Redis 12, log 5" in out
+        assert "total: Redis 17, log 10" in out
+        assert "1 voters of the log are not in Redis" in out
+
+        rc, out, _ = await run_cli(settings, "recount", pid, "--repair")
+        assert rc == 0, out
+        assert "repaired" in out
+        counts = await service.counter.counts(pid)
+        assert counts.options == {"o1": 5, "o2": 5} and counts.total == 10
+        assert counts.seq == seq_before + 1  # a newer tally version for the corrected counts
+        rc, out, _ = await run_cli(settings, "recount", pid, "--json")
+        assert rc == 0 and '"agrees": true' in out
+        # the forgotten voter is known again: no second vote
+        r = await service.counter.cast(pid, voters[3], ["o1"], "", "")
+        assert r.status == "voted"
+
+
+async def test_counters_lost_with_redis_are_rebuilt_from_the_log_on_start(
+    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+) -> None:
+    settings = make_settings()
+    async with running(settings) as app, client_for(app) as client:
+        service = app.state.polls.service
+        pid = (await create_poll(client, auth, options=["A", "B", "C"]))["poll_id"]
+        async with client_for(app) as early:
+            assert (
+                await early.post(f"/api/v1/polls/{pid}/votes", json={"options": ["o3"]})
+            ).status_code == 201
+            early_cookie = early.cookies["xabar_voter"]
+        await cast(service, pid, 20)
+        await drained(redis)
+
+        async def tallied() -> bool:
+            events = [e for e in await stream_events(redis) if e.type == "poll.tallied"]
+            return bool(events) and events[-1].data.total_votes == 21  # type: ignore[attr-defined]
+
+        await eventually(tallied, what="a tally of all 21 votes")
+        last_version = [e for e in await stream_events(redis) if e.type == "poll.tallied"][-1]
+
+    await redis.flushdb()  # Redis loses everything (the service is stopped)
+
+    async with running(settings) as app, client_for(app) as client:
+        view = (await client.get(f"/api/v1/polls/{pid}")).json()
+        assert view["results"]["total_votes"] == 21
+        assert [o["votes"] for o in view["results"]["options"]] == [10, 10, 1]
+        client.cookies.set("xabar_voter", early_cookie)
+        again = await client.post(f"/api/v1/polls/{pid}/votes", json={"options": ["o1"]})
+        assert again.status_code == 409  # the voter set came back with the counters
+        async with client_for(app) as newcomer:
+            r = await newcomer.post(f"/api/v1/polls/{pid}/votes", json={"options": ["o1"]})
+            assert r.status_code == 201
+        [report] = await app.state.polls.service.recount(pid)
+        assert report.agrees, report.differences
+
+        async def newer_tally() -> bool:
+            events = [e for e in await stream_events(redis) if e.type == "poll.tallied"]
+            return any(e.version > last_version.version for e in events)  # type: ignore[attr-defined]
+
+        await eventually(newer_tally, what="a tally newer than any before the loss")
+        events = [e for e in await stream_events(redis) if e.type == "poll.tallied"]
+        assert events[-1].data.total_votes == 22  # type: ignore[attr-defined]
+
+
+async def test_entries_a_crashed_writer_left_pending_are_claimed_and_stored_once(
+    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+) -> None:
+    settings = make_settings(claim_idle_ms=100)
+    mongo = mongo_client(settings.mongodb_url)
+    polls = build(settings, redis=redis_client(settings), mongo=mongo, publish=_no_events)
+    async with running(settings) as app, client_for(app) as client:
+        pid = (await create_poll(client, auth))["poll_id"]
+    # the service is stopped; votes are counted and a writer reads them, then "crashes"
+    outcomes = await polls.service.cast_unaddressed(
+        pid, [(f"imp-{i}", ["o1" if i % 3 else "o2"]) for i in range(50)]
+    )
+    assert {o.status for o in outcomes} == {"ok"}
+    await polls.writer.ensure_group()
+    read = await redis.xreadgroup(GROUP, "crashed-writer", {"polls:votes": ">"}, count=20)
+    assert len(read[0][1]) == 20
+    # half of what it read had reached MongoDB before the crash
+    half = [VoteEntry.of(fields) for _, fields in read[0][1][:10]]
+    await polls.service.votes.write(half)
+
+    survivor = VoteLogWriter(
+        polls.service.counter.redis, "polls:votes", polls.service.votes,
+        consumer="survivor", claim_idle_ms=100,
+    )  # fmt: skip
+    await asyncio.sleep(0.15)
+    assert await survivor.claim_stale() == 20
+    assert await survivor.drain() == 50
+    assert int(await redis.xlen("polls:votes")) == 0
+    pending = await redis.xpending("polls:votes", GROUP)
+    assert pending["pending"] == 0
+    assert await polls.service.votes.collection.count_documents({"poll_id": pid}) == 50
+    [report] = await polls.service.recount(pid)
+    assert report.agrees and report.log.total == 50
+    await polls.service.counter.redis.aclose()
+    await mongo.close()
+
+
+async def _no_events(_: object) -> None:
+    raise AssertionError("nothing is published here")
