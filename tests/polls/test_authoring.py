@@ -239,6 +239,8 @@ async def test_tallies_are_coalesced_and_one_follows_the_last_vote(
         assert last.data.counts == {"o1": 34, "o2": 33, "o3": 34}
         assert last.data.total_votes == 101
         assert sum(last.data.percentages.values()) == 100
+        # the newest version sent is kept with the poll (so it survives the loss of Redis)
+        assert await polls.service.tallies.get(pid) == 101
 
 
 async def test_tallies_go_out_on_their_own_after_votes(
@@ -252,3 +254,29 @@ async def test_tallies_go_out_on_their_own_after_votes(
     await sink.wait_for(lambda: any(e.data.total_votes == 5 for e in sink.of("poll.tallied", pid)))
     versions = [e.version for e in sink.of("poll.tallied", pid)]
     assert versions == sorted(versions) and versions[-1] == 5
+
+
+async def test_concurrent_lifecycle_writes_and_relays_lose_no_change_and_no_event(
+    app: Starlette, auth: dict[str, str], sink: EventSink
+) -> None:
+    # FerretDB applies concurrent updates of one document non-atomically; the poll's lock is
+    # what keeps an editor's close, the scheduler and the outbox relay from erasing each other.
+    service = app.state.polls.service
+    async with client_for(app) as client:
+        pid = (await create_poll(client, auth))["poll_id"]
+        results = await asyncio.gather(
+            *(client.post(f"/api/v1/polls/{pid}/close", headers=auth) for _ in range(5)),
+            *(service.relay_pending() for _ in range(5)),
+            *(service.advance(pid) for _ in range(5)),
+            *(service.relay_events(pid) for _ in range(5)),
+        )
+    statuses = sorted(r.status_code for r in results[:5])
+    assert statuses == [200, 409, 409, 409, 409]
+    stored = await service.polls.get(pid)
+    assert stored.status == "closed" and stored.version == 2
+    await sink.wait_for(lambda: bool(sink.of("poll.closed", pid)))
+    await service.relay_pending()
+    doc = await service.polls.collection.find_one({"_id": pid})
+    assert doc["outbox"] == []
+    assert [e.version for e in sink.of("poll.opened", pid)] == [1]
+    assert [e.version for e in sink.of("poll.closed", pid)] == [2]

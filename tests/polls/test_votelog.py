@@ -177,3 +177,26 @@ async def test_entries_a_crashed_writer_left_pending_are_claimed_and_stored_once
 
 async def _no_events(_: object) -> None:
     raise AssertionError("nothing is published here")
+
+
+async def test_a_poll_redis_lost_under_a_running_service_is_rebuilt_on_first_use(
+    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+) -> None:
+    settings = make_settings(resync_interval_s=3600)  # only first use can repair it here
+    async with running(settings) as app, client_for(app) as client:
+        service = app.state.polls.service
+        pid = (await create_poll(client, auth))["poll_id"]
+        voters = await cast(service, pid, 12)
+        await drained(redis)
+        await redis.flushdb()
+
+        listed = (await client.get("/api/v1/polls")).json()
+        assert [p["poll_id"] for p in listed["items"]] == [pid]
+        r = await service.counter.cast(pid, voters[0], ["o1"], "", "")
+        assert r.status == "voted"  # the voter set came back from the log
+        async with client_for(app) as newcomer:
+            resp = await newcomer.post(f"/api/v1/polls/{pid}/votes", json={"options": ["o2"]})
+        assert resp.status_code == 201
+        assert resp.json()["results"]["total_votes"] == 13
+        await drained(redis)  # the writer recreated its group and goes on
+        assert await service.votes.collection.count_documents({"poll_id": pid}) == 13

@@ -13,7 +13,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from xabar.contracts import Event
 from xabar.polls.config import PollsSettings
 from xabar.polls.counter import AddressPolicy, VoteCounter
-from xabar.polls.repository import PollRepository, VoteLog
+from xabar.polls.locks import PollLocks
+from xabar.polls.repository import PollRepository, TallyVersions, VoteLog
 from xabar.polls.scheduler import Scheduler
 from xabar.polls.service import PollService
 from xabar.polls.tally import Tallier
@@ -94,7 +95,6 @@ def build(
     votes = VoteLog(db)
     counter = VoteCounter(redis, settings.redis_prefix, address_policy(settings))
     relay = OutboxRelay(polls.collection, publish, sweep_interval=settings.outbox_sweep_s)
-    pump = OutboxPump(relay, sweep_interval=settings.outbox_sweep_s)
     limiter = RateLimiter(
         redis,
         f"{settings.redis_prefix}:rate",
@@ -102,8 +102,18 @@ def build(
         settings.vote_rate_window_s,
     )
     service = PollService(
-        polls=polls, votes=votes, counter=counter, limiter=limiter, kick=pump.kick
+        polls=polls,
+        votes=votes,
+        tallies=TallyVersions(db),
+        counter=counter,
+        locks=PollLocks(redis, settings.redis_prefix),
+        relay=relay,
+        limiter=limiter,
     )
+    pump = OutboxPump(
+        service.relay_events, service.relay_pending, sweep_interval=settings.outbox_sweep_s
+    )
+    service.kick = pump.kick  # a change with events asks the pump to relay them now
     writer = VoteLogWriter(
         redis,
         counter.log_stream,

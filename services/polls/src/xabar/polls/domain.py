@@ -100,7 +100,6 @@ class Poll:
     updated_at: datetime
     created_by: str = ""
     import_key: str | None = None
-    tally_version: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def phase(self, now: datetime) -> Phase:
@@ -162,7 +161,6 @@ class Poll:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "created_by": self.created_by,
-            "tally_version": self.tally_version,
         }
         if self.import_key is not None:
             doc["import_key"] = self.import_key
@@ -195,7 +193,6 @@ class Poll:
             updated_at=updated_at,
             created_by=str(doc.get("created_by", "")),
             import_key=doc.get("import_key"),
-            tally_version=int(doc.get("tally_version", 0)),
         )
 
     # --- the Redis mirror's form (public fields plus status and version) --------------------

@@ -71,7 +71,7 @@ async def import_poll(polls: Polls, data: ImportFile) -> dict[str, Any]:
     )
     if poll.import_key != data.import_key or len(poll.options) != len(data.options):
         raise BadImportFile(f"poll {poll_id} exists and was not imported from this file")
-    await polls.relay.relay_doc(poll_id)  # poll.opened now, not at the next sweep
+    await service.relay_events(poll_id)  # poll.opened now, not at the next sweep
 
     planned: list[tuple[str, list[str]]] = []
     for option, spec in zip(poll.options, data.options, strict=True):

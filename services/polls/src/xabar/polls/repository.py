@@ -48,7 +48,6 @@ class PollRepository:
         ``events`` in its outbox in the same single-document update."""
         fields = poll.to_doc()
         del fields["_id"]
-        fields.pop("tally_version", None)  # owned by the tallier ($max), never rolled back
         change: dict[str, Any] = {"$set": fields}
         if events:
             change["$push"] = {OUTBOX_FIELD: {"$each": [outbox_entry(e) for e in events]}}
@@ -58,8 +57,27 @@ class PollRepository:
         if result.matched_count != 1:
             raise ConcurrentChange
 
-    async def record_tally_version(self, poll_id: str, version: int) -> None:
-        await self.collection.update_one({"_id": poll_id}, {"$max": {"tally_version": version}})
+    async def pending_outbox(self) -> list[str]:
+        """Ids of the polls with events still in their outbox (a small collection: scanned)."""
+        cursor = self.collection.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {"_id": 1})
+        return [str(d["_id"]) async for d in cursor]
+
+
+class TallyVersions:
+    """The newest ``poll.tallied`` version sent per poll, in its own collection (never written
+    together with the poll's document), so a rebuilt counter can continue above it."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.collection = db["tally_versions"]
+
+    async def record(self, poll_id: str, version: int) -> None:
+        await self.collection.update_one(
+            {"_id": poll_id}, {"$max": {"version": version}}, upsert=True
+        )
+
+    async def get(self, poll_id: str) -> int:
+        doc = await self.collection.find_one({"_id": poll_id})
+        return int(doc["version"]) if doc else 0
 
 
 class VoteLog:

@@ -39,7 +39,10 @@ class Scheduler:
         """Advance every due poll; returns how many were looked at."""
         due = await self.service.counter.due(epoch_ms(self.service.clock()))
         for poll_id in due:
-            await self.service.advance(poll_id)
+            try:
+                await self.service.advance(poll_id)
+            except Exception:  # the others still get their turn; this one is retried next step
+                log.exception("opening or closing a poll failed", extra={"poll_id": poll_id})
         return len(due)
 
     async def _work(self) -> bool:

@@ -37,10 +37,12 @@ from xabar.polls.errors import (
     UnknownOption,
 )
 from xabar.polls.errors import PollClosed as PollClosedError
+from xabar.polls.locks import PollLocks
 from xabar.polls.metrics import ANOMALOUS_VOTES, REBUILDS, RECOUNT_DIFFERENCES, VOTES
-from xabar.polls.repository import PollRepository, VoteLog
+from xabar.polls.repository import PollRepository, TallyVersions, VoteLog
 from xabar.polls.schemas import NewPoll, PollEdit
 from xabar.polls.voters import Origin
+from xabar.runtime.outbox import OutboxRelay
 from xabar.runtime.ratelimit import RateLimiter
 
 log = logging.getLogger("xabar.polls")
@@ -77,16 +79,22 @@ class PollService:
         *,
         polls: PollRepository,
         votes: VoteLog,
+        tallies: TallyVersions,
         counter: VoteCounter,
+        locks: PollLocks,
+        relay: OutboxRelay,
         limiter: RateLimiter | None,
-        kick: Callable[[str], None],
+        kick: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.polls = polls
         self.votes = votes
+        self.tallies = tallies
         self.counter = counter
+        self.locks = locks
+        self.relay = relay
         self.limiter = limiter
-        self.kick = kick
+        self.kick: Callable[[str], None] = kick or (lambda _poll_id: None)
         self.clock = clock
         self._sync_locks: dict[str, asyncio.Lock] = {}
 
@@ -141,6 +149,13 @@ class PollService:
     async def edit(
         self, poll_id: str, data: PollEdit, *, correlation_id: str | None = None
     ) -> Poll:
+        async with self.locks.hold(poll_id):
+            new = await self._edit(poll_id, data)
+        if new.opens_at <= self.clock():
+            return await self.advance(poll_id, correlation_id=correlation_id) or new
+        return new
+
+    async def _edit(self, poll_id: str, data: PollEdit) -> Poll:
         poll = await self.get(poll_id)
         now = self.clock()
         if poll.status != "scheduled" or poll.phase(now) != "scheduled":
@@ -165,13 +180,11 @@ class PollService:
         await self.polls.update(new, poll.version, [])
         await self.counter.install(poll_id, zero_counts(new))
         await self.counter.mirror(new)
-        if new.opens_at <= now:
-            return await self.advance(poll_id, correlation_id=correlation_id) or new
         return new
 
     async def close(self, poll_id: str, *, correlation_id: str | None = None) -> Poll:
         """Close an open poll now (or, if its closing time has passed, as of that time)."""
-        for _ in range(3):
+        async with self.locks.hold(poll_id):
             poll = await self.get(poll_id)
             now = self.clock()
             if poll.status == "closed":
@@ -184,31 +197,36 @@ class PollService:
             else:
                 await self.counter.freeze(poll_id)  # no vote counts from here on
                 closed_at = now
-            try:
-                return await self._store_close(poll, closed_at, correlation_id)
-            except ConcurrentChange:
-                continue
-        raise ConcurrentChange
+            if poll.status == "scheduled":  # due but not yet opened: poll.opened comes first
+                poll = await self._store_open(poll, correlation_id)
+            return await self._store_close(poll, closed_at, correlation_id)
 
     async def advance(self, poll_id: str, *, correlation_id: str | None = None) -> Poll | None:
         """Open or close a poll whose time has come (the scheduler's step). Safe to run in
-        several replicas at once: the version guard lets one of them win."""
-        for _ in range(3):
+        several replicas at once: they take turns on the poll's lock."""
+        async with self.locks.hold(poll_id):
             poll = await self.polls.get(poll_id)
             if poll is None:
                 await self.counter.drop_due(poll_id)
                 return None
             now = self.clock()
-            try:
-                if poll.status == "scheduled" and poll.opens_at <= now:
-                    poll = await self._store_open(poll, correlation_id)
-                if poll.status == "open" and poll.closes_at is not None and poll.closes_at <= now:
-                    poll = await self._store_close(poll, poll.closes_at, correlation_id)
-            except ConcurrentChange:
-                continue
+            if poll.status == "scheduled" and poll.opens_at <= now:
+                poll = await self._store_open(poll, correlation_id)
+            if poll.status == "open" and poll.closes_at is not None and poll.closes_at <= now:
+                poll = await self._store_close(poll, poll.closes_at, correlation_id)
             await self.counter.mirror(poll)
             return poll
-        return None
+
+    async def relay_events(self, poll_id: str) -> int:
+        """Publish a poll's pending outbox events, holding its lock (the relay writes the doc)."""
+        async with self.locks.hold(poll_id):
+            return await self.relay.relay_doc(poll_id)
+
+    async def relay_pending(self) -> int:
+        sent = 0
+        for poll_id in await self.polls.pending_outbox():
+            sent += await self.relay_events(poll_id)
+        return sent
 
     async def _store_open(self, poll: Poll, correlation_id: str | None) -> Poll:
         new = poll.with_changes(status="open", version=poll.version + 1, updated_at=self.clock())
@@ -275,6 +293,9 @@ class PollService:
         self, page: int, per_page: int, voter_id: str | None
     ) -> tuple[list[tuple[Poll, Counts, bool]], int]:
         ids, total = await self.counter.page((page - 1) * per_page, per_page)
+        if total == 0 and await self.polls.collection.estimated_document_count():
+            await self.resync_all()  # Redis lost the list: mirror it again from MongoDB
+            ids, total = await self.counter.page((page - 1) * per_page, per_page)
         views = await self.counter.views(ids, voter_id)
         return [v for v in views if v is not None], total
 
@@ -411,7 +432,8 @@ class PollService:
         entries = await self._logged_votes(poll.poll_id)
         counts = count_entries(poll, entries.values())
         top = max((e.seq for e in entries.values()), default=0)
-        seq = max(counts.total, top, poll.tally_version + 1 if poll.tally_version else 0)
+        sent = await self.tallies.get(poll.poll_id)
+        seq = max(counts.total, top, sent + 1 if sent else 0)
         counts = Counts(counts.options, counts.total, seq)
         await self.counter.add_voters(poll.poll_id, entries.keys())
         installed = await self.counter.install(poll.poll_id, counts)

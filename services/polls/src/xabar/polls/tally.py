@@ -21,7 +21,6 @@ from xabar.contracts import Event, PollTallied, PollTally
 from xabar.polls.counter import VoteCounter
 from xabar.polls.domain import utc_now
 from xabar.polls.metrics import TALLIES
-from xabar.polls.repository import PollRepository
 from xabar.polls.service import PRODUCER, PollService
 from xabar.polls.workers import Worker
 
@@ -38,7 +37,6 @@ class Tallier:
     ) -> None:
         self.service = service
         self.counter: VoteCounter = service.counter
-        self.polls: PollRepository = service.polls
         self.publish = publish
         self.interval = interval
         self._worker = Worker("tallier", self._work, interval=interval)
@@ -50,16 +48,20 @@ class Tallier:
         await self._worker.stop()
 
     async def tick(self) -> int:
-        """One snapshot for each dirty poll; returns how many were published."""
+        """One snapshot for each dirty poll; returns how many were published. A poll whose
+        snapshot failed is marked dirty again for the next tick."""
         sent = 0
+        failed: list[str] = []
         while poll_ids := await self.counter.pop_dirty(100):
             for poll_id in poll_ids:
                 try:
                     if await self.publish_one(poll_id) is not None:
                         sent += 1
                 except Exception:
-                    await self.counter.mark_dirty(poll_id)  # the next tick tries again
-                    raise
+                    log.exception("poll.tallied not published", extra={"poll_id": poll_id})
+                    failed.append(poll_id)
+        if failed:
+            await self.counter.mark_dirty(*failed)
         return sent
 
     async def publish_one(self, poll_id: str) -> PollTallied | None:
@@ -83,7 +85,7 @@ class Tallier:
             ),
         )
         await self.publish(event)
-        await self.polls.record_tally_version(poll_id, counts.seq)
+        await self.service.tallies.record(poll_id, counts.seq)
         TALLIES.inc()
         return event
 

@@ -11,9 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from xabar.runtime.outbox import OutboxRelay
 
 log = logging.getLogger("xabar.polls.workers")
 
@@ -64,20 +61,27 @@ class Worker:
 
 
 class OutboxPump:
-    """Drives the runtime's ``OutboxRelay`` (its ``relay_doc`` and ``sweep``) from stoppable
-    loops: a kicked poll's events go out within ``kick_interval``, everything pending at least
-    every ``sweep_interval`` (and on start). The relay's own ``start()`` loops are not used: they
-    stop by cancellation, which a publish or a MongoDB call in flight can swallow."""
+    """Relays outbox events from stoppable loops: a kicked poll's events go out within
+    ``kick_interval``, everything pending at least every ``sweep_interval`` (and on start).
+    ``relay_one`` and ``sweep`` wrap the runtime's ``OutboxRelay`` (see ``PollService``); its own
+    ``start()`` loops are not used: they stop by cancellation, which a publish or a MongoDB call
+    in flight can swallow, and they would write a poll's document without its lock."""
 
     def __init__(
-        self, relay: OutboxRelay, *, sweep_interval: float, kick_interval: float = 0.02
+        self,
+        relay_one: Callable[[str], Awaitable[int]],
+        sweep: Callable[[], Awaitable[int]],
+        *,
+        sweep_interval: float,
+        kick_interval: float = 0.02,
     ) -> None:
-        self.relay = relay
-        self._kicks: set[Any] = set()
+        self.relay_one = relay_one
+        self.sweep = sweep
+        self._kicks: set[str] = set()
         self._sweeper = Worker("outbox-sweep", self._sweep, interval=sweep_interval)
         self._kicker = Worker("outbox-kick", self._relay_kicked, interval=kick_interval)
 
-    def kick(self, doc_id: Any) -> None:
+    def kick(self, doc_id: str) -> None:
         self._kicks.add(doc_id)
 
     def start(self) -> None:
@@ -89,7 +93,7 @@ class OutboxPump:
         await self._sweeper.stop()
 
     async def _sweep(self) -> bool:
-        await self.relay.sweep()
+        await self.sweep()
         return False
 
     async def _relay_kicked(self) -> bool:
@@ -97,7 +101,7 @@ class OutboxPump:
             return False
         doc_id = self._kicks.pop()
         try:
-            await self.relay.relay_doc(doc_id)
+            await self.relay_one(doc_id)
         except Exception:
             self._kicks.add(doc_id)
             raise
