@@ -77,6 +77,7 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
         "CLAIM_IDLE_MS": str(settings.claim_idle_ms),
         "SCHEDULER_INTERVAL_S": str(settings.scheduler_interval_s),
         "RELAY_SWEEP_S": str(settings.relay_sweep_s),
+        "LOCK_STALE_S": str(settings.lock_stale_s),
         "INGEST_URL": settings.ingest_url,
         "SITE_URL": settings.site_url,
         "PUBLIC_URL": settings.public_url,

@@ -88,7 +88,11 @@ async def test_an_embargo_that_passes_while_the_service_is_down_is_published_onc
         doc = await articles.find_one({"_id": article_id})
         assert doc is not None
         assert (doc["status"], doc["version"]) == ("published", 3)
-        assert [r["action"] for r in doc["revisions"]] == ["create", "schedule", "publish_scheduled"]
+        assert [r["action"] for r in doc["revisions"]] == [
+            "create",
+            "schedule",
+            "publish_scheduled",
+        ]
         assert doc["outbox"] == []
         assert events[0].version == 3  # type: ignore[attr-defined]
     finally:
@@ -113,9 +117,7 @@ async def test_two_schedulers_racing_over_many_due_articles_publish_each_once(
             assert resp.status_code == 200, resp.text
             ids.append(article["article_id"])
         await asyncio.sleep(1.2)
-        results = await asyncio.gather(
-            *(h.parts.articles.publish_due() for h in (a, b, a, b))
-        )
+        results = await asyncio.gather(*(h.parts.articles.publish_due() for h in (a, b, a, b)))
         published = [aid for r in results for aid in r]
         assert sorted(published) == sorted(ids)  # each by exactly one of the racers
 

@@ -306,7 +306,9 @@ async def test_unpublish_correct_and_republish_carry_state_and_versions_on_the_s
     harness: Harness, redis: aioredis.Redis
 ) -> None:
     h = harness
-    article = await create_article(h, body_html='<p onclick="x()">Текст<script>alert(1)</script></p>')
+    article = await create_article(
+        h, body_html='<p onclick="x()">Текст<script>alert(1)</script></p>'
+    )
     assert article["body_html"] == "<p>Текст</p>"
     aid = article["article_id"]
     url = f"/api/v1/articles/{aid}"
@@ -380,9 +382,7 @@ async def test_a_new_news_of_the_day_replaces_the_old_one_with_events_for_both(
     )
     assert resp.status_code == 200, resp.text
     assert (resp.json()["featured"], resp.json()["featured_countries"]) == (False, ["KZ"])
-    off = await h.client.delete(
-        f"/api/v1/articles/{new['article_id']}/feature", headers=h.auth()
-    )
+    off = await h.client.delete(f"/api/v1/articles/{new['article_id']}/feature", headers=h.auth())
     assert off.status_code == 200 and off.json()["featured"] is False
     featured = (await h.client.get("/api/v1/featured", headers=h.auth())).json()
     assert featured == {"site": None, "countries": {"KZ": old["article_id"]}}
@@ -392,9 +392,7 @@ async def test_the_audit_log_lists_who_did_what(harness: Harness) -> None:
     h = harness
     article = await create_article(h, Role.EDITOR)
     await publish(h, article["article_id"])
-    resp = await h.client.get(
-        f"/api/v1/audit?target_id={article['article_id']}", headers=h.auth()
-    )
+    resp = await h.client.get(f"/api/v1/audit?target_id={article['article_id']}", headers=h.auth())
     assert resp.status_code == 200
     items = resp.json()["items"]
     assert [(i["action"], i["editor"]["id"]) for i in items] == [

@@ -19,7 +19,6 @@ from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import on_submission_received
 from xabar.publisher.inbox import InboxService
-from xabar.publisher.locks import DocLocks
 from xabar.publisher.media import IngestClient, MediaStore
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repository import Collections
@@ -30,10 +29,10 @@ from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.http import error_handlers
+from xabar.runtime.locks import DocLocks
 from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
-from xabar.runtime.outbox import Publish
 from xabar.runtime.ratelimit import RateLimiter
 
 
@@ -65,7 +64,7 @@ class Publisher:
 def build(
     settings: PublisherSettings,
     mongo: AsyncMongoClient[dict[str, Any]],
-    publish: Publish,
+    bus: EventBus,
     redis: aioredis.Redis | None = None,
 ) -> Publisher:
     collections = Collections(mongo, settings.mongodb_db)
@@ -80,12 +79,12 @@ def build(
         "sweep_interval": settings.relay_sweep_s,
         "enabled": settings.relay_enabled,
     }
-    locks = DocLocks(collections.locks)
+    locks = DocLocks(collections.locks, stale_after=timedelta(seconds=settings.lock_stale_s))
     article_relay = MarkedRelay(
-        collections.articles, collections.articles_pending, publish, locks, **relay_opts
+        collections.articles, collections.articles_pending, bus, locks, **relay_opts
     )
     inbox_relay = MarkedRelay(
-        collections.inbox, collections.inbox_pending, publish, locks, **relay_opts
+        collections.inbox, collections.inbox_pending, bus, locks, **relay_opts
     )
     articles = ArticleService(collections, article_relay, media, audit, settings)
     ingest = IngestClient(
@@ -134,7 +133,7 @@ def create_app(
         settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
     )
     redis = aioredis.from_url(settings.redis_url)
-    parts = build(settings, mongo, bus.publish, redis)
+    parts = build(settings, mongo, bus, redis)
     scheduler = Scheduler(parts.articles, settings.scheduler_interval_s)
     bus.subscribe(
         SUBMISSIONS_STREAM,

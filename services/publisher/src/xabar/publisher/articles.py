@@ -103,7 +103,7 @@ class ArticleService:
         self.media = media
         self.audit = audit
         self.settings = settings
-        self.locks = relay.locks
+        self.locks = relay.doc_locks
         self.slugs = SlugRegistry(collections)
 
     # --- reads ------------------------------------------------------------------------------------
@@ -487,8 +487,13 @@ class ArticleService:
         if review is not None:
             # The inbox's own copy of the status (the event itself is already stored above).
             async with self.locks.hold(f"{self.cols.inbox.name}:{doc['submission_id']}"):
+                inbox_now = await self.cols.inbox.find_one(
+                    {"_id": doc["submission_id"]}, {"version": 1}
+                )
+                if inbox_now is None or inbox_now["version"] != inbox_version:
+                    return new  # the tip moved on meanwhile; the event is stored regardless
                 await self.cols.inbox.update_one(
-                    {"_id": doc["submission_id"], "version": inbox_version},
+                    {"_id": doc["submission_id"]},
                     {
                         "$set": {
                             "status": SubmissionStatus.PUBLISHED.value,
@@ -684,34 +689,23 @@ class ArticleService:
     # --- republish --------------------------------------------------------------------------------
 
     async def republish_all(
-        self, batch_size: int = 200, progress: Callable[[int], None] | None = None
+        self, batch_size: int = 500, progress: Callable[[int], None] | None = None
     ) -> int:
         """Re-emit every published article's current state as ``article.updated`` with its
-        current version (to rebuild a read model whose stream history is gone). Each event is
-        stored in its article's outbox, read and written under the article's lock, then relayed
-        here a batch at a time."""
-        rows = await self.articles.find(
-            {"status": ArticleStatus.PUBLISHED.value}, {"_id": 1}
-        ).to_list(None)
+        current version (to rebuild a read model whose stream history is gone). Nothing is
+        changed, so nothing is stored: the events are built from the articles as read and
+        published a batch at a time. An article changed meanwhile also emits its own, newer
+        event, which a version-gated consumer keeps."""
+        rows = await self.articles.find({"status": ArticleStatus.PUBLISHED.value}).to_list(None)
         count = 0
+        cid = correlation_id_var.get()
         for start in range(0, len(rows), batch_size):
-            ids = [r["_id"] for r in rows[start : start + batch_size]]
-            marked_at = await self.relay.mark_many(ids)
-            stored: list[Doc] = []
-            for article_id in ids:
-                async with self.locks.hold(self.relay.lock_key(article_id)):
-                    doc = await self.articles.find_one({"_id": article_id})
-                    if doc is None or doc["status"] != ArticleStatus.PUBLISHED:
-                        continue
-                    entry = outbox_entry(updated_event(doc, correlation_id_var.get()))
-                    await self.articles.update_one(
-                        {"_id": article_id, "version": doc["version"]},
-                        {"$push": {"outbox": entry}},
-                    )
-                    stored.append({"_id": article_id, "outbox": [entry]})
-            count += await self.relay.relay_docs(stored, marked_at)
+            batch = rows[start : start + batch_size]
+            count += await self.relay.publish_entries(
+                [outbox_entry(updated_event(doc, cid)) for doc in batch]
+            )
             if progress is not None:
-                progress(len(ids))
+                progress(len(batch))
         return count
 
     # --- the one write ----------------------------------------------------------------------------
@@ -754,8 +748,8 @@ class ArticleService:
             entries = [outbox_entry(e) for e in events]
             push["outbox"] = {"$each": entries}
         async with self.locks.hold(self.relay.lock_key(doc["_id"])):
-            # Under the lock no other write of this article runs; the version check and the
-            # conditional filter make a change based on a stale read fail instead of winning.
+            # Under the lock no other write of this article runs: the version read here is the
+            # one this update changes (a change based on a stale read fails instead of winning).
             current = await self.articles.find_one({"_id": doc["_id"]}, {"version": 1, "status": 1})
             if current is None or (current["version"], current["status"]) != (
                 version,
@@ -767,9 +761,9 @@ class ArticleService:
                 )
             if events:
                 await self.relay.mark(doc["_id"])
+            # By _id alone: FerretDB pushes a filter down only when it is exactly {"_id": ...}.
             result = await self.articles.update_one(
-                {"_id": doc["_id"], "version": version, "status": doc["status"]},
-                {"$set": {**changes, "version": version + 1}, "$push": push},
+                {"_id": doc["_id"]}, {"$set": {**changes, "version": version + 1}, "$push": push}
             )
             if result.matched_count != 1:
                 raise VersionConflict("the article changed meanwhile; reload and retry", version)

@@ -22,12 +22,11 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from xabar.contracts import Event
 from xabar.publisher.app import Publisher, build, create_app
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.errors import EditorExists, PublisherError
@@ -106,8 +105,7 @@ def run(
         )
         if with_bus:
             await bus.start()
-        publish = bus.publish if with_bus else _no_publish
-        parts = build(settings, mongo, publish, None)
+        parts = build(settings, mongo, bus, None)
         try:
             return await fn(parts)
         finally:
@@ -117,10 +115,6 @@ def run(
             await mongo.close()
 
     return asyncio.run(go())
-
-
-async def _no_publish(event: Event) -> Any:
-    raise RuntimeError("this command publishes no events")
 
 
 def create_editor(settings: PublisherSettings, args: argparse.Namespace) -> int:

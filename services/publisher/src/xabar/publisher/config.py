@@ -31,6 +31,9 @@ Added by the publisher:
   and maintenance: changes are still stored with their events, which wait in the outbox.
 - ``XABAR_PUBLISHER_RELAY_SWEEP_S`` (default 5.0): how often the relay looks for events a crash left
   unpublished (it also runs at start and right after each write).
+- ``XABAR_PUBLISHER_LOCK_STALE_S`` (default 15.0): a document lock (``xabar.runtime.locks``)
+  older than this was left by a crashed process and is taken over; a writer waits up to twice as
+  long.
 - ``XABAR_PUBLISHER_MAX_JSON_BYTES`` (default 2097152): the largest JSON request body.
 - ``XABAR_PUBLISHER_MAX_MEDIA_BYTES`` (default 15728640): the largest image upload or copy.
 - ``XABAR_PUBLISHER_MAX_MEDIA_PIXELS`` (default 50000000): width times height of an image, checked
@@ -69,6 +72,7 @@ class PublisherSettings(ServiceSettings):
     scheduler_enabled: bool = True
     relay_enabled: bool = True
     relay_sweep_s: float = Field(default=5.0, gt=0)
+    lock_stale_s: float = Field(default=15.0, ge=1)
 
     max_json_bytes: int = Field(default=2 * 1024 * 1024, ge=4096)
     max_media_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)

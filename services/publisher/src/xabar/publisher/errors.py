@@ -65,10 +65,6 @@ class UpstreamUnavailable(PublisherError):
     """Another service we need (ingest, for a tip's photos) did not answer as expected."""
 
 
-class Busy(PublisherError):
-    """Another writer holds the item's lock for too long (rare; the request may be retried)."""
-
-
 class StorageUnavailable(PublisherError):
     """MongoDB or Redis did not answer; nothing was changed that the caller could not retry."""
 

@@ -217,7 +217,7 @@ class InboxService:
         }
         if article_id is not None:
             changes["article_id"] = article_id
-        async with self.relay.locks.hold(self.relay.lock_key(doc["_id"])):
+        async with self.relay.doc_locks.hold(self.relay.lock_key(doc["_id"])):
             current = await self.inbox.find_one({"_id": doc["_id"]}, {"version": 1, "status": 1})
             if current is None or (current["version"], current["status"]) != (
                 version,
@@ -226,8 +226,7 @@ class InboxService:
                 raise VersionConflict("the tip changed meanwhile; reload and retry", version)
             await self.relay.mark(doc["_id"])
             result = await self.inbox.update_one(
-                {"_id": doc["_id"], "version": version, "status": doc["status"]},
-                {"$set": changes, "$push": {"outbox": outbox_entry(event)}},
+                {"_id": doc["_id"]}, {"$set": changes, "$push": {"outbox": outbox_entry(event)}}
             )
             if result.matched_count != 1:
                 raise VersionConflict("the tip changed meanwhile; reload and retry", version)

@@ -1,49 +1,45 @@
-"""The outbox relay of the publisher: the shared ``OutboxRelay``, swept from pending markers, and
-removing sent events under the document's lock.
+"""The outbox relay of the publisher, shaped by how FerretDB v1.24 (SQLite) really behaves.
 
-- Markers: the shared relay's sweep asks MongoDB for every document with a non-empty outbox, a
-  full scan on FerretDB's SQLite backend (about a second for 7,000 articles). Here a writer first
-  upserts a marker ``{"_id": doc_id, "at": now}`` into a small ``*_pending`` collection, then makes
-  its change with the event in the document's outbox, then kicks the relay. The periodic sweep
-  reads the markers only; the full scan runs once, at start, as insurance. A marker is removed,
-  under the document's lock, only when the outbox is empty and the marker is older than
-  ``marker_grace`` and unchanged.
-- Locks: the removal of sent events (``$pullAll``) is a write like any other, and FerretDB does not
-  apply concurrent writes of one document atomically (see ``locks``), so it is done while holding
-  the document's lock, on the outbox as read under that lock.
+Measured on the FerretDB the tests and ``make run`` use:
 
-Publishing and ``$pullAll`` of exactly the entries sent are the shared relay's: a crash between the
-two re-sends the same events (same ``event_id`` and ``version``), which consumers dedupe.
+- an ``_id`` lookup is a table scan (SQLite cannot use FerretDB's ``_id`` index for the
+  expression FerretDB queries with): about 20-40 ms with 7,000 articles, and an update does it
+  twice, so any "one update per document" pass over thousands of articles takes many minutes;
+- concurrent updates of one document are not atomic (see ``xabar.runtime.locks``).
+
+So, on top of the shared ``OutboxRelay`` (its kick queue, loops and one-pass-per-document rule):
+
+- Sent events are recorded in a Redis set (``SENT_KEY``), in the same MULTI/EXEC as the XADDs
+  that publish them. An entry already in that set is never published again. Removing sent entries
+  from the document (``$pullAll``, under the document's lock) is then housekeeping, not what makes
+  an event "sent": bulk imports publish thousands of events without rewriting thousands of
+  documents, and their entries are removed by the next write of each article.
+- Markers: a writer upserts ``{"_id": doc_id, "at": now}`` into a small ``*_pending`` collection
+  before its change, and kicks the relay after it; the periodic sweep reads the markers only. The
+  full scan (one read of every outbox, checked against the sent set in one round trip) runs once,
+  at start, as insurance. A marker is dropped, under the document's lock, when the outbox holds
+  nothing unsent and the marker is older than ``marker_grace`` and unchanged.
+
+A crash between the XADD and anything after it re-sends the same events (same ``event_id`` and
+``version``) on the next pass; consumers dedupe.
 """
 
-import asyncio
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from xabar.publisher.locks import DocLocks
+from xabar.contracts import STREAM_OF_TYPE
 from xabar.publisher.repository import Coll, insert_many_ignoring_duplicates, upsert
-from xabar.runtime.outbox import OUTBOX_FIELD, OutboxRelay, Publish
+from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus
+from xabar.runtime.locks import DocLocks
+from xabar.runtime.outbox import OUTBOX_FIELD, OutboxRelay
 
 log = logging.getLogger("xabar.publisher.relay")
 
-
-async def stop_tasks(tasks: list[asyncio.Task[None]], retry_s: float = 0.5) -> None:
-    """Cancel ``tasks`` and wait for them, cancelling again those that swallowed it.
-
-    A cancellation can be lost inside PyMongo on Python 3.11 (its ``wait_for`` on a pool
-    condition returns the result when the cancel lands as the condition is notified), and a loop
-    that survives it would keep a shutdown waiting forever."""
-    for task in tasks:
-        task.cancel()
-    while pending := [t for t in tasks if not t.done()]:
-        await asyncio.wait(pending, timeout=retry_s)
-        for task in pending:
-            if not task.done():
-                task.cancel()
-    for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a background task had failed", exc_info=task.exception())
+SENT_KEY = "xabar:publisher:outbox:sent"
+PIPELINE_CHUNK = 200
+Entry = dict[str, str]
 
 
 def ms_now() -> datetime:
@@ -56,34 +52,37 @@ class MarkedRelay(OutboxRelay):
         self,
         collection: Coll,
         pending: Coll,
-        publish: Publish,
+        bus: EventBus,
         locks: DocLocks,
         *,
         sweep_interval: float = 5.0,
         marker_grace: timedelta = timedelta(seconds=30),
         enabled: bool = True,
+        sent_key: str = SENT_KEY,
     ) -> None:
-        super().__init__(collection, publish, sweep_interval=sweep_interval)
+        super().__init__(collection, bus.publish, sweep_interval=sweep_interval, locks=locks)
+        self.bus = bus
         self.pending = pending
-        self.locks = locks
+        self.doc_locks = locks
         self.marker_grace = marker_grace
         self.enabled = enabled
+        self.sent_key = sent_key
         self._scanned = False
 
     def lock_key(self, doc_id: Any) -> str:
         return f"{self.collection.name}:{doc_id}"
 
+    # --- lifecycle --------------------------------------------------------------------------------
+
     async def start(self) -> None:
         if self.enabled:
             await super().start()
 
-    async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        await stop_tasks(tasks)
-
     def kick(self, doc_id: Any) -> None:
         if self.enabled:
             super().kick(doc_id)
+
+    # --- markers ----------------------------------------------------------------------------------
 
     async def mark(self, doc_id: Any) -> None:
         """Record that ``doc_id`` is about to get events; call BEFORE the write, holding the
@@ -94,7 +93,7 @@ class MarkedRelay(OutboxRelay):
         )
 
     async def mark_many(self, doc_ids: list[Any]) -> datetime:
-        """Mark many documents at once; returns the marking time (for ``unmark_many``)."""
+        """Mark many documents at once; returns the marking time (for ``relay_docs``)."""
         now = ms_now()
         existing = await insert_many_ignoring_duplicates(
             self.pending, [{"_id": i, "at": now} for i in doc_ids]
@@ -103,11 +102,71 @@ class MarkedRelay(OutboxRelay):
             await self.mark(doc_id)
         return now
 
-    async def _relay(self, doc: dict[str, Any]) -> int:
-        """Publish and remove the outbox as read while holding the document's lock."""
-        async with self.locks.hold(self.lock_key(doc["_id"])):
-            fresh = await self.collection.find_one({"_id": doc["_id"]}, {OUTBOX_FIELD: 1})
-            return await super()._relay(fresh) if fresh else 0
+    # --- publishing -------------------------------------------------------------------------------
+
+    async def unsent(self, entries: list[Entry]) -> list[Entry]:
+        if not entries:
+            return []
+        flags = await self.bus.redis.smismember(self.sent_key, [e["event_id"] for e in entries])
+        return [e for e, sent in zip(entries, flags, strict=True) if not sent]
+
+    async def publish_entries(self, entries: list[Entry]) -> int:
+        """Publish the entries not sent yet: XADDs and their SADD to the sent set in one
+        MULTI/EXEC per chunk. Returns how many were published now."""
+        todo = await self.unsent(entries)
+        options = self.bus.options
+        for start in range(0, len(todo), PIPELINE_CHUNK):
+            chunk = todo[start : start + PIPELINE_CHUNK]
+            async with self.bus.redis.pipeline(transaction=True) as pipe:
+                for entry in chunk:
+                    head = json.loads(entry["event"])
+                    await self.bus.broker.publish(
+                        entry["event"].encode(),
+                        stream=STREAM_OF_TYPE[head["type"]],
+                        maxlen=options.stream_maxlen,
+                        correlation_id=head["correlation_id"],
+                        headers={"event_type": head["type"], "event_id": entry["event_id"]},
+                        pipeline=pipe,
+                    )
+                pipe.sadd(self.sent_key, *[e["event_id"] for e in chunk])
+                await pipe.execute()
+            for entry in chunk:
+                head = json.loads(entry["event"])
+                EVENTS_PUBLISHED.labels(STREAM_OF_TYPE[head["type"]], head["type"]).inc()
+        return len(todo)
+
+    async def relay_doc(self, doc_id: Any) -> int:
+        """Publish one document's unsent events and remove its sent ones, under its lock. One
+        pass per document at a time (a request meanwhile makes that pass run once more)."""
+        if doc_id in self._inflight:
+            self._again.add(doc_id)
+            return 0
+        self._inflight.add(doc_id)
+        try:
+            sent = 0
+            while True:
+                sent += await self._relay_locked(doc_id)
+                if doc_id not in self._again:
+                    return sent
+                self._again.discard(doc_id)
+        finally:
+            self._inflight.discard(doc_id)
+
+    async def _relay_locked(self, doc_id: Any) -> int:
+        async with self.doc_locks.hold(self.lock_key(doc_id)):
+            doc = await self.collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+            entries = (doc or {}).get(OUTBOX_FIELD) or []
+            if not entries:
+                return 0
+            sent = await self.publish_entries(entries)
+            # $pullAll of exactly the entries read: FerretDB's $pull matches whole elements.
+            await self.collection.update_one({"_id": doc_id}, {"$pullAll": {OUTBOX_FIELD: entries}})
+            return sent
+
+    async def _relay(self, doc: dict[str, Any]) -> int:  # the shared sweep's per-document step
+        return await self.relay_doc(doc["_id"])
+
+    # --- sweeps -----------------------------------------------------------------------------------
 
     async def sweep(self) -> int:
         sent = 0
@@ -117,8 +176,18 @@ class MarkedRelay(OutboxRelay):
         return sent + await self.sweep_markers()
 
     async def full_sweep(self) -> int:
-        """The shared relay's scan of the whole collection for non-empty outboxes."""
-        return await super().sweep()
+        """Every outbox of the collection in one read; only documents with unsent entries are
+        relayed (entries already sent wait for their document's next write to be removed)."""
+        docs = await self.collection.find(
+            {f"{OUTBOX_FIELD}.0": {"$exists": True}}, {OUTBOX_FIELD: 1}
+        ).to_list(None)
+        entries = [e for d in docs for e in d[OUTBOX_FIELD]]
+        unsent = {e["event_id"] for e in await self.unsent(entries)}
+        sent = 0
+        for doc in docs:
+            if any(e["event_id"] in unsent for e in doc[OUTBOX_FIELD]):
+                sent += await self.relay_doc(doc["_id"])
+        return sent
 
     async def sweep_markers(self) -> int:
         sent = 0
@@ -133,31 +202,22 @@ class MarkedRelay(OutboxRelay):
         return sent
 
     async def _drop_marker_if_done(self, doc_id: Any, seen_at: datetime) -> None:
-        async with self.locks.hold(self.lock_key(doc_id)):
+        async with self.doc_locks.hold(self.lock_key(doc_id)):
             doc = await self.collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+            left = await self.unsent((doc or {}).get(OUTBOX_FIELD) or [])
             marker = await self.pending.find_one({"_id": doc_id})
-            if (doc is None or not doc.get(OUTBOX_FIELD)) and marker and marker["at"] == seen_at:
+            if not left and marker and marker["at"] == seen_at:
                 await self.pending.delete_one({"_id": doc_id})
 
-    async def relay_docs(
-        self, docs: list[dict[str, Any]], marked_at: datetime, concurrency: int = 8
-    ) -> int:
-        """Publish the outboxes of documents the caller has just written (bulk imports and
-        re-emits), and drop their markers: ``docs`` as written, so their outbox entries match
-        the stored ones. Documents whose lock is taken now are left to the sweep."""
-        keys = {self.lock_key(d["_id"]): d for d in docs if d.get(OUTBOX_FIELD)}
-        token, taken = await self.locks.try_many(list(keys))
-        try:
-            gate = asyncio.Semaphore(concurrency)
+    # --- bulk -------------------------------------------------------------------------------------
 
-            async def one(doc: dict[str, Any]) -> int:
-                async with gate:
-                    return await OutboxRelay._relay(self, doc)
-
-            counts = await asyncio.gather(*(one(keys[k]) for k in sorted(taken)))
-            ids = [keys[k]["_id"] for k in taken]
-            if ids:
-                await self.pending.delete_many({"_id": {"$in": ids}, "at": marked_at})
-        finally:
-            await self.locks.release_many(token, taken)
-        return sum(counts)
+    async def relay_docs(self, docs: list[dict[str, Any]], marked_at: datetime) -> int:
+        """Publish the outboxes of documents the caller has just inserted (bulk imports), and
+        drop their markers. The documents are not rewritten: their entries are recorded as sent
+        and removed by each document's next write."""
+        entries = [e for d in docs for e in d.get(OUTBOX_FIELD) or []]
+        sent = await self.publish_entries(entries)
+        ids = [d["_id"] for d in docs]
+        if ids:
+            await self.pending.delete_many({"_id": {"$in": ids}, "at": marked_at})
+        return sent

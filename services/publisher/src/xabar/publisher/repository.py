@@ -12,8 +12,8 @@ FerretDB's SQLite backend pushes down only ``_id`` filters, so:
 - ``articles_pending`` / ``inbox_pending``: ``_id`` = a document with events to relay (markers).
 - ``editors`` (``_id`` = editor id) and ``editor_emails`` (``_id`` = e-mail -> editor id).
 - ``audit``: ``_id`` = time-ordered id of an editorial action.
-- ``locks``: ``_id`` = ``"<collection>:<doc id>"`` while a writer changes that document (see
-  ``locks``: FerretDB does not apply single-document updates atomically).
+- ``locks``: ``_id`` = ``"<collection>:<doc id>"`` while a writer changes that document
+  (``xabar.runtime.locks``: FerretDB does not apply single-document updates atomically).
 - ``media.files`` / ``media.chunks``: a GridFS bucket named ``media``; chunk ``_id`` is
   ``"<media_id>:<n>"`` so reads go by ``_id`` (see ``media``).
 """

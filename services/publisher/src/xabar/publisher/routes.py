@@ -34,7 +34,6 @@ from xabar.publisher.domain import ArticleStatus, Doc
 from xabar.publisher.editors import EditorService
 from xabar.publisher.errors import (
     BadMedia,
-    Busy,
     EditorExists,
     ImportFailed,
     InvalidCredentials,
@@ -89,6 +88,7 @@ from xabar.publisher.schemas import (
 from xabar.runtime.auth import AuthError, ForbiddenError, Principal, Role, TokenCodec
 from xabar.runtime.clients import client_address, hash_address
 from xabar.runtime.http import BadRequest, error_response, json_response, parse_body
+from xabar.runtime.locks import LockBusy
 from xabar.runtime.openapi import ErrorBody, OpenAPI
 
 log = logging.getLogger("xabar.publisher.routes")
@@ -143,8 +143,6 @@ def publisher_error(exc: PublisherError) -> Response:
         return error_response(422, "bad_media", exc.message)
     if isinstance(exc, UpstreamUnavailable):
         return error_response(502, "upstream_unavailable", exc.message)
-    if isinstance(exc, Busy):
-        return error_response(503, "busy", exc.message, headers={"Retry-After": "1"})
     if isinstance(exc, StorageUnavailable):
         return error_response(503, "storage_unavailable", exc.message)
     if isinstance(exc, InvalidInput | ImportFailed):
@@ -157,6 +155,8 @@ async def _guarded(call: Callable[[], Awaitable[Response]]) -> Response:
         return await call()
     except PublisherError as exc:
         return publisher_error(exc)
+    except LockBusy as exc:
+        return error_response(503, "busy", str(exc), headers={"Retry-After": "1"})
     except (PyMongoError, RedisError) as exc:
         log.warning("storage unavailable", extra={"error": repr(exc)})
         return error_response(

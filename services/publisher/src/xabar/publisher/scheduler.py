@@ -15,7 +15,6 @@ import logging
 from prometheus_client import Counter
 
 from xabar.publisher.articles import ArticleService
-from xabar.publisher.relay import stop_tasks
 
 log = logging.getLogger("xabar.publisher.scheduler")
 
@@ -23,6 +22,24 @@ SCHEDULED_PUBLISHED = Counter(
     "xabar_publisher_scheduled_published_total", "Scheduled articles published by this process"
 )
 RECONCILE_EVERY = 10  # ticks
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], retry_s: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again those that swallowed it.
+
+    A cancellation can be lost inside PyMongo on Python 3.11 (its ``wait_for`` on a pool
+    condition returns the result when the cancel lands as the condition is notified), and a loop
+    that survives it would keep a shutdown waiting forever."""
+    for task in tasks:
+        task.cancel()
+    while pending := [t for t in tasks if not t.done()]:
+        await asyncio.wait(pending, timeout=retry_s)
+        for task in pending:
+            if not task.done():
+                task.cancel()
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a background task had failed", exc_info=task.exception())
 
 
 class Scheduler:
