@@ -3,6 +3,17 @@
 Messages are Russian: they reach readers (the HTML page) and editors as they are.
 """
 
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# Redis or MongoDB cannot be reached right now: answered 503, retried by the loops, no traceback.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionFailure,
+)
+
 
 class PollsError(Exception):
     """Base of every error the polls service raises on purpose."""

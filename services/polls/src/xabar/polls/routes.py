@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from xabar.polls.apidoc import FORM, PollsOpenAPI
 from xabar.polls.counter import Counts
 from xabar.polls.domain import POLL_ID, Poll, from_epoch_ms
 from xabar.polls.errors import (
+    UNAVAILABLE,
     AlreadyVoted,
     ConcurrentChange,
     InvalidChoice,
@@ -50,6 +52,7 @@ from xabar.runtime.http import BadRequest, error_response, json_response, parse_
 from xabar.runtime.openapi import ErrorBody
 
 MAX_FORM_BYTES = 16_384
+log = logging.getLogger("xabar.polls.http")
 NO_STORE = {"Cache-Control": "no-store"}
 
 STATUS: dict[type[PollsError], int] = {
@@ -64,6 +67,8 @@ STATUS: dict[type[PollsError], int] = {
     InvalidPoll: 422,
     TooManyVotes: 429,
 }
+
+UNAVAILABLE_MESSAGE = "Сервис временно недоступен, повторите попытку через несколько секунд"
 
 PAGE_TITLES = {
     404: "Опрос не найден",
@@ -95,6 +100,14 @@ def error_of(exc: PollsError) -> Response:
     if isinstance(exc, TooManyVotes):
         headers = {"Retry-After": str(exc.retry_after_s)}
     return error_response(status_of(exc), exc.code, exc.message, headers=headers)
+
+
+def unavailable(exc: Exception) -> Response:
+    """Redis or MongoDB is down for a moment: a clear 503, not a stack trace. (A vote answered
+    so may still have been counted if the connection broke after the script ran: voting again
+    then answers "already voted".)"""
+    log.warning("storage unavailable", extra={"error": repr(exc)})
+    return error_response(503, "unavailable", UNAVAILABLE_MESSAGE, headers={"Retry-After": "2"})
 
 
 def safe_return_to(value: str | None, site_url: str) -> str | None:
@@ -170,6 +183,21 @@ def api_routes(api: PollsOpenAPI, ctx: Context) -> list[BaseRoute]:
                 )
             except ForbiddenError as exc:
                 return error_response(403, "forbidden", str(exc))
+            except UNAVAILABLE as exc:
+                return unavailable(exc)
+
+        return endpoint
+
+    def html(
+        fn: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await fn(request)
+            except UNAVAILABLE as exc:
+                log.warning("storage unavailable", extra={"error": repr(exc)})
+                page = ctx.pages.message("Сервис временно недоступен", UNAVAILABLE_MESSAGE)
+                return HTMLResponse(page, 503, headers={"Retry-After": "2"})
 
         return endpoint
 
@@ -301,6 +329,12 @@ def api_routes(api: PollsOpenAPI, ctx: Context) -> list[BaseRoute]:
                 {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyVotes) else None
             )
             return with_cookie(HTMLResponse(html, status, headers=headers), voter)
+        except UNAVAILABLE as exc:
+            log.warning("storage unavailable", extra={"error": repr(exc)})
+            html = ctx.pages.message(
+                "Сервис временно недоступен", UNAVAILABLE_MESSAGE, return_to=return_to
+            )
+            return with_cookie(HTMLResponse(html, 503, headers={"Retry-After": "2"}), voter)
         target = return_to or f"{ctx.pages.base}/polls/{poll_id}?vote=ok"
         return with_cookie(RedirectResponse(target, status_code=303), voter)
 
@@ -446,8 +480,8 @@ def api_routes(api: PollsOpenAPI, ctx: Context) -> list[BaseRoute]:
         Route("/api/v1/polls/{poll_id}/close", json_api(close_poll), methods=["POST"]),
         Route("/api/v1/polls/{poll_id}/votes", json_api(vote), methods=["POST"]),
         Route("/api/v1/anomalies", json_api(anomalies), methods=["GET"]),
-        Route("/polls", list_page, methods=["GET"]),
-        Route("/polls/{poll_id}", poll_page, methods=["GET"]),
+        Route("/polls", html(list_page), methods=["GET"]),
+        Route("/polls/{poll_id}", html(poll_page), methods=["GET"]),
     ]
 
 

@@ -12,6 +12,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from xabar.polls.errors import UNAVAILABLE
+
 log = logging.getLogger("xabar.polls.workers")
 
 
@@ -51,6 +53,14 @@ class Worker:
             try:
                 more = await self.step()
                 backoff = 0.2
+            except UNAVAILABLE as exc:
+                log.warning(
+                    "Redis or MongoDB unavailable; will retry",
+                    extra={"worker": self.name, "error": repr(exc)},
+                )
+                await self._pause(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
             except Exception:
                 log.exception("background step failed; will retry", extra={"worker": self.name})
                 await self._pause(backoff)
