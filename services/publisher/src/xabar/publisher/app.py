@@ -1,5 +1,7 @@
 """Composition root of the publisher service (the HTTP app and the CLI build the same parts)."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,11 +21,12 @@ from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import on_submission_received
 from xabar.publisher.inbox import InboxService
+from xabar.publisher.index import ArticleIndex
 from xabar.publisher.media import IngestClient, MediaStore
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repository import Collections
 from xabar.publisher.routes import Deps, api_routes
-from xabar.publisher.scheduler import Scheduler
+from xabar.publisher.scheduler import Scheduler, stop_tasks
 from xabar.runtime.app import standard_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
@@ -34,6 +37,8 @@ from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
+
+log = logging.getLogger("xabar.publisher.app")
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Publisher:
     inbox: InboxService
     editors: EditorService
     ingest: IngestClient
+    index: ArticleIndex
 
     async def start_relays(self) -> None:
         await self.article_relay.start()
@@ -65,7 +71,9 @@ def build(
     settings: PublisherSettings,
     mongo: AsyncMongoClient[dict[str, Any]],
     bus: EventBus,
-    redis: aioredis.Redis | None = None,
+    redis: aioredis.Redis,
+    *,
+    login_limits: bool = True,
 ) -> Publisher:
     collections = Collections(mongo, settings.mongodb_db)
     codec = TokenCodec(
@@ -86,7 +94,8 @@ def build(
     inbox_relay = MarkedRelay(
         collections.inbox, collections.inbox_pending, bus, locks, **relay_opts
     )
-    articles = ArticleService(collections, article_relay, media, audit, settings)
+    index = ArticleIndex(redis)
+    articles = ArticleService(collections, article_relay, media, audit, settings, index)
     ingest = IngestClient(
         settings.ingest_url,
         codec,
@@ -99,12 +108,12 @@ def build(
         collections,
         codec,
         email_limiter=RateLimiter(redis, "publisher:login", settings.login_rate_limit, window)
-        if redis is not None
+        if login_limits
         else None,
         address_limiter=RateLimiter(
             redis, "publisher:login-address", settings.login_address_rate_limit, window
         )
-        if redis is not None
+        if login_limits
         else None,
     )
     return Publisher(
@@ -119,6 +128,7 @@ def build(
         inbox,
         editors,
         ingest,
+        index,
     )
 
 
@@ -145,15 +155,26 @@ def create_app(
         "Xabar publisher", "1.0.0", "the editorial inbox, articles, workflow and publishing"
     )
 
+    async def rebuild_index() -> None:
+        try:
+            count = await parts.index.rebuild(parts.collections.articles)
+            log.info("article list index rebuilt", extra={"articles": count})
+        except Exception:
+            log.exception("article list index not rebuilt; it repairs on the next start")
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
+        indexing: asyncio.Task[None] | None = None
         try:
             await parts.start_relays()
             if settings.scheduler_enabled:
                 await scheduler.start()
+            indexing = asyncio.create_task(rebuild_index(), name="publisher-index-rebuild")
             yield
         finally:
+            if indexing is not None:
+                await stop_tasks([indexing])
             await scheduler.stop()
             await parts.stop_relays()
             await bus.stop()

@@ -1,18 +1,23 @@
 """Articles: create, edit, the workflow, corrections, revisions, news of the day, scheduling.
 
-Every change is ONE conditional single-document update of the article::
+Every change is made holding the article's lock (``xabar.runtime.locks``: FerretDB does not apply
+concurrent updates of one document atomically), on the article as read under that lock, and is
+ONE single-document update::
 
-    {"_id": id, "version": v, "status": s}  ->  $set the change and "version": v + 1,
-                                               $push its revision (and its events to the outbox)
+    {"_id": id}  ->  $set the change and "version": v + 1,
+                     $push its revision (and the events it causes, to the outbox)
 
-so the change, its revision and the events it causes are stored together or not at all; a write
-based on a stale version matches nothing and is refused (409). Events are published by the relay
-(``relay``); an article is public only once ``article.published`` is in the same document.
+so the change, its revision and its events are stored together or not at all, and a change based
+on a version the client no longer has is refused (409). The filter is ``_id`` alone because
+FerretDB pushes a filter down only when it is exactly that; the lock makes it a compare-and-set.
+Events are published by the relay; an article is public once ``article.published`` is stored
+with it. After each write the editors' list index is updated (``index``).
 """
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +57,7 @@ from xabar.publisher.errors import (
     NotFound,
     VersionConflict,
 )
+from xabar.publisher.index import ArticleIndex
 from xabar.publisher.media import MediaStore, StoredMedia
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repository import Collections, upsert
@@ -67,8 +73,6 @@ SCHEDULER = Principal("system:scheduler", "Планировщик публика
 SYSTEM = Principal("system", "Xabar", Role.CHIEF)
 IMPORTER = Principal("system:import", "Импорт", Role.CHIEF)
 REPORTER_SOURCE = "Народный репортер"
-SUMMARY_EXCLUDE = {"body_html": 0, "body_markdown": 0, "revisions": 0, "outbox": 0}
-FEATURE_RETRIES = 5
 
 
 def article_id_for(key: str) -> str:
@@ -88,6 +92,15 @@ class Page:
     per_page: int
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A publication as stored, and what is left to do once the article's lock is released."""
+
+    doc: Doc
+    was_scheduled: bool
+    tip_version: int | None  # the tip's version the publication's review event followed
+
+
 class ArticleService:
     def __init__(
         self,
@@ -96,6 +109,7 @@ class ArticleService:
         media: MediaStore,
         audit: AuditLog,
         settings: PublisherSettings,
+        index: ArticleIndex,
     ) -> None:
         self.cols = collections
         self.articles = collections.articles
@@ -103,6 +117,7 @@ class ArticleService:
         self.media = media
         self.audit = audit
         self.settings = settings
+        self.index = index
         self.locks = relay.doc_locks
         self.slugs = SlugRegistry(collections)
 
@@ -114,6 +129,12 @@ class ArticleService:
             raise NotFound("no such article")
         return doc
 
+    @asynccontextmanager
+    async def _locked(self, article_id: str) -> AsyncIterator[Doc]:
+        """The article as read while holding its lock; every write happens inside this."""
+        async with self.locks.hold(self.relay.lock_key(article_id)):
+            yield await self.get(article_id)
+
     async def search(
         self,
         *,
@@ -124,21 +145,16 @@ class ArticleService:
         page: int = 1,
         per_page: int = 50,
     ) -> Page:
-        """Newest change first. Filters and order are applied here, not by the database (FerretDB
-        pushes down only ``_id`` filters); bodies, revisions and outboxes are not read."""
-        rows = await self.articles.find({}, SUMMARY_EXCLUDE).to_list(None)
-        needle = query.casefold() if query else None
-        rows = [
-            r
-            for r in rows
-            if (status is None or r["status"] == status)
-            and (country is None or country in (r.get("countries") or ()))
-            and (owner_id is None or r.get("owner_id") == owner_id)
-            and (needle is None or needle in r["title"].casefold())
-        ]
-        rows.sort(key=lambda r: (r["updated_at"], r["_id"]), reverse=True)
-        start = (page - 1) * per_page
-        return Page(rows[start : start + per_page], len(rows), page, per_page)
+        """Newest change first, from the Redis index (see ``index``)."""
+        items, total = await self.index.search(
+            status=status,
+            country=country,
+            owner_id=owner_id,
+            query=query,
+            page=page,
+            per_page=per_page,
+        )
+        return Page(items, total, page, per_page)
 
     async def revisions(self, article_id: str) -> list[Doc]:
         doc = await self.get(article_id)
@@ -324,6 +340,7 @@ class ArticleService:
             if submission_id is None or existing.get("submission_id") != submission_id:
                 raise
             return existing
+        await self.index.put(doc)
         await self.audit.record(by, "article.create", "article", article_id, title=doc["title"])
         return doc
 
@@ -336,33 +353,33 @@ class ArticleService:
         *,
         full: bool = False,
     ) -> Doc:
-        doc = await self.get(article_id)
-        check_can_edit(by, doc)
-        self._check_version(doc, expected_version)
-        changes = await self.content_changes(doc, given, full=full)
-        return await self._apply_edit(by, doc, changes, action="edit")
+        async with self._locked(article_id) as doc:
+            check_can_edit(by, doc)
+            self._check_version(doc, expected_version)
+            changes = await self.content_changes(doc, given, full=full)
+            return await self._apply_edit(by, doc, changes, action="edit")
 
     async def restore(
         self, by: Principal, article_id: str, version: int, expected_version: int
     ) -> Doc:
-        doc = await self.get(article_id)
-        check_can_edit(by, doc)
-        self._check_version(doc, expected_version)
-        old = state_at(doc, version)
-        changes = {f: old.get(f) for f in CONTENT_FIELDS if doc.get(f) != old.get(f)}
-        return await self._apply_edit(by, doc, changes, action="restore", restored_from=version)
+        async with self._locked(article_id) as doc:
+            check_can_edit(by, doc)
+            self._check_version(doc, expected_version)
+            old = state_at(doc, version)
+            changes = {f: old.get(f) for f in CONTENT_FIELDS if doc.get(f) != old.get(f)}
+            return await self._apply_edit(by, doc, changes, action="restore", restored_from=version)
 
     async def correct(
         self, by: Principal, article_id: str, note: str, given: Doc, expected_version: int
     ) -> Doc:
-        doc = await self.get(article_id)
-        self._check_version(doc, expected_version)
-        if doc["status"] != ArticleStatus.PUBLISHED:
-            raise InvalidTransition("a correction is made to a published article")
-        changes = await self.content_changes(doc, given)
-        now = utcnow()
-        changes["corrections"] = [*doc.get("corrections", []), {"note": note, "corrected_at": now}]
-        return await self._apply_edit(by, doc, changes, action="correct", note=note)
+        async with self._locked(article_id) as doc:
+            self._check_version(doc, expected_version)
+            if doc["status"] != ArticleStatus.PUBLISHED:
+                raise InvalidTransition("a correction is made to a published article")
+            changes = await self.content_changes(doc, given)
+            correction = {"note": note, "corrected_at": utcnow()}
+            changes["corrections"] = [*doc.get("corrections", []), correction]
+            return await self._apply_edit(by, doc, changes, action="correct", note=note)
 
     async def _apply_edit(
         self, by: Principal, doc: Doc, changes: Doc, action: str, **extra: Any
@@ -381,7 +398,7 @@ class ArticleService:
             new = await self._write(
                 by, doc, changes, action=action, event="updated" if published else None, **extra
             )
-        except VersionConflict:
+        except Exception:
             if new_slug is not None:
                 await self.slugs.release(new_slug, doc["_id"])
             raise
@@ -404,23 +421,32 @@ class ArticleService:
         expected_version: int | None = None,
         publish_at: datetime | None = None,
     ) -> Doc:
-        doc = await self.get(article_id)
-        transition = check_transition(by, doc, action)
-        if expected_version is not None:
-            self._check_version(doc, expected_version)
-        if action == "publish":
-            new = await self._publish(by, doc)
-        elif action == "schedule":
-            new = await self._schedule(by, doc, publish_at)
-        elif action == "unpublish":
-            new = await self._unpublish(by, doc)
-        else:
-            changes: Doc = {"status": transition.target.value}
-            if doc.get("publish_at") is not None:
-                changes["publish_at"] = None
-            new = await self._write(by, doc, changes, action=action)
-            if doc["status"] == ArticleStatus.SCHEDULED:
-                await self.cols.schedule.delete_one({"_id": doc["_id"]})
+        published: Published | None = None
+        async with self._locked(article_id) as doc:
+            transition = check_transition(by, doc, action)
+            if expected_version is not None:
+                self._check_version(doc, expected_version)
+            if action == "publish":
+                published = await self._publish(by, doc)
+                new = published.doc
+            elif action == "schedule":
+                new = await self._schedule(by, doc, publish_at)
+            elif action == "unpublish":
+                new = await self._unpublish(by, doc)
+            else:
+                changes: Doc = {"status": transition.target.value}
+                if doc.get("publish_at") is not None:
+                    changes["publish_at"] = None
+                new = await self._write(by, doc, changes, action=action)
+        # what touches other documents, once the article's lock is released
+        if published is not None:
+            await self._after_publish(published)
+        elif doc["status"] == ArticleStatus.SCHEDULED and new["status"] != doc["status"]:
+            await self.cols.schedule.delete_one({"_id": doc["_id"]})
+        if action == "unpublish":
+            for row in await self.cols.featured.find({}).to_list(None):
+                if row.get("article_id") == doc["_id"]:
+                    await self._choose_featured(row["_id"], None, by)
         detail: Doc = {"version": new["version"], "status": new["status"]}
         if publish_at is not None:
             detail["publish_at"] = publish_at.isoformat()
@@ -443,7 +469,9 @@ class ArticleService:
         changes = {"status": ArticleStatus.SCHEDULED.value, "publish_at": publish_at}
         return await self._write(by, doc, changes, action="schedule")
 
-    async def _publish(self, by: Principal, doc: Doc, *, action: str = "publish") -> Doc:
+    async def _publish(self, by: Principal, doc: Doc, *, action: str = "publish") -> Published:
+        """Publish ``doc`` (held under its lock). For an accepted tip's article, the first
+        publication also carries ``submission.reviewed`` (published, with the article's URL)."""
         check_publishable(doc)
         now = utcnow()
         changes: Doc = {
@@ -455,16 +483,16 @@ class ArticleService:
             "slug_locked": True,
         }
         review: SubmissionReviewed | None = None
-        inbox_version = 0
+        tip_version: int | None = None
         if doc.get("submission_id") and not doc.get("submission_notified"):
-            inbox = await self.cols.inbox.find_one({"_id": doc["submission_id"]}, {"version": 1})
-            if inbox is not None:
-                inbox_version = int(inbox["version"])
+            tip = await self.cols.inbox.find_one({"_id": doc["submission_id"]}, {"version": 1})
+            if tip is not None:
+                tip_version = int(tip["version"])
                 review = SubmissionReviewed.create(
                     producer=PRODUCER,
                     correlation_id=correlation_id_var.get(),
                     aggregate_id=doc["submission_id"],
-                    version=inbox_version + 1,
+                    version=tip_version + 1,
                     data=SubmissionReview(
                         submission_id=doc["submission_id"],
                         status=SubmissionStatus.PUBLISHED,
@@ -482,42 +510,40 @@ class ArticleService:
             event="published",
             extra_events=[review] if review else [],
         )
-        if doc["status"] == ArticleStatus.SCHEDULED:
+        return Published(new, doc["status"] == ArticleStatus.SCHEDULED, tip_version)
+
+    async def _after_publish(self, published: Published) -> None:
+        doc = published.doc
+        if published.was_scheduled:
             await self.cols.schedule.delete_one({"_id": doc["_id"]})
-        if review is not None:
-            # The inbox's own copy of the status (the event itself is already stored above).
-            async with self.locks.hold(f"{self.cols.inbox.name}:{doc['submission_id']}"):
-                inbox_now = await self.cols.inbox.find_one(
-                    {"_id": doc["submission_id"]}, {"version": 1}
-                )
-                if inbox_now is None or inbox_now["version"] != inbox_version:
-                    return new  # the tip moved on meanwhile; the event is stored regardless
-                await self.cols.inbox.update_one(
-                    {"_id": doc["submission_id"]},
-                    {
-                        "$set": {
-                            "status": SubmissionStatus.PUBLISHED.value,
-                            "version": inbox_version + 1,
-                            "article_url": self.settings.article_url(doc["slug"]),
-                            "updated_at": now,
-                        }
-                    },
-                )
-        return new
+        if published.tip_version is None:
+            return
+        # The inbox's own copy of the status (the event itself is stored with the article).
+        sid = doc["submission_id"]
+        async with self.locks.hold(f"{self.cols.inbox.name}:{sid}"):
+            tip = await self.cols.inbox.find_one({"_id": sid}, {"version": 1})
+            if tip is None or tip["version"] != published.tip_version:
+                return  # the tip moved on meanwhile; the event is stored regardless
+            await self.cols.inbox.update_one(
+                {"_id": sid},
+                {
+                    "$set": {
+                        "status": SubmissionStatus.PUBLISHED.value,
+                        "version": published.tip_version + 1,
+                        "article_url": self.settings.article_url(doc["slug"]),
+                        "updated_at": doc["updated_at"],
+                    }
+                },
+            )
 
     async def _unpublish(self, by: Principal, doc: Doc) -> Doc:
-        now = utcnow()
         changes: Doc = {
             "status": ArticleStatus.UNPUBLISHED.value,
-            "unpublished_at": now,
+            "unpublished_at": utcnow(),
             "featured": False,
             "featured_countries": [],
         }
-        new = await self._write(by, doc, changes, action="unpublish", event="unpublished")
-        for row in await self.cols.featured.find({}).to_list(None):
-            if row.get("article_id") == doc["_id"]:
-                await self._choose_featured(row["_id"], None, by)
-        return new
+        return await self._write(by, doc, changes, action="unpublish", event="unpublished")
 
     # --- news of the day --------------------------------------------------------------------------
 
@@ -550,7 +576,8 @@ class ArticleService:
         self, key: str, article_id: str | None, by: Principal, only_if: str | None = None
     ) -> None:
         """Record the choice in the registry (``pending``), then bring the articles in line.
-        Under the registry entry's lock, so choices are made one at a time."""
+        Under the registry entry's lock, so choices are made one at a time (lock order: the
+        registry entry, then an article; never the other way round)."""
         async with self.locks.hold(f"featured:{key}"):
             reg = await self.cols.featured.find_one({"_id": key}) or {}
             if only_if is not None and reg.get("article_id") != only_if:
@@ -591,8 +618,7 @@ class ArticleService:
         if current:
             await self._set_flag(by, current, country, True)
         await self.cols.featured.update_one(
-            {"_id": key, "version": reg["version"]},
-            {"$set": {"pending": False, "previous_ids": []}, "$inc": {"version": 1}},
+            {"_id": key}, {"$set": {"pending": False, "previous_ids": []}, "$inc": {"version": 1}}
         )
 
     async def reconcile_featured(self) -> None:
@@ -605,35 +631,30 @@ class ArticleService:
     async def _set_flag(
         self, by: Principal, article_id: str, country: str | None, on: bool
     ) -> None:
-        for _ in range(FEATURE_RETRIES):
-            doc = await self.articles.find_one({"_id": article_id})
-            if doc is None:
-                return
-            if country is None:
-                if bool(doc.get("featured")) == on:
-                    return
-                changes: Doc = {"featured": on}
-            else:
-                have = list(doc.get("featured_countries") or [])
-                if (country in have) == on:
-                    return
-                changes = {
-                    "featured_countries": [*have, country]
-                    if on
-                    else [c for c in have if c != country]
-                }
-            if on and doc["status"] != ArticleStatus.PUBLISHED:
-                return  # unpublished meanwhile: it cannot be featured
-            published = doc["status"] == ArticleStatus.PUBLISHED
-            try:
+        try:
+            async with self._locked(article_id) as doc:
+                if country is None:
+                    if bool(doc.get("featured")) == on:
+                        return
+                    changes: Doc = {"featured": on}
+                else:
+                    have = list(doc.get("featured_countries") or [])
+                    if (country in have) == on:
+                        return
+                    changes = {
+                        "featured_countries": [*have, country]
+                        if on
+                        else [c for c in have if c != country]
+                    }
+                if on and doc["status"] != ArticleStatus.PUBLISHED:
+                    return  # unpublished meanwhile: it cannot be featured
+                published = doc["status"] == ArticleStatus.PUBLISHED
                 await self._write(
                     by, doc, changes, action="feature" if on else "unfeature",
                     event="updated" if published else None,
                 )  # fmt: skip
-                return
-            except VersionConflict:
-                continue
-        raise VersionConflict("the article kept changing; try again", 0)
+        except NotFound:
+            return
 
     # --- scheduling -------------------------------------------------------------------------------
 
@@ -651,38 +672,42 @@ class ArticleService:
         return len(rows)
 
     async def publish_due(self, now: datetime | None = None) -> list[str]:
-        """Publish every scheduled article whose time has come. Each publication is a conditional
-        update on the article's status and version, so of two replicas only one publishes."""
+        """Publish every scheduled article whose time has come. Each one is checked and
+        published holding its lock (status still ``scheduled``, time passed), so of any number
+        of replicas running this, one publishes it and the others find it published."""
         now = now or utcnow()
         published: list[str] = []
         for entry in await self.cols.schedule.find({}).to_list(None):
             if entry["publish_at"] > now:
                 continue
-            doc = await self.articles.find_one({"_id": entry["_id"]})
-            if doc is None or doc["status"] != ArticleStatus.SCHEDULED:
+            done: Published | None = None
+            try:
+                async with self._locked(entry["_id"]) as doc:
+                    if doc["status"] == ArticleStatus.SCHEDULED and doc["publish_at"] <= now:
+                        done = await self._publish(SCHEDULER, doc, action="publish_scheduled")
+                    elif doc["status"] == ArticleStatus.SCHEDULED:  # rescheduled later
+                        await self.cols.schedule.update_one(
+                            {"_id": entry["_id"]}, {"$set": {"publish_at": doc["publish_at"]}}
+                        )
+                        continue
+            except NotFound:
+                pass
+            except InvalidInput as exc:
+                log.error(
+                    "a scheduled article cannot be published",
+                    extra={"article_id": entry["_id"], "error": exc.message},
+                )
+                continue
+            if done is None:  # not scheduled any more: a stale index entry
                 await self.cols.schedule.delete_one(
                     {"_id": entry["_id"], "publish_at": entry["publish_at"]}
                 )
                 continue
-            if doc["publish_at"] > now:
-                await self.cols.schedule.update_one(
-                    {"_id": entry["_id"]}, {"$set": {"publish_at": doc["publish_at"]}}
-                )
-                continue
-            try:
-                await self._publish(SCHEDULER, doc, action="publish_scheduled")
-            except VersionConflict:
-                continue  # another replica published it, or an editor changed it meanwhile
-            except InvalidInput as exc:
-                log.error(
-                    "a scheduled article cannot be published",
-                    extra={"article_id": doc["_id"], "error": exc.message},
-                )
-                continue
-            published.append(str(doc["_id"]))
+            await self._after_publish(done)
+            published.append(str(entry["_id"]))
             await self.audit.record(
-                SCHEDULER, "article.publish_scheduled", "article", str(doc["_id"]),
-                publish_at=doc["publish_at"].isoformat(),
+                SCHEDULER, "article.publish_scheduled", "article", str(entry["_id"]),
+                publish_at=entry["publish_at"].isoformat(),
             )  # fmt: skip
         return published
 
@@ -728,8 +753,8 @@ class ArticleService:
         extra_events: Sequence[Event] = (),
         **revision_extra: Any,
     ) -> Doc:
-        """Store ``changes`` as the next version, with its revision and events, or raise
-        ``VersionConflict`` if the article is no longer at the version ``doc`` was read at."""
+        """Store ``changes`` as the next version, with its revision and events. The caller
+        holds the article's lock and read ``doc`` under it (``_locked``)."""
         version = int(doc["version"])
         now = utcnow()
         new = {**doc, **changes, "version": version + 1}
@@ -745,31 +770,17 @@ class ArticleService:
         rev = revision(version + 1, now, by, action, doc, changes, **revision_extra)
         push: Doc = {"revisions": rev}
         if events:
-            entries = [outbox_entry(e) for e in events]
-            push["outbox"] = {"$each": entries}
-        async with self.locks.hold(self.relay.lock_key(doc["_id"])):
-            # Under the lock no other write of this article runs: the version read here is the
-            # one this update changes (a change based on a stale read fails instead of winning).
-            current = await self.articles.find_one({"_id": doc["_id"]}, {"version": 1, "status": 1})
-            if current is None or (current["version"], current["status"]) != (
-                version,
-                doc["status"],
-            ):
-                raise VersionConflict(
-                    "the article changed meanwhile; reload and retry",
-                    int(current["version"]) if current else version,
-                )
-            if events:
-                await self.relay.mark(doc["_id"])
-            # By _id alone: FerretDB pushes a filter down only when it is exactly {"_id": ...}.
-            result = await self.articles.update_one(
-                {"_id": doc["_id"]}, {"$set": {**changes, "version": version + 1}, "$push": push}
-            )
-            if result.matched_count != 1:
-                raise VersionConflict("the article changed meanwhile; reload and retry", version)
+            push["outbox"] = {"$each": [outbox_entry(e) for e in events]}
+            await self.relay.mark(doc["_id"])
+        result = await self.articles.update_one(
+            {"_id": doc["_id"]}, {"$set": {**changes, "version": version + 1}, "$push": push}
+        )
+        if result.matched_count != 1:
+            raise NotFound("no such article")
         if events:
             self.relay.kick(doc["_id"])
         new["revisions"] = [*(doc.get("revisions") or []), rev]
+        await self.index.put(new)
         return new
 
     # --- tips -------------------------------------------------------------------------------------

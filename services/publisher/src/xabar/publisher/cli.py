@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import redis.asyncio as aioredis
 from pydantic import ValidationError
 from tqdm import tqdm  # type: ignore[import-untyped]
 
@@ -103,15 +104,17 @@ def run(
             consumer_name=f"{settings.consumer_name}-cli",
             options=settings.bus_options(),
         )
+        redis = aioredis.from_url(settings.redis_url)
         if with_bus:
             await bus.start()
-        parts = build(settings, mongo, bus, None)
+        parts = build(settings, mongo, bus, redis, login_limits=False)
         try:
             return await fn(parts)
         finally:
             await parts.ingest.aclose()
             if with_bus:
                 await bus.stop()
+            await redis.aclose()
             await mongo.close()
 
     return asyncio.run(go())

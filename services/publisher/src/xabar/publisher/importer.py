@@ -209,6 +209,7 @@ async def import_articles(
     if newest_featured is not None:
         await parts.articles.feature(IMPORTER, newest_featured[1])
         report.featured = newest_featured[1]
+        report.events += await parts.article_relay.sweep_markers()  # its article.updated
     await parts.audit.record(
         IMPORTER, "article.import", "file", path.name,
         lines=report.lines, created=report.created, existing=report.existing,
@@ -264,6 +265,7 @@ async def _import_batch(
     report.created += len(inserted)
     report.existing += len(there)
     report.events += await parts.article_relay.relay_docs(inserted, marked_at)
+    await parts.index.put_many(inserted)
     return {str(d["_id"]) for d in inserted}
 
 

@@ -473,9 +473,7 @@ def api_routes(api: OpenAPI, deps: Deps) -> list[BaseRoute]:
             page=q_int(request, "page", 1, 1, 1_000_000),
             per_page=q_int(request, "per_page", 50, 1, MAX_PER_PAGE),
         )
-        items = [
-            ArticleSummary.model_validate({**r, "article_id": str(r["_id"])}) for r in page.items
-        ]
+        items = [ArticleSummary.model_validate(r) for r in page.items]
         return json_response(
             ArticleList(items=items, total=page.total, page=page.page, per_page=page.per_page)
         )
