@@ -1,0 +1,235 @@
+"""``import-articles`` and ``republish-all`` as the dev runner and ops call them (subprocesses)."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from tests.publisher.conftest import (
+    SettingsFactory,
+    env_of,
+    jpeg,
+    running_in_task,
+    stream_events,
+)
+from xabar.contracts import ArticlePublished, ArticleUpdated
+from xabar.publisher.index import ArticleIndex
+
+
+def line(n: int, **extra: Any) -> dict[str, Any]:
+    at = datetime(2013, 9, 24, 16, 37, tzinfo=UTC) - timedelta(hours=n)
+    return {
+        "import_key": f"site:{n}",
+        "title": f"ОБСЕ обеспокоена исчезновением журналиста {n}",
+        "lead": "Независимый журналист пропал несколько дней назад",
+        "body_html": f"<p>Новость {n}</p><script>alert(1)</script>",
+        "countries": ["UZ"],
+        "tags": ["СМИ"],
+        "published_at": at.isoformat(),
+        "featured": False,
+        "image": None,
+        "source": "Xabar",
+        "author": "Редакция",
+        **extra,
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xabar.publisher", *args, "--no-progress"],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+async def test_import_creates_and_publishes_once_and_republish_all_re_emits(
+    make_settings: SettingsFactory, tmp_path: Path, redis: aioredis.Redis
+) -> None:
+    settings = make_settings()
+    photo = tmp_path / "dushanbe.jpg"
+    photo.write_bytes(jpeg(120, 80))
+    lines = [line(n) for n in range(30)]
+    lines[0] = line(
+        0,
+        featured=True,
+        image={"credit": "Фото: пресс-служба МИД РТ", "alt": "Переговоры в Душанбе"},
+        image_path=str(photo),
+        body_markdown="Переговоры **прошли**.",
+        body_html=None,
+    )
+    lines[5] = line(5, featured=True)  # older: the newest featured line wins
+    lines[7] = line(7, image={"url": "https://example.org/a.jpg", "credit": "Фото: архив"})
+    path = tmp_path / "articles.jsonl"
+    bad = '{"import_key": "broken", "title": ""}\nnot json\n'
+    path.write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n" + bad,
+        encoding="utf-8",
+    )
+    env = {**os.environ, **env_of(settings)}
+
+    first = await asyncio.to_thread(cli, env, "import-articles", str(path))
+    assert first.returncode == 1, first.stderr  # two invalid lines are reported
+    assert "30 created and published" in first.stdout
+    assert "line 31:" in first.stderr and "line 32: not JSON" in first.stderr
+    events = await stream_events(redis)
+    published = [e for e in events if isinstance(e, ArticlePublished)]
+    updated = [e for e in events if isinstance(e, ArticleUpdated)]
+    assert len(published) == 30
+    assert {e.version for e in published} == {1}
+    by_title = {e.data.title: e for e in published}
+    top = by_title["ОБСЕ обеспокоена исчезновением журналиста 0"]
+    assert top.data.body_html == "<p>Переговоры <strong>прошли</strong>.</p>"
+    assert top.data.published_at == datetime(2013, 9, 24, 16, 37, tzinfo=UTC)
+    assert top.data.image is not None
+    assert top.data.image.credit == "Фото: пресс-служба МИД РТ"
+    assert (top.data.image.width, top.data.image.height) == (120, 80)
+    assert all("<script>" not in e.data.body_html for e in published)
+    assert by_title["ОБСЕ обеспокоена исчезновением журналиста 7"].data.image.url == (  # type: ignore[union-attr]
+        "https://example.org/a.jpg"
+    )
+    assert [(u.aggregate_id, u.data.featured, u.version) for u in updated] == [
+        (top.aggregate_id, True, 2)
+    ]
+    slugs = {e.data.slug for e in published}
+    assert len(slugs) == 30
+    assert "obse-obespokoena-ischeznoveniem-zhurnalista-0" in slugs
+
+    again = await asyncio.to_thread(cli, env, "import-articles", str(path))
+    assert "0 created and published, 30 there already" in again.stdout, again.stderr
+    assert len(await stream_events(redis)) == len(events)  # nothing new
+
+    re_emit = await asyncio.to_thread(cli, env, "republish-all")
+    assert re_emit.returncode == 0, re_emit.stderr
+    assert "re-emitted 30" in re_emit.stdout
+    replays = [e for e in (await stream_events(redis))[len(events) :]]
+    assert len(replays) == 30 and all(isinstance(e, ArticleUpdated) for e in replays)
+    versions = {e.aggregate_id: e.version for e in replays}  # type: ignore[attr-defined]
+    assert versions[top.aggregate_id] == 2 and set(versions.values()) == {1, 2}
+
+    async with running_in_task(settings) as h:
+        assert top.data.image.url.startswith(settings.public_url)
+        media = await h.client.get(top.data.image.url.removeprefix(settings.public_url))
+        assert media.status_code == 200 and media.content == photo.read_bytes()
+        listing = await h.client.get(
+            "/api/v1/articles?status=published&country=UZ&per_page=10", headers=h.auth()
+        )
+        assert listing.json()["total"] == 30
+        featured = (await h.client.get("/api/v1/featured", headers=h.auth())).json()
+        assert featured["site"] == top.aggregate_id
+
+
+async def test_the_article_list_is_filtered_paged_and_rebuilt_from_mongodb(
+    make_settings: SettingsFactory, redis: aioredis.Redis
+) -> None:
+    async with running_in_task(make_settings()) as h:
+        made = []
+        for n, (country, owner) in enumerate(
+            [("KZ", "a"), ("KZ", "b"), ("UZ", "a"), ("TJ", "a"), ("KZ", "a")]
+        ):
+            resp = await h.client.post(
+                "/api/v1/articles",
+                json={"title": f"Статья {n} о погоде", "countries": [country],
+                      "body_html": "<p>Текст</p>"},
+                headers=h.auth(editor_id=owner),
+            )  # fmt: skip
+            made.append(resp.json())
+        await h.client.post(f"/api/v1/articles/{made[1]['article_id']}/publish", headers=h.auth())
+
+        async def titles(query: str) -> tuple[list[str], int]:
+            body = (await h.client.get(f"/api/v1/articles?{query}", headers=h.auth())).json()
+            return [i["title"] for i in body["items"]], body["total"]
+
+        assert await titles("per_page=2") == (["Статья 1 о погоде", "Статья 4 о погоде"], 5)
+        assert await titles("per_page=2&page=3") == (["Статья 0 о погоде"], 5)
+        assert await titles("country=KZ&status=draft") == (
+            ["Статья 4 о погоде", "Статья 0 о погоде"],
+            2,
+        )
+        assert await titles("owner_id=a&q=статья 3") == (["Статья 3 о погоде"], 1)
+        assert (
+            await h.client.get("/api/v1/articles?status=bogus", headers=h.auth())
+        ).status_code == 422
+
+        before = await titles("per_page=50")
+        await redis.flushdb()  # the index is lost; MongoDB is the truth
+        assert await titles("per_page=50") == ([], 0)
+        await ArticleIndex(redis).rebuild(h.parts.collections.articles)
+        assert await titles("per_page=50") == before
+
+
+async def test_media_upload_is_checked_stored_in_gridfs_and_served_publicly(
+    make_settings: SettingsFactory,
+) -> None:
+    from gridfs import AsyncGridFSBucket
+
+    async with running_in_task(make_settings(max_media_bytes=50_000)) as h:
+        image = jpeg(300, 200)
+        resp = await h.client.post(
+            "/api/v1/media", files={"file": ("photo.jpg", image, "image/jpeg")}, headers=h.auth()
+        )
+        assert resp.status_code == 201, resp.text
+        out = resp.json()
+        assert (out["width"], out["height"], out["content_type"]) == (300, 200, "image/jpeg")
+        assert out["url"] == f"{h.settings.public_url}/media/{out['media_id']}"
+        served = await h.client.get(f"/media/{out['media_id']}")  # no token: public
+        assert served.content == image
+        assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+        again = await h.client.get(
+            f"/media/{out['media_id']}", headers={"If-None-Match": served.headers["etag"]}
+        )
+        assert again.status_code == 304
+        # a GridFS bucket any driver reads
+        bucket = AsyncGridFSBucket(h.parts.collections.db, bucket_name="media")
+        stream = await bucket.open_download_stream(out["media_id"])
+        assert await stream.read() == image
+        # raw bytes, a bad image, a wrong type, too large
+        raw = await h.client.post(
+            "/api/v1/media", content=jpeg(), headers={**h.auth(), "Content-Type": "image/jpeg"}
+        )
+        assert raw.status_code == 201
+        junk = await h.client.post(
+            "/api/v1/media", content=b"not an image",
+            headers={**h.auth(), "Content-Type": "image/png"},
+        )  # fmt: skip
+        assert junk.status_code == 422 and junk.json()["error"]["code"] == "bad_media"
+        text = await h.client.post(
+            "/api/v1/media", content=b"hello", headers={**h.auth(), "Content-Type": "text/plain"}
+        )
+        assert text.status_code == 415
+        big = await h.client.post(
+            "/api/v1/media", content=os.urandom(60_000),
+            headers={**h.auth(), "Content-Type": "image/jpeg"},
+        )  # fmt: skip
+        assert big.status_code == 413
+        # an uploaded image used by an article
+        article = await h.client.post(
+            "/api/v1/articles",
+            json={"title": "С фото", "body_html": "<p>x</p>",
+                  "image": {"media_id": out["media_id"], "credit": "Фото: редакция"}},
+            headers=h.auth(),
+        )  # fmt: skip
+        assert article.json()["image"]["url"] == out["url"]
+        assert article.json()["image"]["width"] == 300
+        assert (await h.client.get("/media/" + "f" * 32)).status_code == 404
+
+
+async def test_openapi_declares_every_route(make_settings: SettingsFactory) -> None:
+    from tests.publisher.test_auth import MINIMUM, PUBLIC, enumerate_routes
+
+    async with running_in_task(make_settings()) as h:
+        doc = (await h.client.get("/openapi.json")).json()
+        declared = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+        routes = set(enumerate_routes(h.app.routes))
+        standard = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+                    ("GET", "/openapi.json")}  # fmt: skip
+        assert routes - standard == declared
+        for method, path in declared:
+            secured = "security" in doc["paths"][path][method.lower()]
+            assert secured == ((method, path) in MINIMUM), (method, path)
+            assert secured != ((method, path) in PUBLIC)
+        assert doc["info"]["title"] == "Xabar publisher"
