@@ -17,6 +17,7 @@ import io
 import logging
 import uuid
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,11 +91,24 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
 
 
 class MediaStore:
-    def __init__(self, collections: Collections, *, max_bytes: int, max_pixels: int) -> None:
+    """GridFS-shaped storage with a small in-process cache of recently served images (a medium
+    never changes once stored, and on FerretDB each chunk read scans the chunks table)."""
+
+    def __init__(
+        self,
+        collections: Collections,
+        *,
+        max_bytes: int,
+        max_pixels: int,
+        cache_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
         self.files = collections.media_files
         self.chunks = collections.media_chunks
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        self.cache_bytes = cache_bytes
+        self._cache: OrderedDict[str, tuple[StoredMedia, bytes]] = OrderedDict()
+        self._cached = 0
 
     async def put(
         self, data: bytes, *, media_id: str | None = None, filename: str = "", **meta: Any
@@ -154,6 +168,20 @@ class MediaStore:
         )
 
     async def get(self, media_id: str) -> tuple[StoredMedia, bytes]:
+        hit = self._cache.get(media_id)
+        if hit is not None:
+            self._cache.move_to_end(media_id)
+            return hit
+        stored, data = await self._read(media_id)
+        if len(data) <= self.cache_bytes // 4:
+            self._cache[media_id] = (stored, data)
+            self._cached += len(data)
+            while self._cached > self.cache_bytes:
+                _, (_, old) = self._cache.popitem(last=False)
+                self._cached -= len(old)
+        return stored, data
+
+    async def _read(self, media_id: str) -> tuple[StoredMedia, bytes]:
         stored = await self.get_meta(media_id)
         if stored is None:
             raise NotFound("no such media")

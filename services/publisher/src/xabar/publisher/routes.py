@@ -160,7 +160,7 @@ async def _guarded(call: Callable[[], Awaitable[Response]]) -> Response:
     except (PyMongoError, RedisError) as exc:
         log.warning("storage unavailable", extra={"error": repr(exc)})
         return error_response(
-            503, "storage_unavailable", "storage is not answering; nothing was changed, retry"
+            503, "storage_unavailable", "storage is not answering; retry in a moment"
         )
 
 
@@ -340,8 +340,6 @@ def editor_out(doc: Doc) -> EditorOut:
 
 
 # --- routes ---------------------------------------------------------------------------------------
-
-ID_PARAM = {"schema": {"type": "string"}}
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
