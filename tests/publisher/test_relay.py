@@ -182,7 +182,7 @@ async def test_an_import_killed_midway_and_run_again_publishes_each_article_once
 ) -> None:
     """kill -9 while it relays: the second run relays what the first left in outboxes and
     creates the rest; duplicates on the stream carry the same event id and version."""
-    count = 1500
+    count = 3000  # an import long enough to be killed midway
     settings = make_settings(lock_stale_s=2)  # the killed run's locks are stale soon
     path = tmp_path / "articles.jsonl"
     _import_file(path, count)
