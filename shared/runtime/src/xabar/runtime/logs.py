@@ -37,5 +37,6 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    # FastStream logs every task callback and every received message at INFO
+    for noisy in ("uvicorn.access", "faststream", "faststream.access.redis"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
