@@ -38,7 +38,6 @@ async def test_an_embargo_that_passes_while_the_service_is_down_is_published_onc
     first = service_process("xabar.publisher", env, tmp_path, "XABAR_PUBLISHER_PORT")
     token = TokenCodec(jwt_secret).issue(Principal("editor-1", "Редактор", Role.EDITOR))
     auth = {"Authorization": f"Bearer {token}"}
-    publish_at = datetime.now(UTC) + timedelta(seconds=4)
     await asyncio.to_thread(first.start)
     try:
         async with httpx.AsyncClient(base_url=first.url, headers=auth, timeout=10) as client:
@@ -48,6 +47,8 @@ async def test_an_embargo_that_passes_while_the_service_is_down_is_published_onc
             )
             assert resp.status_code == 201, resp.text
             article_id = resp.json()["article_id"]
+            # fixed only now, so that a slow start on a busy machine cannot eat the margin
+            publish_at = datetime.now(UTC) + timedelta(seconds=3)
             resp = await client.post(
                 f"/api/v1/articles/{article_id}/schedule",
                 json={"publish_at": publish_at.isoformat()},
