@@ -85,3 +85,22 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout}s")
         await asyncio.sleep(0.05)
+
+
+async def drained(redis: Any, *streams: str) -> bool:
+    """The feed group has read and acked everything on ``streams``."""
+    for stream in streams:
+        info = await redis.xinfo_stream(stream)
+        last = info["last-generated-id"]
+        groups = {g["name"]: g for g in await redis.xinfo_groups(stream)}
+        group = groups.get(b"feed") or groups.get("feed")
+        if group is None or group["last-delivered-id"] != last or group["pending"] != 0:
+            return False
+    return True
+
+
+async def wait_drained(redis: Any, *streams: str, timeout: float = 10.0) -> None:
+    async def check() -> bool:
+        return await drained(redis, *streams)
+
+    await eventually(check, timeout, what=f"the feed consumed {', '.join(streams)}")

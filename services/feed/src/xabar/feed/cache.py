@@ -1,10 +1,10 @@
 """Rendered pages, cached per process and invalidated by events.
 
 Every rendered page is tagged with the read model's revision it was built from (read atomically
-with the data). The projector bumps ``feed:rev`` with every change and publishes it on the
-``feed:rev`` channel; each process's ``RevisionWatcher`` hears it (and polls it every second in
-case a message was lost), so a cached page is served only while no change happened since it was
-rendered. Pages with relative dates ("Сегодня") also expire at the next local midnight.
+with the data). The projector bumps ``feed:rev`` with every change; the projector's own process
+learns the new revision at once, every other replica through its ``RevisionWatcher`` (a GET every
+100 ms), so a cached page is served only while no change happened since it was rendered. Pages
+with relative dates ("Сегодня") also expire at the next local midnight.
 
 Serving a cached page costs a dict look-up, an integer comparison and a clock read: no I/O.
 Conditional GET: a strong ETag (hash of the body) and Last-Modified; If-None-Match wins over
@@ -23,6 +23,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -170,13 +171,18 @@ class PageCache:
 
 
 class RevisionWatcher:
-    """Keeps ``cache.revision`` equal to ``feed:rev``: pub/sub, plus a poll every ``interval``."""
+    """Keeps ``cache.revision`` up with ``feed:rev``, read every ``interval`` seconds.
 
-    def __init__(self, redis: Redis, cache: PageCache, interval: float = 1.0) -> None:
+    One GET per interval per process: a replica that runs no projector sees a change at most
+    ``interval`` later (the projector's own process sees it at once, through ``observe``).
+    """
+
+    def __init__(self, redis: Redis, cache: PageCache, interval: float = 0.1) -> None:
         self.redis = redis
         self.cache = cache
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def refresh(self) -> None:
         value = await self.redis.get(scripts.REV)
@@ -189,40 +195,28 @@ class RevisionWatcher:
 
     async def start(self) -> None:
         await self.refresh()
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="feed-revision-watcher")
 
     async def stop(self) -> None:
+        """Stop polling. A flag, not only a cancel: redis-py may turn the cancellation of a
+        command in flight into a connection error, which the loop would otherwise survive."""
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
-        while True:
+        failing = False
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+                return
             try:
-                await self._listen()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("revision watcher lost Redis; retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(self.interval)
-
-    async def _listen(self) -> None:
-        pubsub = self.redis.pubsub()
-        try:
-            await pubsub.subscribe(scripts.REV_CHANNEL)
-            await self.refresh()
-            last = time.monotonic()
-            while True:
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=self.interval
-                )
-                if message is not None and message.get("type") == "message":
-                    data = message["data"]
-                    text = data.decode() if isinstance(data, bytes) else str(data)
-                    self.cache.observe(int(text.split(" ", 1)[0]))
-                if time.monotonic() - last >= self.interval:
-                    await self.refresh()
-                    last = time.monotonic()
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self.refresh()
+                failing = False
+            except (RedisError, OSError) as exc:
+                if not failing:
+                    log.warning("cannot read the read-model revision", extra={"error": repr(exc)})
+                failing = True

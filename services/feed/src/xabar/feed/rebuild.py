@@ -22,7 +22,7 @@ polls, then rebuild: the re-emitted events carry the current versions and win ov
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,8 +77,13 @@ async def rebuild(
     progress: bool = True,
     grace_s: float = 2.0,
     streams: tuple[str, ...] = STREAMS,
+    before_switch: Callable[[], Awaitable[None]] | None = None,
 ) -> RebuildReport:
-    """Replay ``streams`` into a fresh generation and serve it; returns what was done."""
+    """Replay ``streams`` into a fresh generation and serve it; returns what was done.
+
+    ``before_switch`` runs after the replay reached the streams' ends and before the switch:
+    the window in which only the live projector's double writes keep new events (tests use it).
+    """
     generation = f"g{await redis.incr(scripts.GENSEQ)}"
     if not await redis.set(scripts.BUILDING, generation, nx=True, ex=LOCK_TTL_S):
         other = await redis.get(scripts.BUILDING)
@@ -112,6 +117,8 @@ async def rebuild(
                     lambda: refresh(keys=[scripts.BUILDING], args=[generation, LOCK_TTL_S]),
                 )
                 report.per_stream[stream] = count
+        if before_switch is not None:
+            await before_switch()
         switch = redis.register_script(scripts.SWITCH)
         try:
             previous, _rev = await switch(keys=scripts.SWITCH_KEYS, args=[generation])

@@ -5,7 +5,7 @@ Global keys (prefix ``feed:``)::
     feed:current      name of the generation pages are served from, e.g. "g3"
     feed:building     generation a running ``rebuild`` fills (expires unless refreshed)
     feed:genseq       counter naming new generations
-    feed:rev          revision: +1 whenever served content changes; also a pub/sub channel
+    feed:rev          revision: +1 whenever served content changes (page caches watch it)
 
 Per generation ``G`` (prefix ``feed:G:``)::
 
@@ -34,7 +34,6 @@ CURRENT = "feed:current"
 BUILDING = "feed:building"
 GENSEQ = "feed:genseq"
 REV = "feed:rev"
-REV_CHANNEL = "feed:rev"
 
 # ARGV: target, all country codes (comma list), kind, id, version, occurred_ms, ...kind args
 #   target "" = live: apply to the current generation (created if missing) and to the one being
@@ -127,9 +126,7 @@ local applied = apply('feed:' .. cur .. ':')
 local building = redis.call('GET', KEYS[2])
 if building and building ~= cur then apply('feed:' .. building .. ':') end
 if applied == 1 then
-  local rev = redis.call('INCR', KEYS[4])
-  redis.call('PUBLISH', KEYS[4], rev .. ' ' .. cur)
-  return {1, rev}
+  return {1, redis.call('INCR', KEYS[4])}
 end
 return {0, 0}
 """
@@ -144,9 +141,7 @@ end
 local previous = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-local rev = redis.call('INCR', KEYS[3])
-redis.call('PUBLISH', KEYS[3], rev .. ' ' .. ARGV[1])
-return {previous, rev}
+return {previous, redis.call('INCR', KEYS[3])}
 """
 SWITCH_KEYS = [CURRENT, BUILDING, REV]
 

@@ -1,0 +1,151 @@
+"""The read model follows the events on the real streams: published articles appear everywhere,
+unpublished ones disappear everywhere, and nothing old or repeated rolls anything back."""
+
+import httpx
+import redis.asyncio as aioredis
+
+from tests.feed.conftest import eventually, publish_all, wait_drained
+from tests.feed.factory import (
+    article_state,
+    poll_opened,
+    poll_state,
+    poll_tallied,
+    published,
+    unpublished,
+    updated,
+)
+from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM
+from xabar.runtime.bus import EventBus
+
+SECTIONS_OF_TEST_ARTICLE = ("kazakhstan", "uzbekistan")
+EVERYWHERE = [
+    "/",
+    "/news",
+    "/kazakhstan",
+    "/uzbekistan",
+    "/rss.xml",
+    "/atom.xml",
+    "/feed.json",
+    *(f"/{s}/{f}" for s in SECTIONS_OF_TEST_ARTICLE for f in ("rss.xml", "atom.xml", "feed.json")),
+    "/sitemap-news.xml",
+    "/api/v1/front",
+    "/api/v1/articles",
+    "/api/v1/sections/kazakhstan",
+    "/api/v1/sections/UZ",
+]
+ELSEWHERE = ["/kyrgyzstan", "/china", "/kyrgyzstan/rss.xml", "/china/atom.xml"]
+
+
+async def _texts(client: httpx.AsyncClient, paths: list[str]) -> dict[str, str]:
+    out = {}
+    for path in paths:
+        response = await client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        out[path] = response.text
+    return out
+
+
+async def test_a_published_article_appears_on_the_front_page_in_its_sections_and_every_feed(
+    client: httpx.AsyncClient, publisher: EventBus
+) -> None:
+    state = article_state(title="Кабар о запуске ленты", countries=("KZ", "UZ"))
+    await publisher.publish(published(state))
+
+    async def everywhere() -> bool:
+        texts = await _texts(client, EVERYWHERE)
+        return all(state.title in text for text in texts.values())
+
+    await eventually(everywhere, what="the article on every page and feed")
+    page = await client.get(f"/news/{state.slug}")
+    assert page.status_code == 200 and state.title in page.text
+    assert (await client.get(f"/api/v1/articles/{state.slug}")).json()["title"] == state.title
+    for path, text in (await _texts(client, ELSEWHERE)).items():
+        assert state.title not in text, path
+
+
+async def test_an_unpublished_article_disappears_everywhere(
+    client: httpx.AsyncClient, publisher: EventBus
+) -> None:
+    kept = article_state(title="Остается на сайте", countries=("KZ", "UZ"))
+    gone = article_state(title="Снято с публикации", countries=("KZ", "UZ"))
+    await publish_all(publisher, [published(kept), published(gone)])
+
+    async def shown() -> bool:
+        return all(gone.title in t for t in (await _texts(client, EVERYWHERE)).values())
+
+    await eventually(shown, what="the article shown")
+    await publisher.publish(unpublished(gone, 2))
+
+    async def removed() -> bool:
+        texts = await _texts(client, EVERYWHERE)
+        return all(gone.title not in t and kept.title in t for t in texts.values())
+
+    await eventually(removed, what="the article removed everywhere")
+    assert (await client.get(f"/news/{gone.slug}")).status_code == 404
+    assert (await client.get(f"/api/v1/articles/{gone.slug}")).status_code == 404
+
+
+async def test_an_older_version_arriving_late_never_rolls_back(
+    client: httpx.AsyncClient, publisher: EventBus, redis: aioredis.Redis
+) -> None:
+    v1 = article_state(title="Версия первая")
+    v3 = v1.model_copy(update={"title": "Версия третья", "lead": "Исправленный лид"})
+    v2 = v1.model_copy(update={"title": "Версия вторая"})
+    removed = article_state(title="Снята и не вернется")
+    await publish_all(
+        publisher,
+        [
+            published(v1, 1),
+            updated(v3, 3),
+            updated(v2, 2),  # late: older than what the feed holds
+            published(removed, 1),
+            unpublished(removed, 5),
+            published(removed, 4),  # late: must not bring it back
+            updated(removed, 3),
+        ],
+    )
+    await wait_drained(redis, ARTICLES_STREAM)
+    article = await client.get(f"/news/{v1.slug}")
+    assert "Версия третья" in article.text and "Исправленный лид" in article.text
+    assert "Версия вторая" not in article.text
+    front = (await client.get("/")).text
+    assert "Версия третья" in front and "Версия вторая" not in front
+    assert removed.title not in front
+    assert (await client.get(f"/news/{removed.slug}")).status_code == 404
+
+
+async def test_a_redelivered_event_changes_nothing(
+    client: httpx.AsyncClient, publisher: EventBus, redis: aioredis.Redis
+) -> None:
+    state = article_state(title="Один раз")
+    event = published(state, 1)
+    await publisher.publish(event)
+    await wait_drained(redis, ARTICLES_STREAM)
+    revision = await redis.get("feed:rev")
+    etag = (await client.get("/")).headers["etag"]
+    await publisher.publish(event)  # the same event again, as a redelivery would bring it
+    await publisher.publish(published(state, 1))  # or a duplicate with another event id
+    await wait_drained(redis, ARTICLES_STREAM)
+    assert await redis.get("feed:rev") == revision
+    assert (await client.get("/")).headers["etag"] == etag
+
+
+async def test_poll_tallies_are_version_gated_apart_from_the_poll_state(
+    client: httpx.AsyncClient, publisher: EventBus, redis: aioredis.Redis
+) -> None:
+    poll = poll_state("poll-x", "Нравится ли вам новая лента?", ["Да", "Нет"])
+    await publish_all(
+        publisher,
+        [
+            poll_tallied("poll-x", [75, 25], 101),  # a tally may overtake the poll's opening
+            poll_opened(poll, 1),
+            poll_tallied("poll-x", [1, 1], 3),  # late and old
+        ],
+    )
+    await wait_drained(redis, POLLS_STREAM)
+    front = (await client.get("/")).text
+    assert "Нравится ли вам новая лента?" in front
+    assert "Всего голосов: 100" in front and "75%" in front and "25%" in front
+    polls = (await client.get("/api/v1/polls")).json()
+    assert polls["items"][0]["total_votes"] == 100
+    assert [o["percent"] for o in polls["items"][0]["options"]] == [75, 25]

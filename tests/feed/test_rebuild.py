@@ -1,0 +1,218 @@
+"""The read model can be thrown away: replaying the streams into an empty generation gives the
+same pages byte for byte, events arriving meanwhile are not lost, and one rebuild runs at a time."""
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.feed.conftest import eventually, publish_all, running, wait_drained
+from tests.feed.factory import (
+    article_state,
+    poll_closed,
+    poll_opened,
+    poll_state,
+    poll_tallied,
+    published,
+    unpublished,
+    updated,
+)
+from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ArticleState, Event
+from xabar.feed.config import FeedSettings
+from xabar.feed.errors import RebuildError
+from xabar.feed.rebuild import rebuild
+from xabar.feed.routes import FRONT_KEY
+from xabar.runtime.bus import EventBus
+
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+COUNTRIES = (("KZ",), ("TJ", "KZ"), ("UZ",), ("KG",), ("CN",), ("TM",), ())
+
+
+def _history() -> tuple[list[Event], list[str]]:
+    """A realistic stream history: articles, corrections, a slug change, a removal, late old
+    versions, featured changes, polls with tallies; and the slugs of the surviving articles."""
+    states = [
+        article_state(
+            3000 + n,
+            title=f"Событие дня {n}",
+            countries=COUNTRIES[n % len(COUNTRIES)],
+            published_at=NOW - timedelta(hours=5 * n),
+            updated_at=NOW - timedelta(hours=5 * n),
+            featured=n in (3, 8),
+            featured_countries=("TJ",) if n == 1 else (),
+        )
+        for n in range(40)
+    ]
+    events: list[Event] = [published(s, 1) for s in states]
+    fixed = states[5].model_copy(update={"title": "Событие дня 5 (исправлено)", "comment_count": 7})
+    moved = states[6].model_copy(update={"slug": "novyj-adres-6"})
+    events += [
+        updated(fixed, 3),
+        updated(states[5], 2),  # late and old
+        updated(moved, 2),
+        unpublished(states[7], 2),
+        updated(states[8].model_copy(update={"featured": False}), 2),
+    ]
+    open_poll = poll_state("poll-open", "Открытый опрос?", ["Да", "Нет", "Не знаю"])
+    hidden = poll_state(
+        "poll-hidden", "Опрос со скрытыми итогами?", ["А", "Б"], results_visibility="after_close"
+    )
+    closed = poll_state(
+        "poll-closed",
+        "Закрытый опрос?",
+        ["Один", "Два"],
+        opens_at=NOW - timedelta(days=30),
+        closed_at=NOW - timedelta(days=2),
+    )
+    events += [
+        poll_opened(closed.model_copy(update={"closed_at": None}), 1),
+        poll_tallied("poll-closed", [10, 30], 41),
+        poll_closed(closed, 42),
+        poll_opened(hidden, 1),
+        poll_tallied("poll-hidden", [3, 1], 5),
+        poll_opened(open_poll, 1),
+        poll_tallied("poll-open", [5, 3, 2], 11),
+        poll_tallied("poll-open", [1, 1, 1], 4),  # late
+    ]
+    slugs = [s.slug for n, s in enumerate(states) if n not in (6, 7)] + ["novyj-adres-6"]
+    return events, slugs
+
+
+def _paths(slugs: list[str]) -> list[str]:
+    return [
+        "/",
+        "/news",
+        "/news?page=2",
+        "/news?page=7",
+        "/kazakhstan",
+        "/tajikistan",
+        "/kazakhstan?page=2",
+        "/polls",
+        "/rss.xml",
+        "/atom.xml",
+        "/feed.json",
+        "/rss.xml?page=2",
+        "/kazakhstan/rss.xml",
+        "/china/feed.json",
+        "/tajikistan/atom.xml",
+        "/sitemap-news.xml",
+        "/sitemap.xml",
+        "/sitemaps/articles-1.xml",
+        "/api/v1/front",
+        "/api/v1/articles?page=2",
+        "/api/v1/sections/TJ",
+        "/api/v1/polls",
+        *(f"/news/{s}" for s in slugs[::4]),
+        f"/api/v1/articles/{slugs[5]}",
+    ]
+
+
+def _env(settings: FeedSettings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "XABAR_FEED_REDIS_URL": settings.redis_url,
+        "XABAR_FEED_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "XABAR_FEED_LOG_JSON": "false",
+    }
+
+
+async def test_a_rebuild_reproduces_every_page_byte_for_byte(
+    settings: FeedSettings, publisher: EventBus, redis: aioredis.Redis
+) -> None:
+    events, slugs = _history()
+    async with running(settings) as (app, client):
+        await publish_all(publisher, events)
+        await wait_drained(redis, ARTICLES_STREAM, POLLS_STREAM)
+        paths = _paths(slugs)
+        before = {}
+        for path in paths:
+            response = await client.get(path)
+            assert response.status_code == 200, path
+            before[path] = response.content
+        old = (await redis.get("feed:current") or b"").decode()
+        assert await redis.keys(f"feed:{old}:*")
+
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "xabar.feed", "rebuild", "--grace", "0", "--batch", "7",
+            env=_env(settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        new = (await redis.get("feed:current") or b"").decode()
+        assert new != old
+        assert f"rebuilt read model {new} (was {old}): {len(events)} entries" in out.decode()
+        assert f"rebuild {new}" in err.decode() and "ev/s" in err.decode()  # the progress bar
+        assert await redis.keys(f"feed:{old}:*") == []  # the old generation is gone
+        assert await redis.get("feed:building") is None
+
+        revision = int(await redis.get("feed:rev") or 0)
+        cache = app.state.cache
+
+        async def switched() -> bool:
+            return bool(cache.revision >= revision)
+
+        await eventually(switched, what="the app hearing of the switch")
+        for path in paths:
+            response = await client.get(path)
+            assert response.status_code == 200, path
+            assert response.content == before[path], path
+        front = cache.get(FRONT_KEY)
+        assert front is not None and front.revision >= revision  # rendered anew from the rebuild
+
+
+async def test_events_published_during_a_rebuild_are_not_lost(
+    client: object, publisher: EventBus, redis: aioredis.Redis
+) -> None:
+    base = [article_state(4000 + n, published_at=NOW - timedelta(minutes=n)) for n in range(1500)]
+    await publish_all(publisher, [published(s) for s in base])
+    await wait_drained(redis, ARTICLES_STREAM, timeout=30)
+    late: list[ArticleState] = []
+
+    async def publish_one() -> None:
+        n = len(late)
+        state = article_state(6000 + n, title=f"Во время перестройки {n}")
+        late.append(state)
+        await publisher.publish(published(state))
+        await publisher.publish(updated(base[n].model_copy(update={"title": f"Правка {n}"}), 2))
+
+    async def in_the_window() -> None:
+        """After the replay read the streams' ends, before the switch: only the live projector
+        sees these, and it must write them into the generation being built as well."""
+        for _ in range(5):
+            await publish_one()
+        await wait_drained(redis, ARTICLES_STREAM)
+
+    task = asyncio.create_task(
+        rebuild(redis, batch=50, progress=False, grace_s=0, before_switch=in_the_window)
+    )
+    while len(late) < 20:  # and some while the replay runs
+        await publish_one()
+        await asyncio.sleep(0.002)
+    report = await task
+    assert report.entries >= len(base)
+    await wait_drained(redis, ARTICLES_STREAM, timeout=30)
+    current = (await redis.get("feed:current") or b"").decode()
+    assert current == report.generation
+    assert await redis.zcard(f"feed:{current}:z:all") == len(base) + len(late)
+    for i, state in enumerate(late):
+        assert await redis.hget(f"feed:{current}:s", state.slug) == state.article_id.encode()
+        assert await redis.hget(f"feed:{current}:v", base[i].article_id) == b"2"
+
+
+async def test_only_one_rebuild_runs_at_a_time(
+    settings: FeedSettings, redis: aioredis.Redis
+) -> None:
+    await redis.set("feed:building", "g999", ex=60)
+    with pytest.raises(RebuildError, match="another rebuild is running"):
+        await rebuild(redis, progress=False, grace_s=0)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "xabar.feed", "rebuild", "--no-progress",
+        env=_env(settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert "rebuild failed: another rebuild is running" in err.decode()
+    assert await redis.get("feed:building") == b"g999"  # the other one's lock is left alone

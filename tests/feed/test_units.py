@@ -1,0 +1,180 @@
+"""Pure logic of the feed: pager, Russian dates, sanitizing, JSON in <script>, conditional GET."""
+
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from xabar.feed.cache import PageCache, Rendered, not_modified
+from xabar.feed.config import FeedSettings
+from xabar.feed.dates import Dates, rfc822, rfc3339
+from xabar.feed.pages import json_for_script
+from xabar.feed.sanitize import clean_html, clean_text, excerpt_html, safe_url
+from xabar.feed.views import HrefOf, last_page, pager
+
+ALMATY = Dates(ZoneInfo("Asia/Almaty"))
+NOW = datetime(2026, 2, 17, 5, 0, tzinfo=UTC)  # 10:00 in Almaty (UTC+5)
+
+
+def _pager_text(current: int, last: int) -> str:
+    return " ".join(
+        "…" if p.kind == "gap" else (f"[{p.number}]" if p.kind == "current" else str(p.number))
+        for p in pager(current, last, HrefOf("/news"))
+    )
+
+
+def test_the_pager_shows_first_last_and_a_window_around_the_current_page() -> None:
+    assert _pager_text(750, 1039) == "1 … 746 747 748 749 [750] 751 752 753 754 … 1039"
+    assert _pager_text(1, 1039) == "[1] 2 3 4 5 … 1039"
+    assert _pager_text(1039, 1039) == "1 … 1035 1036 1037 1038 [1039]"
+    assert _pager_text(3, 6) == "1 2 [3] 4 5 6"
+    assert _pager_text(1, 1) == ""
+
+
+def test_pager_links_send_page_one_to_the_bare_list() -> None:
+    items = pager(2, 3, HrefOf("/news"))
+    assert [i.href for i in items] == ["/news", "/news?page=2", "/news?page=3"]
+
+
+def test_an_empty_list_still_has_page_one_and_pages_round_up() -> None:
+    assert last_page(0, 6) == 1
+    assert last_page(6, 6) == 1
+    assert last_page(6234, 6) == 1039
+    assert last_page(6235, 6) == 1040
+
+
+def test_the_date_header_is_russian_from_babel() -> None:
+    assert ALMATY.header(NOW) == "вторник, 17 февраля 2026"
+
+
+def test_stamps_say_today_and_yesterday_in_the_sites_time_zone() -> None:
+    assert ALMATY.stamp(datetime(2026, 2, 17, 2, 58, tzinfo=UTC), NOW) == "Сегодня\xa007:58"
+    assert ALMATY.stamp(datetime(2026, 2, 16, 13, 20, tzinfo=UTC), NOW) == "Вчера\xa018:20"
+    # 18:59 UTC on the 16th is already the 17th in Almaty
+    assert ALMATY.stamp(datetime(2026, 2, 16, 19, 1, tzinfo=UTC), NOW) == "Сегодня\xa000:01"
+    older = datetime(2013, 9, 24, 10, 37, tzinfo=UTC)  # Almaty was UTC+6 in 2013
+    assert ALMATY.stamp(older, NOW) == "24\xa0сентября\xa02013\xa016:37"
+
+
+def test_the_time_zone_setting_moves_the_day_boundary() -> None:
+    utc = Dates(ZoneInfo("UTC"))
+    at = datetime(2026, 2, 16, 19, 1, tzinfo=UTC)
+    assert utc.stamp(at, NOW) == "Вчера\xa019:01"
+    assert utc.day_end(NOW) == datetime(2026, 2, 18, tzinfo=UTC).timestamp()
+    assert ALMATY.day_end(NOW) == datetime(2026, 2, 17, 19, 0, tzinfo=UTC).timestamp()
+
+
+def test_machine_dates_are_rfc822_and_rfc3339() -> None:
+    assert rfc822(NOW) == "Tue, 17 Feb 2026 05:00:00 GMT"
+    assert rfc3339(NOW) == "2026-02-17T05:00:00Z"
+
+
+def test_clean_text_drops_what_xml_cannot_carry_and_keeps_the_rest() -> None:
+    assert clean_text("a\x00b\x08c\x0bd\x1fe\ud800f\tg\nh") == "abcdef\tg\nh"
+    assert clean_text("<script>") == "<script>"  # escaping is the templates' job
+
+
+def test_body_html_keeps_article_markup_and_loses_everything_active() -> None:
+    dirty = (
+        '<p onclick="x()">Текст <a href="javascript:alert(1)">ссылка</a> '
+        '<a href="https://example.org/a">источник</a></p><script>alert(1)</script>'
+        '<img src="x" onerror="alert(1)"><iframe src="https://evil"></iframe><h2>Заголовок</h2>'
+        "<style>body{}</style>"
+    )
+    clean = clean_html(dirty)
+    assert "<script" not in clean and "onerror" not in clean and "onclick" not in clean
+    assert "javascript:" not in clean and "<iframe" not in clean and "<style" not in clean
+    assert '<a href="https://example.org/a" rel="noopener noreferrer nofollow">' in clean
+    assert "<h2>Заголовок</h2>" in clean
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://example.org/a.jpg", True),
+        ("http://127.0.0.1:8082/media/m-1", True),
+        ("/media/m-1", True),
+        ("javascript:alert(1)", False),
+        (" JavaScript:alert(1)", False),
+        ("data:image/svg+xml;base64,xxx", False),
+        ("vbscript:x", False),
+        ("//evil.example/x", False),
+        ("https://a b", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_only_http_and_site_relative_urls_are_kept(url: str | None, kept: bool) -> None:
+    assert (safe_url(url) is not None) is kept
+
+
+def test_the_excerpt_ends_after_whole_paragraphs_never_on_a_heading() -> None:
+    body = "<h2>А</h2><p>1</p><p>2</p><h2>Б</h2><p>3</p><p>4</p>"
+    assert excerpt_html(body, 3) == ("<h2>А</h2><p>1</p><p>2</p><h2>Б</h2><p>3</p>", True)
+    assert excerpt_html("<p>1</p><p>2</p>", 3) == ("<p>1</p><p>2</p>", False)
+    assert excerpt_html("<p>1 <b>x</b></p><ul><li>a</li></ul><p>2</p>", 2) == (
+        "<p>1 <b>x</b></p><ul><li>a</li></ul>",
+        True,
+    )
+
+
+def test_json_for_script_cannot_close_the_script_element() -> None:
+    data = {"headline": "</script><script>alert(1)</script> & \u2028"}
+    text = str(json_for_script(data))
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == data
+
+
+def _page(body: bytes = b"x") -> Rendered:
+    return Rendered(
+        body=body,
+        media_type="text/plain",
+        revision=1,
+        last_modified=datetime(2026, 2, 17, 5, 0, 30, tzinfo=UTC),
+    )
+
+
+def test_if_none_match_wins_over_if_modified_since() -> None:
+    page = _page()
+    later = "Tue, 17 Feb 2026 06:00:00 GMT"
+    assert not_modified(page, page.etag, None)
+    assert not_modified(page, f'"other", W/{page.etag}', None)
+    assert not_modified(page, "*", None)
+    assert not not_modified(page, '"other"', later)  # a mismatching ETag is not overruled
+    assert not_modified(page, None, later)
+    assert not_modified(page, None, "Tue, 17 Feb 2026 05:00:30 GMT")
+    assert not not_modified(page, None, "Tue, 17 Feb 2026 05:00:29 GMT")
+    assert not not_modified(page, None, "not a date")
+
+
+def test_a_cached_page_is_stale_once_the_revision_moves_or_its_day_ends() -> None:
+    clock = [1000.0]
+    cache = PageCache(clock=lambda: clock[0])
+    page = _page()
+    page.expires_at = 2000.0
+    cache.put("k", page)
+    assert cache.get("k") is page
+    clock[0] = 2000.0
+    assert cache.get("k") is None
+    clock[0] = 1000.0
+    cache.observe(2)
+    assert cache.get("k") is None
+
+
+def test_the_page_cache_keeps_at_most_its_size() -> None:
+    cache = PageCache(max_entries=16)
+    for n in range(40):
+        cache.put(n, _page(str(n).encode()))
+    assert len(cache) == 16
+    assert cache.get(39) is not None and cache.get(0) is None
+
+
+def test_settings_refuse_an_unknown_time_zone_and_trim_base_urls(jwt_secret: str) -> None:
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        FeedSettings(jwt_secret=jwt_secret, timezone="Mars/Olympus")
+    settings = FeedSettings(jwt_secret=jwt_secret, site_url="https://xabar.example/")
+    assert settings.site_url == "https://xabar.example"
+    assert settings.page_size == 6 and settings.feed_items == 20 and settings.port == 8080
+    assert settings.timezone == "Asia/Almaty"
