@@ -64,7 +64,7 @@ class DrillResult:
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0
+        return self.lost == 0 and self.duplicated == 0  # -1 marks a drill that did not finish
 
 
 async def wait_until(
@@ -83,8 +83,7 @@ def restart(svc: ServiceProc) -> None:
     svc.wait_ready(90)
 
 
-async def inbox_ids(stack: Stack) -> list[str]:
-    token = await chief_token(stack)
+async def inbox_ids(stack: Stack, token: str) -> list[str]:
     ids: list[str] = []
     async with httpx.AsyncClient(
         base_url=stack.services["publisher"].url,
@@ -93,11 +92,11 @@ async def inbox_ids(stack: Stack) -> list[str]:
     ) as client:
         page = 1
         while True:
-            resp = await client.get("/api/v1/inbox", params={"page": page, "page_size": 200})
+            resp = await client.get("/api/v1/inbox", params={"page": page, "per_page": 100})
             resp.raise_for_status()
             items = resp.json()["items"]
             ids += [str(i["submission_id"]) for i in items]
-            if len(items) < 200:
+            if len(items) < 100:
                 return ids
             page += 1
 
@@ -147,12 +146,13 @@ async def drill_kill9_ingest(stack: Stack, mongo_outage: bool = False) -> DrillR
     async with httpx.AsyncClient(base_url=ingest.url, timeout=10, limits=limits) as client:
         await asyncio.gather(fault(), *(one(client, n) for n in range(400)))
     unique = set(accepted)
+    token = await chief_token(stack)  # once: the login is rate limited, rightly
 
     async def all_in_inbox() -> bool:
-        return unique <= set(await inbox_ids(stack))
+        return unique <= set(await inbox_ids(stack, token))
 
     await wait_until(all_in_inbox, 120, 2)
-    inbox = await inbox_ids(stack)
+    inbox = await inbox_ids(stack, token)
     lost = len(unique - set(inbox))
     duplicated = (len(accepted) - len(unique)) + (len(inbox) - len(set(inbox)))
     details = {"accepted": len(accepted), "in_inbox": len(set(inbox) & unique)}
@@ -394,8 +394,11 @@ def main(names: list[str] | None = None) -> int:
         for part in (env,):
             for svc, values in part.items():
                 merged.setdefault(svc, {}).update(values)
-        with running_stack(base / name, echo=False, extra_env=merged) as stack:
-            result = asyncio.run(drill(stack))
+        try:
+            with running_stack(base / name, echo=False, extra_env=merged) as stack:
+                result = asyncio.run(drill(stack))
+        except Exception as exc:  # a drill that could not finish counts as failed, loudly
+            result = DrillResult(name, -1, -1, {"error": f"{type(exc).__name__}: {exc}"})
         result.seconds = round(time.monotonic() - started, 1)
         results.append(result)
         say("drill", f"{name}: lost={result.lost} duplicated={result.duplicated} {result.details}")
