@@ -8,6 +8,7 @@ duplicated events change nothing, and an old event arriving late never rolls sta
 sends a batch of events in one pipeline round trip (the ``rebuild`` path and bulk loads).
 """
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 
 from xabar.contracts import (
-    COUNTRIES,
     ArticlePublished,
     ArticleUnpublished,
     ArticleUpdated,
@@ -32,9 +32,6 @@ log = logging.getLogger("xabar.feed.projector")
 
 ARTICLE_TYPES = (ArticlePublished.TYPE, ArticleUpdated.TYPE, ArticleUnpublished.TYPE)
 POLL_TYPES = (PollOpened.TYPE, PollClosed.TYPE, PollTallied.TYPE)
-_ALL_CODES = ",".join(COUNTRIES)
-
-Args = list[str | int]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,44 +42,43 @@ def epoch_ms(value: datetime) -> int:
     return (value - _EPOCH) // timedelta(milliseconds=1)
 
 
-def script_args(event: Event) -> Args | None:
-    """The ``APPLY`` script's kind-specific arguments for ``event``; None if not ours."""
+US = "\x1f"  # separates the header fields of the APPLY script
+
+
+def script_args(event: Event) -> tuple[str, str] | None:
+    """The ``APPLY`` script's header and document for ``event``; None if not ours."""
     if isinstance(event, ArticlePublished | ArticleUpdated):
         doc = article_doc(event.data, event.version)
-        return [
+        header: tuple[str, ...] = (
             "A",
             doc.article_id,
-            event.version,
-            epoch_ms(event.occurred_at),
-            doc.model_dump_json(),
+            str(event.version),
+            str(epoch_ms(event.occurred_at)),
             doc.slug,
-            epoch_ms(doc.published_at),
+            str(epoch_ms(doc.published_at)),
             ",".join(doc.countries),
             "1" if doc.featured else "0",
             ",".join(doc.featured_countries),
-        ]
+        )
+        return US.join(header), doc.model_dump_json()
     if isinstance(event, ArticleUnpublished):
-        return ["U", event.data.article_id, event.version, epoch_ms(event.occurred_at)]
+        header = ("U", event.data.article_id, str(event.version), str(epoch_ms(event.occurred_at)))
+        return US.join(header), ""
     if isinstance(event, PollOpened | PollClosed):
         poll = poll_doc(event.data, event.version)
-        return [
+        header = (
             "P",
             poll.poll_id,
-            event.version,
-            epoch_ms(event.occurred_at),
-            poll.model_dump_json(),
-            epoch_ms(poll.opens_at),
+            str(event.version),
+            str(epoch_ms(event.occurred_at)),
+            str(epoch_ms(poll.opens_at)),
             ",".join(poll.countries),
-        ]
+        )
+        return US.join(header), poll.model_dump_json()
     if isinstance(event, PollTallied):
         tally = tally_doc(event.data, event.version)
-        return [
-            "T",
-            tally.poll_id,
-            event.version,
-            epoch_ms(event.occurred_at),
-            tally.model_dump_json(),
-        ]
+        header = ("T", tally.poll_id, str(event.version), str(epoch_ms(event.occurred_at)))
+        return US.join(header), tally.model_dump_json()
     return None
 
 
@@ -105,7 +101,7 @@ class Projector:
         args = script_args(event)
         if args is None:
             return Applied(False, 0)
-        applied, revision = await self._apply(keys=scripts.APPLY_KEYS, args=["", _ALL_CODES, *args])
+        applied, revision = await self._apply(keys=scripts.APPLY_KEYS, args=["", *args])
         if applied and self.on_revision is not None:
             self.on_revision(int(revision))
         return Applied(bool(applied), int(revision))
@@ -119,24 +115,63 @@ class Projector:
                 extra={"event_id": str(event.event_id), "type": event.type},
             )
 
-    async def apply_many(self, events: Iterable[Event], *, generation: str | None = None) -> int:
-        """Apply ``events`` in order, in one pipeline; returns how many changed something.
+    async def apply_many(
+        self, events: Iterable[Event], *, generation: str | None = None, chunk: int = 250
+    ) -> int:
+        """Apply ``events`` in pipelines of ``chunk`` scripts; returns how many changed something.
 
         ``generation`` None is the live path (served generation, revision bumped per change);
         a name fills that generation only (rebuild), without touching what is served.
+
+        Two pipelines are in flight at a time, so Python prepares one chunk while Redis runs the
+        other. That may apply two events of one aggregate out of order, which changes nothing:
+        every write is version-gated per aggregate, so the outcome is the newest version whatever
+        the order (the same property that makes redelivery and late events harmless).
         """
         target = generation or ""
-        batch: list[Args] = [a for a in (script_args(e) for e in events) if a is not None]
-        if not batch:
-            return 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for args in batch:
-                await self._apply(
-                    keys=scripts.APPLY_KEYS, args=[target, _ALL_CODES, *args], client=pipe
-                )
-            results: Sequence[list[int]] = await pipe.execute()
-        changed = sum(1 for applied, _ in results if applied)
-        top = max((int(rev) for _, rev in results), default=0)
+        changed = 0
+        top = 0
+        in_flight: set[asyncio.Task[Sequence[list[int]]]] = set()
+
+        async def run(batch: list[tuple[str, str]]) -> Sequence[list[int]]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for header, doc in batch:
+                    await self._apply(
+                        keys=scripts.APPLY_KEYS, args=[target, header, doc], client=pipe
+                    )
+                result: Sequence[list[int]] = await pipe.execute()
+                return result
+
+        def settle(done: set[asyncio.Task[Sequence[list[int]]]]) -> None:
+            nonlocal changed, top
+            for task in done:
+                for applied, rev in task.result():
+                    changed += 1 if applied else 0
+                    top = max(top, int(rev))
+
+        batch: list[tuple[str, str]] = []
+        try:
+            for event in events:
+                args = script_args(event)
+                if args is not None:
+                    batch.append(args)
+                if len(batch) >= chunk:
+                    if len(in_flight) >= 2:
+                        done, in_flight = await asyncio.wait(
+                            in_flight, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        settle(done)
+                    in_flight.add(asyncio.create_task(run(batch)))
+                    batch = []
+                    await asyncio.sleep(0)  # let it write before the next chunk is prepared
+            if batch:
+                in_flight.add(asyncio.create_task(run(batch)))
+            if in_flight:
+                done, in_flight = await asyncio.wait(in_flight)
+                settle(done)
+        finally:
+            for task in in_flight:
+                task.cancel()
         if top and self.on_revision is not None:
             self.on_revision(top)
         return changed

@@ -9,6 +9,7 @@
 """
 
 import re
+from functools import cache
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -38,16 +39,21 @@ def clean_text(value: str) -> str:
     return _BAD_CHARS.sub("", value)
 
 
-def clean_html(value: str) -> str:
-    """``value`` through nh3 with a conservative allow-list (links get rel=noopener...)."""
-    return nh3.clean(
-        clean_text(value),
+@cache
+def _cleaner() -> nh3.Cleaner:
+    """nh3 with the allow-list, built once (half the cost of ``nh3.clean`` with arguments)."""
+    return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+
+
+def clean_html(value: str) -> str:
+    """``value`` through nh3 with a conservative allow-list (links get rel=noopener...)."""
+    return _cleaner().clean(clean_text(value))
 
 
 def safe_url(value: str | None) -> str | None:

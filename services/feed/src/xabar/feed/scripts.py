@@ -12,6 +12,7 @@ Per generation ``G`` (prefix ``feed:G:``)::
     a       hash   article_id -> ArticleDoc JSON (published articles only)
     v       hash   article_id -> version last applied (kept after unpublishing: a tombstone)
     sl      hash   article_id -> current slug
+    m       hash   article_id -> the lists it is in: "KZ,TJ|1|TJ" (countries|featured|featured in)
     s       hash   slug -> article_id (old slugs too, so they can redirect)
     z:all   zset   article_id scored by published_at (ms): the news list, newest first
     z:c:KZ  zset   the same per country section
@@ -20,6 +21,7 @@ Per generation ``G`` (prefix ``feed:G:``)::
     p       hash   poll_id -> PollDoc JSON          pv  hash poll_id -> version of the poll state
     t       hash   poll_id -> TallyDoc JSON         tv  hash poll_id -> version of the tally
     z:polls zset   poll_id scored by opens_at (ms)  z:polls:c:KZ  the same per country
+    pm      hash   poll_id -> its countries (comma-joined)
     lm      string newest ``occurred_at`` (ms) of the events applied: Last-Modified
 
 Every event is applied by one script call, atomically: the script compares the event's version
@@ -35,24 +37,27 @@ BUILDING = "feed:building"
 GENSEQ = "feed:genseq"
 REV = "feed:rev"
 
-# ARGV: target, all country codes (comma list), kind, id, version, occurred_ms, ...kind args
-#   target "" = live: apply to the current generation (created if missing) and to the one being
-#   rebuilt, then bump the revision if the current one changed; else the generation to fill.
-#   kind A (article upsert): doc json, slug, published_ms, countries, featured 0/1, featured cc
-#   kind U (unpublish): -
-#   kind P (poll state): doc json, opens_ms, countries
-#   kind T (poll tally): doc json
-# Returns {applied to the target/current generation 0/1, revision after or 0}.
+# ARGV[1] target: "" = live: apply to the current generation (created if missing) and to the one
+#   being rebuilt, then bump the revision if the current one changed; else the generation to fill.
+# ARGV[2] header, fields joined by US (\x1f): kind, id, version, occurred_ms, then by kind
+#   A (article upsert): slug, published_ms, countries, featured 0/1, featured countries
+#   U (unpublish):      -
+#   P (poll state):     opens_ms, countries
+#   T (poll tally):     -
+#   (country lists are comma-joined ISO codes)
+# ARGV[3] the document JSON (A, P, T), else "".
+# Returns {1 if the target/current generation changed else 0, revision after or 0}.
 APPLY = r"""
-local target, allcodes, kind, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local version, occurred = tonumber(ARGV[5]), tonumber(ARGV[6])
+local target, doc = ARGV[1], ARGV[3]
+local h = {}
+for field in string.gmatch(ARGV[2] .. '\31', '([^\31]*)\31') do h[#h + 1] = field end
+local kind, id, version, occurred = h[1], h[2], tonumber(h[3]), tonumber(h[4])
 
 local function split(s)
   local out = {}
-  for c in string.gmatch(s, '[^,]+') do out[#out + 1] = c end
+  for c in string.gmatch(s or '', '[^,]+') do out[#out + 1] = c end
   return out
 end
-local codes = split(allcodes)
 
 local function newer(P, vkey)
   local held = tonumber(redis.call('HGET', P .. vkey, id) or '0')
@@ -61,13 +66,16 @@ local function newer(P, vkey)
   return true
 end
 
+-- the lists an article is in, as written by its last upsert: "countries|featured|fcountries"
 local function unlist_article(P)
+  local m = redis.call('HGET', P .. 'm', id)
+  if not m then return end
+  local countries, featured, fcountries = string.match(m, '^([^|]*)|([^|]*)|([^|]*)$')
   redis.call('ZREM', P .. 'z:all', id)
-  redis.call('ZREM', P .. 'z:f', id)
-  for _, c in ipairs(codes) do
-    redis.call('ZREM', P .. 'z:c:' .. c, id)
-    redis.call('ZREM', P .. 'z:f:' .. c, id)
-  end
+  if featured == '1' then redis.call('ZREM', P .. 'z:f', id) end
+  for _, c in ipairs(split(countries)) do redis.call('ZREM', P .. 'z:c:' .. c, id) end
+  for _, c in ipairs(split(fcountries)) do redis.call('ZREM', P .. 'z:f:' .. c, id) end
+  redis.call('HDEL', P .. 'm', id)
 end
 
 local function drop_slug(P)
@@ -81,16 +89,16 @@ end
 local function apply(P)
   if kind == 'A' then
     if not newer(P, 'v') then return 0 end
-    local doc, slug, score = ARGV[7], ARGV[8], ARGV[9]
-    local countries, featured, fcountries = split(ARGV[10]), ARGV[11], split(ARGV[12])
+    local slug, score, featured = h[5], h[6], h[8]
     unlist_article(P)
     redis.call('HSET', P .. 'a', id, doc)
     redis.call('HSET', P .. 's', slug, id)
     redis.call('HSET', P .. 'sl', id, slug)
+    redis.call('HSET', P .. 'm', id, h[7] .. '|' .. featured .. '|' .. h[9])
     redis.call('ZADD', P .. 'z:all', score, id)
-    for _, c in ipairs(countries) do redis.call('ZADD', P .. 'z:c:' .. c, score, id) end
+    for _, c in ipairs(split(h[7])) do redis.call('ZADD', P .. 'z:c:' .. c, score, id) end
     if featured == '1' then redis.call('ZADD', P .. 'z:f', score, id) end
-    for _, c in ipairs(fcountries) do redis.call('ZADD', P .. 'z:f:' .. c, score, id) end
+    for _, c in ipairs(split(h[9])) do redis.call('ZADD', P .. 'z:f:' .. c, score, id) end
   elseif kind == 'U' then
     if not newer(P, 'v') then return 0 end
     unlist_article(P)
@@ -98,16 +106,18 @@ local function apply(P)
     redis.call('HDEL', P .. 'a', id)
   elseif kind == 'P' then
     if not newer(P, 'pv') then return 0 end
-    local doc, score, countries = ARGV[7], ARGV[8], split(ARGV[9])
+    local score = h[5]
     redis.call('HSET', P .. 'p', id, doc)
     redis.call('ZADD', P .. 'z:polls', score, id)
-    for _, c in ipairs(codes) do redis.call('ZREM', P .. 'z:polls:c:' .. c, id) end
-    for _, c in ipairs(countries) do redis.call('ZADD', P .. 'z:polls:c:' .. c, score, id) end
+    local old = redis.call('HGET', P .. 'pm', id)
+    for _, c in ipairs(split(old)) do redis.call('ZREM', P .. 'z:polls:c:' .. c, id) end
+    for _, c in ipairs(split(h[6])) do redis.call('ZADD', P .. 'z:polls:c:' .. c, score, id) end
+    redis.call('HSET', P .. 'pm', id, h[6])
   elseif kind == 'T' then
     if not newer(P, 'tv') then return 0 end
-    redis.call('HSET', P .. 't', id, ARGV[7])
+    redis.call('HSET', P .. 't', id, doc)
   else
-    return redis.error_reply('unknown kind ' .. kind)
+    return redis.error_reply('unknown kind ' .. tostring(kind))
   end
   local lm = tonumber(redis.call('GET', P .. 'lm') or '0')
   if occurred > lm then redis.call('SET', P .. 'lm', occurred) end
