@@ -2,13 +2,15 @@
 
 import json
 import re
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
 from tests.feed import demo
-from tests.feed.conftest import SITE, publish_all, wait_drained
+from tests.feed.conftest import SITE, eventually, publish_all, running, wait_drained
 from tests.feed.factory import (
     article_state,
     poll_opened,
@@ -19,6 +21,7 @@ from tests.feed.factory import (
 )
 from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM
 from xabar.runtime.bus import EventBus
+from xabar.runtime.localinfra import start_redis
 
 
 @pytest.fixture
@@ -150,3 +153,40 @@ async def test_openapi_declares_the_json_api(client: httpx.AsyncClient) -> None:
     assert {"ArticleOut", "PageOut", "PollOut", "FrontOut", "SectionOut"} <= set(
         doc["components"]["schemas"]
     )
+
+
+async def test_with_redis_down_cached_pages_stay_up_and_the_rest_answers_503(
+    jwt_secret: str, tmp_path: Path, make_settings: Any
+) -> None:
+    server = start_redis(tmp_path / "redis")
+    url = f"redis://127.0.0.1:{server.port}/0"
+    publisher = EventBus(url, consumer_name="publisher-test")
+    await publisher.start()
+    try:
+        async with running(make_settings(redis_url=url)) as (app, client):
+            first = article_state(title="Успели опубликовать")
+            await publisher.publish(published(first))
+
+            async def shown() -> bool:
+                return first.title in (await client.get("/")).text
+
+            await eventually(shown, what="the first article")
+            revision = app.state.cache.revision
+            await publisher.publish(published(article_state(title="Не успели показать")))
+
+            async def applied() -> bool:
+                return bool(app.state.cache.revision > revision)
+
+            await eventually(applied, what="the second article applied")
+            server.kill()  # Redis dies before anyone asked for the new front page
+            front = await client.get("/")
+            assert front.status_code == 200 and first.title in front.text  # the last good page
+            assert "Не успели показать" not in front.text
+            down = await client.get("/news?page=1")  # never rendered: nothing to fall back on
+            assert down.status_code == 503 and "Сайт временно недоступен" in down.text
+            assert down.headers["retry-after"] == "5"
+            api = await client.get("/api/v1/articles")
+            assert api.status_code == 503 and api.json()["error"]["code"] == "unavailable"
+    finally:
+        await publisher.stop()
+        server.stop()

@@ -138,6 +138,10 @@ class PageCache:
             return None
         return page
 
+    def stale(self, key: Hashable) -> Rendered | None:
+        """The page last rendered under ``key``, fresh or not (for when rendering fails)."""
+        return self._entries.get(key)
+
     def put(self, key: Hashable, page: Rendered) -> None:
         self.observe(page.revision)
         self._entries[key] = page

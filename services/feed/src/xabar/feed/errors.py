@@ -25,5 +25,9 @@ class BadParameter(FeedError):
     """A query parameter of the JSON API is not what it must be."""
 
 
+class ReadModelUnavailable(FeedError):
+    """Redis, where the read model lives, did not answer."""
+
+
 class RebuildError(FeedError):
     """The read model could not be rebuilt (another rebuild runs, or the switch lost its lock)."""

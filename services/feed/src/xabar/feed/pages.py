@@ -276,6 +276,12 @@ class Pages:
         expires = earliest(*(poll_expiry(p, now) for p in read.items), self.dates.day_end(now))
         return self._page("polls.html", ctx, read.snapshot, expires)
 
+    def unavailable(self) -> bytes:
+        now = self.clock()
+        title = f"Сайт временно недоступен — {self.settings.site_name}"
+        ctx = self._base(now, path="/", title=title, active="")
+        return self.env.get_template("unavailable.html").render(ctx).encode()
+
     def not_found(self, message: str = "") -> bytes:
         now = self.clock()
         ctx = self._base(

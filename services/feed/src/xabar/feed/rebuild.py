@@ -14,9 +14,10 @@ How it works (``python -m xabar.feed rebuild``):
 
 History: the streams keep their entries: producers trim them only to ``stream_maxlen`` (setting
 ``XABAR_<SERVICE>_STREAM_MAXLEN``, default 1,000,000 entries per stream, approximate MAXLEN),
-far above what the portal produces. If history was trimmed or lost anyway, ask the publisher to
-re-emit every article's current state (its ``republish-all`` command) and the polls service its
-polls, then rebuild: the re-emitted events carry the current versions and win over anything older.
+far above what the portal produces. If history was trimmed or lost anyway, have the publisher
+re-emit every article's current state (its ``republish-all`` command; the polls service likewise
+for its polls), then rebuild: re-emitted events carry the current versions and win over anything
+older, and a replay needs no more than the newest event of each aggregate.
 """
 
 import asyncio

@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
 from xabar.feed import scripts
 from xabar.feed.documents import ArticleDoc, PollDoc, TallyDoc
+from xabar.feed.errors import ReadModelUnavailable
 
 ALL = "z:all"
 FEATURED = "z:f"
@@ -97,6 +100,13 @@ def _poll(poll: Any, tally: Any) -> PollRead | None:
     )
 
 
+async def _run(script: AsyncScript, args: list[Any]) -> Any:
+    try:
+        return await script(keys=scripts.READ_KEYS, args=args)
+    except (RedisError, OSError) as exc:
+        raise ReadModelUnavailable(f"the read model cannot be read: {exc!r}") from exc
+
+
 class ReadModel:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -118,9 +128,9 @@ class ReadModel:
     ) -> ListRead:
         """``count`` articles of ``list_key`` from index ``start`` (newest first); with
         ``without_featured``, the featured article is left out of them."""
-        raw = await self._page(
-            keys=scripts.READ_KEYS,
-            args=[
+        raw = await _run(
+            self._page,
+            [
                 list_key,
                 start,
                 start + count - 1,
@@ -139,32 +149,24 @@ class ReadModel:
         )
 
     async def article(self, slug: str, *, poll_key: str = POLLS) -> ArticleRead:
-        gen, rev, lm, doc, poll, tally = await self._article(
-            keys=scripts.READ_KEYS, args=[slug, poll_key]
-        )
+        gen, rev, lm, doc, poll, tally = await _run(self._article, [slug, poll_key])
         return ArticleRead(_snapshot(gen, rev, lm), _article(doc), _poll(poll, tally))
 
     async def polls(self, start: int, count: int) -> PollsRead:
-        gen, rev, total, lm, *rest = await self._polls(
-            keys=scripts.READ_KEYS, args=[start, start + count - 1]
-        )
+        gen, rev, total, lm, *rest = await _run(self._polls, [start, start + count - 1])
         items = [p for p in (_poll(rest[i], rest[i + 1]) for i in range(0, len(rest), 2)) if p]
         return PollsRead(_snapshot(gen, rev, lm), int(total), items)
 
     async def since(self, list_key: str, since: datetime, limit: int) -> ListRead:
         """Articles of ``list_key`` published at or after ``since``, newest first."""
         since_ms = int(since.timestamp() * 1000)
-        gen, rev, lm, *docs = await self._since(
-            keys=scripts.READ_KEYS, args=[list_key, since_ms, limit]
-        )
+        gen, rev, lm, *docs = await _run(self._since, [list_key, since_ms, limit])
         items = [d for d in (_article(x) for x in docs) if d is not None]
         return ListRead(_snapshot(gen, rev, lm), len(items), items, None, None)
 
     async def slugs(self, list_key: str, start: int, count: int) -> SlugsRead:
         """Slugs of ``list_key`` by ascending index (oldest first)."""
-        gen, rev, total, lm, *slugs = await self._asc(
-            keys=scripts.READ_KEYS, args=[list_key, start, start + count - 1]
-        )
+        gen, rev, total, lm, *slugs = await _run(self._asc, [list_key, start, start + count - 1])
         return SlugsRead(
             _snapshot(gen, rev, lm), int(total), [s for s in (_str(x) for x in slugs) if s]
         )

@@ -26,7 +26,7 @@ from xabar.contracts import COUNTRIES, Country, country_by_slug
 from xabar.feed.api import JsonApi
 from xabar.feed.cache import PageCache, Rendered, respond
 from xabar.feed.config import FeedSettings
-from xabar.feed.errors import BadParameter, NotFound
+from xabar.feed.errors import BadParameter, NotFound, ReadModelUnavailable
 from xabar.feed.feeds import TEXT, Feeds, Scope
 from xabar.feed.pages import HTML, Pages
 from xabar.feed.schemas import ArticleOut, FrontOut, PageOut, PollsOut, SectionOut
@@ -129,6 +129,13 @@ class Site:
                 page = await self.cache.get_or_render(key, render)
             except NotFound as exc:
                 return self.not_found(exc)
+            except ReadModelUnavailable:
+                page = self.cache.stale(key)  # an outdated page beats no page
+                if page is None:
+                    return Response(
+                        self.pages.unavailable(), 503, media_type=HTML,
+                        headers={**self.pages.security_headers(), "Retry-After": "5"},
+                    )  # fmt: skip
         return respond(page, request.headers)
 
     async def json(self, request: Request, key: Hashable, render: Render) -> Response:
@@ -138,6 +145,13 @@ class Site:
                 page = await self.cache.get_or_render(key, render)
             except NotFound as exc:
                 return error_response(404, "not_found", str(exc))
+            except ReadModelUnavailable:
+                page = self.cache.stale(key)
+                if page is None:
+                    return error_response(
+                        503, "unavailable", "the news store does not answer; try again shortly",
+                        headers={"Retry-After": "5"},
+                    )  # fmt: skip
         return respond(page, request.headers)
 
 
