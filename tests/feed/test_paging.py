@@ -133,5 +133,13 @@ async def test_a_deep_page_costs_the_same_redis_commands_as_page_one(
         assert deltas[0] == deltas[1] == deltas[2]
         assert deltas[0]["evalsha"] == 1 and deltas[0]["hmget"] == 1
         assert deltas[0]["zrange"] == deltas[0]["scan"] == deltas[0]["sort"] == 0
+        # asked again, with nothing changed: served from the page cache, no Redis at all
+        before = await _command_calls(counter)
+        for page in (2, PAGES, 500):
+            assert (await client.get(f"/news?page={page}")).status_code == 200
+        assert (await client.get("/")).status_code == 200
+        assert (await client.get("/")).status_code == 200
+        after = await _command_calls(counter)
+        assert after.get("evalsha", 0) - before.get("evalsha", 0) == 1  # the front page, once
     finally:
         await counter.aclose()

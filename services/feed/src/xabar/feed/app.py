@@ -21,7 +21,7 @@ from xabar.feed.feeds import Feeds
 from xabar.feed.pages import Pages, templates
 from xabar.feed.projector import ARTICLE_TYPES, POLL_TYPES, Projector
 from xabar.feed.repository import ReadModel
-from xabar.feed.routes import Site, hot_paths, site_routes
+from xabar.feed.routes import Site, hot_paths, paged_paths, site_routes
 from xabar.runtime.app import standard_routes
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import redis_check
@@ -112,7 +112,9 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(FastPath, cache=cache, hot=hot_paths(site.feeds)),
+            Middleware(
+                FastPath, cache=cache, hot=hot_paths(site.feeds), paged=paged_paths(site.feeds)
+            ),
             Middleware(MetricsMiddleware),
         ],
         exception_handlers=error_handlers(),

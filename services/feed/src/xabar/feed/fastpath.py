@@ -1,14 +1,15 @@
 """The hot path: cached pages of the busiest URLs, served before routing.
 
-An ASGI middleware placed outermost: for GET/HEAD of a hot path without a query string it looks
-the page up in the page cache (a dict look-up and a revision check) and answers it, or a 304,
-with headers built when the page was rendered. Anything else - a miss, a stale page, another
-URL - goes down the normal stack, which renders, caches and answers. Requests answered here are
-still counted in the shared request metrics.
+An ASGI middleware placed outermost: for GET/HEAD of a hot path (without a query string, or a
+paged list with just ``?page=N``) it looks the page up in the page cache (a dict look-up and a
+revision check) and answers it, or a 304, with headers built when the page was rendered.
+Anything else - a miss, a stale page, another URL - goes down the normal stack, which renders,
+caches and answers. Requests answered here are still counted in the shared request metrics.
 """
 
+import re
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,19 +17,35 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from xabar.feed.cache import PageCache, Rendered, not_modified
 from xabar.runtime.metrics import LATENCY, REQUESTS
 
+_PAGE_QUERY = re.compile(rb"page=([0-9]{1,9})")
+
 
 class FastPath:
-    def __init__(self, app: ASGIApp, cache: PageCache, hot: Mapping[str, Hashable]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        cache: PageCache,
+        hot: Mapping[str, Hashable],
+        paged: Mapping[str, Callable[[int], Hashable]] | None = None,
+    ) -> None:
         self.app = app
         self.cache = cache
         self.hot = dict(hot)  # path -> cache key
+        self.paged = dict(paged or {})  # path -> cache key of page N
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._latency: dict[tuple[str, str], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["query_string"]:
+        if scope["type"] == "http":
             path = scope["path"]
-            key = self.hot.get(path)
+            query = scope["query_string"]
+            key: Hashable | None = None
+            if not query:
+                key = self.hot.get(path)
+            elif (of_page := self.paged.get(path)) is not None and (
+                m := _PAGE_QUERY.fullmatch(query)
+            ):
+                key = of_page(int(m.group(1)))
             method = scope["method"]
             if key is not None and (method == "GET" or method == "HEAD"):
                 page = self.cache.get(key)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,17 @@ def hot_paths(feeds: Feeds) -> dict[str, Hashable]:
     for country in COUNTRIES.values():
         hot[f"/{country.slug}"] = section_key(country, 1)
     return hot
+
+
+def paged_paths(feeds: Feeds) -> dict[str, Callable[[int], Hashable]]:
+    """The paged lists the fast path may answer for ``?page=N``, with their cache keys."""
+    site = feeds.site_scope()
+    paged: dict[str, Callable[[int], Hashable]] = {"/news": news_key, "/polls": polls_key}
+    for kind, file in (("rss", "rss.xml"), ("atom", "atom.xml"), ("json", "feed.json")):
+        paged[f"/{file}"] = partial(feed_key, kind, site)
+    for country in COUNTRIES.values():
+        paged[f"/{country.slug}"] = partial(section_key, country)
+    return paged
 
 
 def page_number(request: Request) -> int:
