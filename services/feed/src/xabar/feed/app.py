@@ -1,6 +1,5 @@
 """Composition root of the feed service."""
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -28,27 +27,6 @@ from xabar.runtime.health import redis_check
 from xabar.runtime.http import error_handlers
 from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.openapi import OpenAPI
-
-
-async def quiesce(bus: EventBus, limit_s: float = 5.0) -> None:
-    """Let the bus's consumer loops finish before ``bus.stop()`` closes its Redis client.
-
-    ``EventBus.stop`` cancels FastStream's loops without waiting for them; a loop still inside a
-    blocking XREADGROUP can then open a new connection on the closing client, which leaks. Here
-    the loops are told to stop, given a moment to end on their own (a handler in flight finishes
-    and acks), and the rest are cancelled and awaited. (Belongs in ``EventBus.stop``.)
-    """
-    subscribers: list[Any] = list(bus.broker.subscribers)
-    tasks: list[asyncio.Task[Any]] = [t for s in subscribers for t in getattr(s, "tasks", ())]
-    for subscriber in subscribers:
-        subscriber.running = False
-    if not tasks:
-        return
-    _, pending = await asyncio.wait(tasks, timeout=0.3)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=limit_s)
 
 
 def create_app(
@@ -96,7 +74,6 @@ def create_app(
         try:
             yield
         finally:
-            await quiesce(bus)
             await bus.stop()
             await watcher.stop()
             await redis.aclose()

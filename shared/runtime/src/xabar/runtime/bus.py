@@ -12,6 +12,7 @@
   (tolerant reader).
 """
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -65,7 +66,10 @@ class EventBus:
         self.options = options or BusOptions()
         self.consumer_name = consumer_name
         self.broker = broker or RedisBroker(
-            redis_url, log_level=logging.DEBUG, graceful_timeout=10.0
+            redis_url,
+            logger=logging.getLogger("xabar.bus.faststream"),
+            log_level=logging.DEBUG,
+            graceful_timeout=10.0,
         )
         self._streams: list[tuple[str, str]] = []
 
@@ -80,7 +84,22 @@ class EventBus:
             await ensure_group(self.redis, stream, group)
         await self.broker.start()
 
-    async def stop(self) -> None:
+    async def stop(self, limit_s: float = 5.0) -> None:
+        """Stop reading, let a handler in flight finish (and ack), then close the connection.
+
+        FastStream's ``broker.stop()`` cancels the subscriber loops without waiting for them; a
+        loop still inside a blocking XREADGROUP can then open a new connection on the closing
+        client, which leaks. So the loops are told to stop and awaited first."""
+        subscribers: list[Any] = list(self.broker.subscribers)
+        tasks: list[asyncio.Task[Any]] = [t for s in subscribers for t in getattr(s, "tasks", ())]
+        for subscriber in subscribers:
+            subscriber.running = False
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=0.3)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=limit_s)
         await self.broker.stop()
 
     async def publish(self, event: Event) -> bytes:

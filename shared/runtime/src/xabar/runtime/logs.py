@@ -38,5 +38,10 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # FastStream logs every task callback and every received message at INFO
-    for noisy in ("uvicorn.access", "faststream", "faststream.access.redis"):
+    for noisy in (
+        "uvicorn.access",
+        "faststream",
+        "faststream.access.redis",
+        "xabar.bus.faststream",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -67,14 +67,16 @@ def load_demo(stack: Stack) -> None:
 
 def run() -> int:
     state = Path(os.environ.get("XABAR_STATE_DIR", ".state")).resolve()
-    stopping = False
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Ctrl-C reaches us more than once (the terminal signals the whole process group, and
+        # uv forwards it too): stop once, and let nothing interrupt the stopping.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         with running_stack(state, ports=_ports()) as stack:
             load_demo(stack)

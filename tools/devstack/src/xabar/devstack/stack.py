@@ -3,6 +3,7 @@
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -178,6 +179,15 @@ def service_env(
     return {p + k: v for k, v in env.items()}
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @contextmanager
 def running_stack(
     state: Path,
@@ -192,6 +202,12 @@ def running_stack(
     logs.mkdir(exist_ok=True)
     sec = load_secrets(state)
     chosen = dict(ports) if ports is not None else {n: free_port() for n in SERVICES}
+    for name, port in chosen.items():
+        if not port_is_free(port):
+            raise RuntimeError(
+                f"port {port} for {name} is in use (another `make run`?); stop it, or choose "
+                f"another with XABAR_{name.upper()}_PORT"
+            )
     say("stack", f"starting redis-server and FerretDB (state in {state})")
     with local_infra(state) as (redis, mongo):
         say("stack", f"redis {redis.url}  ferretdb {mongo.url}")
