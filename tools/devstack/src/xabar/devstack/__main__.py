@@ -15,10 +15,9 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+from xabar.devstack.clients import CHIEF_EMAIL, ensure_chief
 from xabar.devstack.demo import write_demo_files
 from xabar.devstack.stack import DEFAULT_PORTS, SERVICES, Stack, running_stack, say
-
-CHIEF_EMAIL = "chief@xabar.local"
 
 
 def _ports() -> dict[str, int]:
@@ -32,17 +31,7 @@ def load_demo(stack: Stack) -> None:
         return
     say("stack", "loading demo content through the publisher and polls (once; takes a minute)")
     started = time.monotonic()
-    stack.cli(
-        "publisher",
-        "create-editor",
-        "--email",
-        CHIEF_EMAIL,
-        "--name",
-        "Главный редактор",
-        "--role",
-        "chief",
-        env={"XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": stack.secrets["chief_password"]},
-    )
+    ensure_chief(stack)
     articles, poll = write_demo_files(stack.state)
     stack.cli("publisher", "import-articles", str(articles))
     stack.cli("polls", "import-poll", str(poll))

@@ -22,6 +22,7 @@ async def chief_token(stack: Stack) -> str:
 
 
 def ensure_chief(stack: Stack) -> None:
+    """The chief editor of this local deployment (the command leaves an existing one alone)."""
     stack.cli(
         "publisher",
         "create-editor",
@@ -32,7 +33,6 @@ def ensure_chief(stack: Stack) -> None:
         "--role",
         "chief",
         env={"XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": stack.secrets["chief_password"]},
-        check=False,
     )
 
 
