@@ -11,7 +11,8 @@ install:  ## install what is missing: redis-server, uv, the Python env, FerretDB
 run: install  ## Redis, FerretDB and the four services on fixed ports, with demo content
 	@$(UV) python -m xabar.devstack run
 
-test: install  ## the whole test suite against real Redis and FerretDB
+test:  ## the whole test suite against real Redis, FerretDB and a headless Chromium
+	@XABAR_BROWSER=1 ./scripts/bootstrap.sh
 	@$(UV) pytest $(PYTEST_ARGS)
 
 lint: install  ## ruff and mypy strict
