@@ -43,7 +43,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from xabar.runtime.clients import Network, parse_networks
-from xabar.runtime.config import PLACEHOLDERS, ServiceSettings
+from xabar.runtime.config import ServiceSettings, require_secret
 
 
 class IngestSettings(ServiceSettings):
@@ -75,12 +75,7 @@ class IngestSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _check_ingest_settings(self) -> Self:
-        salt = self.address_salt.get_secret_value()
-        if salt.strip().lower() in PLACEHOLDERS or len(salt) < 32:
-            raise ValueError(
-                "address_salt must be set to a real secret of at least 32 characters "
-                "(placeholders are refused)"
-            )
+        require_secret("address_salt", self.address_salt)
         try:
             parse_networks(self.trusted_proxies.split(","))
         except ValueError as exc:

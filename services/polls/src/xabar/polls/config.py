@@ -58,7 +58,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from xabar.runtime.clients import Network, parse_networks
-from xabar.runtime.config import PLACEHOLDERS, ServiceSettings
+from xabar.runtime.config import ServiceSettings, require_secret
 
 
 class PollsSettings(ServiceSettings):
@@ -127,14 +127,8 @@ class PollsSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:
-        for name in ("cookie_secret", "address_salt"):
-            secret: SecretStr = getattr(self, name)
-            value = secret.get_secret_value()
-            if value.strip().lower() in PLACEHOLDERS or len(value) < 32:
-                raise ValueError(
-                    f"{name} must be set to a real secret of at least 32 characters "
-                    "(placeholders are refused)"
-                )
+        require_secret("cookie_secret", self.cookie_secret)
+        require_secret("address_salt", self.address_salt)
         return self
 
     def proxy_networks(self) -> tuple[Network, ...]:

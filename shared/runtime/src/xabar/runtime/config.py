@@ -11,10 +11,21 @@ from xabar.runtime.bus import BusOptions
 PLACEHOLDERS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "xxx", "todo"})
 
 
+def require_secret(name: str, secret: SecretStr) -> None:
+    """Refuse a missing, placeholder or short secret, naming the setting (at start, not later)."""
+    value = secret.get_secret_value()
+    if value.strip().lower() in PLACEHOLDERS or len(value) < 32:
+        raise ValueError(
+            f"{name} must be set to a real secret of at least 32 characters "
+            "(placeholders are refused)"
+        )
+
+
 class ServiceSettings(BaseSettings):
     """Read from the environment with the service's prefix, e.g. ``XABAR_FEED_PORT``."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting must not print the secrets beside it
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = Field(ge=1, le=65535)
@@ -32,12 +43,7 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
-        secret = self.jwt_secret.get_secret_value()
-        if secret.strip().lower() in PLACEHOLDERS or len(secret) < 32:
-            raise ValueError(
-                "jwt_secret must be set to a real secret of at least 32 characters "
-                "(placeholders are refused)"
-            )
+        require_secret("jwt_secret", self.jwt_secret)
         return self
 
     def bus_options(self) -> BusOptions:
