@@ -1,7 +1,6 @@
 """Run a service as a real process (for kill -9 and restart tests)."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from xabar.runtime.localinfra import free_port
+from xabar.runtime.localinfra import free_port, kill_process, stop_process
 
 
 class ServiceProcess:
@@ -52,18 +51,11 @@ class ServiceProcess:
 
     def kill9(self) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        kill_process(self.proc)
 
     def terminate(self, timeout: float = 15.0) -> int:
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout)
         return self.proc.returncode
 
 

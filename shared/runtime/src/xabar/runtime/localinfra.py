@@ -97,6 +97,23 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | Non
     raise InfraError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_process(proc)
+
+
+def kill_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL, as a crash would, and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 @dataclass
 class Server:
     name: str
@@ -107,19 +124,11 @@ class Server:
     log_path: Path | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        kill_process(self.proc)
 
     def restart(self, timeout: float = 30.0) -> None:
         self.stop()

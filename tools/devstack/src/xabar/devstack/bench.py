@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from xabar.devstack.clients import chief_token, ensure_chief, feed_total
+from xabar.devstack.clients import chief_token, ensure_chief, feed_total, import_poll
 from xabar.devstack.drills import RELAXED
 from xabar.devstack.loadgen import WrkResult, publish_synthetic_articles, rss_mb, wrk
 from xabar.devstack.stack import Stack, running_stack, say
@@ -47,18 +47,7 @@ def targets() -> dict[str, tuple[str, str, float]]:
 
 async def prepare(stack: Stack) -> dict[str, Any]:
     ensure_chief(stack)
-    poll_file = stack.state / "poll.json"
-    poll_file.write_text(
-        json.dumps(
-            {
-                "import_key": "bench",
-                "question": "Как вы относитесь к скорости сайта?",
-                "options": [{"text": "Хорошо", "votes": 10}, {"text": "Плохо", "votes": 5}],
-            },
-            ensure_ascii=False,
-        )
-    )
-    stack.cli("polls", "import-poll", str(poll_file))
+    import_poll(stack, "bench", "Как вы относитесь к скорости сайта?", {"Хорошо": 10, "Плохо": 5})
     started = time.monotonic()
     await publish_synthetic_articles(stack.redis.url, ARTICLES)
     written = time.monotonic()

@@ -1,6 +1,7 @@
 """Small HTTP clients of the services' public APIs, for demo loading, bench and drills."""
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -34,6 +35,15 @@ def ensure_chief(stack: Stack) -> None:
         "chief",
         env={"XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": stack.secrets["chief_password"]},
     )
+
+
+def import_poll(stack: Stack, key: str, question: str, votes: dict[str, int]) -> None:
+    """A poll with ``votes`` (option text -> count) through the polls service's own import."""
+    path = stack.state / f"poll-{key}.json"
+    options = [{"text": text, "votes": n} for text, n in votes.items()]
+    doc = {"import_key": key, "question": question, "options": options}
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    stack.cli("polls", "import-poll", str(path))
 
 
 def submission_body(n: int) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from xabar.devstack.clients import (
     chief_token,
     ensure_chief,
     feed_total,
+    import_poll,
     submit_until_accepted,
 )
 from xabar.devstack.loadgen import publish_synthetic_articles
@@ -254,18 +255,7 @@ async def drill_kill9_publisher(stack: Stack) -> DrillResult:
 
 
 async def _poll_for_votes(stack: Stack) -> tuple[str, list[str]]:
-    poll_file = stack.state / "poll.json"
-    poll_file.write_text(
-        json.dumps(
-            {
-                "import_key": "drill",
-                "question": "Проверка?",
-                "options": [{"text": "Да", "votes": 0}, {"text": "Нет", "votes": 0}],
-            },
-            ensure_ascii=False,
-        )
-    )
-    stack.cli("polls", "import-poll", str(poll_file))
+    import_poll(stack, "drill", "Проверка?", {"Да": 0, "Нет": 0})
     async with httpx.AsyncClient(base_url=stack.services["polls"].url, timeout=10) as client:
         poll = (await client.get("/api/v1/polls")).json()["items"][0]
         detail = (await client.get(f"/api/v1/polls/{poll['poll_id']}")).json()

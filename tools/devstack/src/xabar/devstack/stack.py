@@ -16,7 +16,7 @@ from typing import IO
 
 import httpx
 
-from xabar.runtime.localinfra import Server, free_port, local_infra
+from xabar.runtime.localinfra import Server, free_port, kill_process, local_infra, stop_process
 
 SERVICES = ("feed", "ingest", "publisher", "polls")
 DEFAULT_PORTS = {"feed": 8080, "ingest": 8081, "publisher": 8082, "polls": 8083}
@@ -95,19 +95,12 @@ class ServiceProc:
         raise TimeoutError(f"{self.name} was not ready within {timeout}s; see {self.log_path}")
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, timeout)
 
     def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            kill_process(self.proc)
 
 
 @dataclass
