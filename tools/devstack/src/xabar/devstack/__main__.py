@@ -97,15 +97,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xabar.devstack", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("run", help="run the platform with demo content until Ctrl-C")
-    sub.add_parser("bench", help="measure speed and memory (see `make bench`)")
+    bench = sub.add_parser("bench", help="measure speed and memory (see `make bench`)")
+    bench.add_argument(
+        "--only",
+        default="ingest,polls,feed",
+        help="comma-separated services to measure (ingest, polls, feed); baselines always run",
+    )
     sub.add_parser("drills", help="fault drills under load (see `make drills`)")
     args = parser.parse_args(argv)
     if args.cmd == "run":
         return run()
     if args.cmd == "bench":
+        from xabar.devstack.bench import GROUPS
         from xabar.devstack.bench import main as bench_main
 
-        return bench_main()
+        groups = tuple(g.strip() for g in args.only.split(",") if g.strip())
+        unknown = sorted(set(groups) - set(GROUPS))
+        if unknown or not groups:
+            parser.error(f"--only takes some of {', '.join(GROUPS)}; got {args.only!r}")
+        return bench_main(tuple(g for g in GROUPS if g in groups))
     from xabar.devstack.drills import main as drills_main
 
     return drills_main()
