@@ -374,6 +374,23 @@ IF_MATCH = {
 IF_MATCH_OPTIONAL = {**IF_MATCH, "required": False}
 
 
+def _helper_responses(
+    body: type[BaseModel] | None, parameters: list[dict[str, Any]]
+) -> dict[int, type[BaseModel]]:
+    """What the request helpers answer before a handler decides anything: a body (JSON through
+    ``parse_body``, an upload through ``_upload_bytes``) can be malformed (400), too large (413),
+    of another media type (415) or invalid (422); an If-Match that is not an ETag is 400; a query
+    parameter out of its range or choices is 422."""
+    out: dict[int, type[BaseModel]] = {}
+    if body is not None:
+        out |= dict.fromkeys((400, 413, 415, 422), ErrorBody)
+    if any(p["name"] == "If-Match" for p in parameters):
+        out[400] = ErrorBody
+    if any(p["in"] == "query" for p in parameters):
+        out[422] = ErrorBody
+    return out
+
+
 def api_routes(api: OpenAPI, deps: Deps) -> list[BaseRoute]:
     settings, codec = deps.settings, deps.codec
     articles, inbox, editors, media, audit = (
@@ -406,6 +423,7 @@ def api_routes(api: OpenAPI, deps: Deps) -> list[BaseRoute]:
             else secured(codec, role, handler)  # type: ignore[arg-type]
         )
         routes.append(Route(path, endpoint, methods=[method]))
+        responses = {**_helper_responses(body, parameters or []), **responses}
         summary_with_role = summary if role is None else f"{summary} (role: {role.value}+)"
         api.operation(
             method,

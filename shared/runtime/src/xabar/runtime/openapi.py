@@ -96,7 +96,7 @@ class OpenAPI:
                         "application/json": {"schema": key_map[(model, "serialization")]}
                     }
                 elif isinstance(model, str):
-                    resp["content"] = {model: {"schema": {"type": "string"}}}
+                    resp["content"] = {model: {"schema": _media_schema(model)}}
                 item["responses"][str(status)] = resp
             if op["secured"]:
                 item["security"] = [{"bearer": []}]
@@ -125,6 +125,14 @@ def _error_resp(status: int, key_map: Any) -> dict[str, Any]:
         "description": _reason(status),
         "content": {"application/json": {"schema": key_map[(ErrorBody, "serialization")]}},
     }
+
+
+def _media_schema(media: str) -> dict[str, Any]:
+    """A body declared only by its media type: a JSON one (``application/feed+json``) is a JSON
+    object, anything else (HTML, XML, text, images) a string."""
+    if media == "application/json" or media.endswith("+json"):
+        return {"type": "object"}
+    return {"type": "string"}
 
 
 def _reason(status: int) -> str:
