@@ -1,0 +1,241 @@
+"""Property-based API tests: a service's app served by a real uvicorn on a local port, its own
+/openapi.json loaded by schemathesis, and requests generated from that document.
+
+The app runs in a thread of its own with its own event loop (its lifespan starts the bus, the
+relay, the Mongo client there), so schemathesis's blocking requests never stall it. The number of
+examples is bounded and the generation is deterministic, so a run is the same on every machine.
+"""
+
+import asyncio
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import httpx
+import hypothesis
+import hypothesis.strategies as st
+import requests
+import schemathesis
+import uvicorn
+from hypothesis.strategies import SearchStrategy
+from schemathesis import APIOperation, GenerationMode
+from schemathesis.checks import CheckFunction, not_a_server_error
+from schemathesis.core import NOT_SET
+from schemathesis.core.result import Err
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from starlette.applications import Starlette
+
+from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.localinfra import free_port
+
+Operation = APIOperation[Any, Any, Any, Any]
+Case = schemathesis.Case[Any]
+
+MAX_EXAMPLES = 15  # of one operation and one kind of data (valid, invalid, on existing items)
+UNAUTHORIZED_EXAMPLES = 5  # of a secured operation without a token: every one is a 401
+SEED = 20240611
+
+# No 5xx; every status, content type and body as the document says. Not negative_data_rejection:
+# our services ignore query parameters they do not know and read an empty ``?page=`` as absent,
+# as HTTP clients and HTML forms expect; invalid data is still sent, and must meet the checks here.
+CHECKS: list[CheckFunction] = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+]
+
+
+def config(*, token: bool) -> schemathesis.Config:
+    return schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "request-timeout": 30,
+            # with a token of ours, schemathesis must not make up (or drop) the Authorization
+            # header; without one, it sends made-up bearer tokens and none at all
+            "generation": {"with-security-parameters": not token},
+        }
+    )
+
+
+@contextmanager
+def served(app: Starlette) -> Iterator[str]:
+    """``app`` (lifespan included) on a free local port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws="none",
+        )
+    )
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve())
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=f"fuzz-server-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if failure or not thread.is_alive():
+            raise RuntimeError(f"the app did not start: {failure!r}")
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not start within 60 s")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(60)
+        if failure:
+            raise failure[0]
+
+
+def run(
+    url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    known: dict[str, list[str]] | None = None,
+    bodies: dict[str, list[Any]] | None = None,
+    only: Callable[[Operation], bool] | None = None,
+) -> dict[str, Counter[int]]:
+    """Every operation of the /openapi.json that the service at ``url`` serves (or those
+    ``only`` selects), ``MAX_EXAMPLES`` with valid data and as many with invalid data, requests
+    sent with ``headers``. Operations whose path parameters are all in ``known`` (name: values
+    of things that exist) get as many again with those values (and with the headers ``known``
+    names, such as If-Match), so that they reach the handlers past the 404; and with the
+    ``bodies`` given for their label (a vote for an option that exists, say). A secured
+    operation without a token gets ``UNAUTHORIZED_EXAMPLES`` only. Fails listing every failure
+    as schemathesis reports it (with a curl line); returns the statuses each operation answered."""
+    headers = headers or {}
+    assert httpx.get(f"{url}/openapi.json").status_code == 200
+    schema = schemathesis.openapi.from_url(
+        f"{url}/openapi.json", config=config(token="Authorization" in headers)
+    )
+    known = known or {}
+    failures: list[str] = []
+    seen: dict[str, Counter[int]] = {}
+    with requests.Session() as session:
+        for result in schema.get_all_operations():
+            if isinstance(result, Err):
+                failures.append(f"an operation the document describes wrongly: {result.err()}")
+                continue
+            operation = result.ok()
+            if only is not None and not only(operation):
+                continue
+            statuses = seen.setdefault(operation.label, Counter())
+            examples = MAX_EXAMPLES
+            reaches = "Authorization" in headers or not secured(operation)
+            if not reaches:
+                examples = UNAUTHORIZED_EXAMPLES
+            given = (known, (bodies or {}).get(operation.label, [])) if reaches else ({}, [])
+            for name, strategy in _strategies(operation, *given):
+                try:
+                    _fuzz(strategy, examples, headers, session, statuses)
+                except hypothesis.errors.Unsatisfiable:
+                    if "invalid" not in name:
+                        raise
+                    # the operation takes nothing that can be made invalid (a bare string in
+                    # the path, say): nothing to send
+                except (Exception, BaseExceptionGroup) as exc:  # schemathesis's FailureGroup
+                    failures.append(f"{operation.label} ({name}):\n{exc}")
+    if os.environ.get("XABAR_FUZZ_STATS"):
+        for label, counts in seen.items():
+            print(f"{label}: {dict(sorted(counts.items()))}")
+    assert not failures, "\n\n".join(failures)
+    return seen
+
+
+def secured(operation: Operation) -> bool:
+    """The operation needs a bearer token."""
+    return bool(operation.definition.raw.get("security"))
+
+
+def _fuzz(
+    strategy: SearchStrategy[Case],
+    examples: int,
+    headers: dict[str, str],
+    session: requests.Session,
+    statuses: Counter[int],
+) -> None:
+    @hypothesis.settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(case=strategy)
+    def check(case: Case) -> None:
+        response = case.call_and_validate(headers=headers, session=session, checks=CHECKS)
+        statuses[response.status_code] += 1
+
+    check()
+
+
+def _strategies(
+    operation: Operation, known: dict[str, list[str]], bodies: list[Any]
+) -> Iterator[tuple[str, SearchStrategy[Case]]]:
+    has_input = bool(list(operation.iter_parameters()) or len(operation.body))
+    yield "valid data", operation.as_strategy(GenerationMode.POSITIVE)
+    if has_input:
+        yield "invalid data", operation.as_strategy(GenerationMode.NEGATIVE)
+    path = [p.name for p in operation.path_parameters]
+    if not all(n in known for n in path):
+        return
+    headers = [p.name for p in operation.headers if p.name in known]  # If-Match: "1", say
+    values = st.tuples(
+        st.fixed_dictionaries({n: st.sampled_from(known[n]) for n in path}),
+        st.fixed_dictionaries({n: st.sampled_from(known[n]) for n in headers}),
+    )
+    if path:
+        for mode, name in (
+            (GenerationMode.POSITIVE, "valid data, existing items"),
+            (GenerationMode.NEGATIVE, "invalid data, existing items"),
+        ):
+            yield name, values.flatmap(partial(_with_items, operation, mode, NOT_SET))
+    if bodies:
+        with_bodies = st.tuples(values, st.sampled_from(bodies)).flatmap(
+            lambda pair: _with_items(operation, GenerationMode.POSITIVE, pair[1], pair[0])
+        )
+        yield "valid data, given bodies", with_bodies
+
+
+def _with_items(
+    operation: Operation,
+    mode: GenerationMode,
+    body: Any,
+    given: tuple[dict[str, str], dict[str, str]],
+) -> SearchStrategy[Case]:
+    path, headers = given
+    strategy: SearchStrategy[Case] = operation.as_strategy(
+        mode,
+        path_parameters=path,
+        headers=headers or None,
+        body=body,
+        media_type=None if body is NOT_SET else "application/json",  # given bodies are JSON
+    )
+    return strategy
+
+
+def bearer(secret: str, role: Role = Role.EDITOR) -> dict[str, str]:
+    token = TokenCodec(secret).issue(Principal(f"fuzz-{role.value}", "Фаззер", role))
+    return {"Authorization": f"Bearer {token}"}
