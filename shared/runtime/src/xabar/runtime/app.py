@@ -1,6 +1,5 @@
 """What every service's HTTP app has: health, readiness, metrics, a server that stops cleanly."""
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -37,7 +36,7 @@ def serve(app: object, settings: ServiceSettings, *, workers_note: Sequence[str]
     server = uvicorn.Server(config)
     for note in workers_note:
         log.info(note)
-    asyncio.run(server.serve())
+    server.run()  # on the configured loop (uvloop); asyncio.run() would ignore config.loop
 
 
 __all__ = ["serve", "standard_routes"]
