@@ -13,6 +13,7 @@ from starlette.routing import Route
 from xabar.polls.apidoc import PollsOpenAPI
 from xabar.polls.bootstrap import build, redis_client
 from xabar.polls.config import PollsSettings
+from xabar.polls.fastvote import FastVotes
 from xabar.polls.pages import Pages
 from xabar.polls.routes import Context, api_routes
 from xabar.polls.voters import Identities, VoterCookies
@@ -23,6 +24,7 @@ from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.http import error_handlers
 from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
+from xabar.runtime.redispipe import RedisPipe
 
 
 def create_app(
@@ -37,7 +39,8 @@ def create_app(
         settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
     )
     redis = redis or redis_client(settings)
-    polls = build(settings, redis=redis, mongo=mongo, publish=bus.publish)
+    pipe = RedisPipe(settings.redis_url)  # votes are counted on it
+    polls = build(settings, redis=redis, mongo=mongo, publish=bus.publish, pipe=pipe)
     api = PollsOpenAPI("Xabar polls", "1.0.0", "Reader polls and an exact vote counter")
     cookies = VoterCookies(
         settings.cookie_secret.get_secret_value(),
@@ -70,6 +73,7 @@ def create_app(
         finally:
             await polls.stop()
             await bus.stop()
+            await pipe.aclose()
             await redis.aclose()
             await mongo.close()
 
@@ -81,6 +85,6 @@ def create_app(
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware)],
+        middleware=[Middleware(FastVotes, ctx=context), Middleware(MetricsMiddleware)],
         exception_handlers=error_handlers(),
     )

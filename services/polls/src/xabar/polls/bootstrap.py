@@ -21,7 +21,7 @@ from xabar.polls.tally import Tallier
 from xabar.polls.votelog import VoteLogWriter
 from xabar.polls.workers import OutboxPump
 from xabar.runtime.outbox import OutboxRelay
-from xabar.runtime.ratelimit import RateLimiter
+from xabar.runtime.redispipe import RedisPipe
 
 log = logging.getLogger("xabar.polls")
 
@@ -43,6 +43,9 @@ def address_policy(settings: PollsSettings) -> AddressPolicy:
         burst_window_ms=settings.burst_window_s * 1000,
         burst_address=settings.burst_address_threshold,
         burst_subnet=settings.burst_subnet_threshold,
+        # never below the address limit: an address allowed N counted votes gets N requests
+        rate_limit=max(settings.vote_rate_limit, settings.address_limit),
+        rate_window_ms=settings.vote_rate_window_s * 1000,
     )
 
 
@@ -89,18 +92,13 @@ def build(
     mongo: AsyncMongoClient[dict[str, Any]],
     publish: Publish,
     consumer: str | None = None,
+    pipe: RedisPipe | None = None,
 ) -> Polls:
     db = mongo[settings.mongodb_db]
     polls = PollRepository(db)
     votes = VoteLog(db)
-    counter = VoteCounter(redis, settings.redis_prefix, address_policy(settings))
+    counter = VoteCounter(redis, settings.redis_prefix, address_policy(settings), pipe)
     relay = OutboxRelay(polls.collection, publish, sweep_interval=settings.outbox_sweep_s)
-    limiter = RateLimiter(
-        redis,
-        f"{settings.redis_prefix}:rate",
-        max(settings.vote_rate_limit, settings.address_limit),
-        settings.vote_rate_window_s,
-    )
     service = PollService(
         polls=polls,
         votes=votes,
@@ -108,7 +106,6 @@ def build(
         counter=counter,
         locks=PollLocks(redis, settings.redis_prefix),
         relay=relay,
-        limiter=limiter,
     )
     pump = OutboxPump(
         service.relay_events, service.relay_pending, sweep_interval=settings.outbox_sweep_s
@@ -121,6 +118,7 @@ def build(
         consumer=consumer or settings.consumer_name,
         batch=settings.votelog_batch,
         claim_idle_ms=settings.claim_idle_ms,
+        interval=settings.votelog_interval_s,
     )
     tallier = Tallier(service, publish, interval=settings.tally_interval_s)
     scheduler = Scheduler(

@@ -45,7 +45,10 @@ Polls' own settings:
 - ``XABAR_POLLS_SCHEDULER_INTERVAL_S`` (1.0): how often due polls are opened or closed.
 - ``XABAR_POLLS_RESYNC_INTERVAL_S`` (60.0): how often the Redis mirror of every poll is checked
   against MongoDB (and lost counters rebuilt from the vote log).
-- ``XABAR_POLLS_VOTELOG_BATCH`` (500): vote-log entries written to MongoDB per round trip.
+- ``XABAR_POLLS_VOTELOG_BATCH`` (1000): vote-log entries written to MongoDB per round trip.
+- ``XABAR_POLLS_VOTELOG_INTERVAL_S`` (0.5): after a batch that was not full, how long the
+  vote-log writer waits before reading again (the entries are durable in Redis meanwhile; a
+  longer wait makes larger batches, fewer MongoDB round trips).
 - ``XABAR_POLLS_OUTBOX_SWEEP_S`` (5.0): how often the outbox relay sweeps pending events.
 - ``XABAR_POLLS_DISPLAY_TIMEZONE`` (Asia/Almaty): time zone of dates on the HTML pages.
 - ``XABAR_POLLS_PAGE_SIZE_MAX`` (100): largest ``per_page`` of the poll list.
@@ -90,7 +93,8 @@ class PollsSettings(ServiceSettings):
     tally_interval_s: float = Field(default=1.0, gt=0)
     scheduler_interval_s: float = Field(default=1.0, gt=0)
     resync_interval_s: float = Field(default=60.0, gt=0)
-    votelog_batch: int = Field(default=500, ge=1, le=5000)
+    votelog_batch: int = Field(default=1000, ge=1, le=5000)
+    votelog_interval_s: float = Field(default=0.5, ge=0)
     outbox_sweep_s: float = Field(default=5.0, gt=0)
     display_timezone: str = "Asia/Almaty"
     page_size_max: int = Field(default=100, ge=1)

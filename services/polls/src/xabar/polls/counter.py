@@ -29,13 +29,26 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from xabar.polls.domain import Poll, epoch_ms
+from xabar.runtime.redispipe import RedisPipe
 
 # KEYS: 1 state, 2 counts, 3 voters, 4 log stream, 5 dirty, 6 addr votes, 7 cooldown,
-#       8 burst address, 9 burst subnet, 10 anomalies, 11 anomaly votes, 12 anomaly first
+#       8 burst address, 9 burst subnet, 10 anomalies, 11 anomaly votes, 12 anomaly first,
+#       13 request rate of the address (all polls)
 # ARGV: 1 poll, 2 voter, 3 address hash ("" = none), 4 subnet hash, 5 address limit,
 #       6 address window ms, 7 cooldown ms, 8 burst window ms, 9 burst address threshold,
-#       10 burst subnet threshold, 11 n, 12.. option ids
+#       10 burst subnet threshold, 11 request rate limit (0 = not counted here),
+#       12 request rate window ms, 13 the mirror version the caller has ("" = none), 14 n,
+#       15.. option ids
+# The request rate is counted first, for every request (counted vote or not), like a limiter in
+# front of the script but without a round trip of its own. The poll's document comes back only
+# when its version differs from the caller's.
 CAST = """
+local addr = ARGV[3]
+if addr ~= '' and tonumber(ARGV[11]) > 0 then
+  local r = redis.call('INCR', KEYS[13])
+  if r == 1 then redis.call('PEXPIRE', KEYS[13], ARGV[12]) end
+  if r > tonumber(ARGV[11]) then return {'rate', redis.call('PTTL', KEYS[13])} end
+end
 local st = redis.call('HMGET', KEYS[1], 'opens_at', 'closes_at', 'closed', 'multiple')
 if not st[1] then return {'nopoll'} end
 local t = redis.call('TIME')
@@ -43,17 +56,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if st[3] == '1' then return {'closed'} end
 if st[2] ~= '' and now >= tonumber(st[2]) then return {'closed'} end
 if now < tonumber(st[1]) then return {'notopen'} end
-local n = tonumber(ARGV[11])
+local n = tonumber(ARGV[14])
 if n > 1 and st[4] ~= '1' then return {'single'} end
 local seen = {}
 for i = 1, n do
-  local opt = ARGV[11 + i]
+  local opt = ARGV[14 + i]
   if seen[opt] then return {'repeated', opt} end
   seen[opt] = true
   if redis.call('HEXISTS', KEYS[2], 'o:' .. opt) == 0 then return {'badoption', opt} end
 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return {'voted'} end
-local addr = ARGV[3]
 if addr ~= '' then
   if tonumber(ARGV[7]) > 0 then
     local ttl = redis.call('PTTL', KEYS[7])
@@ -63,7 +75,7 @@ if addr ~= '' then
   if used >= tonumber(ARGV[5]) then return {'limit', redis.call('PTTL', KEYS[6])} end
 end
 redis.call('SADD', KEYS[3], ARGV[2])
-for i = 1, n do redis.call('HINCRBY', KEYS[2], 'o:' .. ARGV[11 + i], 1) end
+for i = 1, n do redis.call('HINCRBY', KEYS[2], 'o:' .. ARGV[14 + i], 1) end
 local total = redis.call('HINCRBY', KEYS[2], '#total', 1)
 local seq = redis.call('HINCRBY', KEYS[2], '#seq', 1)
 local flag = ''
@@ -89,12 +101,14 @@ if addr ~= '' then
     if flag == '' then flag = k[1] else flag = flag .. ',' .. k[1] end
   end
 end
-local opts = table.concat(ARGV, ',', 12, 11 + n)
+local opts = table.concat(ARGV, ',', 15, 14 + n)
 local id = redis.call('XADD', KEYS[4], '*', 'poll', ARGV[1], 'voter', ARGV[2],
   'options', opts, 'addr', addr, 'subnet', ARGV[4], 'at', nowstr, 'seq', seq, 'flag', flag)
 redis.call('SADD', KEYS[5], ARGV[1])
-return {'ok', total, seq, flag, id, fresh, redis.call('HGETALL', KEYS[2]),
-  redis.call('HGET', KEYS[1], 'doc')}
+local version = redis.call('HGET', KEYS[1], 'version') or ''
+local doc = ''
+if version ~= ARGV[13] then doc = redis.call('HGET', KEYS[1], 'doc') or '' end
+return {'ok', total, seq, flag, id, fresh, redis.call('HGETALL', KEYS[2]), doc, version}
 """
 
 # Write the mirror unless a newer version is already there. KEYS: state; ARGV: version, pairs.
@@ -128,7 +142,7 @@ return 1
 
 @dataclass(frozen=True, slots=True)
 class CastOutcome:
-    status: str  # ok nopoll closed notopen single repeated badoption voted cooldown limit
+    status: str  # ok rate nopoll closed notopen single repeated badoption voted cooldown limit
     total: int = 0
     seq: int = 0
     flags: tuple[str, ...] = ()
@@ -203,6 +217,8 @@ class AddressPolicy:
     burst_window_ms: int
     burst_address: int
     burst_subnet: int
+    rate_limit: int = 0  # vote requests per address hash and window, all polls; 0 = none
+    rate_window_ms: int = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +232,11 @@ class AnomalyRow:
 
 
 class VoteCounter:
-    def __init__(self, redis: Redis, prefix: str, policy: AddressPolicy) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, policy: AddressPolicy, pipe: RedisPipe | None = None
+    ) -> None:
+        """``pipe``: the connection votes are counted on (the HTTP app's); without it, redis-py
+        (the command line)."""
         self.redis = redis
         self._r: Any = redis  # redis-py's reply types are unions; we know the shapes
         self.p = prefix
@@ -225,6 +245,8 @@ class VoteCounter:
         self._mirror = redis.register_script(MIRROR)
         self._install = redis.register_script(INSTALL)
         self._repair = redis.register_script(REPAIR)
+        self._piped_cast = pipe.script(CAST) if pipe is not None else None
+        self._polls: dict[str, tuple[str, Poll]] = {}  # poll -> (mirror version, poll)
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -256,7 +278,14 @@ class VoteCounter:
     # --- counting ---------------------------------------------------------------------------
 
     def _cast_call(
-        self, poll_id: str, voter_id: str, options: Sequence[str], address: str, subnet: str
+        self,
+        poll_id: str,
+        voter_id: str,
+        options: Sequence[str],
+        address: str,
+        subnet: str,
+        *,
+        count_rate: bool = True,
     ) -> tuple[list[str], list[str | int]]:
         p, pol = self.p, self.policy
         keys = [
@@ -272,7 +301,9 @@ class VoteCounter:
             f"{p}:anomalies",
             f"{p}:anomaly_votes",
             f"{p}:anomaly_first",
+            f"{p}:rate:{address}",
         ]
+        cached = self._polls.get(poll_id)
         args: list[str | int] = [
             poll_id,
             voter_id,
@@ -284,19 +315,35 @@ class VoteCounter:
             pol.burst_window_ms,
             pol.burst_address,
             pol.burst_subnet,
+            pol.rate_limit if count_rate else 0,
+            pol.rate_window_ms,
+            cached[0] if cached else "",
             len(options),
             *options,
         ]
         return keys, args
 
     async def cast(
-        self, poll_id: str, voter_id: str, options: Sequence[str], address: str, subnet: str
+        self,
+        poll_id: str,
+        voter_id: str,
+        options: Sequence[str],
+        address: str,
+        subnet: str,
+        *,
+        count_rate: bool = True,
     ) -> CastOutcome:
-        """Count one vote if the poll is open, the options valid, the voter new and the address
-        within its limits - all in one atomic script that also appends the vote-log entry.
-        ``address`` "" means a vote without an address (imports): no address rules apply."""
-        keys, args = self._cast_call(poll_id, voter_id, options, address, subnet)
-        return _outcome(await self._cast(keys=keys, args=args))
+        """Count one vote if the address is within its request rate, the poll open, the options
+        valid, the voter new and the address within its limits - all in one atomic script that
+        also appends the vote-log entry. ``address`` "" means a vote without an address
+        (imports): no address rules apply. ``count_rate`` False: the request was counted
+        against the rate already (a second try after re-mirroring the poll)."""
+        keys, args = self._cast_call(
+            poll_id, voter_id, options, address, subnet, count_rate=count_rate
+        )
+        if self._piped_cast is not None:
+            return self._outcome(poll_id, await self._piped_cast(keys, args))
+        return self._outcome(poll_id, await self._cast(keys=keys, args=args))
 
     async def cast_batch(
         self, poll_id: str, votes: Sequence[tuple[str, Sequence[str]]]
@@ -306,7 +353,32 @@ class VoteCounter:
         for voter_id, options in votes:
             keys, args = self._cast_call(poll_id, voter_id, options, "", "")
             await self._cast(keys=keys, args=args, client=pipe)
-        return [_outcome(r) for r in await pipe.execute()]
+        return [self._outcome(poll_id, r) for r in await pipe.execute()]
+
+    def _outcome(self, poll_id: str, reply: Sequence[Any]) -> CastOutcome:
+        status = _str(reply[0])
+        if status != "ok":
+            return _failed(status, reply)
+        flat = reply[6]
+        counts = Counts.of({flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
+        version = _str(reply[8])
+        poll: Poll | None = None
+        if reply[7]:
+            poll = Poll.from_mirror(json.loads(reply[7]))
+            self._polls[poll_id] = (version, poll)
+        else:
+            cached = self._polls.get(poll_id)
+            if cached is not None and cached[0] == version:
+                poll = cached[1]
+        return CastOutcome(
+            "ok",
+            total=int(reply[1]),
+            seq=int(reply[2]),
+            flags=_split(reply[3]),
+            new_flags=_split(reply[5]),
+            counts=counts,
+            poll=poll,
+        )
 
     # --- the poll mirror --------------------------------------------------------------------
 
@@ -483,28 +555,16 @@ def _view_of(rows: Sequence[Any]) -> tuple[Poll, Counts, bool] | None:
     return Poll.from_mirror(json.loads(raw_doc)), Counts.of(raw_counts), bool(voted)
 
 
-def _outcome(reply: Sequence[Any]) -> CastOutcome:
-    status = _str(reply[0])
-    if status == "ok":
-        flags = tuple(f for f in _str(reply[3]).split(",") if f)
-        new = tuple(f for f in _str(reply[5]).split(",") if f)
-        flat = reply[6]
-        counts = Counts.of({flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
-        poll = Poll.from_mirror(json.loads(reply[7])) if reply[7] else None
-        return CastOutcome(
-            "ok",
-            total=int(reply[1]),
-            seq=int(reply[2]),
-            flags=flags,
-            new_flags=new,
-            counts=counts,
-            poll=poll,
-        )
+def _failed(status: str, reply: Sequence[Any]) -> CastOutcome:
     if status in ("badoption", "repeated"):
         return CastOutcome(status, option=_str(reply[1]))
-    if status in ("cooldown", "limit"):
+    if status in ("cooldown", "limit", "rate"):
         return CastOutcome(status, retry_ms=max(0, int(reply[1])))
     return CastOutcome(status)
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    return tuple(f for f in _str(value).split(",") if f) if value else ()
 
 
 def _str(value: Any) -> str:

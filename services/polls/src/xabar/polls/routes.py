@@ -45,7 +45,7 @@ from xabar.polls.schemas import (
     VoteReceipt,
     VoteRequest,
 )
-from xabar.polls.service import PollService
+from xabar.polls.service import PollService, VoteResult
 from xabar.polls.voters import Identities, Voter
 from xabar.runtime.auth import AuthError, ForbiddenError, Principal, Role, TokenCodec
 from xabar.runtime.http import BadRequest, error_response, json_response, parse_body
@@ -127,6 +127,26 @@ def results_of(poll: Poll, counts: Counts) -> Results:
         total_votes=total,
         options=[OptionResult(option_id=o, text=t, votes=v, percent=p) for o, t, v, p in rows],
     )
+
+
+def receipt_of(result: VoteResult, now: datetime) -> dict[str, Any]:
+    """A ``VoteReceipt`` as plain data (the answer to every vote: no model built per vote)."""
+    results = None
+    if result.poll.results_visible(now, voted=True):
+        rows, total = PollService.results(result.poll, result.counts)
+        results = {
+            "total_votes": total,
+            "options": [
+                {"option_id": o, "text": t, "votes": v, "percent": p} for o, t, v, p in rows
+            ],
+        }
+    return {
+        "poll_id": result.poll.poll_id,
+        "options": list(result.options),
+        "counted": True,
+        "flagged": list(result.flags),
+        "results": results,
+    }
 
 
 def view_of(
@@ -292,15 +312,7 @@ def api_routes(api: PollsOpenAPI, ctx: Context) -> list[BaseRoute]:
         except BadRequest as exc:
             response = error_response(exc.status, exc.code, exc.message, exc.fields)
             return with_cookie(response, voter)
-        receipt = VoteReceipt(
-            poll_id=poll_id,
-            options=list(result.options),
-            flagged=list(result.flags),
-            results=results_of(result.poll, result.counts)
-            if result.poll.results_visible(service.clock(), voted=True)
-            else None,
-        )
-        return with_cookie(json_response(receipt, 201, NO_STORE), voter)
+        return with_cookie(json_response(receipt_of(result, service.clock()), 201, NO_STORE), voter)
 
     async def vote_form(request: Request, poll_id: str) -> Response:
         voter = ctx.identities.voter(request)

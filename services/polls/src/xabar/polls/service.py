@@ -43,11 +43,12 @@ from xabar.polls.repository import PollRepository, TallyVersions, VoteLog
 from xabar.polls.schemas import NewPoll, PollEdit
 from xabar.polls.voters import Origin
 from xabar.runtime.outbox import OutboxRelay
-from xabar.runtime.ratelimit import RateLimiter
 
 log = logging.getLogger("xabar.polls")
 
 PRODUCER = "polls"
+# the outcome "rate" is reported as "rate_limited", as the limiter in front of the script did
+_VOTE_OUTCOMES = {"ok": VOTES.labels("ok"), "rate": VOTES.labels("rate_limited")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,6 @@ class PollService:
         counter: VoteCounter,
         locks: PollLocks,
         relay: OutboxRelay,
-        limiter: RateLimiter | None,
         kick: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -93,7 +93,6 @@ class PollService:
         self.counter = counter
         self.locks = locks
         self.relay = relay
-        self.limiter = limiter
         self.kick: Callable[[str], None] = kick or (lambda _poll_id: None)
         self.clock = clock
         self._sync_locks: dict[str, asyncio.Lock] = {}
@@ -305,22 +304,19 @@ class PollService:
         self, poll_id: str, voter_id: str, options: Sequence[str], origin: Origin
     ) -> VoteResult:
         chosen = self._check_choice(options)
-        if self.limiter is not None:
-            verdict = await self.limiter.hit(origin.address_hash)
-            if not verdict.allowed:
-                VOTES.labels("rate_limited").inc()
-                raise TooManyVotes(
-                    "С вашего адреса слишком много попыток голосования; попробуйте позже",
-                    verdict.retry_after_s,
-                )
         outcome = await self.counter.cast(
             poll_id, voter_id, chosen, origin.address_hash, origin.subnet_hash
         )
         if outcome.status == "nopoll" and await self.ensure_mirrored(poll_id):
             outcome = await self.counter.cast(
-                poll_id, voter_id, chosen, origin.address_hash, origin.subnet_hash
+                poll_id,
+                voter_id,
+                chosen,
+                origin.address_hash,
+                origin.subnet_hash,
+                count_rate=False,
             )
-        VOTES.labels(outcome.status).inc()
+        _VOTE_OUTCOMES.get(outcome.status, VOTES.labels(outcome.status)).inc()
         self._raise_for(outcome, poll_id)
         for kind in outcome.flags:
             ANOMALOUS_VOTES.labels(kind).inc()
@@ -367,6 +363,12 @@ class PollService:
         status = outcome.status
         if status == "ok":
             return
+        if status == "rate":
+            retry_s = -(-outcome.retry_ms // 1000) if outcome.retry_ms > 0 else 1
+            raise TooManyVotes(
+                "С вашего адреса слишком много попыток голосования; попробуйте позже",
+                max(1, retry_s),
+            )
         if status == "nopoll":
             raise PollNotFound(poll_id)
         if status == "closed":

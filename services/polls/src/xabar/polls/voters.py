@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import ipaddress
 import re
@@ -26,13 +25,18 @@ class VoterCookies:
         self.name = name
         self.max_age_s = max_age_s
         self.secure = secure
+        # what Starlette's set_cookie writes for these attributes (the value needs no quoting:
+        # ids and signatures are URL-safe base64), without building a SimpleCookie each time
+        self._attributes = f"; HttpOnly; Max-Age={max_age_s}; Path=/; SameSite=lax" + (
+            "; Secure" if secure else ""
+        )
 
     @staticmethod
     def new_id() -> str:
         return secrets.token_urlsafe(18)
 
     def _sign(self, voter_id: str) -> str:
-        mac = hmac.new(self._key, b"voter:" + voter_id.encode(), hashlib.sha256).digest()[:18]
+        mac = hmac.digest(self._key, b"voter:" + voter_id.encode(), "sha256")[:18]
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def encode(self, voter_id: str) -> str:
@@ -51,16 +55,12 @@ class VoterCookies:
     def read(self, conn: HTTPConnection) -> str | None:
         return self.decode(conn.cookies.get(self.name))
 
+    def header(self, voter_id: str) -> bytes:
+        """The ``Set-Cookie`` value that hands ``voter_id`` to the client."""
+        return f"{self.name}={self.encode(voter_id)}{self._attributes}".encode("latin-1")
+
     def issue(self, response: Response, voter_id: str) -> None:
-        response.set_cookie(
-            self.name,
-            self.encode(voter_id),
-            max_age=self.max_age_s,
-            path="/",
-            secure=self.secure,
-            httponly=True,
-            samesite="lax",
-        )
+        response.raw_headers.append((b"set-cookie", self.header(voter_id)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +78,22 @@ class Origin:
 
 
 class Identities:
+    ORIGINS_CACHED = 10_000  # addresses whose hashes are kept (cleared when full)
+
     def __init__(
         self, cookies: VoterCookies, trusted: tuple[Network, ...], address_salt: str
     ) -> None:
         self.cookies = cookies
         self.trusted = trusted
         self._salt = address_salt
+        self._origins: dict[str, Origin] = {}
 
     def voter(self, conn: HTTPConnection) -> Voter:
-        known = self.cookies.read(conn)
+        return self.voter_of(conn.cookies.get(self.cookies.name))
+
+    def voter_of(self, cookie: str | None) -> Voter:
+        """The voter of a cookie value, or a new one if it is absent or does not verify."""
+        known = self.cookies.decode(cookie)
         if known is not None:
             return Voter(known, is_new=False)
         return Voter(self.cookies.new_id(), is_new=True)
@@ -98,6 +105,15 @@ class Identities:
         return self.origin_of(client_address(conn.scope, self.trusted))
 
     def origin_of(self, address: str) -> Origin:
+        known = self._origins.get(address)
+        if known is not None:
+            return known
+        if len(self._origins) >= self.ORIGINS_CACHED:
+            self._origins.clear()
+        origin = self._origins[address] = self._origin_of(address)
+        return origin
+
+    def _origin_of(self, address: str) -> Origin:
         try:
             ipaddress.ip_address(address)
             subnet = subnet_of(address)

@@ -1,0 +1,79 @@
+"""The fast lane of JSON votes answers exactly as the route does: every body it does not take
+reaches the route with its bytes intact, and the answers it gives itself have the route's
+statuses, body schema, headers, cookie and metrics."""
+
+import json
+
+from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+
+from tests.polls.conftest import client_for, create_poll
+from xabar.polls.fastvote import ROUTE
+from xabar.polls.schemas import VoteReceipt
+
+JSON = {"Content-Type": "application/json"}
+
+
+def counted(status: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "xabar_http_requests_total", {"method": "POST", "route": ROUTE, "status": status}
+    )
+    return value or 0.0
+
+
+async def test_votes_the_lane_takes_and_bodies_it_passes_on(
+    app: Starlette, auth: dict[str, str]
+) -> None:
+    async with client_for(app) as editor:
+        pid = (await create_poll(editor, auth, options=["Да", "Нет", "Не знаю"]))["poll_id"]
+    url = f"/api/v1/polls/{pid}/votes"
+    before = counted("201"), counted("409"), counted("422")
+
+    async with client_for(app) as reader:
+        r = await reader.post(url, content=b'{"options": ["o2"]}', headers=JSON)
+        assert r.status_code == 201, r.text
+        receipt = VoteReceipt.model_validate(r.json())  # the documented schema
+        assert receipt.options == ["o2"] and receipt.counted and receipt.flagged == []
+        assert receipt.results is not None and receipt.results.total_votes == 1
+        assert [(o.option_id, o.text, o.votes, o.percent) for o in receipt.results.options] == [
+            ("o1", "Да", 0, 0),
+            ("o2", "Нет", 1, 100),
+            ("o3", "Не знаю", 0, 0),
+        ]
+        assert "Нет" in r.content.decode()  # UTF-8, not \\u escapes, as the route answers
+        assert r.headers["content-type"] == "application/json"
+        assert r.headers["cache-control"] == "no-store"
+        assert int(r.headers["content-length"]) == len(r.content)
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("xabar_voter=") and "HttpOnly" in cookie
+        assert "Path=/" in cookie and "SameSite=lax" in cookie
+        # the cookie is sent back: the same voter, refused by the counter, no new cookie
+        again = await reader.post(url, json={"options": ["o1"]})
+        assert again.status_code == 409 and again.json()["error"]["code"] == "already_voted"
+        assert "set-cookie" not in again.headers
+
+    refused = [
+        (b'{"options": ["o1"], "extra": 1}', 422, "validation_failed"),
+        (b'{"options": []}', 422, "validation_failed"),
+        (b'{"options": [1]}', 422, "validation_failed"),
+        (b'{"options": "o1"}', 422, "validation_failed"),
+        (b'["o1"]', 422, "validation_failed"),
+        (b'{"options": ["o1"', 400, "malformed_json"),
+        (b'{"options": ["' + b"x" * 20_000 + b'"]}', 413, "payload_too_large"),
+    ]
+    for body, status, error in refused:
+        async with client_for(app) as reader:
+            r = await reader.post(url, content=body, headers=JSON)
+            assert (r.status_code, r.json()["error"]["code"]) == (status, error), body[:40]
+            assert r.headers["set-cookie"].startswith("xabar_voter=")  # as the route does
+
+    async with client_for(app) as reader:  # an unknown poll, a bad id: the route's 404
+        for bad in ("nothere1", "not%20an%20id"):
+            r = await reader.post(f"/api/v1/polls/{bad}/votes", json={"options": ["o1"]})
+            assert (r.status_code, r.json()["error"]["code"]) == (404, "poll_not_found")
+        r = await reader.post(url, content=json.dumps({"options": ["o1"]}), headers={})
+        assert r.status_code == 415
+
+    after = counted("201"), counted("409"), counted("422")
+    assert after[0] - before[0] == 1 and after[1] - before[1] == 1
+    assert after[2] - before[2] == 5  # the refusals the route answered, counted by its metrics
