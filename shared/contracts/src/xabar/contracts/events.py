@@ -208,21 +208,48 @@ registry: dict[tuple[str, int], type[Event]] = {(c.TYPE, c.SCHEMA_VERSION): c fo
 EVENT_TYPES: frozenset[str] = frozenset(c.TYPE for c in _ALL)
 
 
+class _Head(BaseModel):
+    """The two fields that choose an event's class, read from JSON without building the rest."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Any = None
+    schema_version: Any = 1
+
+
+def _event_class(event_type: Any, version: Any) -> type[Event]:
+    if not isinstance(event_type, str) or not isinstance(version, int):
+        raise ContractError("event has no string 'type' or integer 'schema_version'")
+    cls = registry.get((event_type, version))
+    if cls is None:
+        raise UnknownEventType(event_type, version)
+    return cls
+
+
 def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
-    """Read an event of any registered type and version; raise ContractError otherwise."""
+    """Read an event of any registered type and version; raise ContractError otherwise.
+
+    JSON is validated by pydantic straight from the bytes (its class chosen first from the
+    ``type`` and ``schema_version`` fields): no intermediate Python objects on the hot path."""
+    if not isinstance(raw, dict):
+        try:
+            head = _Head.model_validate_json(raw)
+        except ValidationError:
+            pass  # not JSON, or not an object: the path below names which
+        else:
+            cls = _event_class(head.type, head.schema_version)
+            try:
+                return cls.model_validate_json(raw)
+            except ValidationError as exc:
+                raise ContractError(f"invalid {cls.TYPE} v{cls.SCHEMA_VERSION}: {exc}") from exc
     try:
         obj = raw if isinstance(raw, dict) else json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ContractError(f"event is not JSON: {exc}") from exc
     if not isinstance(obj, dict):
         raise ContractError("event is not a JSON object")
-    event_type, version = obj.get("type"), obj.get("schema_version", 1)
-    if not isinstance(event_type, str) or not isinstance(version, int):
-        raise ContractError("event has no string 'type' or integer 'schema_version'")
-    cls = registry.get((event_type, version))
-    if cls is None:
-        raise UnknownEventType(event_type, version)
+    cls = _event_class(obj.get("type"), obj.get("schema_version", 1))
     try:
         return cls.model_validate(obj)
     except ValidationError as exc:
-        raise ContractError(f"invalid {event_type} v{version}: {exc}") from exc
+        raise ContractError(f"invalid {cls.TYPE} v{cls.SCHEMA_VERSION}: {exc}") from exc
