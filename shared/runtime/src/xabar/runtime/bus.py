@@ -10,21 +10,34 @@
 - An entry that is not a readable event (bad JSON, failed validation) is poison: it goes to the
   dead-letter stream at once. An event type this consumer does not handle is acked and skipped
   (tolerant reader).
+- ``subscribe_batch`` gives the same guarantees to a handler of many events at a time (one
+  XREADGROUP of up to ``batch`` entries, one handler call, one XACK): the handler answers one
+  outcome per event, so a failing entry stays pending (and is dead-lettered past the limit) while
+  the others of its batch are acked, and nothing that succeeded is handled again.
 """
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage as BatchMessageParam
 from faststream.redis.annotations import RedisStreamMessage as MessageParam
-from faststream.redis.message import RedisStreamMessage
+from faststream.redis.message import (
+    FAKE_CONSUMER,
+    BatchStreamMessage,
+    RedisBatchStreamMessage,
+    RedisStreamMessage,
+)
+from faststream.redis.parser import BinaryMessageFormatV1
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -36,6 +49,8 @@ from xabar.runtime.logs import correlation_id_var
 log = logging.getLogger("xabar.bus")
 
 Handler = Callable[[Event], Awaitable[None]]
+# One outcome per event, in order: None = done (acked), an exception = failed (stays pending).
+BatchHandler = Callable[[Sequence[Event]], Awaitable[Sequence[BaseException | None]]]
 
 EVENTS_PUBLISHED = Counter("xabar_events_published_total", "Events published", ["stream", "type"])
 EVENTS_HANDLED = Counter(
@@ -49,7 +64,7 @@ class BusOptions:
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     polling_interval_ms: int = 100
-    batch: int = 100
+    batch: int = 100  # entries per XREADGROUP (and per handler call of ``subscribe_batch``)
 
 
 class EventBus:
@@ -148,6 +163,56 @@ class EventBus:
         self.broker.subscriber(stream=reader)(_as_faststream_handler(on_message))
         self.broker.subscriber(stream=claimer)(_as_faststream_handler(on_message))
 
+    def subscribe_batch(
+        self,
+        stream: str,
+        group: str,
+        handler: BatchHandler,
+        *,
+        types: Iterable[str] | None = None,
+        batch: int | None = None,
+    ) -> None:
+        """Deliver events of ``types`` on ``stream`` to ``handler`` in ``group``, up to ``batch``
+        (default ``options.batch``) at a time, in stream order.
+
+        ``handler`` returns one outcome per event it was given: None when the event's effect is
+        durable, or the exception it failed with. Done, skipped (type not wanted or unknown) and
+        dead-lettered entries are acked together, once the handler returned; a failed one stays
+        pending, so the claimer delivers it again (alone) after ``claim_idle_ms``, and past
+        ``max_deliveries`` it moves to the dead-letter stream. If the handler raises, every event
+        it was given failed. A crash before the ack leaves the whole batch pending for the
+        claimer: handlers must be idempotent (version-gated or deduped), as for ``subscribe``.
+        """
+        wanted = frozenset(types) if types is not None else None
+        opts = self.options
+        self._streams.append((stream, group))
+
+        async def on_batch(message: RedisBatchStreamMessage) -> None:
+            await self._deliver_batch(message, stream, group, handler, wanted)
+
+        reader = StreamSub(
+            stream,
+            group=group,
+            consumer=self.consumer_name,
+            polling_interval=opts.polling_interval_ms,
+            batch=True,
+            max_records=batch or opts.batch,
+        )
+        claimer = StreamSub(
+            stream,
+            group=group,
+            consumer=self.consumer_name,
+            polling_interval=max(opts.polling_interval_ms, min(opts.claim_idle_ms // 4, 5_000)),
+            batch=True,
+            min_idle_time=opts.claim_idle_ms,
+        )
+        for sub in (reader, claimer):
+            # MANUAL: the acks are ours (per entry); the raw entries are read without FastStream
+            # decoding every body to JSON and back (``_raw_batch``).
+            self.broker.subscriber(stream=sub, ack_policy=AckPolicy.MANUAL, parser=_raw_batch)(
+                _as_faststream_batch_handler(on_batch)
+            )
+
     async def _deliver(
         self,
         message: RedisStreamMessage,
@@ -194,39 +259,213 @@ class EventBus:
             correlation_id_var.reset(token)
         EVENTS_HANDLED.labels(stream, group, "ok").inc()
 
+    async def _deliver_batch(
+        self,
+        message: RedisBatchStreamMessage,
+        stream: str,
+        group: str,
+        handler: BatchHandler,
+        wanted: frozenset[str] | None,
+    ) -> None:
+        ids: list[bytes] = message.raw_message["message_ids"]
+        rows: list[dict[bytes, bytes]] = message.raw_message["data"]
+        done: list[bytes] = []  # acked: handled, or skipped
+        dead: list[_Dead] = []
+        events: list[Event] = []
+        taken: list[tuple[bytes, dict[bytes, bytes]]] = []
+        skipped = 0
+        for entry_id, fields in zip(ids, rows, strict=True):
+            try:
+                event = _parse_event(entry_body(fields))
+            except UnknownEventType as exc:
+                log.warning("skipping event of unknown type", extra={"error": str(exc)})
+                done.append(entry_id)
+                skipped += 1
+                continue
+            except ContractError as exc:
+                dead.append(_Dead(entry_id, fields, f"poison: {exc}", 1))
+                continue
+            if wanted is not None and event.type not in wanted:
+                done.append(entry_id)
+                skipped += 1
+                continue
+            events.append(event)
+            taken.append((entry_id, fields))
+        failed: list[tuple[bytes, dict[bytes, bytes], Event, BaseException]] = []
+        if events:
+            outcomes: Sequence[BaseException | None]
+            try:
+                outcomes = await handler(events)
+                if len(outcomes) != len(events):
+                    raise RuntimeError(
+                        f"batch handler answered {len(outcomes)} outcomes for {len(events)} events"
+                    )
+            except Exception as exc:
+                outcomes = [exc] * len(events)
+            for (entry_id, fields), event, outcome in zip(taken, events, outcomes, strict=True):
+                if outcome is None:
+                    done.append(entry_id)
+                else:
+                    failed.append((entry_id, fields, event, outcome))
+        if failed:
+            counts = await self._delivery_counts(stream, group, [f[0] for f in failed])
+            for entry_id, fields, event, error in failed:
+                deliveries = counts.get(entry_id, 1)
+                if deliveries >= self.options.max_deliveries:
+                    detail = "".join(traceback.format_exception_only(error)).strip()
+                    dead.append(_Dead(entry_id, fields, detail, deliveries))
+                    continue
+                EVENTS_HANDLED.labels(stream, group, "failed").inc()
+                log.warning(
+                    "handler failed; entry stays pending for redelivery",
+                    extra={
+                        "stream": stream,
+                        "group": group,
+                        "deliveries": deliveries,
+                        "event_id": str(event.event_id),
+                        "error": repr(error),
+                    },
+                )
+        if dead:
+            await self._dead_letter_many(stream, group, dead, also_ack=done)
+        elif done:
+            await self.redis.xack(stream, group, *done)
+        if handled := len(done) - skipped:
+            EVENTS_HANDLED.labels(stream, group, "ok").inc(handled)
+        if skipped:
+            EVENTS_HANDLED.labels(stream, group, "skipped").inc(skipped)
+
+    async def _delivery_counts(
+        self, stream: str, group: str, entry_ids: Sequence[bytes]
+    ) -> dict[bytes, int]:
+        """How often each of ``entry_ids`` (pending in ``group``) was delivered."""
+        lo, hi = min(entry_ids, key=_entry_key), max(entry_ids, key=_entry_key)
+        wanted = set(entry_ids)
+        counts: dict[bytes, int] = {}
+        rows = await self.redis.xpending_range(
+            stream, group, min=lo, max=hi, count=max(len(entry_ids), 1) * 4 + 100
+        )
+        for row in rows:
+            entry_id = row["message_id"]
+            if entry_id in wanted:
+                counts[entry_id] = int(row["times_delivered"])
+        for entry_id in wanted - counts.keys():  # a wide range: ask for the rest one by one
+            one = await self.redis.xpending_range(
+                stream, group, min=entry_id, max=entry_id, count=1
+            )
+            counts[entry_id] = int(one[0]["times_delivered"]) if one else 1
+        return counts
+
     async def _dead_letter(
         self, message: RedisStreamMessage, stream: str, group: str, error: str, deliveries: int
     ) -> None:
         entry_id = message.raw_message["message_ids"][0]
         raw_fields = message.raw_message["data"]
+        await self._dead_letter_many(
+            stream, group, [_Dead(entry_id, raw_fields, error, deliveries)]
+        )
+
+    async def _dead_letter_many(
+        self, stream: str, group: str, dead: Sequence["_Dead"], also_ack: Sequence[bytes] = ()
+    ) -> None:
+        """Move ``dead`` to the dead-letter stream and ack them (with ``also_ack``), atomically."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for letter in dead:
+                pipe.xadd(
+                    dlq_stream(stream),
+                    self._dead_fields(stream, group, letter),
+                    maxlen=self.options.stream_maxlen,
+                    approximate=True,
+                )
+            pipe.xack(stream, group, *[d.entry_id for d in dead], *also_ack)
+            await pipe.execute()
+        for letter in dead:
+            EVENTS_HANDLED.labels(stream, group, "dead_lettered").inc()
+            log.error(
+                "entry moved to the dead-letter stream",
+                extra={
+                    "stream": stream,
+                    "group": group,
+                    "entry_id": _s(letter.entry_id),
+                    "error": letter.error,
+                },
+            )
+
+    def _dead_fields(self, stream: str, group: str, letter: "_Dead") -> dict[Any, Any]:
         fields: dict[Any, Any] = {
             "stream": stream,
             "group": group,
-            "entry_id": entry_id,
-            "error": error[:4000],
-            "deliveries": deliveries,
+            "entry_id": letter.entry_id,
+            "error": letter.error[:4000],
+            "deliveries": letter.deliveries,
             "failed_at": datetime.now(UTC).isoformat(),
             "consumer": self.consumer_name,
         }
-        for key, value in raw_fields.items():
+        for key, value in letter.fields.items():
             fields[b"orig:" + (key if isinstance(key, bytes) else str(key).encode())] = value
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                dlq_stream(stream), fields, maxlen=self.options.stream_maxlen, approximate=True
-            )
-            pipe.xack(stream, group, entry_id)
-            await pipe.execute()
-        EVENTS_HANDLED.labels(stream, group, "dead_lettered").inc()
-        log.error(
-            "entry moved to the dead-letter stream",
-            extra={"stream": stream, "group": group, "entry_id": _s(entry_id), "error": error},
-        )
+        return fields
+
+
+@dataclass(frozen=True, slots=True)
+class _Dead:
+    entry_id: bytes
+    fields: Mapping[Any, Any]
+    error: str
+    deliveries: int
+
+
+DATA_FIELD = b"__data__"
+
+
+_ENVELOPE_V1 = BinaryMessageFormatV1.IDENTITY_HEADER + (1).to_bytes(2, "big")
+
+
+def entry_body(fields: Mapping[bytes, bytes]) -> bytes:
+    """The event bytes of a stream entry as FastStream's stream parser reads them: the
+    ``__data__`` field in FastStream's envelope (or plain), else the fields as a JSON object.
+
+    FastStream's binary envelope v1 is magic (8 bytes), version (2), headers offset (4), body
+    offset (4), headers, body: the body is sliced out directly; anything else goes through
+    FastStream's own parser."""
+    raw = fields.get(DATA_FIELD)
+    if not raw:
+        return json.dumps({_text(k): _text(v) for k, v in fields.items()}).encode()
+    if raw.startswith(_ENVELOPE_V1) and len(raw) >= 18:
+        start = int.from_bytes(raw[14:18], "big")
+        if 18 <= start <= len(raw):
+            return raw[start:]
+    body, _headers = BinaryMessageFormatV1.parse(raw)
+    return body
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _entry_key(entry_id: bytes) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition(b"-")
+    return int(ms), int(seq or 0)
+
+
+async def _raw_batch(msg: Any) -> RedisBatchStreamMessage:
+    """The batch as FastStream read it, its entries left raw (``_deliver_batch`` reads them)."""
+    raw: BatchStreamMessage = msg
+    return RedisBatchStreamMessage(raw_message=raw, body=b"", consumer=FAKE_CONSUMER, group=None)
 
 
 def _as_faststream_handler(
     fn: Callable[[RedisStreamMessage], Awaitable[None]],
 ) -> Callable[..., Awaitable[None]]:
     async def handler(message: MessageParam) -> None:
+        await fn(message)
+
+    return handler
+
+
+def _as_faststream_batch_handler(
+    fn: Callable[[RedisBatchStreamMessage], Awaitable[None]],
+) -> Callable[..., Awaitable[None]]:
+    async def handler(message: BatchMessageParam) -> None:
         await fn(message)
 
     return handler
