@@ -9,9 +9,14 @@ can erase both the change and its event. An insert of an existing ``_id`` is ref
 (SQLite's primary key), so a lock is ``insert_one({"_id": key})`` and its release a delete. On
 MongoDB the updates are atomic anyway; the lock costs two round trips per write and keeps both
 servers correct. A lock left by a crashed holder is taken over once older than ``stale_after``.
+
+A waiter whose lock is held by this same process (a writer and the outbox relay it kicked) is
+woken by the holder's release instead of polling the database with growing pauses: it tries
+again the moment the lock is free. Across processes the pauses remain (2 ms doubling to 50 ms).
 """
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +28,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from xabar.runtime.errors import RuntimeFault
+
+_LOCAL_WAIT_S = 0.05  # the longest pause between two tries
 
 
 class LockBusy(RuntimeFault):
@@ -41,6 +48,7 @@ class DocLocks:
         self.stale_after = stale_after
         # a waiter outlasts a crashed holder's lock, and then takes it over
         self.wait_s = wait_s if wait_s is not None else 2 * stale_after.total_seconds() + 1
+        self._held: dict[str, asyncio.Event] = {}  # keys held in this process -> set on release
 
     @asynccontextmanager
     async def hold(self, key: Any) -> AsyncIterator[None]:
@@ -48,7 +56,16 @@ class DocLocks:
         try:
             yield
         finally:
-            await self.coll.delete_one({"_id": str(key), "token": token})
+            await self.release(key, token)
+
+    async def release(self, key: Any, token: str) -> None:
+        key = str(key)
+        try:
+            await self.coll.delete_one({"_id": key, "token": token})
+        finally:
+            released = self._held.pop(key, None)
+            if released is not None:
+                released.set()
 
     async def acquire(self, key: Any) -> str:
         key = str(key)
@@ -56,17 +73,24 @@ class DocLocks:
         deadline = time.monotonic() + self.wait_s
         pause = 0.002
         while True:
+            held_here = self._held.get(key)
+            if held_here is not None:  # our own holder's release wakes us (or we look again)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(held_here.wait(), _LOCAL_WAIT_S)
             try:
                 await self.coll.insert_one({"_id": key, "token": token, "at": datetime.now(UTC)})
-                return token
             except DuplicateKeyError:
                 pass
+            else:
+                self._held[key] = asyncio.Event()
+                return token
             if await self._took_over_stale(key):
                 continue
             if time.monotonic() > deadline:
                 raise LockBusy(f"{key} is being changed by someone else; try again")
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.05)
+            if key not in self._held:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _LOCAL_WAIT_S)
 
     async def _took_over_stale(self, key: str) -> bool:
         held = await self.coll.find_one({"_id": key})
