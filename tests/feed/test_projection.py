@@ -14,8 +14,9 @@ from tests.feed.factory import (
     unpublished,
     updated,
 )
-from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM
-from xabar.runtime.bus import EventBus
+from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, dlq_stream
+from xabar.feed.projector import ApplyError, Projector
+from xabar.runtime.bus import EventBus, list_dead_letters
 
 SECTIONS_OF_TEST_ARTICLE = ("kazakhstan", "uzbekistan")
 EVERYWHERE = [
@@ -149,3 +150,59 @@ async def test_poll_tallies_are_version_gated_apart_from_the_poll_state(
     polls = (await client.get("/api/v1/polls")).json()
     assert polls["items"][0]["total_votes"] == 100
     assert [o["percent"] for o in polls["items"][0]["options"]] == [75, 25]
+
+
+async def test_an_event_the_script_fails_on_changes_nothing_for_the_rest_of_its_batch(
+    redis: aioredis.Redis,
+) -> None:
+    """One script call applies many events: one failing midway (here: its section's list is
+    not a sorted set) neither stops the others nor records its version, so its redelivery
+    applies it whole once the cause is gone."""
+    projector = Projector(redis)
+    await projector.apply(published(article_state(countries=("KZ",))))  # the read model exists
+    generation = (await redis.get("feed:current")).decode()
+    broken = f"feed:{generation}:z:c:TM"
+    await redis.set(broken, "not a sorted set")
+    good = [article_state(countries=("KZ",)) for _ in range(2)]
+    bad = article_state(countries=("TM",))
+    events = [published(good[0]), published(bad), published(good[1])]
+
+    result = await projector.apply_events(events)
+
+    assert result.errors[0] is None and result.errors[2] is None
+    assert isinstance(result.errors[1], ApplyError) and "WRONGTYPE" in str(result.errors[1])
+    assert result.changed == 2
+    versions = f"feed:{generation}:v"
+    assert await redis.hget(versions, bad.article_id) is None  # not recorded: not applied
+    assert await redis.hget(versions, good[1].article_id) == b"1"
+
+    await redis.delete(broken)
+    again = await projector.apply_events([events[1]])  # the redelivery
+    assert again.errors == [None] and again.changed == 1
+    assert await redis.zscore(broken, bad.article_id) is not None
+    assert await redis.hget(versions, bad.article_id) == b"1"
+
+
+async def test_the_live_projector_dead_letters_only_the_event_it_cannot_apply(
+    client: httpx.AsyncClient, publisher: EventBus, redis: aioredis.Redis
+) -> None:
+    first = article_state(title="Первая в пачке", countries=("KZ",))
+    await publisher.publish(published(first))
+    await wait_drained(redis, ARTICLES_STREAM)
+    generation = (await redis.get("feed:current")).decode()
+    await redis.set(f"feed:{generation}:z:c:TM", "not a sorted set")
+    before = article_state(title="Соседка до", countries=("KZ",))
+    bad = article_state(title="Несчастная", countries=("TM",))
+    after = article_state(title="Соседка после", countries=("UZ",))
+    await publish_all(publisher, [published(before), published(bad), published(after)])
+
+    async def dead_lettered() -> bool:
+        return await redis.xlen(dlq_stream(ARTICLES_STREAM)) == 1
+
+    await eventually(dead_lettered, timeout=15, what="the bad event in the DLQ")
+    await wait_drained(redis, ARTICLES_STREAM)
+    for neighbour in (before, after):
+        assert (await client.get(f"/news/{neighbour.slug}")).status_code == 200
+    letters = await list_dead_letters(redis, ARTICLES_STREAM)
+    assert len(letters) == 1 and "WRONGTYPE" in letters[0].error
+    assert bad.article_id.encode() in letters[0].payload[b"__data__"]

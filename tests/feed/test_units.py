@@ -6,11 +6,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import to_json
 
+from tests.feed.factory import article_state, image, published
+from xabar.contracts import Correction
 from xabar.feed.cache import PageCache, Rendered, not_modified
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc822, rfc3339
+from xabar.feed.documents import ArticleDoc, article_doc, article_fields
 from xabar.feed.pages import json_for_script
+from xabar.feed.projector import script_args
 from xabar.feed.sanitize import clean_html, clean_text, excerpt_html, safe_url
 from xabar.feed.views import HrefOf, last_page, pager
 
@@ -178,3 +183,34 @@ def test_settings_refuse_an_unknown_time_zone_and_trim_base_urls(jwt_secret: str
     assert settings.site_url == "https://xabar.example"
     assert settings.page_size == 6 and settings.feed_items == 20 and settings.port == 8080
     assert settings.timezone == "Asia/Almaty"
+
+
+def test_the_projector_stores_exactly_the_json_of_the_article_document() -> None:
+    """The projector serializes ``article_fields`` without building an ``ArticleDoc``: the
+    bytes it stores are the model's own JSON, and they read back as the same document."""
+    states = [
+        article_state(1),
+        article_state(
+            2,
+            countries=("KZ", "XX", "TJ", "KZ"),
+            featured=True,
+            featured_countries=("TJ",),
+            tags=(" экономика ", "", "газ\x00"),
+            image=image(credit="Фото: пресс-служба", alt="Душанбе", width=640, height=480),
+            source="ТАСС",
+            source_url="javascript:alert(1)",
+            corrections=(
+                Correction(note="Исправлена дата", corrected_at=datetime(2026, 1, 2, tzinfo=UTC)),
+            ),
+            body_html='<p onclick="x()">Текст <script>alert(1)</script><a href="/x">ссылка</a></p>',
+            comment_count=7,
+        ),
+        article_state(3, image=image(url="data:text/html,x")),
+    ]
+    for state in states:
+        doc = article_doc(state, 4)
+        stored = to_json(article_fields(state, 4))
+        assert stored == doc.model_dump_json().encode()
+        assert ArticleDoc.model_validate_json(stored) == doc
+        args = script_args(published(state, 4))
+        assert args is not None and args[1] == stored

@@ -47,8 +47,11 @@ def create_app(
     read_model = ReadModel(redis)
     projector = Projector(redis, on_revision=cache.observe)
     if settings.projector:
-        bus.subscribe(ARTICLES_STREAM, GROUP_FEED, projector.handle, types=ARTICLE_TYPES)
-        bus.subscribe(POLLS_STREAM, GROUP_FEED, projector.handle, types=POLL_TYPES)
+        # many events per round trip; each acked only once applied (see EventBus.subscribe_batch)
+        bus.subscribe_batch(
+            ARTICLES_STREAM, GROUP_FEED, projector.handle_batch, types=ARTICLE_TYPES
+        )
+        bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, projector.handle_batch, types=POLL_TYPES)
     watcher = RevisionWatcher(redis, cache)
     env = templates()
     site = Site(

@@ -7,10 +7,10 @@
 """
 
 import argparse
-import asyncio
 import sys
 
 import redis.asyncio as aioredis
+import uvloop
 
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument(
         "--grace",
         type=float,
-        default=2.0,
+        default=0.5,
         help="seconds to keep the old read model after the switch",
     )
     return parser
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = FeedSettings()  # required values come from the env
     configure_logging("feed", settings.log_level, json=settings.log_json)
     if args.command == "rebuild":
-        return asyncio.run(_rebuild(settings, args.batch, not args.no_progress, args.grace))
+        # uvloop, as the server runs on: its socket I/O costs the replay less
+        return uvloop.run(_rebuild(settings, args.batch, not args.no_progress, args.grace))
     from xabar.feed.app import create_app
     from xabar.runtime.app import serve
 

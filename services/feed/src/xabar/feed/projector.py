@@ -1,20 +1,27 @@
 """The read-model projector: applies ``article.*`` and ``poll.*`` events to Redis.
 
-Each event becomes one call of the ``APPLY`` script (see ``xabar.feed.scripts``), which checks the
-aggregate's version and writes everything the event changes atomically: redelivered and
-duplicated events change nothing, and an old event arriving late never rolls state back.
+Events are applied by the ``APPLY`` script (see ``xabar.feed.scripts``), up to ``script_batch``
+events per call and every call of a batch in one pipeline round trip. For each event the script
+checks the aggregate's version and writes everything the event changes: redelivered and
+duplicated events change nothing, and an old event arriving late never rolls state back. Each
+event succeeds or fails on its own (``apply_events`` answers one outcome per event), which is what
+the bus needs to ack a batch but the entry that failed.
 
-``apply`` is the live path (one event, bumps the revision the page caches watch); ``apply_many``
-sends a batch of events in one pipeline round trip (the ``rebuild`` path and bulk loads).
+``handle_batch`` is the live path (the bus's batch handler; bumps the revision the page caches
+watch, once per script call that changed something); ``apply_many`` fills a generation being
+rebuilt, two pipelines in flight.
 """
 
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
+from pydantic_core import to_json
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from xabar.contracts import (
     ArticlePublished,
@@ -26,7 +33,7 @@ from xabar.contracts import (
     PollTallied,
 )
 from xabar.feed import scripts
-from xabar.feed.documents import article_doc, poll_doc, tally_doc
+from xabar.feed.documents import article_fields, poll_doc, tally_doc
 
 log = logging.getLogger("xabar.feed.projector")
 
@@ -39,28 +46,29 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def epoch_ms(value: datetime) -> int:
     """Milliseconds since the epoch, exactly (no float rounding)."""
-    return (value - _EPOCH) // timedelta(milliseconds=1)
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 US = "\x1f"  # separates the header fields of the APPLY script
 
 
-def script_args(event: Event) -> tuple[str, str] | None:
+def script_args(event: Event) -> tuple[str, str | bytes] | None:
     """The ``APPLY`` script's header and document for ``event``; None if not ours."""
     if isinstance(event, ArticlePublished | ArticleUpdated):
-        doc = article_doc(event.data, event.version)
+        doc = article_fields(event.data, event.version)
         header: tuple[str, ...] = (
             "A",
-            doc.article_id,
+            doc["article_id"],
             str(event.version),
             str(epoch_ms(event.occurred_at)),
-            doc.slug,
-            str(epoch_ms(doc.published_at)),
-            ",".join(doc.countries),
-            "1" if doc.featured else "0",
-            ",".join(doc.featured_countries),
+            doc["slug"],
+            str(epoch_ms(doc["published_at"])),
+            ",".join(doc["countries"]),
+            "1" if doc["featured"] else "0",
+            ",".join(doc["featured_countries"]),
         )
-        return US.join(header), doc.model_dump_json()
+        return US.join(header), to_json(doc)
     if isinstance(event, ArticleUnpublished):
         header = ("U", event.data.article_id, str(event.version), str(epoch_ms(event.occurred_at)))
         return US.join(header), ""
@@ -82,32 +90,49 @@ def script_args(event: Event) -> tuple[str, str] | None:
     return None
 
 
+class ApplyError(Exception):
+    """The ``APPLY`` script failed for one event (the others of its call went on)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
     applied: bool
     revision: int  # the revision after the change (0 when nothing changed)
 
 
+@dataclass(slots=True)
+class Outcomes:
+    """What ``apply_events`` did: per event None (done) or the exception it failed with."""
+
+    errors: list[BaseException | None]
+    changed: int = 0
+    revision: int = 0  # the newest revision the batch caused (0: it changed nothing served)
+
+
 class Projector:
     """Writes events into the read model; ``on_revision`` hears every revision it causes."""
 
-    def __init__(self, redis: Redis, on_revision: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        on_revision: Callable[[int], None] | None = None,
+        *,
+        script_batch: int = 100,
+    ) -> None:
         self.redis = redis
         self.on_revision = on_revision
+        self.script_batch = script_batch
         self._apply = redis.register_script(scripts.APPLY)
 
     async def apply(self, event: Event) -> Applied:
         """Apply one event to the served generation (and to one being rebuilt)."""
-        args = script_args(event)
-        if args is None:
-            return Applied(False, 0)
-        applied, revision = await self._apply(keys=scripts.APPLY_KEYS, args=["", *args])
-        if applied and self.on_revision is not None:
-            self.on_revision(int(revision))
-        return Applied(bool(applied), int(revision))
+        result = await self.apply_events([event])
+        if (error := result.errors[0]) is not None:
+            raise error
+        return Applied(result.changed == 1, result.revision)
 
     async def handle(self, event: Event) -> None:
-        """The bus handler: raises on failure so the entry stays pending and is redelivered."""
+        """The single-event bus handler: raises on failure, so the entry stays pending."""
         result = await self.apply(event)
         if not result.applied:
             log.debug(
@@ -115,63 +140,116 @@ class Projector:
                 extra={"event_id": str(event.event_id), "type": event.type},
             )
 
-    async def apply_many(
-        self, events: Iterable[Event], *, generation: str | None = None, chunk: int = 250
-    ) -> int:
-        """Apply ``events`` in pipelines of ``chunk`` scripts; returns how many changed something.
+    async def handle_batch(self, events: Sequence[Event]) -> list[BaseException | None]:
+        """The bus's batch handler: one outcome per event (None = applied or a no-op)."""
+        return (await self.apply_events(events)).errors
 
-        ``generation`` None is the live path (served generation, revision bumped per change);
-        a name fills that generation only (rebuild), without touching what is served.
+    async def apply_events(
+        self, events: Sequence[Event], *, generation: str | None = None
+    ) -> Outcomes:
+        """Apply ``events`` in one round trip: ``script_batch`` events per script call, the
+        calls pipelined. ``generation`` None is the live path (served generation and one being
+        rebuilt, revision bumped); a name fills that generation only (rebuild).
 
-        Two pipelines are in flight at a time, so Python prepares one chunk while Redis runs the
-        other. That may apply two events of one aggregate out of order, which changes nothing:
-        every write is version-gated per aggregate, so the outcome is the newest version whatever
-        the order (the same property that makes redelivery and late events harmless).
+        An event that cannot be turned into script arguments, or that the script fails on, gets
+        its exception as its outcome; the others are applied. A failure of the round trip itself
+        (Redis unreachable) raises: then nothing is known to be applied.
         """
-        target = generation or ""
+        result = Outcomes([None] * len(events))
+        calls: list[tuple[list[int], list[str | bytes]]] = []  # (event indexes, script args)
+        index: list[int] = []
+        args: list[str | bytes] = [generation or ""]
+        for i, event in enumerate(events):
+            try:
+                prepared = script_args(event)
+            except Exception as exc:  # a bug or an input we cannot render: this event fails
+                result.errors[i] = exc
+                continue
+            if prepared is None:
+                continue
+            index.append(i)
+            args.extend(prepared)
+            if len(index) >= self.script_batch:
+                calls.append((index, args))
+                index, args = [], [generation or ""]
+        if index:
+            calls.append((index, args))
+        if not calls:
+            return result
+        replies = await self._run(calls)
+        for (indexes, _), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, BaseException):
+                for i in indexes:
+                    result.errors[i] = reply
+                continue
+            revision, *outcomes = reply
+            result.revision = max(result.revision, int(revision))
+            for i, outcome in zip(indexes, outcomes, strict=True):
+                if isinstance(outcome, bytes | str):
+                    text = outcome.decode() if isinstance(outcome, bytes) else outcome
+                    result.errors[i] = ApplyError(f"{events[i].type} {events[i].event_id}: {text}")
+                elif outcome == 1:
+                    result.changed += 1
+        if result.revision and self.on_revision is not None:
+            self.on_revision(result.revision)
+        return result
+
+    async def _run(self, calls: list[tuple[list[int], list[str | bytes]]]) -> list[Any]:
+        if len(calls) == 1:
+            try:
+                return [await self._apply(keys=scripts.APPLY_KEYS, args=calls[0][1])]
+            except ResponseError as exc:  # the call failed as a whole (e.g. out of memory)
+                return [exc]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _, args in calls:
+                await self._apply(keys=scripts.APPLY_KEYS, args=args, client=pipe)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
+    async def apply_many(
+        self, events: Iterable[Event], *, generation: str | None = None, chunk: int = 1000
+    ) -> int:
+        """Apply ``events`` ``chunk`` at a time (``apply_events``); returns how many changed
+        something. Raises the first failure of an event (a rebuild stops on it).
+
+        Two chunks are in flight at a time, so Python prepares one while Redis runs the other.
+        That may apply two events of one aggregate out of order, which changes nothing: every
+        write is version-gated per aggregate, so the outcome is the newest version whatever the
+        order (the same property that makes redelivery and late events harmless).
+        """
         changed = 0
-        top = 0
-        in_flight: set[asyncio.Task[Sequence[list[int]]]] = set()
+        in_flight: set[asyncio.Task[Outcomes]] = set()
 
-        async def run(batch: list[tuple[str, str]]) -> Sequence[list[int]]:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for header, doc in batch:
-                    await self._apply(
-                        keys=scripts.APPLY_KEYS, args=[target, header, doc], client=pipe
-                    )
-                result: Sequence[list[int]] = await pipe.execute()
-                return result
-
-        def settle(done: set[asyncio.Task[Sequence[list[int]]]]) -> None:
-            nonlocal changed, top
+        def settle(done: set[asyncio.Task[Outcomes]]) -> None:
+            nonlocal changed
             for task in done:
-                for applied, rev in task.result():
-                    changed += 1 if applied else 0
-                    top = max(top, int(rev))
+                outcome = task.result()
+                changed += outcome.changed
+                for error in outcome.errors:
+                    if error is not None:
+                        raise error
 
-        batch: list[tuple[str, str]] = []
+        batch: list[Event] = []
         try:
             for event in events:
-                args = script_args(event)
-                if args is not None:
-                    batch.append(args)
+                batch.append(event)
                 if len(batch) >= chunk:
                     if len(in_flight) >= 2:
                         done, in_flight = await asyncio.wait(
                             in_flight, return_when=asyncio.FIRST_COMPLETED
                         )
                         settle(done)
-                    in_flight.add(asyncio.create_task(run(batch)))
+                    in_flight.add(
+                        asyncio.create_task(self.apply_events(batch, generation=generation))
+                    )
                     batch = []
                     await asyncio.sleep(0)  # let it write before the next chunk is prepared
             if batch:
-                in_flight.add(asyncio.create_task(run(batch)))
+                in_flight.add(asyncio.create_task(self.apply_events(batch, generation=generation)))
             if in_flight:
                 done, in_flight = await asyncio.wait(in_flight)
                 settle(done)
         finally:
             for task in in_flight:
                 task.cancel()
-        if top and self.on_revision is not None:
-            self.on_revision(top)
         return changed

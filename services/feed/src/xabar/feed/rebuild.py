@@ -4,13 +4,16 @@ How it works (``python -m xabar.feed rebuild``):
 
 1. A new generation ``gN`` is named and claimed as ``feed:building`` (a lock that expires unless
    the rebuild keeps refreshing it, so a crashed rebuild does not block the next one).
-2. ``xabar.articles`` and ``xabar.polls`` are read from their first entry with XRANGE in batches;
-   each batch is parsed with ``xabar.contracts.parse_event`` and applied in one pipeline into
-   ``feed:gN:*`` only. Meanwhile the live projector keeps serving ``feed:current`` and applies
-   every new event to both generations, so nothing that arrives during the rebuild is missed.
-   Version gating makes the overlap harmless.
+2. ``xabar.articles`` and ``xabar.polls`` are read from their first entry with XRANGE in pages
+   of ``batch`` entries; each page is parsed with ``xabar.contracts.parse_event`` and applied by
+   ``APPLY`` script calls of 100 events, pipelined, into ``feed:gN:*`` only. Redis applies one
+   page while Python decodes the next and the one after is fetched. Meanwhile the live
+   projector keeps serving ``feed:current`` and applies every new event to both generations, so
+   nothing that arrives during the rebuild is missed. Version gating makes the overlap harmless.
 3. One script switches ``feed:current`` to ``gN`` (and bumps the revision, so every replica drops
-   its cached pages); after a grace period the old generation's keys are deleted.
+   its cached pages); after a short grace period the old generation's keys are deleted. Nothing
+   reads them after the switch: every read is one script that resolves ``feed:current`` itself
+   (``xabar.feed.repository``), and cached pages are in memory; the grace is only a margin.
 
 History: the streams keep their entries: producers trim them only to ``stream_maxlen`` (setting
 ``XABAR_<SERVICE>_STREAM_MAXLEN``, default 1,000,000 entries per stream, approximate MAXLEN),
@@ -27,7 +30,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from faststream.redis.parser import BinaryMessageFormatV1
 from redis.asyncio import Redis
 from tqdm import tqdm  # type: ignore[import-untyped]
 
@@ -35,6 +37,7 @@ from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ContractError, Event,
 from xabar.feed import scripts
 from xabar.feed.errors import RebuildError
 from xabar.feed.projector import Projector
+from xabar.runtime.bus import entry_body
 
 log = logging.getLogger("xabar.feed.rebuild")
 
@@ -53,11 +56,9 @@ return 0
 
 def decode_entry(fields: Mapping[Any, Any]) -> Event:
     """The event in a stream entry as ``EventBus.publish`` wrote it (FastStream's envelope)."""
-    raw = fields.get(DATA_FIELD)
-    if not isinstance(raw, bytes):
+    if not isinstance(fields.get(DATA_FIELD), bytes):
         raise ContractError("stream entry has no __data__ field")
-    body, _headers = BinaryMessageFormatV1.parse(raw)
-    return parse_event(body)
+    return parse_event(entry_body(fields))
 
 
 @dataclass
@@ -76,7 +77,7 @@ async def rebuild(
     *,
     batch: int = 1000,
     progress: bool = True,
-    grace_s: float = 2.0,
+    grace_s: float = 0.5,
     streams: tuple[str, ...] = STREAMS,
     before_switch: Callable[[], Awaitable[None]] | None = None,
 ) -> RebuildReport:
@@ -131,7 +132,7 @@ async def rebuild(
         await _delete_generations(redis, keep={await _current(redis)})
         raise
     if grace_s > 0:
-        await asyncio.sleep(grace_s)  # requests rendering from the old generation finish
+        await asyncio.sleep(grace_s)  # a margin: no read resolves the old generation any more
     report.deleted_keys = await _delete_generations(redis, keep={generation})
     log.info(
         "read model rebuilt",
@@ -150,30 +151,46 @@ async def _replay(
     bar: Any,
     refresh: Any,
 ) -> int:
-    start = "-"
+    """Read ``stream`` in XRANGE pages of ``batch`` entries and apply them. Three things overlap:
+    Redis applies page N while Python decodes page N+1 and page N+2 is being fetched."""
+
+    def fetch(after: str) -> asyncio.Task[Any]:
+        return asyncio.ensure_future(redis.xrange(stream, min=after, max="+", count=batch))
+
     seen = 0
-    while True:
-        rows = await redis.xrange(stream, min=start, max="+", count=batch)
-        if not rows:
-            return seen
-        events: list[Event] = []
-        for entry_id, fields in rows:
-            try:
-                events.append(decode_entry(fields or {}))
-            except ContractError as exc:  # poison or unknown type: the live path skipped it too
-                report.skipped += 1
-                log.warning(
-                    "skipping unreadable entry",
-                    extra={"stream": stream, "entry_id": entry_id, "error": str(exc)},
-                )
-        report.applied += await projector.apply_many(events, generation=generation)
-        if not await refresh():
-            raise RebuildError(f"the build lock of {generation} expired or was taken")
-        seen += len(rows)
-        report.entries += len(rows)
-        bar.update(len(rows))
-        last = rows[-1][0]
-        start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+    fetching = fetch("-")
+    applying: asyncio.Task[int] | None = None
+    try:
+        while True:
+            rows = await fetching
+            if rows:
+                last = rows[-1][0]
+                fetching = fetch("(" + (last.decode() if isinstance(last, bytes) else str(last)))
+            events: list[Event] = []
+            for entry_id, fields in rows:
+                try:
+                    events.append(decode_entry(fields or {}))
+                except ContractError as exc:  # poison or unknown type: the live path skips it too
+                    report.skipped += 1
+                    log.warning(
+                        "skipping unreadable entry",
+                        extra={"stream": stream, "entry_id": entry_id, "error": str(exc)},
+                    )
+            if applying is not None:
+                report.applied += await applying
+                applying = None
+                if not await refresh():
+                    raise RebuildError(f"the build lock of {generation} expired or was taken")
+            if not rows:
+                return seen
+            applying = asyncio.ensure_future(projector.apply_many(events, generation=generation))
+            seen += len(rows)
+            report.entries += len(rows)
+            bar.update(len(rows))
+    finally:
+        for task in (fetching, applying):
+            if task is not None and not task.done():
+                task.cancel()
 
 
 async def _current(redis: Redis) -> str | None:

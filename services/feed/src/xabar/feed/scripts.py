@@ -24,8 +24,9 @@ Per generation ``G`` (prefix ``feed:G:``)::
     pm      hash   poll_id -> its countries (comma-joined)
     lm      string newest ``occurred_at`` (ms) of the events applied: Last-Modified
 
-Every event is applied by one script call, atomically: the script compares the event's version
-with the stored one and changes nothing unless it is newer. Poll state (opened/closed) and poll
+Events are applied by the ``APPLY`` script, many per call: for each event it compares the event's
+version with the stored one and changes nothing unless it is newer, and writes everything the
+event changes in that one call. Poll state (opened/closed) and poll
 tallies are gated separately, so the order between the two kinds never matters.
 
 Keys are computed inside the scripts from the generation name (the generation is only known
@@ -37,21 +38,25 @@ BUILDING = "feed:building"
 GENSEQ = "feed:genseq"
 REV = "feed:rev"
 
+# Applies a batch of events, each on its own: one event's failure neither stops nor undoes the
+# others (each runs under pcall; like any Redis script, a failing one keeps what it wrote before
+# failing, which its redelivery, version-gated, completes).
 # ARGV[1] target: "" = live: apply to the current generation (created if missing) and to the one
-#   being rebuilt, then bump the revision if the current one changed; else the generation to fill.
-# ARGV[2] header, fields joined by US (\x1f): kind, id, version, occurred_ms, then by kind
+#   being rebuilt, then bump the revision once if the current one changed; else the generation to
+#   fill (a rebuild: the revision is left alone).
+# ARGV[2k], ARGV[2k+1] (k = 1, 2, ...): event k's header and document.
+#   header: fields joined by US (\x1f): kind, id, version, occurred_ms, then by kind
 #   A (article upsert): slug, published_ms, countries, featured 0/1, featured countries
 #   U (unpublish):      -
 #   P (poll state):     opens_ms, countries
 #   T (poll tally):     -
 #   (country lists are comma-joined ISO codes)
-# ARGV[3] the document JSON (A, P, T), else "".
-# Returns {1 if the target/current generation changed else 0, revision after or 0}.
+#   document: the document JSON (A, P, T), else "".
+# Returns {revision after the batch or 0 if nothing served changed, outcome of event 1, ...}:
+#   1 = changed the target/current generation, 0 = changed nothing (duplicate or older version),
+#   a string = the error event k failed with.
 APPLY = r"""
-local target, doc = ARGV[1], ARGV[3]
-local h = {}
-for field in string.gmatch(ARGV[2] .. '\31', '([^\31]*)\31') do h[#h + 1] = field end
-local kind, id, version, occurred = h[1], h[2], tonumber(h[3]), tonumber(h[4])
+local target = ARGV[1]
 
 local function split(s)
   local out = {}
@@ -59,38 +64,42 @@ local function split(s)
   return out
 end
 
-local function newer(P, vkey)
-  local held = tonumber(redis.call('HGET', P .. vkey, id) or '0')
-  if version <= held then return false end
-  redis.call('HSET', P .. vkey, id, version)
-  return true
-end
+local function apply(P, h, doc)
+  local kind, id, version, occurred = h[1], h[2], tonumber(h[3]), tonumber(h[4])
+  if not id or not version or not occurred then error('malformed header') end
 
--- the lists an article is in, as written by its last upsert: "countries|featured|fcountries"
-local function unlist_article(P)
-  local m = redis.call('HGET', P .. 'm', id)
-  if not m then return end
-  local countries, featured, fcountries = string.match(m, '^([^|]*)|([^|]*)|([^|]*)$')
-  redis.call('ZREM', P .. 'z:all', id)
-  if featured == '1' then redis.call('ZREM', P .. 'z:f', id) end
-  for _, c in ipairs(split(countries)) do redis.call('ZREM', P .. 'z:c:' .. c, id) end
-  for _, c in ipairs(split(fcountries)) do redis.call('ZREM', P .. 'z:f:' .. c, id) end
-  redis.call('HDEL', P .. 'm', id)
-end
-
-local function drop_slug(P)
-  local slug = redis.call('HGET', P .. 'sl', id)
-  if slug and redis.call('HGET', P .. 's', slug) == id then
-    redis.call('HDEL', P .. 's', slug)
+  -- the version is recorded after the event's other writes: an event that fails midway (they
+  -- stay, as a script's writes do) is applied whole again when it is delivered again
+  local function newer(vkey)
+    return version > tonumber(redis.call('HGET', P .. vkey, id) or '0')
   end
-  redis.call('HDEL', P .. 'sl', id)
-end
 
-local function apply(P)
+  -- the lists an article is in, as written by its last upsert: "countries|featured|fcountries"
+  local function unlist_article()
+    local m = redis.call('HGET', P .. 'm', id)
+    if not m then return end
+    local countries, featured, fcountries = string.match(m, '^([^|]*)|([^|]*)|([^|]*)$')
+    redis.call('ZREM', P .. 'z:all', id)
+    if featured == '1' then redis.call('ZREM', P .. 'z:f', id) end
+    for _, c in ipairs(split(countries)) do redis.call('ZREM', P .. 'z:c:' .. c, id) end
+    for _, c in ipairs(split(fcountries)) do redis.call('ZREM', P .. 'z:f:' .. c, id) end
+    redis.call('HDEL', P .. 'm', id)
+  end
+
+  local function drop_slug()
+    local slug = redis.call('HGET', P .. 'sl', id)
+    if slug and redis.call('HGET', P .. 's', slug) == id then
+      redis.call('HDEL', P .. 's', slug)
+    end
+    redis.call('HDEL', P .. 'sl', id)
+  end
+
+  local vkey
   if kind == 'A' then
-    if not newer(P, 'v') then return 0 end
+    vkey = 'v'
+    if not newer(vkey) then return 0 end
     local slug, score, featured = h[5], h[6], h[8]
-    unlist_article(P)
+    unlist_article()
     redis.call('HSET', P .. 'a', id, doc)
     redis.call('HSET', P .. 's', slug, id)
     redis.call('HSET', P .. 'sl', id, slug)
@@ -100,12 +109,14 @@ local function apply(P)
     if featured == '1' then redis.call('ZADD', P .. 'z:f', score, id) end
     for _, c in ipairs(split(h[9])) do redis.call('ZADD', P .. 'z:f:' .. c, score, id) end
   elseif kind == 'U' then
-    if not newer(P, 'v') then return 0 end
-    unlist_article(P)
-    drop_slug(P)
+    vkey = 'v'
+    if not newer(vkey) then return 0 end
+    unlist_article()
+    drop_slug()
     redis.call('HDEL', P .. 'a', id)
   elseif kind == 'P' then
-    if not newer(P, 'pv') then return 0 end
+    vkey = 'pv'
+    if not newer(vkey) then return 0 end
     local score = h[5]
     redis.call('HSET', P .. 'p', id, doc)
     redis.call('ZADD', P .. 'z:polls', score, id)
@@ -114,31 +125,53 @@ local function apply(P)
     for _, c in ipairs(split(h[6])) do redis.call('ZADD', P .. 'z:polls:c:' .. c, score, id) end
     redis.call('HSET', P .. 'pm', id, h[6])
   elseif kind == 'T' then
-    if not newer(P, 'tv') then return 0 end
+    vkey = 'tv'
+    if not newer(vkey) then return 0 end
     redis.call('HSET', P .. 't', id, doc)
   else
-    return redis.error_reply('unknown kind ' .. tostring(kind))
+    error('unknown kind ' .. tostring(kind))
   end
   local lm = tonumber(redis.call('GET', P .. 'lm') or '0')
   if occurred > lm then redis.call('SET', P .. 'lm', occurred) end
+  redis.call('HSET', P .. vkey, id, version)
   return 1
 end
 
+local first, second = false, false  -- the generation(s) each event goes to
 if target ~= '' then
-  return {apply('feed:' .. target .. ':'), 0}
+  first = 'feed:' .. target .. ':'
+else
+  local cur = redis.call('GET', KEYS[1])
+  if not cur then
+    cur = 'g' .. redis.call('INCR', KEYS[3])
+    redis.call('SET', KEYS[1], cur)
+  end
+  first = 'feed:' .. cur .. ':'
+  local building = redis.call('GET', KEYS[2])
+  if building and building ~= cur then second = 'feed:' .. building .. ':' end
 end
-local cur = redis.call('GET', KEYS[1])
-if not cur then
-  cur = 'g' .. redis.call('INCR', KEYS[3])
-  redis.call('SET', KEYS[1], cur)
+
+local function one(header, doc)
+  local h = {}
+  for field in string.gmatch(header .. '\31', '([^\31]*)\31') do h[#h + 1] = field end
+  local applied = apply(first, h, doc)
+  if second then apply(second, h, doc) end
+  return applied
 end
-local applied = apply('feed:' .. cur .. ':')
-local building = redis.call('GET', KEYS[2])
-if building and building ~= cur then apply('feed:' .. building .. ':') end
-if applied == 1 then
-  return {1, redis.call('INCR', KEYS[4])}
+
+local out, changed = {0}, false
+for i = 2, #ARGV - 1, 2 do
+  local ok, result = pcall(one, ARGV[i], ARGV[i + 1])
+  if ok then
+    out[#out + 1] = result
+    if result == 1 then changed = true end
+  else
+    if type(result) == 'table' then result = result.err or result.message end
+    out[#out + 1] = 'ERR ' .. tostring(result)
+  end
 end
-return {0, 0}
+if changed and target == '' then out[1] = redis.call('INCR', KEYS[4]) end
+return out
 """
 APPLY_KEYS = [CURRENT, BUILDING, GENSEQ, REV]
 
