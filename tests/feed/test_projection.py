@@ -1,10 +1,12 @@
 """The read model follows the events on the real streams: published articles appear everywhere,
 unpublished ones disappear everywhere, and nothing old or repeated rolls anything back."""
 
+from typing import Any
+
 import httpx
 import redis.asyncio as aioredis
 
-from tests.feed.conftest import eventually, publish_all, wait_drained
+from tests.feed.conftest import eventually, publish_all, running, wait_drained
 from tests.feed.factory import (
     article_state,
     poll_opened,
@@ -206,3 +208,26 @@ async def test_the_live_projector_dead_letters_only_the_event_it_cannot_apply(
     letters = await list_dead_letters(redis, ARTICLES_STREAM)
     assert len(letters) == 1 and "WRONGTYPE" in letters[0].error
     assert bad.article_id.encode() in letters[0].payload[b"__data__"]
+
+
+async def test_a_replica_without_a_projector_hears_each_new_revision_pushed(
+    client: httpx.AsyncClient,
+    publisher: EventBus,
+    redis: aioredis.Redis,
+    make_settings: Any,
+) -> None:
+    """The projector publishes every new revision; a render-only replica whose poll of the
+    revision is an hour apart still drops its cached page: only the push can have told it."""
+    state = article_state(title="Первая редакция заметки")
+    await publisher.publish(published(state, 1))
+    await wait_drained(redis, ARTICLES_STREAM)
+    quiet = make_settings(projector=False, consumer_name="feed-2", revision_poll_ms=3_600_000)
+    async with running(quiet) as (_, replica):
+        assert "Первая редакция заметки" in (await replica.get("/")).text  # cached now
+        changed = state.model_copy(update={"title": "Правка пришла сама"})
+        await publisher.publish(updated(changed, 2))
+
+        async def seen() -> bool:
+            return "Правка пришла сама" in (await replica.get("/")).text
+
+        await eventually(seen, timeout=10, what="the replica re-rendering after the push")

@@ -52,7 +52,7 @@ def create_app(
             ARTICLES_STREAM, GROUP_FEED, projector.handle_batch, types=ARTICLE_TYPES
         )
         bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, projector.handle_batch, types=POLL_TYPES)
-    watcher = RevisionWatcher(redis, cache)
+    watcher = RevisionWatcher(redis, cache, interval=settings.revision_poll_ms / 1000)
     env = templates()
     site = Site(
         settings=settings,

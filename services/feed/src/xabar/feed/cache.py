@@ -1,10 +1,14 @@
 """Rendered pages, cached per process and invalidated by events.
 
 Every rendered page is tagged with the read model's revision it was built from (read atomically
-with the data). The projector bumps ``feed:rev`` with every change; the projector's own process
-learns the new revision at once, every other replica through its ``RevisionWatcher`` (a GET every
-100 ms), so a cached page is served only while no change happened since it was rendered. Pages
-with relative dates ("Сегодня") also expire at the next local midnight.
+with the data). The projector bumps ``feed:rev`` with every change (once per script call) and
+publishes the new value on the pub/sub channel ``feed:rev``; the projector's own process learns it
+at once, every other replica through its ``RevisionWatcher``, which listens to that channel and
+also reads the key every 100 ms (``XABAR_FEED_REVISION_POLL_MS``) in case a message was lost
+while it reconnected. So a cached page is served only while no change happened since it was
+rendered, give or take the pub/sub delivery (about a millisecond) and at most one poll interval.
+Invalidation is by events, never by timers; pages with relative dates ("Сегодня") also expire at
+the next local midnight.
 
 Serving a cached page costs a dict look-up, an integer comparison and a clock read: no I/O.
 Conditional GET: a strong ETag (hash of the body) and Last-Modified; If-None-Match wins over
@@ -175,17 +179,20 @@ class PageCache:
 
 
 class RevisionWatcher:
-    """Keeps ``cache.revision`` up with ``feed:rev``, read every ``interval`` seconds.
+    """Keeps ``cache.revision`` up with ``feed:rev``: pushed (pub/sub), and read every
+    ``interval`` seconds as the fallback.
 
-    One GET per interval per process: a replica that runs no projector sees a change at most
-    ``interval`` later (the projector's own process sees it at once, through ``observe``).
+    The projectors publish every new revision on the channel ``feed:rev``, so a replica that
+    runs no projector sees a change as soon as the message arrives; the poll (one GET per
+    interval per process) bounds the staleness to ``interval`` when a message is lost, e.g. while
+    the subscription reconnects, and notices a revision that went back (Redis emptied).
     """
 
     def __init__(self, redis: Redis, cache: PageCache, interval: float = 0.1) -> None:
         self.redis = redis
         self.cache = cache
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
     async def refresh(self) -> None:
@@ -200,23 +207,33 @@ class RevisionWatcher:
     async def start(self) -> None:
         await self.refresh()
         self._stopping = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="feed-revision-watcher")
+        self._tasks = [
+            asyncio.create_task(self._poll(), name="feed-revision-poll"),
+            asyncio.create_task(self._listen(), name="feed-revision-listen"),
+        ]
 
     async def stop(self) -> None:
-        """Stop polling. A flag, not only a cancel: redis-py may turn the cancellation of a
-        command in flight into a connection error, which the loop would otherwise survive."""
+        """Stop polling and listening. A flag, not only a cancel: redis-py may turn the
+        cancellation of a command in flight into a connection error, which the loops would
+        otherwise survive."""
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
 
-    async def _run(self) -> None:
+    async def _pause(self) -> bool:
+        """Wait one interval; True when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self.interval)
+            return True
+        return False
+
+    async def _poll(self) -> None:
         failing = False
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
-                return
+        while not await self._pause():
             try:
                 await self.refresh()
                 failing = False
@@ -224,3 +241,27 @@ class RevisionWatcher:
                 if not failing:
                     log.warning("cannot read the read-model revision", extra={"error": repr(exc)})
                 failing = True
+
+    async def _listen(self) -> None:
+        failing = False
+        while not self._stopping.is_set():
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(scripts.REV)
+                failing = False
+                while not self._stopping.is_set():
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        self.cache.observe(int(message["data"]))
+            except (RedisError, OSError, ValueError) as exc:
+                if not failing:
+                    log.warning(
+                        "revision subscription lost; polling meanwhile",
+                        extra={"error": repr(exc)},
+                    )
+                failing = True
+                if await self._pause():
+                    return
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.reset()  # (its aclose is untyped)

@@ -31,6 +31,10 @@ Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONG
     Polls per page of ``/polls``.
 ``XABAR_FEED_PAGE_CACHE_ENTRIES`` (default ``4096``)
     Rendered pages kept in each process (least recently used ones are dropped).
+``XABAR_FEED_REVISION_POLL_MS`` (default ``100``)
+    How often each process also reads the read model's revision, besides hearing it pushed
+    (pub/sub): the bound on how long a replica may serve a page after a change whose push it
+    missed (e.g. while its subscription reconnects).
 ``XABAR_FEED_PROJECTOR`` (default ``true``)
     Run the read-model projector (consumer group ``feed``) inside this process. Every replica may
     run it: the group shares the work; set it to false for render-only replicas.
@@ -67,6 +71,7 @@ class FeedSettings(ServiceSettings):
     feed_items: int = Field(default=20, ge=1, le=500)
     polls_page_size: int = Field(default=20, ge=1, le=200)
     page_cache_entries: int = Field(default=4096, ge=16)
+    revision_poll_ms: int = Field(default=100, ge=10)
     projector: bool = True
 
     @field_validator("timezone")

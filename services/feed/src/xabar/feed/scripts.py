@@ -5,7 +5,8 @@ Global keys (prefix ``feed:``)::
     feed:current      name of the generation pages are served from, e.g. "g3"
     feed:building     generation a running ``rebuild`` fills (expires unless refreshed)
     feed:genseq       counter naming new generations
-    feed:rev          revision: +1 whenever served content changes (page caches watch it)
+    feed:rev          revision: +1 whenever served content changes (page caches watch it); each
+                      new value is also published on the pub/sub channel of the same name
 
 Per generation ``G`` (prefix ``feed:G:``)::
 
@@ -52,6 +53,7 @@ REV = "feed:rev"
 #   T (poll tally):     -
 #   (country lists are comma-joined ISO codes)
 #   document: the document JSON (A, P, T), else "".
+# The new revision is also PUBLISHed on the channel named like the revision key.
 # Returns {revision after the batch or 0 if nothing served changed, outcome of event 1, ...}:
 #   1 = changed the target/current generation, 0 = changed nothing (duplicate or older version),
 #   a string = the error event k failed with.
@@ -170,7 +172,10 @@ for i = 2, #ARGV - 1, 2 do
     out[#out + 1] = 'ERR ' .. tostring(result)
   end
 end
-if changed and target == '' then out[1] = redis.call('INCR', KEYS[4]) end
+if changed and target == '' then
+  out[1] = redis.call('INCR', KEYS[4])
+  redis.call('PUBLISH', KEYS[4], out[1])  -- replicas' page caches hear it at once
+end
 return out
 """
 APPLY_KEYS = [CURRENT, BUILDING, GENSEQ, REV]
@@ -184,7 +189,9 @@ end
 local previous = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-return {previous, redis.call('INCR', KEYS[3])}
+local rev = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', KEYS[3], rev)
+return {previous, rev}
 """
 SWITCH_KEYS = [CURRENT, BUILDING, REV]
 
