@@ -264,4 +264,4 @@ class RevisionWatcher:
                     return
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.reset()  # (its aclose is untyped)
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
