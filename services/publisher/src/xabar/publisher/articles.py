@@ -769,8 +769,9 @@ class ArticleService:
         events.extend(extra_events)
         rev = revision(version + 1, now, by, action, doc, changes, **revision_extra)
         push: Doc = {"revisions": rev}
+        entries = [outbox_entry(e) for e in events]
         if events:
-            push["outbox"] = {"$each": [outbox_entry(e) for e in events]}
+            push["outbox"] = {"$each": entries}
             await self.relay.mark(doc["_id"])
         result = await self.articles.update_one(
             {"_id": doc["_id"]}, {"$set": {**changes, "version": version + 1}, "$push": push}
@@ -778,10 +779,25 @@ class ArticleService:
         if result.matched_count != 1:
             raise NotFound("no such article")
         if events:
-            self.relay.kick(doc["_id"])
+            await self._relay_now([*(doc.get("outbox") or []), *entries])
+            self.relay.kick(doc["_id"])  # removes the sent entries from the document
         new["revisions"] = [*(doc.get("revisions") or []), rev]
         await self.index.put(new)
         return new
+
+    async def _relay_now(self, outbox: list[dict[str, str]]) -> None:
+        """Publish the article's unsent events right after its write, still under its lock.
+
+        The outbox is exactly what was read under the lock plus the entries just pushed (every
+        writer and the relay hold the lock), so this is the relay's own pass, oldest first,
+        without reading the document again or waiting for the lock: the event is on its stream
+        before the response. If it fails, the relay (kicked) and its sweeps send it."""
+        if not self.relay.enabled:
+            return
+        try:
+            await self.relay.publish_entries(outbox)
+        except Exception as exc:  # the write is durable; the relay will publish
+            log.warning("publishing right after the write failed", extra={"error": repr(exc)})
 
     # --- tips -------------------------------------------------------------------------------------
 
