@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from xabar.runtime.redispipe import RedisPipe
+
 # Fixed window counter with expiry; returns {count, ttl_ms}.
 _SCRIPT = """
 local n = redis.call('INCR', KEYS[1])
@@ -21,15 +23,23 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, prefix: str, limit: int, window_s: int) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, limit: int, window_s: int, pipe: RedisPipe | None = None
+    ) -> None:
+        """``pipe``: count on it instead of redis-py (a hot path's connection)."""
         self.redis = redis
         self.prefix = prefix
         self.limit = limit
         self.window_ms = window_s * 1000
         self._script = redis.register_script(_SCRIPT)
+        self._piped = pipe.script(_SCRIPT) if pipe is not None else None
 
     async def hit(self, key: str) -> Verdict:
-        count, ttl = await self._script(keys=[f"{self.prefix}:{key}"], args=[self.window_ms])
+        keys, args = [f"{self.prefix}:{key}"], [self.window_ms]
+        if self._piped is not None:
+            count, ttl = await self._piped(keys, args)
+        else:
+            count, ttl = await self._script(keys=keys, args=args)
         count, ttl = int(count), int(ttl)
         retry = max(1, -(-ttl // 1000)) if ttl > 0 else 1
         return Verdict(count <= self.limit, count, retry)
