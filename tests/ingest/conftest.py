@@ -102,6 +102,34 @@ async def eventually(
         await asyncio.sleep(0.05)
 
 
+INTAKE = "xabar:ingest:intake"
+
+
+async def moved(redis: aioredis.Redis, timeout: float = 60.0) -> None:
+    """Wait until the mover has taken every accepted submission out of the Redis intake: its
+    document is in MongoDB and its event published (a 202 means accepted durably in the intake;
+    the document reaches MongoDB right after)."""
+
+    async def empty() -> bool:
+        return int(await redis.xlen(INTAKE)) == 0
+
+    await eventually(empty, timeout=timeout, what="the intake to be moved to MongoDB")
+
+
+async def stored(db: Any, submission_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """The MongoDB document of an accepted submission, once the mover has put it there."""
+    found: dict[str, Any] = {}
+
+    async def there() -> bool:
+        doc = await db["submissions"].find_one({"_id": submission_id})
+        if doc is not None:
+            found.update(doc)
+        return doc is not None
+
+    await eventually(there, timeout=timeout, what=f"submission {submission_id} in MongoDB")
+    return found
+
+
 def tip(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "title": "Отключили свет в Худжанде",

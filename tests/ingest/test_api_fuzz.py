@@ -7,7 +7,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from tests.ingest.conftest import MakeSettings, jpeg_with_gps, multipart_fields, tip
+from tests.ingest.conftest import MakeSettings, jpeg_with_gps, multipart_fields, stored, tip
 from tests.support import fuzz
 from xabar.ingest.app import create_app
 
@@ -30,9 +30,8 @@ async def test_api_fuzz(
             )
             assert sent.status_code == 202, sent.text
         submission_id = sent.json()["submission_id"]
-        stored = await mongo[settings.mongodb_db]["submissions"].find_one({"_id": submission_id})
-        assert stored is not None
-        attachments: list[dict[str, object]] = stored["attachments"]  # type: ignore[assignment]
+        doc = await stored(mongo[settings.mongodb_db], submission_id)  # moved from the intake
+        attachments: list[dict[str, object]] = doc["attachments"]
         known = {
             "submission_id": [submission_id],
             "X-Receipt-Code": [sent.json()["receipt_code"]],

@@ -1,5 +1,6 @@
-"""Durability and concurrency against the real Redis and FerretDB: a kill -9 between storing and
-publishing loses nothing and sends once; a thousand concurrent tips give a thousand events."""
+"""Durability and concurrency against the real Redis and FerretDB: a kill -9 between accepting and
+storing in MongoDB, or while moving, loses nothing and sends once; a thousand concurrent tips give
+a thousand events; either store may be down for a while."""
 
 import asyncio
 import random
@@ -7,20 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
 from tests.ingest.conftest import (
     ADDRESS_SALT,
+    INTAKE,
     MakeSettings,
     eventually,
+    moved,
     running,
     stream_events,
     tip,
 )
 from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
-from xabar.contracts import SUBMISSIONS_STREAM, SubmissionReceived
+from xabar.contracts import SUBMISSIONS_STREAM, Event, SubmissionReceived, parse_event
+from xabar.ingest.intake import StoredEvent
 from xabar.runtime.localinfra import start_ferretdb, start_redis
 
 Mongo = AsyncMongoClient[dict[str, Any]]
@@ -46,7 +51,21 @@ def _process(env: dict[str, str], tmp: Path, relay: bool) -> ServiceProcess:
     )
 
 
-async def test_killed_with_sigkill_between_storing_and_publishing_the_event_goes_out_once(
+def _env(infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str) -> dict[str, str]:
+    return {
+        "XABAR_INGEST_REDIS_URL": redis_url,
+        "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
+        "XABAR_INGEST_MONGODB_DB": mongo_db_name,
+        "XABAR_INGEST_JWT_SECRET": jwt_secret,
+        "XABAR_INGEST_ADDRESS_SALT": ADDRESS_SALT,
+        "XABAR_INGEST_CONSUMER_NAME": "ingest-0",
+        "XABAR_INGEST_RELAY_SWEEP_S": "0.5",
+        "XABAR_INGEST_CLAIM_IDLE_MS": "500",
+        "XABAR_INGEST_SUBMIT_RATE_LIMIT": "100000",
+    }
+
+
+async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_stored_and_sent_once(
     infra: Infra,
     redis_url: str,
     redis: aioredis.Redis,
@@ -55,42 +74,160 @@ async def test_killed_with_sigkill_between_storing_and_publishing_the_event_goes
     jwt_secret: str,
     tmp_path: Path,
 ) -> None:
-    env = {
-        "XABAR_INGEST_REDIS_URL": redis_url,
-        "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
-        "XABAR_INGEST_MONGODB_DB": mongo_db_name,
-        "XABAR_INGEST_JWT_SECRET": jwt_secret,
-        "XABAR_INGEST_ADDRESS_SALT": ADDRESS_SALT,
-        "XABAR_INGEST_CONSUMER_NAME": "ingest-0",
-        "XABAR_INGEST_RELAY_SWEEP_S": "0.5",
-    }
+    env = _env(infra, redis_url, mongo_db_name, jwt_secret)
     first = await asyncio.to_thread(_process(env, tmp_path, relay=False).start)
     try:
         async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
             response = await client.post("/api/v1/submissions", json=tip())
-        assert response.status_code == 202
-        submission_id = response.json()["submission_id"]
+            assert response.status_code == 202
+            receipt = response.json()
+            # the receipt works at once, from the intake
+            status = await client.get(
+                receipt["status_url"], headers={"X-Receipt-Code": receipt["receipt_code"]}
+            )
+            assert status.status_code == 200 and status.json()["status"] == "received"
     finally:
         first.kill9()
+    submission_id = receipt["submission_id"]
 
     db = mongo[mongo_db_name]
-    doc = await db["submissions"].find_one({"_id": submission_id})
-    assert doc is not None and len(doc["outbox"]) == 1  # stored, with its event, unsent
+    assert await db["submissions"].find_one({"_id": submission_id}) is None  # not moved
+    ((_, fields),) = await redis.xrange(INTAKE)  # accepted: in the intake, with its event
+    assert fields[b"id"].decode() == submission_id
+    accepted_event = parse_event(fields[b"event"])
     assert await redis.xlen(SUBMISSIONS_STREAM) == 0
 
     second = await asyncio.to_thread(_process(env, tmp_path, relay=True).start)
     try:
+        await moved(redis)
         await _drained(db)
+        doc = await db["submissions"].find_one({"_id": submission_id})
+        assert doc is not None and doc["title"] == tip()["title"]
         events = [
             e
             for e in await stream_events(redis)
             if isinstance(e, SubmissionReceived) and e.aggregate_id == submission_id
         ]
-        assert len(events) == 1
-        assert str(events[0].event_id) == doc["outbox"][0]["event_id"]
+        assert [e.event_id for e in events] == [accepted_event.event_id]
         assert await redis.xlen(SUBMISSIONS_STREAM) == 1
+        async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
+            status = await client.get(
+                receipt["status_url"], headers={"X-Receipt-Code": receipt["receipt_code"]}
+            )
+            assert status.status_code == 200 and status.json()["status"] == "received"
     finally:
         second.terminate()
+
+
+async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_each_once(
+    infra: Infra,
+    redis_url: str,
+    redis: aioredis.Redis,
+    mongo: Mongo,
+    mongo_db_name: str,
+    jwt_secret: str,
+    tmp_path: Path,
+) -> None:
+    env = _env(infra, redis_url, mongo_db_name, jwt_secret)
+    proc = _process(env, tmp_path, relay=True)
+    await asyncio.to_thread(proc.start)
+    accepted: dict[str, str] = {}  # submission id -> title, for every 202
+    failures = 0
+    stop = asyncio.Event()
+    try:
+
+        async def reporter(n: int) -> None:
+            nonlocal failures
+            async with httpx.AsyncClient(base_url=proc.url, timeout=5) as client:
+                i = 0
+                while not stop.is_set():
+                    title = f"Сообщение {n}-{i}"
+                    i += 1
+                    try:
+                        r = await client.post("/api/v1/submissions", json=tip(title=title))
+                    except httpx.HTTPError:
+                        failures += 1
+                        await asyncio.sleep(0.05)
+                        continue
+                    if r.status_code == 202:
+                        accepted[r.json()["submission_id"]] = title
+                    else:
+                        failures += 1
+
+        async def chaos() -> None:
+            while len(accepted) < 300:
+                await asyncio.sleep(0.02)
+            proc.kill9()  # mid-stream: some accepted, some moving, some published
+            killed_at = len(accepted)
+            await asyncio.to_thread(proc.start)
+            while len(accepted) < killed_at + 300:
+                await asyncio.sleep(0.02)
+            stop.set()
+
+        await asyncio.wait_for(asyncio.gather(chaos(), *(reporter(n) for n in range(12))), 180)
+        assert failures > 0  # the kill was felt by the load
+
+        db = mongo[mongo_db_name]
+        await moved(redis, timeout=120)
+        await _drained(db)
+        docs = await db["submissions"].find({}, {"title": 1}).to_list(None)
+        titles = {str(d["_id"]): d["title"] for d in docs}
+        assert len(titles) == len(docs)
+        assert set(accepted) <= set(titles)  # nothing answered 202 is lost
+        assert all(titles[s] == t for s, t in accepted.items())
+        events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceived)]
+        assert {e.aggregate_id for e in events} == set(titles)  # every stored one is sent
+        by_submission: dict[str, set[str]] = {}
+        for e in events:
+            by_submission.setdefault(e.aggregate_id, set()).add(str(e.event_id))
+        assert all(len(ids) == 1 for ids in by_submission.values())  # resent with one id
+        print(f"accepted {len(accepted)}, stored {len(titles)}, events {len(events)}")
+    finally:
+        stop.set()
+        proc.terminate()
+
+
+async def test_a_crash_while_moving_a_batch_stores_it_once_and_resends_with_the_same_ids(
+    make_settings: MakeSettings, redis: aioredis.Redis, mongo: Mongo
+) -> None:
+    """The mover dies after MongoDB took the batch and ten of its events went out: the next
+    mover (same consumer name) stores nothing twice and sends every event, under its one id."""
+    settings = make_settings(relay_enabled=False, submit_rate_limit=100_000)
+    async with running(settings) as (app, client):
+        ids = []
+        for n in range(40):
+            r = await client.post("/api/v1/submissions", json=tip(title=f"Номер {n}"))
+            assert r.status_code == 202
+            ids.append(r.json()["submission_id"])
+        mover = app.state.mover
+        published: list[Event] = []
+        real_publish = mover.publish
+
+        async def crash_after_ten(events: list[StoredEvent]) -> None:
+            await real_publish(events[:10])
+            published.extend(e.event() for e in events[:10])
+            raise RuntimeError("killed mid-batch")
+
+        mover.publish = crash_after_ten
+        await mover.ensure_group()
+        with pytest.raises(RuntimeError):
+            await mover.step()
+        db = mongo[settings.mongodb_db]
+        assert await db["submissions"].count_documents({}) == 40  # stored before publishing
+        assert await redis.xlen(INTAKE) == 40  # nothing acknowledged
+
+        mover.publish = real_publish
+        assert await mover.drain() == 40
+        assert await redis.xlen(INTAKE) == 0
+        assert await db["submissions"].count_documents({}) == 40
+        events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceived)]
+        assert len(events) == 50  # ten sent twice, each time under its one event id
+        assert {e.aggregate_id for e in events} == set(ids)
+        by_submission: dict[str, set[str]] = {}
+        for event in events:
+            by_submission.setdefault(event.aggregate_id, set()).add(str(event.event_id))
+        assert all(len(event_ids) == 1 for event_ids in by_submission.values())
+        assert {e.event_id for e in published} <= {e.event_id for e in events}
 
 
 async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add_nothing(
@@ -119,6 +256,7 @@ async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add
         for key, response in results:
             by_key.setdefault(key, set()).add(response.content)
         db = mongo[settings.mongodb_db]
+        await moved(redis, timeout=120)
         await _drained(db)
 
     ids = {r.json()["submission_id"] for _, r in results}
@@ -180,6 +318,7 @@ async def test_while_mongodb_is_down_a_tip_is_refused_with_503_and_a_retry_later
             assert accepted.status_code == 202
             again = await client.post("/api/v1/submissions", json=tip(), headers=headers)
             assert again.content == accepted.content
+            await moved(redis)
             own = AsyncMongoClient[dict[str, Any]](server.url)
             try:
                 db = own[settings.mongodb_db]

@@ -4,9 +4,18 @@ import re
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
-from tests.ingest.conftest import MakeSettings, jpeg_with_gps, multipart_fields, running, tip
+from tests.ingest.conftest import (
+    MakeSettings,
+    jpeg_with_gps,
+    moved,
+    multipart_fields,
+    running,
+    stored,
+    tip,
+)
 from xabar.ingest.config import IngestSettings
 
 Mongo = AsyncMongoClient[dict[str, Any]]
@@ -39,7 +48,7 @@ async def test_the_form_is_russian_and_forbids_scripts(client: httpx.AsyncClient
 
 
 async def test_a_form_post_with_a_photo_shows_a_receipt_that_finds_the_submission(
-    client: httpx.AsyncClient, mongo: Mongo, settings: IngestSettings
+    client: httpx.AsyncClient, redis: aioredis.Redis, mongo: Mongo, settings: IngestSettings
 ) -> None:
     fields = {**multipart_fields(tip()), "form_token": await _token(client), "website": ""}
     photos = [("photos", ("photo.jpg", jpeg_with_gps(), "image/jpeg"))]
@@ -47,11 +56,12 @@ async def test_a_form_post_with_a_photo_shows_a_receipt_that_finds_the_submissio
     assert posted.status_code == 200, posted.text
     assert "Сообщение получено" in posted.text
     submission_id, code = CODE.findall(posted.text)
-    doc = await mongo[settings.mongodb_db]["submissions"].find_one({"_id": submission_id})
-    assert doc is not None and len(doc["attachments"]) == 1
+    doc = await stored(mongo[settings.mongodb_db], submission_id)
+    assert len(doc["attachments"]) == 1
 
     again = await client.post("/report", data=fields, files=photos)  # a double click
     assert again.status_code == 200 and again.text == posted.text
+    await moved(redis)
     assert await _count(mongo, settings) == 1
 
     lookup = await client.post("/report/status", data={"id": submission_id, "code": code})

@@ -15,6 +15,7 @@ from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM, SubmissionReviewed
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.forms import FormSigner
 from xabar.ingest.handlers import review_handler
+from xabar.ingest.intake import Intake, Mover
 from xabar.ingest.media import AttachmentStore
 from xabar.ingest.pages import Pages
 from xabar.ingest.relay import SubmissionRelay
@@ -30,6 +31,7 @@ from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
+from xabar.runtime.redispipe import RedisPipe
 
 log = logging.getLogger("xabar.ingest")
 
@@ -46,6 +48,7 @@ def create_app(
         settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
     )
     redis = aioredis.from_url(settings.redis_url)
+    pipe = RedisPipe(settings.redis_url)  # the accepts and their rate limit
     db = mongo[settings.mongodb_db]
     secret = settings.address_salt.get_secret_value().encode()
 
@@ -56,10 +59,22 @@ def create_app(
         bus.publish,
         sweep_interval=settings.relay_sweep_s,
     )
+    intake = Intake(pipe)
+    mover = Mover(
+        redis,
+        intake,
+        repository.submissions,
+        bus,
+        consumer=settings.consumer_name,
+        batch=settings.intake_batch,
+        interval=settings.intake_interval_s,
+        claim_idle_ms=settings.claim_idle_ms,
+    )
     service = IngestService(
         settings,
         repository,
         AttachmentStore(db),
+        intake,
         on_stored=relay.kick if settings.relay_enabled else _hold,
     )
     bus.subscribe(
@@ -77,12 +92,14 @@ def create_app(
             "xabar:ingest:rl:submit",
             settings.submit_rate_limit,
             settings.submit_rate_window_s,
+            pipe,
         ),
         lookup_limiter=RateLimiter(
             redis,
             "xabar:ingest:rl:lookup",
             settings.lookup_rate_limit,
             settings.lookup_rate_window_s,
+            pipe,
         ),
         codec=TokenCodec(settings.jwt_secret.get_secret_value()),
     )
@@ -93,14 +110,21 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
         if settings.relay_enabled:
+            await mover.ensure_group()
+            await mover.start()
             await relay.start()
         else:
-            log.warning("outbox relay disabled: submissions are stored but not published")
+            log.warning(
+                "relay disabled: accepted submissions wait in the intake, and submissions "
+                "stored without Redis in their outbox"
+            )
         try:
             yield
         finally:
+            await mover.stop()
             await relay.stop()
             await bus.stop()
+            await pipe.aclose()
             await redis.aclose()
             if owns_mongo:
                 await mongo.close()
@@ -118,9 +142,10 @@ def create_app(
     )
     app.state.service = service
     app.state.relay = relay
+    app.state.mover = mover
     app.state.openapi = api
     return app
 
 
 def _hold(_: str) -> None:
-    """With the relay disabled, stored events wait in their outbox."""
+    """With the relay disabled, events stored without Redis wait in their outbox."""

@@ -31,10 +31,17 @@ Added by ingest:
 - ``XABAR_INGEST_STORAGE_TIMEOUT_S`` (default 4.0): the time MongoDB gets to store a submission
   (the same again for each photo) or to answer a look-up, before the client is told 503 and to
   send it again; with an ``Idempotency-Key`` a retry can never store it twice.
-- ``XABAR_INGEST_RELAY_ENABLED`` (default true): publish stored events. False only for tests and
-  maintenance: submissions are still accepted and wait in their outbox until a relay runs.
+- ``XABAR_INGEST_RELAY_ENABLED`` (default true): move accepted submissions from the Redis intake
+  to MongoDB and publish their events. False only for tests and maintenance: submissions are
+  still accepted and wait in the intake (or, stored while Redis was down, in their outbox) until
+  a process with it on runs.
+- ``XABAR_INGEST_INTAKE_BATCH`` (default 50) accepted submissions moved from the Redis intake to
+  MongoDB (and their events published) every ``XABAR_INGEST_INTAKE_INTERVAL_S`` (default 0.5)
+  seconds at most: 100 a second. A burst above that is answered at once and waits, durable, in
+  the intake (about 2 KB a tip); MongoDB and the publisher see a steady flow.
 - ``XABAR_INGEST_RELAY_SWEEP_S`` (default 5.0): how often the relay looks for events a crash left
-  unpublished (it also runs at start and right after each write).
+  unpublished in the outbox of a submission stored without Redis (it also runs at start and right
+  after each such write).
 """
 
 from typing import Self
@@ -72,6 +79,8 @@ class IngestSettings(ServiceSettings):
 
     relay_enabled: bool = True
     relay_sweep_s: float = Field(default=5.0, gt=0)
+    intake_batch: int = Field(default=50, ge=1, le=5000)
+    intake_interval_s: float = Field(default=0.5, ge=0)
 
     @model_validator(mode="after")
     def _check_ingest_settings(self) -> Self:

@@ -18,6 +18,7 @@ HTML (Russian): ``GET /report`` the form, ``POST /report`` its submission (recei
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -60,7 +61,7 @@ from xabar.ingest.media import CorruptAttachment
 from xabar.ingest.pages import Pages
 from xabar.ingest.service import IngestService
 from xabar.runtime.auth import AuthError, ForbiddenError, Role, TokenCodec
-from xabar.runtime.clients import client_address, hash_address
+from xabar.runtime.clients import Network, client_address, hash_address
 from xabar.runtime.http import error_response, json_response, read_json
 from xabar.runtime.openapi import ErrorBody, OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
@@ -92,7 +93,7 @@ _API_STATUS: dict[type[IngestError], int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RouteDeps:
     settings: IngestSettings
     service: IngestService
@@ -103,8 +104,12 @@ class RouteDeps:
     codec: TokenCodec
 
     def client_hash(self, request: Request) -> str:
-        address = client_address(request.scope, self.settings.trusted_networks())
+        address = client_address(request.scope, self.trusted)
         return hash_address(address, self.settings.address_salt.get_secret_value())
+
+    @cached_property
+    def trusted(self) -> tuple[Network, ...]:
+        return self.settings.trusted_networks()  # parsed once, not on every request
 
 
 # --- documentation-only models --------------------------------------------------------------------

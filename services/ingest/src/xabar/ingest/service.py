@@ -1,14 +1,18 @@
 """What ingest does: accept a submission durably, answer receipt look-ups, follow reviews.
 
-Accepting, in order: photos are judged and re-encoded (nothing is written for a bad one), stored
-by ``_id``, then the submission document is inserted together with its ``submission.received``
-event in its outbox, one single-document write. Only then is the receipt returned, and the relay
-is asked to publish. With an ``Idempotency-Key`` the document ``_id`` is derived from the key, so
-of racing or retried requests exactly one insert wins and the others answer with its receipt.
+Accepting, in order: photos are judged and re-encoded (nothing is written for a bad one) and
+stored in MongoDB by ``_id``; then the submission document and its ``submission.received`` event
+are accepted by one Lua script into the Redis intake (AOF on: durable once the script answered,
+see ``intake``), and the receipt is returned; the intake's mover puts the document into MongoDB
+and then publishes the event. With an ``Idempotency-Key`` the submission id is derived from the
+key: a submission stored in MongoDB under it, or one still in the intake, is answered with its
+receipt instead (of racing requests exactly one is accepted). When Redis cannot be reached, a
+submission without a key is stored the way it was before the intake: the document with its event
+in its outbox, one single-document write in MongoDB, published by the relay; one with a key is
+refused (503), since a first request of its key may be waiting in the unreachable intake.
 """
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -19,6 +23,7 @@ from typing import Any
 import pymongo
 from prometheus_client import Counter
 from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from xabar.contracts import (
     AttachmentRef,
@@ -50,6 +55,7 @@ from xabar.ingest.errors import (
     NotFound,
     StorageUnavailable,
 )
+from xabar.ingest.intake import Intake
 from xabar.ingest.media import AttachmentStore, StoredPhoto
 from xabar.ingest.photos import CleanPhoto, clean_photo
 from xabar.ingest.repository import Doc, SubmissionRepository
@@ -74,11 +80,15 @@ class IngestService:
         settings: IngestSettings,
         submissions: SubmissionRepository,
         media: AttachmentStore,
+        intake: Intake,
         on_stored: Callable[[str], None],
     ) -> None:
+        """``on_stored``: asks the relay to publish a document stored with its outbox (the
+        path without Redis)."""
         self.settings = settings
         self.submissions = submissions
         self.media = media
+        self.intake = intake
         self.on_stored = on_stored
         self._secret = settings.address_salt.get_secret_value().encode()
 
@@ -93,13 +103,12 @@ class IngestService:
         idempotency_key: str | None,
         correlation_id: str | None,
     ) -> Accepted:
-        """Store a submission, or, for an ``Idempotency-Key`` already used, answer with the
-        receipt of the submission it stands for (``IdempotencyConflict`` if the request differs).
-
-        No read comes first: the insert decides, since the key fixes the document ``_id`` (a read
-        before every insert would cost a collection scan on FerretDB: see ``repository``)."""
-        print_ = fingerprint(draft, [hashlib.sha256(p).hexdigest() for p in photos])
+        """Accept a submission durably, or, for an ``Idempotency-Key`` already used, answer with
+        the receipt of the submission it stands for (``IdempotencyConflict`` if the request
+        differs). ``StorageUnavailable``: nothing was accepted, send it again."""
+        print_ = ""
         if idempotency_key is not None:
+            print_ = fingerprint(draft, [hashlib.sha256(p).hexdigest() for p in photos])
             submission_id = idempotent_id(self._secret, idempotency_key)
         else:
             submission_id = new_id()
@@ -109,11 +118,16 @@ class IngestService:
             )
             for i, raw in enumerate(photos)
         ]
+        if idempotency_key is not None:
+            # stored in MongoDB already (moved from the intake, or by the fallback path)? This
+            # read scans on FerretDB (see ``repository``), so only requests with a key pay it.
+            existing = await self._read(submission_id)
+            if existing is not None:
+                return self._replay(existing, idempotency_key, print_)
         now = datetime.now(UTC)
         code = new_receipt_code()
         stored: list[tuple[str, CleanPhoto]] = []
         refs: list[AttachmentRef] = []
-        marked = False
         try:
             # each photo gets the time budget of a submission again
             budget = self.settings.storage_timeout_s * (1 + len(cleaned))
@@ -123,38 +137,59 @@ class IngestService:
                     await self.media.put(attachment_id, submission_id, photo, now)
                     stored.append((attachment_id, photo))
                     refs.append(_ref(attachment_id, photo))
-                doc = self._document(
-                    submission_id, draft, refs, now, code, client_hash, correlation_id
-                )
-                if idempotency_key is not None:
-                    doc["idempotency"] = {
-                        "fingerprint": print_,
-                        "sealed_code": seal_code(self._secret, idempotency_key, print_, code),
-                    }
-                marked = await self.submissions.mark_pending(submission_id, now)
-                await self.submissions.insert(doc)
-        except DuplicateSubmission:
-            assert idempotency_key is not None  # random ids do not collide
-            await self._discard(stored)
-            if marked:  # the first request's marker was gone: its event is published
-                with contextlib.suppress(PyMongoError):  # else the sweep drops it later
-                    await self.submissions.unmark_pending(submission_id)
-            existing = await self._read(submission_id)
-            if existing is None:  # pragma: no cover - the winner's insert is durable
-                raise StorageUnavailable("the submission could not be read back") from None
-            return self._replay(existing, idempotency_key, print_)
         except PyMongoError as exc:
-            # not discarding the photos: after a network error the insert may have happened
-            log.exception("storing a submission failed")
+            log.exception("storing the photos of a submission failed")
             raise StorageUnavailable("the submission could not be stored; send it again") from exc
+        doc, event = self._document(
+            submission_id, draft, refs, now, code, client_hash, correlation_id
+        )
+        if idempotency_key is not None:
+            doc["idempotency"] = {
+                "fingerprint": print_,
+                "sealed_code": seal_code(self._secret, idempotency_key, print_, code),
+            }
+        try:
+            known = await self.intake.accept(doc, event)
+        except RedisError as exc:
+            if idempotency_key is not None:  # its first request may be in the intake
+                log.warning("Redis unavailable; a submission with a key is refused")
+                raise StorageUnavailable(
+                    "the submission could not be stored; send it again"
+                ) from exc
+            log.warning("Redis unavailable; storing a submission in MongoDB directly")
+            await self._store_directly(doc, event, now)
+        else:
+            if known is not None:  # a request with this key is in the intake: its receipt
+                assert idempotency_key is not None
+                await self._discard(stored)
+                return self._replay(
+                    {"_id": submission_id, "idempotency": known}, idempotency_key, print_
+                )
         SUBMISSIONS.labels("photos" if refs else "text").inc()
-        self.on_stored(submission_id)
         return Accepted(
             Receipt(
                 submission_id=submission_id, receipt_code=code, status_url=status_url(submission_id)
             ),
             replayed=False,
         )
+
+    async def _store_directly(self, doc: Doc, event: SubmissionReceived, now: datetime) -> None:
+        """Without Redis: the document with its event in its outbox, one single-document write
+        (a marker first, so the relay's timer finds it), published by the relay."""
+        submission_id = str(doc["_id"])
+        doc = {**doc, "outbox": [outbox_entry(event)]}
+        try:
+            with pymongo.timeout(self.settings.storage_timeout_s):
+                await self.submissions.mark_pending(submission_id, now)
+                await self.submissions.insert(doc)
+        except DuplicateSubmission:
+            # random ids do not collide: the same submission, its script answered after all
+            # and the mover stored it (the event goes out once per event id)
+            return
+        except PyMongoError as exc:
+            log.exception("storing a submission failed")
+            raise StorageUnavailable("the submission could not be stored; send it again") from exc
+        self.on_stored(submission_id)
 
     def _document(
         self,
@@ -165,13 +200,14 @@ class IngestService:
         code: str,
         client_hash: str,
         correlation_id: str | None,
-    ) -> Doc:
+    ) -> tuple[Doc, SubmissionReceived]:
+        """The submission's MongoDB document and its ``submission.received`` event."""
         contact = None
         if draft.contact is not None and not draft.anonymous:
             contact = Contact(
                 name=draft.contact.name, email=draft.contact.email, phone=draft.contact.phone
             )
-        event = SubmissionReceived.create(
+        event: SubmissionReceived = SubmissionReceived.create(
             producer=PRODUCER,
             correlation_id=correlation_id or submission_id,
             aggregate_id=submission_id,
@@ -188,7 +224,7 @@ class IngestService:
                 received_at=now,
             ),
         )
-        return {
+        doc: Doc = {
             "_id": submission_id,
             "version": 1,
             "received_at": now,
@@ -204,8 +240,8 @@ class IngestService:
             "client_hash": client_hash,
             "status": SubmissionStatus.RECEIVED.value,
             "review_version": 0,
-            "outbox": [outbox_entry(event)],
         }
+        return doc, event
 
     def _replay(self, doc: Doc, idempotency_key: str, print_: str) -> Accepted:
         idem = doc.get("idempotency") or {}
@@ -238,12 +274,25 @@ class IngestService:
         except PyMongoError as exc:
             raise StorageUnavailable("submissions cannot be read right now") from exc
 
+    async def _lookup(self, submission_id: str) -> Doc | None:
+        try:
+            note = await self.intake.pending(submission_id)
+        except RedisError:
+            doc = await self._read(submission_id)
+            if doc is None:  # it may be in the intake we cannot reach
+                raise StorageUnavailable("submissions cannot be read right now") from None
+            return doc
+        if note is not None:
+            return {"_id": submission_id, **note, "status": SubmissionStatus.RECEIVED.value}
+        return await self._read(submission_id)
+
     # --- receipts -------------------------------------------------------------------------------
 
     async def status(self, submission_id: str, code: str | None) -> SubmissionStatusView:
         """The status of a submission for the holder of its receipt code. An unknown id and a
-        wrong code raise the same ``NotFound``."""
-        doc = await self._read(submission_id) if is_id(submission_id) else None
+        wrong code raise the same ``NotFound``. A submission still in the intake is answered
+        from there (it is "received" until its event is out, which is after the move)."""
+        doc = await self._lookup(submission_id) if is_id(submission_id) else None
         stored_hash = doc.get("receipt_hash", "") if doc is not None else "0" * 64
         if doc is None or not code or not receipt_code_matches(code, stored_hash):
             raise NotFound("no submission with this id and receipt code")
@@ -282,6 +331,12 @@ class IngestService:
             "reviewed_at": review.reviewed_at,
             "updated_at": review.reviewed_at,
         }
+        if await self.intake.pending(review.submission_id) is not None:
+            # accepted, still on its way to MongoDB (its event is published only after the
+            # move: a review that overtook it). Delivered again later. Asked before MongoDB:
+            # the note leaves the intake only once the document is stored.
+            REVIEWS.labels("early").inc()
+            raise StorageUnavailable("the submission is not in MongoDB yet; retry the review")
         applied = await self.submissions.apply_review(review.submission_id, event.version, fields)
         if applied:
             REVIEWS.labels("applied").inc()

@@ -1,0 +1,345 @@
+"""The durable accept of a submission in Redis, and the mover that takes it on to MongoDB.
+
+A submission is accepted by one Lua script: its MongoDB document and its ``submission.received``
+event are appended to the intake stream (with a receipt look-up note and, for an
+Idempotency-Key, the key's record) in one atomic step. Redis runs with AOF on, and writes the
+script's effects to the AOF before it answers, so once the script has answered the submission
+survives kill -9 of any process, Redis included; the 202 comes after it.
+
+The mover reads the stream in a consumer group, inserts the documents into MongoDB (an ``_id``
+already there is a redelivery: skipped), then publishes their events and only then acknowledges
+and deletes the entries. A crash anywhere leaves the entries pending; the restarted mover (same
+consumer name) reads its own pending entries first, and entries another replica left pending
+longer than ``claim_idle_ms`` are claimed. An event may so be published twice, with one event id:
+consumers dedupe by it. The event goes out only after its document is in MongoDB, so a review
+coming back always finds the submission.
+
+Keys (``P`` = ``xabar:ingest``):
+
+- ``P:intake`` stream: ``id``, ``doc`` (the document as JSON), ``event`` (JSON); never trimmed:
+  an entry leaves only once MongoDB has the document and the event is published.
+- ``P:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
+- ``P:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
+  sealed receipt code, kept while it is in the intake and an hour after the move (a retry that
+  found nothing in MongoDB just before the move still finds it here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pymongo
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, PyMongoError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
+from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus
+from xabar.runtime.redispipe import RedisPipe
+
+log = logging.getLogger("xabar.ingest.intake")
+
+PREFIX = "xabar:ingest"
+GROUP = "mover"
+DUPLICATE_KEY = 11000
+KEEP_KEY_AFTER_MOVE_MS = 3_600_000
+DATETIME_FIELDS = ("received_at", "updated_at")
+
+Doc = dict[str, Any]
+
+# KEYS: 1 the key's record (unused without a key), 2 look-up note, 3 intake stream
+# ARGV: 1 the key's record ("" = no key), 2 look-up note, 3 id, 4 document, 5 event (JSON),
+#       6 its type, 7 its id, 8 its correlation id
+ACCEPT = """
+if ARGV[1] ~= '' then
+  local known = redis.call('GET', KEYS[1])
+  if known then return {'known', known} end
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'doc', ARGV[4], 'event', ARGV[5],
+  'type', ARGV[6], 'event_id', ARGV[7], 'correlation_id', ARGV[8])
+return {'ok'}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the intake keeps it: its JSON and what publishing it needs."""
+
+    body: bytes
+    type: str
+    event_id: str
+    correlation_id: str
+
+    def event(self) -> Event:
+        return parse_event(self.body)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def doc_to_json(doc: Doc) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_iso)
+
+
+def doc_from_json(raw: str | bytes) -> Doc:
+    doc: Doc = json.loads(raw)
+    for name in DATETIME_FIELDS:
+        if isinstance(doc.get(name), str):
+            doc[name] = datetime.fromisoformat(doc[name])
+    return doc
+
+
+class Intake:
+    def __init__(self, pipe: RedisPipe, prefix: str = PREFIX) -> None:
+        self.p = prefix
+        self._accept = pipe.script(ACCEPT)
+        self._pipe = pipe
+
+    @property
+    def stream(self) -> str:
+        return f"{self.p}:intake"
+
+    def pending_key(self, submission_id: str) -> str:
+        return f"{self.p}:pending:{submission_id}"
+
+    def key_record(self, submission_id: str) -> str:
+        return f"{self.p}:idem:{submission_id}"
+
+    async def accept(self, doc: Doc, event: Event) -> Doc | None:
+        """Store ``doc`` and its event durably. With an Idempotency-Key (``doc["idempotency"]``)
+        whose submission is already in the intake, nothing is stored and that submission's
+        key record (``fingerprint``, ``sealed_code``) is returned instead."""
+        submission_id = str(doc["_id"])
+        idem = doc.get("idempotency")
+        note = {"receipt_hash": doc["receipt_hash"], "received_at": doc["received_at"]}
+        reply = await self._accept(
+            [self.key_record(submission_id), self.pending_key(submission_id), self.stream],
+            [
+                doc_to_json(idem) if idem else "",
+                doc_to_json(note),
+                submission_id,
+                doc_to_json(doc),
+                event.model_dump_json(),
+                event.type,
+                str(event.event_id),
+                event.correlation_id or "",
+            ],
+        )
+        if reply[0] == b"known":
+            known: Doc = json.loads(reply[1])
+            return known
+        return None
+
+    async def pending(self, submission_id: str) -> Doc | None:
+        """The look-up note of a submission still in the intake (``receipt_hash``,
+        ``received_at``), or None."""
+        raw = await self._pipe.execute("GET", self.pending_key(submission_id))
+        return None if raw is None else doc_from_json(raw)
+
+
+class Mover:
+    """Moves accepted submissions from the intake stream to MongoDB and publishes their events,
+    at most ``batch`` every ``interval`` seconds: a burst of accepts is levelled out (it waits,
+    durable, in the intake) instead of being passed on at once to MongoDB and the consumers."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        intake: Intake,
+        submissions: AsyncCollection[Doc],
+        bus: EventBus,
+        *,
+        consumer: str,
+        batch: int = 50,
+        interval: float = 0.5,
+        claim_idle_ms: int = 30_000,
+        block_ms: int = 200,
+        storage_timeout_s: float = 30.0,
+    ) -> None:
+        self.redis = redis
+        self._r: Any = redis  # redis-py's reply types are unions; we know the shapes
+        self.intake = intake
+        self.submissions = submissions
+        self.bus = bus
+        self.consumer = consumer
+        self.batch = batch
+        self.interval = interval
+        self.claim_idle_ms = claim_idle_ms
+        self.block_ms = block_ms
+        self.storage_timeout_s = storage_timeout_s
+        self._last_claim = 0.0
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def ensure_group(self) -> None:
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
+            await self.redis.xgroup_create(self.intake.stream, GROUP, id="0", mkstream=True)
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="ingest-intake-mover")
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let the step in progress finish (a cancelled PyMongo call can leak its socket)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait([task], timeout=grace_s)
+        while not done:
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=1.0)
+
+    async def step(self, *, block_ms: int | None = None) -> int:
+        """Move one batch: this consumer's pending entries first, else new ones."""
+        rows = await self._read("0", None)
+        if not rows:
+            rows = await self._read(">", block_ms)
+        if not rows:
+            return 0
+        ids = [entry_id for entry_id, _ in rows]
+        entries = [fields for _, fields in rows if fields]
+        docs = [doc_from_json(fields[b"doc"]) for fields in entries]
+        with pymongo.timeout(self.storage_timeout_s):
+            await self._insert(docs)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for doc in docs:
+                pipe.delete(self.intake.pending_key(str(doc["_id"])))
+                if doc.get("idempotency"):
+                    pipe.pexpire(self.intake.key_record(str(doc["_id"])), KEEP_KEY_AFTER_MOVE_MS)
+            await pipe.execute()
+        await self.publish([_stored_event(fields) for fields in entries])  # after the move
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.intake.stream, GROUP, *ids)
+            pipe.xdel(self.intake.stream, *ids)
+            await pipe.execute()
+        return len(ids)
+
+    async def publish(self, events: list[StoredEvent]) -> None:
+        """The events of a batch in one pipeline, each written as ``EventBus.publish`` writes
+        one (FastStream's envelope via the broker, the stream of its type, the bus's maxlen,
+        its correlation id, ``event_type``/``event_id`` headers): one round trip for the batch
+        instead of one per event. (It belongs in ``EventBus`` as a ``publish_many``.)"""
+        if not events:
+            return
+        async with self.bus.redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                await self.bus.broker.publish(
+                    event.body,
+                    stream=STREAM_OF_TYPE[event.type],
+                    maxlen=self.bus.options.stream_maxlen,
+                    correlation_id=event.correlation_id or None,
+                    headers={"event_type": event.type, "event_id": event.event_id},
+                    pipeline=pipe,
+                )
+            await pipe.execute()
+        for event in events:
+            EVENTS_PUBLISHED.labels(STREAM_OF_TYPE[event.type], event.type).inc()
+
+    async def drain(self) -> int:
+        """Move everything this consumer can read now (tests, maintenance)."""
+        await self.ensure_group()
+        moved = 0
+        while n := await self.step():
+            moved += n
+        return moved
+
+    async def claim_stale(self) -> int:
+        """Take over entries another consumer left pending longer than ``claim_idle_ms``."""
+        claimed, start = 0, "0-0"
+        while True:
+            reply = await self._r.xautoclaim(
+                self.intake.stream,
+                GROUP,
+                self.consumer,
+                self.claim_idle_ms,
+                start,
+                count=self.batch,
+            )
+            start, ids = _s(reply[0]), reply[1]
+            claimed += len(ids)
+            if start == "0-0" or not ids:
+                return claimed
+
+    async def _insert(self, docs: list[Doc]) -> None:
+        """Insert ``docs``; an ``_id`` already stored is a redelivery of the same entry."""
+        if not docs:
+            return
+        try:
+            await self.submissions.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+
+    async def _read(self, entry_id: str, block_ms: int | None) -> list[tuple[bytes, Any]]:
+        reply = await self._r.xreadgroup(
+            GROUP, self.consumer, {self.intake.stream: entry_id}, count=self.batch, block=block_ms
+        )
+        if not reply:
+            return []
+        return list(reply[0][1])
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                if time.monotonic() - self._last_claim > self.claim_idle_ms / 2000:
+                    self._last_claim = time.monotonic()
+                    await self.claim_stale()
+                await self.step(block_ms=self.block_ms)
+                backoff = 0.2
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    await self.ensure_group()  # Redis lost the stream: start it again
+                    continue
+                log.exception("moving accepted submissions failed; will retry")
+                await self._pause(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except (RedisError, PyMongoError, OSError) as exc:
+                log.warning(
+                    "Redis or MongoDB unavailable; accepted submissions wait in the intake",
+                    extra={"error": f"{type(exc).__name__}: {exc}"},
+                )
+                await self._pause(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("moving accepted submissions failed; will retry")
+                await self._pause(backoff)
+                backoff = min(backoff * 2, 5.0)
+            await self._pause(self.interval)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+def _stored_event(fields: dict[bytes, bytes]) -> StoredEvent:
+    if b"type" not in fields:  # written by an older version: the event JSON only
+        event = parse_event(fields[b"event"])
+        return StoredEvent(
+            fields[b"event"], event.type, str(event.event_id), event.correlation_id or ""
+        )
+    return StoredEvent(
+        fields[b"event"],
+        fields[b"type"].decode(),
+        fields[b"event_id"].decode(),
+        fields[b"correlation_id"].decode(),
+    )
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
