@@ -15,7 +15,7 @@ rebuilt, two pipelines in flight.
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +109,15 @@ class Outcomes:
     revision: int = 0  # the newest revision the batch caused (0: it changed nothing served)
 
 
+@dataclass(slots=True)
+class Batch:
+    """Events turned into ``APPLY`` calls (``Projector.prepare``), ready to send."""
+
+    events: Sequence[Event]
+    errors: list[BaseException | None]  # per event: the failure of its preparation, if any
+    calls: list[tuple[list[int], list[str | bytes]]] = field(default_factory=list)
+
+
 class Projector:
     """Writes events into the read model; ``on_revision`` hears every revision it causes."""
 
@@ -155,29 +164,38 @@ class Projector:
         its exception as its outcome; the others are applied. A failure of the round trip itself
         (Redis unreachable) raises: then nothing is known to be applied.
         """
-        result = Outcomes([None] * len(events))
-        calls: list[tuple[list[int], list[str | bytes]]] = []  # (event indexes, script args)
+        return await self.send(self.prepare(events, generation=generation))
+
+    def prepare(self, events: Sequence[Event], *, generation: str | None = None) -> Batch:
+        """The Python half of ``apply_events``: the script calls for ``events``."""
+        batch = Batch(events, [None] * len(events))
         index: list[int] = []
         args: list[str | bytes] = [generation or ""]
         for i, event in enumerate(events):
             try:
                 prepared = script_args(event)
             except Exception as exc:  # a bug or an input we cannot render: this event fails
-                result.errors[i] = exc
+                batch.errors[i] = exc
                 continue
             if prepared is None:
                 continue
             index.append(i)
             args.extend(prepared)
             if len(index) >= self.script_batch:
-                calls.append((index, args))
+                batch.calls.append((index, args))
                 index, args = [], [generation or ""]
         if index:
-            calls.append((index, args))
-        if not calls:
+            batch.calls.append((index, args))
+        return batch
+
+    async def send(self, batch: Batch) -> Outcomes:
+        """The Redis half of ``apply_events``: run the prepared calls in one round trip."""
+        result = Outcomes(list(batch.errors))
+        if not batch.calls:
             return result
-        replies = await self._run(calls)
-        for (indexes, _), reply in zip(calls, replies, strict=True):
+        events = batch.events
+        replies = await self._run(batch.calls)
+        for (indexes, _), reply in zip(batch.calls, replies, strict=True):
             if isinstance(reply, BaseException):
                 for i in indexes:
                     result.errors[i] = reply

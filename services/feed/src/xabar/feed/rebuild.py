@@ -36,7 +36,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ContractError, Event, parse_event
 from xabar.feed import scripts
 from xabar.feed.errors import RebuildError
-from xabar.feed.projector import Projector
+from xabar.feed.projector import Outcomes, Projector
 from xabar.runtime.bus import entry_body
 
 log = logging.getLogger("xabar.feed.rebuild")
@@ -152,14 +152,20 @@ async def _replay(
     refresh: Any,
 ) -> int:
     """Read ``stream`` in XRANGE pages of ``batch`` entries and apply them. Three things overlap:
-    Redis applies page N while Python decodes page N+1 and page N+2 is being fetched."""
+    Redis applies page N while Python decodes and prepares page N+1 and page N+2 is fetched."""
 
     def fetch(after: str) -> asyncio.Task[Any]:
         return asyncio.ensure_future(redis.xrange(stream, min=after, max="+", count=batch))
 
+    def settle(done: Outcomes) -> None:
+        report.applied += done.changed
+        for error in done.errors:
+            if error is not None:
+                raise error
+
     seen = 0
     fetching = fetch("-")
-    applying: asyncio.Task[int] | None = None
+    applying: asyncio.Task[Outcomes] | None = None
     try:
         while True:
             rows = await fetching
@@ -176,14 +182,16 @@ async def _replay(
                         "skipping unreadable entry",
                         extra={"stream": stream, "entry_id": entry_id, "error": str(exc)},
                     )
+            prepared = projector.prepare(events, generation=generation)
             if applying is not None:
-                report.applied += await applying
+                settle(await applying)
                 applying = None
                 if not await refresh():
                     raise RebuildError(f"the build lock of {generation} expired or was taken")
             if not rows:
                 return seen
-            applying = asyncio.ensure_future(projector.apply_many(events, generation=generation))
+            applying = asyncio.ensure_future(projector.send(prepared))
+            await asyncio.sleep(0)  # it writes its calls now, and Redis runs them meanwhile
             seen += len(rows)
             report.entries += len(rows)
             bar.update(len(rows))

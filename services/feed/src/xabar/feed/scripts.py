@@ -66,42 +66,41 @@ local function split(s)
   return out
 end
 
+local function newer(P, vkey, id, version)
+  return version > tonumber(redis.call('HGET', P .. vkey, id) or '0')
+end
+
+-- the lists an article is in, as written by its last upsert: "countries|featured|fcountries"
+local function unlist_article(P, id)
+  local m = redis.call('HGET', P .. 'm', id)
+  if not m then return end
+  local countries, featured, fcountries = string.match(m, '^([^|]*)|([^|]*)|([^|]*)$')
+  redis.call('ZREM', P .. 'z:all', id)
+  if featured == '1' then redis.call('ZREM', P .. 'z:f', id) end
+  for _, c in ipairs(split(countries)) do redis.call('ZREM', P .. 'z:c:' .. c, id) end
+  for _, c in ipairs(split(fcountries)) do redis.call('ZREM', P .. 'z:f:' .. c, id) end
+  redis.call('HDEL', P .. 'm', id)
+end
+
+local function drop_slug(P, id)
+  local slug = redis.call('HGET', P .. 'sl', id)
+  if slug and redis.call('HGET', P .. 's', slug) == id then
+    redis.call('HDEL', P .. 's', slug)
+  end
+  redis.call('HDEL', P .. 'sl', id)
+end
+
+-- The version is recorded after the event's other writes: an event that fails midway (they
+-- stay, as a script's writes do) is applied whole again when it is delivered again.
 local function apply(P, h, doc)
   local kind, id, version, occurred = h[1], h[2], tonumber(h[3]), tonumber(h[4])
   if not id or not version or not occurred then error('malformed header') end
-
-  -- the version is recorded after the event's other writes: an event that fails midway (they
-  -- stay, as a script's writes do) is applied whole again when it is delivered again
-  local function newer(vkey)
-    return version > tonumber(redis.call('HGET', P .. vkey, id) or '0')
-  end
-
-  -- the lists an article is in, as written by its last upsert: "countries|featured|fcountries"
-  local function unlist_article()
-    local m = redis.call('HGET', P .. 'm', id)
-    if not m then return end
-    local countries, featured, fcountries = string.match(m, '^([^|]*)|([^|]*)|([^|]*)$')
-    redis.call('ZREM', P .. 'z:all', id)
-    if featured == '1' then redis.call('ZREM', P .. 'z:f', id) end
-    for _, c in ipairs(split(countries)) do redis.call('ZREM', P .. 'z:c:' .. c, id) end
-    for _, c in ipairs(split(fcountries)) do redis.call('ZREM', P .. 'z:f:' .. c, id) end
-    redis.call('HDEL', P .. 'm', id)
-  end
-
-  local function drop_slug()
-    local slug = redis.call('HGET', P .. 'sl', id)
-    if slug and redis.call('HGET', P .. 's', slug) == id then
-      redis.call('HDEL', P .. 's', slug)
-    end
-    redis.call('HDEL', P .. 'sl', id)
-  end
-
   local vkey
   if kind == 'A' then
     vkey = 'v'
-    if not newer(vkey) then return 0 end
+    if not newer(P, vkey, id, version) then return 0 end
     local slug, score, featured = h[5], h[6], h[8]
-    unlist_article()
+    unlist_article(P, id)
     redis.call('HSET', P .. 'a', id, doc)
     redis.call('HSET', P .. 's', slug, id)
     redis.call('HSET', P .. 'sl', id, slug)
@@ -112,13 +111,13 @@ local function apply(P, h, doc)
     for _, c in ipairs(split(h[9])) do redis.call('ZADD', P .. 'z:f:' .. c, score, id) end
   elseif kind == 'U' then
     vkey = 'v'
-    if not newer(vkey) then return 0 end
-    unlist_article()
-    drop_slug()
+    if not newer(P, vkey, id, version) then return 0 end
+    unlist_article(P, id)
+    drop_slug(P, id)
     redis.call('HDEL', P .. 'a', id)
   elseif kind == 'P' then
     vkey = 'pv'
-    if not newer(vkey) then return 0 end
+    if not newer(P, vkey, id, version) then return 0 end
     local score = h[5]
     redis.call('HSET', P .. 'p', id, doc)
     redis.call('ZADD', P .. 'z:polls', score, id)
@@ -128,7 +127,7 @@ local function apply(P, h, doc)
     redis.call('HSET', P .. 'pm', id, h[6])
   elseif kind == 'T' then
     vkey = 'tv'
-    if not newer(vkey) then return 0 end
+    if not newer(P, vkey, id, version) then return 0 end
     redis.call('HSET', P .. 't', id, doc)
   else
     error('unknown kind ' .. tostring(kind))
@@ -153,9 +152,21 @@ else
   if building and building ~= cur then second = 'feed:' .. building .. ':' end
 end
 
+local function fields(header)
+  local h, at = {}, 1
+  while true do
+    local stop = string.find(header, '\31', at, true)
+    if not stop then
+      h[#h + 1] = string.sub(header, at)
+      return h
+    end
+    h[#h + 1] = string.sub(header, at, stop - 1)
+    at = stop + 1
+  end
+end
+
 local function one(header, doc)
-  local h = {}
-  for field in string.gmatch(header .. '\31', '([^\31]*)\31') do h[#h + 1] = field end
+  local h = fields(header)
   local applied = apply(first, h, doc)
   if second then apply(second, h, doc) end
   return applied
