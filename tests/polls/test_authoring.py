@@ -246,6 +246,47 @@ async def test_tallies_are_coalesced_and_one_follows_the_last_vote(
         assert await polls.service.tallies.get(pid) == 101
 
 
+async def test_a_tick_under_a_stream_of_votes_sends_one_snapshot_a_poll_and_ends(
+    make_settings: SettingsFactory, auth: dict[str, str], sink: EventSink
+) -> None:
+    """Every vote marks its poll dirty again: a tick takes each dirty poll once and leaves a
+    poll dirtied meanwhile to the next tick (it used to pop until the set was empty, so under
+    a stream of votes it published without end)."""
+    from xabar.polls.voters import Origin
+
+    settings = make_settings(tally_interval_s=3600)  # we drive the tallier's ticks by hand
+    async with running(settings) as app, client_for(app) as client:
+        polls = app.state.polls
+        pid = (await create_poll(client, auth))["poll_id"]
+        stop = asyncio.Event()
+        cast = 0
+
+        async def voting() -> None:
+            nonlocal cast
+            while not stop.is_set():
+                await polls.service.vote(
+                    pid, f"voter-{cast:06d}-abcdefghijkl", ["o1"], Origin(f"a{cast}", "s")
+                )
+                cast += 1
+                await asyncio.sleep(0)
+
+        voter = asyncio.create_task(voting())
+        try:
+            while cast < 5:
+                await asyncio.sleep(0.01)
+            sent = await asyncio.wait_for(polls.tallier.tick(), timeout=60)  # a hang guard
+        finally:
+            stop.set()
+            await voter
+        assert sent == 1
+        assert pid in {
+            p.decode()
+            for p in await polls.service.counter.redis.smembers(polls.service.counter.dirty_key)
+        }  # dirtied again while the tick ran: the next tick's
+        assert await polls.tallier.tick() == 1
+        await sink.wait_for(lambda: len(sink.of("poll.tallied", pid)) == 2)
+
+
 async def test_tallies_go_out_on_their_own_after_votes(
     app: Starlette, auth: dict[str, str], sink: EventSink
 ) -> None:

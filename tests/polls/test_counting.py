@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from tests.polls.conftest import SettingsFactory, client_for, create_poll, eventually, running
+from xabar.polls.counter import VoteEntry
 from xabar.polls.repository import VoteLog
 from xabar.runtime.mongo import mongo_client
 
@@ -160,7 +161,7 @@ async def test_spoofed_forwarded_for_from_an_untrusted_peer_creates_no_new_voter
         # every stored address is a salted hash, never the address itself
         entries = await redis.xrange("polls:votes")
         mongo_entries = await app.state.polls.service.votes.for_poll(pid)
-        stored = [e[1][b"addr"].decode() for e in entries] + [e.address for e in mongo_entries]
+        stored = [VoteEntry.of(e[1]).address for e in entries] + [e.address for e in mongo_entries]
         assert stored and all(len(a) == 32 and "." not in a for a in stored)
 
 

@@ -77,3 +77,44 @@ async def test_votes_the_lane_takes_and_bodies_it_passes_on(
     after = counted("201"), counted("409"), counted("422")
     assert after[0] - before[0] == 1 and after[1] - before[1] == 1
     assert after[2] - before[2] == 5  # the refusals the route answered, counted by its metrics
+
+
+def test_the_lane_renders_the_receipt_byte_for_byte_as_the_route_does() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from xabar.polls.counter import Counts
+    from xabar.polls.domain import Poll, make_options
+    from xabar.polls.fastvote import Receipts
+    from xabar.polls.routes import receipt_of
+    from xabar.polls.service import VoteResult
+
+    now = datetime.now(UTC)
+    texts = ["«Да», конечно", 'Нет "вообще"', "C:\\path\\ and \u2028 and 😀", "</script>"]
+    receipts = Receipts()
+    for visibility in ("always", "after_vote", "after_close"):
+        poll = Poll(
+            poll_id="p-1",
+            question="Вопрос?",
+            options=make_options(texts),
+            multiple=True,
+            results_visibility=visibility,  # type: ignore[arg-type]
+            opens_at=now - timedelta(hours=1),
+            closes_at=None,
+            closed_at=None,
+            countries=(),
+            status="open",
+            version=2,
+            created_at=now,
+            updated_at=now,
+        )
+        for votes, chosen, flags in [
+            ((0, 0, 0, 0), ("o1",), ()),
+            ((1, 2, 0, 4), ("o2", "o4"), ("address",)),
+            ((333, 333, 334, 0), ("o3",), ("address", "subnet")),
+        ]:
+            counts = Counts({f"o{i + 1}": v for i, v in enumerate(votes)}, sum(votes), 9)
+            result = VoteResult(poll, counts, chosen, flags)
+            route = json.dumps(
+                receipt_of(result, now), ensure_ascii=False, separators=(",", ":")
+            ).encode()
+            assert receipts.render(result, now) == route

@@ -200,3 +200,26 @@ async def test_a_poll_redis_lost_under_a_running_service_is_rebuilt_on_first_use
         assert resp.json()["results"]["total_votes"] == 13
         await drained(redis)  # the writer recreated its group and goes on
         assert await service.votes.collection.count_documents({"poll_id": pid}) == 13
+
+
+def test_log_entries_of_both_layouts_read_the_same() -> None:
+    """The script writes one packed field; entries written field by field by earlier versions
+    (still in a stream after an upgrade) read the same. A voter id may hold the separator."""
+    old = {
+        b"poll": b"p1",
+        b"voter": b"import:key|odd:7",
+        b"options": b"o1,o3",
+        b"addr": b"a" * 32,
+        b"subnet": b"s" * 32,
+        b"at": b"1795706040123",
+        b"seq": b"42",
+        b"flag": b"address,subnet",
+    }
+    packed = {b"v": b"|".join(old[k] for k in (b"poll", b"voter", b"options", b"addr",
+                                               b"subnet", b"at", b"seq", b"flag"))}  # fmt: skip
+    assert VoteEntry.of(packed) == VoteEntry.of(old) == VoteEntry(
+        "p1", "import:key|odd:7", ("o1", "o3"), "a" * 32, "s" * 32, 1795706040123, 42,
+        ("address", "subnet"),
+    )  # fmt: skip
+    unflagged = VoteEntry.of({b"v": b"p1|v1|o2|||5|1|"})
+    assert unflagged.flags == () and unflagged.address == "" and unflagged.options == ("o2",)

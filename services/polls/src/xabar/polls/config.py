@@ -45,10 +45,10 @@ Polls' own settings:
 - ``XABAR_POLLS_SCHEDULER_INTERVAL_S`` (1.0): how often due polls are opened or closed.
 - ``XABAR_POLLS_RESYNC_INTERVAL_S`` (60.0): how often the Redis mirror of every poll is checked
   against MongoDB (and lost counters rebuilt from the vote log).
-- ``XABAR_POLLS_VOTELOG_BATCH`` (1000): vote-log entries written to MongoDB per round trip.
-- ``XABAR_POLLS_VOTELOG_INTERVAL_S`` (0.5): after a batch that was not full, how long the
-  vote-log writer waits before reading again (the entries are durable in Redis meanwhile; a
-  longer wait makes larger batches, fewer MongoDB round trips).
+- ``XABAR_POLLS_VOTELOG_BATCH`` (1000) vote-log entries written to MongoDB (one round trip)
+  every ``XABAR_POLLS_VOTELOG_INTERVAL_S`` (0.5) seconds at most: 2,000 votes a second. A burst
+  above that waits in the Redis stream (durable; recounts read it there too) and is written
+  after it.
 - ``XABAR_POLLS_OUTBOX_SWEEP_S`` (5.0): how often the outbox relay sweeps pending events.
 - ``XABAR_POLLS_DISPLAY_TIMEZONE`` (Asia/Almaty): time zone of dates on the HTML pages.
 - ``XABAR_POLLS_PAGE_SIZE_MAX`` (100): largest ``per_page`` of the poll list.

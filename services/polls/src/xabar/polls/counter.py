@@ -9,7 +9,9 @@ Keys (``P`` = the ``redis_prefix`` setting):
   rebuild or repair so ``poll.tallied`` versions never go back).
 - ``P:voters:{poll}`` set of voter ids already counted.
 - ``P:votes`` stream: the vote log entries not yet written to MongoDB (one per counted vote,
-  appended by the same script; deleted once MongoDB has them).
+  appended by the same script; deleted once MongoDB has them). One field ``v``:
+  ``poll|voter|options|address|subnet|at|seq|flags`` (``VoteEntry.of`` reads it, and the
+  field-per-value entries of earlier versions).
 - ``P:dirty`` set of polls with votes not yet in a ``poll.tallied`` snapshot.
 - ``P:index`` zset poll -> created (ms), ``P:due`` zset poll -> next open/close time (ms).
 - ``P:addr:{poll}:{hash}`` counted votes of one address on a poll (window),
@@ -102,8 +104,8 @@ if addr ~= '' then
   end
 end
 local opts = table.concat(ARGV, ',', 15, 14 + n)
-local id = redis.call('XADD', KEYS[4], '*', 'poll', ARGV[1], 'voter', ARGV[2],
-  'options', opts, 'addr', addr, 'subnet', ARGV[4], 'at', nowstr, 'seq', seq, 'flag', flag)
+local id = redis.call('XADD', KEYS[4], '*', 'v',
+  table.concat({ARGV[1], ARGV[2], opts, addr, ARGV[4], nowstr, seq, flag}, '|'))
 redis.call('SADD', KEYS[5], ARGV[1])
 local version = redis.call('HGET', KEYS[1], 'version') or ''
 local doc = ''
@@ -194,6 +196,21 @@ class VoteEntry:
 
     @classmethod
     def of(cls, fields: Mapping[bytes, bytes]) -> VoteEntry:
+        packed = fields.get(b"v")
+        if packed is not None:
+            parts = packed.decode().split("|")
+            options, address, subnet, at, seq, flag = parts[-6:]
+            return cls(
+                poll_id=parts[0],
+                voter_id="|".join(parts[1:-6]),  # the one part that may hold a "|" (imports)
+                options=tuple(o for o in options.split(",") if o),
+                address=address,
+                subnet=subnet,
+                at_ms=int(at or 0),
+                seq=int(seq or 0),
+                flags=tuple(f for f in flag.split(",") if f),
+            )
+
         def get(name: str) -> str:
             return fields.get(name.encode(), b"").decode()
 

@@ -49,19 +49,27 @@ class Tallier:
 
     async def tick(self) -> int:
         """One snapshot for each dirty poll; returns how many were published. A poll whose
-        snapshot failed is marked dirty again for the next tick."""
+        snapshot failed is marked dirty again for the next tick, and so is one that a vote made
+        dirty again while this tick ran (at most one snapshot a poll a tick: under a stream of
+        votes the set never empties, so popping until it is empty would publish without end)."""
         sent = 0
-        failed: list[str] = []
+        again: list[str] = []
+        done: set[str] = set()
         while poll_ids := await self.counter.pop_dirty(100):
-            for poll_id in poll_ids:
+            fresh = [p for p in poll_ids if p not in done]
+            again += [p for p in poll_ids if p in done]
+            for poll_id in fresh:
+                done.add(poll_id)
                 try:
                     if await self.publish_one(poll_id) is not None:
                         sent += 1
                 except Exception:
                     log.exception("poll.tallied not published", extra={"poll_id": poll_id})
-                    failed.append(poll_id)
-        if failed:
-            await self.counter.mark_dirty(*failed)
+                    again.append(poll_id)
+            if not fresh:
+                break
+        if again:
+            await self.counter.mark_dirty(*again)
         return sent
 
     async def publish_one(self, poll_id: str) -> PollTallied | None:

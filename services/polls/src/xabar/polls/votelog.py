@@ -3,9 +3,10 @@
 The counting script appends one entry per counted vote to ``P:votes``. This writer reads them in
 a consumer group, upserts them into MongoDB by ``poll_id:voter_id``, and only then acknowledges
 and deletes them: an entry leaves Redis only once MongoDB has it. The entries are durable in
-Redis (AOF) meanwhile, so the writer takes them in large batches: after a batch that was not
-full it waits ``interval`` seconds, which under load means one MongoDB round trip per ``batch``
-votes instead of one per handful (most of the cost of a write is per round trip). A crash leaves
+Redis (AOF) meanwhile, and recounts and rebuilds read them there too, so the writer takes them
+at a steady pace: at most ``batch`` every ``interval`` seconds. Under a burst of votes that
+means one MongoDB round trip per ``batch`` votes, and MongoDB's share of the machine stays
+bounded while votes are being answered; the backlog is written after the burst. A crash leaves
 entries pending; on restart the same consumer reads its own pending entries first, and entries
 left pending by another consumer for longer than ``claim_idle_ms`` are claimed.
 """
@@ -115,7 +116,8 @@ class VoteLogWriter:
             if time.monotonic() - self._last_claim > self.claim_idle_ms / 2000:
                 self._last_claim = time.monotonic()
                 await self.claim_stale()
-            return await self.step(block_ms=self.block_ms) >= self.batch  # full: more waiting
+            await self.step(block_ms=self.block_ms)
+            return False  # the next batch after ``interval``, even when this one was full
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
