@@ -103,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         default="ingest,polls,feed",
         help="comma-separated services to measure (ingest, polls, feed); baselines always run",
     )
-    sub.add_parser("drills", help="fault drills under load (see `make drills`)")
+    drills = sub.add_parser("drills", help="fault drills under load (see `make drills`)")
+    drills.add_argument(
+        "--only",
+        default="",
+        help="comma-separated drills to run (default: all); names as in drills.py's DRILLS",
+    )
     args = parser.parse_args(argv)
     if args.cmd == "run":
         return run()
@@ -116,9 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         if unknown or not groups:
             parser.error(f"--only takes some of {', '.join(GROUPS)}; got {args.only!r}")
         return bench_main(tuple(g for g in GROUPS if g in groups))
+    from xabar.devstack.drills import DRILLS
     from xabar.devstack.drills import main as drills_main
 
-    return drills_main()
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(DRILLS))
+    if unknown:
+        parser.error(f"--only takes some of {', '.join(DRILLS)}; got {args.only!r}")
+    return drills_main(names or None)
 
 
 if __name__ == "__main__":

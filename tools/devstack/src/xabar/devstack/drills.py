@@ -398,7 +398,7 @@ def main(names: list[str] | None = None) -> int:
         print(
             f"{r.name:<18}{r.lost:>6}{r.duplicated:>6}  {json.dumps(r.details, ensure_ascii=False)}"
         )
-    out = Path(".bench/drills.json")
+    out = Path(".bench/drills.json" if names is None else ".bench/drills-partial.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2))
     return 0 if all(r.ok for r in results) else 1
