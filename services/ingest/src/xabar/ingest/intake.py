@@ -2,9 +2,11 @@
 
 A submission is accepted by one Lua script: its MongoDB document and its ``submission.received``
 event are appended to the intake stream (with a receipt look-up note and, for an
-Idempotency-Key, the key's record) in one atomic step. Redis runs with AOF on, and writes the
+Idempotency-Key, the key's record) in one atomic step. Redis runs with AOF on and writes the
 script's effects to the AOF before it answers, so once the script has answered the submission
-survives kill -9 of any process, Redis included; the 202 comes after it.
+survives kill -9 of any process, Redis included; the 202 comes after it. (With ``appendfsync
+everysec`` - the votes' guarantee too - a disk whose fsync stalls can hold that write back for
+up to 2 s, and a power cut can take the last second.)
 
 The mover reads the stream in a consumer group, inserts the documents into MongoDB (an ``_id``
 already there is a redelivery: skipped), then publishes their events and only then acknowledges
