@@ -165,9 +165,12 @@ async def drill_kill9_ingest(stack: Stack, mongo_outage: bool = False) -> DrillR
 
 
 async def drill_kill9_feed(stack: Stack, churn: bool = False) -> DrillResult:
-    count = 20_000
+    """Events are written while the feed applies them; the kill lands when a quarter is in the
+    feed, so it interrupts the projection (the applied count and the pending entries at the kill
+    are reported, and the drill fails if nothing was left to apply)."""
+    count = 100_000
     feed = stack.services["feed"]
-    await publish_synthetic_articles(stack.redis.url, count)
+    writer = asyncio.create_task(publish_synthetic_articles(stack.redis.url, count, batch=500))
     extra: ServiceProc | None = None
     if churn:
         port = free_port()
@@ -181,14 +184,22 @@ async def drill_kill9_feed(stack: Stack, churn: bool = False) -> DrillResult:
         extra.start()
         extra.wait_ready(60)
         say("drill", "feed replica 2 joined")
-        await asyncio.sleep(1.0)
+
+    async def a_quarter_in() -> bool:
+        return await feed_total(stack) >= count // 4
+
+    await wait_until(a_quarter_in, 180, 0.05)
+    at_kill = await feed_total(stack)
+    if extra is not None:
         extra.kill9()
-        say("drill", "feed replica 2 SIGKILLed")
+        say("drill", f"feed replica 2 SIGKILLed with {at_kill} of {count} in the feed")
     else:
-        await asyncio.sleep(1.0)
         feed.kill9()
-        say("drill", "feed SIGKILLed mid-projection")
+        say("drill", f"feed SIGKILLed mid-projection with {at_kill} of {count} in the feed")
         restart(feed)
+    await writer
+    if at_kill >= count:
+        raise RuntimeError("the kill did not land mid-projection: everything was applied")
 
     async def done() -> bool:
         return await feed_total(stack) >= count
@@ -210,7 +221,7 @@ async def drill_kill9_feed(stack: Stack, churn: bool = False) -> DrillResult:
         "replica-churn" if churn else "kill9-feed",
         max(0, count - total),
         max(0, total - count),
-        {"events": count, "in_feed": total, "pending_after": pending},
+        {"events": count, "in_feed_at_kill": at_kill, "in_feed": total, "pending_after": pending},
     )
 
 
