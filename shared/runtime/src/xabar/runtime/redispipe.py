@@ -11,12 +11,22 @@ every caller queued behind it, so those stay on redis-py. A caller whose connect
 ``redis.exceptions.ConnectionError`` (the command may or may not have run, as with redis-py);
 the next call connects again. Error replies raise ``ResponseError`` (``NoScriptError`` for an
 unknown script, which ``PipeScript`` answers by sending the script itself).
+
+A Redis that accepts the connection but stops answering (a partition, a proxy whose backend is
+gone) must not hold callers forever: a watchdog aborts the connection when the oldest command has
+waited ``command_timeout`` seconds without its reply, so every waiting caller fails at once with
+``ConnectionError`` (replies can never shift onto other callers) and the next call reconnects.
+TCP keepalive is on. Only ``redis://host:port/db`` URLs (with user and password) are taken: a unix
+socket, TLS or connection options are refused when the pipe is built, rather than silently
+connecting somewhere else than the service's redis-py clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -34,17 +44,44 @@ class _Protocol(asyncio.Protocol):
         self.pipe = pipe
         self.reader = hiredis.Reader()
         self.waiters: deque[asyncio.Future[Any]] = deque()
+        self.sent_at: deque[float] = deque()  # when each waiter's command was queued
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self._arm()
+
+    def expect(self, waiter: asyncio.Future[Any]) -> None:
+        self.waiters.append(waiter)
+        self.sent_at.append(time.monotonic())
+
+    def _arm(self) -> None:
+        interval = max(0.05, self.pipe.command_timeout / 4)
+        self._watchdog = asyncio.get_running_loop().call_later(interval, self._watch)
+
+    def _watch(self) -> None:
+        if self.lost is not None:
+            return
+        if self.sent_at and time.monotonic() - self.sent_at[0] > self.pipe.command_timeout:
+            if self.transport is not None:
+                self.transport.abort()  # connection_lost fails every waiter together
+            self.connection_lost(
+                TimeoutError(f"no reply from Redis in {self.pipe.command_timeout} s")
+            )
+            return
+        self._arm()
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
         try:
             while (reply := self.reader.gets()) is not False:
                 waiter = self.waiters.popleft()
+                self.sent_at.popleft()
                 if waiter.done():  # its caller was cancelled
                     continue
                 if isinstance(reply, hiredis.ReplyError):
@@ -57,7 +94,12 @@ class _Protocol(asyncio.Protocol):
             self.connection_lost(exc)
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        if self.lost is not None:  # already failed (the watchdog, then the transport's call)
+            return
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         self.lost = exc or ConnectionResetError("connection closed")
+        self.sent_at.clear()
         self.pipe._lost(self)
         failure = RedisConnectionError(f"connection to Redis lost: {self.lost!r}")
         while self.waiters:
@@ -67,8 +109,16 @@ class _Protocol(asyncio.Protocol):
 
 
 class RedisPipe:
-    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: float = 5.0, command_timeout: float = 5.0
+    ) -> None:
         params = parse_url(url)
+        unsupported = sorted(set(params) - {"host", "port", "db", "username", "password"})
+        if unsupported:
+            raise ValueError(
+                "RedisPipe takes redis://[user:password@]host:port/db URLs only; "
+                f"this one sets {', '.join(unsupported)}"
+            )
         self.host = str(params.get("host", "127.0.0.1"))
         self.port = int(params.get("port", 6379))
         self._setup: list[tuple[Arg, ...]] = []
@@ -79,6 +129,7 @@ class RedisPipe:
         if int(params.get("db", 0)):
             self._setup.append(("SELECT", int(params["db"])))
         self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._buffer: list[bytes] = []
@@ -109,7 +160,7 @@ class RedisPipe:
             raise RedisConnectionError("connection to Redis lost")
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
-        protocol.waiters.append(waiter)
+        protocol.expect(waiter)
         self._buffer.append(packed)
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -159,7 +210,8 @@ class RedisPipe:
         if self._setup:  # AUTH, SELECT: answered before anything else is sent
             assert protocol.transport is not None
             replies = [loop.create_future() for _ in self._setup]
-            protocol.waiters.extend(replies)
+            for reply in replies:
+                protocol.expect(reply)  # the watchdog bounds the handshake too
             protocol.transport.write(b"".join(_pack(cmd) for cmd in self._setup))
             try:
                 for reply in replies:
