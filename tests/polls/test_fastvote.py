@@ -6,12 +6,14 @@ import json
 
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
+from starlette.types import Message
 
 from tests.polls.conftest import client_for, create_poll
 from xabar.polls.fastvote import ROUTE
 from xabar.polls.schemas import VoteReceipt
 
 JSON = {"Content-Type": "application/json"}
+JSON_TYPE = b"application/json"
 
 
 def counted(status: str) -> float:
@@ -66,6 +68,32 @@ async def test_votes_the_lane_takes_and_bodies_it_passes_on(
             r = await reader.post(url, content=body, headers=JSON)
             assert (r.status_code, r.json()["error"]["code"]) == (status, error), body[:40]
             assert r.headers["set-cookie"].startswith("xabar_voter=")  # as the route does
+
+    # a chunked body (no Content-Length) whose last chunk carries it past the limit, as a real
+    # server hands it over (httpx's test transport always ends with an empty chunk)
+    chunks = [
+        {"type": "http.request", "body": b'{"options": ["o1"]', "more_body": True},
+        {"type": "http.request", "body": b" " * 20_000 + b"}", "more_body": False},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": url, "raw_path": url.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"polls.test"), (b"content-type", JSON_TYPE)],
+        "client": ("203.0.113.9", 40000), "server": ("polls.test", 80),
+    }  # fmt: skip
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["error"]["code"] == (
+        "payload_too_large"
+    )
 
     async with client_for(app) as reader:  # an unknown poll, a bad id: the route's 404
         for bad in ("nothere1", "not%20an%20id"):

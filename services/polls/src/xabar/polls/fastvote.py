@@ -75,7 +75,7 @@ class FastVotes:
             return
         body, more = await _read(receive, MAX_BODY)
         poll_id = scope["path"][len(PREFIX) : -len(SUFFIX)]
-        options = None if more else _plain_vote(body)
+        options = None if more or len(body) > MAX_BODY else _plain_vote(body)
         if options is None or not POLL_ID.match(poll_id):
             await self.app(scope, _replay(body, more, receive), send)
             return
@@ -202,10 +202,11 @@ async def _read(receive: Receive, limit: int) -> tuple[bytes, bool]:
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
-        if not message.get("more_body", False):
+        more = bool(message.get("more_body", False))
+        if size > limit:  # also on the last chunk: a chunked body has no Content-Length
+            return b"".join(chunks), more
+        if not more:
             return b"".join(chunks), False
-        if size > limit:
-            return b"".join(chunks), True
 
 
 def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
