@@ -19,6 +19,7 @@ Drills (each on a fresh stack in .bench/drills/<name>):
 """
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -102,15 +103,42 @@ async def inbox_ids(stack: Stack, token: str) -> list[str]:
             page += 1
 
 
-async def drill_kill9_ingest(stack: Stack, mongo_outage: bool = False) -> DrillResult:
+async def _login_when_ready(stack: Stack, timeout: float = 60) -> str:
+    """The chief's token, once the publisher answers a login again (a service whose Redis was
+    just restarted answers 503 until it has reconnected). Rarely: the login is rate limited."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return await chief_token(stack)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 503 or time.monotonic() > end:
+                raise
+            await asyncio.sleep(2)
+
+
+async def drill_kill9_ingest(
+    stack: Stack, mongo_outage: bool = False, redis_restart: bool = False
+) -> DrillResult:
+    """Tips under load (each client retries with one Idempotency-Key until it gets a 2xx), and
+    one fault: ingest SIGKILLed, FerretDB stopped for 30 s, or redis-server SIGKILLed (an accept
+    is durable in Redis's AOF before it is answered) and restarted. Every accepted tip must
+    reach the publisher's inbox once."""
     ensure_chief(stack)
     ingest = stack.services["ingest"]
     accepted: list[str] = []
+    retried = 0  # tips that needed more than one attempt: the fault hit them in flight
     refused_503 = 0
+    fault_over = asyncio.Event()
+    numbers = itertools.count()
 
-    async def one(client: httpx.AsyncClient, n: int) -> None:
-        sid, _attempts = await submit_until_accepted(client, n, deadline_s=180)
-        accepted.append(sid)
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        # tips keep coming until a second after the fault is over (and at least 400)
+        nonlocal retried
+        while not fault_over.is_set() or len(accepted) < 400:
+            sid, attempts = await submit_until_accepted(client, next(numbers), deadline_s=180)
+            accepted.append(sid)
+            retried += attempts > 1
+            await asyncio.sleep(0.2)  # 16 clients, about 80 tips a second: a steady load
 
     async def fault() -> None:
         nonlocal refused_503
@@ -137,31 +165,42 @@ async def drill_kill9_ingest(stack: Stack, mongo_outage: bool = False) -> DrillR
                     await asyncio.sleep(3)
             await asyncio.to_thread(stack.mongo.restart)
             say("drill", "FerretDB back")
+        elif redis_restart:
+            stack.redis.kill()
+            say("drill", "redis-server SIGKILLed under tips")
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(stack.redis.restart)
+            say("drill", "redis-server restarted from its AOF")
         else:
             ingest.kill9()
             say("drill", "ingest SIGKILLed")
             await asyncio.to_thread(restart, ingest)
             say("drill", "ingest restarted")
+        await asyncio.sleep(1.0)
+        fault_over.set()
 
     limits = httpx.Limits(max_connections=16)
     async with httpx.AsyncClient(base_url=ingest.url, timeout=10, limits=limits) as client:
-        await asyncio.gather(fault(), *(one(client, n) for n in range(400)))
+        await asyncio.gather(fault(), *(client_loop(client) for _ in range(16)))
     unique = set(accepted)
-    token = await chief_token(stack)  # once: the login is rate limited, rightly
+    token = await _login_when_ready(stack)
 
     async def all_in_inbox() -> bool:
         return unique <= set(await inbox_ids(stack, token))
 
-    await wait_until(all_in_inbox, 120, 2)
+    await wait_until(all_in_inbox, 300, 2)
     inbox = await inbox_ids(stack, token)
     lost = len(unique - set(inbox))
     duplicated = (len(accepted) - len(unique)) + (len(inbox) - len(set(inbox)))
-    details = {"accepted": len(accepted), "in_inbox": len(set(inbox) & unique)}
+    details = {
+        "accepted": len(accepted),
+        "retried_across_the_fault": retried,
+        "in_inbox": len(set(inbox) & unique),
+    }
     if mongo_outage:
         details["answered_503_while_down"] = refused_503
-    return DrillResult(
-        "mongo-outage" if mongo_outage else "kill9-ingest", lost, duplicated, details
-    )
+    name = "mongo-outage" if mongo_outage else "redis-restart-ingest" if redis_restart else None
+    return DrillResult(name or "kill9-ingest", lost, duplicated, details)
 
 
 async def drill_kill9_feed(stack: Stack, churn: bool = False) -> DrillResult:
@@ -378,6 +417,7 @@ DRILLS: dict[
     "kill9-polls": (lambda s: drill_votes(s, fault_redis=False), RELAXED),
     "redis-restart": (lambda s: drill_votes(s, fault_redis=True), RELAXED),
     "mongo-outage": (lambda s: drill_kill9_ingest(s, mongo_outage=True), RELAXED),
+    "redis-restart-ingest": (lambda s: drill_kill9_ingest(s, redis_restart=True), RELAXED),
     "poison": (drill_poison, {}),
     "replica-churn": (lambda s: drill_kill9_feed(s, churn=True), FAST_CLAIM),
 }
