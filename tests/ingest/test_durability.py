@@ -17,7 +17,9 @@ from tests.ingest.conftest import (
     INTAKE,
     MakeSettings,
     eventually,
+    jpeg_with_gps,
     moved,
+    multipart_fields,
     running,
     stream_events,
     tip,
@@ -297,35 +299,54 @@ async def test_a_tip_sent_while_redis_is_down_is_accepted_and_published_once_it_
         server.stop()
 
 
-async def test_while_mongodb_is_down_a_tip_is_refused_with_503_and_a_retry_later_is_stored_once(
+async def test_mongodb_down_a_keyed_tip_is_accepted_one_with_a_photo_refused_each_stored_once(
     make_settings: MakeSettings, redis: aioredis.Redis, tmp_path: Path
 ) -> None:
+    """Without MongoDB a tip without photos is accepted into the intake (its key's record is in
+    Redis: a retry is a replay); a tip with a photo needs MongoDB (GridFS) first: 503, and its
+    retry once MongoDB is back is stored once."""
     server = start_ferretdb(tmp_path / "ferretdb")
     try:
         settings = make_settings(mongodb_url=server.url, storage_timeout_s=1.0)
         headers = {"Idempotency-Key": "retry-me-later"}
+        photo_headers = {"Idempotency-Key": "photo-retry-me-later"}
+        photos = {"photos": ("photo.jpg", jpeg_with_gps(), "image/jpeg")}
         async with running(settings) as (_, client):
             assert (await client.get("/readyz")).status_code == 200
             await asyncio.to_thread(server.stop)
-            refused = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            accepted = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            assert accepted.status_code == 202, accepted.text
+            again = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            assert again.content == accepted.content
+            refused = await client.post(
+                "/api/v1/submissions",
+                data=multipart_fields(tip()),
+                files=photos,
+                headers=photo_headers,
+            )
             assert refused.status_code == 503
             assert refused.json()["error"]["code"] == "storage_unavailable"
             assert refused.headers["Retry-After"]
             assert (await client.get("/readyz")).status_code == 503
 
             await asyncio.to_thread(server.restart)
-            accepted = await client.post("/api/v1/submissions", json=tip(), headers=headers)
-            assert accepted.status_code == 202
+            with_photo = await client.post(
+                "/api/v1/submissions",
+                data=multipart_fields(tip()),
+                files=photos,
+                headers=photo_headers,
+            )
+            assert with_photo.status_code == 202
             again = await client.post("/api/v1/submissions", json=tip(), headers=headers)
             assert again.content == accepted.content
             await moved(redis)
             own = AsyncMongoClient[dict[str, Any]](server.url)
             try:
                 db = own[settings.mongodb_db]
-                assert await db["submissions"].count_documents({}) == 1
+                assert await db["submissions"].count_documents({}) == 2
                 await _drained(db)
             finally:
                 await own.close()
-        assert await redis.xlen(SUBMISSIONS_STREAM) == 1
+        assert await redis.xlen(SUBMISSIONS_STREAM) == 2
     finally:
         server.stop()

@@ -69,6 +69,7 @@ def create_app(
         batch=settings.intake_batch,
         interval=settings.intake_interval_s,
         claim_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
     )
     service = IngestService(
         settings,

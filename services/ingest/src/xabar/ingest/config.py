@@ -28,6 +28,10 @@ Added by ingest:
 - ``XABAR_INGEST_FORM_MIN_FILL_S`` (default 3.0): a form sent sooner after it was served is refused
   (bots fill forms instantly). ``XABAR_INGEST_FORM_MAX_AGE_S`` (default 86400): older forms are
   served again with a fresh signature.
+- ``XABAR_INGEST_IDEMPOTENCY_RETENTION_S`` (default 86400): how long an API ``Idempotency-Key``
+  is remembered after its first request (its record in Redis; a form's key is kept
+  ``FORM_MAX_AGE_S``, as long as its token is accepted). A replay within it is answered from
+  Redis alone; a later one is looked up in MongoDB when MongoDB answers.
 - ``XABAR_INGEST_STORAGE_TIMEOUT_S`` (default 4.0): the time MongoDB gets to store a submission
   (the same again for each photo) or to answer a look-up, before the client is told 503 and to
   send it again; with an ``Idempotency-Key`` a retry can never store it twice.
@@ -74,6 +78,8 @@ class IngestSettings(ServiceSettings):
 
     form_min_fill_s: float = Field(default=3.0, ge=0)
     form_max_age_s: float = Field(default=86_400.0, gt=0)
+
+    idempotency_retention_s: float = Field(default=86_400.0, ge=60)
 
     storage_timeout_s: float = Field(default=4.0, gt=0)
 

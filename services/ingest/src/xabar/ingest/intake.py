@@ -22,8 +22,15 @@ Keys (``P`` = ``xabar:ingest``):
   an entry leaves only once MongoDB has the document and the event is published.
 - ``P:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
 - ``P:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
-  sealed receipt code, kept while it is in the intake and an hour after the move (a retry that
-  found nothing in MongoDB just before the move still finds it here).
+  sealed receipt code, kept (from the accept) for as long as its key can be replayed: a form's
+  token lives ``form_max_age_s``, an API key is remembered ``idempotency_retention_s``. A replay
+  is so answered from Redis alone, MongoDB down or not (see ``service``).
+- ``P:intake.dlq`` the dead letters of the intake: an entry that cannot be moved (its document
+  or event does not decode, MongoDB refuses it for good, or MongoDB holds another submission
+  under its id) is delivered again up to ``max_deliveries`` times, then moved here with the
+  error and acknowledged, so it stops no other tip. Same layout as the bus's ``<stream>.dlq``:
+  ``xabar-ops dlq list xabar:ingest:intake`` lists them, ``dlq replay`` puts them back.
+  Unreachable Redis or MongoDB is no entry's fault: the whole step waits and retries instead.
 """
 
 from __future__ import annotations
@@ -33,17 +40,26 @@ import contextlib
 import json
 import logging
 import time
+import traceback
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pymongo
+from prometheus_client import Counter
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    PyMongoError,
+    WTimeoutError,
+)
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
+from xabar.contracts import STREAM_OF_TYPE, Event, dlq_stream, parse_event
 from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus
 from xabar.runtime.redispipe import RedisPipe
 
@@ -52,19 +68,22 @@ log = logging.getLogger("xabar.ingest.intake")
 PREFIX = "xabar:ingest"
 GROUP = "mover"
 DUPLICATE_KEY = 11000
-KEEP_KEY_AFTER_MOVE_MS = 3_600_000
 DATETIME_FIELDS = ("received_at", "updated_at")
+DEAD_LETTERED = Counter(
+    "xabar_ingest_intake_dead_letters_total",
+    "Accepted submissions moved to the intake's dead-letter stream",
+)
 
 Doc = dict[str, Any]
 
 # KEYS: 1 the key's record (unused without a key), 2 look-up note, 3 intake stream
 # ARGV: 1 the key's record ("" = no key), 2 look-up note, 3 id, 4 document, 5 event (JSON),
-#       6 its type, 7 its id, 8 its correlation id
+#       6 its type, 7 its id, 8 its correlation id, 9 how long to keep the key's record (ms)
 ACCEPT = """
 if ARGV[1] ~= '' then
   local known = redis.call('GET', KEYS[1])
   if known then return {'known', known} end
-  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[9])
 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'doc', ARGV[4], 'event', ARGV[5],
@@ -120,12 +139,14 @@ class Intake:
     def key_record(self, submission_id: str) -> str:
         return f"{self.p}:idem:{submission_id}"
 
-    async def accept(self, doc: Doc, event: Event) -> Doc | None:
+    async def accept(self, doc: Doc, event: Event, *, keep_key_ms: int = 0) -> Doc | None:
         """Store ``doc`` and its event durably. With an Idempotency-Key (``doc["idempotency"]``)
-        whose submission is already in the intake, nothing is stored and that submission's
-        key record (``fingerprint``, ``sealed_code``) is returned instead."""
+        whose record is in Redis, nothing is stored and that record (``fingerprint``,
+        ``sealed_code``) is returned instead; else the record is kept ``keep_key_ms``."""
         submission_id = str(doc["_id"])
         idem = doc.get("idempotency")
+        if idem and keep_key_ms <= 0:
+            raise ValueError("a submission with a key needs keep_key_ms")
         note = {"receipt_hash": doc["receipt_hash"], "received_at": doc["received_at"]}
         reply = await self._accept(
             [self.key_record(submission_id), self.pending_key(submission_id), self.stream],
@@ -138,12 +159,21 @@ class Intake:
                 event.type,
                 str(event.event_id),
                 event.correlation_id or "",
+                str(keep_key_ms),
             ],
         )
         if reply[0] == b"known":
             known: Doc = json.loads(reply[1])
             return known
         return None
+
+    async def known(self, submission_id: str) -> Doc | None:
+        """The key record of ``submission_id`` (``fingerprint``, ``sealed_code``), or None."""
+        raw = await self._pipe.execute("GET", self.key_record(submission_id))
+        if raw is None:
+            return None
+        record: Doc = json.loads(raw)
+        return record
 
     async def pending(self, submission_id: str) -> Doc | None:
         """The look-up note of a submission still in the intake (``receipt_hash``,
@@ -168,6 +198,7 @@ class Mover:
         batch: int = 50,
         interval: float = 0.5,
         claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
         block_ms: int = 200,
         storage_timeout_s: float = 30.0,
     ) -> None:
@@ -180,6 +211,7 @@ class Mover:
         self.batch = batch
         self.interval = interval
         self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
         self.block_ms = block_ms
         self.storage_timeout_s = storage_timeout_s
         self._last_claim = 0.0
@@ -206,29 +238,40 @@ class Mover:
             done, _ = await asyncio.wait([task], timeout=1.0)
 
     async def step(self, *, block_ms: int | None = None) -> int:
-        """Move one batch: this consumer's pending entries first, else new ones."""
+        """Move one batch: this consumer's pending entries first, else new ones. An entry that
+        cannot be moved stays pending (read again next step) and, once delivered
+        ``max_deliveries`` times, goes to the dead-letter stream; the others move on. Redis or
+        MongoDB unreachable: raises, and every entry stays pending as it was."""
         rows = await self._read("0", None)
         if not rows:
             rows = await self._read(">", block_ms)
         if not rows:
             return 0
-        ids = [entry_id for entry_id, _ in rows]
-        entries = [fields for _, fields in rows if fields]
-        docs = [doc_from_json(fields[b"doc"]) for fields in entries]
+        gone = [entry_id for entry_id, fields in rows if not fields]  # deleted: only the ack
+        ready: list[_Entry] = []
+        failed: list[_Failed] = []
+        for entry_id, fields in rows:
+            if fields:
+                try:
+                    ready.append(_Entry.of(entry_id, fields))
+                except Exception as exc:  # the entry itself is damaged
+                    failed.append(_Failed(entry_id, fields, exc))
         with pymongo.timeout(self.storage_timeout_s):
-            await self._insert(docs)
+            moved = await self._insert(ready, failed)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for doc in docs:
-                pipe.delete(self.intake.pending_key(str(doc["_id"])))
-                if doc.get("idempotency"):
-                    pipe.pexpire(self.intake.key_record(str(doc["_id"])), KEEP_KEY_AFTER_MOVE_MS)
+            for entry in moved:
+                pipe.delete(self.intake.pending_key(entry.submission_id))
             await pipe.execute()
-        await self.publish([_stored_event(fields) for fields in entries])  # after the move
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.intake.stream, GROUP, *ids)
-            pipe.xdel(self.intake.stream, *ids)
-            await pipe.execute()
-        return len(ids)
+        await self.publish([entry.event for entry in moved])  # after the move
+        done = [entry.entry_id for entry in moved] + gone
+        if done:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(self.intake.stream, GROUP, *done)
+                pipe.xdel(self.intake.stream, *done)
+                await pipe.execute()
+        if failed:
+            await self._fail(failed)
+        return len(rows)
 
     async def publish(self, events: list[StoredEvent]) -> None:
         """The events of a batch in one pipeline, each written as ``EventBus.publish`` writes
@@ -276,16 +319,120 @@ class Mover:
             if start == "0-0" or not ids:
                 return claimed
 
-    async def _insert(self, docs: list[Doc]) -> None:
-        """Insert ``docs``; an ``_id`` already stored is a redelivery of the same entry."""
-        if not docs:
-            return
+    async def _insert(self, entries: list[_Entry], failed: list[_Failed]) -> list[_Entry]:
+        """Insert the documents of ``entries``; those that are in MongoDB afterwards are
+        returned, the others added to ``failed``. An ``_id`` already stored with the same
+        receipt is a redelivery of the same entry; with another one, a conflict."""
+        if not entries:
+            return []
         try:
-            await self.submissions.insert_many(docs, ordered=False)
+            await self.submissions.insert_many([e.doc for e in entries], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                return await self._insert_one_by_one(entries, failed)
+            indexes = [e.get("index") for e in errors]
+            if not all(isinstance(i, int) and 0 <= i < len(entries) for i in indexes):
+                return await self._insert_one_by_one(entries, failed)
+            duplicates = {entries[i].submission_id for i in indexes}
+            return await self._check_duplicates(entries, duplicates, failed)
+        except Exception as exc:  # the whole batch refused: find the entries at fault
+            if isinstance(exc, PyMongoError) and _unavailable(exc):
                 raise
+            return await self._insert_one_by_one(entries, failed)
+        return entries
+
+    async def _insert_one_by_one(
+        self, entries: list[_Entry], failed: list[_Failed]
+    ) -> list[_Entry]:
+        duplicates: set[str] = set()
+        inserted: list[_Entry] = []
+        for entry in entries:
+            try:
+                await self.submissions.insert_one(entry.doc)
+            except DuplicateKeyError:
+                duplicates.add(entry.submission_id)
+            except Exception as exc:
+                if isinstance(exc, PyMongoError) and _unavailable(exc):
+                    raise
+                failed.append(_Failed(entry.entry_id, entry.fields, exc))
+                continue
+            inserted.append(entry)
+        checked = await self._check_duplicates(
+            [e for e in entries if e.submission_id in duplicates], duplicates, failed
+        )
+        return [e for e in entries if e in inserted or e in checked]
+
+    async def _check_duplicates(
+        self, entries: list[_Entry], duplicates: set[str], failed: list[_Failed]
+    ) -> list[_Entry]:
+        out: list[_Entry] = []
+        for entry in entries:
+            if entry.submission_id in duplicates:
+                held = await self.submissions.find_one(
+                    {"_id": entry.submission_id}, {"receipt_hash": 1}
+                )
+                if held is not None and held.get("receipt_hash") != entry.doc["receipt_hash"]:
+                    conflict = ValueError(
+                        f"MongoDB holds another submission under {entry.submission_id} (its key "
+                        "used again after its record left Redis)"
+                    )
+                    failed.append(_Failed(entry.entry_id, entry.fields, conflict))
+                    continue
+            out.append(entry)
+        return out
+
+    async def _fail(self, failed: list[_Failed]) -> None:
+        """Entries delivered ``max_deliveries`` times go to the dead-letter stream, acked and
+        deleted from the intake in one transaction; the others stay pending."""
+        dead: list[tuple[_Failed, int]] = []
+        for item in failed:
+            rows = await self._r.xpending_range(
+                self.intake.stream, GROUP, min=item.entry_id, max=item.entry_id, count=1
+            )
+            deliveries = int(rows[0]["times_delivered"]) if rows else 1
+            if deliveries >= self.max_deliveries:
+                dead.append((item, deliveries))
+                continue
+            log.warning(
+                "an accepted submission could not be moved; it stays pending",
+                extra={
+                    "entry_id": _s(item.entry_id),
+                    "deliveries": deliveries,
+                    "error": repr(item.error),
+                },
+            )
+        if not dead:
+            return
+        now = datetime.now(UTC).isoformat()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for item, deliveries in dead:
+                fields: dict[Any, Any] = {
+                    "stream": self.intake.stream,
+                    "group": GROUP,
+                    "entry_id": item.entry_id,
+                    "error": "".join(traceback.format_exception_only(item.error)).strip()[:4000],
+                    "deliveries": deliveries,
+                    "failed_at": now,
+                    "consumer": self.consumer,
+                }
+                for key, value in item.fields.items():
+                    fields[b"orig:" + key] = value
+                pipe.xadd(dlq_stream(self.intake.stream), fields)
+            entry_ids = [item.entry_id for item, _ in dead]
+            pipe.xack(self.intake.stream, GROUP, *entry_ids)
+            pipe.xdel(self.intake.stream, *entry_ids)
+            await pipe.execute()
+        for item, deliveries in dead:
+            DEAD_LETTERED.inc()
+            log.error(
+                "an accepted submission moved to the dead-letter stream",
+                extra={
+                    "entry_id": _s(item.entry_id),
+                    "deliveries": deliveries,
+                    "error": repr(item.error),
+                },
+            )
 
     async def _read(self, entry_id: str, block_ms: int | None) -> list[tuple[bytes, Any]]:
         reply = await self._r.xreadgroup(
@@ -327,6 +474,42 @@ class Mover:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """An intake entry, decoded."""
+
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+    doc: Doc
+    event: StoredEvent
+
+    @property
+    def submission_id(self) -> str:
+        return str(self.doc["_id"])
+
+    @classmethod
+    def of(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> _Entry:
+        doc = doc_from_json(fields[b"doc"])
+        event = _stored_event(fields)
+        if event.type not in STREAM_OF_TYPE:
+            raise ValueError(f"no stream for event type {event.type!r}")
+        return cls(entry_id, fields, doc, event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+    error: BaseException
+
+
+def _unavailable(exc: PyMongoError) -> bool:
+    """MongoDB unreachable or too slow: no entry's fault."""
+    return isinstance(exc, ConnectionFailure | ExecutionTimeout | WTimeoutError) or bool(
+        getattr(exc, "timeout", False)
+    )
 
 
 def _stored_event(fields: dict[bytes, bytes]) -> StoredEvent:

@@ -352,6 +352,7 @@ def api_routes(api: OpenAPI, deps: RouteDeps) -> list[BaseRoute]:
                 client_hash=client,
                 idempotency_key=key,
                 correlation_id=correlation(request),
+                form=True,
             )
         except InvalidSubmission as exc:
             notice = "Проверьте поля, отмеченные ниже." + photos_note
@@ -440,7 +441,9 @@ def api_routes(api: OpenAPI, deps: RouteDeps) -> list[BaseRoute]:
         "in": "header",
         "required": False,
         "description": "a retry with the same key and body returns the first response and "
-        "stores nothing new; the same key with another body is refused (422)",
+        "stores nothing new; the same key with another body is refused (422). A key is "
+        "remembered for XABAR_INGEST_IDEMPOTENCY_RETENTION_S (default 24 h) after its first "
+        "request",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     }
     api.operation(

@@ -5,16 +5,23 @@ stored in MongoDB by ``_id``; then the submission document and its ``submission.
 are accepted by one Lua script into the Redis intake (AOF on: durable once the script answered,
 see ``intake``), and the receipt is returned; the intake's mover puts the document into MongoDB
 and then publishes the event. With an ``Idempotency-Key`` the submission id is derived from the
-key: a submission stored in MongoDB under it, or one still in the intake, is answered with its
-receipt instead (of racing requests exactly one is accepted). When Redis cannot be reached, a
-submission without a key is stored the way it was before the intake: the document with its event
-in its outbox, one single-document write in MongoDB, published by the relay; one with a key is
-refused (503), since a first request of its key may be waiting in the unreachable intake.
+key: its record in Redis (kept by the intake script for as long as the key can be replayed: a
+form's token lives ``form_max_age_s``, an API key is remembered ``idempotency_retention_s``)
+answers a replay with the first receipt (of racing requests exactly one is accepted), MongoDB up
+or down. Only when Redis has no record is MongoDB asked (an API key used before its retention, a
+record Redis lost), and a MongoDB that does not answer then does not hold the tip back: the
+record's retention is the promise (a form's token is younger than its record, so a form's key is
+never looked up there). A tip with photos needs MongoDB (GridFS) first: without it, 503. When
+Redis cannot be reached, a submission without a key is stored the way it was before the intake:
+the document with its event in its outbox, one single-document write in MongoDB, published by
+the relay; one with a key is refused (503), since a first request of its key may be waiting in
+the unreachable intake.
 """
 
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,6 +98,7 @@ class IngestService:
         self.intake = intake
         self.on_stored = on_stored
         self._secret = settings.address_salt.get_secret_value().encode()
+        self._mongo_failed_at = -1e9  # when a key's fallback look-up in MongoDB last failed
 
     # --- accepting ----------------------------------------------------------------------------
 
@@ -102,10 +110,12 @@ class IngestService:
         client_hash: str,
         idempotency_key: str | None,
         correlation_id: str | None,
+        form: bool = False,
     ) -> Accepted:
         """Accept a submission durably, or, for an ``Idempotency-Key`` already used, answer with
         the receipt of the submission it stands for (``IdempotencyConflict`` if the request
-        differs). ``StorageUnavailable``: nothing was accepted, send it again."""
+        differs). ``form``: the key is a form's (its token was checked, it is younger than
+        ``form_max_age_s``). ``StorageUnavailable``: nothing was accepted, send it again."""
         print_ = ""
         if idempotency_key is not None:
             print_ = fingerprint(draft, [hashlib.sha256(p).hexdigest() for p in photos])
@@ -119,12 +129,11 @@ class IngestService:
             for i, raw in enumerate(photos)
         ]
         if idempotency_key is not None:
-            # stored in MongoDB already (moved from the intake, or by the fallback path)? This
-            # read scans on FerretDB (see ``repository``), so only requests with a key pay it.
-            existing = await self._read(submission_id)
+            existing = await self._known(submission_id, form=form)
             if existing is not None:
                 return self._replay(existing, idempotency_key, print_)
         now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
         code = new_receipt_code()
         stored: list[tuple[str, CleanPhoto]] = []
         refs: list[AttachmentRef] = []
@@ -148,8 +157,9 @@ class IngestService:
                 "fingerprint": print_,
                 "sealed_code": seal_code(self._secret, idempotency_key, print_, code),
             }
+        keep_s = self.settings.form_max_age_s if form else self.settings.idempotency_retention_s
         try:
-            known = await self.intake.accept(doc, event)
+            known = await self.intake.accept(doc, event, keep_key_ms=int(keep_s * 1000))
         except RedisError as exc:
             if idempotency_key is not None:  # its first request may be in the intake
                 log.warning("Redis unavailable; a submission with a key is refused")
@@ -267,6 +277,29 @@ class IngestService:
                     "could not remove an unused attachment", extra={"attachment_id": attachment_id}
                 )
 
+    async def _known(self, submission_id: str, *, form: bool) -> Doc | None:
+        """What a replay of a key needs (``_id``, ``idempotency``), or None for a new key.
+        Redis first: its record lives as long as the key can be replayed. MongoDB only without
+        one, and not for a form's key (its token is younger than its record); a MongoDB that
+        cannot answer (or failed such a look-up in the last ``storage_timeout_s``) is passed."""
+        try:
+            record = await self.intake.known(submission_id)
+        except RedisError:
+            # the tip will be refused (its first request may be in the intake we cannot
+            # reach), unless MongoDB has it: answer that replay
+            return await self._read(submission_id)
+        if record is not None:
+            return {"_id": submission_id, "idempotency": record}
+        if form or time.monotonic() - self._mongo_failed_at < self.settings.storage_timeout_s:
+            return None
+        try:
+            with pymongo.timeout(self.settings.storage_timeout_s):
+                return await self.submissions.get(submission_id)
+        except PyMongoError:
+            self._mongo_failed_at = time.monotonic()
+            log.warning("MongoDB unavailable; a key without a record in Redis is taken as new")
+            return None
+
     async def _read(self, submission_id: str) -> Doc | None:
         try:
             with pymongo.timeout(self.settings.storage_timeout_s):
@@ -331,17 +364,18 @@ class IngestService:
             "reviewed_at": review.reviewed_at,
             "updated_at": review.reviewed_at,
         }
-        if await self.intake.pending(review.submission_id) is not None:
-            # accepted, still on its way to MongoDB (its event is published only after the
-            # move: a review that overtook it). Delivered again later. Asked before MongoDB:
-            # the note leaves the intake only once the document is stored.
-            REVIEWS.labels("early").inc()
-            raise StorageUnavailable("the submission is not in MongoDB yet; retry the review")
         applied = await self.submissions.apply_review(review.submission_id, event.version, fields)
         if applied:
             REVIEWS.labels("applied").inc()
             return True
         known = await self.submissions.get(review.submission_id)
+        if known is None and await self.intake.pending(review.submission_id) is not None:
+            # accepted, still on its way to MongoDB (its event is published only after the
+            # move: a review that overtook it). Delivered again later. The note leaves the
+            # intake only after the document is stored, so a MongoDB that has the submission
+            # (moved, or stored directly) is asked first and decides.
+            REVIEWS.labels("early").inc()
+            raise StorageUnavailable("the submission is not in MongoDB yet; retry the review")
         if known is None:
             REVIEWS.labels("unknown").inc()
             log.warning(
