@@ -13,11 +13,13 @@ from tests.polls.conftest import (
     running,
     stream_events,
 )
+from xabar.contracts import dlq_stream
 from xabar.polls.bootstrap import build, redis_client
 from xabar.polls.counter import VoteEntry
 from xabar.polls.service import PollService
 from xabar.polls.votelog import GROUP, VoteLogWriter
 from xabar.polls.voters import Origin
+from xabar.runtime.bus import list_dead_letters, replay_dead_letters
 from xabar.runtime.mongo import mongo_client
 
 
@@ -223,3 +225,30 @@ def test_log_entries_of_both_layouts_read_the_same() -> None:
     )  # fmt: skip
     unflagged = VoteEntry.of({b"v": b"p1|v1|o2|||5|1|"})
     assert unflagged.flags == () and unflagged.address == "" and unflagged.options == ("o2",)
+
+
+async def test_a_poison_entry_in_the_vote_log_goes_to_its_dlq_and_the_votes_after_it_are_written(
+    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+) -> None:
+    settings = make_settings(votelog_interval_s=0.05)
+    await redis.xadd("polls:votes", {"v": "not|a|vote"})  # too few parts: does not decode
+    async with running(settings) as app, client_for(app) as client:
+        service = app.state.polls.service
+        pid = (await create_poll(client, auth))["poll_id"]
+        voters = await cast(service, pid, 10)
+        await drained(redis)
+        docs = await service.votes.collection.find({"poll_id": pid}).to_list(None)
+        assert sorted(d["_id"] for d in docs) == sorted(f"{pid}:{v}" for v in voters)
+        letters = await list_dead_letters(redis, "polls:votes")
+        assert [letter.payload for letter in letters] == [{b"v": b"not|a|vote"}]
+        assert letters[0].deliveries >= 5 and "ValueError" in letters[0].error
+        pending = await redis.xpending("polls:votes", GROUP)
+        assert pending["pending"] == 0
+
+        # replayed by the ops CLI: still poison, back in the DLQ; the votes after it written
+        assert await replay_dead_letters(redis, "polls:votes") == 1
+        more = await cast(service, pid, 3, prefix="w")
+        await drained(redis)
+        assert await redis.xlen(dlq_stream("polls:votes")) == 1
+        count = await service.votes.collection.count_documents({"poll_id": pid})
+        assert count == len(voters) + len(more)

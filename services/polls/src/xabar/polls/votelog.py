@@ -9,6 +9,12 @@ means one MongoDB round trip per ``batch`` votes, and MongoDB's share of the mac
 bounded while votes are being answered; the backlog is written after the burst. A crash leaves
 entries pending; on restart the same consumer reads its own pending entries first, and entries
 left pending by another consumer for longer than ``claim_idle_ms`` are claimed.
+
+An entry that cannot be written (it does not decode, or MongoDB refuses it for good) does not
+hold the others back: a batch MongoDB refuses is written again one entry at a time, the entries
+that fail stay pending, and one delivered ``max_deliveries`` times moves to ``<stream>.dlq`` with
+the error (the bus's layout: ``xabar-ops dlq list|replay polls:votes``) and is acknowledged.
+Unreachable Redis or MongoDB is no entry's fault: the step raises and everything waits.
 """
 
 from __future__ import annotations
@@ -16,12 +22,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Counter
+from pymongo.errors import ExecutionTimeout, PyMongoError, WTimeoutError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from xabar.contracts import dlq_stream
 from xabar.polls.counter import VoteEntry
+from xabar.polls.errors import UNAVAILABLE
 from xabar.polls.metrics import VOTES_LOGGED
 from xabar.polls.repository import VoteLog
 from xabar.polls.workers import Worker
@@ -29,6 +42,9 @@ from xabar.polls.workers import Worker
 log = logging.getLogger("xabar.polls.votelog")
 
 GROUP = "votelog"
+DEAD_LETTERED = Counter(
+    "xabar_polls_votelog_dead_letters_total", "Vote-log entries moved to the dead-letter stream"
+)
 
 
 class VoteLogWriter:
@@ -43,6 +59,7 @@ class VoteLogWriter:
         claim_idle_ms: int = 30_000,
         block_ms: int = 200,
         interval: float = 0.0,
+        max_deliveries: int = 5,
     ) -> None:
         self.redis = redis
         self._r: Any = redis  # redis-py's reply types are unions; we know the shapes
@@ -51,6 +68,7 @@ class VoteLogWriter:
         self.consumer = consumer
         self.batch = batch
         self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
         self.block_ms = block_ms
         self._last_claim = 0.0
         self._worker = Worker("votelog-writer", self._work, interval=interval)
@@ -67,21 +85,100 @@ class VoteLogWriter:
         await self._worker.stop()
 
     async def step(self, *, block_ms: int | None = None) -> int:
-        """Write one batch: this consumer's pending entries first, else new ones."""
+        """Write one batch: this consumer's pending entries first, else new ones. Entries that
+        cannot be written stay pending, or past ``max_deliveries`` go to the dead letters."""
         rows = await self._read("0", None)
         if not rows:
             rows = await self._read(">", block_ms)
         if not rows:
             return 0
-        ids = [entry_id for entry_id, _ in rows]
-        entries = [VoteEntry.of(fields) for _, fields in rows if fields]
-        await self.votes.write(entries)
+        gone = [entry_id for entry_id, fields in rows if not fields]  # deleted: only the ack
+        ready: list[tuple[bytes, dict[bytes, bytes], VoteEntry]] = []
+        failed: list[_Failed] = []
+        for entry_id, fields in rows:
+            if fields:
+                try:
+                    ready.append((entry_id, fields, VoteEntry.of(fields)))
+                except Exception as exc:  # the entry itself is damaged
+                    failed.append(_Failed(entry_id, fields, exc))
+        try:
+            await self.votes.write([entry for _, _, entry in ready])
+            written = ready
+        except Exception as exc:  # the batch refused: find the entries at fault
+            if _unavailable(exc):
+                raise
+            written = []
+            for item in ready:
+                try:
+                    await self.votes.write([item[2]])
+                except Exception as one:
+                    if _unavailable(one):
+                        raise
+                    failed.append(_Failed(item[0], item[1], one))
+                    continue
+                written.append(item)
+        done = [entry_id for entry_id, _, _ in written] + gone
+        if done:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(self.stream, GROUP, *done)
+                pipe.xdel(self.stream, *done)
+                await pipe.execute()
+        VOTES_LOGGED.inc(len(written))
+        if failed:
+            await self._fail(failed)
+        return len(rows)
+
+    async def _fail(self, failed: list[_Failed]) -> None:
+        """Entries delivered ``max_deliveries`` times go to the dead-letter stream, acked and
+        deleted in one transaction; the others stay pending."""
+        dead: list[tuple[_Failed, int]] = []
+        for item in failed:
+            rows = await self._r.xpending_range(
+                self.stream, GROUP, min=item.entry_id, max=item.entry_id, count=1
+            )
+            deliveries = int(rows[0]["times_delivered"]) if rows else 1
+            if deliveries >= self.max_deliveries:
+                dead.append((item, deliveries))
+                continue
+            log.warning(
+                "a vote-log entry could not be written; it stays pending",
+                extra={
+                    "entry_id": _s(item.entry_id),
+                    "deliveries": deliveries,
+                    "error": repr(item.error),
+                },
+            )
+        if not dead:
+            return
+        now = datetime.now(UTC).isoformat()
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.stream, GROUP, *ids)
-            pipe.xdel(self.stream, *ids)
+            for item, deliveries in dead:
+                fields: dict[Any, Any] = {
+                    "stream": self.stream,
+                    "group": GROUP,
+                    "entry_id": item.entry_id,
+                    "error": "".join(traceback.format_exception_only(item.error)).strip()[:4000],
+                    "deliveries": deliveries,
+                    "failed_at": now,
+                    "consumer": self.consumer,
+                }
+                for key, value in item.fields.items():
+                    fields[b"orig:" + key] = value
+                pipe.xadd(dlq_stream(self.stream), fields)
+            entry_ids = [item.entry_id for item, _ in dead]
+            pipe.xack(self.stream, GROUP, *entry_ids)
+            pipe.xdel(self.stream, *entry_ids)
             await pipe.execute()
-        VOTES_LOGGED.inc(len(entries))
-        return len(ids)
+        for item, deliveries in dead:
+            DEAD_LETTERED.inc()
+            log.error(
+                "a vote-log entry moved to the dead-letter stream",
+                extra={
+                    "entry_id": _s(item.entry_id),
+                    "deliveries": deliveries,
+                    "error": repr(item.error),
+                },
+            )
 
     async def claim_stale(self) -> int:
         """Take over entries another consumer left pending for longer than ``claim_idle_ms``."""
@@ -123,6 +220,20 @@ class VoteLogWriter:
                 raise
             await self.ensure_group()  # Redis lost the stream: start it again
             return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+    error: BaseException
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Redis or MongoDB unreachable or too slow: no entry's fault."""
+    return isinstance(exc, (*UNAVAILABLE, ExecutionTimeout, WTimeoutError)) or (
+        isinstance(exc, PyMongoError) and bool(getattr(exc, "timeout", False))
+    )
 
 
 def _s(value: Any) -> str:
