@@ -118,6 +118,7 @@ def build(
         consumer=consumer or settings.consumer_name,
         batch=settings.votelog_batch,
         claim_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
         interval=settings.votelog_interval_s,
     )
     tallier = Tallier(service, publish, interval=settings.tally_interval_s)

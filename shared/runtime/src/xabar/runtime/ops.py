@@ -23,7 +23,7 @@ from xabar.runtime.bus import list_dead_letters, replay_dead_letters
 
 
 async def streams_report(redis: Redis) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for stream in sorted(set(STREAM_OF_TYPE.values())):
         length = await redis.xlen(stream)
         try:
@@ -46,6 +46,20 @@ async def streams_report(redis: Redis) -> list[dict[str, Any]]:
                 ],
             }
         )
+    # the services' own work streams (ingest's intake, the polls' vote log) have dead letters too
+    known = {dlq_stream(e["stream"]) for e in out}
+    async for key in redis.scan_iter(match="*.dlq", _type="stream", count=1000):
+        name = _s(key)
+        if name not in known:
+            source = name.removesuffix(".dlq")
+            out.append(
+                {
+                    "stream": source,
+                    "length": await redis.xlen(source),
+                    "dead_letters": await redis.xlen(name),
+                    "groups": [],
+                }
+            )
     return out
 
 
