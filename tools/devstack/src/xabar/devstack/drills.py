@@ -267,9 +267,10 @@ async def drill_kill9_feed(stack: Stack, churn: bool = False) -> DrillResult:
 async def drill_kill9_publisher(stack: Stack) -> DrillResult:
     from xabar.devstack.demo import generated_items
 
+    count = 3000
     path = stack.state / "import.jsonl"
     with path.open("w", encoding="utf-8") as out:
-        for item in generated_items(3000, seed=7):
+        for item in generated_items(count, seed=7):
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
     env = {**os.environ, **stack.env_for("publisher")}
     proc = await asyncio.create_subprocess_exec(
@@ -282,25 +283,33 @@ async def drill_kill9_publisher(stack: Stack) -> DrillResult:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    await asyncio.sleep(4)
+    # the kill lands by progress, not by time: once a fifth of the articles are on the stream
+    redis = aioredis.from_url(stack.redis.url)
+    try:
+        while (on_stream := await redis.xlen(ARTICLES_STREAM)) < count // 5:
+            if proc.returncode is not None:
+                raise RuntimeError("the import ended before it could be killed")
+            await asyncio.sleep(0.01)
+    finally:
+        await redis.aclose()
     proc.kill()
     await proc.wait()
     stack.services["publisher"].kill9()
-    say("drill", "import and publisher SIGKILLed mid-way; restarting both")
+    say("drill", f"import and publisher SIGKILLed with {on_stream} of {count} on the stream")
     restart(stack.services["publisher"])
     await asyncio.to_thread(stack.cli, "publisher", "import-articles", str(path))
 
     async def done() -> bool:
-        return await feed_total(stack) >= 3000
+        return await feed_total(stack) >= count
 
     await wait_until(done, 180, 1)
     await asyncio.sleep(3)
     total = await feed_total(stack)
     return DrillResult(
         "kill9-publisher",
-        max(0, 3000 - total),
-        max(0, total - 3000),
-        {"articles": 3000, "in_feed": total},
+        max(0, count - total),
+        max(0, total - count),
+        {"articles": count, "on_stream_at_kill": on_stream, "in_feed": total},
     )
 
 
