@@ -315,16 +315,29 @@ class IngestService:
             if doc is None:  # it may be in the intake we cannot reach
                 raise StorageUnavailable("submissions cannot be read right now") from None
             return doc
-        if note is not None:
-            return {"_id": submission_id, **note, "status": SubmissionStatus.RECEIVED.value}
-        return await self._read(submission_id)
+        if note is None:
+            return await self._read(submission_id)
+        # Still in the intake; but the mover may already have stored it (the note goes only
+        # after the insert), or it was stored directly when the intake's reply was lost, and a
+        # review may have reached MongoDB: a stored document decides. A MongoDB that cannot
+        # answer (or failed in the last ``storage_timeout_s``) is passed: the note answers.
+        if time.monotonic() - self._mongo_failed_at >= self.settings.storage_timeout_s:
+            try:
+                with pymongo.timeout(self.settings.storage_timeout_s):
+                    stored = await self.submissions.get(submission_id)
+            except PyMongoError:
+                self._mongo_failed_at = time.monotonic()
+                stored = None
+            if stored is not None:
+                return stored
+        return {"_id": submission_id, **note, "status": SubmissionStatus.RECEIVED.value}
 
     # --- receipts -------------------------------------------------------------------------------
 
     async def status(self, submission_id: str, code: str | None) -> SubmissionStatusView:
         """The status of a submission for the holder of its receipt code. An unknown id and a
-        wrong code raise the same ``NotFound``. A submission still in the intake is answered
-        from there (it is "received" until its event is out, which is after the move)."""
+        wrong code raise the same ``NotFound``. A submission still in the intake and not yet in
+        MongoDB is answered from the intake ("received": its event goes out after the move)."""
         doc = await self._lookup(submission_id) if is_id(submission_id) else None
         stored_hash = doc.get("receipt_hash", "") if doc is not None else "0" * 64
         if doc is None or not code or not receipt_code_matches(code, stored_hash):
