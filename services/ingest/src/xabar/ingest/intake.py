@@ -40,9 +40,8 @@ import contextlib
 import json
 import logging
 import time
-import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pymongo
@@ -59,8 +58,8 @@ from pymongo.errors import (
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from xabar.contracts import STREAM_OF_TYPE, Event, dlq_stream, parse_event
-from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus
+from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
+from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus, FailedEntry, settle_failed
 from xabar.runtime.redispipe import RedisPipe
 
 log = logging.getLogger("xabar.ingest.intake")
@@ -249,13 +248,13 @@ class Mover:
             return 0
         gone = [entry_id for entry_id, fields in rows if not fields]  # deleted: only the ack
         ready: list[_Entry] = []
-        failed: list[_Failed] = []
+        failed: list[FailedEntry] = []
         for entry_id, fields in rows:
             if fields:
                 try:
                     ready.append(_Entry.of(entry_id, fields))
                 except Exception as exc:  # the entry itself is damaged
-                    failed.append(_Failed(entry_id, fields, exc))
+                    failed.append(FailedEntry(entry_id, fields, exc))
         with pymongo.timeout(self.storage_timeout_s):
             moved = await self._insert(ready, failed)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -319,7 +318,7 @@ class Mover:
             if start == "0-0" or not ids:
                 return claimed
 
-    async def _insert(self, entries: list[_Entry], failed: list[_Failed]) -> list[_Entry]:
+    async def _insert(self, entries: list[_Entry], failed: list[FailedEntry]) -> list[_Entry]:
         """Insert the documents of ``entries``; those that are in MongoDB afterwards are
         returned, the others added to ``failed``. An ``_id`` already stored with the same
         receipt is a redelivery of the same entry; with another one, a conflict."""
@@ -343,7 +342,7 @@ class Mover:
         return entries
 
     async def _insert_one_by_one(
-        self, entries: list[_Entry], failed: list[_Failed]
+        self, entries: list[_Entry], failed: list[FailedEntry]
     ) -> list[_Entry]:
         duplicates: set[str] = set()
         inserted: list[_Entry] = []
@@ -355,7 +354,7 @@ class Mover:
             except Exception as exc:
                 if isinstance(exc, PyMongoError) and _unavailable(exc):
                     raise
-                failed.append(_Failed(entry.entry_id, entry.fields, exc))
+                failed.append(FailedEntry(entry.entry_id, entry.fields, exc))
                 continue
             inserted.append(entry)
         checked = await self._check_duplicates(
@@ -364,7 +363,7 @@ class Mover:
         return [e for e in entries if e in inserted or e in checked]
 
     async def _check_duplicates(
-        self, entries: list[_Entry], duplicates: set[str], failed: list[_Failed]
+        self, entries: list[_Entry], duplicates: set[str], failed: list[FailedEntry]
     ) -> list[_Entry]:
         out: list[_Entry] = []
         for entry in entries:
@@ -377,23 +376,18 @@ class Mover:
                         f"MongoDB holds another submission under {entry.submission_id} (its key "
                         "used again after its record left Redis)"
                     )
-                    failed.append(_Failed(entry.entry_id, entry.fields, conflict))
+                    failed.append(FailedEntry(entry.entry_id, entry.fields, conflict))
                     continue
             out.append(entry)
         return out
 
-    async def _fail(self, failed: list[_Failed]) -> None:
-        """Entries delivered ``max_deliveries`` times go to the dead-letter stream, acked and
-        deleted from the intake in one transaction; the others stay pending."""
-        dead: list[tuple[_Failed, int]] = []
-        for item in failed:
-            rows = await self._r.xpending_range(
-                self.intake.stream, GROUP, min=item.entry_id, max=item.entry_id, count=1
-            )
-            deliveries = int(rows[0]["times_delivered"]) if rows else 1
-            if deliveries >= self.max_deliveries:
-                dead.append((item, deliveries))
-                continue
+    async def _fail(self, failed: list[FailedEntry]) -> None:
+        """Entries delivered ``max_deliveries`` times go to the dead-letter stream (acked and
+        deleted, in one transaction); the others stay pending."""
+        kept, dead = await settle_failed(
+            self.redis, self.intake.stream, GROUP, self.consumer, failed, self.max_deliveries
+        )
+        for item, deliveries in kept:
             log.warning(
                 "an accepted submission could not be moved; it stays pending",
                 extra={
@@ -402,27 +396,6 @@ class Mover:
                     "error": repr(item.error),
                 },
             )
-        if not dead:
-            return
-        now = datetime.now(UTC).isoformat()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for item, deliveries in dead:
-                fields: dict[Any, Any] = {
-                    "stream": self.intake.stream,
-                    "group": GROUP,
-                    "entry_id": item.entry_id,
-                    "error": "".join(traceback.format_exception_only(item.error)).strip()[:4000],
-                    "deliveries": deliveries,
-                    "failed_at": now,
-                    "consumer": self.consumer,
-                }
-                for key, value in item.fields.items():
-                    fields[b"orig:" + key] = value
-                pipe.xadd(dlq_stream(self.intake.stream), fields)
-            entry_ids = [item.entry_id for item, _ in dead]
-            pipe.xack(self.intake.stream, GROUP, *entry_ids)
-            pipe.xdel(self.intake.stream, *entry_ids)
-            await pipe.execute()
         for item, deliveries in dead:
             DEAD_LETTERED.inc()
             log.error(
@@ -496,13 +469,6 @@ class _Entry:
         if event.type not in STREAM_OF_TYPE:
             raise ValueError(f"no stream for event type {event.type!r}")
         return cls(entry_id, fields, doc, event)
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    entry_id: bytes
-    fields: dict[bytes, bytes]
-    error: BaseException
 
 
 def _unavailable(exc: PyMongoError) -> bool:

@@ -22,9 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import traceback
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -32,12 +29,12 @@ from pymongo.errors import ExecutionTimeout, PyMongoError, WTimeoutError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from xabar.contracts import dlq_stream
 from xabar.polls.counter import VoteEntry
 from xabar.polls.errors import UNAVAILABLE
 from xabar.polls.metrics import VOTES_LOGGED
 from xabar.polls.repository import VoteLog
 from xabar.polls.workers import Worker
+from xabar.runtime.bus import FailedEntry, settle_failed
 
 log = logging.getLogger("xabar.polls.votelog")
 
@@ -94,13 +91,13 @@ class VoteLogWriter:
             return 0
         gone = [entry_id for entry_id, fields in rows if not fields]  # deleted: only the ack
         ready: list[tuple[bytes, dict[bytes, bytes], VoteEntry]] = []
-        failed: list[_Failed] = []
+        failed: list[FailedEntry] = []
         for entry_id, fields in rows:
             if fields:
                 try:
                     ready.append((entry_id, fields, VoteEntry.of(fields)))
                 except Exception as exc:  # the entry itself is damaged
-                    failed.append(_Failed(entry_id, fields, exc))
+                    failed.append(FailedEntry(entry_id, fields, exc))
         try:
             await self.votes.write([entry for _, _, entry in ready])
             written = ready
@@ -114,7 +111,7 @@ class VoteLogWriter:
                 except Exception as one:
                     if _unavailable(one):
                         raise
-                    failed.append(_Failed(item[0], item[1], one))
+                    failed.append(FailedEntry(item[0], item[1], one))
                     continue
                 written.append(item)
         done = [entry_id for entry_id, _, _ in written] + gone
@@ -128,18 +125,13 @@ class VoteLogWriter:
             await self._fail(failed)
         return len(rows)
 
-    async def _fail(self, failed: list[_Failed]) -> None:
-        """Entries delivered ``max_deliveries`` times go to the dead-letter stream, acked and
-        deleted in one transaction; the others stay pending."""
-        dead: list[tuple[_Failed, int]] = []
-        for item in failed:
-            rows = await self._r.xpending_range(
-                self.stream, GROUP, min=item.entry_id, max=item.entry_id, count=1
-            )
-            deliveries = int(rows[0]["times_delivered"]) if rows else 1
-            if deliveries >= self.max_deliveries:
-                dead.append((item, deliveries))
-                continue
+    async def _fail(self, failed: list[FailedEntry]) -> None:
+        """Entries delivered ``max_deliveries`` times go to the dead-letter stream (acked and
+        deleted, in one transaction); the others stay pending."""
+        kept, dead = await settle_failed(
+            self.redis, self.stream, GROUP, self.consumer, failed, self.max_deliveries
+        )
+        for item, deliveries in kept:
             log.warning(
                 "a vote-log entry could not be written; it stays pending",
                 extra={
@@ -148,27 +140,6 @@ class VoteLogWriter:
                     "error": repr(item.error),
                 },
             )
-        if not dead:
-            return
-        now = datetime.now(UTC).isoformat()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for item, deliveries in dead:
-                fields: dict[Any, Any] = {
-                    "stream": self.stream,
-                    "group": GROUP,
-                    "entry_id": item.entry_id,
-                    "error": "".join(traceback.format_exception_only(item.error)).strip()[:4000],
-                    "deliveries": deliveries,
-                    "failed_at": now,
-                    "consumer": self.consumer,
-                }
-                for key, value in item.fields.items():
-                    fields[b"orig:" + key] = value
-                pipe.xadd(dlq_stream(self.stream), fields)
-            entry_ids = [item.entry_id for item, _ in dead]
-            pipe.xack(self.stream, GROUP, *entry_ids)
-            pipe.xdel(self.stream, *entry_ids)
-            await pipe.execute()
         for item, deliveries in dead:
             DEAD_LETTERED.inc()
             log.error(
@@ -220,13 +191,6 @@ class VoteLogWriter:
                 raise
             await self.ensure_group()  # Redis lost the stream: start it again
             return True
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    entry_id: bytes
-    fields: dict[bytes, bytes]
-    error: BaseException
 
 
 def _unavailable(exc: BaseException) -> bool:

@@ -392,18 +392,87 @@ class EventBus:
             )
 
     def _dead_fields(self, stream: str, group: str, letter: "_Dead") -> dict[Any, Any]:
-        fields: dict[Any, Any] = {
-            "stream": stream,
-            "group": group,
-            "entry_id": letter.entry_id,
-            "error": letter.error[:4000],
-            "deliveries": letter.deliveries,
-            "failed_at": datetime.now(UTC).isoformat(),
-            "consumer": self.consumer_name,
-        }
-        for key, value in letter.fields.items():
-            fields[b"orig:" + (key if isinstance(key, bytes) else str(key).encode())] = value
-        return fields
+        return dead_letter_fields(
+            stream,
+            group,
+            self.consumer_name,
+            letter.entry_id,
+            letter.fields,
+            letter.error,
+            letter.deliveries,
+        )
+
+
+def dead_letter_fields(
+    stream: str,
+    group: str,
+    consumer: str,
+    entry_id: bytes,
+    fields: Mapping[Any, Any],
+    error: str,
+    deliveries: int,
+) -> dict[Any, Any]:
+    """A dead letter as ``<stream>.dlq`` holds it (what ``list_dead_letters`` and
+    ``replay_dead_letters`` read): where it came from, the error, and the original fields."""
+    letter: dict[Any, Any] = {
+        "stream": stream,
+        "group": group,
+        "entry_id": entry_id,
+        "error": error[:4000],
+        "deliveries": deliveries,
+        "failed_at": datetime.now(UTC).isoformat(),
+        "consumer": consumer,
+    }
+    for key, value in fields.items():
+        letter[b"orig:" + (key if isinstance(key, bytes) else str(key).encode())] = value
+    return letter
+
+
+@dataclass(frozen=True, slots=True)
+class FailedEntry:
+    """An entry of a work stream whose effect failed (see ``settle_failed``)."""
+
+    entry_id: bytes
+    fields: Mapping[bytes, bytes]
+    error: BaseException
+
+
+async def settle_failed(
+    redis: Redis,
+    stream: str,
+    group: str,
+    consumer: str,
+    failed: Sequence[FailedEntry],
+    max_deliveries: int,
+) -> tuple[list[tuple[FailedEntry, int]], list[tuple[FailedEntry, int]]]:
+    """For workers that read a stream in a consumer group of their own rather than through
+    ``EventBus`` (ingest's intake mover, the polls' vote-log writer): a failed entry delivered
+    ``max_deliveries`` times goes to ``<stream>.dlq`` in the bus's layout (so ``xabar-ops dlq
+    list|replay`` handle it), acked and deleted from the stream, all in one MULTI/EXEC; the
+    others stay pending. Returns (left pending, dead-lettered), each with its delivery count,
+    for the caller's logs and metrics."""
+    r: Any = redis  # redis-py's reply types are unions; we know the shape
+    kept: list[tuple[FailedEntry, int]] = []
+    dead: list[tuple[FailedEntry, int]] = []
+    for item in failed:
+        rows = await r.xpending_range(stream, group, min=item.entry_id, max=item.entry_id, count=1)
+        deliveries = int(rows[0]["times_delivered"]) if rows else 1
+        (dead if deliveries >= max_deliveries else kept).append((item, deliveries))
+    if dead:
+        async with redis.pipeline(transaction=True) as pipe:
+            for item, deliveries in dead:
+                error = "".join(traceback.format_exception_only(item.error)).strip()
+                pipe.xadd(
+                    dlq_stream(stream),
+                    dead_letter_fields(
+                        stream, group, consumer, item.entry_id, item.fields, error, deliveries
+                    ),
+                )
+            entry_ids = [item.entry_id for item, _ in dead]
+            pipe.xack(stream, group, *entry_ids)
+            pipe.xdel(stream, *entry_ids)
+            await pipe.execute()
+    return kept, dead
 
 
 @dataclass(frozen=True, slots=True)
