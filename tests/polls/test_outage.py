@@ -4,6 +4,8 @@ service carries on by itself, and every vote acknowledged before the crash is st
 import asyncio
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from tests.polls.conftest import SettingsFactory, client_for, create_poll, eventually, running
 from xabar.runtime.localinfra import start_redis
 
@@ -46,10 +48,15 @@ async def test_a_redis_crash_answers_503_and_the_service_recovers_on_its_own(
             assert view["results"]["options"][0]["votes"] == 20  # nothing acknowledged lost
             assert view["results"]["total_votes"] >= 21
 
-            async def written() -> bool:
-                return int(await app.state.polls.service.counter.redis.xlen("polls:votes")) == 0
+            probe = Redis.from_url(server.url)  # a connection of its own: the pooled ones died
 
-            await eventually(written, what="the vote log written after the outage")
+            async def written() -> bool:
+                return int(await probe.xlen("polls:votes")) == 0
+
+            try:
+                await eventually(written, what="the vote log written after the outage")
+            finally:
+                await probe.aclose()
             [report] = await app.state.polls.service.recount(pid)
             assert report.agrees, report.differences
     finally:
