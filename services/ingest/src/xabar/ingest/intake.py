@@ -59,7 +59,15 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
-from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus, FailedEntry, settle_failed
+from xabar.runtime.bus import (
+    EVENTS_PUBLISHED,
+    EventBus,
+    FailedEntry,
+    claim_idle,
+    ensure_group,
+    read_own_first,
+    settle_failed,
+)
 from xabar.runtime.redispipe import RedisPipe
 
 log = logging.getLogger("xabar.ingest.intake")
@@ -202,7 +210,6 @@ class Mover:
         storage_timeout_s: float = 30.0,
     ) -> None:
         self.redis = redis
-        self._r: Any = redis  # redis-py's reply types are unions; we know the shapes
         self.intake = intake
         self.submissions = submissions
         self.bus = bus
@@ -218,8 +225,7 @@ class Mover:
         self._task: asyncio.Task[None] | None = None
 
     async def ensure_group(self) -> None:
-        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
-            await self.redis.xgroup_create(self.intake.stream, GROUP, id="0", mkstream=True)
+        await ensure_group(self.redis, self.intake.stream, GROUP)
 
     async def start(self) -> None:
         self._stopping.clear()
@@ -241,9 +247,9 @@ class Mover:
         cannot be moved stays pending (read again next step) and, once delivered
         ``max_deliveries`` times, goes to the dead-letter stream; the others move on. Redis or
         MongoDB unreachable: raises, and every entry stays pending as it was."""
-        rows = await self._read("0", None)
-        if not rows:
-            rows = await self._read(">", block_ms)
+        rows = await read_own_first(
+            self.redis, self.intake.stream, GROUP, self.consumer, self.batch, block_ms
+        )
         if not rows:
             return 0
         gone = [entry_id for entry_id, fields in rows if not fields]  # deleted: only the ack
@@ -303,20 +309,9 @@ class Mover:
 
     async def claim_stale(self) -> int:
         """Take over entries another consumer left pending longer than ``claim_idle_ms``."""
-        claimed, start = 0, "0-0"
-        while True:
-            reply = await self._r.xautoclaim(
-                self.intake.stream,
-                GROUP,
-                self.consumer,
-                self.claim_idle_ms,
-                start,
-                count=self.batch,
-            )
-            start, ids = _s(reply[0]), reply[1]
-            claimed += len(ids)
-            if start == "0-0" or not ids:
-                return claimed
+        return await claim_idle(
+            self.redis, self.intake.stream, GROUP, self.consumer, self.claim_idle_ms, self.batch
+        )
 
     async def _insert(self, entries: list[_Entry], failed: list[FailedEntry]) -> list[_Entry]:
         """Insert the documents of ``entries``; those that are in MongoDB afterwards are
@@ -406,14 +401,6 @@ class Mover:
                     "error": repr(item.error),
                 },
             )
-
-    async def _read(self, entry_id: str, block_ms: int | None) -> list[tuple[bytes, Any]]:
-        reply = await self._r.xreadgroup(
-            GROUP, self.consumer, {self.intake.stream: entry_id}, count=self.batch, block=block_ms
-        )
-        if not reply:
-            return []
-        return list(reply[0][1])
 
     async def _run(self) -> None:
         backoff = 0.2

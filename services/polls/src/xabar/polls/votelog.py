@@ -19,7 +19,6 @@ Unreachable Redis or MongoDB is no entry's fault: the step raises and everything
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from typing import Any
@@ -34,7 +33,7 @@ from xabar.polls.errors import UNAVAILABLE
 from xabar.polls.metrics import VOTES_LOGGED
 from xabar.polls.repository import VoteLog
 from xabar.polls.workers import Worker
-from xabar.runtime.bus import FailedEntry, settle_failed
+from xabar.runtime.bus import FailedEntry, claim_idle, ensure_group, read_own_first, settle_failed
 
 log = logging.getLogger("xabar.polls.votelog")
 
@@ -59,7 +58,6 @@ class VoteLogWriter:
         max_deliveries: int = 5,
     ) -> None:
         self.redis = redis
-        self._r: Any = redis  # redis-py's reply types are unions; we know the shapes
         self.stream = stream
         self.votes = votes
         self.consumer = consumer
@@ -71,8 +69,7 @@ class VoteLogWriter:
         self._worker = Worker("votelog-writer", self._work, interval=interval)
 
     async def ensure_group(self) -> None:
-        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
-            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        await ensure_group(self.redis, self.stream, GROUP)
 
     async def start(self) -> None:
         await self.ensure_group()
@@ -84,9 +81,9 @@ class VoteLogWriter:
     async def step(self, *, block_ms: int | None = None) -> int:
         """Write one batch: this consumer's pending entries first, else new ones. Entries that
         cannot be written stay pending, or past ``max_deliveries`` go to the dead letters."""
-        rows = await self._read("0", None)
-        if not rows:
-            rows = await self._read(">", block_ms)
+        rows = await read_own_first(
+            self.redis, self.stream, GROUP, self.consumer, self.batch, block_ms
+        )
         if not rows:
             return 0
         gone = [entry_id for entry_id, fields in rows if not fields]  # deleted: only the ack
@@ -152,16 +149,10 @@ class VoteLogWriter:
             )
 
     async def claim_stale(self) -> int:
-        """Take over entries another consumer left pending for longer than ``claim_idle_ms``."""
-        claimed, start = 0, "0-0"
-        while True:
-            reply = await self._r.xautoclaim(
-                self.stream, GROUP, self.consumer, self.claim_idle_ms, start, count=self.batch
-            )
-            start, ids = _s(reply[0]), reply[1]
-            claimed += len(ids)
-            if start == "0-0" or not ids:
-                return claimed
+        """Take over entries another consumer left pending longer than ``claim_idle_ms``."""
+        return await claim_idle(
+            self.redis, self.stream, GROUP, self.consumer, self.claim_idle_ms, self.batch
+        )
 
     async def drain(self) -> int:
         """Write everything this consumer can read now (CLI and tests)."""
@@ -170,14 +161,6 @@ class VoteLogWriter:
         while n := await self.step():
             written += n
         return written
-
-    async def _read(self, entry_id: str, block_ms: int | None) -> list[tuple[bytes, Any]]:
-        reply = await self._r.xreadgroup(
-            GROUP, self.consumer, {self.stream: entry_id}, count=self.batch, block=block_ms
-        )
-        if not reply:
-            return []
-        return list(reply[0][1])
 
     async def _work(self) -> bool:
         try:

@@ -428,6 +428,35 @@ def dead_letter_fields(
     return letter
 
 
+async def read_own_first(
+    redis: Redis, stream: str, group: str, consumer: str, count: int, block_ms: int | None
+) -> list[tuple[bytes, Any]]:
+    """For workers that read a stream in a consumer group of their own: this consumer's pending
+    entries first (a failed one is read again until it is settled), else new ones (waiting up to
+    ``block_ms``). A deleted pending entry comes back with empty fields: ack it only."""
+    r: Any = redis  # redis-py's reply types are unions; we know the shape
+    for entry_id, block in (("0", None), (">", block_ms)):
+        reply = await r.xreadgroup(group, consumer, {stream: entry_id}, count=count, block=block)
+        if reply and reply[0][1]:
+            return list(reply[0][1])
+    return []
+
+
+async def claim_idle(
+    redis: Redis, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
+) -> int:
+    """Take over the entries other consumers of ``group`` left pending longer than
+    ``min_idle_ms`` (a crashed replica's); returns how many."""
+    r: Any = redis
+    claimed, start = 0, "0-0"
+    while True:
+        reply = await r.xautoclaim(stream, group, consumer, min_idle_ms, start, count=count)
+        start, ids = _s(reply[0]), reply[1]
+        claimed += len(ids)
+        if start == "0-0" or not ids:
+            return claimed
+
+
 @dataclass(frozen=True, slots=True)
 class FailedEntry:
     """An entry of a work stream whose effect failed (see ``settle_failed``)."""
