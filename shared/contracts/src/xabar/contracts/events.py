@@ -53,9 +53,39 @@ class Submission(_Data):
 
 
 class SubmissionReceived(AggregateEvent):
+    """Version 1: the reporter's contact in clear. Still read; no longer emitted."""
+
     TYPE = "submission.received"
     type: Literal["submission.received"]
     data: Submission
+
+
+class SealedSubmission(_Data):
+    """A tip whose contact is sealed to the newsroom's public key (version 2).
+
+    ``contact_sealed`` is a libsodium sealed box (X25519, PyNaCl ``SealedBox``) of the contact as
+    JSON (``Contact``), base64 (standard alphabet, padded). Only the holder of the newsroom's
+    private key (the publisher) can open it; ingest, the stream and ingest's database hold only
+    the ciphertext. None when the reporter chose to stay anonymous."""
+
+    submission_id: str
+    title: str
+    text: str
+    country: str = Field(pattern=r"^([A-Z]{2}|other)$")
+    location: str | None = None
+    anonymous: bool
+    contact_sealed: str | None = None
+    attachments: tuple[AttachmentRef, ...] = ()
+    received_at: AwareDatetime
+
+
+class SubmissionReceivedV2(AggregateEvent):
+    """Version 2: the contact sealed (``SealedSubmission``). What ingest emits."""
+
+    TYPE = "submission.received"
+    SCHEMA_VERSION = 2
+    type: Literal["submission.received"]
+    data: SealedSubmission
 
 
 class SubmissionStatus(StrEnum):
@@ -114,6 +144,7 @@ class ArticleState(_Data):
     featured: bool = False  # the site-wide "Новость дня"
     featured_countries: tuple[CountryCode, ...] = ()  # news of the day of a country section
     comment_count: int = Field(default=0, ge=0)
+    comments_open: bool = True  # False: the newsroom closed the article's comments
     corrections: tuple[Correction, ...] = ()
     published_at: AwareDatetime
     updated_at: AwareDatetime
@@ -141,6 +172,77 @@ class ArticleUnpublished(AggregateEvent):
     TYPE = "article.unpublished"
     type: Literal["article.unpublished"]
     data: ArticleRemoval
+
+
+# --- readers' comments (ingest -> publisher -> feed) and letters (ingest -> publisher) -----------
+
+
+class CommentSubmission(_Data):
+    """A reader's comment as ingest accepted it: plain text, not yet moderated."""
+
+    comment_id: str
+    article_id: str
+    parent_id: str | None = None  # the comment it replies to (replies are one level deep)
+    name: str  # shown publicly once approved
+    text: str  # plain text as the reader wrote it
+    client_hash: str  # the reader's address, keyed with ingest's comments key (never in clear)
+    submitted_at: AwareDatetime
+
+
+class CommentSubmitted(AggregateEvent):
+    TYPE = "comment.submitted"
+    type: Literal["comment.submitted"]
+    data: CommentSubmission
+
+
+class PublicComment(_Data):
+    """An approved comment as readers see it (``text`` after any moderator's edit)."""
+
+    comment_id: str
+    article_id: str
+    parent_id: str | None = None
+    name: str
+    text: str  # plain text; the feed escapes it and links URLs with rel="nofollow ugc"
+    edited: bool = False  # a moderator edited a passage out: shown as "[отредактировано]"
+    published_at: AwareDatetime
+
+
+class CommentPublished(AggregateEvent):
+    TYPE = "comment.published"
+    type: Literal["comment.published"]
+    data: PublicComment
+
+
+class CommentRemoval(_Data):
+    comment_id: str
+    article_id: str
+    removed_at: AwareDatetime
+
+
+class CommentRemoved(AggregateEvent):
+    TYPE = "comment.removed"
+    type: Literal["comment.removed"]
+    data: CommentRemoval
+
+
+class Letter(_Data):
+    """A reader's letter to the editors ("Напишите нам"): never published.
+
+    ``reply_to_sealed`` is the way to answer (an e-mail, a phone, ...) sealed to the newsroom's
+    public key, as a tip's contact is (see ``SealedSubmission``)."""
+
+    letter_id: str
+    name: str
+    reply_to_sealed: str | None = None
+    subject: str
+    text: str
+    received_at: AwareDatetime
+
+
+class LetterReceived(AggregateEvent):
+    TYPE = "letter.received"
+    type: Literal["letter.received"]
+    data: Letter
 
 
 # --- polls (polls -> feed) ----------------------------------------------------------------------
@@ -195,7 +297,12 @@ class PollTallied(AggregateEvent):
 
 _ALL: tuple[type[Event], ...] = (
     SubmissionReceived,
+    SubmissionReceivedV2,
     SubmissionReviewed,
+    CommentSubmitted,
+    CommentPublished,
+    CommentRemoved,
+    LetterReceived,
     ArticlePublished,
     ArticleUpdated,
     ArticleUnpublished,

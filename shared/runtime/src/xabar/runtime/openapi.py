@@ -1,19 +1,30 @@
 """A small OpenAPI 3.1 builder: routes declare their pydantic models, the document follows.
 
-api = OpenAPI("Xabar ingest", "1.0.0")
-api.operation("POST", "/api/v1/submissions", "Send a tip", body=NewSubmission,
-              responses={202: Receipt, 422: ErrorBody}, secured=False)
-Route("/openapi.json", api.endpoint)
+Endpoints declare their operation where they are defined (``xabar.runtime.routing.Router``);
+the app includes its routers::
+
+    api = OpenAPI("Xabar ingest", "1.0.0")
+    api.include(submissions.router, reports.router)
+    Route("/openapi.json", api.endpoint)
+
+Every operation also documents the answers any request can get before its endpoint runs:
+431 (headers too large) and 503 (a store is not answering; send it again).
 """
 
-from typing import Any, Literal
+import re
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+if TYPE_CHECKING:
+    from xabar.runtime.routing import Router
+
 REF = "#/components/schemas/{model}"
+_CONVERTER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*):[a-z]+}")
+ALWAYS = (431, 503)  # answered by the server or the runtime before any endpoint decides
 
 
 class ErrorDetail(BaseModel):
@@ -66,6 +77,24 @@ class OpenAPI:
             }
         )
 
+    def include(self, *routers: "Router") -> None:
+        """Declare every operation of ``routers`` (those with ``include_in_schema``)."""
+        for router in routers:
+            for op in router.operations:
+                if not op.include_in_schema:
+                    continue
+                self.operation(
+                    op.method,
+                    _CONVERTER.sub(r"{\1}", op.path),
+                    op.summary,
+                    body=op.body,
+                    body_media=op.body_media,
+                    responses=dict(op.responses),
+                    secured=op.secured,
+                    parameters=[*_path_parameters(op.path), *op.parameters],
+                    tags=list(op.tags),
+                )
+
     def document(self) -> dict[str, Any]:
         if self._cached is not None:
             return self._cached
@@ -102,6 +131,8 @@ class OpenAPI:
                 item["security"] = [{"bearer": []}]
                 item["responses"].setdefault("401", _error_resp(401, key_map))
                 item["responses"].setdefault("403", _error_resp(403, key_map))
+            for status in ALWAYS:
+                item["responses"].setdefault(str(status), _error_resp(status, key_map))
             paths.setdefault(op["path"], {})[op["method"]] = item
         self._cached = {
             "openapi": "3.1.0",
@@ -118,6 +149,16 @@ class OpenAPI:
 
     async def endpoint(self, _: Request) -> Response:
         return JSONResponse(self.document())
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    """The ``{name}`` (or ``{name:converter}``) parts of a path, as required path parameters;
+    an ``int`` converter makes an integer."""
+    params: list[dict[str, Any]] = []
+    for name, conv in re.findall(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}", path):
+        schema = {"type": "integer"} if conv == "int" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return params
 
 
 def _error_resp(status: int, key_map: Any) -> dict[str, Any]:
