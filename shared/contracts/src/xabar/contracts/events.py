@@ -262,7 +262,9 @@ class PollState(_Data):
     opens_at: AwareDatetime
     closes_at: AwareDatetime | None = None
     closed_at: AwareDatetime | None = None
-    countries: tuple[CountryCode, ...] = ()
+    countries: tuple[CountryCode, ...] = ()  # the country sections that show it
+    front_page: bool = True  # shown on the front page (events before placement: always)
+    article_ids: tuple[str, ...] = ()  # articles it is embedded in
 
 
 class PollOpened(AggregateEvent):
