@@ -190,3 +190,47 @@ async def test_with_redis_down_cached_pages_stay_up_and_the_rest_answers_503(
     finally:
         await publisher.stop()
         server.stop()
+
+
+async def test_every_bad_parameter_gets_a_clear_4xx_never_a_5xx(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 12: numbers Redis cannot take, Unicode digits, zero, leading zeros, overlong slugs
+    and unknown URLs are the feed's own 404 page (or the API's 400/404), never the 503 page."""
+    pages = (
+        "/sitemaps/articles-1844674407370955.xml",
+        "/sitemaps/articles-99999999999999999999999.xml",
+        "/sitemaps/articles-0.xml",
+        "/sitemaps/articles-01.xml",
+        "/sitemaps/articles-x.xml",
+        "/news?page=²",
+        "/news?page=0",
+        "/news?page=-1",
+        "/news?page=1e3",
+        "/news?page=99999999999",
+        "/kazakhstan?page=%D9%A3",
+        "/rss.xml?page=²",
+        "/atlantis",
+        "/atlantis/rss.xml",
+        "/news/" + "a" * 400,
+        "/news/",
+        "/nowhere/at/all",
+    )
+    for path in pages:
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert "Страница не найдена" in response.text, path
+        assert "Traceback" not in response.text and "Error" not in response.text, path
+    for path, status, code in (
+        ("/api/v1/articles?page=²", 400, "bad_parameter"),
+        ("/api/v1/articles?page=abc", 400, "bad_parameter"),
+        ("/api/v1/sections/kazakhstan?page=%EF%BC%91", 400, "bad_parameter"),
+        ("/api/v1/polls?page=99999999999", 400, "bad_parameter"),
+        ("/api/v1/sections/atlantis", 404, "not_found"),
+        ("/api/v1/articles/" + "a" * 400, 404, "not_found"),
+        ("/api/v1/nothing", 404, "not_found"),
+    ):
+        response = await client.get(path)
+        assert response.status_code == status, path
+        assert response.json()["error"]["code"] == code, path

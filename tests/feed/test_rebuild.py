@@ -24,7 +24,7 @@ from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ArticleState, Event
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
 from xabar.feed.rebuild import rebuild
-from xabar.feed.routes import FRONT_KEY
+from xabar.feed.routes.keys import FRONT as FRONT_KEY
 from xabar.runtime.bus import EventBus
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -136,9 +136,18 @@ async def test_a_rebuild_reproduces_every_page_byte_for_byte(
         assert await redis.keys(f"feed:{old}:*")
 
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "xabar.feed", "rebuild", "--grace", "0", "--batch", "7",
-            env=_env(settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "xabar.feed",
+            "rebuild",
+            "--grace",
+            "0",
+            "--batch",
+            "7",
+            env=_env(settings),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
         new = (await redis.get("feed:current") or b"").decode()
@@ -209,9 +218,15 @@ async def test_only_one_rebuild_runs_at_a_time(
     with pytest.raises(RebuildError, match="another rebuild is running"):
         await rebuild(redis, progress=False, grace_s=0)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "xabar.feed", "rebuild", "--no-progress",
-        env=_env(settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "xabar.feed",
+        "rebuild",
+        "--no-progress",
+        env=_env(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     assert "rebuild failed: another rebuild is running" in err.decode()

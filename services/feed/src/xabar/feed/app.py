@@ -20,11 +20,12 @@ from xabar.feed.feeds import Feeds
 from xabar.feed.pages import Pages, templates
 from xabar.feed.projector import ARTICLE_TYPES, POLL_TYPES, Projector
 from xabar.feed.repository import ReadModel
-from xabar.feed.routes import Site, hot_paths, paged_paths, site_routes
+from xabar.feed.routes import ROUTERS as FEED_ROUTERS
+from xabar.feed.routes import Deps, exception_handlers, keys, routes
+from xabar.feed.routes.assets import load_assets, robots
 from xabar.runtime.app import standard_routes
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import redis_check
-from xabar.runtime.http import error_handlers
 from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.openapi import OpenAPI
 
@@ -54,12 +55,15 @@ def create_app(
         bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, projector.handle_batch, types=POLL_TYPES)
     watcher = RevisionWatcher(redis, cache, interval=settings.revision_poll_ms / 1000)
     env = templates()
-    site = Site(
+    feeds = Feeds(settings, read_model, env, now)
+    deps = Deps(
         settings=settings,
         cache=cache,
         pages=Pages(settings, read_model, env, now),
-        feeds=Feeds(settings, read_model, env, now),
+        feeds=feeds,
         api=JsonApi(settings, read_model, now),
+        assets=load_assets(),
+        robots=robots(feeds),
     )
     api = OpenAPI(
         "Xabar feed",
@@ -67,6 +71,7 @@ def create_app(
         "The readers' site: front page, news list, sections, articles, polls, feeds (RSS, Atom, "
         "JSON Feed) and this JSON API over the same read model.",
     )
+    api.include(*FEED_ROUTERS)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -83,19 +88,22 @@ def create_app(
             if mongo is not None:
                 await mongo.close()
 
-    routes = [
+    all_routes = [
         *standard_routes({"redis": redis_check(redis)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *site_routes(site, api),
+        *routes(),
     ]
-    return Starlette(
-        routes=routes,
+    app = Starlette(
+        routes=all_routes,
         lifespan=lifespan,
         middleware=[
             Middleware(
-                FastPath, cache=cache, hot=hot_paths(site.feeds), paged=paged_paths(site.feeds)
+                FastPath, cache=cache, hot=keys.hot_paths(feeds), paged=keys.paged_paths(feeds)
             ),
             Middleware(MetricsMiddleware),
         ],
-        exception_handlers=error_handlers(),
+        exception_handlers=exception_handlers(),
     )
+    app.router.redirect_slashes = False  # "/news/" is a 404, not a redirect built from Host
+    app.state.deps = deps
+    return app

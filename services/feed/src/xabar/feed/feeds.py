@@ -35,6 +35,7 @@ TEXT = "text/plain; charset=utf-8"
 NEWS_SITEMAP_WINDOW = timedelta(days=2)
 NEWS_SITEMAP_MAX = 1000  # Google News sitemaps hold at most 1,000 URLs
 SITEMAP_CHUNK = 5000
+MAX_SITEMAP_CHUNK = 1_000_000  # 5 billion articles: past any read model, and safe for Redis
 
 
 @dataclass(frozen=True, slots=True)

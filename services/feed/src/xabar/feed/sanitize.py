@@ -18,12 +18,43 @@ import nh3
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 ALLOWED_TAGS = frozenset(
-    {
-        "p", "br", "h2", "h3", "h4", "strong", "b", "em", "i", "u", "s", "sub", "sup", "mark",
-        "blockquote", "q", "cite", "ul", "ol", "li", "a", "img", "figure", "figcaption", "hr",
-        "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "caption",
-    }
-)  # fmt: skip
+    [
+        "p",
+        "br",
+        "h2",
+        "h3",
+        "h4",
+        "strong",
+        "b",
+        "em",
+        "i",
+        "u",
+        "s",
+        "sub",
+        "sup",
+        "mark",
+        "blockquote",
+        "q",
+        "cite",
+        "ul",
+        "ol",
+        "li",
+        "a",
+        "img",
+        "figure",
+        "figcaption",
+        "hr",
+        "code",
+        "pre",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "caption",
+    ]
+)
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},

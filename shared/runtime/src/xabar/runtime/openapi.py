@@ -91,7 +91,7 @@ class OpenAPI:
                     body_media=op.body_media,
                     responses=dict(op.responses),
                     secured=op.secured,
-                    parameters=[*_path_parameters(op.path), *op.parameters],
+                    parameters=_merged(_path_parameters(op.path), op.parameters),
                     tags=list(op.tags),
                 )
 
@@ -159,6 +159,15 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
         schema = {"type": "integer"} if conv == "int" else {"type": "string"}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return params
+
+
+def _merged(
+    implied: list[dict[str, Any]], declared: tuple[dict[str, Any], ...]
+) -> list[dict[str, Any]]:
+    """The path's implied parameters and the declared ones; a declared one (with an ``enum``,
+    say) replaces the implied one of the same name and place."""
+    named = {(p["name"], p["in"]) for p in declared}
+    return [*(p for p in implied if (p["name"], p["in"]) not in named), *declared]
 
 
 def _error_resp(status: int, key_map: Any) -> dict[str, Any]:

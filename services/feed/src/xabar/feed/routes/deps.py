@@ -1,0 +1,99 @@
+"""What every endpoint of the feed gets its collaborators from: one typed ``Deps`` on
+``app.state.deps``, built by the composition root (``xabar.feed.app.create_app``).
+
+Also the parameters the endpoints share: the ``page`` query parameter (parsed here, declared in
+the OpenAPI document once) and the conditional-GET headers every cached answer honours.
+"""
+
+import re
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xabar.feed.api import JsonApi
+from xabar.feed.cache import PageCache, Rendered, respond
+from xabar.feed.config import FeedSettings
+from xabar.feed.errors import (
+    ArticleNotFound,
+    BadParameter,
+    FeedError,
+    PageNotFound,
+    ReadModelUnavailable,
+)
+from xabar.feed.feeds import Feeds
+from xabar.feed.pages import Pages
+
+Render = Callable[[], Awaitable[Rendered]]
+
+_PAGE = re.compile(r"[0-9]{1,9}")
+MAX_SLUG = 300
+
+PAGE_PARAM: dict[str, Any] = {
+    "name": "page",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1, "default": 1},
+    "description": "Page number; pages past the last one answer 404",
+}
+CONDITIONAL: tuple[dict[str, Any], ...] = (
+    {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+    {"name": "If-Modified-Since", "in": "header", "required": False, "schema": {"type": "string"}},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """The feed's collaborators, as the endpoints see them."""
+
+    settings: FeedSettings
+    cache: PageCache
+    pages: Pages
+    feeds: Feeds
+    api: JsonApi
+    assets: dict[str, Rendered]
+    robots: Rendered
+
+    @staticmethod
+    def of(request: Request) -> "Deps":
+        return cast(Deps, request.app.state.deps)
+
+    async def cached(self, request: Request, key: Hashable, render: Render) -> Response:
+        """The page under ``key`` from the cache, rendered first if it is missing or stale; if
+        the read model does not answer, the last page rendered under ``key`` (an outdated page
+        beats no page), else ``ReadModelUnavailable``. 304 when the validators still match."""
+        page = self.cache.get(key)
+        if page is None:
+            try:
+                page = await self.cache.get_or_render(key, render)
+            except ReadModelUnavailable:
+                page = self.cache.stale(key)
+                if page is None:
+                    raise
+        return respond(page, request.headers)
+
+
+def page_number(request: Request, error: type[FeedError] = PageNotFound) -> int:
+    """``?page=N`` (1 when absent); anything but a whole number from 1 raises ``error``: the
+    pages answer it as their 404, the JSON API as a 400."""
+    raw = request.query_params.get("page")
+    if raw is None:
+        return 1
+    if not _PAGE.fullmatch(raw):
+        raise error("page must be a whole number from 1")
+    return int(raw)
+
+
+def api_page(request: Request) -> int:
+    return page_number(request, BadParameter)
+
+
+def slug_of(request: Request) -> str:
+    """The ``{slug}`` path parameter; one longer than any slug the publisher makes is no
+    article's."""
+    slug: str = request.path_params["slug"]
+    if len(slug) > MAX_SLUG:
+        raise ArticleNotFound("no such article")
+    return slug
