@@ -119,6 +119,17 @@ def _env(settings: FeedSettings) -> dict[str, str]:
     }
 
 
+async def _rebuild_process(settings: FeedSettings, *args: str) -> asyncio.subprocess.Process:
+    """``python -m xabar.feed rebuild ARGS`` against the test's Redis, its output piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "xabar.feed", "rebuild", *args),
+        env=_env(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_a_rebuild_reproduces_every_page_byte_for_byte(
     settings: FeedSettings, publisher: EventBus, redis: aioredis.Redis
 ) -> None:
@@ -135,19 +146,7 @@ async def test_a_rebuild_reproduces_every_page_byte_for_byte(
         old = (await redis.get("feed:current") or b"").decode()
         assert await redis.keys(f"feed:{old}:*")
 
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "xabar.feed",
-            "rebuild",
-            "--grace",
-            "0",
-            "--batch",
-            "7",
-            env=_env(settings),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await _rebuild_process(settings, "--grace", "0", "--batch", "7")
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
         new = (await redis.get("feed:current") or b"").decode()
@@ -217,16 +216,7 @@ async def test_only_one_rebuild_runs_at_a_time(
     await redis.set("feed:building", "g999", ex=60)
     with pytest.raises(RebuildError, match="another rebuild is running"):
         await rebuild(redis, progress=False, grace_s=0)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "xabar.feed",
-        "rebuild",
-        "--no-progress",
-        env=_env(settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await _rebuild_process(settings, "--no-progress")
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     assert "rebuild failed: another rebuild is running" in err.decode()

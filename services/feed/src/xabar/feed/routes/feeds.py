@@ -24,79 +24,43 @@ COUNTRY_PARAM: dict[str, Any] = {
 SITE_PARAMS = (PAGE_PARAM, *CONDITIONAL)
 SECTION_PARAMS = (COUNTRY_PARAM, PAGE_PARAM, *CONDITIONAL)
 
+FEEDS = (  # kind, file, media type, what it is
+    ("rss", "rss.xml", RSS_MEDIA, "RSS 2.0 feed"),
+    ("atom", "atom.xml", ATOM_MEDIA, "Atom feed"),
+    ("json", "feed.json", JSON_FEED_MEDIA, "JSON Feed 1.1"),
+)
+KIND_OF_FILE = {file: kind for kind, file, _, _ in FEEDS}
+
 router = Router(tags=["feeds"])
 
 
-def _responses(media: str) -> dict[int, str | None]:
-    return {200: media, 304: None, 404: None}
-
-
-async def _feed(request: Request, kind: str, scope: Scope) -> Response:
+async def _feed(request: Request, scope: Scope) -> Response:
     deps = Deps.of(request)
+    kind = KIND_OF_FILE[request.url.path.rsplit("/", 1)[1]]
     n = page_number(request)
     render = {"rss": deps.feeds.rss, "atom": deps.feeds.atom, "json": deps.feeds.json_feed}[kind]
     return await deps.cached(request, keys.feed(kind, scope, n), lambda: render(scope, n))
 
 
-def _section_scope(request: Request) -> Scope:
-    return Deps.of(request).feeds.country_scope(country_of(request))
+async def site_feed(request: Request) -> Response:
+    """``/rss.xml``, ``/atom.xml``, ``/feed.json``: all news, paged (RFC 5005)."""
+    return await _feed(request, Deps.of(request).feeds.site_scope())
 
 
-@router.get(
-    "/rss.xml",
-    "RSS 2.0 feed of all news (RFC 5005 paging)",
-    responses=_responses(RSS_MEDIA),
-    parameters=SITE_PARAMS,
-)
-async def site_rss(request: Request) -> Response:
-    return await _feed(request, "rss", Deps.of(request).feeds.site_scope())
+async def section_feed(request: Request) -> Response:
+    """``/{country}/rss.xml`` and the others: the news of one country section."""
+    deps = Deps.of(request)
+    return await _feed(request, deps.feeds.country_scope(country_of(request)))
 
 
-@router.get(
-    "/atom.xml",
-    "Atom feed of all news (RFC 5005 paging)",
-    responses=_responses(ATOM_MEDIA),
-    parameters=SITE_PARAMS,
-)
-async def site_atom(request: Request) -> Response:
-    return await _feed(request, "atom", Deps.of(request).feeds.site_scope())
-
-
-@router.get(
-    "/feed.json",
-    "JSON Feed 1.1 of all news",
-    responses=_responses(JSON_FEED_MEDIA),
-    parameters=SITE_PARAMS,
-)
-async def site_json_feed(request: Request) -> Response:
-    return await _feed(request, "json", Deps.of(request).feeds.site_scope())
-
-
-@router.get(
-    "/{country}/rss.xml",
-    "RSS 2.0 feed of a country section",
-    responses=_responses(RSS_MEDIA),
-    parameters=SECTION_PARAMS,
-)
-async def section_rss(request: Request) -> Response:
-    return await _feed(request, "rss", _section_scope(request))
-
-
-@router.get(
-    "/{country}/atom.xml",
-    "Atom feed of a country section",
-    responses=_responses(ATOM_MEDIA),
-    parameters=SECTION_PARAMS,
-)
-async def section_atom(request: Request) -> Response:
-    return await _feed(request, "atom", _section_scope(request))
-
-
-@router.get(
-    "/{country}/feed.json",
-    "JSON Feed 1.1 of a country section",
-    responses=_responses(JSON_FEED_MEDIA),
-    parameters=SECTION_PARAMS,
-)
-async def section_json_feed(request: Request) -> Response:
-    return await _feed(request, "json", _section_scope(request))
+for _kind, _file, _media, _what in FEEDS:
+    _responses = {200: _media, 304: None, 404: None}
+    router.get(f"/{_file}", f"{_what} of all news", responses=_responses, parameters=SITE_PARAMS)(
+        site_feed
+    )
+    router.get(
+        f"/{{country}}/{_file}",
+        f"{_what} of a country section",
+        responses=_responses,
+        parameters=SECTION_PARAMS,
+    )(section_feed)
