@@ -1,4 +1,19 @@
-"""The runtime package's exception hierarchy."""
+"""The runtime package's exception hierarchy.
+
+::
+
+    RuntimeFault
+    ├── InfraError          local redis-server or FerretDB could not be installed or started
+    ├── ConfigError         a setting is missing, malformed or a placeholder
+    └── BadRequest          a request refused before any service logic ran (status, code, message)
+        ├── BodyError       a body over a limit, of another type, or malformed (runtime.bodies)
+        └── BadParameter    a query or path parameter out of its form or range (runtime.params)
+
+``BadRequest`` carries its HTTP status: ``runtime.http.error_handlers`` renders it as the JSON
+error body; a service whose users are people catches it (or maps it) to answer a page.
+"""
+
+from typing import Any
 
 
 class RuntimeFault(Exception):
@@ -11,3 +26,21 @@ class InfraError(RuntimeFault):
 
 class ConfigError(RuntimeFault):
     """A setting is missing, malformed or still a placeholder."""
+
+
+class BadRequest(RuntimeFault):
+    """A request refused with ``status``; ``code`` is for programs, ``message`` for people
+    (our own words, never an exception's text)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.fields = fields
+        self.headers = headers
