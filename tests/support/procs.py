@@ -19,6 +19,7 @@ class ServiceProcess:
         self.port = port
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_port = 0  # 0: none of its own
 
     @property
     def url(self) -> str:
@@ -62,6 +63,12 @@ class ServiceProcess:
 def service_process(
     module: str, env: Mapping[str, str], tmp: Path, port_env: str
 ) -> ServiceProcess:
-    """A not-yet-started process of ``module`` on a free port (``port_env`` names its setting)."""
+    """A not-yet-started process of ``module`` on a free port (``port_env`` names its setting,
+    ``XABAR_X_PORT``), with its operators' metrics listener on another free port (``.metrics``)
+    unless ``env`` chooses one."""
     port = free_port()
-    return ServiceProcess(module, {**env, port_env: str(port)}, port, tmp / f"{module}.log")
+    metrics_env = port_env.removesuffix("PORT") + "METRICS_PORT"
+    chosen = {port_env: str(port), metrics_env: env.get(metrics_env) or str(free_port())}
+    proc = ServiceProcess(module, {**env, **chosen}, port, tmp / f"{module}.log")
+    proc.metrics_port = int(chosen[metrics_env])
+    return proc
