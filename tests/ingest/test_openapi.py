@@ -85,4 +85,3 @@ async def test_real_responses_match_the_document(
     _check(doc, "/report/status", "POST", await client.post("/report/status", data={"id": "1"}))
     _check(doc, "/healthz", "GET", await client.get("/healthz"))
     _check(doc, "/readyz", "GET", await client.get("/readyz"))
-    _check(doc, "/metrics", "GET", await client.get("/metrics"))

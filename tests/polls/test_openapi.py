@@ -4,7 +4,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-INFRA = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+INFRA = {"/healthz", "/readyz", "/openapi.json"}
 
 
 async def test_every_route_is_declared_in_openapi(
@@ -38,4 +38,4 @@ async def test_every_route_is_declared_in_openapi(
 async def test_health_and_readiness_check_the_real_dependencies(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"redis": "ok", "mongodb": "ok"}
+    assert ready.json() == {"status": "ok"}  # which dependency failed goes to the log only

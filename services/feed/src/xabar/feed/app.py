@@ -23,11 +23,11 @@ from xabar.feed.repository import ReadModel
 from xabar.feed.routes import ROUTERS as FEED_ROUTERS
 from xabar.feed.routes import Deps, exception_handlers, keys, routes
 from xabar.feed.routes.assets import load_assets, robots
-from xabar.runtime.app import standard_routes
+from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import redis_check
-from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.openapi import OpenAPI
+from xabar.runtime.security import PagePolicy
 
 
 def create_app(
@@ -93,17 +93,20 @@ def create_app(
         Route("/openapi.json", api.endpoint, include_in_schema=False),
         *routes(),
     ]
-    app = Starlette(
+    pages = PagePolicy().with_(
+        img_src="'self' http: https: data:",
+        form_action=f"'self' {settings.polls_public_url}",
+    )
+    app = service_app(
         routes=all_routes,
         lifespan=lifespan,
         middleware=[
             Middleware(
                 FastPath, cache=cache, hot=keys.hot_paths(feeds), paged=keys.paged_paths(feeds)
-            ),
-            Middleware(MetricsMiddleware),
+            )
         ],
         exception_handlers=exception_handlers(),
+        pages=pages,
     )
-    app.router.redirect_slashes = False  # "/news/" is a 404, not a redirect built from Host
     app.state.deps = deps
     return app

@@ -8,7 +8,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM, SubmissionReviewed
@@ -22,16 +21,16 @@ from xabar.ingest.relay import SubmissionRelay
 from xabar.ingest.repository import SubmissionRepository
 from xabar.ingest.routes import RouteDeps, api_routes, declare_standard_routes
 from xabar.ingest.service import IngestService
-from xabar.runtime.app import standard_routes
+from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.http import error_handlers
-from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.redispipe import RedisPipe
+from xabar.runtime.security import PagePolicy
 
 log = logging.getLogger("xabar.ingest")
 
@@ -135,11 +134,11 @@ def create_app(
         Route("/openapi.json", api.endpoint, include_in_schema=False),
         *api_routes(api, deps),
     ]
-    app = Starlette(
+    app = service_app(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware)],
         exception_handlers=error_handlers(),
+        pages=PagePolicy().with_(style_src="'unsafe-inline'"),
     )
     app.state.service = service
     app.state.relay = relay

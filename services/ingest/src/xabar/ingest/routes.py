@@ -557,7 +557,6 @@ class HealthBody(BaseModel):
 
 class ReadinessBody(BaseModel):
     status: str
-    checks: dict[str, str]
 
 
 def declare_standard_routes(api: OpenAPI) -> None:
@@ -571,9 +570,6 @@ def declare_standard_routes(api: OpenAPI) -> None:
         "Redis and MongoDB answer",
         responses={200: ReadinessBody, 503: ReadinessBody},
         tags=["ops"],
-    )
-    api.operation(
-        "GET", "/metrics", "Prometheus metrics", responses={200: "text/plain"}, tags=["ops"]
     )
     api.operation(
         "GET", "/openapi.json", "This document", responses={200: "application/json"}, tags=["ops"]

@@ -17,14 +17,14 @@ from xabar.polls.fastvote import FastVotes
 from xabar.polls.pages import Pages
 from xabar.polls.routes import Context, api_routes
 from xabar.polls.voters import Identities, VoterCookies
-from xabar.runtime.app import standard_routes
+from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.http import error_handlers
-from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.redispipe import RedisPipe
+from xabar.runtime.security import PagePolicy
 
 
 def create_app(
@@ -82,9 +82,14 @@ def create_app(
         Route("/openapi.json", api.endpoint, include_in_schema=False),
         *api_routes(api, context),
     ]
-    return Starlette(
+    # a vote from the feed's page is redirected back to it: form-action must allow the site
+    pages = PagePolicy().with_(
+        style_src="'unsafe-inline'", form_action=f"'self' {settings.site_url}"
+    )
+    return service_app(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(FastVotes, ctx=context), Middleware(MetricsMiddleware)],
+        middleware=[Middleware(FastVotes, ctx=context)],
         exception_handlers=error_handlers(),
+        pages=pages,
     )

@@ -11,7 +11,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from xabar.contracts import GROUP_PUBLISHER, SUBMISSIONS_STREAM, SubmissionReceived
@@ -27,13 +26,12 @@ from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repository import Collections
 from xabar.publisher.routes import Deps, api_routes
 from xabar.publisher.scheduler import Scheduler, stop_tasks
-from xabar.runtime.app import standard_routes
+from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.http import error_handlers
 from xabar.runtime.locks import DocLocks
-from xabar.runtime.metrics import MetricsMiddleware
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
@@ -196,12 +194,7 @@ def create_app(
         Route("/openapi.json", api.endpoint, include_in_schema=False),
         *api_routes(api, deps),
     ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware)],
-        exception_handlers=error_handlers(),
-    )
+    app = service_app(routes=routes, lifespan=lifespan, exception_handlers=error_handlers())
     app.state.publisher = parts
     app.state.scheduler = scheduler
     return app

@@ -1,25 +1,65 @@
-"""What every service's HTTP app has: health, readiness, metrics, a server that stops cleanly."""
+"""What every service's HTTP app has: health and readiness, security headers, no redirects that
+echo the Host header, metrics for operators only, and a server that bounds request headers and
+stops cleanly.
+
+``service_app`` builds a service's Starlette app (use it instead of ``Starlette(...)``);
+``serve`` runs it. Metrics are not routes of the app: ``serve`` exposes them on a listener of
+their own (``metrics_host``:``metrics_port``, loopback by default) that only operators reach.
+"""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import uvicorn
-from starlette.routing import BaseRoute, Route
+from prometheus_client import start_http_server
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from starlette.types import Lifespan
 
 from xabar.runtime.config import ServiceSettings
 from xabar.runtime.health import Check, health_routes
-from xabar.runtime.metrics import metrics_endpoint
+from xabar.runtime.metrics import MetricsMiddleware
+from xabar.runtime.protocol import LimitedHttpTools
+from xabar.runtime.security import PagePolicy, SecurityHeaders
 
 log = logging.getLogger("xabar.app")
 
 
 def standard_routes(checks: dict[str, Check]) -> list[BaseRoute]:
-    """/healthz (process alive), /readyz (dependencies answer), /metrics (Prometheus)."""
-    return [*health_routes(checks), Route("/metrics", metrics_endpoint, include_in_schema=False)]
+    """/healthz (process alive) and /readyz (dependencies answer; no detail in the answer)."""
+    return [*health_routes(checks)]
+
+
+def service_app(
+    *,
+    routes: Sequence[BaseRoute],
+    lifespan: Lifespan[Starlette] | None,
+    exception_handlers: Mapping[Any, Any],
+    middleware: Sequence[Middleware] = (),
+    pages: PagePolicy | None = None,
+) -> Starlette:
+    """A service's Starlette app: security headers outermost (``pages`` is its HTML policy),
+    then ``middleware``, then request metrics. Starlette's trailing-slash redirect is off: it
+    builds its ``Location`` from the request's Host header."""
+    app = Starlette(
+        routes=list(routes),
+        lifespan=lifespan,
+        middleware=[
+            Middleware(SecurityHeaders, policy=pages),
+            *middleware,
+            Middleware(MetricsMiddleware),
+        ],
+        exception_handlers=dict(exception_handlers),
+    )
+    app.router.redirect_slashes = False
+    return app
 
 
 def serve(app: object, settings: ServiceSettings, *, workers_note: Sequence[str] = ()) -> None:
-    """Run ``app`` with uvicorn; SIGTERM and SIGINT drain requests and run the lifespan shutdown."""
+    """Run ``app`` with uvicorn; SIGTERM and SIGINT drain requests and run the lifespan shutdown.
+    Request headers past ``protocol.HeaderLimits`` are answered 431 before the app sees them."""
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.host,
@@ -28,15 +68,25 @@ def serve(app: object, settings: ServiceSettings, *, workers_note: Sequence[str]
         access_log=False,
         lifespan="on",
         loop="uvloop",
-        http="httptools",
+        http=LimitedHttpTools,
         timeout_graceful_shutdown=10,
         proxy_headers=False,  # client addresses are resolved by our own trusted-proxy rule
         server_header=False,
     )
     server = uvicorn.Server(config)
+    metrics = settings.metrics_address()
+    listener = None
+    if metrics is not None:
+        listener, _ = start_http_server(metrics[1], addr=metrics[0])
+        log.info("metrics for operators on http://%s:%d/metrics", *metrics)
     for note in workers_note:
         log.info(note)
-    server.run()  # on the configured loop (uvloop); asyncio.run() would ignore config.loop
+    try:
+        server.run()  # on the configured loop (uvloop); asyncio.run() would ignore config.loop
+    finally:
+        if listener is not None:
+            listener.shutdown()
+            listener.server_close()
 
 
-__all__ = ["serve", "standard_routes"]
+__all__ = ["serve", "service_app", "standard_routes"]

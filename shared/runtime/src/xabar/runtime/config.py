@@ -1,14 +1,15 @@
 """Settings every service shares. Each service subclasses ``ServiceSettings`` with its prefix."""
 
 import socket
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from xabar.runtime.bus import BusOptions
 
 PLACEHOLDERS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "xxx", "todo"})
+METRICS_PORT_OFFSET = 1000
 
 
 def require_secret(name: str, secret: SecretStr) -> None:
@@ -22,13 +23,22 @@ def require_secret(name: str, secret: SecretStr) -> None:
 
 
 class ServiceSettings(BaseSettings):
-    """Read from the environment with the service's prefix, e.g. ``XABAR_FEED_PORT``."""
+    """Read from the environment with the service's prefix, e.g. ``XABAR_FEED_PORT``.
+
+    ``metrics_port``: Prometheus metrics are served only on this listener, for operators
+    (``metrics_host``, loopback by default); unset, it is ``port`` + 1000; 0 turns it off.
+    ``form_origins``: comma-separated origins (``https://news.example``) whose pages may post
+    forms to this service, besides the service's own public URL (see ``security.OriginCheck``).
+    """
 
     # hide_input_in_errors: a refused setting must not print the secrets beside it
     model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = Field(ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    form_origins: Annotated[tuple[str, ...], NoDecode] = ()
     redis_url: str = "redis://127.0.0.1:6379/0"
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     mongodb_db: str
@@ -41,10 +51,28 @@ class ServiceSettings(BaseSettings):
     # The editors' token key, shared by publisher (signs) and the others (verify): HS256.
     jwt_secret: SecretStr
 
+    @field_validator("form_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
         require_secret("jwt_secret", self.jwt_secret)
         return self
+
+    @model_validator(mode="after")
+    def _metrics_port_in_range(self) -> Self:
+        if self.metrics_port is None and self.port + METRICS_PORT_OFFSET > 65535:
+            raise ValueError("metrics_port must be set when port + 1000 is past 65535")
+        return self
+
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where operators read the metrics; None when turned off."""
+        port = self.port + METRICS_PORT_OFFSET if self.metrics_port is None else self.metrics_port
+        return None if port == 0 else (self.metrics_host, port)
 
     def bus_options(self) -> BusOptions:
         return BusOptions(

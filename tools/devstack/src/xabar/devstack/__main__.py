@@ -79,7 +79,11 @@ def run() -> int:
                 f"(login {CHIEF_EMAIL}, password in .state/secrets.json)",
             )
             say("stack", f"  polls API        {s['polls'].url}/api/v1/polls")
-            say("stack", "  metrics          /metrics on each; health /healthz, /readyz")
+            say(
+                "stack",
+                "  metrics          operators only: 127.0.0.1:(port + 1000)/metrics; "
+                "health /healthz, /readyz",
+            )
             say("stack", "press Ctrl-C to stop")
             while True:
                 for svc in s.values():

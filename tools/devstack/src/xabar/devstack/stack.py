@@ -209,6 +209,8 @@ def running_stack(
         try:
             for name, svc in services.items():
                 svc.env = {**stack.env_for(name), **((extra_env or {}).get(name, {}))}
+                if ports is None:  # free ports: the operators' metrics listener gets one too
+                    svc.env.setdefault(f"XABAR_{name.upper()}_METRICS_PORT", str(free_port()))
                 svc.start()
             for svc in services.values():
                 svc.wait_ready()
