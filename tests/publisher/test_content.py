@@ -8,17 +8,24 @@ from PIL import Image
 
 from tests.publisher.conftest import jpeg
 from xabar.publisher.content import (
+    allocate,
     base_slug,
     numbered_slug,
     render_markdown,
     sanitize_html,
     text_to_html,
 )
-from xabar.publisher.domain import check_transition, diff_states, revision, state_at
+from xabar.publisher.domain import (
+    Article,
+    EditorRef,
+    check_transition,
+    diff_states,
+    revision,
+    state_at,
+)
 from xabar.publisher.errors import BadMedia, InvalidTransition, MediaTooLarge, NotAllowed
 from xabar.publisher.media import inspect_image
 from xabar.publisher.schemas import ArticleIn, ArticlePatch
-from xabar.publisher.slugs import allocate
 from xabar.runtime.auth import Principal, Role
 from xabar.runtime.http import BadRequest, validate
 
@@ -66,16 +73,29 @@ def test_slugs_are_transliterated_and_numbered_within_the_length_limit() -> None
     assert allocate("svobodno", "me", claims, counters) == "svobodno"
 
 
+def article(**fields: object) -> Article:
+    at = datetime(2026, 2, 17, tzinfo=UTC)
+    base = Article(
+        article_id="a1",
+        slug="a1",
+        created_at=at,
+        updated_at=at,
+        created_by=EditorRef(id="e", name="Р"),
+    )
+    return base.with_values(fields)
+
+
 def test_any_version_is_rebuilt_from_the_revisions_and_diffed() -> None:
     who = Principal("e1", "Редактор", Role.EDITOR)
     at = datetime(2026, 2, 17, tzinfo=UTC)
-    v1 = {"title": "Один", "lead": "", "status": "draft", "version": 1}
-    doc = dict(v1)
-    revisions = [revision(1, at, who, "create", {}, {"title": "Один", "status": "draft"})]
+    doc = article(title="Один")
+    doc = doc.model_copy(
+        update={"revisions": (revision(1, at, who, "create", {}, doc.values(["title", "status"])),)}
+    )
     for version, changes in ((2, {"title": "Два"}), (3, {"lead": "Лид", "status": "in_review"})):
-        revisions.append(revision(version, at, who, "edit", doc, changes))
-        doc = {**doc, **changes, "version": version}
-    doc["revisions"] = revisions
+        rev = revision(version, at, who, "edit", doc.values(), changes)
+        doc = doc.next_version(changes, rev)
+        assert doc.version == version
     assert state_at(doc, 1)["title"] == "Один"
     assert state_at(doc, 2)["title"] == "Два" and state_at(doc, 2)["lead"] == ""
     assert state_at(doc, 3)["status"] == "in_review"
@@ -85,7 +105,7 @@ def test_any_version_is_rebuilt_from_the_revisions_and_diffed() -> None:
 
 
 def test_transitions_check_role_then_ownership_then_status() -> None:
-    draft = {"status": "draft", "owner_id": "c1"}
+    draft = article(owner_id="c1")
     contributor = Principal("c1", "Автор", Role.CONTRIBUTOR)
     other = Principal("c2", "Другой", Role.CONTRIBUTOR)
     assert check_transition(contributor, draft, "submit").target == "in_review"

@@ -19,7 +19,6 @@ from tests.publisher.conftest import (
     stream_events,
 )
 from xabar.contracts import ArticlePublished, ArticleUpdated
-from xabar.publisher.index import ArticleIndex
 
 
 def line(n: int, **extra: Any) -> dict[str, Any]:
@@ -158,5 +157,5 @@ async def test_the_article_list_is_filtered_paged_and_rebuilt_from_mongodb(
         before = await titles("per_page=50")
         await redis.flushdb()  # the index is lost; MongoDB is the truth
         assert await titles("per_page=50") == ([], 0)
-        await ArticleIndex(redis).rebuild(h.parts.collections.articles)
+        await h.parts.repos.articles.rebuild_index()
         assert await titles("per_page=50") == before

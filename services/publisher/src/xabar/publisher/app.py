@@ -15,22 +15,24 @@ from starlette.routing import Route
 
 from xabar.contracts import GROUP_PUBLISHER, SUBMISSIONS_STREAM, SubmissionReceived
 from xabar.publisher.articles import ArticleService
-from xabar.publisher.audit import AuditLog
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import on_submission_received
 from xabar.publisher.inbox import InboxService
-from xabar.publisher.index import ArticleIndex
+from xabar.publisher.library import MediaLibrary
 from xabar.publisher.media import IngestClient, MediaStore
 from xabar.publisher.relay import MarkedRelay
-from xabar.publisher.repository import Collections
-from xabar.publisher.routes import Deps, api_routes
+from xabar.publisher.repositories.bundle import Repositories
+from xabar.publisher.repositories.collections import Collections
+from xabar.publisher.repositories.index import ArticleIndex
+from xabar.publisher.routes import ROUTERS, api_routes
+from xabar.publisher.routes.deps import Deps
+from xabar.publisher.routes.errors import exception_handlers
 from xabar.publisher.scheduler import Scheduler, stop_tasks
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
-from xabar.runtime.http import error_handlers
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
@@ -46,15 +48,26 @@ class Publisher:
     settings: PublisherSettings
     collections: Collections
     codec: TokenCodec
-    audit: AuditLog
-    media: MediaStore
+    repos: Repositories
     article_relay: MarkedRelay
     inbox_relay: MarkedRelay
     articles: ArticleService
     inbox: InboxService
     editors: EditorService
+    library: MediaLibrary
     ingest: IngestClient
-    index: ArticleIndex
+
+    def deps(self) -> Deps:
+        """What the routes get (``Deps.of(request)``)."""
+        return Deps(
+            settings=self.settings,
+            codec=self.codec,
+            editors=self.editors,
+            articles=self.articles,
+            inbox=self.inbox,
+            library=self.library,
+            audit=self.repos.audit,
+        )
 
     async def start_relays(self) -> None:
         await self.article_relay.start()
@@ -77,7 +90,6 @@ def build(
     codec = TokenCodec(
         settings.jwt_secret.get_secret_value(), ttl=timedelta(seconds=settings.token_ttl_s)
     )
-    audit = AuditLog(collections)
     media = MediaStore(
         collections, max_bytes=settings.max_media_bytes, max_pixels=settings.max_media_pixels
     )
@@ -92,41 +104,55 @@ def build(
     inbox_relay = MarkedRelay(
         collections.inbox, collections.inbox_pending, bus, locks, **relay_opts
     )
-    index = ArticleIndex(redis)
-    articles = ArticleService(collections, article_relay, media, audit, settings, index)
+    repos = Repositories.build(
+        collections,
+        article_relay=article_relay,
+        inbox_relay=inbox_relay,
+        index=ArticleIndex(redis),
+        media=media,
+    )
+    articles = ArticleService(repos, settings)
     ingest = IngestClient(
         settings.ingest_url,
         codec,
         timeout_s=settings.ingest_timeout_s,
         max_bytes=settings.max_media_bytes,
     )
-    inbox = InboxService(collections, inbox_relay, articles, media, ingest, audit)
+    return Publisher(
+        settings=settings,
+        collections=collections,
+        codec=codec,
+        repos=repos,
+        article_relay=article_relay,
+        inbox_relay=inbox_relay,
+        articles=articles,
+        inbox=InboxService(repos, articles, ingest),
+        editors=editor_service(settings, repos, codec, redis if login_limits else None),
+        library=MediaLibrary(media, repos.audit),
+        ingest=ingest,
+    )
+
+
+def editor_service(
+    settings: PublisherSettings,
+    repos: Repositories,
+    codec: TokenCodec,
+    redis: aioredis.Redis | None,
+) -> EditorService:
+    """Editors' accounts; logins limited in Redis (none without ``redis``: the CLI)."""
     window = settings.login_rate_window_s
-    editors = EditorService(
-        collections,
+    return EditorService(
+        repos.editors,
+        repos.audit,
         codec,
         email_limiter=RateLimiter(redis, "publisher:login", settings.login_rate_limit, window)
-        if login_limits
+        if redis is not None
         else None,
         address_limiter=RateLimiter(
             redis, "publisher:login-address", settings.login_address_rate_limit, window
         )
-        if login_limits
+        if redis is not None
         else None,
-    )
-    return Publisher(
-        settings,
-        collections,
-        codec,
-        audit,
-        media,
-        article_relay,
-        inbox_relay,
-        articles,
-        inbox,
-        editors,
-        ingest,
-        index,
     )
 
 
@@ -155,7 +181,7 @@ def create_app(
 
     async def rebuild_index() -> None:
         try:
-            count = await parts.index.rebuild(parts.collections.articles)
+            count = await parts.repos.articles.rebuild_index()
             log.info("article list index rebuilt", extra={"articles": count})
         except Exception:
             log.exception("article list index not rebuilt; it repairs on the next start")
@@ -180,21 +206,14 @@ def create_app(
             await redis.aclose()
             await mongo.close()
 
-    deps = Deps(
-        settings=settings,
-        codec=parts.codec,
-        editors=parts.editors,
-        articles=parts.articles,
-        inbox=parts.inbox,
-        media=parts.media,
-        audit=parts.audit,
-    )
+    api.include(*ROUTERS)
     routes = [
         *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *api_routes(api, deps),
+        *api_routes(),
     ]
-    app = service_app(routes=routes, lifespan=lifespan, exception_handlers=error_handlers())
+    app = service_app(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
     app.state.publisher = parts
+    app.state.deps = parts.deps()
     app.state.scheduler = scheduler
     return app

@@ -1,70 +1,59 @@
 """Articles: create, edit, the workflow, corrections, revisions, news of the day, scheduling.
 
-Every change is made holding the article's lock (``xabar.runtime.locks``: FerretDB does not apply
-concurrent updates of one document atomically), on the article as read under that lock, and is
-ONE single-document update::
-
-    {"_id": id}  ->  $set the change and "version": v + 1,
-                     $push its revision (and the events it causes, to the outbox)
-
-so the change, its revision and its events are stored together or not at all, and a change based
-on a version the client no longer has is refused (409). The filter is ``_id`` alone because
-FerretDB pushes a filter down only when it is exactly that; the lock makes it a compare-and-set.
-Events are published by the relay; an article is public once ``article.published`` is stored
-with it. After each write the editors' list index is updated (``index``).
+The rules are in ``domain``; storage is behind the repositories (``repositories``). Every change
+is made on the article as read under its lock (``ArticleRepository.locked``) and stored as its
+next version with its revision and the events it causes, in one write (``HeldArticle.write``);
+a change based on a version the client no longer has is refused (409). Events are published by
+the relay; an article is public once ``article.published`` is stored with it.
 """
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from xabar.contracts import (
     COUNTRIES,
+    ArticlePublished,
+    ArticleUnpublished,
+    ArticleUpdated,
     Event,
     SubmissionReview,
     SubmissionReviewed,
     SubmissionStatus,
 )
-from xabar.publisher.audit import AuditLog
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.content import base_slug, render_markdown, sanitize_html, text_to_html
 from xabar.publisher.domain import (
     CONTENT_FIELDS,
     PRODUCER,
+    Article,
+    ArticleEvent,
+    ArticleQuery,
     ArticleStatus,
     Doc,
+    EditorRef,
+    Page,
+    Revision,
+    article_event,
     check_can_edit,
     check_publishable,
     check_transition,
     diff_states,
     ms,
-    published_event,
     revision,
     state_at,
-    unpublished_event,
-    updated_event,
     utcnow,
 )
-from xabar.publisher.errors import (
-    InvalidInput,
-    InvalidTransition,
-    NotFound,
-    VersionConflict,
-)
-from xabar.publisher.index import ArticleIndex
-from xabar.publisher.media import MediaStore, StoredMedia
-from xabar.publisher.relay import MarkedRelay
-from xabar.publisher.repository import Collections, upsert
-from xabar.publisher.slugs import SlugRegistry
+from xabar.publisher.errors import InvalidInput, InvalidTransition, NotFound, VersionConflict
+from xabar.publisher.media import StoredMedia
+from xabar.publisher.repositories.articles import HeldArticle
+from xabar.publisher.repositories.bundle import Repositories
+from xabar.publisher.repositories.featured import Choice, key_of
 from xabar.runtime.auth import Principal, Role
 from xabar.runtime.logs import correlation_id_var
-from xabar.runtime.outbox import outbox_entry
 
 log = logging.getLogger("xabar.publisher.articles")
 
@@ -73,6 +62,7 @@ SCHEDULER = Principal("system:scheduler", "Планировщик публика
 SYSTEM = Principal("system", "Xabar", Role.CHIEF)
 IMPORTER = Principal("system:import", "Импорт", Role.CHIEF)
 REPORTER_SOURCE = "Народный репортер"
+NOT_FEATURED_HERE = "эта статья здесь не новость дня"
 
 
 def article_id_for(key: str) -> str:
@@ -80,102 +70,56 @@ def article_id_for(key: str) -> str:
     return uuid.uuid5(ARTICLE_NAMESPACE, key).hex
 
 
-def featured_key(country: str | None) -> str:
-    return "site" if country is None else f"country:{country}"
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Doc]
-    total: int
-    page: int
-    per_page: int
-
-
 @dataclass(frozen=True, slots=True)
 class Published:
     """A publication as stored, and what is left to do once the article's lock is released."""
 
-    doc: Doc
+    article: Article
     was_scheduled: bool
     tip_version: int | None  # the tip's version the publication's review event followed
 
 
 class ArticleService:
-    def __init__(
-        self,
-        collections: Collections,
-        relay: MarkedRelay,
-        media: MediaStore,
-        audit: AuditLog,
-        settings: PublisherSettings,
-        index: ArticleIndex,
-    ) -> None:
-        self.cols = collections
-        self.articles = collections.articles
-        self.relay = relay
-        self.media = media
-        self.audit = audit
+    def __init__(self, repos: Repositories, settings: PublisherSettings) -> None:
+        self.repo = repos.articles
+        self.index = repos.index
+        self.slugs = repos.slugs
+        self.schedule = repos.schedule
+        self.choices = repos.featured
+        self.tips = repos.inbox
+        self.media = repos.media
+        self.audit = repos.audit
         self.settings = settings
-        self.index = index
-        self.locks = relay.doc_locks
-        self.slugs = SlugRegistry(collections)
 
     # --- reads ------------------------------------------------------------------------------------
 
-    async def get(self, article_id: str) -> Doc:
-        doc = await self.articles.find_one({"_id": article_id})
-        if doc is None:
-            raise NotFound("no such article")
-        return doc
+    async def get(self, article_id: str) -> Article:
+        return await self.repo.get(article_id)
 
-    @asynccontextmanager
-    async def _locked(self, article_id: str) -> AsyncIterator[Doc]:
-        """The article as read while holding its lock; every write happens inside this."""
-        async with self.locks.hold(self.relay.lock_key(article_id)):
-            yield await self.get(article_id)
+    async def search(self, query: ArticleQuery) -> Page[dict[str, Any]]:
+        """Summaries, newest change first, from the Redis index (see ``repositories.index``)."""
+        return await self.index.search(query)
 
-    async def search(
-        self,
-        *,
-        status: str | None = None,
-        country: str | None = None,
-        owner_id: str | None = None,
-        query: str | None = None,
-        page: int = 1,
-        per_page: int = 50,
-    ) -> Page:
-        """Newest change first, from the Redis index (see ``index``)."""
-        items, total = await self.index.search(
-            status=status,
-            country=country,
-            owner_id=owner_id,
-            query=query,
-            page=page,
-            per_page=per_page,
-        )
-        return Page(items, total, page, per_page)
-
-    async def revisions(self, article_id: str) -> list[Doc]:
-        doc = await self.get(article_id)
-        return sorted(doc.get("revisions") or [], key=lambda r: int(r["version"]))
+    async def revisions(self, article_id: str) -> list[Revision]:
+        article = await self.get(article_id)
+        return sorted(article.revisions, key=lambda r: r.version)
 
     async def version(self, article_id: str, version: int) -> Doc:
         return state_at(await self.get(article_id), version)
 
     async def diff(self, article_id: str, from_version: int, to_version: int) -> list[Doc]:
-        doc = await self.get(article_id)
-        return diff_states(state_at(doc, from_version), state_at(doc, to_version))
+        article = await self.get(article_id)
+        return diff_states(state_at(article, from_version), state_at(article, to_version))
 
     async def featured(self) -> dict[str, str | None]:
-        rows = await self.cols.featured.find({}).to_list(None)
-        return {r["_id"]: r.get("article_id") for r in rows}
+        return {c.key: c.article_id for c in await self.choices.all()}
 
     # --- content ----------------------------------------------------------------------------------
 
-    async def content_changes(self, doc: Doc, given: Doc, *, full: bool = False) -> Doc:
-        """The stored fields a create/edit body changes. ``given``: the fields sent (for a PATCH,
-        only those present); ``full``: every content field is set (absent ones to defaults)."""
+    async def content_changes(self, current: Doc, given: Doc, *, full: bool = False) -> Doc:
+        """The fields (plain values) a create/edit body changes. ``current``: the article's
+        content values (empty for a new one); ``given``: the fields sent (for a PATCH, only those
+        present); ``full``: every content field is set (absent ones to defaults)."""
         out: Doc = {}
         if "title" in given:
             out["title"] = given["title"].strip()
@@ -197,7 +141,7 @@ class ArticleService:
         for name in ("source", "source_url", "author"):
             if name in given or full:
                 out[name] = (given.get(name) or "").strip() or None
-        return {k: v for k, v in out.items() if doc.get(k) != v}
+        return {k: v for k, v in out.items() if current.get(k) != v}
 
     async def resolve_image(self, image: Doc | None) -> Doc | None:
         if not image:
@@ -207,7 +151,7 @@ class ArticleService:
         if media_id:
             stored = await self.media.get_meta(media_id)
             if stored is None:
-                raise InvalidInput(f"no uploaded media with the id {media_id}")
+                raise InvalidInput(f"загруженного изображения {media_id} нет")
             out |= self.image_of(stored)
         else:
             out |= {"url": image["url"], "media_id": None, "width": None, "height": None}
@@ -223,55 +167,21 @@ class ArticleService:
 
     # --- create and edit --------------------------------------------------------------------------
 
-    def new_document(
-        self,
-        *,
-        article_id: str,
-        slug: str,
-        by: Principal,
-        content: Doc,
-        now: datetime,
-        owner_id: str | None,
-        submission_id: str | None = None,
-        import_key: str | None = None,
-    ) -> Doc:
-        doc: Doc = {
-            "_id": article_id,
-            "status": ArticleStatus.DRAFT.value,
-            "version": 1,
-            "slug": slug,
-            "slug_locked": False,
-            "title": "",
-            "lead": "",
-            "body_html": "",
-            "body_markdown": None,
-            "countries": [],
-            "tags": [],
-            "image": None,
-            "source": None,
-            "source_url": None,
-            "author": None,
-            "featured": False,
-            "featured_countries": [],
-            "corrections": [],
-            "comment_count": 0,
-            "publish_at": None,
-            "published_at": None,
-            "unpublished_at": None,
-            "created_at": now,
-            "updated_at": now,
-            "created_by": {"id": by.editor_id, "name": by.name},
-            "owner_id": owner_id,
-            "submission_id": submission_id,
-            "submission_notified": False,
-            "import_key": import_key,
-            "revisions": [],
-            "outbox": [],
-        }
-        doc.update(content)
-        return doc
+    def new_article(
+        self, article_id: str, slug: str, by: Principal, now: datetime, content: Doc, **ids: Any
+    ) -> Article:
+        """A draft made by ``by``; ``ids``: its ``owner_id``, ``submission_id``, ``import_key``."""
+        article = Article(
+            article_id=article_id,
+            slug=slug,
+            created_at=now,
+            updated_at=now,
+            created_by=EditorRef.of(by),
+            **ids,
+        )
+        return article.with_values(content)
 
-    async def imported_document(
+    async def imported(
         self,
         *,
         article_id: str,
@@ -280,34 +190,30 @@ class ArticleService:
         published_at: datetime,
         import_key: str,
         image: Doc | None = None,
-    ) -> Doc:
-        """A published article as an import creates it: version 1, its revision, and
-        ``article.published`` in its outbox (the caller inserts it; the relay sends it)."""
+    ) -> tuple[Article, Event]:
+        """A published article as an import creates it: version 1, its revision, and its
+        ``article.published`` (the caller stores both; the relay sends the event)."""
         content = await self.content_changes({}, given, full=True)
         if image is not None:
             content["image"] = image
         now = utcnow()
         published_at = ms(published_at)
-        doc = self.new_document(
-            article_id=article_id,
-            slug=slug,
-            by=IMPORTER,
-            content=content,
-            now=now,
-            owner_id=None,
-            import_key=import_key,
+        article = self.new_article(
+            article_id, slug, IMPORTER, now, content, import_key=import_key
+        ).with_values(
+            {
+                "status": ArticleStatus.PUBLISHED.value,
+                "slug_locked": True,
+                "published_at": published_at,
+                "updated_at": published_at,
+            }
         )
-        doc |= {
-            "status": ArticleStatus.PUBLISHED.value,
-            "slug_locked": True,
-            "published_at": published_at,
-            "updated_at": published_at,
-        }
-        check_publishable(doc)
-        tracked = {f: doc[f] for f in (*CONTENT_FIELDS, "status", "slug")}
-        doc["revisions"] = [revision(1, now, IMPORTER, "import", {}, tracked)]
-        doc["outbox"] = [outbox_entry(published_event(doc, correlation_id_var.get()))]
-        return doc
+        check_publishable(article)
+        tracked = article.values((*CONTENT_FIELDS, "status", "slug"))
+        article = article.model_copy(
+            update={"revisions": (revision(1, now, IMPORTER, "import", {}, tracked),)}
+        )
+        return article, article_event(ArticlePublished, article, correlation_id_var.get())
 
     async def create(
         self,
@@ -316,33 +222,23 @@ class ArticleService:
         *,
         article_id: str | None = None,
         submission_id: str | None = None,
-    ) -> Doc:
+    ) -> Article:
         article_id = article_id or uuid.uuid4().hex
         content = await self.content_changes({}, given, full=True)
         slug = await self.slugs.claim(base_slug(content["title"]), article_id)
         now = utcnow()
-        doc = self.new_document(
-            article_id=article_id,
-            slug=slug,
-            by=by,
-            content=content,
-            now=now,
-            owner_id=by.editor_id,
-            submission_id=submission_id,
+        article = self.new_article(
+            article_id, slug, by, now, content, owner_id=by.editor_id, submission_id=submission_id
         )
-        doc["revisions"] = [
-            revision(1, now, by, "create", {}, {f: doc[f] for f in (*CONTENT_FIELDS, "status")})
-        ]
-        try:
-            await self.articles.insert_one(doc)
-        except DuplicateKeyError:
+        first = revision(1, now, by, "create", {}, article.values((*CONTENT_FIELDS, "status")))
+        article = article.model_copy(update={"revisions": (first,)})
+        if await self.repo.insert(article) is None:
             existing = await self.get(article_id)
-            if submission_id is None or existing.get("submission_id") != submission_id:
-                raise
+            if submission_id is None or existing.submission_id != submission_id:
+                raise InvalidTransition("статья с таким идентификатором уже есть")
             return existing
-        await self.index.put(doc)
-        await self.audit.record(by, "article.create", "article", article_id, title=doc["title"])
-        return doc
+        await self.audit.record(by, "article.create", "article", article_id, title=article.title)
+        return article
 
     async def edit(
         self,
@@ -352,62 +248,71 @@ class ArticleService:
         expected_version: int,
         *,
         full: bool = False,
-    ) -> Doc:
-        async with self._locked(article_id) as doc:
-            check_can_edit(by, doc)
-            self._check_version(doc, expected_version)
-            changes = await self.content_changes(doc, given, full=full)
-            return await self._apply_edit(by, doc, changes, action="edit")
+    ) -> Article:
+        async with self.repo.locked(article_id) as held:
+            check_can_edit(by, held.article)
+            self._check_version(held.article, expected_version)
+            current = held.article.values(CONTENT_FIELDS)
+            changes = await self.content_changes(current, given, full=full)
+            return await self._apply_edit(by, held, changes, action="edit")
 
     async def restore(
         self, by: Principal, article_id: str, version: int, expected_version: int
-    ) -> Doc:
-        async with self._locked(article_id) as doc:
-            check_can_edit(by, doc)
-            self._check_version(doc, expected_version)
-            old = state_at(doc, version)
-            changes = {f: old.get(f) for f in CONTENT_FIELDS if doc.get(f) != old.get(f)}
-            return await self._apply_edit(by, doc, changes, action="restore", restored_from=version)
+    ) -> Article:
+        async with self.repo.locked(article_id) as held:
+            check_can_edit(by, held.article)
+            self._check_version(held.article, expected_version)
+            old, now = state_at(held.article, version), held.article.values(CONTENT_FIELDS)
+            changes = {f: old.get(f) for f in CONTENT_FIELDS if now.get(f) != old.get(f)}
+            return await self._apply_edit(
+                by, held, changes, action="restore", restored_from=version
+            )
 
     async def correct(
         self, by: Principal, article_id: str, note: str, given: Doc, expected_version: int
-    ) -> Doc:
-        async with self._locked(article_id) as doc:
-            self._check_version(doc, expected_version)
-            if doc["status"] != ArticleStatus.PUBLISHED:
-                raise InvalidTransition("a correction is made to a published article")
-            changes = await self.content_changes(doc, given)
-            correction = {"note": note, "corrected_at": utcnow()}
-            changes["corrections"] = [*doc.get("corrections", []), correction]
-            return await self._apply_edit(by, doc, changes, action="correct", note=note)
+    ) -> Article:
+        async with self.repo.locked(article_id) as held:
+            article = held.article
+            self._check_version(article, expected_version)
+            if not article.published:
+                raise InvalidTransition("исправление вносят в опубликованную статью")
+            changes = await self.content_changes(article.values(CONTENT_FIELDS), given)
+            corrections = article.values(["corrections"])["corrections"]
+            changes["corrections"] = [*corrections, {"note": note, "corrected_at": utcnow()}]
+            return await self._apply_edit(by, held, changes, action="correct", note=note)
 
     async def _apply_edit(
-        self, by: Principal, doc: Doc, changes: Doc, action: str, **extra: Any
-    ) -> Doc:
+        self, by: Principal, held: HeldArticle, changes: Doc, action: str, **extra: Any
+    ) -> Article:
+        old = held.article
         if not changes:
-            return doc
+            return old
         new_slug: str | None = None
-        if "title" in changes and not doc.get("slug_locked"):
+        if "title" in changes and not old.slug_locked:
             base = base_slug(changes["title"])
-            if base != base_slug(doc["title"]):
-                new_slug = await self.slugs.claim(base, doc["_id"])
+            if base != base_slug(old.title):
+                new_slug = await self.slugs.claim(base, old.article_id)
                 changes["slug"] = new_slug
         changes["updated_at"] = utcnow()
-        published = doc["status"] == ArticleStatus.PUBLISHED
+        event = ArticleUpdated if old.published else None
         try:
-            new = await self._write(
-                by, doc, changes, action=action, event="updated" if published else None, **extra
-            )
+            new = await self._write(by, held, changes, action=action, event=event, **extra)
         except Exception:
             if new_slug is not None:
-                await self.slugs.release(new_slug, doc["_id"])
+                await self.slugs.release(new_slug, old.article_id)
             raise
-        if new_slug is not None and new_slug != doc["slug"]:
-            await self.slugs.release(doc["slug"], doc["_id"])
+        if new_slug is not None and new_slug != old.slug:
+            await self.slugs.release(old.slug, old.article_id)
+        changed = sorted(k for k in changes if k != "updated_at")
         await self.audit.record(
-            by, f"article.{action}", "article", doc["_id"], version=new["version"],
-            changed=sorted(k for k in changes if k != "updated_at"), **extra,
-        )  # fmt: skip
+            by,
+            f"article.{action}",
+            "article",
+            old.article_id,
+            version=new.version,
+            changed=changed,
+            **extra,
+        )
         return new
 
     # --- workflow ---------------------------------------------------------------------------------
@@ -420,152 +325,147 @@ class ArticleService:
         *,
         expected_version: int | None = None,
         publish_at: datetime | None = None,
-    ) -> Doc:
+    ) -> Article:
         published: Published | None = None
-        async with self._locked(article_id) as doc:
-            transition = check_transition(by, doc, action)
+        async with self.repo.locked(article_id) as held:
+            old = held.article
+            transition = check_transition(by, old, action)
             if expected_version is not None:
-                self._check_version(doc, expected_version)
+                self._check_version(old, expected_version)
             if action == "publish":
-                published = await self._publish(by, doc)
-                new = published.doc
+                published = await self._publish(by, held)
+                new = published.article
             elif action == "schedule":
-                new = await self._schedule(by, doc, publish_at)
+                new = await self._schedule(by, held, publish_at)
             elif action == "unpublish":
-                new = await self._unpublish(by, doc)
+                new = await self._unpublish(by, held)
             else:
                 changes: Doc = {"status": transition.target.value}
-                if doc.get("publish_at") is not None:
+                if old.publish_at is not None:
                     changes["publish_at"] = None
-                new = await self._write(by, doc, changes, action=action)
+                new = await self._write(by, held, changes, action=action)
         # what touches other documents, once the article's lock is released
         if published is not None:
             await self._after_publish(published)
-        elif doc["status"] == ArticleStatus.SCHEDULED and new["status"] != doc["status"]:
-            await self.cols.schedule.delete_one({"_id": doc["_id"]})
+        elif old.status == ArticleStatus.SCHEDULED and new.status != old.status:
+            await self.schedule.drop(article_id)
         if action == "unpublish":
-            for row in await self.cols.featured.find({}).to_list(None):
-                if row.get("article_id") == doc["_id"]:
-                    await self._choose_featured(row["_id"], None, by)
-        detail: Doc = {"version": new["version"], "status": new["status"]}
+            for choice in await self.choices.all():
+                if choice.article_id == article_id:
+                    await self._choose_featured(choice.key, None, by)
+        detail: Doc = {"version": new.version, "status": new.status.value}
         if publish_at is not None:
             detail["publish_at"] = publish_at.isoformat()
         await self.audit.record(by, f"article.{action}", "article", article_id, **detail)
         return new
 
-    async def _schedule(self, by: Principal, doc: Doc, publish_at: datetime | None) -> Doc:
+    async def _schedule(
+        self, by: Principal, held: HeldArticle, publish_at: datetime | None
+    ) -> Article:
         if publish_at is None:
-            raise InvalidInput("publish_at is required to schedule")
+            raise InvalidInput("чтобы запланировать, нужно время публикации (publish_at)")
         publish_at = ms(publish_at)
         if publish_at <= utcnow():
-            raise InvalidInput("publish_at is in the past; publish the article now instead")
-        check_publishable(doc)
+            raise InvalidInput("время публикации уже прошло; опубликуйте статью сейчас")
+        check_publishable(held.article)
         # The index entry first: the scheduler reads it, then checks the article itself.
-        await upsert(
-            lambda: self.cols.schedule.update_one(
-                {"_id": doc["_id"]}, {"$set": {"publish_at": publish_at}}, upsert=True
-            )
-        )
+        await self.schedule.put(held.article.article_id, publish_at)
         changes = {"status": ArticleStatus.SCHEDULED.value, "publish_at": publish_at}
-        return await self._write(by, doc, changes, action="schedule")
+        return await self._write(by, held, changes, action="schedule")
 
-    async def _publish(self, by: Principal, doc: Doc, *, action: str = "publish") -> Published:
-        """Publish ``doc`` (held under its lock). For an accepted tip's article, the first
-        publication also carries ``submission.reviewed`` (published, with the article's URL)."""
-        check_publishable(doc)
+    async def _publish(
+        self, by: Principal, held: HeldArticle, *, action: str = "publish"
+    ) -> Published:
+        """Publish the held article. For an accepted tip's article, the first publication also
+        carries ``submission.reviewed`` (published, with the article's URL)."""
+        old = held.article
+        check_publishable(old)
         now = utcnow()
         changes: Doc = {
             "status": ArticleStatus.PUBLISHED.value,
             "publish_at": None,
-            "published_at": doc.get("published_at") or now,
+            "published_at": old.published_at or now,
             "updated_at": now,
             "unpublished_at": None,
             "slug_locked": True,
         }
-        review: SubmissionReviewed | None = None
+        review: list[Event] = []
         tip_version: int | None = None
-        if doc.get("submission_id") and not doc.get("submission_notified"):
-            tip = await self.cols.inbox.find_one({"_id": doc["submission_id"]}, {"version": 1})
-            if tip is not None:
-                tip_version = int(tip["version"])
-                review = SubmissionReviewed.create(
-                    producer=PRODUCER,
-                    correlation_id=correlation_id_var.get(),
-                    aggregate_id=doc["submission_id"],
-                    version=tip_version + 1,
-                    data=SubmissionReview(
-                        submission_id=doc["submission_id"],
-                        status=SubmissionStatus.PUBLISHED,
-                        article_url=self.settings.article_url(doc["slug"]),
-                        article_id=str(doc["_id"]),
-                        reviewed_at=now,
-                    ),
-                )
+        if old.submission_id and not old.submission_notified:
+            tip_version = await self.tips.version_of(old.submission_id)
+            if tip_version is not None:
+                review.append(self._published_review(old, tip_version + 1, now))
             changes["submission_notified"] = True
         new = await self._write(
-            by,
-            doc,
-            changes,
-            action=action,
-            event="published",
-            extra_events=[review] if review else [],
+            by, held, changes, action=action, event=ArticlePublished, extra_events=review
         )
-        return Published(new, doc["status"] == ArticleStatus.SCHEDULED, tip_version)
+        return Published(new, old.status == ArticleStatus.SCHEDULED, tip_version)
+
+    def _published_review(self, article: Article, version: int, at: datetime) -> Event:
+        assert article.submission_id is not None
+        event: Event = SubmissionReviewed.create(
+            producer=PRODUCER,
+            correlation_id=correlation_id_var.get(),
+            aggregate_id=article.submission_id,
+            version=version,
+            data=SubmissionReview(
+                submission_id=article.submission_id,
+                status=SubmissionStatus.PUBLISHED,
+                article_url=self.settings.article_url(article.slug),
+                article_id=article.article_id,
+                reviewed_at=at,
+            ),
+        )
+        return event
 
     async def _after_publish(self, published: Published) -> None:
-        doc = published.doc
+        article = published.article
         if published.was_scheduled:
-            await self.cols.schedule.delete_one({"_id": doc["_id"]})
-        if published.tip_version is None:
+            await self.schedule.drop(article.article_id)
+        if published.tip_version is None or article.submission_id is None:
             return
-        # The inbox's own copy of the status (the event itself is stored with the article).
-        sid = doc["submission_id"]
-        async with self.locks.hold(f"{self.cols.inbox.name}:{sid}"):
-            tip = await self.cols.inbox.find_one({"_id": sid}, {"version": 1})
-            if tip is None or tip["version"] != published.tip_version:
-                return  # the tip moved on meanwhile; the event is stored regardless
-            await self.cols.inbox.update_one(
-                {"_id": sid},
-                {
-                    "$set": {
-                        "status": SubmissionStatus.PUBLISHED.value,
-                        "version": published.tip_version + 1,
-                        "article_url": self.settings.article_url(doc["slug"]),
-                        "updated_at": doc["updated_at"],
-                    }
-                },
-            )
+        await self.tips.note_published(
+            article.submission_id,
+            published.tip_version,
+            {
+                "status": SubmissionStatus.PUBLISHED.value,
+                "version": published.tip_version + 1,
+                "article_url": self.settings.article_url(article.slug),
+                "updated_at": article.updated_at,
+            },
+        )
 
-    async def _unpublish(self, by: Principal, doc: Doc) -> Doc:
+    async def _unpublish(self, by: Principal, held: HeldArticle) -> Article:
         changes: Doc = {
             "status": ArticleStatus.UNPUBLISHED.value,
             "unpublished_at": utcnow(),
             "featured": False,
             "featured_countries": [],
         }
-        return await self._write(by, doc, changes, action="unpublish", event="unpublished")
+        return await self._write(by, held, changes, action="unpublish", event=ArticleUnpublished)
 
     # --- news of the day --------------------------------------------------------------------------
 
-    async def feature(self, by: Principal, article_id: str, country: str | None = None) -> Doc:
+    async def feature(self, by: Principal, article_id: str, country: str | None = None) -> Article:
         """Make a published article the news of the day (site-wide, or of a country section).
         The old one gets ``article.updated`` with the flag off, the new one with it on."""
         if country is not None and country not in COUNTRIES:
-            raise InvalidInput(f"unknown country {country!r}")
-        doc = await self.get(article_id)
-        if doc["status"] != ArticleStatus.PUBLISHED:
-            raise InvalidTransition("only a published article can be the news of the day")
-        await self._choose_featured(featured_key(country), article_id, by)
+            raise InvalidInput(f"неизвестная страна {country!r}")
+        article = await self.get(article_id)
+        if not article.published:
+            raise InvalidTransition("новостью дня может быть только опубликованная статья")
+        await self._choose_featured(key_of(country), article_id, by)
         await self.audit.record(
             by, "article.feature", "article", article_id, scope=country or "site"
         )
         return await self.get(article_id)
 
-    async def unfeature(self, by: Principal, article_id: str, country: str | None = None) -> Doc:
-        key = featured_key(country)
-        reg = await self.cols.featured.find_one({"_id": key})
-        if reg is None or reg.get("article_id") != article_id:
-            raise InvalidTransition("this article is not the news of the day here")
+    async def unfeature(
+        self, by: Principal, article_id: str, country: str | None = None
+    ) -> Article:
+        key = key_of(country)
+        if (await self.choices.get(key)).article_id != article_id:
+            raise InvalidTransition(NOT_FEATURED_HERE)
         await self._choose_featured(key, None, by, only_if=article_id)
         await self.audit.record(
             by, "article.unfeature", "article", article_id, scope=country or "site"
@@ -575,84 +475,71 @@ class ArticleService:
     async def _choose_featured(
         self, key: str, article_id: str | None, by: Principal, only_if: str | None = None
     ) -> None:
-        """Record the choice in the registry (``pending``), then bring the articles in line.
-        Under the registry entry's lock, so choices are made one at a time (lock order: the
-        registry entry, then an article; never the other way round)."""
-        async with self.locks.hold(f"featured:{key}"):
-            reg = await self.cols.featured.find_one({"_id": key}) or {}
-            if only_if is not None and reg.get("article_id") != only_if:
-                raise InvalidTransition("this article is not the news of the day here")
-            if reg.get("article_id") != article_id or reg.get("pending"):
-                previous = list(reg.get("previous_ids") or []) if reg.get("pending") else []
-                if reg.get("article_id") and reg["article_id"] != article_id:
-                    previous.append(reg["article_id"])
-                entry = {"_id": key, "article_id": article_id, "previous_ids": previous,
-                         "pending": True, "version": int(reg.get("version", 0)) + 1}  # fmt: skip
-                await upsert(
-                    lambda: self.cols.featured.replace_one({"_id": key}, entry, upsert=True)
+        """Record the choice (``pending``), then bring the articles in line, under the key's
+        lock, so choices are made one at a time."""
+        async with self.choices.locked(key):
+            choice = await self.choices.get(key)
+            if only_if is not None and choice.article_id != only_if:
+                raise InvalidTransition(NOT_FEATURED_HERE)
+            if choice.article_id != article_id or choice.pending:
+                previous = list(choice.previous_ids) if choice.pending else []
+                if choice.article_id and choice.article_id != article_id:
+                    previous.append(choice.article_id)
+                await self.choices.choose(
+                    Choice(key, article_id, tuple(previous), True, choice.version + 1)
                 )
             elif article_id is not None:
-                country = None if key == "site" else key.split(":", 1)[1]
-                await self._set_flag(by, article_id, country, True)  # already chosen: make sure
+                await self._set_flag(by, article_id, choice.country, True)  # chosen: make sure
                 return
             await self._apply_featured_held(key, by)
 
     async def apply_featured(self, key: str, by: Principal = SYSTEM) -> None:
-        """Bring the articles in line with the registry entry ``key`` (idempotent; also run by
-        the scheduler for entries a crash left half-applied)."""
-        reg = await self.cols.featured.find_one({"_id": key})
-        if reg is None or not reg.get("pending"):
+        """Bring the articles in line with the choice ``key`` (idempotent; also run by the
+        scheduler for choices a crash left half-applied)."""
+        if not (await self.choices.get(key)).pending:
             return
-        async with self.locks.hold(f"featured:{key}"):
+        async with self.choices.locked(key):
             await self._apply_featured_held(key, by)
 
     async def _apply_featured_held(self, key: str, by: Principal) -> None:
-        reg = await self.cols.featured.find_one({"_id": key})
-        if reg is None or not reg.get("pending"):
+        choice = await self.choices.get(key)
+        if not choice.pending:
             return
-        country = None if key == "site" else key.split(":", 1)[1]
-        current = reg.get("article_id")
-        for old in reg.get("previous_ids") or []:
-            if old != current:
-                await self._set_flag(by, old, country, False)
-        if current:
-            await self._set_flag(by, current, country, True)
-        await self.cols.featured.update_one(
-            {"_id": key}, {"$set": {"pending": False, "previous_ids": []}, "$inc": {"version": 1}}
-        )
+        for old in choice.previous_ids:
+            if old != choice.article_id:
+                await self._set_flag(by, old, choice.country, False)
+        if choice.article_id:
+            await self._set_flag(by, choice.article_id, choice.country, True)
+        await self.choices.settle(key)
 
     async def reconcile_featured(self) -> None:
-        for reg in await self.cols.featured.find({}).to_list(None):
+        for choice in await self.choices.all():
             try:
-                await self.apply_featured(reg["_id"])
+                await self.apply_featured(choice.key)
             except Exception:
-                log.exception("news of the day not reconciled", extra={"key": reg["_id"]})
+                log.exception("news of the day not reconciled", extra={"key": choice.key})
 
     async def _set_flag(
         self, by: Principal, article_id: str, country: str | None, on: bool
     ) -> None:
         try:
-            async with self._locked(article_id) as doc:
+            async with self.repo.locked(article_id) as held:
+                article = held.article
                 if country is None:
-                    if bool(doc.get("featured")) == on:
+                    if article.featured == on:
                         return
                     changes: Doc = {"featured": on}
                 else:
-                    have = list(doc.get("featured_countries") or [])
+                    have = list(article.featured_countries)
                     if (country in have) == on:
                         return
-                    changes = {
-                        "featured_countries": [*have, country]
-                        if on
-                        else [c for c in have if c != country]
-                    }
-                if on and doc["status"] != ArticleStatus.PUBLISHED:
+                    kept = [c for c in have if c != country]
+                    changes = {"featured_countries": [*have, country] if on else kept}
+                if on and not article.published:
                     return  # unpublished meanwhile: it cannot be featured
-                published = doc["status"] == ArticleStatus.PUBLISHED
-                await self._write(
-                    by, doc, changes, action="feature" if on else "unfeature",
-                    event="updated" if published else None,
-                )  # fmt: skip
+                event = ArticleUpdated if article.published else None
+                action = "feature" if on else "unfeature"
+                await self._write(by, held, changes, action=action, event=event)
         except NotFound:
             return
 
@@ -660,15 +547,9 @@ class ArticleService:
 
     async def rebuild_schedule(self) -> int:
         """Put every scheduled article in the schedule index (a full scan: run once at start)."""
-        rows = await self.articles.find(
-            {"status": ArticleStatus.SCHEDULED.value}, {"publish_at": 1, "status": 1}
-        ).to_list(None)
-        for row in rows:
-            await upsert(
-                lambda row=row: self.cols.schedule.update_one(  # type: ignore[misc]
-                    {"_id": row["_id"]}, {"$set": {"publish_at": row["publish_at"]}}, upsert=True
-                )
-            )
+        rows = await self.repo.scheduled()
+        for article_id, publish_at in rows:
+            await self.schedule.put(article_id, publish_at)
         return len(rows)
 
     async def publish_due(self, now: datetime | None = None) -> list[str]:
@@ -677,39 +558,45 @@ class ArticleService:
         of replicas running this, one publishes it and the others find it published."""
         now = now or utcnow()
         published: list[str] = []
-        for entry in await self.cols.schedule.find({}).to_list(None):
-            if entry["publish_at"] > now:
+        for article_id, publish_at in await self.schedule.entries():
+            if publish_at > now:
                 continue
-            done: Published | None = None
             try:
-                async with self._locked(entry["_id"]) as doc:
-                    if doc["status"] == ArticleStatus.SCHEDULED and doc["publish_at"] <= now:
-                        done = await self._publish(SCHEDULER, doc, action="publish_scheduled")
-                    elif doc["status"] == ArticleStatus.SCHEDULED:  # rescheduled later
-                        await self.cols.schedule.update_one(
-                            {"_id": entry["_id"]}, {"$set": {"publish_at": doc["publish_at"]}}
-                        )
-                        continue
-            except NotFound:
-                pass
+                done = await self._publish_if_due(article_id, now)
             except InvalidInput as exc:
                 log.error(
                     "a scheduled article cannot be published",
-                    extra={"article_id": entry["_id"], "error": exc.message},
+                    extra={"article_id": article_id, "error": exc.message},
                 )
                 continue
-            if done is None:  # not scheduled any more: a stale index entry
-                await self.cols.schedule.delete_one(
-                    {"_id": entry["_id"], "publish_at": entry["publish_at"]}
-                )
+            if done is None:  # not due: a stale entry is dropped (a moved one is left alone)
+                await self.schedule.drop(article_id, publish_at)
                 continue
             await self._after_publish(done)
-            published.append(str(entry["_id"]))
+            published.append(article_id)
             await self.audit.record(
-                SCHEDULER, "article.publish_scheduled", "article", str(entry["_id"]),
-                publish_at=entry["publish_at"].isoformat(),
-            )  # fmt: skip
+                SCHEDULER,
+                "article.publish_scheduled",
+                "article",
+                article_id,
+                publish_at=publish_at.isoformat(),
+            )
         return published
+
+    async def _publish_if_due(self, article_id: str, now: datetime) -> Published | None:
+        """The publication if the article is due; None if it is not scheduled any more (or is
+        gone), or was rescheduled later (its entry then follows it)."""
+        try:
+            async with self.repo.locked(article_id) as held:
+                article = held.article
+                if article.status != ArticleStatus.SCHEDULED or article.publish_at is None:
+                    return None
+                if article.publish_at > now:
+                    await self.schedule.move(article_id, article.publish_at)
+                    return None
+                return await self._publish(SCHEDULER, held, action="publish_scheduled")
+        except NotFound:
+            return None
 
     # --- republish --------------------------------------------------------------------------------
 
@@ -721,13 +608,13 @@ class ArticleService:
         changed, so nothing is stored: the events are built from the articles as read and
         published a batch at a time. An article changed meanwhile also emits its own, newer
         event, which a version-gated consumer keeps."""
-        rows = await self.articles.find({"status": ArticleStatus.PUBLISHED.value}).to_list(None)
+        rows = await self.repo.published()
         count = 0
         cid = correlation_id_var.get()
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
-            count += await self.relay.publish_entries(
-                [outbox_entry(updated_event(doc, cid)) for doc in batch]
+            count += await self.repo.publish_events(
+                [article_event(ArticleUpdated, a, cid) for a in batch]
             )
             if progress is not None:
                 progress(len(batch))
@@ -735,75 +622,41 @@ class ArticleService:
 
     # --- the one write ----------------------------------------------------------------------------
 
-    def _check_version(self, doc: Doc, expected: int) -> None:
-        if int(doc["version"]) != expected:
+    def _check_version(self, article: Article, expected: int) -> None:
+        if article.version != expected:
             raise VersionConflict(
-                f"the article is at version {doc['version']}, not {expected}; reload and retry",
-                int(doc["version"]),
+                f"статья уже в версии {article.version}, а не {expected}; "
+                "обновите страницу и повторите",
+                article.version,
             )
 
     async def _write(
         self,
         by: Principal,
-        doc: Doc,
+        held: HeldArticle,
         changes: Doc,
         *,
         action: str,
-        event: str | None = None,
+        event: type[ArticleEvent] | None = None,
         extra_events: Sequence[Event] = (),
         **revision_extra: Any,
-    ) -> Doc:
-        """Store ``changes`` as the next version, with its revision and events. The caller
-        holds the article's lock and read ``doc`` under it (``_locked``)."""
-        version = int(doc["version"])
+    ) -> Article:
+        """Store ``changes`` as the next version of the held article, with its revision and
+        events (``event``: the article event the change emits, if any)."""
+        old = held.article
         now = utcnow()
-        new = {**doc, **changes, "version": version + 1}
-        cid = correlation_id_var.get()
-        events: list[Event] = []
-        if event == "published":
-            events.append(published_event(new, cid))
-        elif event == "updated":
-            events.append(updated_event(new, cid))
-        elif event == "unpublished":
-            events.append(unpublished_event(new, new.get("unpublished_at") or now, cid))
-        events.extend(extra_events)
-        rev = revision(version + 1, now, by, action, doc, changes, **revision_extra)
-        push: Doc = {"revisions": rev}
-        entries = [outbox_entry(e) for e in events]
-        if events:
-            push["outbox"] = {"$each": entries}
-            await self.relay.mark(doc["_id"])
-        result = await self.articles.update_one(
-            {"_id": doc["_id"]}, {"$set": {**changes, "version": version + 1}, "$push": push}
-        )
-        if result.matched_count != 1:
-            raise NotFound("no such article")
-        if events:
-            await self._relay_now([*(doc.get("outbox") or []), *entries])
-            self.relay.kick(doc["_id"])  # removes the sent entries from the document
-        new["revisions"] = [*(doc.get("revisions") or []), rev]
-        await self.index.put(new)
-        return new
-
-    async def _relay_now(self, outbox: list[dict[str, str]]) -> None:
-        """Publish the article's unsent events right after its write, still under its lock.
-
-        The outbox is exactly what was read under the lock plus the entries just pushed (every
-        writer and the relay hold the lock), so this is the relay's own pass, oldest first,
-        without reading the document again or waiting for the lock: the event is on its stream
-        before the response. If it fails, the relay (kicked) and its sweeps send it."""
-        if not self.relay.enabled:
-            return
-        try:
-            await self.relay.publish_entries(outbox)
-        except Exception as exc:  # the write is durable; the relay will publish
-            log.warning("publishing right after the write failed", extra={"error": repr(exc)})
+        rev = revision(old.version + 1, now, by, action, old.values(), changes, **revision_extra)
+        new = old.next_version(changes, rev)
+        events: list[Event] = list(extra_events)
+        if event is not None:
+            events.insert(0, article_event(event, new, correlation_id_var.get(), now))
+        return await held.write(new, events)
 
     # --- tips -------------------------------------------------------------------------------------
 
     async def create_from_tip(
         self, by: Principal, submission: Doc, photos: Sequence[StoredMedia]
-    ) -> Doc:
+    ) -> Article:
         """The draft of an accepted tip: its title, its text as escaped paragraphs, its country,
         its first photo as the article's image and the others at the end of the body."""
         sid = submission["submission_id"]
@@ -818,15 +671,15 @@ class ArticleService:
                 f"<figcaption>{credit}</figcaption></figure>"
             )
         country = submission.get("country")
+        title = (submission.get("title") or "Без заголовка").strip()[:300]
         given: Doc = {
-            "title": (submission.get("title") or "Без заголовка").strip()[:300],
+            "title": title,
             "body_html": body,
             "countries": [country] if country in COUNTRIES else [],
             "source": REPORTER_SOURCE,
         }
         if photos:
-            given["image"] = {"media_id": photos[0].media_id, "credit": credit,
-                              "alt": given["title"]}  # fmt: skip
+            given["image"] = {"media_id": photos[0].media_id, "credit": credit, "alt": title}
         return await self.create(
             by, given, article_id=article_id_for(f"submission:{sid}"), submission_id=sid
         )

@@ -9,15 +9,11 @@ from markdown_it import MarkdownIt
 from slugify import slugify
 
 ALLOWED_TAGS = frozenset(
-    {
-        "p", "br", "hr", "h2", "h3", "h4", "h5", "h6",
-        "strong", "b", "em", "i", "u", "s", "del", "ins", "mark", "sub", "sup", "small",
-        "blockquote", "q", "cite", "code", "pre", "abbr",
-        "ul", "ol", "li", "dl", "dt", "dd",
-        "a", "img", "figure", "figcaption",
-        "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
-    }
-)  # fmt: skip
+    {"p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "blockquote", "q", "cite", "code", "pre"}
+    | {"strong", "b", "em", "i", "u", "s", "del", "ins", "mark", "sub", "sup", "small", "abbr"}
+    | {"ul", "ol", "li", "dl", "dt", "dd", "a", "img", "figure", "figcaption"}
+    | {"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"}
+)
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
@@ -78,3 +74,18 @@ def numbered_slug(base: str, n: int) -> str:
     """``base`` with the suffix ``-n`` (n >= 2), still within the length limit."""
     suffix = f"-{n}"
     return base[: SLUG_MAX_LENGTH - len(suffix)].rstrip("-") + suffix
+
+
+def allocate(base: str, article_id: str, claims: dict[str, str], counters: dict[str, int]) -> str:
+    """Pick a free slug for ``base`` from in-memory ``claims``/``counters`` (updated in place)."""
+    if claims.get(base, article_id) == article_id:
+        claims[base] = article_id
+        return base
+    n = counters.get(base, 0) + 1
+    while True:
+        candidate = numbered_slug(base, n + 1)
+        if claims.get(candidate, article_id) == article_id:
+            claims[candidate] = article_id
+            counters[base] = n
+            return candidate
+        n += 1

@@ -1,21 +1,17 @@
 """Editors' accounts: argon2id password hashes (argon2-cffi), roles, login and its rate limit.
-
-``editor_emails`` (``_id`` = lower-cased e-mail) is written first and makes e-mails unique
-without a secondary index; ``editors`` (``_id`` = editor id) holds the account. A claim left
-without its account by a crash is taken over by the next creation with that e-mail.
-"""
+Storage is the ``EditorRepository``."""
 
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pymongo.errors import DuplicateKeyError
 
-from xabar.publisher.errors import EditorExists, InvalidCredentials, InvalidInput, TooManyAttempts
-from xabar.publisher.repository import Collections
+from xabar.publisher.domain import Doc
+from xabar.publisher.errors import InvalidCredentials, InvalidInput, TooManyAttempts
+from xabar.publisher.repositories.audit import AuditLog
+from xabar.publisher.repositories.editors import EditorRepository
 from xabar.runtime.auth import Principal, Role, TokenCodec
 from xabar.runtime.ratelimit import RateLimiter
 
@@ -29,14 +25,15 @@ def normalize_email(email: str) -> str:
 class EditorService:
     def __init__(
         self,
-        collections: Collections,
+        repo: EditorRepository,
+        audit: AuditLog,
         codec: TokenCodec,
         *,
         email_limiter: RateLimiter | None = None,
         address_limiter: RateLimiter | None = None,
     ) -> None:
-        self.editors = collections.editors
-        self.emails = collections.editor_emails
+        self.repo = repo
+        self.audit = audit
         self.codec = codec
         self.hasher = PasswordHasher()
         self.email_limiter = email_limiter
@@ -45,30 +42,25 @@ class EditorService:
         self._dummy_hash = self.hasher.hash(uuid.uuid4().hex)
 
     async def create(
-        self, *, email: str, name: str, role: Role, password: str, created_by: str | None = None
-    ) -> dict[str, Any]:
+        self,
+        *,
+        email: str,
+        name: str,
+        role: Role,
+        password: str,
+        created_by: Principal | None = None,
+    ) -> Doc:
         email = normalize_email(email)
         name = name.strip()
         if "@" not in email or not name:
-            raise InvalidInput("an editor needs an e-mail address and a name")
+            raise InvalidInput("у редактора должны быть адрес e-mail и имя")
         if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters")
+            raise InvalidInput(f"пароль — не короче {MIN_PASSWORD} символов")
         password_hash = await asyncio.to_thread(self.hasher.hash, password)
         editor_id = uuid.uuid4().hex
         now = datetime.now(UTC)
-        try:
-            await self.emails.insert_one({"_id": email, "editor_id": editor_id, "at": now})
-        except DuplicateKeyError:
-            claim = await self.emails.find_one({"_id": email})
-            owner = claim and await self.editors.find_one({"_id": claim["editor_id"]})
-            if owner or claim is None:
-                raise EditorExists(f"an editor with the e-mail {email} exists") from None
-            taken = await self.emails.update_one(
-                {"_id": email, "editor_id": claim["editor_id"]}, {"$set": {"editor_id": editor_id}}
-            )
-            if taken.matched_count != 1:
-                raise EditorExists(f"an editor with the e-mail {email} exists") from None
-        doc = {
+        await self.repo.claim_email(email, editor_id, now)
+        doc: Doc = {
             "_id": editor_id,
             "email": email,
             "name": name,
@@ -76,25 +68,19 @@ class EditorService:
             "password_hash": password_hash,
             "active": True,
             "created_at": now,
-            "created_by": created_by,
+            "created_by": created_by.editor_id if created_by else None,
         }
-        await self.editors.insert_one(doc)
+        await self.repo.insert(doc)
+        if created_by is not None:
+            await self.audit.record(
+                created_by, "editor.create", "editor", editor_id, role=role.value
+            )
         return doc
 
-    async def all(self) -> list[dict[str, Any]]:
-        rows = await self.editors.find({}, {"password_hash": 0}).to_list(None)
-        return sorted(rows, key=lambda r: r["created_at"])
+    async def all(self) -> list[Doc]:
+        return await self.repo.all()
 
-    async def get_by_email(self, email: str) -> dict[str, Any] | None:
-        claim = await self.emails.find_one({"_id": normalize_email(email)})
-        if claim is None:
-            return None
-        doc = await self.editors.find_one({"_id": claim["editor_id"]})
-        return doc
-
-    async def login(
-        self, email: str, password: str, address_key: str
-    ) -> tuple[str, dict[str, Any]]:
+    async def login(self, email: str, password: str, address_key: str) -> tuple[str, Doc]:
         """A token for valid credentials. Attempts are limited per e-mail and address (and per
         address overall) before anything is checked."""
         email = normalize_email(email)
@@ -107,18 +93,16 @@ class EditorService:
             verdict = await limiter.hit(key)
             if not verdict.allowed:
                 raise TooManyAttempts(
-                    "too many login attempts; try again later", verdict.retry_after_s
+                    "слишком много попыток входа; попробуйте позже", verdict.retry_after_s
                 )
-        doc = await self.get_by_email(email)
+        doc = await self.repo.by_email(email)
         stored = doc["password_hash"] if doc else self._dummy_hash
         ok = await asyncio.to_thread(self._verify, stored, password)
         if not ok or doc is None or not doc.get("active", True):
-            raise InvalidCredentials("wrong e-mail or password")
+            raise InvalidCredentials("неверный e-mail или пароль")
         if self.hasher.check_needs_rehash(stored):
             new_hash = await asyncio.to_thread(self.hasher.hash, password)
-            await self.editors.update_one(
-                {"_id": doc["_id"]}, {"$set": {"password_hash": new_hash}}
-            )
+            await self.repo.set_password_hash(str(doc["_id"]), new_hash)
         principal = Principal(str(doc["_id"]), doc["name"], Role(doc["role"]))
         return self.codec.issue(principal), doc
 

@@ -1,4 +1,28 @@
-"""The publisher service's exception hierarchy. Routes map these to HTTP statuses."""
+"""The publisher service's exception hierarchy; ``routes.errors`` maps each class to HTTP once.
+
+::
+
+    PublisherError                  400 bad_request (what no subclass says more precisely)
+    ├── NotFound                    404 not_found: no such article, tip, editor, media, version
+    ├── InvalidInput                422 invalid: well-formed, but its content cannot be used
+    │   └── ImportFailed            422 invalid: an import file or line
+    ├── NotAllowed                  403 forbidden: the role or ownership does not allow it
+    ├── VersionConflict             409 version_conflict (ETag: the current version)
+    ├── PreconditionRequired        428 precondition_required: a write without If-Match
+    ├── InvalidTransition           409 invalid_transition: not from the item's status
+    ├── InvalidCredentials          401 invalid_credentials
+    ├── TooManyAttempts             429 too_many_attempts (Retry-After)
+    ├── EditorExists                409 editor_exists
+    ├── BadMedia                    422 bad_media
+    ├── MediaTooLarge               413 media_too_large
+    ├── UpstreamUnavailable         502 upstream_unavailable: ingest did not answer as expected
+    └── StorageUnavailable          503 storage_unavailable (Retry-After)
+
+Besides these, the routes map the runtime's ``AuthError`` (401), ``ForbiddenError`` (403) and
+``LockBusy`` (503), and the storage drivers' ``PyMongoError`` and ``RedisError`` (503 with
+``Retry-After``; the driver's text is logged, never shown). Messages are in Russian: people read
+them in the newsroom.
+"""
 
 
 class PublisherError(Exception):
@@ -15,6 +39,10 @@ class NotFound(PublisherError):
 
 class InvalidInput(PublisherError):
     """The request is well-formed but its content cannot be used (e.g. an unknown country)."""
+
+
+class ImportFailed(InvalidInput):
+    """An import file or one of its lines cannot be imported."""
 
 
 class NotAllowed(PublisherError):
@@ -42,7 +70,7 @@ class InvalidCredentials(PublisherError):
 
 
 class TooManyAttempts(PublisherError):
-    """Login attempts over the limit for this e-mail and address."""
+    """Login attempts over a limit (of this account, e-mail and address, or address)."""
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
@@ -67,7 +95,3 @@ class UpstreamUnavailable(PublisherError):
 
 class StorageUnavailable(PublisherError):
     """MongoDB or Redis did not answer; nothing was changed that the caller could not retry."""
-
-
-class ImportFailed(PublisherError):
-    """An import file or one of its lines cannot be imported."""

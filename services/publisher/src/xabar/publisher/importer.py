@@ -12,9 +12,10 @@ Each line is a JSON object::
      "image_path": "/path/photo.jpg",      # optional: stored in our GridFS, used as the image
      "source": "...", "source_url": "https://...", "author": "..."}
 
-Articles are built by ``ArticleService.imported_document`` (the same content rules, version,
-revision and ``article.published`` event as the API) and inserted a batch at a time, each with
-its event in its own outbox; the events are relayed right after each batch. The article id is
+Articles are built by ``ArticleService.imported`` (the same content rules, version, revision and
+``article.published`` event as the API) and inserted a batch at a time, each with its event in its
+own outbox (``ArticleRepository.insert_published``); the events are relayed right after each
+batch. The article id is
 derived from the import key, so a line imported before (or by a run that crashed) is skipped.
 """
 
@@ -36,15 +37,14 @@ from pydantic import (
     model_validator,
 )
 
+from xabar.contracts import Event
 from xabar.publisher.app import Publisher
 from xabar.publisher.articles import IMPORTER, article_id_for
-from xabar.publisher.content import base_slug
-from xabar.publisher.domain import Doc
+from xabar.publisher.content import allocate, base_slug
+from xabar.publisher.domain import Article, Doc
 from xabar.publisher.errors import ImportFailed, PublisherError
 from xabar.publisher.media import media_id_for
-from xabar.publisher.repository import insert_many_ignoring_duplicates
 from xabar.publisher.schemas import check_countries, check_http_url, check_tags
-from xabar.publisher.slugs import allocate, reverse
 
 log = logging.getLogger("xabar.publisher.importer")
 
@@ -100,9 +100,9 @@ class ImportLine(BaseModel):
     @model_validator(mode="after")
     def _body(self) -> "ImportLine":
         if self.body_html and self.body_markdown:
-            raise ValueError("give body_html or body_markdown, not both")
+            raise ValueError("нужен body_html или body_markdown, не оба")
         if not (self.body_html or self.body_markdown):
-            raise ValueError("a published article needs body_html or body_markdown")
+            raise ValueError("у опубликованной статьи должен быть body_html или body_markdown")
         return self
 
     def given(self) -> Doc:
@@ -177,9 +177,7 @@ async def import_articles(
     lines = read_lines(path, report)
     # Events a previous run stored but did not get to relay (it was stopped midway).
     report.events += await parts.article_relay.sweep_markers()
-    existing_ids = {
-        d["_id"] for d in await parts.collections.articles.find({}, {"_id": 1}).to_list(None)
-    }
+    existing_ids = await parts.repos.articles.ids()
     todo: list[tuple[str, ImportLine]] = []
     for line in lines:
         article_id = article_id_for(f"import:{line.import_key}")
@@ -190,7 +188,7 @@ async def import_articles(
     if progress is not None and report.existing:
         progress(report.existing)
     claims, counters = await parts.articles.slugs.snapshot()
-    owned = reverse(claims)
+    owned = {article_id: slug for slug, article_id in claims.items()}
     touched: dict[str, int] = {}
     newest_featured: tuple[Any, str] | None = None
     for start in range(0, len(todo), batch_size):
@@ -210,11 +208,16 @@ async def import_articles(
         await parts.articles.feature(IMPORTER, newest_featured[1])
         report.featured = newest_featured[1]
         report.events += await parts.article_relay.sweep_markers()  # its article.updated
-    await parts.audit.record(
-        IMPORTER, "article.import", "file", path.name,
-        lines=report.lines, created=report.created, existing=report.existing,
+    await parts.repos.audit.record(
+        IMPORTER,
+        "article.import",
+        "file",
+        path.name,
+        lines=report.lines,
+        created=report.created,
+        existing=report.existing,
         invalid=len(report.invalid),
-    )  # fmt: skip
+    )
     return report
 
 
@@ -223,7 +226,7 @@ async def _import_batch(
     batch: list[tuple[str, ImportLine]],
     claims: dict[str, str],
     counters: dict[str, int],
-    owned: dict[str, Any],
+    owned: dict[str, str],
     touched: dict[str, int],
     report: ImportReport,
 ) -> set[str]:
@@ -243,11 +246,11 @@ async def _import_batch(
     for lost in await slugs.claim_many(wanted):
         line = next(line for a, line in batch if a == lost)
         slug_of[lost] = await slugs.claim(base_slug(line.title), lost)
-    docs: list[Doc] = []
+    items: list[tuple[Article, Event]] = []
     for article_id, line in batch:
         try:
             image = await _stored_image(parts, line)
-            doc = await parts.articles.imported_document(
+            item = await parts.articles.imported(
                 article_id=article_id,
                 slug=slug_of[article_id],
                 given=line.given(),
@@ -258,15 +261,12 @@ async def _import_batch(
         except PublisherError as exc:
             report.invalid.append((0, f"{line.import_key}: {exc.message}"))
             continue
-        docs.append(doc)
-    marked_at = await parts.article_relay.mark_many([d["_id"] for d in docs])
-    there = await insert_many_ignoring_duplicates(parts.collections.articles, docs)
-    inserted = [d for d in docs if d["_id"] not in there]
+        items.append(item)
+    inserted, sent = await parts.repos.articles.insert_published(items)
     report.created += len(inserted)
-    report.existing += len(there)
-    report.events += await parts.article_relay.relay_docs(inserted, marked_at)
-    await parts.index.put_many(inserted)
-    return {str(d["_id"]) for d in inserted}
+    report.existing += len(items) - len(inserted)
+    report.events += sent
+    return {a.article_id for a in inserted}
 
 
 async def _stored_image(parts: Publisher, line: ImportLine) -> Doc | None:
@@ -277,7 +277,7 @@ async def _stored_image(parts: Publisher, line: ImportLine) -> Doc | None:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
         raise ImportFailed(f"cannot read image_path {path}: {exc.strerror}") from exc
-    stored = await parts.media.put(
+    stored = await parts.repos.media.put(
         data,
         media_id=media_id_for(f"import:{line.import_key}"),
         filename=path.name,

@@ -3,16 +3,14 @@
 A tip lands once (``_id`` = submission id; a redelivered event finds it there). Reviewing it
 (``in_review``), accepting it (a draft article pre-filled from it, photos copied from ingest into
 our own media) or rejecting it (with a reason shown to the reporter) is one conditional update of
-the tip's document that carries ``submission.reviewed`` in its outbox. The tip's version continues
-the version of ``submission.received``, so ingest applies reviews in order.
+the tip's document that carries ``submission.reviewed`` in its outbox (``InboxRepository``). The
+tip's version continues the version of ``submission.received``, so ingest applies reviews in
+order.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
-
-from pymongo.errors import DuplicateKeyError
 
 from xabar.contracts import (
     SubmissionReceived,
@@ -21,53 +19,57 @@ from xabar.contracts import (
     SubmissionStatus,
 )
 from xabar.publisher.articles import ArticleService
-from xabar.publisher.audit import AuditLog
-from xabar.publisher.domain import PRODUCER, Doc, utcnow
-from xabar.publisher.errors import InvalidTransition, NotFound, VersionConflict
-from xabar.publisher.media import IngestClient, MediaStore, StoredMedia, media_id_for
-from xabar.publisher.relay import MarkedRelay
-from xabar.publisher.repository import Collections
+from xabar.publisher.domain import PRODUCER, Article, Doc, Page, Period, utcnow
+from xabar.publisher.errors import InvalidTransition
+from xabar.publisher.media import IngestClient, StoredMedia, media_id_for
+from xabar.publisher.repositories.bundle import Repositories
 from xabar.runtime.auth import Principal
 from xabar.runtime.logs import correlation_id_var
-from xabar.runtime.outbox import outbox_entry
 
 log = logging.getLogger("xabar.publisher.inbox")
 
+STATUS_LABELS = {
+    SubmissionStatus.RECEIVED.value: "новое",
+    SubmissionStatus.IN_REVIEW.value: "на проверке",
+    SubmissionStatus.ACCEPTED.value: "принято",
+    SubmissionStatus.REJECTED.value: "отклонено",
+    SubmissionStatus.PUBLISHED.value: "опубликовано",
+}
 OPEN = frozenset({SubmissionStatus.RECEIVED.value, SubmissionStatus.IN_REVIEW.value})
-EXCERPT = 200
 
 
 @dataclass(frozen=True, slots=True)
-class InboxPage:
-    items: list[Doc]
-    total: int
-    page: int
-    per_page: int
+class InboxQuery:
+    """Which tips the inbox shows (each filter None: any), and which page."""
+
+    status: str | None = None
+    country: str | None = None
+    received: Period = field(default_factory=Period)
+    page: int = 1
+    per_page: int = 50
+
+    def matches(self, doc: Doc) -> bool:
+        return (
+            (self.status is None or doc["status"] == self.status)
+            and (self.country is None or doc["submission"]["country"] == self.country)
+            and doc["received_at"] in self.received
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
     submission: Doc
-    article: Doc
+    article: Article
     photos_missing: list[str]
 
 
 class InboxService:
-    def __init__(
-        self,
-        collections: Collections,
-        relay: MarkedRelay,
-        articles: ArticleService,
-        media: MediaStore,
-        ingest: IngestClient,
-        audit: AuditLog,
-    ) -> None:
-        self.inbox = collections.inbox
-        self.relay = relay
+    def __init__(self, repos: Repositories, articles: ArticleService, ingest: IngestClient) -> None:
+        self.tips = repos.inbox
+        self.media = repos.media
+        self.audit = repos.audit
         self.articles = articles
-        self.media = media
         self.ingest = ingest
-        self.audit = audit
 
     async def receive(self, event: SubmissionReceived) -> bool:
         """Store a tip; False if it is there already (a redelivery or a duplicate)."""
@@ -84,49 +86,25 @@ class InboxService:
             "public_reason": None,
             "reviewed_at": None,
             "reviewed_by": None,
-            "outbox": [],
         }
-        try:
-            await self.inbox.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self.tips.add(doc)
 
     async def get(self, submission_id: str) -> Doc:
-        doc = await self.inbox.find_one({"_id": submission_id})
-        if doc is None:
-            raise NotFound("no such tip in the inbox")
-        return doc
+        return await self.tips.get(submission_id)
 
-    async def search(
-        self,
-        *,
-        status: str | None = None,
-        country: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        page: int = 1,
-        per_page: int = 50,
-    ) -> InboxPage:
+    async def search(self, query: InboxQuery) -> Page[Doc]:
         """Newest first; filtered and ordered here (inboxes are modest; FerretDB pushes down only
         ``_id`` filters)."""
-        rows = await self.inbox.find({}, {"outbox": 0}).to_list(None)
-        rows = [
-            r
-            for r in rows
-            if (status is None or r["status"] == status)
-            and (country is None or r["submission"]["country"] == country)
-            and (since is None or r["received_at"] >= since)
-            and (until is None or r["received_at"] < until)
-        ]
+        rows = [r for r in await self.tips.all() if query.matches(r)]
         rows.sort(key=lambda r: (r["received_at"], r["_id"]), reverse=True)
-        start = (page - 1) * per_page
-        return InboxPage(rows[start : start + per_page], len(rows), page, per_page)
+        return Page.of(rows, query.page, query.per_page)
 
     async def start_review(self, by: Principal, submission_id: str) -> Doc:
         doc = await self.get(submission_id)
         if doc["status"] != SubmissionStatus.RECEIVED.value:
-            raise InvalidTransition(f"the tip is {doc['status']}, not received")
+            raise InvalidTransition(
+                f"сообщение уже {STATUS_LABELS.get(doc['status'], doc['status'])}"
+            )
         new = await self._review(by, doc, SubmissionStatus.IN_REVIEW)
         await self.audit.record(by, "inbox.review", "submission", submission_id)
         return new
@@ -134,7 +112,10 @@ class InboxService:
     async def accept(self, by: Principal, submission_id: str) -> Accepted:
         doc = await self.get(submission_id)
         if doc["status"] not in OPEN:
-            raise InvalidTransition(f"the tip is {doc['status']}; only an open tip is accepted")
+            raise InvalidTransition(
+                f"принять можно только новое сообщение или на проверке; это уже "
+                f"{STATUS_LABELS.get(doc['status'], doc['status'])}"
+            )
         tip = doc["submission"]
         photos: list[StoredMedia] = []
         missing: list[str] = []
@@ -145,17 +126,25 @@ class InboxService:
             else:
                 photos.append(stored)
         article = await self.articles.create_from_tip(by, tip, photos)
-        new = await self._review(by, doc, SubmissionStatus.ACCEPTED, article_id=str(article["_id"]))
+        new = await self._review(by, doc, SubmissionStatus.ACCEPTED, article_id=article.article_id)
         await self.audit.record(
-            by, "inbox.accept", "submission", submission_id,
-            article_id=str(article["_id"]), photos=len(photos), photos_missing=missing,
-        )  # fmt: skip
+            by,
+            "inbox.accept",
+            "submission",
+            submission_id,
+            article_id=article.article_id,
+            photos=len(photos),
+            photos_missing=missing,
+        )
         return Accepted(new, article, missing)
 
     async def reject(self, by: Principal, submission_id: str, public_reason: str) -> Doc:
         doc = await self.get(submission_id)
         if doc["status"] not in OPEN:
-            raise InvalidTransition(f"the tip is {doc['status']}; only an open tip is rejected")
+            raise InvalidTransition(
+                f"отклонить можно только новое сообщение или на проверке; это уже "
+                f"{STATUS_LABELS.get(doc['status'], doc['status'])}"
+            )
         new = await self._review(by, doc, SubmissionStatus.REJECTED, public_reason=public_reason)
         await self.audit.record(
             by, "inbox.reject", "submission", submission_id, reason=public_reason
@@ -217,18 +206,4 @@ class InboxService:
         }
         if article_id is not None:
             changes["article_id"] = article_id
-        async with self.relay.doc_locks.hold(self.relay.lock_key(doc["_id"])):
-            current = await self.inbox.find_one({"_id": doc["_id"]}, {"version": 1, "status": 1})
-            if current is None or (current["version"], current["status"]) != (
-                version,
-                doc["status"],
-            ):
-                raise VersionConflict("the tip changed meanwhile; reload and retry", version)
-            await self.relay.mark(doc["_id"])
-            result = await self.inbox.update_one(
-                {"_id": doc["_id"]}, {"$set": changes, "$push": {"outbox": outbox_entry(event)}}
-            )
-            if result.matched_count != 1:
-                raise VersionConflict("the tip changed meanwhile; reload and retry", version)
-        self.relay.kick(doc["_id"])
-        return {**doc, **changes}
+        return await self.tips.review(doc, changes, event)

@@ -27,7 +27,7 @@ from bson import Binary
 from PIL import Image, UnidentifiedImageError
 
 from xabar.publisher.errors import BadMedia, MediaTooLarge, NotFound, UpstreamUnavailable
-from xabar.publisher.repository import Collections, upsert
+from xabar.publisher.repositories.collections import Collections, upsert
 from xabar.runtime.auth import Principal, Role, TokenCodec
 
 log = logging.getLogger("xabar.publisher.media")

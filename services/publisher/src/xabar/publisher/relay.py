@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from xabar.contracts import STREAM_OF_TYPE
-from xabar.publisher.repository import Coll, insert_many_ignoring_duplicates, upsert
+from xabar.publisher.repositories.collections import Coll, insert_many_ignoring_duplicates, upsert
 from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.outbox import OUTBOX_FIELD, OutboxRelay

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xabar.contracts import COUNTRIES, SubmissionStatus
-from xabar.publisher.domain import ArticleStatus
+from xabar.publisher.domain import ArticleStatus, CorrectionNote, EditorRef, Image
 from xabar.runtime.auth import Role
 
 MAX_TAGS = 30
@@ -195,23 +195,12 @@ class FeatureIn(_In):
         return None if v is None else check_countries([v])[0]
 
 
-class ImageOut(_Out):
-    url: str
-    media_id: str | None = None
-    credit: str | None = None
-    alt: str | None = None
-    width: int | None = None
-    height: int | None = None
+class ImageOut(Image):
+    """An article's image: its URL (our own ``/media/...`` for an uploaded one) and caption."""
 
 
-class CorrectionOut(_Out):
-    note: str
-    corrected_at: datetime
-
-
-class EditorRef(_Out):
-    id: str
-    name: str
+class CorrectionOut(CorrectionNote):
+    """A public correction note under the article."""
 
 
 class ArticleOut(_Out):

@@ -1,4 +1,4 @@
-"""The audit log of editorial actions: who did what to which item, and when.
+"""The audit log of editorial actions (``audit``): who did what to which item, and when.
 
 Written after the action it records succeeded (an article's own revisions, written in the same
 update as each change, are the exact per-article history; this log is the newsroom-wide view).
@@ -8,15 +8,37 @@ update as each change, are the exact per-article history; this log is the newsro
 
 import logging
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from xabar.publisher.repository import Collections
+from xabar.publisher.domain import Page, Period
+from xabar.publisher.repositories.collections import Collections
 from xabar.runtime.auth import Principal
 
-log = logging.getLogger("xabar.publisher.audit")
+log = logging.getLogger("xabar.publisher.repositories.audit")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which entries of the log to list (each filter None: any), and which page."""
+
+    editor_id: str | None = None
+    action: str | None = None
+    target_id: str | None = None
+    at: Period = field(default_factory=Period)
+    page: int = 1
+    per_page: int = 50
+
+    def matches(self, entry: dict[str, Any]) -> bool:
+        return (
+            (self.editor_id is None or entry["editor"]["id"] == self.editor_id)
+            and (self.action is None or entry["action"] == self.action)
+            and (self.target_id is None or entry["target_id"] == self.target_id)
+            and entry["at"] in self.at
+        )
 
 
 class AuditLog:
@@ -49,27 +71,7 @@ class AuditLog:
             # turn a done action into an error the editor would retry.
             log.exception("audit entry not written", extra={"action": action, "target": target_id})
 
-    async def search(
-        self,
-        *,
-        editor_id: str | None = None,
-        action: str | None = None,
-        target_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        page: int = 1,
-        per_page: int = 50,
-    ) -> tuple[list[dict[str, Any]], int]:
-        rows = await self.coll.find({}).to_list(None)
-        rows = [
-            r
-            for r in rows
-            if (editor_id is None or r["editor"]["id"] == editor_id)
-            and (action is None or r["action"] == action)
-            and (target_id is None or r["target_id"] == target_id)
-            and (since is None or r["at"] >= since)
-            and (until is None or r["at"] < until)
-        ]
+    async def search(self, query: AuditQuery) -> Page[dict[str, Any]]:
+        rows = [r for r in await self.coll.find({}).to_list(None) if query.matches(r)]
         rows.sort(key=lambda r: r["_id"], reverse=True)
-        start = (page - 1) * per_page
-        return rows[start : start + per_page], len(rows)
+        return Page.of(rows, query.page, query.per_page)

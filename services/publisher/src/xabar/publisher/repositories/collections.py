@@ -1,4 +1,5 @@
-"""The publisher's MongoDB collections. Every hot read and every write goes by ``_id``.
+"""The publisher's MongoDB collections (each read and written by its repository in this package),
+and the small helpers the repositories share. Every hot read and every write goes by ``_id``.
 
 FerretDB's SQLite backend pushes down only ``_id`` filters, so:
 

@@ -6,26 +6,34 @@ trip, not a hundred. A claim is written before the article that uses it; a claim
 never took it (a crash or a lost race in between) is taken over after ``orphan_after``.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from xabar.publisher.content import numbered_slug
 from xabar.publisher.errors import StorageUnavailable
-from xabar.publisher.repository import Collections, insert_many_ignoring_duplicates, upsert
+from xabar.publisher.repositories.collections import (
+    Collections,
+    insert_many_ignoring_duplicates,
+    upsert,
+)
 
 MAX_ATTEMPTS = 50
+SlugOf = Callable[[str], Awaitable[str | None]]  # the slug an article holds now (None: no such)
 
 
 class SlugRegistry:
     def __init__(
-        self, collections: Collections, orphan_after: timedelta = timedelta(minutes=10)
+        self,
+        collections: Collections,
+        slug_of: SlugOf,
+        orphan_after: timedelta = timedelta(minutes=10),
     ) -> None:
         self.slugs = collections.slugs
         self.counters = collections.slug_counters
-        self.articles = collections.articles
+        self.slug_of = slug_of
         self.orphan_after = orphan_after
 
     async def claim(self, base: str, article_id: str) -> str:
@@ -42,7 +50,7 @@ class SlugRegistry:
                 )
             )
             candidate = numbered_slug(base, int(counter["n"] if counter else 1) + 1)
-        raise StorageUnavailable(f"no free slug found for {base!r}")
+        raise StorageUnavailable(f"не удалось подобрать свободный адрес статьи для «{base}»")
 
     async def release(self, slug: str, article_id: str) -> None:
         await self.slugs.delete_one({"_id": slug, "article_id": article_id})
@@ -61,8 +69,7 @@ class SlugRegistry:
             return True
         if now - claim["at"] < self.orphan_after:
             return False
-        owner = await self.articles.find_one({"_id": claim["article_id"]}, {"slug": 1})
-        if owner is not None and owner.get("slug") == slug:
+        if await self.slug_of(claim["article_id"]) == slug:
             return False
         taken = await self.slugs.update_one(
             {"_id": slug, "article_id": claim["article_id"]},
@@ -99,23 +106,3 @@ class SlugRegistry:
                     {"_id": base}, {"$max": {"n": n}}, upsert=True
                 )
             )
-
-
-def allocate(base: str, article_id: str, claims: dict[str, str], counters: dict[str, int]) -> str:
-    """Pick a free slug for ``base`` from in-memory ``claims``/``counters`` (updated in place)."""
-    if claims.get(base, article_id) == article_id:
-        claims[base] = article_id
-        return base
-    n = counters.get(base, 0) + 1
-    while True:
-        candidate = numbered_slug(base, n + 1)
-        if claims.get(candidate, article_id) == article_id:
-            claims[candidate] = article_id
-            counters[base] = n
-            return candidate
-        n += 1
-
-
-def reverse(claims: dict[str, str]) -> dict[str, Any]:
-    """article id -> slug of the given claims."""
-    return {a: s for s, a in claims.items()}

@@ -1,0 +1,41 @@
+"""Logging in (a short-lived bearer token) and who a token belongs to."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xabar.publisher.routes import params
+from xabar.publisher.routes.common import PublisherRouter
+from xabar.publisher.routes.deps import Deps, principal
+from xabar.publisher.routes.editors import editor_out
+from xabar.publisher.schemas import LoginIn, MeOut, TokenOut
+from xabar.runtime.auth import Role
+from xabar.runtime.clients import client_address, hash_address
+from xabar.runtime.http import json_response
+from xabar.runtime.openapi import ErrorBody
+
+router = PublisherRouter(tags=["auth"])
+
+
+@router.post(
+    "/api/v1/auth/login",
+    "Log in: a short-lived bearer token (JWT)",
+    body=LoginIn,
+    responses={200: TokenOut, 401: ErrorBody, 422: ErrorBody, 429: ErrorBody},
+)
+async def login(request: Request) -> Response:
+    deps = Deps.of(request)
+    body = await params.read_body(request, LoginIn, 16 * 1024)
+    settings = deps.settings
+    address = client_address(request.scope, settings.trusted_networks())
+    salt = "login-limit:" + settings.jwt_secret.get_secret_value()
+    token, doc = await deps.editors.login(body.email, body.password, hash_address(address, salt))
+    out = TokenOut(access_token=token, expires_in=settings.token_ttl_s, editor=editor_out(doc))
+    return json_response(out, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/api/v1/auth/me", "Who the token belongs to", security=Role.CONTRIBUTOR, responses={200: MeOut}
+)
+async def me(request: Request) -> Response:
+    who = principal(request)
+    return json_response(MeOut(editor_id=who.editor_id, name=who.name, role=who.role))

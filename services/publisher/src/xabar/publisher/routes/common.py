@@ -1,0 +1,88 @@
+"""What the publisher's resource modules share: their router (the runtime's, which also
+documents the role an operation needs and what the request helpers may answer), the guard that
+checks the token first, and ETags."""
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xabar.publisher.domain import ROLE_LABELS
+from xabar.publisher.errors import NotAllowed
+from xabar.publisher.routes.deps import Deps
+from xabar.runtime.auth import ForbiddenError, Role
+from xabar.runtime.openapi import ErrorBody
+from xabar.runtime.routing import E, Endpoint, Operation, Responses, Router
+
+
+def helper_responses(
+    body: type[BaseModel] | None, parameters: Iterable[dict[str, Any]]
+) -> dict[int, type[BaseModel]]:
+    """What the request helpers answer before an endpoint decides anything: a body can be
+    malformed (400), too large (413), of another media type (415) or invalid (422); an If-Match
+    that is not an ETag is 400; a query parameter out of its range or choices is 422."""
+    out: dict[int, type[BaseModel]] = {}
+    if body is not None:
+        out |= dict.fromkeys((400, 413, 415, 422), ErrorBody)
+    for param in parameters:
+        if param["name"] == "If-Match":
+            out[400] = ErrorBody
+        if param["in"] == "query":
+            out[422] = ErrorBody
+    return out
+
+
+class PublisherRouter(Router):
+    """The runtime's ``Router``; ``security`` is the minimum ``Role``, named in the summary."""
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        summary: str,
+        *,
+        responses: Responses,
+        body: type[BaseModel] | None = None,
+        parameters: Iterable[dict[str, Any]] = (),
+        security: Any = None,
+        **kw: Any,
+    ) -> Callable[[E], E]:
+        params = tuple(parameters)
+        if security is not None:
+            if not isinstance(security, Role):
+                raise TypeError(f"{path}: security is the minimum Role")
+            summary = f"{summary} (role: {security.value}+)"
+        return super().route(
+            method,
+            path,
+            summary,
+            responses={**helper_responses(body, params), **responses},
+            body=body,
+            parameters=params,
+            security=security,
+            **kw,
+        )
+
+
+def guard(op: Operation, endpoint: Endpoint) -> Endpoint:
+    """The bearer token is checked first, before the body or the item is read: a missing,
+    malformed, expired or forged token is 401 (``AuthError``), a role below the operation's
+    minimum 403."""
+    minimum: Role = op.security
+
+    @functools.wraps(endpoint)
+    async def checked(request: Request) -> Response:
+        try:
+            request.state.principal = Deps.of(request).codec.authenticate(request, minimum)
+        except ForbiddenError:
+            raise NotAllowed(f"для этого нужна роль «{ROLE_LABELS[minimum]}» или выше") from None
+        return await endpoint(request)
+
+    return checked
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'

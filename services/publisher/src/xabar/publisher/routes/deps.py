@@ -1,0 +1,40 @@
+"""What every endpoint gets its collaborators from: one typed object, built by the composition
+root (``app.create_app``) and kept in ``app.state.deps``."""
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from xabar.publisher.articles import ArticleService
+from xabar.publisher.config import PublisherSettings
+from xabar.publisher.editors import EditorService
+from xabar.publisher.inbox import InboxService
+from xabar.publisher.library import MediaLibrary
+from xabar.publisher.repositories.audit import AuditLog
+from xabar.runtime.auth import Principal, TokenCodec
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    settings: PublisherSettings
+    codec: TokenCodec
+    editors: EditorService
+    articles: ArticleService
+    inbox: InboxService
+    library: MediaLibrary
+    audit: AuditLog
+
+    @classmethod
+    def of(cls, request: Request) -> "Deps":
+        deps = request.app.state.deps
+        if not isinstance(deps, cls):
+            raise TypeError("app.state.deps is not the publisher's Deps")
+        return deps
+
+
+def principal(request: Request) -> Principal:
+    """Who is asking: set by the guard (``routes.common.guard``) before a secured endpoint runs."""
+    who = getattr(request.state, "principal", None)
+    if not isinstance(who, Principal):
+        raise TypeError("a secured endpoint ran without the guard")
+    return who
