@@ -114,12 +114,22 @@ class SubmissionReviewed(AggregateEvent):
 # --- articles (publisher -> feed) ---------------------------------------------------------------
 
 
-class ArticleImage(_Data):
+class ImageVariant(_Data):
+    """One re-encoded size of an article's photo, for ``srcset`` and ``<picture>``."""
+
     url: str
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    media_type: Literal["image/avif", "image/webp", "image/jpeg"]
+
+
+class ArticleImage(_Data):
+    url: str  # the JPEG (or original) fallback
     credit: str | None = None  # "Фото: пресс-служба МИД РТ"
     alt: str | None = None
     width: int | None = None
     height: int | None = None
+    variants: tuple[ImageVariant, ...] = ()  # smaller sizes and modern formats, when made
 
 
 class Correction(_Data):
