@@ -11,26 +11,26 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM, SubmissionReviewed
+from xabar.ingest import routes
 from xabar.ingest.config import IngestSettings
+from xabar.ingest.deps import Deps, Throttle
 from xabar.ingest.forms import FormSigner
 from xabar.ingest.handlers import review_handler
 from xabar.ingest.intake import Intake, Mover
 from xabar.ingest.media import AttachmentStore
 from xabar.ingest.pages import Pages
 from xabar.ingest.relay import SubmissionRelay
-from xabar.ingest.repository import SubmissionRepository
-from xabar.ingest.routes import RouteDeps, api_routes, declare_standard_routes
+from xabar.ingest.repository import AttachmentRepository, SubmissionRepository
+from xabar.ingest.routes.html import PAGES
 from xabar.ingest.service import IngestService
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
-from xabar.runtime.http import error_handlers
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.redispipe import RedisPipe
-from xabar.runtime.security import PagePolicy
 
 log = logging.getLogger("xabar.ingest")
 
@@ -49,9 +49,8 @@ def create_app(
     redis = aioredis.from_url(settings.redis_url)
     pipe = RedisPipe(settings.redis_url)  # the accepts and their rate limit
     db = mongo[settings.mongodb_db]
-    secret = settings.address_salt.get_secret_value().encode()
 
-    repository = SubmissionRepository(db)
+    repository = SubmissionRepository(db, settings.storage_timeout_s)
     relay = SubmissionRelay(
         repository.submissions,
         repository.pending,
@@ -73,38 +72,16 @@ def create_app(
     service = IngestService(
         settings,
         repository,
-        AttachmentStore(db),
+        AttachmentRepository(AttachmentStore(db), settings.storage_timeout_s),
         intake,
         on_stored=relay.kick if settings.relay_enabled else _hold,
     )
     bus.subscribe(
         REVIEWS_STREAM, GROUP_INGEST, review_handler(service), types=[SubmissionReviewed.TYPE]
     )
-    deps = RouteDeps(
-        settings=settings,
-        service=service,
-        pages=Pages(),
-        signer=FormSigner(
-            secret, min_fill_s=settings.form_min_fill_s, max_age_s=settings.form_max_age_s
-        ),
-        submit_limiter=RateLimiter(
-            redis,
-            "xabar:ingest:rl:submit",
-            settings.submit_rate_limit,
-            settings.submit_rate_window_s,
-            pipe,
-        ),
-        lookup_limiter=RateLimiter(
-            redis,
-            "xabar:ingest:rl:lookup",
-            settings.lookup_rate_limit,
-            settings.lookup_rate_window_s,
-            pipe,
-        ),
-        codec=TokenCodec(settings.jwt_secret.get_secret_value()),
-    )
+    deps = _deps(settings, service, redis, pipe)
     api = OpenAPI("Xabar ingest", "1.0.0", "citizen reporters' tips and photos, durably accepted")
-    declare_standard_routes(api)
+    routes.document(api)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -129,22 +106,48 @@ def create_app(
             if owns_mongo:
                 await mongo.close()
 
-    routes = [
+    served = [
         *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *api_routes(api, deps),
+        *routes.routes(),
     ]
     app = service_app(
-        routes=routes,
+        routes=served,
         lifespan=lifespan,
-        exception_handlers=error_handlers(),
-        pages=PagePolicy().with_(style_src="'unsafe-inline'"),
+        exception_handlers=routes.exception_handlers(),
+        pages=PAGES,
     )
+    app.state.deps = deps
     app.state.service = service
     app.state.relay = relay
     app.state.mover = mover
     app.state.openapi = api
     return app
+
+
+def _deps(
+    settings: IngestSettings, service: IngestService, redis: aioredis.Redis, pipe: RedisPipe
+) -> Deps:
+    def throttle(name: str, limit: int, window_s: int, what: str) -> Throttle:
+        return Throttle(RateLimiter(redis, f"xabar:ingest:rl:{name}", limit, window_s, pipe), what)
+
+    secret = settings.address_salt.get_secret_value().encode()
+    return Deps(
+        settings=settings,
+        service=service,
+        pages=Pages(),
+        signer=FormSigner(
+            secret, min_fill_s=settings.form_min_fill_s, max_age_s=settings.form_max_age_s
+        ),
+        submit_limit=throttle(
+            "submit", settings.submit_rate_limit, settings.submit_rate_window_s, "submissions"
+        ),
+        lookup_limit=throttle(
+            "lookup", settings.lookup_rate_limit, settings.lookup_rate_window_s, "look-ups"
+        ),
+        codec=TokenCodec(settings.jwt_secret.get_secret_value()),
+        trusted=settings.trusted_networks(),
+    )
 
 
 def _hold(_: str) -> None:

@@ -59,6 +59,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
+from xabar.ingest.errors import IntakeUnavailable
 from xabar.runtime.bus import (
     EVENTS_PUBLISHED,
     EventBus,
@@ -149,26 +150,30 @@ class Intake:
     async def accept(self, doc: Doc, event: Event, *, keep_key_ms: int = 0) -> Doc | None:
         """Store ``doc`` and its event durably. With an Idempotency-Key (``doc["idempotency"]``)
         whose record is in Redis, nothing is stored and that record (``fingerprint``,
-        ``sealed_code``) is returned instead; else the record is kept ``keep_key_ms``."""
+        ``sealed_code``) is returned instead; else the record is kept ``keep_key_ms``.
+        ``IntakeUnavailable``: Redis did not answer (the script may or may not have run)."""
         submission_id = str(doc["_id"])
         idem = doc.get("idempotency")
         if idem and keep_key_ms <= 0:
             raise ValueError("a submission with a key needs keep_key_ms")
         note = {"receipt_hash": doc["receipt_hash"], "received_at": doc["received_at"]}
-        reply = await self._accept(
-            [self.key_record(submission_id), self.pending_key(submission_id), self.stream],
-            [
-                doc_to_json(idem) if idem else "",
-                doc_to_json(note),
-                submission_id,
-                doc_to_json(doc),
-                event.model_dump_json(),
-                event.type,
-                str(event.event_id),
-                event.correlation_id or "",
-                str(keep_key_ms),
-            ],
-        )
+        try:
+            reply = await self._accept(
+                [self.key_record(submission_id), self.pending_key(submission_id), self.stream],
+                [
+                    doc_to_json(idem) if idem else "",
+                    doc_to_json(note),
+                    submission_id,
+                    doc_to_json(doc),
+                    event.model_dump_json(),
+                    event.type,
+                    str(event.event_id),
+                    event.correlation_id or "",
+                    str(keep_key_ms),
+                ],
+            )
+        except RedisError as exc:
+            raise IntakeUnavailable("the intake did not answer") from exc
         if reply[0] == b"known":
             known: Doc = json.loads(reply[1])
             return known
@@ -176,7 +181,7 @@ class Intake:
 
     async def known(self, submission_id: str) -> Doc | None:
         """The key record of ``submission_id`` (``fingerprint``, ``sealed_code``), or None."""
-        raw = await self._pipe.execute("GET", self.key_record(submission_id))
+        raw = await self._get(self.key_record(submission_id))
         if raw is None:
             return None
         record: Doc = json.loads(raw)
@@ -185,8 +190,14 @@ class Intake:
     async def pending(self, submission_id: str) -> Doc | None:
         """The look-up note of a submission still in the intake (``receipt_hash``,
         ``received_at``), or None."""
-        raw = await self._pipe.execute("GET", self.pending_key(submission_id))
+        raw = await self._get(self.pending_key(submission_id))
         return None if raw is None else doc_from_json(raw)
+
+    async def _get(self, key: str) -> Any:
+        try:
+            return await self._pipe.execute("GET", key)
+        except RedisError as exc:
+            raise IntakeUnavailable("the intake did not answer") from exc
 
 
 class Mover:

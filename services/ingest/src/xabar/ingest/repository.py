@@ -1,4 +1,6 @@
-"""Submissions in MongoDB: one document per submission, read and written by ``_id`` only.
+"""Ingest's MongoDB side: submissions (one document each, read and written by ``_id`` only) and
+their photos. These repositories give MongoDB the time a request allows and turn its driver's
+errors into ``DatabaseUnavailable``; the service decides what that means for the request.
 
 A submission document holds what the reporter sent (plain text), the hash of its receipt code,
 the salted hash of the client address, its current review status and, until the relay has
@@ -19,21 +21,54 @@ filters only ``_id`` fast). A marker is written before its document and removed 
 events are published; a marker whose document never came is removed after a grace period.
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from xabar.ingest.errors import DuplicateSubmission
+from xabar.ingest.errors import (
+    AttachmentDamaged,
+    DatabaseUnavailable,
+    DuplicateSubmission,
+)
+from xabar.ingest.media import AttachmentStore, CorruptAttachment, StoredPhoto
+from xabar.ingest.photos import CleanPhoto
 
 Doc = dict[str, Any]
 
 
+@asynccontextmanager
+async def bounded(timeout_s: float | None, what: str) -> AsyncIterator[None]:
+    """MongoDB gets ``timeout_s`` (None: the driver's own); a driver error becomes
+    ``DatabaseUnavailable`` (the callers decide what it means for the request)."""
+    try:
+        if timeout_s is None:
+            yield
+        else:
+            with pymongo.timeout(timeout_s):
+                yield
+    except PyMongoError as exc:
+        raise DatabaseUnavailable(f"{what}: MongoDB did not answer") from exc
+
+
 class SubmissionRepository:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], timeout_s: float | None = None) -> None:
+        """``timeout_s``: what MongoDB gets to answer a look-up or to store a submission."""
         self.submissions = db["submissions"]
         self.pending = db["outbox_pending"]
+        self.timeout_s = timeout_s
+
+    async def store_with_outbox(self, doc: Doc, now: datetime) -> None:
+        """Store a new submission whose events are in its outbox (the path without Redis): a
+        marker first, so the relay's timer finds it, then the document, one single-document
+        write. ``DuplicateSubmission`` if the id exists; ``DatabaseUnavailable``."""
+        async with bounded(self.timeout_s, "storing a submission"):
+            await self.mark_pending(str(doc["_id"]), now)
+            await self.insert(doc)
 
     async def mark_pending(self, submission_id: str, now: datetime) -> bool:
         """Note that ``submission_id`` may have unpublished events; False if the note exists
@@ -55,13 +90,48 @@ class SubmissionRepository:
             raise DuplicateSubmission(f"submission {doc['_id']} exists") from exc
 
     async def get(self, submission_id: str) -> Doc | None:
-        return await self.submissions.find_one({"_id": submission_id}, {"outbox": 0})
+        """The stored submission (without its outbox), or None; ``DatabaseUnavailable`` if
+        MongoDB does not answer within ``timeout_s``."""
+        async with bounded(self.timeout_s, "reading a submission"):
+            return await self.submissions.find_one({"_id": submission_id}, {"outbox": 0})
 
     async def apply_review(self, submission_id: str, version: int, fields: Doc) -> bool:
         """Set the review state if ``version`` is newer than the one applied; False otherwise
         (an old or duplicated event, or an unknown submission)."""
-        result = await self.submissions.update_one(
-            {"_id": submission_id, "review_version": {"$lt": version}},
-            {"$set": {**fields, "review_version": version}},
-        )
+        async with bounded(None, "applying a review"):
+            result = await self.submissions.update_one(
+                {"_id": submission_id, "review_version": {"$lt": version}},
+                {"$set": {**fields, "review_version": version}},
+            )
         return result.matched_count == 1
+
+
+class AttachmentRepository:
+    """Photos of submissions (``AttachmentStore`` keeps their bytes), with the time MongoDB gets
+    and its errors as ``DatabaseUnavailable``."""
+
+    def __init__(self, store: AttachmentStore, timeout_s: float | None = None) -> None:
+        self.store = store
+        self.timeout_s = timeout_s
+
+    async def put_all(
+        self, submission_id: str, photos: list[tuple[str, CleanPhoto]], now: datetime
+    ) -> None:
+        """Store ``(attachment_id, photo)`` pairs; each photo gets the time of a submission
+        again."""
+        budget = None if self.timeout_s is None else self.timeout_s * (1 + len(photos))
+        async with bounded(budget, "storing photos"):
+            for attachment_id, photo in photos:
+                await self.store.put(attachment_id, submission_id, photo, now)
+
+    async def get(self, attachment_id: str) -> StoredPhoto | None:
+        try:
+            async with bounded(None, "reading a photo"):
+                return await self.store.get(attachment_id)
+        except CorruptAttachment as exc:
+            raise AttachmentDamaged("the stored photo is damaged") from exc
+
+    async def delete(self, attachment_id: str, photo: CleanPhoto) -> None:
+        """Remove an attachment that lost an idempotency race."""
+        async with bounded(None, "removing a photo"):
+            await self.store.delete(attachment_id, AttachmentStore.chunk_count(photo))

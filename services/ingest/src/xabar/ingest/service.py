@@ -27,10 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pymongo
 from prometheus_client import Counter
-from pymongo.errors import PyMongoError
-from redis.exceptions import RedisError
 
 from xabar.contracts import (
     AttachmentRef,
@@ -57,15 +54,18 @@ from xabar.ingest.domain import (
     status_url,
 )
 from xabar.ingest.errors import (
+    AttachmentDamaged,
+    DatabaseUnavailable,
     DuplicateSubmission,
     IdempotencyConflict,
+    IntakeUnavailable,
     NotFound,
     StorageUnavailable,
 )
 from xabar.ingest.intake import Intake
-from xabar.ingest.media import AttachmentStore, StoredPhoto
+from xabar.ingest.media import StoredPhoto
 from xabar.ingest.photos import CleanPhoto, clean_photo
-from xabar.ingest.repository import Doc, SubmissionRepository
+from xabar.ingest.repository import AttachmentRepository, Doc, SubmissionRepository
 from xabar.runtime.outbox import outbox_entry
 
 log = logging.getLogger("xabar.ingest")
@@ -86,7 +86,7 @@ class IngestService:
         self,
         settings: IngestSettings,
         submissions: SubmissionRepository,
-        media: AttachmentStore,
+        media: AttachmentRepository,
         intake: Intake,
         on_stored: Callable[[str], None],
     ) -> None:
@@ -135,18 +135,11 @@ class IngestService:
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
         code = new_receipt_code()
-        stored: list[tuple[str, CleanPhoto]] = []
-        refs: list[AttachmentRef] = []
+        stored = [(new_id(), photo) for photo in cleaned]
+        refs = [_ref(attachment_id, photo) for attachment_id, photo in stored]
         try:
-            # each photo gets the time budget of a submission again
-            budget = self.settings.storage_timeout_s * (1 + len(cleaned))
-            with pymongo.timeout(budget):
-                for photo in cleaned:
-                    attachment_id = new_id()
-                    await self.media.put(attachment_id, submission_id, photo, now)
-                    stored.append((attachment_id, photo))
-                    refs.append(_ref(attachment_id, photo))
-        except PyMongoError as exc:
+            await self.media.put_all(submission_id, stored, now)
+        except DatabaseUnavailable as exc:
             log.exception("storing the photos of a submission failed")
             raise StorageUnavailable("the submission could not be stored; send it again") from exc
         doc, event = self._document(
@@ -160,7 +153,7 @@ class IngestService:
         keep_s = self.settings.form_max_age_s if form else self.settings.idempotency_retention_s
         try:
             known = await self.intake.accept(doc, event, keep_key_ms=int(keep_s * 1000))
-        except RedisError as exc:
+        except IntakeUnavailable as exc:
             if idempotency_key is not None:  # its first request may be in the intake
                 log.warning("Redis unavailable; a submission with a key is refused")
                 raise StorageUnavailable(
@@ -189,14 +182,12 @@ class IngestService:
         submission_id = str(doc["_id"])
         doc = {**doc, "outbox": [outbox_entry(event)]}
         try:
-            with pymongo.timeout(self.settings.storage_timeout_s):
-                await self.submissions.mark_pending(submission_id, now)
-                await self.submissions.insert(doc)
+            await self.submissions.store_with_outbox(doc, now)
         except DuplicateSubmission:
             # random ids do not collide: the same submission, its script answered after all
             # and the mover stored it (the event goes out once per event id)
             return
-        except PyMongoError as exc:
+        except DatabaseUnavailable as exc:
             log.exception("storing a submission failed")
             raise StorageUnavailable("the submission could not be stored; send it again") from exc
         self.on_stored(submission_id)
@@ -271,8 +262,8 @@ class IngestService:
     async def _discard(self, stored: list[tuple[str, CleanPhoto]]) -> None:
         for attachment_id, photo in stored:
             try:
-                await self.media.delete(attachment_id, AttachmentStore.chunk_count(photo))
-            except PyMongoError:
+                await self.media.delete(attachment_id, photo)
+            except DatabaseUnavailable:
                 log.warning(
                     "could not remove an unused attachment", extra={"attachment_id": attachment_id}
                 )
@@ -284,7 +275,7 @@ class IngestService:
         cannot answer (or failed such a look-up in the last ``storage_timeout_s``) is passed."""
         try:
             record = await self.intake.known(submission_id)
-        except RedisError:
+        except IntakeUnavailable:
             # the tip will be refused (its first request may be in the intake we cannot
             # reach), unless MongoDB has it: answer that replay
             return await self._read(submission_id)
@@ -293,24 +284,22 @@ class IngestService:
         if form or time.monotonic() - self._mongo_failed_at < self.settings.storage_timeout_s:
             return None
         try:
-            with pymongo.timeout(self.settings.storage_timeout_s):
-                return await self.submissions.get(submission_id)
-        except PyMongoError:
+            return await self.submissions.get(submission_id)
+        except DatabaseUnavailable:
             self._mongo_failed_at = time.monotonic()
             log.warning("MongoDB unavailable; a key without a record in Redis is taken as new")
             return None
 
     async def _read(self, submission_id: str) -> Doc | None:
         try:
-            with pymongo.timeout(self.settings.storage_timeout_s):
-                return await self.submissions.get(submission_id)
-        except PyMongoError as exc:
+            return await self.submissions.get(submission_id)
+        except DatabaseUnavailable as exc:
             raise StorageUnavailable("submissions cannot be read right now") from exc
 
     async def _lookup(self, submission_id: str) -> Doc | None:
         try:
             note = await self.intake.pending(submission_id)
-        except RedisError:
+        except IntakeUnavailable:
             doc = await self._read(submission_id)
             if doc is None:  # it may be in the intake we cannot reach
                 raise StorageUnavailable("submissions cannot be read right now") from None
@@ -323,9 +312,8 @@ class IngestService:
         # answer (or failed in the last ``storage_timeout_s``) is passed: the note answers.
         if time.monotonic() - self._mongo_failed_at >= self.settings.storage_timeout_s:
             try:
-                with pymongo.timeout(self.settings.storage_timeout_s):
-                    stored = await self.submissions.get(submission_id)
-            except PyMongoError:
+                stored = await self.submissions.get(submission_id)
+            except DatabaseUnavailable:
                 self._mongo_failed_at = time.monotonic()
                 stored = None
             if stored is not None:
@@ -357,8 +345,11 @@ class IngestService:
             raise NotFound("no attachment with this id")
         try:
             photo = await self.media.get(attachment_id)
-        except PyMongoError as exc:
+        except DatabaseUnavailable as exc:
             raise StorageUnavailable("photos cannot be read right now") from exc
+        except AttachmentDamaged:
+            log.exception("a stored attachment is damaged")
+            raise
         if photo is None:
             raise NotFound("no attachment with this id")
         return photo
