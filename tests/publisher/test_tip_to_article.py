@@ -82,7 +82,7 @@ async def test_tip_accepted_edited_twice_and_published_reaches_the_stream_with_i
             assert codec.verify(header.removeprefix("Bearer ")).role == Role.EDITOR
         image_url = article["image"]["url"]
         assert image_url.startswith("http://publisher.test/media/")
-        assert article["image"]["credit"] == "Фото: Фарход"
+        assert article["image"]["credit"] == "Фото: народный репортер"
         media = await h.client.get(image_url.removeprefix("http://publisher.test"))
         assert media.status_code == 200
         assert media.content == first
@@ -128,7 +128,7 @@ async def test_tip_accepted_edited_twice_and_published_reaches_the_stream_with_i
         assert state.countries == ("TJ",)
         assert state.slug == published["slug"]
         assert state.image is not None and state.image.url == image_url
-        assert state.image.credit == "Фото: Фарход"
+        assert state.image.credit == "Фото: народный репортер"
 
         async def reviews_sent() -> bool:
             return len(await stream_events(redis, REVIEWS_STREAM)) >= 2

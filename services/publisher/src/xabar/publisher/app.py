@@ -21,10 +21,12 @@ from xabar.publisher.handlers import on_submission_received
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.media import IngestClient, MediaStore
+from xabar.publisher.passwords import Passwords
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.bundle import Repositories
 from xabar.publisher.repositories.collections import Collections
 from xabar.publisher.repositories.index import ArticleIndex
+from xabar.publisher.repositories.logins import LoginThrottle
 from xabar.publisher.routes import ROUTERS, api_routes
 from xabar.publisher.routes.deps import Deps
 from xabar.publisher.routes.errors import exception_handlers
@@ -36,7 +38,6 @@ from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
-from xabar.runtime.ratelimit import RateLimiter
 
 log = logging.getLogger("xabar.publisher.app")
 
@@ -140,20 +141,23 @@ def editor_service(
     redis: aioredis.Redis | None,
 ) -> EditorService:
     """Editors' accounts; logins limited in Redis (none without ``redis``: the CLI)."""
-    window = settings.login_rate_window_s
-    return EditorService(
-        repos.editors,
-        repos.audit,
-        codec,
-        email_limiter=RateLimiter(redis, "publisher:login", settings.login_rate_limit, window)
-        if redis is not None
-        else None,
-        address_limiter=RateLimiter(
-            redis, "publisher:login-address", settings.login_address_rate_limit, window
-        )
-        if redis is not None
-        else None,
+    passwords = Passwords(
+        memory_kib=settings.password_memory_kib,
+        time_cost=settings.password_time_cost,
+        parallelism=settings.password_parallelism,
+        concurrency=settings.password_hash_concurrency or None,
     )
+    throttle = None
+    if redis is not None:
+        throttle = LoginThrottle(
+            redis,
+            per_email_address=settings.login_rate_limit,
+            per_address=settings.login_address_rate_limit,
+            per_account=settings.login_account_rate_limit,
+            window_s=settings.login_rate_window_s,
+            known_for_s=settings.login_known_address_days * 86_400,
+        )
+    return EditorService(repos.editors, repos.audit, codec, passwords, throttle)
 
 
 def create_app(

@@ -39,6 +39,7 @@ from xabar.publisher.domain import (
     Revision,
     article_event,
     check_can_edit,
+    check_can_read,
     check_publishable,
     check_transition,
     diff_states,
@@ -96,20 +97,34 @@ class ArticleService:
     async def get(self, article_id: str) -> Article:
         return await self.repo.get(article_id)
 
-    async def search(self, query: ArticleQuery) -> Page[dict[str, Any]]:
-        """Summaries, newest change first, from the Redis index (see ``repositories.index``)."""
-        return await self.index.search(query)
+    async def read(self, by: Principal, article_id: str, *, history: bool = False) -> Article:
+        """The article, if ``by`` may read it (its ``history`` too, when asked)."""
+        article = await self.repo.get(article_id)
+        check_can_read(by, article, history=history)
+        return article
 
-    async def revisions(self, article_id: str) -> list[Revision]:
-        article = await self.get(article_id)
+    async def search(self, by: Principal, query: ArticleQuery) -> Page[dict[str, Any]]:
+        """Summaries, newest change first, from the Redis index (see ``repositories.index``):
+        for a contributor, only their own articles and published ones."""
+        viewer = None if by.role.at_least(Role.EDITOR) else by.editor_id
+        return await self.index.search(query, viewer=viewer)
+
+    async def revisions(self, by: Principal, article_id: str) -> list[Revision]:
+        article = await self.read(by, article_id, history=True)
         return sorted(article.revisions, key=lambda r: r.version)
 
-    async def version(self, article_id: str, version: int) -> Doc:
-        return state_at(await self.get(article_id), version)
+    async def version(self, by: Principal, article_id: str, version: int) -> Doc:
+        return state_at(await self.read(by, article_id, history=True), version)
 
-    async def diff(self, article_id: str, from_version: int, to_version: int) -> list[Doc]:
-        article = await self.get(article_id)
-        return diff_states(state_at(article, from_version), state_at(article, to_version))
+    async def diff(
+        self, by: Principal, article_id: str, older: int | None, newer: int | None
+    ) -> tuple[int, int, list[Doc]]:
+        """What changed from version ``older`` (default: the one before the current) to
+        ``newer`` (default: the current): both versions, and the changed fields."""
+        article = await self.read(by, article_id, history=True)
+        a = max(article.version - 1, 1) if older is None else older
+        b = article.version if newer is None else newer
+        return a, b, diff_states(state_at(article, a), state_at(article, b))
 
     async def featured(self) -> dict[str, str | None]:
         return {c.key: c.article_id for c in await self.choices.all()}
@@ -658,11 +673,13 @@ class ArticleService:
         self, by: Principal, submission: Doc, photos: Sequence[StoredMedia]
     ) -> Article:
         """The draft of an accepted tip: its title, its text as escaped paragraphs, its country,
-        its first photo as the article's image and the others at the end of the body."""
+        its first photo as the article's image and the others at the end of the body.
+
+        Nothing of the reporter's contact is copied: the draft is what gets published if an
+        editor changes nothing, and the contact is promised to stay with the newsroom. Photos
+        are credited to "народный репортер"; a name in the credit is one an editor typed."""
         sid = submission["submission_id"]
-        contact = submission.get("contact") or {}
-        who = None if submission.get("anonymous") else (contact.get("name") or None)
-        credit = f"Фото: {who}" if who else f"Фото: {REPORTER_SOURCE.lower()}"
+        credit = f"Фото: {REPORTER_SOURCE.lower()}"
         body = text_to_html(submission.get("text") or "")
         for extra in photos[1:]:
             body += (

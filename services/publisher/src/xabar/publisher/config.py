@@ -20,9 +20,16 @@ Added by the publisher:
 - ``XABAR_PUBLISHER_TRUSTED_PROXIES`` (default empty): comma-separated CIDRs of our own reverse
   proxies; ``X-Forwarded-For`` is read only when the direct peer is one of them (login limits).
 - ``XABAR_PUBLISHER_LOGIN_RATE_LIMIT`` (default 10) login attempts per e-mail and client address
-  per ``XABAR_PUBLISHER_LOGIN_RATE_WINDOW_S`` (default 300) seconds, and
+  per ``XABAR_PUBLISHER_LOGIN_RATE_WINDOW_S`` (default 300) seconds,
   ``XABAR_PUBLISHER_LOGIN_ADDRESS_RATE_LIMIT`` (default 100) attempts per client address (any
-  e-mail) in the same window; over either: 429 with ``Retry-After``.
+  e-mail) and ``XABAR_PUBLISHER_LOGIN_ACCOUNT_RATE_LIMIT`` (default 30) attempts per account from
+  all the addresses it did not log in from within ``XABAR_PUBLISHER_LOGIN_KNOWN_ADDRESS_DAYS``
+  (default 30) days, in the same window; over any: 429 with ``Retry-After`` (see
+  ``repositories.logins``).
+- ``XABAR_PUBLISHER_PASSWORD_MEMORY_KIB`` (default 19456), ``XABAR_PUBLISHER_PASSWORD_TIME_COST``
+  (default 2), ``XABAR_PUBLISHER_PASSWORD_PARALLELISM`` (default 1): argon2id's parameters for new
+  hashes; ``XABAR_PUBLISHER_PASSWORD_HASH_CONCURRENCY`` (default 0: the number of CPUs): how
+  many hashes or verifications run at once (each takes the memory above while it runs).
 - ``XABAR_PUBLISHER_SCHEDULER_INTERVAL_S`` (default 1.0): how often due scheduled articles are
   published (also once at start, so an embargo that passed while the service was down is
   honoured on restart).
@@ -67,6 +74,13 @@ class PublisherSettings(ServiceSettings):
     login_rate_limit: int = Field(default=10, ge=1)
     login_rate_window_s: int = Field(default=300, ge=1)
     login_address_rate_limit: int = Field(default=100, ge=1)
+    login_account_rate_limit: int = Field(default=30, ge=1)
+    login_known_address_days: int = Field(default=30, ge=1, le=365)
+
+    password_memory_kib: int = Field(default=19_456, ge=8_192, le=262_144)
+    password_time_cost: int = Field(default=2, ge=1, le=10)
+    password_parallelism: int = Field(default=1, ge=1, le=8)
+    password_hash_concurrency: int = Field(default=0, ge=0, le=64)
 
     scheduler_interval_s: float = Field(default=1.0, gt=0, le=60)
     scheduler_enabled: bool = True

@@ -266,6 +266,17 @@ def is_owner(principal: Principal, article: Article) -> bool:
     return bool(article.owner_id) and article.owner_id == principal.editor_id
 
 
+def check_can_read(principal: Principal, article: Article, *, history: bool = False) -> None:
+    """Editors read any article; a contributor their own, and others' once published (but not
+    their ``history``: earlier versions were never public)."""
+    if principal.role.at_least(Role.EDITOR) or is_owner(principal, article):
+        return
+    if history:
+        raise NotAllowed("автор видит историю только своих статей")
+    if not article.published:
+        raise NotAllowed("автор видит только свои статьи и опубликованные")
+
+
 def check_can_edit(principal: Principal, article: Article) -> None:
     """Editors edit any article; a contributor only their own drafts."""
     if principal.role.at_least(Role.EDITOR):

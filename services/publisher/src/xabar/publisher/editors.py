@@ -1,19 +1,16 @@
-"""Editors' accounts: argon2id password hashes (argon2-cffi), roles, login and its rate limit.
-Storage is the ``EditorRepository``."""
+"""Editors' accounts: argon2id password hashes (``passwords``), roles, login and its limits
+(``repositories.logins``). Storage is the ``EditorRepository``."""
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from xabar.publisher.domain import Doc
-from xabar.publisher.errors import InvalidCredentials, InvalidInput, TooManyAttempts
+from xabar.publisher.errors import InvalidCredentials, InvalidInput
+from xabar.publisher.passwords import Passwords
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.publisher.repositories.editors import EditorRepository
+from xabar.publisher.repositories.logins import LoginThrottle
 from xabar.runtime.auth import Principal, Role, TokenCodec
-from xabar.runtime.ratelimit import RateLimiter
 
 MIN_PASSWORD = 10
 
@@ -28,18 +25,14 @@ class EditorService:
         repo: EditorRepository,
         audit: AuditLog,
         codec: TokenCodec,
-        *,
-        email_limiter: RateLimiter | None = None,
-        address_limiter: RateLimiter | None = None,
+        passwords: Passwords,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.repo = repo
         self.audit = audit
         self.codec = codec
-        self.hasher = PasswordHasher()
-        self.email_limiter = email_limiter
-        self.address_limiter = address_limiter
-        # Verified against when the e-mail is unknown, so both cases cost the same time.
-        self._dummy_hash = self.hasher.hash(uuid.uuid4().hex)
+        self.passwords = passwords
+        self.throttle = throttle
 
     async def create(
         self,
@@ -56,7 +49,7 @@ class EditorService:
             raise InvalidInput("у редактора должны быть адрес e-mail и имя")
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(f"пароль — не короче {MIN_PASSWORD} символов")
-        password_hash = await asyncio.to_thread(self.hasher.hash, password)
+        password_hash = await self.passwords.hash(password)
         editor_id = uuid.uuid4().hex
         now = datetime.now(UTC)
         await self.repo.claim_email(email, editor_id, now)
@@ -81,33 +74,19 @@ class EditorService:
         return await self.repo.all()
 
     async def login(self, email: str, password: str, address_key: str) -> tuple[str, Doc]:
-        """A token for valid credentials. Attempts are limited per e-mail and address (and per
-        address overall) before anything is checked."""
+        """A token for valid credentials. Attempts are counted (``LoginThrottle``) before
+        anything is checked; ``address_key`` is the client's address as a keyed hash."""
         email = normalize_email(email)
-        for limiter, key in (
-            (self.email_limiter, f"{email}|{address_key}"),
-            (self.address_limiter, address_key),
-        ):
-            if limiter is None:
-                continue
-            verdict = await limiter.hit(key)
-            if not verdict.allowed:
-                raise TooManyAttempts(
-                    "слишком много попыток входа; попробуйте позже", verdict.retry_after_s
-                )
+        if self.throttle is not None:
+            await self.throttle.check(email, address_key)
         doc = await self.repo.by_email(email)
-        stored = doc["password_hash"] if doc else self._dummy_hash
-        ok = await asyncio.to_thread(self._verify, stored, password)
+        stored = doc["password_hash"] if doc else self.passwords.dummy_hash
+        ok = await self.passwords.verify(stored, password)
         if not ok or doc is None or not doc.get("active", True):
             raise InvalidCredentials("неверный e-mail или пароль")
-        if self.hasher.check_needs_rehash(stored):
-            new_hash = await asyncio.to_thread(self.hasher.hash, password)
-            await self.repo.set_password_hash(str(doc["_id"]), new_hash)
+        if self.throttle is not None:
+            await self.throttle.remember(email, address_key)
+        if self.passwords.needs_rehash(stored):
+            await self.repo.set_password_hash(str(doc["_id"]), await self.passwords.hash(password))
         principal = Principal(str(doc["_id"]), doc["name"], Role(doc["role"]))
         return self.codec.issue(principal), doc
-
-    def _verify(self, stored: str, password: str) -> bool:
-        try:
-            return bool(self.hasher.verify(stored, password))
-        except (VerificationError, InvalidHashError):
-            return False

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -44,7 +43,7 @@ from xabar.publisher.content import allocate, base_slug
 from xabar.publisher.domain import Article, Doc
 from xabar.publisher.errors import ImportFailed, PublisherError
 from xabar.publisher.media import media_id_for
-from xabar.publisher.schemas import check_countries, check_http_url, check_tags
+from xabar.publisher.schemas import Moment, check_countries, check_http_url, check_tags, invalid
 
 log = logging.getLogger("xabar.publisher.importer")
 
@@ -74,7 +73,7 @@ class ImportLine(BaseModel):
     body_markdown: str | None = Field(default=None, max_length=1_000_000)
     countries: list[str] = []
     tags: list[str] = []
-    published_at: AwareDatetime
+    published_at: Moment
     featured: bool = False
     image: ImportImage | None = None
     image_path: str | None = None
@@ -100,9 +99,9 @@ class ImportLine(BaseModel):
     @model_validator(mode="after")
     def _body(self) -> "ImportLine":
         if self.body_html and self.body_markdown:
-            raise ValueError("нужен body_html или body_markdown, не оба")
+            raise invalid("нужен body_html или body_markdown, не оба")
         if not (self.body_html or self.body_markdown):
-            raise ValueError("у опубликованной статьи должен быть body_html или body_markdown")
+            raise invalid("у опубликованной статьи должен быть body_html или body_markdown")
         return self
 
     def given(self) -> Doc:

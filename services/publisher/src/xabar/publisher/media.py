@@ -65,9 +65,9 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
     """The format and size of an image, read from its own bytes (the declared type is ignored).
     CPU-bound for large images: call it in a worker thread."""
     if len(data) > max_bytes:
-        raise MediaTooLarge(f"the image is {len(data)} bytes; the limit is {max_bytes}")
+        raise MediaTooLarge(f"изображение — {len(data)} байт, а можно не больше {max_bytes}")
     if not data:
-        raise BadMedia("the image is empty")
+        raise BadMedia("изображение пустое")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -76,17 +76,17 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise MediaTooLarge(
-                        f"the image has {width}x{height} pixels; the limit is {max_pixels}"
+                        f"в изображении {width}×{height} точек, а можно не больше {max_pixels}"
                     )
                 img.verify()
     except MediaTooLarge:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaTooLarge(f"the image has too many pixels; the limit is {max_pixels}") from exc
+        raise MediaTooLarge(f"в изображении больше {max_pixels} точек") from exc
     except UnidentifiedImageError as exc:
-        raise BadMedia("not a JPEG, PNG or WebP image") from exc
+        raise BadMedia("это не изображение JPEG, PNG или WebP") from exc
     except (OSError, ValueError, SyntaxError) as exc:
-        raise BadMedia("the image data is damaged") from exc
+        raise BadMedia("изображение повреждено") from exc
     return ImageInfo(FORMATS[fmt], width, height)
 
 
@@ -224,13 +224,14 @@ class IngestClient:
                     return None
                 if resp.status_code != 200:
                     raise UpstreamUnavailable(
-                        f"ingest answered {resp.status_code} for attachment {attachment_id}"
+                        f"приём сообщений ответил {resp.status_code} на запрос фото {attachment_id}"
                     )
                 body = bytearray()
                 async for chunk in resp.aiter_bytes():
                     body.extend(chunk)
                     if len(body) > self.max_bytes:
-                        raise MediaTooLarge(f"attachment {attachment_id} is over the size limit")
+                        raise MediaTooLarge(f"фото {attachment_id} больше допустимого размера")
                 return bytes(body)
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"ingest cannot be reached: {type(exc).__name__}") from exc
+            log.warning("ingest not reached", extra={"error": repr(exc), "url": url})
+            raise UpstreamUnavailable("приём сообщений (ingest) не отвечает") from exc

@@ -1,10 +1,19 @@
 """Request and response bodies of the publisher's HTTP API (pydantic; they feed the OpenAPI)."""
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from xabar.contracts import COUNTRIES, SubmissionStatus
 from xabar.publisher.domain import ArticleStatus, CorrectionNote, EditorRef, Image
@@ -21,12 +30,17 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def invalid(message: str) -> PydanticCustomError:
+    """A validation error whose message is ours alone (pydantic adds nothing to it)."""
+    return PydanticCustomError("invalid", message)
+
+
 def check_countries(values: list[str]) -> list[str]:
     out: list[str] = []
     for code in values:
         code = code.strip().upper()
         if code not in COUNTRIES:
-            raise ValueError(f"unknown country {code!r}; use one of {', '.join(COUNTRIES)}")
+            raise invalid(f"неизвестная страна {code!r}; можно: {', '.join(COUNTRIES)}")
         if code not in out:
             out.append(code)
     return out
@@ -39,11 +53,11 @@ def check_tags(values: list[str]) -> list[str]:
         if not tag:
             continue
         if len(tag) > 60:
-            raise ValueError("a tag is at most 60 characters")
+            raise invalid("метка — не длиннее 60 символов")
         if tag.casefold() not in {t.casefold() for t in out}:
             out.append(tag)
     if len(out) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags")
+        raise invalid(f"не больше {MAX_TAGS} меток")
     return out
 
 
@@ -52,8 +66,23 @@ def check_http_url(value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http(s) URL")
+        raise invalid("нужен адрес http(s)")
     return value
+
+
+def check_moment(value: datetime) -> datetime:
+    """A date-time with an offset, from 1900 to 2199, in UTC (a year like 9999 with a negative
+    offset is past what a datetime holds once in UTC)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1900 <= utc.year <= 2199:
+        raise invalid("дата и время — с 1900 по 2199 год")
+    return utc
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(check_moment)]
 
 
 # --- auth and editors --------------------------------------------------------------------------
@@ -116,7 +145,7 @@ class ImageIn(_In):
     @model_validator(mode="after")
     def _url_or_media(self) -> "ImageIn":
         if not self.url and not self.media_id:
-            raise ValueError("an image needs url or media_id")
+            raise invalid("у изображения должен быть url или media_id")
         return self
 
 
@@ -151,7 +180,7 @@ class ArticleFields(_In):
     @model_validator(mode="after")
     def _one_body(self) -> "ArticleFields":
         if self.body_html is not None and self.body_markdown is not None:
-            raise ValueError("send body_html or body_markdown, not both")
+            raise invalid("пришлите body_html или body_markdown, не оба")
         return self
 
 
@@ -169,14 +198,14 @@ class ArticlePatch(ArticleFields):
     @model_validator(mode="after")
     def _something(self) -> "ArticlePatch":
         if not self.model_fields_set:
-            raise ValueError("send at least one field to change")
+            raise invalid("пришлите хотя бы одно поле, которое меняется")
         if "title" in self.model_fields_set and self.title is None:
-            raise ValueError("title cannot be null")
+            raise invalid("заголовок не может быть пустым (null)")
         return self
 
 
 class ScheduleIn(_In):
-    publish_at: AwareDatetime
+    publish_at: Moment
 
 
 class CorrectionIn(_In):

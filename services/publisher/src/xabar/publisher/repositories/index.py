@@ -13,15 +13,17 @@ behind until the next rebuild: every start of the service rebuilds it in the bac
 scan of the articles (``ArticleRepository.rebuild_index``).
 """
 
+import heapq
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from xabar.publisher.domain import Article, ArticleQuery, Page
+from xabar.publisher.domain import Article, ArticleQuery, ArticleStatus, Page
 
 log = logging.getLogger("xabar.publisher.index")
 
@@ -65,11 +67,24 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _status_key(status: str) -> str:
+    return f"{PREFIX}:status:{status}"
+
+
+def _owner_key(owner_id: str) -> str:
+    return f"{PREFIX}:owner:{owner_id}"
+
+
+def _bounds(query: ArticleQuery) -> tuple[int, int]:
+    start = (query.page - 1) * query.per_page
+    return start, start + query.per_page
+
+
 def sets_of(summary: Summary) -> list[str]:
-    keys = [ALL, f"{PREFIX}:status:{summary['status']}"]
+    keys = [ALL, _status_key(summary["status"])]
     keys += [f"{PREFIX}:country:{c}" for c in summary.get("countries") or []]
     if summary.get("owner_id"):
-        keys.append(f"{PREFIX}:owner:{summary['owner_id']}")
+        keys.append(_owner_key(summary["owner_id"]))
     return keys
 
 
@@ -108,32 +123,70 @@ class ArticleIndex:
                     await self._put(keys=[SUMMARIES], args=self._args(summary), client=pipe)
                 await pipe.execute()
 
-    async def search(self, query: ArticleQuery) -> Page[dict[str, Any]]:
-        """Summaries, newest change first, and how many match."""
-        sets = [ALL]
-        if query.status:
-            sets = [f"{PREFIX}:status:{query.status}"]
-        if query.country:
-            sets.append(f"{PREFIX}:country:{query.country}")
+    async def search(
+        self, query: ArticleQuery, *, viewer: str | None = None
+    ) -> Page[dict[str, Any]]:
+        """Summaries, newest change first, and how many match. ``viewer``: a contributor, who
+        sees only their own articles and published ones."""
+        published = ArticleStatus.PUBLISHED.value
+        if viewer is not None and query.status != published and query.owner_id != viewer:
+            if query.owner_id is None and query.status is None:
+                return await self._own_or_published(query, viewer)
+            if query.owner_id is None:  # a status other than published: their own only
+                query = replace(query, owner_id=viewer)
+            elif query.status is None:  # somebody else's: only what is published
+                query = replace(query, status=published)
+            else:
+                return Page([], 0, query.page, query.per_page)
+        sets = [_status_key(query.status) if query.status else ALL]
         if query.owner_id:
-            sets.append(f"{PREFIX}:owner:{query.owner_id}")
-        page, per_page = query.page, query.per_page
-        start = (page - 1) * per_page
-        if len(sets) == 1 and not query.text:
+            sets.append(_owner_key(query.owner_id))
+        if len(sets) == 1 and not query.country and not query.text:
+            start, stop = _bounds(query)
             total = int(await self.redis.zcard(sets[0]))
-            ids = cast(
-                "list[bytes]", await self.redis.zrevrange(sets[0], start, start + per_page - 1)
-            )
-            return Page(await self._summaries(ids), total, page, per_page)
+            ids = cast("list[bytes]", await self.redis.zrevrange(sets[0], start, stop - 1))
+            return Page(await self._summaries(ids), total, query.page, query.per_page)
         ids = cast("list[bytes]", await self.redis.zrevrange(sets[0], 0, -1))
-        for other in sets[1:]:
+        return await self._narrowed(ids, sets[1:], query)
+
+    async def _own_or_published(self, query: ArticleQuery, viewer: str) -> Page[dict[str, Any]]:
+        """A contributor's list: their own articles (few) merged by last change with the
+        published ones; without other filters only the top of the published set is read."""
+        own = cast(
+            "list[tuple[bytes, float]]",
+            await self.redis.zrevrange(_owner_key(viewer), 0, -1, withscores=True),
+        )
+        members = cast("list[str]", [i for i, _ in own])
+        published = _status_key(ArticleStatus.PUBLISHED)
+        flags = await self.redis.zmscore(published, members) if own else []
+        unpublished = [row for row, flag in zip(own, flags, strict=True) if flag is None]
+        start, stop = _bounds(query)
+        whole = bool(query.country or query.text)
+        top = cast(
+            "list[tuple[bytes, float]]",
+            await self.redis.zrevrange(published, 0, -1 if whole else stop - 1, withscores=True),
+        )
+        merged = [i for i, _ in heapq.merge(top, unpublished, key=lambda row: -row[1])]
+        if whole:
+            return await self._narrowed(merged, [], query)
+        total = int(await self.redis.zcard(published)) + len(unpublished)
+        return Page(await self._summaries(merged[start:stop]), total, query.page, query.per_page)
+
+    async def _narrowed(
+        self, ids: list[bytes], others: list[str], query: ArticleQuery
+    ) -> Page[dict[str, Any]]:
+        """``ids`` (newest first) kept if in every set of ``others`` and the query's country,
+        and if the title has the query's words; then its page."""
+        if query.country:
+            others = [*others, f"{PREFIX}:country:{query.country}"]
+        for other in others:
             wanted = set(cast("list[bytes]", await self.redis.zrange(other, 0, -1)))
             ids = [i for i in ids if i in wanted]
         rows = await self._summaries(ids)
         if query.text:
             needle = query.text.casefold()
             rows = [r for r in rows if needle in r["title"].casefold()]
-        return Page.of(rows, page, per_page)
+        return Page.of(rows, query.page, query.per_page)
 
     async def _summaries(self, ids: list[bytes]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

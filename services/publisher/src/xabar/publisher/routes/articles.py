@@ -65,7 +65,7 @@ async def list_articles(request: Request) -> Response:
         page=page,
         per_page=per_page,
     )
-    found = await Deps.of(request).articles.search(query)
+    found = await Deps.of(request).articles.search(principal(request), query)
     items = [ArticleSummary.model_validate(r) for r in found.items]
     out = ArticleList(items=items, total=found.total, page=found.page, per_page=found.per_page)
     return json_response(out)
@@ -95,7 +95,7 @@ async def create_article(request: Request) -> Response:
 )
 async def get_article(request: Request) -> Response:
     deps = Deps.of(request)
-    article = await deps.articles.get(params.path_id(request, "article_id"))
+    article = await deps.articles.read(principal(request), params.path_id(request, "article_id"))
     return article_response(article, deps.settings)
 
 

@@ -49,6 +49,13 @@ IF_MATCH = {
     "schema": {"type": "string"},
 }
 IF_MATCH_OPTIONAL = {**IF_MATCH, "required": False}
+VERSION = {
+    "name": "version",
+    "in": "path",
+    "required": True,
+    "description": "a version of the article, from 1",
+    "schema": {"type": "integer", "minimum": 1},
+}
 
 
 def invalid_query(message: str) -> BadRequest:
@@ -64,13 +71,18 @@ def q_str(request: Request, name: str, max_length: int = 200) -> str | None:
     return raw
 
 
-def q_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+def q_optional_int(request: Request, name: str, lo: int, hi: int) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
-        return default
+        return None
     if not DIGITS.fullmatch(raw) or not lo <= int(raw) <= hi:
         raise invalid_query(f"{name}: целое число от {lo} до {hi}")
     return int(raw)
+
+
+def q_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    value = q_optional_int(request, name, lo, hi)
+    return default if value is None else value
 
 
 def q_page(request: Request, per_page_default: int = 50) -> tuple[int, int]:

@@ -29,7 +29,7 @@ router = PublisherRouter(tags=["revisions"])
 )
 async def list_revisions(request: Request) -> Response:
     article_id = params.path_id(request, "article_id")
-    rows = await Deps.of(request).articles.revisions(article_id)
+    rows = await Deps.of(request).articles.revisions(principal(request), article_id)
     items = [RevisionOut.model_validate(r.model_dump()) for r in rows]
     return json_response(RevisionList(article_id=article_id, items=items))
 
@@ -38,11 +38,12 @@ async def list_revisions(request: Request) -> Response:
     "/api/v1/articles/{article_id}/revisions/{version}",
     "The article's fields as they were at a version",
     security=Role.CONTRIBUTOR,
+    parameters=[params.VERSION],
     responses={200: VersionState, 404: ErrorBody},
 )
 async def get_version(request: Request) -> Response:
     article_id, version = params.path_id(request, "article_id"), params.path_version(request)
-    fields = await Deps.of(request).articles.version(article_id, version)
+    fields = await Deps.of(request).articles.version(principal(request), article_id, version)
     return json_response(VersionState(article_id=article_id, version=version, fields=fields))
 
 
@@ -50,7 +51,7 @@ async def get_version(request: Request) -> Response:
     "/api/v1/articles/{article_id}/revisions/{version}/restore",
     "Restore the content of a version, as a new version (If-Match required)",
     security=Role.CONTRIBUTOR,
-    parameters=[params.IF_MATCH],
+    parameters=[params.VERSION, params.IF_MATCH],
     responses=answers(403, 404, 409, 428),
 )
 async def restore(request: Request) -> Response:
@@ -78,12 +79,11 @@ async def restore(request: Request) -> Response:
     responses={200: DiffOut, 404: ErrorBody, 422: ErrorBody},
 )
 async def diff(request: Request) -> Response:
-    deps = Deps.of(request)
     article_id = params.path_id(request, "article_id")
-    current = (await deps.articles.get(article_id)).version
-    a = params.q_int(request, "from", max(current - 1, 1), 1, params.MAX_VERSION)
-    b = params.q_int(request, "to", current, 1, params.MAX_VERSION)
-    fields = [FieldDiffOut.model_validate(f) for f in await deps.articles.diff(article_id, a, b)]
-    return json_response(
-        DiffOut(article_id=article_id, from_version=a, to_version=b, fields=fields)
-    )
+    older = params.q_optional_int(request, "from", 1, params.MAX_VERSION)
+    newer = params.q_optional_int(request, "to", 1, params.MAX_VERSION)
+    articles = Deps.of(request).articles
+    a, b, changes = await articles.diff(principal(request), article_id, older, newer)
+    fields = [FieldDiffOut.model_validate(f) for f in changes]
+    out = DiffOut(article_id=article_id, from_version=a, to_version=b, fields=fields)
+    return json_response(out)
