@@ -1,12 +1,9 @@
 """Reading a request: query and path parameters, If-Match, the JSON body, each with a clear 4xx
 in our own words (never a 500, never Python's text), and each declared for the OpenAPI document
-next to its parser.
+next to its parser. Numbers, dates and choices are read by the runtime (``xabar.runtime.params``:
+ASCII digits only, bounded; 422 naming the parameter, 404 for a path number), bodies by its body
+reader (``xabar.runtime.bodies``: only UTF-8, nesting and size bounded)."""
 
-The body is read by the runtime's reader (``read_body``): the one line to change when the
-runtime's body reader and parameter helpers land."""
-
-import re
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -14,16 +11,24 @@ from starlette.requests import Request
 
 from xabar.publisher.domain import Doc, Period
 from xabar.publisher.errors import NotFound, PreconditionRequired
-from xabar.runtime.http import BadRequest, parse_body
+from xabar.runtime.bodies import parse_body
+from xabar.runtime.errors import BadRequest
+from xabar.runtime.params import (
+    BadParameter,
+    is_digits,
+    path_int,
+    query_choice,
+    query_datetime,
+    query_int,
+    query_optional_int,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
 MAX_PER_PAGE = 200
 MAX_PAGE = 1_000_000
 MAX_VERSION = 1_000_000_000
-DIGITS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes "²"
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9998, 12, 31, tzinfo=UTC)  # a day and any offset later is still a datetime
+MAX_DIGITS = 12  # of an ETag
 
 
 def query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -58,31 +63,21 @@ VERSION = {
 }
 
 
-def invalid_query(message: str) -> BadRequest:
-    return BadRequest(422, "invalid_query", message)
-
-
 def q_str(request: Request, name: str, max_length: int = 200) -> str | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
     if len(raw) > max_length:
-        raise invalid_query(f"{name}: не длиннее {max_length} символов")
+        raise BadParameter(name, f"{name}: не длиннее {max_length} символов", "length")
     return raw
 
 
 def q_optional_int(request: Request, name: str, lo: int, hi: int) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not DIGITS.fullmatch(raw) or not lo <= int(raw) <= hi:
-        raise invalid_query(f"{name}: целое число от {lo} до {hi}")
-    return int(raw)
+    return query_optional_int(request, name, low=lo, high=hi)
 
 
 def q_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    value = q_optional_int(request, name, lo, hi)
-    return default if value is None else value
+    return query_int(request, name, default=default, low=lo, high=hi)
 
 
 def q_page(request: Request, per_page_default: int = 50) -> tuple[int, int]:
@@ -94,33 +89,7 @@ def q_page(request: Request, per_page_default: int = 50) -> tuple[int, int]:
 
 
 def q_choice(request: Request, name: str, allowed: set[str] | frozenset[str]) -> str | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw not in allowed:
-        raise invalid_query(f"{name}: одно из {', '.join(sorted(allowed))}")
-    return raw
-
-
-def q_time(request: Request, name: str, *, end: bool = False) -> datetime | None:
-    """An ISO date (a whole day: its start, or for ``end`` the next day's start) or date-time
-    (without an offset: UTC), between the years 1900 and 9998."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    wrong = invalid_query(f"{name}: дата (ГГГГ-ММ-ДД) или дата и время ISO 8601, годы 1900-9998")
-    try:
-        if len(raw) == 10:
-            value = datetime.combine(date.fromisoformat(raw), time(), tzinfo=UTC)
-        else:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        if not EARLIEST <= value <= LATEST:
-            raise wrong
-        value = value.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise wrong from None
-    return value + timedelta(days=1) if end and len(raw) == 10 else value
+    return query_choice(request, name, allowed)
 
 
 PERIOD = (
@@ -130,8 +99,9 @@ PERIOD = (
 
 
 def q_period(request: Request) -> Period:
-    """``from`` and ``to`` (see ``PERIOD``)."""
-    return Period(q_time(request, "from"), q_time(request, "to", end=True))
+    """``from`` and ``to`` (see ``PERIOD``): an ISO date means its whole day; a date-time
+    without an offset is UTC; 1900 to 2199."""
+    return Period(query_datetime(request, "from"), query_datetime(request, "to", day_end=True))
 
 
 def path_id(request: Request, name: str) -> str:
@@ -142,10 +112,7 @@ def path_id(request: Request, name: str) -> str:
 
 
 def path_version(request: Request) -> int:
-    raw = str(request.path_params["version"])
-    if not DIGITS.fullmatch(raw):
-        raise NotFound("такой версии нет")
-    return int(raw)
+    return path_int(request, "version", high=MAX_VERSION, what="version")
 
 
 def optional_if_match(request: Request) -> int | None:
@@ -156,7 +123,7 @@ def optional_if_match(request: Request) -> int | None:
     if value.startswith("W/"):
         value = value[2:]
     value = value.strip('"')
-    if not DIGITS.fullmatch(value):
+    if not is_digits(value) or len(value) > MAX_DIGITS:
         raise BadRequest(400, "bad_if_match", 'If-Match — это ETag версии статьи, например "3"')
     return int(value)
 
