@@ -12,6 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from pymongo.errors import ServerSelectionTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from tests.publisher.conftest import (
     Harness,
@@ -27,7 +33,9 @@ from tests.publisher.conftest import (
 )
 from tests.support.procs import service_process
 from xabar.contracts import ARTICLES_STREAM, REVIEWS_STREAM, Contact, Submission
+from xabar.publisher.routes.errors import exception_handlers
 from xabar.runtime.auth import Role
+from xabar.runtime.locks import LockBusy
 
 C = Role.CONTRIBUTOR
 PYTHON_TEXT = re.compile(
@@ -275,3 +283,29 @@ async def test_twenty_concurrent_failed_logins_keep_the_peak_memory_bounded(
         assert after <= 200, (before, after)
     finally:
         await asyncio.to_thread(proc.terminate)
+
+
+async def test_storage_errors_are_503_with_retry_after_and_never_the_drivers_text() -> None:
+    """The publisher's error map on a bare app: pure logic, no servers."""
+    faults: dict[str, Exception] = {
+        "mongo": ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connection refused"),
+        "redis": RedisConnectionError(
+            "Error 111 connecting to 127.0.0.1:6379. Connection refused."
+        ),
+        "lock": LockBusy("articles:0123 is being changed by someone else; try again"),
+    }
+
+    async def fail(request: Request) -> Response:
+        raise faults[request.path_params["what"]]
+
+    app = Starlette(routes=[Route("/{what}", fail)], exception_handlers=exception_handlers())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        for what in faults:
+            resp = await client.get(f"/{what}")
+            assert resp.status_code == 503, resp.text
+            assert int(resp.headers["retry-after"]) >= 1
+            assert resp.json()["error"]["code"] in ("storage_unavailable", "busy")
+            for leak in ("127.0.0.1", "Errno", "articles:", "Connection refused"):
+                assert leak not in resp.text
