@@ -15,7 +15,7 @@ from xabar.publisher.errors import NotAllowed
 from xabar.publisher.routes.deps import Deps
 from xabar.runtime.auth import ForbiddenError, Role
 from xabar.runtime.openapi import ErrorBody
-from xabar.runtime.routing import E, Endpoint, Operation, Responses, Router
+from xabar.runtime.routing import E, Endpoint, Operation, Router
 
 
 def helper_responses(
@@ -38,33 +38,15 @@ def helper_responses(
 class PublisherRouter(Router):
     """The runtime's ``Router``; ``security`` is the minimum ``Role``, named in the summary."""
 
-    def route(
-        self,
-        method: str,
-        path: str,
-        summary: str,
-        *,
-        responses: Responses,
-        body: type[BaseModel] | None = None,
-        parameters: Iterable[dict[str, Any]] = (),
-        security: Any = None,
-        **kw: Any,
-    ) -> Callable[[E], E]:
-        params = tuple(parameters)
+    def route(self, method: str, path: str, summary: str, **kw: Any) -> Callable[[E], E]:
+        params = tuple(kw.pop("parameters", ()))
+        security = kw.get("security")
         if security is not None:
             if not isinstance(security, Role):
                 raise TypeError(f"{path}: security is the minimum Role")
             summary = f"{summary} (role: {security.value}+)"
-        return super().route(
-            method,
-            path,
-            summary,
-            responses={**helper_responses(body, params), **responses},
-            body=body,
-            parameters=params,
-            security=security,
-            **kw,
-        )
+        kw["responses"] = {**helper_responses(kw.get("body"), params), **kw["responses"]}
+        return super().route(method, path, summary, parameters=params, **kw)
 
 
 def guard(op: Operation, endpoint: Endpoint) -> Endpoint:
