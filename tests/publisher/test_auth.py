@@ -76,17 +76,29 @@ def bad_tokens(secret: str) -> dict[str, dict[str, str]]:
     chief = Principal("chief-1", "Главный", Role.CHIEF)
     now = datetime.now(UTC)
     none_alg = jwt.encode(
-        {"sub": "chief-1", "role": "chief", "iat": now, "exp": now + timedelta(minutes=5),
-         "iss": ISSUER, "aud": AUDIENCE},
+        {
+            "sub": "chief-1",
+            "role": "chief",
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+        },
         key=None,
         algorithm="none",
-    )  # fmt: skip
+    )
     wrong_audience = jwt.encode(
-        {"sub": "chief-1", "role": "chief", "iat": now, "exp": now + timedelta(minutes=5),
-         "iss": ISSUER, "aud": "somebody-else"},
+        {
+            "sub": "chief-1",
+            "role": "chief",
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+            "iss": ISSUER,
+            "aud": "somebody-else",
+        },
         secret,
         algorithm="HS256",
-    )  # fmt: skip
+    )
     return {
         "missing": {},
         "empty bearer": {"Authorization": "Bearer "},
@@ -204,16 +216,21 @@ async def test_login_attempts_are_limited_per_email_and_address(
 
 async def test_chief_creates_and_lists_editors_and_an_email_is_unique(harness: Harness) -> None:
     h = harness
-    body = {"email": "new@xabar.local", "name": "Новый", "role": "contributor",
-            "password": "достаточно длинный"}  # fmt: skip
+    body = {
+        "email": "new@xabar.local",
+        "name": "Новый",
+        "role": "contributor",
+        "password": "достаточно длинный",
+    }
     resp = await h.client.post("/api/v1/editors", json=body, headers=h.auth(Role.CHIEF))
     assert resp.status_code == 201, resp.text
     again = await h.client.post("/api/v1/editors", json=body, headers=h.auth(Role.CHIEF))
     assert again.status_code == 409
     short = await h.client.post(
-        "/api/v1/editors", json={**body, "email": "x@y.z", "password": "short"},
+        "/api/v1/editors",
+        json={**body, "email": "x@y.z", "password": "short"},
         headers=h.auth(Role.CHIEF),
-    )  # fmt: skip
+    )
     assert short.status_code == 422
     listed = await h.client.get("/api/v1/editors", headers=h.auth(Role.CHIEF))
     assert [e["email"] for e in listed.json()["items"]] == ["new@xabar.local"]
@@ -228,33 +245,54 @@ async def test_create_editor_cli_reads_the_password_from_stdin_or_the_environmen
     env = {**os.environ, **env_of(settings)}
 
     def cmd(email: str) -> list[str]:
-        return [sys.executable, "-m", "xabar.publisher", "create-editor", "--email", email,
-                "--name", "Главный редактор", "--role", "chief"]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "xabar.publisher",
+            "create-editor",
+            "--email",
+            email,
+            "--name",
+            "Главный редактор",
+            "--role",
+            "chief",
+        ]
 
     done = subprocess.run(
-        [*cmd("chief@xabar.local"), "--password-stdin"], input="секретный пароль\n".encode(),
-        env=env, capture_output=True, check=False, timeout=60,
-    )  # fmt: skip
+        [*cmd("chief@xabar.local"), "--password-stdin"],
+        input="секретный пароль\n".encode(),
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr.decode()
     again = subprocess.run(
         cmd("second@xabar.local"),
         env={**env, "XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": "другой пароль!"},
-        capture_output=True, check=False, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
     assert again.returncode == 0, again.stderr.decode()
     missing = subprocess.run(
         cmd("third@xabar.local"), env=env, capture_output=True, check=False, timeout=60
     )
     assert missing.returncode == 2
     exists = subprocess.run(
-        cmd("chief@xabar.local"), env={**env, "XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": "x" * 12},
-        capture_output=True, check=False, timeout=60,
-    )  # fmt: skip
+        cmd("chief@xabar.local"),
+        env={**env, "XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": "x" * 12},
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
     assert exists.returncode == 0
     assert "exists already" in exists.stderr.decode()
     async with running(settings) as h:
-        for email, password in (("chief@xabar.local", "секретный пароль"),
-                                ("second@xabar.local", "другой пароль!")):  # fmt: skip
+        for email, password in (
+            ("chief@xabar.local", "секретный пароль"),
+            ("second@xabar.local", "другой пароль!"),
+        ):
             resp = await h.client.post(
                 "/api/v1/auth/login", json={"email": email, "password": password}
             )

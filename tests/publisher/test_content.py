@@ -137,9 +137,13 @@ def test_images_are_read_from_their_bytes_and_bounded() -> None:
 def test_article_bodies_validate_countries_tags_urls_and_one_body() -> None:
     ok = validate(
         ArticleIn,
-        {"title": " Заголовок ", "countries": ["kz", "KZ", "tj"],
-         "tags": [" МИД ", "мид", "дипломатия"], "source_url": "https://mid.tj/x"},
-    )  # fmt: skip
+        {
+            "title": " Заголовок ",
+            "countries": ["kz", "KZ", "tj"],
+            "tags": [" МИД ", "мид", "дипломатия"],
+            "source_url": "https://mid.tj/x",
+        },
+    )
     assert (ok.title, ok.countries, ok.tags) == ("Заголовок", ["KZ", "TJ"], ["МИД", "дипломатия"])
     for bad in (
         {"title": "x", "countries": ["RU"]},

@@ -42,8 +42,12 @@ def line(n: int, **extra: Any) -> dict[str, Any]:
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "xabar.publisher", *args, "--no-progress"],
-        env=env, capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 async def test_import_creates_and_publishes_once_and_republish_all_re_emits(
@@ -132,10 +136,13 @@ async def test_the_article_list_is_filtered_paged_and_rebuilt_from_mongodb(
         ):
             resp = await h.client.post(
                 "/api/v1/articles",
-                json={"title": f"Статья {n} о погоде", "countries": [country],
-                      "body_html": "<p>Текст</p>"},
+                json={
+                    "title": f"Статья {n} о погоде",
+                    "countries": [country],
+                    "body_html": "<p>Текст</p>",
+                },
                 headers=h.auth(editor_id=owner),
-            )  # fmt: skip
+            )
             made.append(resp.json())
         await h.client.post(f"/api/v1/articles/{made[1]['article_id']}/publish", headers=h.auth())
 

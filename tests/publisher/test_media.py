@@ -36,26 +36,31 @@ async def test_media_upload_is_checked_stored_in_gridfs_and_served_publicly(
         )
         assert raw.status_code == 201
         junk = await h.client.post(
-            "/api/v1/media", content=b"not an image",
+            "/api/v1/media",
+            content=b"not an image",
             headers={**h.auth(), "Content-Type": "image/png"},
-        )  # fmt: skip
+        )
         assert junk.status_code == 422 and junk.json()["error"]["code"] == "bad_media"
         text = await h.client.post(
             "/api/v1/media", content=b"hello", headers={**h.auth(), "Content-Type": "text/plain"}
         )
         assert text.status_code == 415
         big = await h.client.post(
-            "/api/v1/media", content=os.urandom(60_000),
+            "/api/v1/media",
+            content=os.urandom(60_000),
             headers={**h.auth(), "Content-Type": "image/jpeg"},
-        )  # fmt: skip
+        )
         assert big.status_code == 413
         # an uploaded image used by an article
         article = await h.client.post(
             "/api/v1/articles",
-            json={"title": "С фото", "body_html": "<p>x</p>",
-                  "image": {"media_id": out["media_id"], "credit": "Фото: редакция"}},
+            json={
+                "title": "С фото",
+                "body_html": "<p>x</p>",
+                "image": {"media_id": out["media_id"], "credit": "Фото: редакция"},
+            },
             headers=h.auth(),
-        )  # fmt: skip
+        )
         assert article.json()["image"]["url"] == out["url"]
         assert article.json()["image"]["width"] == 300
         assert (await h.client.get("/media/" + "f" * 32)).status_code == 404

@@ -187,8 +187,16 @@ async def test_an_import_killed_midway_and_run_again_publishes_each_article_once
     path = tmp_path / "articles.jsonl"
     _import_file(path, count)
     env = {**os.environ, **env_of(settings)}
-    cmd = [sys.executable, "-m", "xabar.publisher", "import-articles", str(path),
-           "--batch-size", "50", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "xabar.publisher",
+        "import-articles",
+        str(path),
+        "--batch-size",
+        "50",
+        "--no-progress",
+    ]
     with (tmp_path / "first.log").open("wb") as log:
         first = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120

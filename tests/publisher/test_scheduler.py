@@ -67,9 +67,11 @@ async def test_an_embargo_that_passes_while_the_service_is_down_is_published_onc
 
     # two replicas come back at once: the article is published, by one of them
     second = service_process(
-        "xabar.publisher", {**env, "XABAR_PUBLISHER_CONSUMER_NAME": "replica-2"}, tmp_path,
+        "xabar.publisher",
+        {**env, "XABAR_PUBLISHER_CONSUMER_NAME": "replica-2"},
+        tmp_path,
         "XABAR_PUBLISHER_PORT",
-    )  # fmt: skip
+    )
     second.log_path = tmp_path / "replica-2.log"
     await asyncio.gather(asyncio.to_thread(first.start), asyncio.to_thread(second.start))
     try:
