@@ -13,15 +13,25 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support.events import sample
-from xabar.contracts import ARTICLES_STREAM, ArticlePublished, Event, dlq_stream
+from xabar.contracts import (
+    ARTICLES_STREAM,
+    POLLS_STREAM,
+    ArticlePublished,
+    ArticleUnpublished,
+    ArticleUpdated,
+    Event,
+    PollTallied,
+    dlq_stream,
+)
 from xabar.runtime.bus import (
+    BusError,
     BusOptions,
     EventBus,
+    Outgoing,
     ensure_group,
     list_dead_letters,
     replay_dead_letters,
 )
-from xabar.runtime.idempotency import EventLedger, VersionGate
 
 GROUP = "feed"
 FAST = BusOptions(claim_idle_ms=200, max_deliveries=3, polling_interval_ms=20)
@@ -89,10 +99,7 @@ async def test_a_consumer_killed_with_sigkill_loses_no_entry(
 ) -> None:
     n = 40
     producer = new_bus(buses, redis_url, "producer")
-    await producer.broker.connect()
-    from xabar.runtime.bus import ensure_group
-
-    await ensure_group(producer.redis, ARTICLES_STREAM, GROUP)
+    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     ids = set()
     for _ in range(n):
         event = sample("article.published")
@@ -185,58 +192,17 @@ async def test_a_poison_entry_lands_in_the_dead_letter_stream_with_its_error(
     assert [d.dlq_id for d in await list_dead_letters(redis, ARTICLES_STREAM)] == [garbage.dlq_id]
 
 
-async def test_a_duplicated_event_changes_nothing(
-    redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
-) -> None:
-    bus = new_bus(buses, redis_url, "c1")
-    gate = VersionGate(redis, "test:versions")
-    ledger = EventLedger(redis, "test")
-
-    async def apply(event: Event) -> None:
-        assert isinstance(event, ArticlePublished)
-        if await gate.admit(event):
-            await redis.hset("titles", event.aggregate_id, event.data.title)
-            await redis.incr("gate-applied")
-
-        async def count() -> None:
-            await redis.incr("ledger-applied")
-
-        await ledger.run_once(event, count)
-
-    bus.subscribe(ARTICLES_STREAM, GROUP, apply)
-    await bus.start()
-    v2 = sample("article.published", version=2, data={"title": "Вторая редакция"})
-    v1 = sample("article.published", version=1, data={"title": "Первая редакция"})
-    await bus.publish(v2)
-    await bus.publish(v2)  # the same event delivered twice (a producer retry)
-    await bus.publish(v1)  # an older version arriving late
-
-    async def all_handled() -> bool:
-        return (
-            await redis.xlen(ARTICLES_STREAM) == 3
-            and await pending(redis) == 0
-            and (await redis.get("ledger-applied") == b"2")
-        )
-
-    await eventually(all_handled)
-    assert await redis.get("gate-applied") == b"1"
-    assert await redis.hget("titles", v2.aggregate_id) == "Вторая редакция".encode()
-    assert await gate.held(v2.aggregate_id) == 2
-
-
-async def test_unknown_event_types_are_acknowledged_and_skipped(
+async def test_unknown_event_types_and_events_the_handler_does_not_take_are_acked_and_skipped(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
     bus = new_bus(buses, redis_url, "c1")
     seen: list[str] = []
 
-    async def handler(event: Event) -> None:
+    async def handler(event: ArticleUnpublished) -> None:  # takes only this one
         seen.append(event.type)
 
-    bus.subscribe(ARTICLES_STREAM, GROUP, handler, types=["article.unpublished"])
+    bus.subscribe(ARTICLES_STREAM, GROUP, handler)
     await bus.start()
-    import json
-
     future = json.loads(sample("article.published").model_dump_json())
     future["type"] = "article.archived"
     await redis.xadd(ARTICLES_STREAM, {"__data__": json.dumps(future).encode()})
@@ -264,8 +230,7 @@ async def test_a_batch_handler_gets_many_events_per_call_in_stream_order_and_all
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
     producer = new_bus(buses, redis_url, "producer")
-    await producer.broker.connect()
-    await ensure_group(producer.redis, ARTICLES_STREAM, GROUP)
+    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     published: list[str] = []
     for n in range(30):
         event = sample("article.published" if n % 3 else "article.unpublished")
@@ -278,11 +243,11 @@ async def test_a_batch_handler_gets_many_events_per_call_in_stream_order_and_all
     bus = new_bus(buses, redis_url, "c1")
     calls: list[list[str]] = []
 
-    async def handler(events: Sequence[Event]) -> list[BaseException | None]:
+    async def handler(events: Sequence[ArticlePublished]) -> list[BaseException | None]:
         calls.append(_ids(events))
         return [None] * len(events)
 
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler, types=["article.published"], batch=8)
+    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler, batch=8)
     await bus.start()
     wanted = [i for n, i in enumerate(published) if n % 3]
 
@@ -299,8 +264,7 @@ async def test_a_failing_event_stays_pending_alone_while_the_rest_of_its_batch_i
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
     producer = new_bus(buses, redis_url, "producer")
-    await producer.broker.connect()
-    await ensure_group(producer.redis, ARTICLES_STREAM, GROUP)
+    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     events = [sample("article.published") for _ in range(10)]
     flaky = str(events[4].event_id)
     for event in events:
@@ -341,8 +305,7 @@ async def test_a_poison_entry_and_an_event_that_always_fails_leave_their_batch_a
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
     producer = new_bus(buses, redis_url, "producer")
-    await producer.broker.connect()
-    await ensure_group(producer.redis, ARTICLES_STREAM, GROUP)
+    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     events = [sample("article.published") for _ in range(6)]
     doomed = str(events[2].event_id)
     for n, event in enumerate(events):
@@ -393,8 +356,7 @@ async def test_a_batch_handler_that_raises_leaves_its_whole_batch_pending_for_re
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
     producer = new_bus(buses, redis_url, "producer")
-    await producer.broker.connect()
-    await ensure_group(producer.redis, ARTICLES_STREAM, GROUP)
+    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     events = [sample("article.published") for _ in range(5)]
     for event in events:
         await producer.publish(event)
@@ -426,8 +388,7 @@ async def test_a_batch_consumer_killed_with_sigkill_loses_no_entry(
 ) -> None:
     n = 60
     producer = new_bus(buses, redis_url, "producer")
-    await producer.broker.connect()
-    await ensure_group(producer.redis, ARTICLES_STREAM, GROUP)
+    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     ids = set()
     for _ in range(n):
         event = sample("article.published")
@@ -477,3 +438,86 @@ async def test_a_batch_consumer_killed_with_sigkill_loses_no_entry(
 
     await eventually(all_done, timeout=30)
     assert {m.decode() for m in await redis.smembers("done")} == ids
+
+
+# --- publishing and stopping ---------------------------------------------------------------------
+
+
+async def test_publish_many_appends_events_in_order_and_they_are_delivered(
+    redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
+) -> None:
+    producer = new_bus(buses, redis_url, "producer")
+    await producer.connect()
+    events = [sample("article.published") for _ in range(5)] + [sample("poll.tallied")]
+    kept = Outgoing.of(sample("article.updated"))  # an event kept as its JSON (an outbox)
+    ids = await producer.publish_many([*events, kept])
+    assert len(ids) == 7
+    assert [e for e, _ in await redis.xrange(ARTICLES_STREAM)] == [*ids[:5], ids[6]]
+    assert [e for e, _ in await redis.xrange(POLLS_STREAM)] == [ids[5]]
+
+    bus = new_bus(buses, redis_url, "c1")
+    seen: list[str] = []
+
+    async def on_articles(event: ArticlePublished | ArticleUpdated) -> None:
+        seen.append(str(event.event_id))
+
+    bus.subscribe(ARTICLES_STREAM, GROUP, on_articles)
+    await bus.start()
+
+    async def all_seen() -> bool:
+        return len(seen) == 6 and await pending(redis) == 0
+
+    await eventually(all_seen)
+    assert seen == [*_ids(events[:5]), kept.event_id]
+
+
+async def test_publish_many_on_the_callers_transaction_is_atomic_with_its_commands(
+    redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
+) -> None:
+    producer = new_bus(buses, redis_url, "producer")
+    events = [sample("article.published") for _ in range(3)]
+    async with (await producer.connect()).pipeline(transaction=True) as pipe:
+        assert await producer.publish_many(events, pipeline=pipe) == []  # queued only
+        pipe.sadd("sent", *_ids(events))
+        assert await redis.xlen(ARTICLES_STREAM) == 0
+        replies = await pipe.execute()
+    assert len(replies) == 4 and replies[-1] == 3
+    assert await redis.xlen(ARTICLES_STREAM) == 3
+
+
+async def test_a_bus_that_declares_its_events_publishes_only_those(
+    redis_url: str, buses: list[EventBus]
+) -> None:
+    bus = new_bus(buses, redis_url, "producer")
+    bus.publishes(ArticlePublished, ArticleUnpublished)
+    await bus.connect()
+    await bus.publish(sample("article.published"))
+    with pytest.raises(BusError, match=r"article\.updated"):
+        await bus.publish(sample("article.updated"))
+    with pytest.raises(BusError, match=r"poll\.tallied"):
+        await bus.publish_many([sample("poll.tallied")])
+    with pytest.raises(BusError, match="declared already"):
+        bus.publishes(ArticlePublished)
+    assert isinstance(sample("poll.tallied"), PollTallied)
+
+
+async def test_stop_lets_the_handler_in_flight_finish_and_ack_and_leaves_no_connection(
+    redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
+) -> None:
+    bus = EventBus(redis_url, consumer_name="c1", options=FAST)
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow(event: Event) -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+        finished.set()
+
+    bus.subscribe(ARTICLES_STREAM, GROUP, slow)
+    await bus.start()
+    await bus.publish(sample("article.published"))
+    await asyncio.wait_for(started.wait(), 10)
+    await bus.stop()
+    assert finished.is_set(), "stop returned before the handler in flight finished"
+    assert await pending(redis) == 0, "the entry handled during the stop was not acked"
+    clients = await redis.client_list()
+    assert len(clients) == 1, f"connections left behind: {clients}"

@@ -21,6 +21,7 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/openapi.json"),
+    ("GET", "/asyncapi.json"),
     ("GET", "/media/{media_id}"),
     ("POST", "/api/v1/auth/login"),
 }

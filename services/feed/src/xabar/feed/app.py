@@ -11,19 +11,20 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from xabar.contracts import ARTICLES_STREAM, GROUP_FEED, POLLS_STREAM
 from xabar.feed.api import JsonApi
 from xabar.feed.cache import PageCache, RevisionWatcher
 from xabar.feed.config import FeedSettings
 from xabar.feed.fastpath import FastPath
 from xabar.feed.feeds import Feeds
+from xabar.feed.handlers import wire
 from xabar.feed.pages import Pages, templates
-from xabar.feed.projector import ARTICLE_TYPES, POLL_TYPES, Projector
+from xabar.feed.projector import Projector
 from xabar.feed.repository import ReadModel
 from xabar.feed.routes import ROUTERS as FEED_ROUTERS
 from xabar.feed.routes import Deps, exception_handlers, keys, routes
 from xabar.feed.routes.assets import load_assets, robots
 from xabar.runtime.app import service_app, standard_routes
+from xabar.runtime.asyncapi import asyncapi_routes
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import redis_check
 from xabar.runtime.openapi import OpenAPI
@@ -40,7 +41,10 @@ def create_app(
     """The feed app. Its whole read model lives in Redis (``feed:*``): it uses no MongoDB; a
     ``mongo`` client handed in is only closed at shutdown."""
     bus = bus or EventBus(
-        settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
+        settings.redis_url,
+        consumer_name=settings.consumer_name,
+        options=settings.bus_options(),
+        name="feed",
     )
     now = clock or (lambda: datetime.now(UTC))
     redis = aioredis.from_url(settings.redis_url)
@@ -48,11 +52,7 @@ def create_app(
     read_model = ReadModel(redis)
     projector = Projector(redis, on_revision=cache.observe)
     if settings.projector:
-        # many events per round trip; each acked only once applied (see EventBus.subscribe_batch)
-        bus.subscribe_batch(
-            ARTICLES_STREAM, GROUP_FEED, projector.handle_batch, types=ARTICLE_TYPES
-        )
-        bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, projector.handle_batch, types=POLL_TYPES)
+        wire(bus, projector)
     watcher = RevisionWatcher(redis, cache, interval=settings.revision_poll_ms / 1000)
     env = templates()
     feeds = Feeds(settings, read_model, env, now)
@@ -91,6 +91,7 @@ def create_app(
     all_routes = [
         *standard_routes({"redis": redis_check(redis)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
+        *asyncapi_routes(bus, api),
         *routes(),
     ]
     pages = PagePolicy().with_(

@@ -7,9 +7,9 @@ duplicated events change nothing, and an old event arriving late never rolls sta
 event succeeds or fails on its own (``apply_events`` answers one outcome per event), which is what
 the bus needs to ack a batch but the entry that failed.
 
-``handle_batch`` is the live path (the bus's batch handler; bumps the revision the page caches
-watch, once per script call that changed something); ``apply_many`` fills a generation being
-rebuilt, two pipelines in flight.
+``handle_batch`` is the live path (what the bus's batch handlers in ``xabar.feed.handlers``
+call; bumps the revision the page caches watch, once per script call that changed something);
+``apply_many`` fills a generation being rebuilt, two pipelines in flight.
 """
 
 import asyncio
@@ -36,9 +36,6 @@ from xabar.feed import scripts
 from xabar.feed.documents import article_fields, poll_doc, tally_doc
 
 log = logging.getLogger("xabar.feed.projector")
-
-ARTICLE_TYPES = (ArticlePublished.TYPE, ArticleUpdated.TYPE, ArticleUnpublished.TYPE)
-POLL_TYPES = (PollOpened.TYPE, PollClosed.TYPE, PollTallied.TYPE)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

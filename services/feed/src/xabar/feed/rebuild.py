@@ -26,24 +26,23 @@ older, and a replay needs no more than the newest event of each aggregate.
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ContractError, Event, parse_event
+from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ContractError, Event
 from xabar.feed import scripts
 from xabar.feed.errors import RebuildError
 from xabar.feed.projector import Outcomes, Projector
-from xabar.runtime.bus import entry_body
+from xabar.runtime.bus import entry_event
 
 log = logging.getLogger("xabar.feed.rebuild")
 
 STREAMS = (ARTICLES_STREAM, POLLS_STREAM)
 LOCK_TTL_S = 60
-DATA_FIELD = b"__data__"
 _GENERATION_KEY = re.compile(rb"^feed:(g\d+):")
 
 _REFRESH = """
@@ -52,13 +51,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-def decode_entry(fields: Mapping[Any, Any]) -> Event:
-    """The event in a stream entry as ``EventBus.publish`` wrote it (FastStream's envelope)."""
-    if not isinstance(fields.get(DATA_FIELD), bytes):
-        raise ContractError("stream entry has no __data__ field")
-    return parse_event(entry_body(fields))
 
 
 @dataclass
@@ -175,7 +167,7 @@ async def _replay(
             events: list[Event] = []
             for entry_id, fields in rows:
                 try:
-                    events.append(decode_entry(fields or {}))
+                    events.append(entry_event(fields or {}))
                 except ContractError as exc:  # poison or unknown type: the live path skips it too
                     report.skipped += 1
                     log.warning(

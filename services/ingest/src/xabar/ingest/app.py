@@ -10,12 +10,11 @@ from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM, SubmissionReviewed
 from xabar.ingest import routes
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.deps import Deps, Throttle
 from xabar.ingest.forms import FormSigner
-from xabar.ingest.handlers import review_handler
+from xabar.ingest.handlers import wire
 from xabar.ingest.intake import Intake, Mover
 from xabar.ingest.media import AttachmentStore
 from xabar.ingest.pages import Pages
@@ -24,6 +23,7 @@ from xabar.ingest.repository import AttachmentRepository, SubmissionRepository
 from xabar.ingest.routes.html import PAGES
 from xabar.ingest.service import IngestService
 from xabar.runtime.app import service_app, standard_routes
+from xabar.runtime.asyncapi import asyncapi_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
@@ -44,7 +44,10 @@ def create_app(
     owns_mongo = mongo is None
     mongo = mongo or mongo_client(settings.mongodb_url)
     bus = bus or EventBus(
-        settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
+        settings.redis_url,
+        consumer_name=settings.consumer_name,
+        options=settings.bus_options(),
+        name="ingest",
     )
     redis = aioredis.from_url(settings.redis_url)
     pipe = RedisPipe(settings.redis_url)  # the accepts and their rate limit
@@ -76,9 +79,7 @@ def create_app(
         intake,
         on_stored=relay.kick if settings.relay_enabled else _hold,
     )
-    bus.subscribe(
-        REVIEWS_STREAM, GROUP_INGEST, review_handler(service), types=[SubmissionReviewed.TYPE]
-    )
+    wire(bus, service)
     deps = _deps(settings, service, redis, pipe)
     api = OpenAPI("Xabar ingest", "1.0.0", "citizen reporters' tips and photos, durably accepted")
     routes.document(api)
@@ -109,6 +110,7 @@ def create_app(
     served = [
         *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
+        *asyncapi_routes(bus, api),
         *routes.routes(),
     ]
     app = service_app(

@@ -1,16 +1,35 @@
-"""Event handlers of ingest: ``submission.reviewed`` keeps receipt look-ups current."""
+"""The event channels of ingest: what it publishes, and ``submission.reviewed``, which keeps
+receipt look-ups current.
 
-from xabar.contracts import Event, SubmissionReviewed
+``declare_channels`` is what the service's bus (and its AsyncAPI document) is made of;
+``wire`` adds the collaborators the handlers take from FastStream's context.
+"""
+
+from typing import Annotated
+
+from faststream import Context
+
+from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM, SubmissionReceived, SubmissionReviewed
 from xabar.ingest.service import IngestService
-from xabar.runtime.bus import Handler
+from xabar.runtime.bus import EventBus
+
+PUBLISHES = (SubmissionReceived,)
 
 
-def review_handler(service: IngestService) -> Handler:
-    """Apply a review to its submission when its version is newer than the one held; an old or
-    duplicated event changes nothing. A storage error propagates: the entry stays pending."""
+async def on_submission_reviewed(
+    event: SubmissionReviewed, ingest: Annotated[IngestService, Context("ingest")]
+) -> None:
+    """Apply a review to its submission when its version is newer than the one held (a
+    version-conditional update): an old or duplicated event changes nothing. A storage error
+    propagates: the entry stays pending."""
+    await ingest.apply_review(event)
 
-    async def on_reviewed(event: Event) -> None:
-        if isinstance(event, SubmissionReviewed):
-            await service.apply_review(event)
 
-    return on_reviewed
+def declare_channels(bus: EventBus) -> None:
+    bus.publishes(*PUBLISHES)
+    bus.subscribe(REVIEWS_STREAM, GROUP_INGEST, on_submission_reviewed)
+
+
+def wire(bus: EventBus, service: IngestService) -> None:
+    declare_channels(bus)
+    bus.provide(ingest=service)

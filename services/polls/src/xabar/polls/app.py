@@ -14,10 +14,12 @@ from xabar.polls.apidoc import PollsOpenAPI
 from xabar.polls.bootstrap import build, redis_client
 from xabar.polls.config import PollsSettings
 from xabar.polls.fastvote import FastVotes
+from xabar.polls.handlers import declare_channels
 from xabar.polls.pages import Pages
 from xabar.polls.routes import Context, api_routes
 from xabar.polls.voters import Identities, VoterCookies
 from xabar.runtime.app import service_app, standard_routes
+from xabar.runtime.asyncapi import asyncapi_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
@@ -36,8 +38,12 @@ def create_app(
 ) -> Starlette:
     mongo = mongo or mongo_client(settings.mongodb_url)
     bus = bus or EventBus(
-        settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
+        settings.redis_url,
+        consumer_name=settings.consumer_name,
+        options=settings.bus_options(),
+        name="polls",
     )
+    declare_channels(bus)
     redis = redis or redis_client(settings)
     pipe = RedisPipe(settings.redis_url)  # votes are counted on it
     polls = build(settings, redis=redis, mongo=mongo, publish=bus.publish, pipe=pipe)
@@ -80,6 +86,7 @@ def create_app(
     routes = [
         *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
+        *asyncapi_routes(bus, api),
         *api_routes(api, context),
     ]
     # a vote from the feed's page is redirected back to it: form-action must allow the site

@@ -16,6 +16,7 @@ from xabar.contracts import Event
 from xabar.polls.bootstrap import Polls, build, redis_client
 from xabar.polls.config import PollsSettings
 from xabar.polls.errors import BadImportFile, PollsError
+from xabar.polls.handlers import declare_channels
 from xabar.polls.importer import ImportFile, import_poll
 from xabar.polls.service import RecountReport
 from xabar.runtime.bus import EventBus
@@ -86,6 +87,7 @@ async def _import(settings: PollsSettings, path: Path) -> int:
         print(f"polls: {path} is not a valid poll import:\n{exc}", file=sys.stderr)
         return 2
     bus = EventBus(settings.redis_url, consumer_name=f"{settings.consumer_name}-import")
+    declare_channels(bus)
     await bus.start()
     polls = await _with_polls(settings, bus=bus, consumer=f"{settings.consumer_name}-import")
     try:

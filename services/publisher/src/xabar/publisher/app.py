@@ -13,11 +13,10 @@ from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from xabar.contracts import GROUP_PUBLISHER, SUBMISSIONS_STREAM, SubmissionReceived
 from xabar.publisher.articles import ArticleService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
-from xabar.publisher.handlers import on_submission_received
+from xabar.publisher.handlers import wire
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.media import IngestClient, MediaStore
@@ -32,6 +31,7 @@ from xabar.publisher.routes.deps import Deps
 from xabar.publisher.routes.errors import exception_handlers
 from xabar.publisher.scheduler import Scheduler, stop_tasks
 from xabar.runtime.app import service_app, standard_routes
+from xabar.runtime.asyncapi import asyncapi_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
@@ -168,17 +168,15 @@ def create_app(
 ) -> Starlette:
     mongo = mongo or mongo_client(settings.mongodb_url)
     bus = bus or EventBus(
-        settings.redis_url, consumer_name=settings.consumer_name, options=settings.bus_options()
+        settings.redis_url,
+        consumer_name=settings.consumer_name,
+        options=settings.bus_options(),
+        name="publisher",
     )
     redis = aioredis.from_url(settings.redis_url)
     parts = build(settings, mongo, bus, redis)
     scheduler = Scheduler(parts.articles, settings.scheduler_interval_s)
-    bus.subscribe(
-        SUBMISSIONS_STREAM,
-        GROUP_PUBLISHER,
-        on_submission_received(parts.inbox),
-        types=[SubmissionReceived.TYPE],
-    )
+    wire(bus, parts.inbox)
     api = OpenAPI(
         "Xabar publisher", "1.0.0", "the editorial inbox, articles, workflow and publishing"
     )
@@ -214,6 +212,7 @@ def create_app(
     routes = [
         *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
+        *asyncapi_routes(bus, api),
         *api_routes(),
     ]
     app = service_app(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())

@@ -31,6 +31,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 from xabar.publisher.app import Publisher, build, create_app
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.errors import EditorExists, PublisherError
+from xabar.publisher.handlers import PUBLISHES
 from xabar.publisher.importer import import_articles
 from xabar.runtime.app import serve
 from xabar.runtime.auth import Role
@@ -103,7 +104,9 @@ def run(
             settings.redis_url,
             consumer_name=f"{settings.consumer_name}-cli",
             options=settings.bus_options(),
+            name="publisher",
         )
+        bus.publishes(*PUBLISHES)
         redis = aioredis.from_url(settings.redis_url)
         if with_bus:
             await bus.start()

@@ -1,0 +1,15 @@
+"""/asyncapi.json is the document of the channels the polls service declares."""
+
+import httpx
+
+from tests.support.asyncapi import declared_document
+from xabar.polls.config import PollsSettings
+from xabar.polls.handlers import declare_channels
+
+
+async def test_polls_serves_the_asyncapi_document_of_its_channels(
+    client: httpx.AsyncClient, settings: PollsSettings
+) -> None:
+    served = await client.get("/asyncapi.json")
+    assert served.status_code == 200
+    assert served.json() == declared_document("polls", declare_channels, settings)

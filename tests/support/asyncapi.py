@@ -1,0 +1,22 @@
+"""What a service's ``/asyncapi.json`` must be: the document of the channels its handlers module
+declares, on a bus made with the service's settings."""
+
+from collections.abc import Callable
+from typing import Any
+
+from xabar.runtime.asyncapi import document
+from xabar.runtime.bus import EventBus
+from xabar.runtime.config import ServiceSettings
+
+
+def declared_document(
+    name: str, declare: Callable[[EventBus], None], settings: ServiceSettings
+) -> dict[str, Any]:
+    bus = EventBus(
+        settings.redis_url,
+        consumer_name=settings.consumer_name,
+        options=settings.bus_options(),
+        name=name,
+    )
+    declare(bus)
+    return document(bus, title=f"Xabar {name}")
