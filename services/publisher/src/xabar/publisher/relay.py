@@ -24,14 +24,12 @@ A crash between the XADD and anything after it re-sends the same events (same ``
 ``version``) on the next pass; consumers dedupe.
 """
 
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from xabar.contracts import STREAM_OF_TYPE
 from xabar.publisher.repositories.collections import Coll, insert_many_ignoring_duplicates, upsert
-from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus
+from xabar.runtime.bus import EventBus, Outgoing
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.outbox import OUTBOX_FIELD, OutboxRelay
 
@@ -114,25 +112,14 @@ class MarkedRelay(OutboxRelay):
         """Publish the entries not sent yet: XADDs and their SADD to the sent set in one
         MULTI/EXEC per chunk. Returns how many were published now."""
         todo = await self.unsent(entries)
-        options = self.bus.options
         for start in range(0, len(todo), PIPELINE_CHUNK):
             chunk = todo[start : start + PIPELINE_CHUNK]
             async with self.bus.redis.pipeline(transaction=True) as pipe:
-                for entry in chunk:
-                    head = json.loads(entry["event"])
-                    await self.bus.broker.publish(
-                        entry["event"].encode(),
-                        stream=STREAM_OF_TYPE[head["type"]],
-                        maxlen=options.stream_maxlen,
-                        correlation_id=head["correlation_id"],
-                        headers={"event_type": head["type"], "event_id": entry["event_id"]},
-                        pipeline=pipe,
-                    )
+                await self.bus.publish_many(
+                    [Outgoing.of_json(entry["event"]) for entry in chunk], pipeline=pipe
+                )
                 pipe.sadd(self.sent_key, *[e["event_id"] for e in chunk])
                 await pipe.execute()
-            for entry in chunk:
-                head = json.loads(entry["event"])
-                EVENTS_PUBLISHED.labels(STREAM_OF_TYPE[head["type"]], head["type"]).inc()
         return len(todo)
 
     async def relay_doc(self, doc_id: Any) -> int:
