@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         default="ingest,polls,feed",
         help="comma-separated services to measure (ingest, polls, feed); baselines always run",
     )
+    sub.add_parser("asyncapi", help="print the AsyncAPI document of every service's events")
     drills = sub.add_parser("drills", help="fault drills under load (see `make drills`)")
     drills.add_argument(
         "--only",
@@ -116,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cmd == "run":
         return run()
+    if args.cmd == "asyncapi":
+        from xabar.devstack.asyncapi import main as asyncapi_main
+
+        return asyncapi_main()
     if args.cmd == "bench":
         from xabar.devstack.bench import GROUPS
         from xabar.devstack.bench import main as bench_main
