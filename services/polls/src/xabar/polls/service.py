@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from xabar.contracts import COUNTRIES, Event, PollClosed, PollOpened
-from xabar.polls.counter import CastOutcome, Counts, VoteCounter, VoteEntry
+from xabar.polls.counter import AnomalyRow, CastOutcome, Counts, VoteCounter, VoteEntry
 from xabar.polls.domain import (
     OPTION_ID,
     Poll,
@@ -287,6 +287,14 @@ class PollService:
             if found is None:
                 raise PollNotFound(poll_id)
         return found
+
+    async def counts(self, poll_id: str) -> Counts:
+        """The poll's counters as they are now (none counted: empty)."""
+        return await self.counter.counts(poll_id) or Counts({}, 0, 0)
+
+    async def anomalies(self) -> list[AnomalyRow]:
+        """Bursts the counting script flagged, newest first."""
+        return await self.counter.anomalies()
 
     async def page(
         self, page: int, per_page: int, voter_id: str | None

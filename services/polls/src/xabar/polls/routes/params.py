@@ -1,0 +1,62 @@
+"""Path and query parameters of the polls routes, each refused with a clear 4xx."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from xabar.polls.domain import POLL_ID
+from xabar.polls.errors import PollNotFound
+from xabar.runtime.auth import Principal
+from xabar.runtime.http import BadRequest
+
+
+def poll_id_of(request: Request) -> str:
+    """The ``{poll_id}`` of the path; an id no poll can have is a poll that is not there."""
+    poll_id = str(request.path_params["poll_id"])
+    if not POLL_ID.match(poll_id):
+        raise PollNotFound(poll_id[:64])
+    return poll_id
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """A whole number (ASCII digits) from ``low`` to ``high`` in the query; 422 otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise BadRequest(
+            422,
+            "validation_failed",
+            f"{name} must be a whole number from {low} to {high}",
+            [{"field": name, "message": f"from {low} to {high}", "type": "range"}],
+        )
+    return int(raw)
+
+
+def principal_of(request: Request) -> Principal:
+    """The editor the guard let in (``routes.guard`` puts it in ``request.state``)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+def query_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+
+
+def safe_return_to(value: str | None, site_url: str) -> str | None:
+    """``value`` only if it points at the feed (under ``site_url``), else None."""
+    if not value or not site_url or len(value) > 2000:
+        return None
+    if any(ord(c) < 33 or c == "\\" for c in value):
+        return None
+    if value == site_url or any(value.startswith(site_url + sep) for sep in "/?#"):
+        return value
+    return None

@@ -1,0 +1,97 @@
+"""``POST /api/v1/polls/{poll_id}/votes``: the service's hot write, one implementation.
+
+A JSON vote is answered 201 with its receipt; an HTML form's vote with a 303 to where the reader
+came from (``return_to`` under the site's URL) or to the poll's page. Refusals are the polls'
+errors, answered by the app's exception handlers (a page for the form). The same endpoint is
+what the fast lane in front of the app calls (``routes.fastlane``), so there is no second
+implementation of the vote to keep in step.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from xabar.polls.deps import Deps
+from xabar.polls.routes.errors import FORM
+from xabar.polls.routes.params import poll_id_of, safe_return_to
+from xabar.polls.schemas import VoteForm, VoteReceipt, VoteRequest
+from xabar.runtime.http import BadRequest, parse_body
+from xabar.runtime.openapi import ErrorBody
+from xabar.runtime.routing import Router
+
+router = Router(tags=["voting"])
+
+MAX_VOTE_BYTES = 16_384
+MAX_FORM_FIELDS = 50
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.post(
+    "/api/v1/polls/{poll_id}/votes",
+    "Vote: JSON answers 201; an HTML form (field option, optional return_to) answers 303",
+    body=VoteRequest,
+    also_accepts={FORM: VoteForm},
+    error_pages=True,  # a form's refusals come as pages
+    responses={
+        201: VoteReceipt,
+        303: None,
+        400: ErrorBody,
+        404: ErrorBody,
+        409: ErrorBody,
+        413: ErrorBody,
+        415: ErrorBody,
+        422: ErrorBody,
+        429: ErrorBody,
+    },
+)
+async def cast_vote(request: Request) -> Response:
+    deps = Deps.of(request)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == FORM:
+        return await _form_vote(request, deps)
+    voter = request.state.voter = deps.identities.voter(request)
+    poll_id = poll_id_of(request)
+    vote = await parse_body(request, VoteRequest, MAX_VOTE_BYTES)
+    result = await deps.service.vote(
+        poll_id, voter.voter_id, vote.options, deps.identities.origin(request)
+    )
+    receipt = deps.receipts.render(result, deps.service.clock())
+    response = Response(receipt, 201, NO_STORE, media_type="application/json")
+    if voter.is_new:
+        deps.identities.cookies.issue(response, voter.voter_id)
+    return response
+
+
+async def _form_vote(request: Request, deps: Deps) -> Response:
+    voter = request.state.voter = deps.identities.voter(request)
+    pairs = _form_fields(await _read_limited(request, MAX_VOTE_BYTES))
+    options = [v for k, v in pairs if k == "option"]
+    return_to = safe_return_to(next((v for k, v in pairs if k == "return_to"), None), deps.site_url)
+    request.state.return_to = return_to  # the error page links back there too
+    poll_id = poll_id_of(request)
+    await deps.service.vote(poll_id, voter.voter_id, options, deps.identities.origin(request))
+    target = return_to or f"{deps.pages.base}/polls/{poll_id}?vote=ok"
+    response = RedirectResponse(target, status_code=303)
+    if voter.is_new:
+        deps.identities.cookies.issue(response, voter.voter_id)
+    return response
+
+
+def _form_fields(body: bytes) -> list[tuple[str, str]]:
+    try:
+        text = body.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=False, max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(400, "malformed_form", "Форма отправлена в неверном виде") from exc
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise BadRequest(413, "payload_too_large", "Слишком большой запрос")
+    return bytes(body)
