@@ -81,9 +81,7 @@ def create_app(
         finally:
             await polls.stop()
             await bus.stop()
-            await pipe.aclose()
-            await redis.aclose()
-            await mongo.close()
+            await polls.close()
 
     handlers = exception_handlers()
     # a vote from the feed's page is redirected back to it: form-action must allow the site

@@ -251,12 +251,14 @@ def _error(message: str) -> ResponseError:
 
 def _pack(args: Sequence[Arg]) -> bytes:
     parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, bytes):
-            data = arg
-        elif isinstance(arg, str):
+    for arg in args:  # runs for every argument of every command: the common types first
+        if isinstance(arg, str):
             data = arg.encode()
-        elif isinstance(arg, int | float) and not isinstance(arg, bool):
+        elif isinstance(arg, bytes):
+            data = arg
+        elif type(arg) is int:
+            data = b"%d" % arg
+        elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
             data = repr(arg).encode()
         else:
             raise TypeError(f"cannot send {type(arg).__name__} to Redis")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -18,7 +19,7 @@ from xabar.polls.deps import Deps
 from xabar.polls.routes.errors import FORM
 from xabar.polls.routes.params import poll_id_of, safe_return_to
 from xabar.polls.schemas import VoteForm, VoteReceipt, VoteRequest
-from xabar.runtime.http import BadRequest, parse_body
+from xabar.runtime.http import BadRequest, field_errors
 from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import Router
 
@@ -27,6 +28,7 @@ router = Router(tags=["voting"])
 MAX_VOTE_BYTES = 16_384
 MAX_FORM_FIELDS = 50
 NO_STORE = {"Cache-Control": "no-store"}
+JSON = "application/json"
 
 
 @router.post(
@@ -54,7 +56,9 @@ async def cast_vote(request: Request) -> Response:
         return await _form_vote(request, deps)
     voter = request.state.voter = deps.identities.voter(request)
     poll_id = poll_id_of(request)
-    vote = await parse_body(request, VoteRequest, MAX_VOTE_BYTES)
+    if ctype != JSON:
+        raise BadRequest(415, "unsupported_media_type", "send the body as application/json")
+    vote = _vote_of(await _read_limited(request, MAX_VOTE_BYTES))
     result = await deps.service.vote(
         poll_id, voter.voter_id, vote.options, deps.identities.origin(request)
     )
@@ -80,6 +84,21 @@ async def _form_vote(request: Request, deps: Deps) -> Response:
     return response
 
 
+def _vote_of(body: bytes) -> VoteRequest:
+    """The JSON vote, parsed and validated by its schema in one step (pydantic-core)."""
+    try:
+        return VoteRequest.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise BadRequest(400, "malformed_json", "the body is not valid JSON") from None
+        if any(e["type"] == "model_type" and not e["loc"] for e in errors):
+            raise BadRequest(422, "validation_failed", "the body must be a JSON object") from None
+        raise BadRequest(
+            422, "validation_failed", "some fields are invalid", field_errors(exc)
+        ) from None
+
+
 def _form_fields(body: bytes) -> list[tuple[str, str]]:
     try:
         text = body.decode("utf-8")
@@ -89,6 +108,9 @@ def _form_fields(body: bytes) -> list[tuple[str, str]]:
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, "payload_too_large", "Слишком большой запрос")
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
