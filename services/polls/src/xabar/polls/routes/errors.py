@@ -31,8 +31,9 @@ from xabar.polls.errors import (
     UnknownOption,
 )
 from xabar.runtime.auth import AuthError, ForbiddenError
-from xabar.runtime.http import BadRequest, error_response
+from xabar.runtime.errors import BadRequest
 from xabar.runtime.http import error_handlers as runtime_handlers
+from xabar.runtime.http import error_response
 from xabar.runtime.routing import ErrorMap, error_handlers
 
 log = logging.getLogger("xabar.polls.http")
@@ -77,6 +78,21 @@ PAGE_TITLES = {
     422: "Голос не принят",
     429: "Слишком много голосов",
     503: "Сервис временно недоступен",
+}
+
+
+# a page says a refused request's body or parameter in Russian (the API keeps the runtime's words)
+PAGE_MESSAGES = {
+    "payload_too_large": "Слишком большой запрос",
+    "field_too_large": "Слишком длинное поле формы",
+    "too_many_fields": "Слишком много полей в форме",
+    "too_many_files": "Форма отправлена в неверном виде",
+    "malformed_form": "Форма отправлена в неверном виде",
+    "unexpected_file": "Форма отправлена в неверном виде",
+    "not_utf8": "Форма отправлена в неверном виде",
+    "incomplete_body": "Форма пришла не полностью; отправьте её ещё раз",
+    "unsupported_media_type": "Форма отправлена в неверном виде",
+    "invalid_parameter": "Неверный адрес страницы",
 }
 
 
@@ -128,7 +144,10 @@ def _render(request: Request, exc: Exception, spec: ErrorMap) -> Response:
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BadRequest)
-    return _answer(request, exc.status, exc.code, exc.message, exc.headers, exc.fields)
+    message = exc.message
+    if wants_page(request):
+        message = PAGE_MESSAGES.get(exc.code, "Запрос не принят")
+    return _answer(request, exc.status, exc.code, message, exc.headers, exc.fields)
 
 
 def exception_handlers() -> dict[Any, Callable[..., Any]]:

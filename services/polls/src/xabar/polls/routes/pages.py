@@ -7,9 +7,10 @@ from starlette.responses import HTMLResponse, Response
 
 from xabar.polls.deps import Deps
 from xabar.polls.pages import NOTICES
-from xabar.polls.routes.params import int_param, poll_id_of, query_param, safe_return_to
+from xabar.polls.routes.params import poll_id_of, query_param, safe_return_to
 from xabar.polls.views import view_of
-from xabar.runtime.http import BadRequest
+from xabar.runtime.errors import BadRequest
+from xabar.runtime.params import query_int
 from xabar.runtime.routing import Router
 
 router = Router(tags=["pages"])
@@ -26,7 +27,7 @@ PER_PAGE = 20
 async def list_page(request: Request) -> Response:
     deps = Deps.of(request)
     try:
-        page = int_param(request, "page", 1, 1, 1_000_000)
+        page = query_int(request, "page", default=1, low=1, high=1_000_000)
     except BadRequest:
         page = 1
     views, total = await deps.service.page(page, PER_PAGE, deps.identities.known_voter(request))

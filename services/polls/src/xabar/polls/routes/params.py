@@ -9,7 +9,6 @@ from starlette.requests import Request
 from xabar.polls.domain import POLL_ID
 from xabar.polls.errors import PollNotFound
 from xabar.runtime.auth import Principal
-from xabar.runtime.http import BadRequest
 
 
 def poll_id_of(request: Request) -> str:
@@ -18,21 +17,6 @@ def poll_id_of(request: Request) -> str:
     if not POLL_ID.match(poll_id):
         raise PollNotFound(poll_id[:64])
     return poll_id
-
-
-def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    """A whole number (ASCII digits) from ``low`` to ``high`` in the query; 422 otherwise."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise BadRequest(
-            422,
-            "validation_failed",
-            f"{name} must be a whole number from {low} to {high}",
-            [{"field": name, "message": f"from {low} to {high}", "type": "range"}],
-        )
-    return int(raw)
 
 
 def principal_of(request: Request) -> Principal:

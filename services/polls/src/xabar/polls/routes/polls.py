@@ -10,12 +10,13 @@ from starlette.responses import Response
 from xabar.polls.counter import Counts
 from xabar.polls.deps import Deps
 from xabar.polls.domain import Poll
-from xabar.polls.routes.params import int_param, poll_id_of, principal_of, query_param
+from xabar.polls.routes.params import poll_id_of, principal_of, query_param
 from xabar.polls.schemas import NewPoll, PollEdit, PollPage, PollView
 from xabar.polls.views import view_of
 from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response, parse_body
 from xabar.runtime.openapi import ErrorBody
+from xabar.runtime.params import query_int
 from xabar.runtime.routing import Router
 
 router = Router(tags=["polls"])
@@ -34,8 +35,8 @@ MAX_POLL_BYTES = 64_000
 )
 async def list_polls(request: Request) -> Response:
     deps = Deps.of(request)
-    page = int_param(request, "page", 1, 1, 1_000_000)
-    per_page = int_param(request, "per_page", 20, 1, deps.page_size_max)
+    page = query_int(request, "page", default=1, low=1, high=1_000_000)
+    per_page = query_int(request, "per_page", default=20, low=1, high=deps.page_size_max)
     voter_id = deps.identities.known_voter(request)
     views, total = await deps.service.page(page, per_page, voter_id)
     now = deps.service.clock()

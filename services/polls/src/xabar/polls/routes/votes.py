@@ -9,26 +9,24 @@ implementation of the vote to keep in step.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from xabar.polls.deps import Deps
-from xabar.polls.routes.errors import FORM
 from xabar.polls.routes.params import poll_id_of, safe_return_to
 from xabar.polls.schemas import VoteForm, VoteReceipt, VoteRequest
-from xabar.runtime.http import BadRequest, field_errors
+from xabar.runtime.bodies import FORM, JSON, Limits, field_errors, read_bytes, read_form
+from xabar.runtime.errors import BadRequest
 from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import Router
 
 router = Router(tags=["voting"])
 
 MAX_VOTE_BYTES = 16_384
-MAX_FORM_FIELDS = 50
+FORM_LIMITS = Limits(max_bytes=MAX_VOTE_BYTES, max_fields=50, max_field_bytes=MAX_VOTE_BYTES)
+ACCEPTED = (JSON,)
 NO_STORE = {"Cache-Control": "no-store"}
-JSON = "application/json"
 
 
 @router.post(
@@ -56,9 +54,7 @@ async def cast_vote(request: Request) -> Response:
         return await _form_vote(request, deps)
     voter = request.state.voter = deps.identities.voter(request)
     poll_id = poll_id_of(request)
-    if ctype != JSON:
-        raise BadRequest(415, "unsupported_media_type", "send the body as application/json")
-    vote = _vote_of(await _read_limited(request, MAX_VOTE_BYTES))
+    vote = _vote_of(await read_bytes(request, MAX_VOTE_BYTES, accept=ACCEPTED))
     result = await deps.service.vote(
         poll_id, voter.voter_id, vote.options, deps.identities.origin(request)
     )
@@ -71,9 +67,9 @@ async def cast_vote(request: Request) -> Response:
 
 async def _form_vote(request: Request, deps: Deps) -> Response:
     voter = request.state.voter = deps.identities.voter(request)
-    pairs = _form_fields(await _read_limited(request, MAX_VOTE_BYTES))
-    options = [v for k, v in pairs if k == "option"]
-    return_to = safe_return_to(next((v for k, v in pairs if k == "return_to"), None), deps.site_url)
+    form = await read_form(request, FORM_LIMITS, accept=(FORM,))
+    options = form.getlist("option")
+    return_to = safe_return_to(form.get("return_to"), deps.site_url)
     request.state.return_to = return_to  # the error page links back there too
     poll_id = poll_id_of(request)
     await deps.service.vote(poll_id, voter.voter_id, options, deps.identities.origin(request))
@@ -97,23 +93,3 @@ def _vote_of(body: bytes) -> VoteRequest:
         raise BadRequest(
             422, "validation_failed", "some fields are invalid", field_errors(exc)
         ) from None
-
-
-def _form_fields(body: bytes) -> list[tuple[str, str]]:
-    try:
-        text = body.decode("utf-8")
-        return parse_qsl(text, keep_blank_values=False, max_num_fields=MAX_FORM_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(400, "malformed_form", "Форма отправлена в неверном виде") from exc
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(413, "payload_too_large", "Слишком большой запрос")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise BadRequest(413, "payload_too_large", "Слишком большой запрос")
-    return bytes(body)
