@@ -16,7 +16,16 @@ from starlette.responses import RedirectResponse, Response
 from xabar.polls.deps import Deps
 from xabar.polls.routes.params import poll_id_of, safe_return_to
 from xabar.polls.schemas import VoteForm, VoteReceipt, VoteRequest
-from xabar.runtime.bodies import FORM, JSON, Limits, field_errors, read_bytes, read_form
+from xabar.runtime.bodies import (
+    FORM,
+    JSON,
+    Limits,
+    field_errors,
+    media_type,
+    read_bytes,
+    read_form,
+    unsupported,
+)
 from xabar.runtime.errors import BadRequest
 from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import Router
@@ -25,7 +34,6 @@ router = Router(tags=["voting"])
 
 MAX_VOTE_BYTES = 16_384
 FORM_LIMITS = Limits(max_bytes=MAX_VOTE_BYTES, max_fields=50, max_field_bytes=MAX_VOTE_BYTES)
-ACCEPTED = (JSON,)
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -49,12 +57,14 @@ NO_STORE = {"Cache-Control": "no-store"}
 )
 async def cast_vote(request: Request) -> Response:
     deps = Deps.of(request)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = media_type(request.headers)
     if ctype == FORM:
         return await _form_vote(request, deps)
     voter = request.state.voter = deps.identities.voter(request)
     poll_id = poll_id_of(request)
-    vote = _vote_of(await read_bytes(request, MAX_VOTE_BYTES, accept=ACCEPTED))
+    if ctype != JSON:
+        raise unsupported((JSON,))
+    vote = _vote_of(await read_bytes(request, MAX_VOTE_BYTES))
     result = await deps.service.vote(
         poll_id, voter.voter_id, vote.options, deps.identities.origin(request)
     )
