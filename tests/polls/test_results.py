@@ -11,7 +11,7 @@ from tests.polls.conftest import ADDRESS_SALT, COOKIE_SECRET
 from xabar.polls.config import PollsSettings
 from xabar.polls.domain import percentages
 from xabar.polls.pages import page_links
-from xabar.polls.routes import safe_return_to
+from xabar.polls.routes.params import safe_return_to
 from xabar.polls.voters import VoterCookies
 
 counts_lists = st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=20)

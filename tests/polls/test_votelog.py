@@ -135,6 +135,8 @@ async def test_counters_lost_with_redis_are_rebuilt_from_the_log_on_start(
             # the rebuild itself may be tallied first (21 votes, a version past the loss);
             # a tally always follows the last vote: 22, newer than any before the loss
             events = [e for e in await stream_events(redis) if e.type == "poll.tallied"]
+            if not events:  # none published yet since the loss
+                return False
             last = events[-1]
             return last.data.total_votes == 22 and last.version > last_version.version  # type: ignore[attr-defined]
 

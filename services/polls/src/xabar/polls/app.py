@@ -10,23 +10,50 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from xabar.polls.apidoc import PollsOpenAPI
+from xabar.polls import routes
 from xabar.polls.bootstrap import build, redis_client
 from xabar.polls.config import PollsSettings
-from xabar.polls.fastvote import FastVotes
+from xabar.polls.deps import Deps
 from xabar.polls.handlers import declare_channels
 from xabar.polls.pages import Pages
-from xabar.polls.routes import Context, api_routes
+from xabar.polls.routes.errors import exception_handlers
+from xabar.polls.routes.fastlane import FastLane
+from xabar.polls.service import PollService
+from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities, VoterCookies
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
-from xabar.runtime.http import error_handlers
 from xabar.runtime.mongo import mongo_client
+from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.redispipe import RedisPipe
 from xabar.runtime.security import PagePolicy
+
+
+def deps_of(settings: PollsSettings, polls_service: PollService) -> Deps:
+    cookies = VoterCookies(
+        settings.cookie_secret.get_secret_value(),
+        name=settings.cookie_name,
+        max_age_s=settings.cookie_max_age_s,
+        secure=settings.cookie_secure,
+    )
+    return Deps(
+        service=polls_service,
+        identities=Identities(
+            cookies, settings.proxy_networks(), settings.address_salt.get_secret_value()
+        ),
+        tokens=TokenCodec(settings.jwt_secret.get_secret_value()),
+        pages=Pages(
+            timezone=settings.display_timezone,
+            public_url=settings.public_url,
+            site_url=settings.site_url,
+        ),
+        receipts=Receipts(),
+        site_url=settings.site_url,
+        page_size_max=settings.page_size_max,
+    )
 
 
 def create_app(
@@ -47,27 +74,8 @@ def create_app(
     redis = redis or redis_client(settings)
     pipe = RedisPipe(settings.redis_url)  # votes are counted on it
     polls = build(settings, redis=redis, mongo=mongo, publish=bus.publish, pipe=pipe)
-    api = PollsOpenAPI("Xabar polls", "1.0.0", "Reader polls and an exact vote counter")
-    cookies = VoterCookies(
-        settings.cookie_secret.get_secret_value(),
-        name=settings.cookie_name,
-        max_age_s=settings.cookie_max_age_s,
-        secure=settings.cookie_secure,
-    )
-    context = Context(
-        service=polls.service,
-        identities=Identities(
-            cookies, settings.proxy_networks(), settings.address_salt.get_secret_value()
-        ),
-        tokens=TokenCodec(settings.jwt_secret.get_secret_value()),
-        pages=Pages(
-            timezone=settings.display_timezone,
-            public_url=settings.public_url,
-            site_url=settings.site_url,
-        ),
-        site_url=settings.site_url,
-        page_size_max=settings.page_size_max,
-    )
+    api = OpenAPI("Xabar polls", "1.0.0", "Reader polls and an exact vote counter")
+    api.include(*routes.ROUTERS)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,24 +87,24 @@ def create_app(
         finally:
             await polls.stop()
             await bus.stop()
-            await pipe.aclose()
-            await redis.aclose()
-            await mongo.close()
+            await polls.close()
 
-    routes = [
-        *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
-        Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *asyncapi_routes(bus, api),
-        *api_routes(api, context),
-    ]
+    handlers = exception_handlers()
     # a vote from the feed's page is redirected back to it: form-action must allow the site
     pages = PagePolicy().with_(
         style_src="'unsafe-inline'", form_action=f"'self' {settings.site_url}"
     )
-    return service_app(
-        routes=routes,
+    app = service_app(
+        routes=[
+            *routes.routes(),
+            *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
+            Route("/openapi.json", api.endpoint, include_in_schema=False),
+            *asyncapi_routes(bus, api),
+        ],
         lifespan=lifespan,
-        middleware=[Middleware(FastVotes, ctx=context)],
-        exception_handlers=error_handlers(),
+        middleware=[Middleware(FastLane, operation=routes.HOT_PATH, handlers=handlers)],
+        exception_handlers=handlers,
         pages=pages,
     )
+    app.state.deps = deps_of(settings, polls.service)
+    return app

@@ -58,6 +58,7 @@ class Polls:
     writer: VoteLogWriter
     tallier: Tallier
     scheduler: Scheduler
+    clients: tuple[Redis, AsyncMongoClient[dict[str, Any]], RedisPipe | None]
 
     async def prepare(self) -> None:
         """Before serving: indexes, the Redis mirror checked against MongoDB (lost counters
@@ -83,6 +84,14 @@ class Polls:
         await self.tallier.stop()
         await self.writer.stop()
         await self.pump.stop()
+
+    async def close(self) -> None:
+        """Close the connections ``build`` was given (after ``stop``)."""
+        redis, mongo, pipe = self.clients
+        if pipe is not None:
+            await pipe.aclose()
+        await redis.aclose()
+        await mongo.close()
 
 
 def build(
@@ -127,4 +136,4 @@ def build(
         interval=settings.scheduler_interval_s,
         resync_interval=settings.resync_interval_s,
     )
-    return Polls(settings, service, relay, pump, writer, tallier, scheduler)
+    return Polls(settings, service, relay, pump, writer, tallier, scheduler, (redis, mongo, pipe))

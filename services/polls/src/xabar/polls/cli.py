@@ -99,7 +99,7 @@ async def _import(settings: PollsSettings, path: Path) -> int:
         return 1
     finally:
         await bus.stop()
-        await _close(polls)
+        await polls.close()
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
@@ -114,7 +114,7 @@ async def _recount(
         print(f"polls: {exc.message}", file=sys.stderr)
         return 2
     finally:
-        await _close(polls)
+        await polls.close()
     for report in reports:
         print(
             json.dumps(report_json(report), ensure_ascii=False) if as_json else report_text(report)
@@ -126,11 +126,6 @@ async def _recount(
             + (", repaired" if repair and differ else "")
         )
     return 0 if all(r.agrees or r.repaired for r in reports) else 1
-
-
-async def _close(polls: Polls) -> None:
-    await polls.service.counter.redis.aclose()
-    await polls.service.polls.collection.database.client.close()
 
 
 def report_json(report: RecountReport) -> dict[str, Any]:

@@ -39,6 +39,10 @@ class PollRepository:
         doc = await self.collection.find_one({"_id": poll_id}, {OUTBOX_FIELD: 0})
         return None if doc is None else Poll.from_doc(doc)
 
+    async def any(self) -> bool:
+        """Whether any poll is stored (the collection's metadata, no scan)."""
+        return bool(await self.collection.estimated_document_count())
+
     async def all(self) -> list[Poll]:
         docs = await self.collection.find({}, {OUTBOX_FIELD: 0}).to_list(None)
         return [Poll.from_doc(d) for d in docs]

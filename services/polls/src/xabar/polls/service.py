@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from xabar.contracts import COUNTRIES, Event, PollClosed, PollOpened
-from xabar.polls.counter import CastOutcome, Counts, VoteCounter, VoteEntry
+from xabar.polls.counter import AnomalyRow, CastOutcome, Counts, VoteCounter, VoteEntry
 from xabar.polls.domain import (
     OPTION_ID,
     Poll,
@@ -49,6 +49,14 @@ log = logging.getLogger("xabar.polls")
 PRODUCER = "polls"
 # the outcome "rate" is reported as "rate_limited", as the limiter in front of the script did
 _VOTE_OUTCOMES = {"ok": VOTES.labels("ok"), "rate": VOTES.labels("rate_limited")}
+_FLAGGED = {kind: ANOMALOUS_VOTES.labels(kind) for kind in ("address", "subnet")}
+
+
+def _count_outcome(status: str) -> None:
+    counter = _VOTE_OUTCOMES.get(status)
+    if counter is None:  # the script's outcomes are a closed set: a child each, made once
+        counter = _VOTE_OUTCOMES[status] = VOTES.labels(status)
+    counter.inc()
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,11 +296,19 @@ class PollService:
                 raise PollNotFound(poll_id)
         return found
 
+    async def counts(self, poll_id: str) -> Counts:
+        """The poll's counters as they are now (none counted: empty)."""
+        return await self.counter.counts(poll_id) or Counts({}, 0, 0)
+
+    async def anomalies(self) -> list[AnomalyRow]:
+        """Bursts the counting script flagged, newest first."""
+        return await self.counter.anomalies()
+
     async def page(
         self, page: int, per_page: int, voter_id: str | None
     ) -> tuple[list[tuple[Poll, Counts, bool]], int]:
         ids, total = await self.counter.page((page - 1) * per_page, per_page)
-        if total == 0 and await self.polls.collection.estimated_document_count():
+        if total == 0 and await self.polls.any():
             await self.resync_all()  # Redis lost the list: mirror it again from MongoDB
             ids, total = await self.counter.page((page - 1) * per_page, per_page)
         views = await self.counter.views(ids, voter_id)
@@ -316,10 +332,10 @@ class PollService:
                 origin.subnet_hash,
                 count_rate=False,
             )
-        _VOTE_OUTCOMES.get(outcome.status, VOTES.labels(outcome.status)).inc()
+        _count_outcome(outcome.status)
         self._raise_for(outcome, poll_id)
         for kind in outcome.flags:
-            ANOMALOUS_VOTES.labels(kind).inc()
+            (_FLAGGED.get(kind) or ANOMALOUS_VOTES.labels(kind)).inc()
         if outcome.new_flags:  # once per poll and address/subnet; the metric counts every vote
             log.warning(
                 "burst of votes flagged; its votes are counted and marked",

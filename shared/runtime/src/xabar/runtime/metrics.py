@@ -22,6 +22,9 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # labelled children, made once each: ``labels()`` costs a lock and a tuple per call
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,9 +42,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = _route_of(scope)
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+            method, route = scope["method"], _route_of(scope)
+            count = self._counts.get((method, route, status))
+            if count is None:
+                count = self._counts[(method, route, status)] = REQUESTS.labels(
+                    method, route, str(status)
+                )
+            count.inc()
+            latency = self._latencies.get((method, route))
+            if latency is None:
+                latency = self._latencies[(method, route)] = LATENCY.labels(method, route)
+            latency.observe(time.perf_counter() - start)
 
 
 def _route_of(scope: Scope) -> str:

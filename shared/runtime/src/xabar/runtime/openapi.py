@@ -58,9 +58,13 @@ class OpenAPI:
         secured: bool = False,
         parameters: list[dict[str, Any]] | None = None,
         tags: list[str] | None = None,
+        also_accepts: dict[str, type[BaseModel]] | None = None,
+        error_pages: bool = False,
     ) -> None:
+        """``also_accepts``: other media types of the body (media -> model); ``error_pages``:
+        its 4xx answers may also come as ``text/html`` pages (an HTML form's are)."""
         self._cached = None
-        for model in [body, *responses.values()]:
+        for model in [body, *responses.values(), *(also_accepts or {}).values()]:
             if isinstance(model, type) and issubclass(model, BaseModel):
                 self._models.add(model)
         self._ops.append(
@@ -74,6 +78,8 @@ class OpenAPI:
                 "secured": secured,
                 "parameters": parameters or [],
                 "tags": tags or [],
+                "also_accepts": also_accepts or {},
+                "error_pages": error_pages,
             }
         )
 
@@ -93,6 +99,8 @@ class OpenAPI:
                     secured=op.secured,
                     parameters=_merged(_path_parameters(op.path), op.parameters),
                     tags=list(op.tags),
+                    also_accepts=dict(op.also_accepts),
+                    error_pages=op.error_pages,
                 )
 
     def document(self) -> dict[str, Any]:
@@ -118,6 +126,9 @@ class OpenAPI:
                     "required": True,
                     "content": {op["body_media"]: {"schema": schema}},
                 }
+                for media, other in op["also_accepts"].items():
+                    content = item["requestBody"]["content"]
+                    content[media] = {"schema": key_map[(other, "validation")]}
             for status, model in op["responses"].items():
                 resp: dict[str, Any] = {"description": _reason(status)}
                 if isinstance(model, type):
@@ -126,6 +137,8 @@ class OpenAPI:
                     }
                 elif isinstance(model, str):
                     resp["content"] = {model: {"schema": _media_schema(model)}}
+                if op["error_pages"] and 400 <= status < 500 and "content" in resp:
+                    resp["content"].setdefault("text/html", {"schema": {"type": "string"}})
                 item["responses"][str(status)] = resp
             if op["secured"]:
                 item["security"] = [{"bearer": []}]

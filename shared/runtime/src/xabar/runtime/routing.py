@@ -59,6 +59,9 @@ class Operation:
     security: Any = None  # None: public; else what the service's guard checks (a role, say)
     include_in_schema: bool = True
     description: str = ""
+    # other media types the same operation takes (an HTML form beside JSON, say), media -> model
+    also_accepts: tuple[tuple[str, type[BaseModel]], ...] = ()
+    error_pages: bool = False  # its 4xx answers may also be HTML pages (a form is answered so)
 
     @property
     def name(self) -> str:
@@ -94,6 +97,8 @@ class Router:
         include_in_schema: bool = True,
         description: str = "",
         tags: Iterable[str] | None = None,
+        also_accepts: Mapping[str, type[BaseModel]] | None = None,
+        error_pages: bool = False,
     ) -> Callable[[E], E]:
         def register(endpoint: E) -> E:
             self.operations.append(
@@ -110,6 +115,8 @@ class Router:
                     security=security,
                     include_in_schema=include_in_schema,
                     description=description,
+                    also_accepts=tuple((also_accepts or {}).items()),
+                    error_pages=error_pages,
                 )
             )
             return endpoint

@@ -1,0 +1,69 @@
+"""The reader pages: one poll with its results and a voting form, and the list of all polls."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from xabar.polls.deps import Deps
+from xabar.polls.pages import NOTICES
+from xabar.polls.routes.params import poll_id_of, query_param, safe_return_to
+from xabar.polls.views import view_of
+from xabar.runtime.errors import BadRequest
+from xabar.runtime.params import query_int
+from xabar.runtime.routing import Router
+
+router = Router(tags=["pages"])
+NO_STORE = {"Cache-Control": "no-store"}
+PER_PAGE = 20
+
+
+@router.get(
+    "/polls",
+    "All polls (HTML page)",
+    responses={200: "text/html"},
+    parameters=[query_param("page", "page number, from 1")],
+)
+async def list_page(request: Request) -> Response:
+    deps = Deps.of(request)
+    try:
+        page = query_int(request, "page", default=1, low=1, high=1_000_000)
+    except BadRequest:
+        page = 1
+    views, total = await deps.service.page(page, PER_PAGE, deps.identities.known_voter(request))
+    now = deps.service.clock()
+    items = []
+    for poll, counts, voted in views:
+        view = view_of(poll, counts, voted, now)
+        items.append((poll, counts.total if view.results is not None else None, view.status))
+    html = deps.pages.listing(items, page=page, pages=max(1, -(-total // PER_PAGE)))
+    return HTMLResponse(html)
+
+
+@router.get(
+    "/polls/{poll_id}",
+    "One poll with its results and a voting form (HTML page)",
+    responses={200: "text/html", 404: "text/html"},
+)
+async def poll_page(request: Request) -> Response:
+    deps = Deps.of(request)
+    voter = request.state.voter = deps.identities.voter(request)
+    poll_id = poll_id_of(request)
+    poll, counts, voted = await deps.service.view(poll_id, voter.voter_id)
+    view = view_of(poll, counts, voted, deps.service.clock())
+    rows = None
+    if view.results is not None:
+        rows = [(o.option_id, o.text, o.votes, o.percent) for o in view.results.options]
+    html = deps.pages.poll(
+        poll,
+        phase=view.status,
+        rows=rows,
+        total=counts.total,
+        voted=voted,
+        notice=NOTICES.get(request.query_params.get("vote", "")),
+        return_to=safe_return_to(request.query_params.get("return_to"), deps.site_url),
+    )
+    response = HTMLResponse(html, headers=NO_STORE)
+    if voter.is_new:
+        deps.identities.cookies.issue(response, voter.voter_id)
+    return response
