@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen
 
-.PHONY: install run test lint bench drills clean
+.PHONY: install run test lint bench drills clean vendor
 
 install:  ## install what is missing: redis-server, uv, the Python env, FerretDB
 	@./scripts/bootstrap.sh
@@ -26,6 +26,9 @@ bench: install  ## speed and memory, as ratios against baselines measured in the
 
 drills: install  ## faults under load; each drill ends with lost=0 duplicated=0
 	@$(UV) python -m xabar.devstack drills
+
+vendor:  ## refresh the newsroom's third-party JS/CSS from npm, exactly as package-lock.json pins
+	@$(UV) python scripts/vendor_assets.py
 
 clean:  ## remove local state (Redis AOF, FerretDB files) of `make run`
 	rm -rf .state

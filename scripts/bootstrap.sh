@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what `make run` and `make test` need on a fresh Debian machine, and nothing twice:
-# redis-server (Debian), uv (PyPI), the Python environment (from uv.lock), FerretDB v1.24.2
-# (built once from the Go module proxy into ~/.cache/xabar, see xabar.runtime.localinfra).
+# redis-server (Debian; for `make test` also chromium and npm), uv (PyPI), the Python environment
+# (from uv.lock), FerretDB v1.24.2 (built once from the Go module proxy into ~/.cache/xabar, see
+# xabar.runtime.localinfra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ if [ "${XABAR_BENCH_TOOLS:-0}" = 1 ]; then
 fi
 if [ "${XABAR_BROWSER:-0}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # the test that the vendored newsroom files are what package-lock.json pins runs `npm ci`
+  command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 fi
 if ((${#need_apt[@]})); then
   echo "bootstrap: installing ${need_apt[*]} from Debian's archive"

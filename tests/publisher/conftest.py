@@ -129,8 +129,8 @@ class Harness:
 
 
 @asynccontextmanager
-async def running(settings: PublisherSettings) -> AsyncIterator[Harness]:
-    app = create_app(settings)
+async def running(settings: PublisherSettings, **app_kw: Any) -> AsyncIterator[Harness]:
+    app = create_app(settings, **app_kw)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
@@ -147,7 +147,7 @@ async def running(settings: PublisherSettings) -> AsyncIterator[Harness]:
 
 
 @asynccontextmanager
-async def running_in_task(settings: PublisherSettings) -> AsyncIterator[Harness]:
+async def running_in_task(settings: PublisherSettings, **app_kw: Any) -> AsyncIterator[Harness]:
     """``running`` entered and left by one task of its own: the broker's task groups must be left
     by the task that entered them, and a fixture's setup and teardown may run in different
     tasks."""
@@ -156,7 +156,7 @@ async def running_in_task(settings: PublisherSettings) -> AsyncIterator[Harness]
 
     async def hold() -> None:
         try:
-            async with running(settings) as h:
+            async with running(settings, **app_kw) as h:
                 ready.set_result(h)
                 await done.wait()
         except BaseException as exc:

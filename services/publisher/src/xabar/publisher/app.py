@@ -20,6 +20,9 @@ from xabar.publisher.handlers import wire
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.media import IngestClient, MediaStore
+from xabar.publisher.newsroom import site as newsroom_site
+from xabar.publisher.newsroom.errors import pages_first
+from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.passwords import Passwords
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.bundle import Repositories
@@ -38,8 +41,12 @@ from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
+from xabar.runtime.security import PagePolicy
 
 log = logging.getLogger("xabar.publisher.app")
+
+# The newsroom's pages run their own scripts (and the vendored editor) and poll for news.
+NEWSROOM_POLICY = PagePolicy().with_(script_src="'self'", connect_src="'self'")
 
 
 @dataclass
@@ -165,7 +172,10 @@ def create_app(
     *,
     bus: EventBus | None = None,
     mongo: AsyncMongoClient[dict[str, Any]] | None = None,
+    newsroom_pages: tuple[PageRouter, ...] = (),
 ) -> Starlette:
+    """The publisher's app: the API, and the newsroom under ``settings.newsroom_path``
+    (``newsroom_pages``: routers of more pages, for tests)."""
     mongo = mongo or mongo_client(settings.mongodb_url)
     bus = bus or EventBus(
         settings.redis_url,
@@ -214,9 +224,16 @@ def create_app(
         Route("/openapi.json", api.endpoint, include_in_schema=False),
         *asyncapi_routes(bus, api),
         *api_routes(),
+        *newsroom_site.routes(settings, newsroom_pages),
     ]
-    app = service_app(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
+    app = service_app(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=pages_first(exception_handlers()),
+        pages=NEWSROOM_POLICY,
+    )
     app.state.publisher = parts
     app.state.deps = parts.deps()
+    app.state.newsroom = newsroom_site.build(settings, app.state.deps, redis, newsroom_pages)
     app.state.scheduler = scheduler
     return app

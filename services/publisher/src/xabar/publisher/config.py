@@ -45,17 +45,34 @@ Added by the publisher:
 - ``XABAR_PUBLISHER_MAX_MEDIA_BYTES`` (default 15728640): the largest image upload or copy.
 - ``XABAR_PUBLISHER_MAX_MEDIA_PIXELS`` (default 50000000): width times height of an image, checked
   before decoding (decompression bombs are refused).
+- ``XABAR_PUBLISHER_NEWSROOM_PATH`` (default empty: the root): the base path of the newsroom, the
+  editors' web app (``/newsroom`` behind the compose edge); every link, form action, redirect and
+  the session cookie's ``Path`` start with it.
+- ``XABAR_PUBLISHER_NEWSROOM_ORIGIN`` (default: the origin of ``PUBLIC_URL``): the origin editors'
+  browsers open the newsroom on (``https://news.example``); its form posts are the only ones
+  accepted (besides ``FORM_ORIGINS``), and an ``https`` origin makes the session cookie
+  ``Secure`` (so does ``X-Forwarded-Proto: https`` from a trusted proxy). The newsroom's address
+  is ``{NEWSROOM_ORIGIN}{NEWSROOM_PATH}/``.
+- ``XABAR_PUBLISHER_NEWSROOM_TIMEZONE`` (default ``Asia/Almaty``): the time zone the newsroom
+  shows times in (and reads the times editors type in).
+- ``XABAR_PUBLISHER_SESSION_IDLE_S`` (default 3600): a newsroom session unused this long ends;
+  ``XABAR_PUBLISHER_SESSION_ABSOLUTE_S`` (default 43200): any session ends this long after login.
 - ``XABAR_PUBLISHER_NEW_EDITOR_PASSWORD`` (CLI only, not a setting of the server): the password of
   ``create-editor`` when ``--password-stdin`` is not given.
 """
 
+import re
 from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from xabar.runtime.clients import Network, parse_networks
 from xabar.runtime.config import ServiceSettings
+from xabar.runtime.security import origin_of
+
+NEWSROOM_PATH = re.compile(r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*")
 
 
 class PublisherSettings(ServiceSettings):
@@ -92,6 +109,12 @@ class PublisherSettings(ServiceSettings):
     max_media_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     max_media_pixels: int = Field(default=50_000_000, ge=1)
 
+    newsroom_path: str = ""
+    newsroom_origin: str = ""
+    newsroom_timezone: str = "Asia/Almaty"
+    session_idle_s: int = Field(default=3600, ge=60, le=7 * 86_400)
+    session_absolute_s: int = Field(default=43_200, ge=300, le=30 * 86_400)
+
     @model_validator(mode="after")
     def _check_publisher_settings(self) -> Self:
         try:
@@ -103,6 +126,34 @@ class PublisherSettings(ServiceSettings):
             if not value.startswith(("http://", "https://")):
                 raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
         return self
+
+    @model_validator(mode="after")
+    def _check_newsroom_settings(self) -> Self:
+        if not NEWSROOM_PATH.fullmatch(self.newsroom_path):
+            raise ValueError(
+                f"newsroom_path must be empty or like /newsroom (no trailing slash), "
+                f"got {self.newsroom_path!r}"
+            )
+        if self.newsroom_origin and origin_of(self.newsroom_origin) != self.newsroom_origin:
+            raise ValueError(
+                f"newsroom_origin must be an origin like https://news.example, "
+                f"got {self.newsroom_origin!r}"
+            )
+        try:
+            ZoneInfo(self.newsroom_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"newsroom_timezone is not a time zone: {exc}") from exc
+        if self.session_absolute_s < self.session_idle_s:
+            raise ValueError("session_absolute_s must not be shorter than session_idle_s")
+        return self
+
+    def newsroom_home(self) -> str:
+        """Where editors open the newsroom: ``{origin}{path}/``."""
+        origin = self.newsroom_origin or origin_of(self.public_url) or self.public_url
+        return f"{origin}{self.newsroom_path}/"
+
+    def newsroom_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.newsroom_timezone)
 
     def trusted_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies.split(","))

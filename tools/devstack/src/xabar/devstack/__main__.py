@@ -75,9 +75,10 @@ def run() -> int:
             say("stack", f"  citizen reports  {s['ingest'].url}/report")
             say(
                 "stack",
-                f"  editors' API     {s['publisher'].url}/openapi.json  "
-                f"(login {CHIEF_EMAIL}, password in .state/secrets.json)",
+                f"  newsroom         {s['publisher'].url}/   (login {CHIEF_EMAIL}, "
+                f"password {stack.secrets['chief_password']}, also in .state/secrets.json)",
             )
+            say("stack", f"  editors' API     {s['publisher'].url}/openapi.json")
             say("stack", f"  polls API        {s['polls'].url}/api/v1/polls")
             say(
                 "stack",

@@ -3,6 +3,7 @@
 from starlette.requests import Request
 from starlette.responses import Response
 
+from xabar.publisher.config import PublisherSettings
 from xabar.publisher.routes import params
 from xabar.publisher.routes.common import PublisherRouter
 from xabar.publisher.routes.deps import Deps, principal
@@ -16,6 +17,13 @@ from xabar.runtime.openapi import ErrorBody
 router = PublisherRouter(tags=["auth"])
 
 
+def login_address_key(request: Request, settings: PublisherSettings) -> str:
+    """The client's address (behind trusted proxies only) as a keyed hash: what login attempts
+    are counted by, for the API and the newsroom alike."""
+    address = client_address(request.scope, settings.trusted_networks())
+    return hash_address(address, "login-limit:" + settings.jwt_secret.get_secret_value())
+
+
 @router.post(
     "/api/v1/auth/login",
     "Log in: a short-lived bearer token (JWT)",
@@ -26,9 +34,8 @@ async def login(request: Request) -> Response:
     deps = Deps.of(request)
     body = await params.read_body(request, LoginIn, 16 * 1024)
     settings = deps.settings
-    address = client_address(request.scope, settings.trusted_networks())
-    salt = "login-limit:" + settings.jwt_secret.get_secret_value()
-    token, doc = await deps.editors.login(body.email, body.password, hash_address(address, salt))
+    address = login_address_key(request, settings)
+    token, doc = await deps.editors.login(body.email, body.password, address)
     out = TokenOut(access_token=token, expires_in=settings.token_ttl_s, editor=editor_out(doc))
     return json_response(out, headers={"Cache-Control": "no-store"})
 

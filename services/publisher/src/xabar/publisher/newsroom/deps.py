@@ -1,0 +1,33 @@
+"""What every newsroom page gets its collaborators from: one typed object, built by the
+composition root (``app.create_app``) and kept in ``app.state.newsroom``."""
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from xabar.publisher.config import PublisherSettings
+from xabar.publisher.newsroom.render import Pages
+from xabar.publisher.repositories.sessions import SessionStore
+from xabar.publisher.routes.deps import Deps
+from xabar.runtime.security import OriginCheck
+
+
+@dataclass(frozen=True, slots=True)
+class Newsroom:
+    settings: PublisherSettings
+    api: Deps  # the publisher's services: articles, inbox, editors, library, audit
+    sessions: SessionStore
+    pages: Pages
+    origin: OriginCheck
+
+    @property
+    def base(self) -> str:
+        """The base path ("" at the root, ``/newsroom`` behind the edge)."""
+        return self.settings.newsroom_path
+
+    @classmethod
+    def of(cls, request: Request) -> "Newsroom":
+        newsroom = request.app.state.newsroom
+        if not isinstance(newsroom, cls):
+            raise TypeError("app.state.newsroom is not the Newsroom")
+        return newsroom

@@ -1,0 +1,79 @@
+"""Fixtures of the newsroom's tests: the publisher in-process (the API and the newsroom) against
+the real Redis and FerretDB, editors of every role, and a client that logs in through the form."""
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.publisher.conftest import Harness, SettingsFactory, running_in_task
+from xabar.runtime.auth import Role
+
+PASSWORD = "пароль-редакции-1"
+ORIGIN = "http://publisher.test"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+@dataclass
+class Newsroom:
+    h: Harness
+    base: str = ""
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self.h.client
+
+    async def editor(self, role: Role = Role.EDITOR, email: str | None = None) -> str:
+        """An account of ``role``; its e-mail."""
+        email = email or f"{role.value}@xabar.test"
+        await self.h.parts.editors.create(
+            email=email, name=f"Редактор {role.value}", role=role, password=PASSWORD
+        )
+        return email
+
+    def fresh_client(self) -> httpx.AsyncClient:
+        """Another browser: no cookies of the first."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.h.app), base_url="http://publisher.test"
+        )
+
+    async def login(
+        self,
+        email: str,
+        password: str = PASSWORD,
+        next_path: str = "",
+        client: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        """The login form, filled in and sent as a browser would (Origin and all)."""
+        client = client or self.client
+        page = await client.get(f"{self.base}/login")
+        assert page.status_code == 200, page.text
+        return await client.post(
+            f"{self.base}/login",
+            data={
+                "csrf": csrf_of(page.text),
+                "email": email,
+                "password": password,
+                "next": next_path,
+            },
+            headers={"Origin": ORIGIN},
+        )
+
+    async def csrf(self, path: str = "/", client: httpx.AsyncClient | None = None) -> str:
+        page = await (client or self.client).get(f"{self.base}{path}")
+        assert page.status_code == 200, page.text
+        return csrf_of(page.text)
+
+
+@pytest.fixture
+async def newsroom(make_settings: SettingsFactory) -> AsyncIterator[Newsroom]:
+    async with running_in_task(make_settings()) as h:
+        yield Newsroom(h)
