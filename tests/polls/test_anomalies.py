@@ -12,6 +12,7 @@ from tests.polls.conftest import (
     eventually,
     running,
 )
+from xabar.polls.voters import address_key
 from xabar.runtime.clients import hash_address
 
 
@@ -83,14 +84,17 @@ async def test_bursts_from_one_address_or_subnet_are_flagged_not_silently_accept
         r = await editor.get("/api/v1/anomalies", headers=auth)
         assert r.status_code == 200
         items = {(a["poll_id"], a["kind"], a["key"]): a for a in r.json()["items"]}
-        address_key = hash_address("198.51.100.20", ADDRESS_SALT)
-        subnet_a = hash_address("198.51.100.0/24", ADDRESS_SALT)
-        subnet_b = hash_address("192.0.2.0/24", ADDRESS_SALT)
+        key = address_key(ADDRESS_SALT)  # the polls' own, derived from the setting
+        address_key_ = hash_address("198.51.100.20", key)
+        subnet_a = hash_address("198.51.100.0/24", key)
+        subnet_b = hash_address("192.0.2.0/24", key)
         assert set(items) == {
-            (pid, "address", address_key),
+            (pid, "address", address_key_),
             (pid, "subnet", subnet_a),
             (other, "subnet", subnet_b),
         }
-        assert items[(pid, "address", address_key)]["flagged_votes"] == 3
+        assert items[(pid, "address", address_key_)]["flagged_votes"] == 3
         assert items[(other, "subnet", subnet_b)]["flagged_votes"] == 3
         assert "198.51.100" not in r.text and "192.0.2" not in r.text  # hashes only
+        # and never the hashes another service keyed with the same setting would make
+        assert hash_address("198.51.100.20", ADDRESS_SALT) not in r.text

@@ -68,9 +68,9 @@ def config(*, token: bool) -> schemathesis.Config:
 
 
 @contextmanager
-def served(app: Starlette) -> Iterator[str]:
-    """``app`` (lifespan included) on a free local port; yields its base URL."""
-    port = free_port()
+def served(app: Starlette, port: int | None = None) -> Iterator[str]:
+    """``app`` (lifespan included) on ``port`` (a free local one by default); yields its URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -29,7 +29,7 @@ from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.redispipe import RedisPipe
-from xabar.runtime.security import PagePolicy
+from xabar.runtime.security import OriginCheck, PagePolicy
 
 
 def deps_of(settings: PollsSettings, polls_service: PollService) -> Deps:
@@ -51,6 +51,7 @@ def deps_of(settings: PollsSettings, polls_service: PollService) -> Deps:
             site_url=settings.site_url,
         ),
         receipts=Receipts(),
+        origins=OriginCheck(settings.vote_origins()),
         site_url=settings.site_url,
         page_size_max=settings.page_size_max,
     )

@@ -18,14 +18,21 @@ Polls' own settings:
 
 - ``XABAR_POLLS_COOKIE_SECRET`` (required, >= 32 chars, placeholders refused): HMAC key that
   signs the voter cookie.
-- ``XABAR_POLLS_ADDRESS_SALT`` (required, >= 32 chars, placeholders refused): key of the salted
-  hashes that stand for client addresses and subnets; raw addresses are never stored.
+- ``XABAR_POLLS_ADDRESS_SALT`` (required, >= 32 chars, placeholders refused): the polls' own key
+  of the hashes that stand for client addresses and subnets; raw addresses are never stored. The
+  hashes are keyed with a key derived from it for the polls alone, so they never equal another
+  service's hashes of the same address, even where the same value was configured for both.
 - ``XABAR_POLLS_TRUSTED_PROXIES`` (empty): comma-separated networks (``10.0.0.0/8,127.0.0.1``)
   whose ``X-Forwarded-For`` is believed; from any other peer the header is ignored.
 - ``XABAR_POLLS_SITE_URL`` (http://127.0.0.1:8080): the feed; a form vote's ``return_to`` is
   followed only when it points under this URL.
 - ``XABAR_POLLS_PUBLIC_URL`` (empty): absolute base of this service for links in pages; empty
   means relative links.
+- ``XABAR_POLLS_ALLOWED_ORIGINS`` (empty): comma-separated origins whose pages may post a vote
+  (``https://news.example,https://polls.news.example``); empty means the site
+  (``SITE_URL``) and this service (``PUBLIC_URL``, else ``http://HOST:PORT``). A vote posted from
+  another site's page (its ``Origin``, else ``Sec-Fetch-Site`` and ``Referer``) is refused 403:
+  nothing is counted and the voter cookie is left as it was.
 - ``XABAR_POLLS_COOKIE_NAME`` (xabar_voter), ``XABAR_POLLS_COOKIE_SECURE`` (false),
   ``XABAR_POLLS_COOKIE_MAX_AGE_S`` (31536000): the voter cookie.
 - ``XABAR_POLLS_VOTE_RATE_LIMIT`` (120) per ``XABAR_POLLS_VOTE_RATE_WINDOW_S`` (60): vote
@@ -75,6 +82,7 @@ class PollsSettings(ServiceSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     site_url: str = "http://127.0.0.1:8080"
     public_url: str = ""
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     cookie_name: str = Field(default="xabar_voter", pattern=r"^[A-Za-z0-9_\-]+$")
     cookie_secure: bool = False
     cookie_max_age_s: int = Field(default=365 * 24 * 3600, ge=60)
@@ -99,7 +107,7 @@ class PollsSettings(ServiceSettings):
     display_timezone: str = "Asia/Almaty"
     page_size_max: int = Field(default=100, ge=1)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
@@ -137,3 +145,10 @@ class PollsSettings(ServiceSettings):
 
     def proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    def vote_origins(self) -> tuple[str, ...]:
+        """The origins whose pages may post a vote (see ``ALLOWED_ORIGINS``)."""
+        if self.allowed_origins:
+            return self.allowed_origins
+        own = self.public_url or f"http://{self.host}:{self.port}"
+        return tuple(o for o in (self.site_url, own) if o)

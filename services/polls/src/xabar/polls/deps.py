@@ -11,6 +11,7 @@ from xabar.polls.service import PollService
 from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities
 from xabar.runtime.auth import TokenCodec
+from xabar.runtime.security import OriginCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class Deps:
     tokens: TokenCodec
     pages: Pages
     receipts: Receipts
+    origins: OriginCheck  # the sites whose pages may post a vote
     site_url: str  # the feed: a form vote's return_to is followed only under it
     page_size_max: int  # the largest per_page of the poll list
 

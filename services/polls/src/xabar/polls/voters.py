@@ -15,6 +15,13 @@ from starlette.responses import Response
 from xabar.runtime.clients import Network, client_address, hash_address, subnet_of
 
 VOTER_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+ADDRESS_KEY_PURPOSE = b"xabar.polls: client address hashes"
+
+
+def address_key(salt: str) -> str:
+    """The polls' own key for address hashes, derived from the ``address_salt`` setting: the
+    polls' hashes of an address never equal another service's, even with the same setting."""
+    return hmac.new(salt.encode(), ADDRESS_KEY_PURPOSE, "sha256").hexdigest()
 
 
 class VoterCookies:
@@ -88,7 +95,7 @@ class Identities:
     ) -> None:
         self.cookies = cookies
         self.trusted = trusted
-        self._salt = address_salt
+        self._salt = address_key(address_salt)
         self._origins: dict[str, Origin] = {}
 
     def voter(self, conn: HTTPConnection) -> Voter:

@@ -35,6 +35,7 @@ from xabar.runtime.errors import BadRequest
 from xabar.runtime.http import error_handlers as runtime_handlers
 from xabar.runtime.http import error_response
 from xabar.runtime.routing import ErrorMap, error_handlers
+from xabar.runtime.security import ForeignOrigin
 
 log = logging.getLogger("xabar.polls.http")
 
@@ -73,6 +74,7 @@ ERRORS: dict[type[Exception], ErrorMap] = dict(
 )
 
 PAGE_TITLES = {
+    403: "Голос не принят",
     404: "Опрос не найден",
     409: "Голос не принят",
     422: "Голос не принят",
@@ -93,6 +95,7 @@ PAGE_MESSAGES = {
     "incomplete_body": "Форма пришла не полностью; отправьте её ещё раз",
     "unsupported_media_type": "Форма отправлена в неверном виде",
     "invalid_parameter": "Неверный адрес страницы",
+    "foreign_origin": "Голосовать можно только на страницах нашего сайта",
 }
 
 
@@ -144,6 +147,8 @@ def _render(request: Request, exc: Exception, spec: ErrorMap) -> Response:
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BadRequest)
+    if isinstance(exc, ForeignOrigin):
+        log.warning("a post from another site refused", extra={"reason": exc.reason})
     message = exc.message
     if wants_page(request):
         message = PAGE_MESSAGES.get(exc.code, "Запрос не принят")

@@ -9,7 +9,6 @@ from xabar.polls.deps import Deps
 from xabar.polls.pages import NOTICES
 from xabar.polls.routes.params import poll_id_of, query_param, safe_return_to
 from xabar.polls.views import view_of
-from xabar.runtime.errors import BadRequest
 from xabar.runtime.params import query_int
 from xabar.runtime.routing import Router
 
@@ -21,15 +20,12 @@ PER_PAGE = 20
 @router.get(
     "/polls",
     "All polls (HTML page)",
-    responses={200: "text/html"},
+    responses={200: "text/html", 422: "text/html"},
     parameters=[query_param("page", "page number, from 1")],
 )
 async def list_page(request: Request) -> Response:
     deps = Deps.of(request)
-    try:
-        page = query_int(request, "page", default=1, low=1, high=1_000_000)
-    except BadRequest:
-        page = 1
+    page = query_int(request, "page", default=1, low=1, high=1_000_000)
     views, total = await deps.service.page(page, PER_PAGE, deps.identities.known_voter(request))
     now = deps.service.clock()
     items = []

@@ -1,6 +1,8 @@
 """``POST /api/v1/polls/{poll_id}/votes``: the service's hot write, one implementation.
 
-A JSON vote is answered 201 with its receipt; an HTML form's vote with a 303 to where the reader
+A vote posted from another site's page (``Origin``, else ``Sec-Fetch-Site`` and ``Referer``) is
+refused 403 before anything else: nothing is counted and no cookie is set. A JSON vote is
+answered 201 with its receipt; an HTML form's vote with a 303 to where the reader
 came from (``return_to`` under the site's URL) or to the poll's page. Refusals are the polls'
 errors, answered by the app's exception handlers (a page for the form). The same endpoint is
 what the fast lane in front of the app calls (``routes.fastlane``), so there is no second
@@ -47,6 +49,7 @@ NO_STORE = {"Cache-Control": "no-store"}
         201: VoteReceipt,
         303: None,
         400: ErrorBody,
+        403: ErrorBody,
         404: ErrorBody,
         409: ErrorBody,
         413: ErrorBody,
@@ -57,6 +60,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 )
 async def cast_vote(request: Request) -> Response:
     deps = Deps.of(request)
+    deps.origins.require(request)  # another site's page: 403, before a voter is even looked at
     ctype = media_type(request.headers)
     if ctype == FORM:
         return await _form_vote(request, deps)
