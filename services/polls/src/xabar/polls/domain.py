@@ -100,6 +100,8 @@ class Poll:
     updated_at: datetime
     created_by: str = ""
     import_key: str | None = None
+    front_page: bool = True  # where it is shown: the front page, ``countries``' sections, articles
+    article_ids: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def phase(self, now: datetime) -> Phase:
@@ -138,6 +140,8 @@ class Poll:
             closes_at=self.closes_at,
             closed_at=self.closed_at,
             countries=self.countries,
+            front_page=self.front_page,
+            article_ids=self.article_ids,
         )
 
     def with_changes(self, **changes: Any) -> Poll:
@@ -156,6 +160,8 @@ class Poll:
             "closes_at": self.closes_at,
             "closed_at": self.closed_at,
             "countries": list(self.countries),
+            "front_page": self.front_page,
+            "article_ids": list(self.article_ids),
             "status": self.status,
             "version": self.version,
             "created_at": self.created_at,
@@ -187,6 +193,8 @@ class Poll:
             closes_at=dt(doc.get("closes_at")),
             closed_at=dt(doc.get("closed_at")),
             countries=tuple(doc.get("countries") or ()),
+            front_page=bool(doc.get("front_page", True)),  # polls stored before placement: shown
+            article_ids=tuple(doc.get("article_ids") or ()),
             status=doc.get("status", "scheduled"),
             version=int(doc.get("version", 1)),
             created_at=created_at,

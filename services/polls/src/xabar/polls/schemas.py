@@ -12,6 +12,7 @@ from xabar.contracts import PollOption
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 OptionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 OptionId = Annotated[str, StringConstraints(pattern=r"^o[0-9]{1,2}$")]
+ArticleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Visibility = Literal["always", "after_vote", "after_close"]
 Phase = Literal["scheduled", "open", "closed"]
 
@@ -29,7 +30,13 @@ class NewPoll(_In):
     opens_at: AwareDatetime | None = None
     closes_at: AwareDatetime | None = None
     results_visibility: Visibility = "always"
-    countries: list[str] = Field(default_factory=list, max_length=10)
+    countries: list[str] = Field(
+        default_factory=list, max_length=10, description="country sections that show it"
+    )
+    front_page: bool = Field(default=True, description="shown on the front page")
+    article_ids: list[ArticleId] = Field(
+        default_factory=list, max_length=50, description="articles it is embedded in"
+    )
 
 
 class PollEdit(_In):
@@ -42,6 +49,20 @@ class PollEdit(_In):
     closes_at: AwareDatetime | None = None
     results_visibility: Visibility | None = None
     countries: list[str] | None = Field(default=None, max_length=10)
+    front_page: bool | None = None
+    article_ids: list[ArticleId] | None = Field(default=None, max_length=50)
+
+
+class Placement(_In):
+    """Where a poll is shown; may change at any time, also while it is open or closed."""
+
+    front_page: bool = Field(description="shown on the front page")
+    countries: list[str] = Field(
+        default_factory=list, max_length=10, description="country sections that show it"
+    )
+    article_ids: list[ArticleId] = Field(
+        default_factory=list, max_length=50, description="articles it is embedded in"
+    )
 
 
 class VoteRequest(_In):
@@ -83,6 +104,8 @@ class PollView(BaseModel):
     closes_at: datetime | None
     closed_at: datetime | None
     countries: list[str]
+    front_page: bool
+    article_ids: list[str]
     status: Phase
     version: int
     created_at: datetime
@@ -120,3 +143,13 @@ class Anomaly(BaseModel):
 
 class AnomalyList(BaseModel):
     items: list[Anomaly]
+
+
+class PollResults(BaseModel):
+    """What an editor sees of a poll: its results whatever the readers may see, and the bursts
+    of votes flagged on it."""
+
+    poll_id: str
+    status: Phase
+    results: Results
+    anomalies: list[Anomaly]

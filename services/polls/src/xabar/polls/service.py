@@ -40,7 +40,7 @@ from xabar.polls.errors import PollClosed as PollClosedError
 from xabar.polls.locks import PollLocks
 from xabar.polls.metrics import ANOMALOUS_VOTES, REBUILDS, RECOUNT_DIFFERENCES, VOTES
 from xabar.polls.repository import PollRepository, TallyVersions, VoteLog
-from xabar.polls.schemas import NewPoll, PollEdit
+from xabar.polls.schemas import NewPoll, Placement, PollEdit
 from xabar.polls.voters import Origin
 from xabar.runtime.outbox import OutboxRelay
 
@@ -133,6 +133,8 @@ class PollService:
             closes_at=closes_at,
             closed_at=None,
             countries=check_countries(data.countries, COUNTRIES),
+            front_page=data.front_page,
+            article_ids=tuple(dict.fromkeys(data.article_ids)),
             status="open" if opening else "scheduled",
             version=1,
             created_at=now,
@@ -183,10 +185,41 @@ class PollService:
             changes["results_visibility"] = data.results_visibility
         if data.countries is not None:
             changes["countries"] = check_countries(data.countries, COUNTRIES)
+        if data.front_page is not None:
+            changes["front_page"] = data.front_page
+        if data.article_ids is not None:
+            changes["article_ids"] = tuple(dict.fromkeys(data.article_ids))
         new = poll.with_changes(**changes, version=poll.version + 1, updated_at=now)
         await self.polls.update(new, poll.version, [])
         await self.counter.install(poll_id, zero_counts(new))
         await self.counter.mirror(new)
+        return new
+
+    async def place(
+        self, poll_id: str, placement: Placement, *, correlation_id: str | None = None
+    ) -> Poll:
+        """Show a poll elsewhere (the front page, country sections, articles), at any time. A
+        poll the readers can see already has its state sent again with the next version, as
+        ``poll.opened`` while it is open and ``poll.closed`` once closed (the feed keeps the
+        newest version)."""
+        async with self.locks.hold(poll_id):
+            poll = await self.get(poll_id)
+            new = poll.with_changes(
+                front_page=placement.front_page,
+                countries=check_countries(placement.countries, COUNTRIES),
+                article_ids=tuple(dict.fromkeys(placement.article_ids)),
+                version=poll.version + 1,
+                updated_at=self.clock(),
+            )
+            events: list[Event] = []
+            if new.status == "open":
+                events.append(self._opened(new, correlation_id))
+            elif new.status == "closed":
+                events.append(self._closed(new, correlation_id))
+            await self.polls.update(new, poll.version, events)
+            await self.counter.mirror(new)
+        if events:
+            self.kick(poll_id)
         return new
 
     async def close(self, poll_id: str, *, correlation_id: str | None = None) -> Poll:
@@ -252,14 +285,7 @@ class PollService:
             version=poll.version + 1,
             updated_at=self.clock(),
         )
-        event = PollClosed.create(
-            producer=PRODUCER,
-            correlation_id=correlation_id,
-            aggregate_id=poll.poll_id,
-            version=new.version,
-            data=new.state(),
-        )
-        await self.polls.update(new, poll.version, [event])
+        await self.polls.update(new, poll.version, [self._closed(new, correlation_id)])
         self.kick(poll.poll_id)
         await self.counter.mirror(new)
         await self.counter.mark_dirty(poll.poll_id)  # a final snapshot after the last vote
@@ -269,6 +295,17 @@ class PollService:
     @staticmethod
     def _opened(poll: Poll, correlation_id: str | None) -> PollOpened:
         event: PollOpened = PollOpened.create(
+            producer=PRODUCER,
+            correlation_id=correlation_id,
+            aggregate_id=poll.poll_id,
+            version=poll.version,
+            data=poll.state(),
+        )
+        return event
+
+    @staticmethod
+    def _closed(poll: Poll, correlation_id: str | None) -> PollClosed:
+        event: PollClosed = PollClosed.create(
             producer=PRODUCER,
             correlation_id=correlation_id,
             aggregate_id=poll.poll_id,
@@ -300,9 +337,10 @@ class PollService:
         """The poll's counters as they are now (none counted: empty)."""
         return await self.counter.counts(poll_id) or Counts({}, 0, 0)
 
-    async def anomalies(self) -> list[AnomalyRow]:
-        """Bursts the counting script flagged, newest first."""
-        return await self.counter.anomalies()
+    async def anomalies(self, poll_id: str | None = None) -> list[AnomalyRow]:
+        """Bursts the counting script flagged (on one poll, or on all), newest first."""
+        rows = await self.counter.anomalies()
+        return [r for r in rows if poll_id is None or r.poll_id == poll_id]
 
     async def page(
         self, page: int, per_page: int, voter_id: str | None

@@ -34,6 +34,8 @@ def view_of(
         closes_at=poll.closes_at,
         closed_at=poll.closed_at,
         countries=list(poll.countries),
+        front_page=poll.front_page,
+        article_ids=list(poll.article_ids),
         status=poll.phase(now),
         version=poll.version,
         created_at=poll.created_at,

@@ -60,9 +60,11 @@ class OpenAPI:
         tags: list[str] | None = None,
         also_accepts: dict[str, type[BaseModel]] | None = None,
         error_pages: bool = False,
+        role: str = "",
     ) -> None:
         """``also_accepts``: other media types of the body (media -> model); ``error_pages``:
-        its 4xx answers may also come as ``text/html`` pages (an HTML form's are)."""
+        its 4xx answers may also come as ``text/html`` pages (an HTML form's are); ``role``: the
+        least role a secured operation needs (``x-required-role`` and its description)."""
         self._cached = None
         for model in [body, *responses.values(), *(also_accepts or {}).values()]:
             if isinstance(model, type) and issubclass(model, BaseModel):
@@ -80,6 +82,7 @@ class OpenAPI:
                 "tags": tags or [],
                 "also_accepts": also_accepts or {},
                 "error_pages": error_pages,
+                "role": role,
             }
         )
 
@@ -101,6 +104,7 @@ class OpenAPI:
                     tags=list(op.tags),
                     also_accepts=dict(op.also_accepts),
                     error_pages=op.error_pages,
+                    role=_role_of(op.security),
                 )
 
     def document(self) -> dict[str, Any]:
@@ -142,6 +146,11 @@ class OpenAPI:
                 item["responses"][str(status)] = resp
             if op["secured"]:
                 item["security"] = [{"bearer": []}]
+                if op["role"]:
+                    item["x-required-role"] = op["role"]
+                    item["description"] = (
+                        f"Needs a bearer token of the role {op['role']} or higher."
+                    )
                 item["responses"].setdefault("401", _error_resp(401, key_map))
                 item["responses"].setdefault("403", _error_resp(403, key_map))
             for status in ALWAYS:
@@ -162,6 +171,14 @@ class OpenAPI:
 
     async def endpoint(self, _: Request) -> Response:
         return JSONResponse(self.document())
+
+
+def _role_of(security: Any) -> str:
+    """The role a ``Router`` operation's ``security`` names (a ``Role``, say), if it is one."""
+    if security is None or isinstance(security, bool):
+        return ""
+    value = getattr(security, "value", security)
+    return value if isinstance(value, str) else ""
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:

@@ -1,4 +1,6 @@
-"""``/api/v1/polls``: the polls, read by everyone, written by editors."""
+"""``/api/v1/polls``: the polls, read by everyone, written by editors (the newsroom calls these
+server-side with the editor's bearer token): create, edit before opening, close early, place
+(front page, country sections, articles), and the results with their anomaly flags."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from xabar.polls.counter import Counts
 from xabar.polls.deps import Deps
 from xabar.polls.domain import Poll
 from xabar.polls.routes.params import poll_id_of, principal_of, query_param
-from xabar.polls.schemas import NewPoll, PollEdit, PollPage, PollView
-from xabar.polls.views import view_of
+from xabar.polls.schemas import NewPoll, Placement, PollEdit, PollPage, PollResults, PollView
+from xabar.polls.views import anomaly_of, results_of, view_of
 from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response, parse_body
 from xabar.runtime.openapi import ErrorBody
@@ -124,3 +126,47 @@ async def close_poll(request: Request) -> Response:
 async def _editor_view(deps: Deps, poll: Poll) -> Response:
     counts = await deps.service.counts(poll.poll_id)
     return json_response(view_of(poll, counts, False, deps.service.clock(), editor=True))
+
+
+@router.put(
+    "/api/v1/polls/{poll_id}/placement",
+    "Where the poll is shown: the front page, country sections, articles (editors; at any time)",
+    body=Placement,
+    responses={
+        200: PollView,
+        400: ErrorBody,
+        404: ErrorBody,
+        409: ErrorBody,
+        413: ErrorBody,
+        415: ErrorBody,
+        422: ErrorBody,
+    },
+    security=Role.EDITOR,
+    tags=["authoring"],
+)
+async def place_poll(request: Request) -> Response:
+    deps = Deps.of(request)
+    poll_id = poll_id_of(request)
+    placement = await parse_body(request, Placement, MAX_POLL_BYTES)
+    return await _editor_view(deps, await deps.service.place(poll_id, placement))
+
+
+@router.get(
+    "/api/v1/polls/{poll_id}/results",
+    "The poll's results, whatever the readers may see yet, and its flagged bursts (editors)",
+    responses={200: PollResults, 404: ErrorBody},
+    security=Role.EDITOR,
+    tags=["authoring"],
+)
+async def poll_results(request: Request) -> Response:
+    deps = Deps.of(request)
+    poll = await deps.service.get(poll_id_of(request))
+    counts = await deps.service.counts(poll.poll_id)
+    rows = await deps.service.anomalies(poll.poll_id)
+    body = PollResults(
+        poll_id=poll.poll_id,
+        status=poll.phase(deps.service.clock()),
+        results=results_of(poll, counts),
+        anomalies=[anomaly_of(r) for r in rows],
+    )
+    return json_response(body, headers=NO_STORE)
