@@ -207,3 +207,31 @@ async def test_the_results_page_and_the_list_of_all_polls(
         html = await reader.get("/polls")
         assert html.status_code == 200 and "Все опросы" in html.text
         assert all(f"/polls/{pid}" in html.text for pid in ids)
+
+
+async def test_a_form_vote_goes_back_to_the_sites_page_it_came_from_and_says_the_choice(
+    app: Starlette, auth: dict[str, str]
+) -> None:
+    async with client_for(app) as editor:
+        pid = (await create_poll(editor, auth, options=["А", "Б"]))["poll_id"]
+    async with client_for(app) as reader:
+        came_from = "http://127.0.0.1:8080/news/abc"
+        r = await reader.post(
+            f"/api/v1/polls/{pid}/votes", data={"option": "o2"}, headers={"Referer": came_from}
+        )
+        assert (r.status_code, r.headers["location"]) == (303, came_from)
+    async with client_for(app) as reader:
+        r = await reader.post(
+            f"/api/v1/polls/{pid}/votes",
+            data={"option": "o1"},
+            headers={"Referer": "https://evil.example/"},
+        )
+        assert r.status_code == 403  # another site's page: refused, not a way back there
+        assert "set-cookie" not in r.headers
+        r = await reader.post(f"/api/v1/polls/{pid}/votes", data={"option": "o1"})
+        assert (r.status_code, r.headers["location"]) == (303, f"/polls/{pid}?vote=ok")
+        page = await reader.get(r.headers["location"])
+        assert "Ваш выбор: А." in page.text and "Всего голосов: 2" in page.text
+        assert "xabar_voted=" in page.headers["set-cookie"]  # said once: cleared
+        again = await reader.get(f"/polls/{pid}")
+        assert "Ваш выбор" not in again.text

@@ -44,8 +44,10 @@ class Pages:
         notice: str | None = None,
         error: str | None = None,
         return_to: str | None = None,
+        choice: Sequence[str] | None = None,
     ) -> str:
         return self.env.get_template("poll.html").render(
+            choice=choice,
             base=self.base,
             site_url=self.site_url,
             poll=poll,

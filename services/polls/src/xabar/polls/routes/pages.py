@@ -6,8 +6,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from xabar.polls.deps import Deps
+from xabar.polls.domain import Poll
 from xabar.polls.pages import NOTICES
 from xabar.polls.routes.params import poll_id_of, query_param, safe_return_to
+from xabar.polls.routes.votes import CHOICE_COOKIE
 from xabar.polls.views import view_of
 from xabar.runtime.params import query_int
 from xabar.runtime.routing import Router
@@ -50,6 +52,7 @@ async def poll_page(request: Request) -> Response:
     rows = None
     if view.results is not None:
         rows = [(o.option_id, o.text, o.votes, o.percent) for o in view.results.options]
+    choice = _choice_of(request, poll) if voted else None
     html = deps.pages.poll(
         poll,
         phase=view.status,
@@ -58,8 +61,19 @@ async def poll_page(request: Request) -> Response:
         voted=voted,
         notice=NOTICES.get(request.query_params.get("vote", "")),
         return_to=safe_return_to(request.query_params.get("return_to"), deps.site_url),
+        choice=choice,
     )
     response = HTMLResponse(html, headers=NO_STORE)
     if voter.is_new:
         deps.identities.cookies.issue(response, voter.voter_id)
+    if choice is not None:
+        response.delete_cookie(CHOICE_COOKIE, path="/")
     return response
+
+
+def _choice_of(request: Request, poll: Poll) -> list[str] | None:
+    """The texts of the options the reader just chose in this poll (the vote's cookie)."""
+    poll_id, _, options = request.cookies.get(CHOICE_COOKIE, "").partition(".")
+    texts = {o.option_id: o.text for o in poll.options}
+    chosen = [texts[o] for o in options.split("-") if o in texts]
+    return chosen if poll_id == poll.poll_id and chosen else None

@@ -37,6 +37,7 @@ router = Router(tags=["voting"])
 MAX_VOTE_BYTES = 16_384
 FORM_LIMITS = Limits(max_bytes=MAX_VOTE_BYTES, max_fields=50, max_field_bytes=MAX_VOTE_BYTES)
 NO_STORE = {"Cache-Control": "no-store"}
+CHOICE_COOKIE = "xabar_voted"  # "<poll id>.<option>-<option>": the choice just counted
 
 
 @router.post(
@@ -83,14 +84,29 @@ async def _form_vote(request: Request, deps: Deps) -> Response:
     voter = request.state.voter = deps.identities.voter(request)
     form = await read_form(request, FORM_LIMITS, accept=(FORM,))
     options = form.getlist("option")
-    return_to = safe_return_to(form.get("return_to"), deps.site_url)
+    # back where the reader came from: the form's return_to, else a Referer of the site's
+    return_to = safe_return_to(form.get("return_to"), deps.site_url) or safe_return_to(
+        request.headers.get("referer"), deps.site_url
+    )
     request.state.return_to = return_to  # the error page links back there too
     poll_id = poll_id_of(request)
-    await deps.service.vote(poll_id, voter.voter_id, options, deps.identities.origin(request))
+    result = await deps.service.vote(
+        poll_id, voter.voter_id, options, deps.identities.origin(request)
+    )
     target = return_to or f"{deps.pages.base}/polls/{poll_id}?vote=ok"
     response = RedirectResponse(target, status_code=303)
     if voter.is_new:
         deps.identities.cookies.issue(response, voter.voter_id)
+    # the page the reader lands on says what they chose (once: the page clears it)
+    response.set_cookie(
+        CHOICE_COOKIE,
+        f"{poll_id}.{'-'.join(result.options)}",
+        max_age=300,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=deps.identities.cookies.secure,
+    )
     return response
 
 
