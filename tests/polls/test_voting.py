@@ -235,3 +235,26 @@ async def test_a_form_vote_goes_back_to_the_sites_page_it_came_from_and_says_the
         assert "xabar_voted=" in page.headers["set-cookie"]  # said once: cleared
         again = await reader.get(f"/polls/{pid}")
         assert "Ваш выбор" not in again.text
+
+
+async def test_the_pages_are_compressed_once_a_change_and_sent_as_asked(
+    app: Starlette, auth: dict[str, str]
+) -> None:
+    async with client_for(app) as editor:
+        pid = (await create_poll(editor, auth))["poll_id"]
+    async with client_for(app) as reader:
+        await reader.get(f"/polls/{pid}")  # the voter cookie
+        tags = set()
+        for coding in ("br", "gzip", "identity"):
+            r = await reader.get(f"/polls/{pid}", headers={"Accept-Encoding": coding})
+            assert r.status_code == 200 and "<main>" in r.text
+            assert r.headers.get("content-encoding", "identity") == coding
+            assert r.headers["vary"] == "Accept-Encoding"
+            tags.add(r.headers["etag"])
+        assert len(tags) == 1  # one rendering of the page, in three codings
+        assert (await vote(reader, pid, "o1")).status_code == 201
+        after = await reader.get(f"/polls/{pid}", headers={"Accept-Encoding": "br"})
+        assert after.headers["etag"] not in tags and "Всего голосов: 1" in after.text
+        listing = await reader.get("/polls", headers={"Accept-Encoding": "gzip"})
+        assert listing.headers["content-encoding"] == "gzip" and pid in listing.text
+        assert (await reader.get("/polls?page=²")).status_code == 422

@@ -25,6 +25,7 @@ from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.bus import EventBus
+from xabar.runtime.encodings import EncodedCache
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
@@ -51,6 +52,7 @@ def deps_of(settings: PollsSettings, polls_service: PollService) -> Deps:
             site_url=settings.site_url,
         ),
         receipts=Receipts(),
+        page_cache=EncodedCache(2000),
         origins=OriginCheck(settings.vote_origins()),
         site_url=settings.site_url,
         page_size_max=settings.page_size_max,

@@ -11,6 +11,7 @@ from xabar.polls.service import PollService
 from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities
 from xabar.runtime.auth import TokenCodec
+from xabar.runtime.encodings import EncodedCache
 from xabar.runtime.security import OriginCheck
 
 
@@ -21,6 +22,7 @@ class Deps:
     tokens: TokenCodec
     pages: Pages
     receipts: Receipts
+    page_cache: EncodedCache  # the reader pages, rendered and compressed once per change
     origins: OriginCheck  # the sites whose pages may post a vote
     site_url: str  # the feed: a form vote's return_to is followed only under it
     page_size_max: int  # the largest per_page of the poll list
