@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from tests.polls.conftest import client_for, create_poll
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 def soon(seconds: float) -> str:
@@ -258,3 +259,29 @@ async def test_the_pages_are_compressed_once_a_change_and_sent_as_asked(
         listing = await reader.get("/polls", headers={"Accept-Encoding": "gzip"})
         assert listing.headers["content-encoding"] == "gzip" and pid in listing.text
         assert (await reader.get("/polls?page=²")).status_code == 422
+
+
+async def test_hostile_bodies_and_parameters_get_a_clear_4xx_and_count_nothing(
+    app: Starlette, auth: dict[str, str]
+) -> None:
+    async with client_for(app) as editor:
+        pid = (await create_poll(editor, auth))["poll_id"]
+        deep = ("[" * 1000 + "]" * 1000).encode()
+        r = await editor.post("/api/v1/polls", content=deep, headers=JSON_TYPE | auth)
+        assert r.status_code == 400
+    utf16 = '{"options": ["o1"]}'.encode("utf-16")
+    bodies = [deep, b'{"options": ' + b"[" * 1000 + b"]" * 1000 + b"}", utf16, b"\xff\xfe"]
+    async with client_for(app) as reader:
+        for body in bodies:
+            r = await reader.post(f"/api/v1/polls/{pid}/votes", content=body, headers=JSON_TYPE)
+            assert r.status_code in (400, 422), (r.status_code, body[:20])
+            assert "Traceback" not in r.text and "Error" not in r.json()["error"]["message"]
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        r = await reader.post(f"/api/v1/polls/{pid}/votes", content=b"option=%FF", headers=form)
+        assert r.status_code == 400 and "неверном виде" in r.text
+        for query in ("page=²", "per_page=²", "page=٣", "page=99999999999999999999"):
+            r = await reader.get(f"/api/v1/polls?{query}")
+            assert r.status_code == 422, query
+        assert (await reader.get("/polls/%C2%B2")).status_code == 404
+        view = (await reader.get(f"/api/v1/polls/{pid}")).json()
+        assert view["results"]["total_votes"] == 0
