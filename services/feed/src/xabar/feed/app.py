@@ -21,7 +21,7 @@ from xabar.feed.pages import Pages, templates
 from xabar.feed.projector import Projector
 from xabar.feed.repository import ReadModel
 from xabar.feed.routes import ROUTERS as FEED_ROUTERS
-from xabar.feed.routes import Deps, exception_handlers, keys, routes
+from xabar.feed.routes import Deps, exception_handlers, routes
 from xabar.feed.routes.assets import load_assets, robots
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
@@ -48,7 +48,7 @@ def create_app(
     )
     now = clock or (lambda: datetime.now(UTC))
     redis = aioredis.from_url(settings.redis_url)
-    cache = PageCache(settings.page_cache_entries)
+    cache = PageCache(settings.page_cache_entries, max_bytes=settings.page_cache_mb << 20)
     read_model = ReadModel(redis)
     projector = Projector(redis, on_revision=cache.observe)
     if settings.projector:
@@ -102,9 +102,7 @@ def create_app(
         routes=all_routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(
-                FastPath, cache=cache, hot=keys.hot_paths(feeds), paged=keys.paged_paths(feeds)
-            )
+            Middleware(FastPath, cache=cache),
         ],
         exception_handlers=exception_handlers(),
         pages=pages,

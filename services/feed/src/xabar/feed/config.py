@@ -30,7 +30,9 @@ Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONG
 ``XABAR_FEED_POLLS_PAGE_SIZE`` (default ``20``)
     Polls per page of ``/polls``.
 ``XABAR_FEED_PAGE_CACHE_ENTRIES`` (default ``4096``)
-    Rendered pages kept in each process (least recently used ones are dropped).
+    Rendered pages kept in each process (least recently rendered ones are dropped).
+``XABAR_FEED_PAGE_CACHE_MB`` (default ``32``)
+    The bytes those pages may hold in each process, with their gzip and brotli variants.
 ``XABAR_FEED_REVISION_POLL_MS`` (default ``100``)
     How often each process also reads the read model's revision, besides hearing it pushed
     (pub/sub): the bound on how long a replica may serve a page after a change whose push it
@@ -71,6 +73,7 @@ class FeedSettings(ServiceSettings):
     feed_items: int = Field(default=20, ge=1, le=500)
     polls_page_size: int = Field(default=20, ge=1, le=200)
     page_cache_entries: int = Field(default=4096, ge=16)
+    page_cache_mb: int = Field(default=32, ge=1, le=4096)
     revision_poll_ms: int = Field(default=100, ge=10)
     projector: bool = True
 

@@ -1,88 +1,76 @@
-"""The hot path: cached pages of the busiest URLs, served before routing.
+"""The hot path: every cached page served before routing.
 
-An ASGI middleware placed outermost: for GET/HEAD of a hot path (without a query string, or a
-paged list with just ``?page=N``) it looks the page up in the page cache (a dict look-up and a
-revision check) and answers it, or a 304, with headers built when the page was rendered.
-Anything else - a miss, a stale page, another URL - goes down the normal stack, which renders,
-caches and answers. Requests answered here are still counted in the shared request metrics.
+An ASGI middleware placed outermost. Pages are cached under their canonical URL (the path, and
+``?query`` when it has one: ``xabar.feed.routes.keys``), so for a GET or HEAD the request target
+is the cache key: a dict look-up and a revision check, and the page, or a 304, goes out in the
+coding the request accepts with headers built when the page was rendered. Anything else - a
+miss, a stale page, a URL written another way - goes down the normal stack, which renders,
+caches and answers; the next request for that URL is answered here. Requests answered here are
+still counted in the shared request metrics, under the route the page was rendered for.
 """
 
-import re
 import time
-from collections.abc import Callable, Hashable, Mapping
 
 from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from xabar.feed.cache import PageCache, Rendered, not_modified
+from xabar.feed.cache import PageCache, Rendered, coding_for, not_modified
 from xabar.runtime.metrics import LATENCY, REQUESTS
-
-_PAGE_QUERY = re.compile(rb"page=([0-9]{1,9})")
 
 
 class FastPath:
-    def __init__(
-        self,
-        app: ASGIApp,
-        cache: PageCache,
-        hot: Mapping[str, Hashable],
-        paged: Mapping[str, Callable[[int], Hashable]] | None = None,
-    ) -> None:
+    def __init__(self, app: ASGIApp, cache: PageCache) -> None:
         self.app = app
         self.cache = cache
-        self.hot = dict(hot)  # path -> cache key
-        self.paged = dict(paged or {})  # path -> cache key of page N
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._latency: dict[tuple[str, str], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             query = scope["query_string"]
-            key: Hashable | None = None
-            if not query:
-                key = self.hot.get(path)
-            elif (of_page := self.paged.get(path)) is not None and (
-                m := _PAGE_QUERY.fullmatch(query)
-            ):
-                key = of_page(int(m.group(1)))
-            method = scope["method"]
-            if key is not None and (method == "GET" or method == "HEAD"):
-                page = self.cache.get(key)
-                if page is not None:
-                    start = time.perf_counter()
-                    status = await self._send(page, scope, send)
-                    self._count(method, path, status, time.perf_counter() - start)
-                    return
+            key = scope["path"] if not query else f"{scope['path']}?{query.decode('latin-1')}"
+            page = self.cache.get(key)
+            if page is not None:
+                start = time.perf_counter()
+                status = await self._send(page, scope, send)
+                self._count(scope["method"], page.route, status, time.perf_counter() - start)
+                return
         await self.app(scope, receive, send)
 
     async def _send(self, page: Rendered, scope: Scope, send: Send) -> int:
-        inm = ims = None
+        inm = ims = accept = None
         for name, value in scope["headers"]:
-            if name == b"if-none-match":
+            if name == b"accept-encoding":
+                accept = value.decode("latin-1")
+            elif name == b"if-none-match":
                 inm = value.decode("latin-1")
             elif name == b"if-modified-since":
                 ims = value.decode("latin-1")
+        variant = page.variants[coding_for(accept)]
         if (inm is not None or ims is not None) and not_modified(page, inm, ims):
             await send(
-                {"type": "http.response.start", "status": 304, "headers": page.not_modified_headers}
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": variant.not_modified_headers,
+                }
             )
             await send({"type": "http.response.body", "body": b""})
             return 304
         await send(
-            {"type": "http.response.start", "status": page.status, "headers": page.raw_headers}
+            {"type": "http.response.start", "status": page.status, "headers": variant.headers}
         )
-        await send({"type": "http.response.body", "body": page.body})
+        await send({"type": "http.response.body", "body": variant.body})
         return page.status
 
-    def _count(self, method: str, path: str, status: int, seconds: float) -> None:
-        counter = self._counters.get((method, path, status))
+    def _count(self, method: str, route: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((method, route, status))
         if counter is None:
-            counter = self._counters[(method, path, status)] = REQUESTS.labels(
-                method, path, str(status)
+            counter = self._counters[(method, route, status)] = REQUESTS.labels(
+                method, route, str(status)
             )
         counter.inc()
-        latency = self._latency.get((method, path))
+        latency = self._latency.get((method, route))
         if latency is None:
-            latency = self._latency[(method, path)] = LATENCY.labels(method, path)
+            latency = self._latency[(method, route)] = LATENCY.labels(method, route)
         latency.observe(seconds)

@@ -8,7 +8,6 @@ from starlette.responses import Response
 
 from xabar.contracts import COUNTRIES, Country, country_by_slug
 from xabar.feed.errors import NotFound
-from xabar.feed.routes import keys
 from xabar.feed.routes.deps import CONDITIONAL, PAGE_PARAM, Deps, api_page, slug_of
 from xabar.feed.schemas import ArticleOut, FrontOut, PageOut, PollsOut, SectionOut
 from xabar.runtime.openapi import ErrorBody
@@ -34,7 +33,7 @@ router = Router(prefix="/api/v1")
 )
 async def api_front(request: Request) -> Response:
     deps = Deps.of(request)
-    return await deps.cached(request, keys.API_FRONT, deps.api.front)
+    return await deps.cached(request, render=deps.api.front)
 
 
 @router.get(
@@ -47,7 +46,7 @@ async def api_front(request: Request) -> Response:
 async def api_articles(request: Request) -> Response:
     deps = Deps.of(request)
     n = api_page(request)
-    return await deps.cached(request, ("api-articles", n), lambda: deps.api.articles(n))
+    return await deps.cached(request, page=n, render=lambda: deps.api.articles(n))
 
 
 @router.get(
@@ -60,7 +59,7 @@ async def api_articles(request: Request) -> Response:
 async def api_article(request: Request) -> Response:
     deps = Deps.of(request)
     slug = slug_of(request)
-    return await deps.cached(request, ("api-article", slug), lambda: deps.api.article(slug))
+    return await deps.cached(request, render=lambda: deps.api.article(slug))
 
 
 def _section(request: Request) -> Country:
@@ -82,9 +81,7 @@ async def api_section(request: Request) -> Response:
     deps = Deps.of(request)
     country = _section(request)
     n = api_page(request)
-    return await deps.cached(
-        request, ("api-section", country.code, n), lambda: deps.api.section(country, n)
-    )
+    return await deps.cached(request, page=n, render=lambda: deps.api.section(country, n))
 
 
 @router.get(
@@ -97,4 +94,4 @@ async def api_section(request: Request) -> Response:
 async def api_polls(request: Request) -> Response:
     deps = Deps.of(request)
     n = api_page(request)
-    return await deps.cached(request, ("api-polls", n), lambda: deps.api.polls(n))
+    return await deps.cached(request, page=n, render=lambda: deps.api.polls(n))

@@ -6,7 +6,7 @@ the OpenAPI document once) and the conditional-GET headers every cached answer h
 """
 
 import re
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,6 +25,7 @@ from xabar.feed.errors import (
 )
 from xabar.feed.feeds import Feeds
 from xabar.feed.pages import Pages
+from xabar.feed.routes.keys import paged
 
 Render = Callable[[], Awaitable[Rendered]]
 
@@ -60,19 +61,24 @@ class Deps:
     def of(request: Request) -> "Deps":
         return cast(Deps, request.app.state.deps)
 
-    async def cached(self, request: Request, key: Hashable, render: Render) -> Response:
-        """The page under ``key`` from the cache, rendered first if it is missing or stale; if
-        the read model does not answer, the last page rendered under ``key`` (an outdated page
-        beats no page), else ``ReadModelUnavailable``. 304 when the validators still match."""
-        page = self.cache.get(key)
-        if page is None:
+    async def cached(self, request: Request, render: Render, page: int = 1) -> Response:
+        """The page at the request's canonical URL (its path, and ``?page=N`` past page 1)
+        from the cache, rendered first if it is missing or stale; if the read model does not
+        answer, the last page rendered there (an outdated page beats no page), else
+        ``ReadModelUnavailable``. In the coding the request accepts; 304 when its validators
+        still match."""
+        key = paged(request.scope["path"], page)
+        rendered = self.cache.get(key)
+        if rendered is None:
             try:
-                page = await self.cache.get_or_render(key, render)
+                rendered = await self.cache.get_or_render(key, render)
             except ReadModelUnavailable:
-                page = self.cache.stale(key)
-                if page is None:
+                rendered = self.cache.stale(key)
+                if rendered is None:
                     raise
-        return respond(page, request.headers)
+            route = request.scope.get("route")
+            rendered.route = str(getattr(route, "path", rendered.route))
+        return respond(rendered, request.headers)
 
 
 def page_number(request: Request, error: type[FeedError] = PageNotFound) -> int:

@@ -7,7 +7,6 @@ from starlette.responses import Response
 
 from xabar.contracts import COUNTRIES
 from xabar.feed.feeds import Scope
-from xabar.feed.routes import keys
 from xabar.feed.routes.deps import CONDITIONAL, PAGE_PARAM, Deps, page_number
 from xabar.feed.routes.sections import country_of
 from xabar.runtime.routing import Router
@@ -39,7 +38,7 @@ async def _feed(request: Request, scope: Scope) -> Response:
     kind = KIND_OF_FILE[request.url.path.rsplit("/", 1)[1]]
     n = page_number(request)
     render = {"rss": deps.feeds.rss, "atom": deps.feeds.atom, "json": deps.feeds.json_feed}[kind]
-    return await deps.cached(request, keys.feed(kind, scope, n), lambda: render(scope, n))
+    return await deps.cached(request, page=n, render=lambda: render(scope, n))
 
 
 async def site_feed(request: Request) -> Response:

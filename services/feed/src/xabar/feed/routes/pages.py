@@ -7,7 +7,6 @@ Status codes come from ``xabar.feed.routes.ERRORS``: a page that does not exist 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xabar.feed.routes import keys
 from xabar.feed.routes.deps import Deps, page_number, slug_of
 from xabar.runtime.routing import Router
 
@@ -19,25 +18,25 @@ router = Router(tags=["pages"])
 @router.get("/", "The front page", responses=HTML_PAGE, include_in_schema=False)
 async def front_page(request: Request) -> Response:
     deps = Deps.of(request)
-    return await deps.cached(request, keys.FRONT, deps.pages.front)
+    return await deps.cached(request, render=deps.pages.front)
 
 
 @router.get("/news", "The news list, paged", responses=HTML_PAGE, include_in_schema=False)
 async def news_list(request: Request) -> Response:
     deps = Deps.of(request)
     n = page_number(request)
-    return await deps.cached(request, keys.news(n), lambda: deps.pages.news(n))
+    return await deps.cached(request, page=n, render=lambda: deps.pages.news(n))
 
 
 @router.get("/news/{slug}", "An article", responses=HTML_PAGE, include_in_schema=False)
 async def article_page(request: Request) -> Response:
     deps = Deps.of(request)
     slug = slug_of(request)
-    return await deps.cached(request, ("article", slug), lambda: deps.pages.article(slug))
+    return await deps.cached(request, render=lambda: deps.pages.article(slug))
 
 
 @router.get("/polls", "All polls, paged", responses=HTML_PAGE, include_in_schema=False)
 async def polls_page(request: Request) -> Response:
     deps = Deps.of(request)
     n = page_number(request)
-    return await deps.cached(request, keys.polls(n), lambda: deps.pages.polls(n))
+    return await deps.cached(request, page=n, render=lambda: deps.pages.polls(n))

@@ -6,7 +6,6 @@ from starlette.responses import Response
 
 from xabar.contracts import Country, country_by_slug
 from xabar.feed.errors import NotFound
-from xabar.feed.routes import keys
 from xabar.feed.routes.deps import Deps, page_number
 from xabar.feed.routes.pages import HTML_PAGE
 from xabar.runtime.routing import Router
@@ -27,6 +26,4 @@ async def section_page(request: Request) -> Response:
     deps = Deps.of(request)
     country = country_of(request)
     n = page_number(request)
-    return await deps.cached(
-        request, keys.section(country, n), lambda: deps.pages.section(country, n)
-    )
+    return await deps.cached(request, page=n, render=lambda: deps.pages.section(country, n))

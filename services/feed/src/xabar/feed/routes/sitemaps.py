@@ -21,7 +21,7 @@ router = Router(tags=["crawlers"])
 @router.get("/sitemap.xml", "The sitemap index", responses=XML_FILE, include_in_schema=False)
 async def sitemap_index(request: Request) -> Response:
     deps = Deps.of(request)
-    return await deps.cached(request, "sitemap", deps.feeds.sitemap_index)
+    return await deps.cached(request, render=deps.feeds.sitemap_index)
 
 
 @router.get(
@@ -32,7 +32,7 @@ async def sitemap_index(request: Request) -> Response:
 )
 async def news_sitemap(request: Request) -> Response:
     deps = Deps.of(request)
-    return await deps.cached(request, "sitemap-news", deps.feeds.news_sitemap)
+    return await deps.cached(request, render=deps.feeds.news_sitemap)
 
 
 @router.get(
@@ -40,7 +40,7 @@ async def news_sitemap(request: Request) -> Response:
 )
 async def pages_sitemap(request: Request) -> Response:
     deps = Deps.of(request)
-    return await deps.cached(request, "sitemap-pages", deps.feeds.sitemap_pages)
+    return await deps.cached(request, render=deps.feeds.sitemap_pages)
 
 
 @router.get(
@@ -57,9 +57,7 @@ async def articles_sitemap(request: Request) -> Response:
         raise PageNotFound("no such sitemap")
     deps = Deps.of(request)
     n = int(raw)
-    return await deps.cached(
-        request, ("sitemap-articles", n), lambda: deps.feeds.sitemap_articles(n)
-    )
+    return await deps.cached(request, render=lambda: deps.feeds.sitemap_articles(n))
 
 
 @router.get("/robots.txt", "robots.txt", responses={200: "text/plain"}, include_in_schema=False)
