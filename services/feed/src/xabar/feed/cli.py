@@ -1,7 +1,9 @@
 """``python -m xabar.feed [serve|rebuild]``.
 
-- ``serve`` (the default): run the readers' site and, unless ``XABAR_FEED_PROJECTOR=false``, the
-  read-model projector (consumer group ``feed`` on ``xabar.articles`` and ``xabar.polls``).
+- ``serve`` (the default): run the readers' site as ``XABAR_FEED_WORKERS`` processes (default:
+  one per core; see ``xabar.feed.workers``) and, in worker 0, unless
+  ``XABAR_FEED_PROJECTOR=false``, the read-model projector (consumer group ``feed`` on
+  ``xabar.articles`` and ``xabar.polls``).
 - ``rebuild``: replay both streams into a fresh read model with a progress bar and switch the
   site to it atomically (see ``xabar.feed.rebuild``). Safe while the site runs.
 """
@@ -25,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the site (default)")
+    serve = sub.add_parser("serve", help="run the site (default)")
+    serve.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     rb = sub.add_parser("rebuild", help="rebuild the read model by replaying the streams")
     rb.add_argument("--batch", type=int, default=1000, help="stream entries per round trip")
     rb.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -62,8 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rebuild":
         # uvloop, as the server runs on: its socket I/O costs the replay less
         return uvloop.run(_rebuild(settings, args.batch, not args.no_progress, args.grace))
+    return _serve(settings, getattr(args, "worker", None))
+
+
+def _serve(settings: FeedSettings, worker: int | None) -> int:
     from xabar.feed.app import create_app
+    from xabar.feed.workers import Supervisor, listening_socket, worker_count, worker_settings
     from xabar.runtime.app import serve
 
-    serve(create_app(settings), settings)
+    count = worker_count(settings)
+    if worker is None and count > 1:
+        return Supervisor(count).run()
+    own = worker_settings(settings, worker or 0)
+    sockets = [listening_socket(settings)] if worker is not None else None
+    serve(create_app(own), own, sockets=sockets)
     return 0

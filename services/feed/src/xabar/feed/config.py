@@ -37,9 +37,13 @@ Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONG
     How often each process also reads the read model's revision, besides hearing it pushed
     (pub/sub): the bound on how long a replica may serve a page after a change whose push it
     missed (e.g. while its subscription reconnects).
+``XABAR_FEED_WORKERS`` (default ``0``: as many as the machine has cores)
+    Worker processes serving the site on one port (``SO_REUSEPORT``), each with its own page
+    cache, all following the shared revision; ``1`` serves in the process itself. See
+    ``xabar.feed.workers``.
 ``XABAR_FEED_PROJECTOR`` (default ``true``)
-    Run the read-model projector (consumer group ``feed``) inside this process. Every replica may
-    run it: the group shares the work; set it to false for render-only replicas.
+    Run the read-model projector (consumer group ``feed``) in worker 0 of this replica. Every
+    replica may run it: the group shares the work; set it to false for render-only replicas.
 
 The stream history the ``rebuild`` command replays is kept by ``XABAR_*_STREAM_MAXLEN`` of the
 producers (default 1,000,000 entries per stream); see ``xabar.feed.rebuild``.
@@ -75,6 +79,7 @@ class FeedSettings(ServiceSettings):
     page_cache_entries: int = Field(default=4096, ge=16)
     page_cache_mb: int = Field(default=32, ge=1, le=4096)
     revision_poll_ms: int = Field(default=100, ge=10)
+    workers: int = Field(default=0, ge=0, le=64)
     projector: bool = True
 
     @field_validator("timezone")

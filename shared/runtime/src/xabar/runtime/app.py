@@ -8,6 +8,7 @@ their own (``metrics_host``:``metrics_port``, loopback by default) that only ope
 """
 
 import logging
+import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -57,9 +58,17 @@ def service_app(
     return app
 
 
-def serve(app: object, settings: ServiceSettings, *, workers_note: Sequence[str] = ()) -> None:
+def serve(
+    app: object,
+    settings: ServiceSettings,
+    *,
+    workers_note: Sequence[str] = (),
+    sockets: list[socket.socket] | None = None,
+) -> None:
     """Run ``app`` with uvicorn; SIGTERM and SIGINT drain requests and run the lifespan shutdown.
-    Request headers past ``protocol.HeaderLimits`` are answered 431 before the app sees them."""
+    Request headers past ``protocol.HeaderLimits`` are answered 431 before the app sees them.
+    ``sockets``: listen on these (already bound, e.g. with SO_REUSEPORT by one of several
+    worker processes) instead of binding ``settings.host:port``."""
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.host,
@@ -82,7 +91,7 @@ def serve(app: object, settings: ServiceSettings, *, workers_note: Sequence[str]
     for note in workers_note:
         log.info(note)
     try:
-        server.run()  # on the configured loop (uvloop); asyncio.run() would ignore config.loop
+        server.run(sockets=sockets)  # on the configured loop (uvloop); asyncio.run() would not
     finally:
         if listener is not None:
             listener.shutdown()

@@ -1,0 +1,79 @@
+"""The site as several worker processes on one port: each answers, each follows the shared
+revision at once, and one that dies is started again while the others serve."""
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.feed.conftest import eventually
+from tests.feed.factory import article_state, published
+from tests.support.procs import ServiceProcess, service_process
+from xabar.runtime.bus import EventBus
+
+WORKERS = 2
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+@pytest.fixture
+async def site(redis_url: str, jwt_secret: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+    env = {
+        "XABAR_FEED_REDIS_URL": redis_url,
+        "XABAR_FEED_JWT_SECRET": jwt_secret,
+        "XABAR_FEED_CONSUMER_NAME": "feed-workers",
+        "XABAR_FEED_LOG_JSON": "false",
+        "XABAR_FEED_WORKERS": str(WORKERS),
+    }
+    proc = service_process("xabar.feed", env, tmp_path, "XABAR_FEED_PORT")
+    await asyncio.to_thread(proc.start)
+    try:
+        yield proc
+    finally:
+        await asyncio.to_thread(proc.terminate)
+
+
+async def test_every_worker_serves_the_newest_page_and_a_dead_one_comes_back(
+    site: ServiceProcess, publisher: EventBus
+) -> None:
+    assert site.proc is not None
+    workers = children(site.proc.pid)
+    assert len(workers) == WORKERS
+
+    async def every_answer_shows(title: str) -> bool:
+        # fresh connections: the kernel spreads them over the workers (SO_REUSEPORT)
+        for _ in range(16):
+            async with httpx.AsyncClient(base_url=site.url) as client:
+                if title not in (await client.get("/")).text:
+                    return False
+        return True
+
+    first = article_state(title="Первая новость для всех процессов")
+    await publisher.publish(published(first))
+    await eventually(lambda: every_answer_shows(first.title), what="the first article")
+
+    os.kill(workers[-1], signal.SIGKILL)
+
+    async def replaced() -> bool:
+        now = children(site.proc.pid)  # type: ignore[union-attr]
+        return len(now) == WORKERS and workers[-1] not in now
+
+    await eventually(replaced, timeout=20, what="the killed worker started again")
+    second = article_state(title="Вторая новость после перезапуска")
+    await publisher.publish(published(second))
+    await eventually(lambda: every_answer_shows(second.title), what="the second article")
