@@ -117,8 +117,11 @@ async def test_rss_is_valid_ordered_and_carries_every_required_element(
     assert datetime(*first.published_parsed[:6], tzinfo=UTC) == loaded[0].published_at
     assert {t.term for t in first.tags} == {"Казахстан", "экономика", "тег 0"}
     assert first.content[0].value == "<p>Текст <b>новости</b> 0</p>"
-    assert first.enclosures[0].href == "https://img.example/0.jpg"
-    assert first.enclosures[0].type == "image/jpeg"
+    # the photo as Media RSS (an RSS enclosure must give its length in bytes, unknown here)
+    assert first.media_content[0]["url"] == "https://img.example/0.jpg"
+    assert first.media_content[0]["type"] == "image/jpeg"
+    assert first.media_content[0]["medium"] == "image"
+    assert b"<enclosure" not in response.content
     links = _links(parsed)
     assert links["self"] == f"{SITE}/rss.xml"
     assert links["next"] == f"{SITE}/rss.xml?page=2"

@@ -43,7 +43,7 @@ async def deep(client: httpx.AsyncClient, redis: aioredis.Redis) -> list[Article
 
 
 def _titles(html: str) -> list[str]:
-    return re.findall(r"<h3><a href=\"/news/[^\"]+\">([^<]+)</a></h3>", html)
+    return re.findall(r"<h[23] class=\"item-title\"><a href=\"/news/[^\"]+\">([^<]+)</a>", html)
 
 
 async def test_page_1039_is_served_and_page_1040_is_not(

@@ -59,7 +59,12 @@ def rfc822(value: datetime) -> str:
 
 
 def rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """UTC with a ``Z``; to the second, or to the millisecond when it has a fraction (HTML's
+    ``datetime`` takes at most three fraction digits)."""
+    utc = value.astimezone(UTC)
+    return utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds").replace(
+        "+00:00", "Z"
+    )
 
 
 http_date = rfc822

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from xabar.contracts import COUNTRIES, ArticleState, PollState, PollTally
+from xabar.contracts import COUNTRIES, ArticleState, CountryProfile, PollState, PollTally
 from xabar.feed.sanitize import clean_html, clean_text, safe_url
 
 
@@ -68,6 +68,23 @@ class PollDoc(_Doc):
     closes_at: datetime | None = None
     closed_at: datetime | None = None
     countries: tuple[str, ...] = ()
+    front_page: bool = True
+    article_ids: tuple[str, ...] = ()
+
+
+class FactDoc(_Doc):
+    label: str
+    value: str
+
+
+class CountryProfileDoc(_Doc):
+    country: str
+    version: int
+    title: str
+    lead: str
+    body_html: str = ""
+    facts: tuple[FactDoc, ...] = ()
+    updated_at: datetime
 
 
 class TallyDoc(_Doc):
@@ -149,6 +166,8 @@ def poll_doc(state: PollState, version: int) -> PollDoc:
         closes_at=state.closes_at,
         closed_at=state.closed_at,
         countries=known_countries(state.countries),
+        front_page=state.front_page,
+        article_ids=tuple(dict.fromkeys(clean_text(a) for a in state.article_ids if a)),
     )
 
 
@@ -160,4 +179,21 @@ def tally_doc(tally: PollTally, version: int) -> TallyDoc:
         percentages=dict(tally.percentages),
         total_votes=tally.total_votes,
         tallied_at=tally.tallied_at,
+    )
+
+
+def profile_doc(profile: CountryProfile, version: int) -> CountryProfileDoc | None:
+    """The profile of a section of the portal; None for a country the portal has no section of."""
+    if profile.country not in COUNTRIES:
+        return None
+    return CountryProfileDoc(
+        country=profile.country,
+        version=version,
+        title=clean_text(profile.title),
+        lead=clean_text(profile.lead),
+        body_html=clean_html(profile.body_html),
+        facts=tuple(
+            FactDoc(label=clean_text(f.label), value=clean_text(f.value)) for f in profile.facts
+        ),
+        updated_at=profile.updated_at,
     )

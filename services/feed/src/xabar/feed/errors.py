@@ -5,6 +5,7 @@
     │   ├── PageNotFound         a page number outside 1..last, or not a number at all
     │   ├── ArticleNotFound      no published article has this slug
     │   └── PollNotFound         no poll has this id
+    ├── Gone                     410: the article was published once and is unpublished now
     ├── BadParameter             400: a query parameter of the JSON API is not what it must be
     ├── ReadModelUnavailable     503 with Retry-After: Redis did not answer
     └── RebuildError             the CLI's: another rebuild runs, or the switch lost its lock
@@ -36,6 +37,10 @@ class ArticleNotFound(NotFound):
 
 class PollNotFound(NotFound):
     """No poll has this id."""
+
+
+class Gone(FeedError):
+    """What was asked for existed and was taken down (an unpublished article)."""
 
 
 class BadParameter(FeedError):

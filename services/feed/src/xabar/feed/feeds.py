@@ -5,6 +5,7 @@ XML is rendered by Jinja2 templates with autoescape on, so every text and the HT
 escaped once, as XML requires. Control characters XML cannot carry were removed on the way in.
 """
 
+import html
 import json
 import mimetypes
 import uuid
@@ -24,6 +25,7 @@ from xabar.feed.dates import rfc822, rfc3339
 from xabar.feed.documents import ArticleDoc
 from xabar.feed.errors import PageNotFound
 from xabar.feed.repository import ReadModel, Snapshot
+from xabar.feed.sanitize import absolute_urls
 from xabar.feed.views import article_path, last_page, sections_of
 
 RSS = "application/rss+xml; charset=utf-8"
@@ -60,8 +62,16 @@ class Entry:
     categories: list[str]
     image: str | None
     image_type: str
+    image_width: int | None
+    image_height: int | None
     published: datetime
     updated: datetime
+
+    @property
+    def summary_html(self) -> str:
+        """The plain-text lead as HTML (RSS readers read ``<description>`` as HTML; the
+        template escapes it once more, for XML)."""
+        return html.escape(self.summary, quote=False)
 
     @property
     def published_rfc822(self) -> str:
@@ -116,17 +126,24 @@ class Feeds:
         return uuid.uuid5(uuid.NAMESPACE_URL, name).urn
 
     def entry(self, doc: ArticleDoc) -> Entry:
+        """What feeds and sitemaps say of an article; every URL in it absolute."""
         categories = [c.name for c in sections_of(doc)] + list(doc.tags)
+        site = self.settings.site_url
+        image = doc.image.url if doc.image else None
+        if image is not None and image.startswith("/"):
+            image = site + image
         return Entry(
             id=self.entry_id(doc.article_id),
             url=self.settings.site_url + article_path(doc.slug),
             title=doc.title,
             summary=doc.lead,
-            content_html=doc.body_html,
+            content_html=absolute_urls(doc.body_html, site),
             author=doc.author,
             categories=list(dict.fromkeys(categories)),
-            image=doc.image.url if doc.image else None,
-            image_type=_image_type(doc.image.url) if doc.image else "image/jpeg",
+            image=image,
+            image_type=_image_type(image) if image else "image/jpeg",
+            image_width=doc.image.width if doc.image else None,
+            image_height=doc.image.height if doc.image else None,
             published=doc.published_at,
             updated=doc.updated_at,
         )
@@ -264,16 +281,22 @@ class Feeds:
         chunks = ceil(read.total / SITEMAP_CHUNK)
         sitemaps = [f"{s.site_url}/sitemap-news.xml", f"{s.site_url}/sitemap-pages.xml"]
         sitemaps += [f"{s.site_url}/sitemaps/articles-{n}.xml" for n in range(1, chunks + 1)]
-        body = self.env.get_template("sitemap_index.xml").render(sitemaps=sitemaps).encode()
+        lastmod = rfc3339(read.snapshot.last_modified)  # no file changed after the last event
+        body = (
+            self.env.get_template("sitemap_index.xml")
+            .render(sitemaps=[(u, lastmod) for u in sitemaps])
+            .encode()
+        )
         return self._rendered(body, XML, read.snapshot)
 
     async def sitemap_pages(self) -> Rendered:
         s = self.settings
         read = await self.read.slugs(rm.ALL, 0, 0)
         paths = ["/", "/news", *(f"/{c.slug}" for c in COUNTRIES.values()), "/polls"]
+        lastmod = rfc3339(read.snapshot.last_modified)
         body = (
             self.env.get_template("sitemap_urls.xml")
-            .render(urls=[s.site_url + p for p in paths])
+            .render(urls=[(s.site_url + p, lastmod) for p in paths])
             .encode()
         )
         return self._rendered(body, XML, read.snapshot)
@@ -284,7 +307,11 @@ class Feeds:
         read = await self.read.slugs(rm.ALL, (chunk - 1) * SITEMAP_CHUNK, SITEMAP_CHUNK)
         if chunk > max(1, ceil(read.total / SITEMAP_CHUNK)):
             raise PageNotFound(f"no sitemap {chunk}")
-        urls = [self.settings.site_url + article_path(slug) for slug in read.slugs]
+        fallback = read.snapshot.last_modified
+        urls = [
+            (self.settings.site_url + article_path(slug), rfc3339(updated or fallback))
+            for slug, updated in zip(read.slugs, read.updated, strict=True)
+        ]
         body = self.env.get_template("sitemap_urls.xml").render(urls=urls).encode()
         return self._rendered(body, XML, read.snapshot)
 

@@ -20,8 +20,10 @@ from xabar.feed import repository as rm
 from xabar.feed.cache import Rendered
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc3339
-from xabar.feed.documents import ArticleDoc
-from xabar.feed.errors import ArticleNotFound, PageNotFound
+from xabar.feed.documents import ArticleDoc, CountryProfileDoc
+from xabar.feed.errors import ArticleNotFound, Gone, NotFound, PageNotFound, PollNotFound
+from xabar.feed.images import Images
+from xabar.feed.jsonld import news_article
 from xabar.feed.repository import PollRead, ReadModel
 from xabar.feed.sanitize import excerpt_html
 from xabar.feed.views import (
@@ -33,11 +35,14 @@ from xabar.feed.views import (
     poll_expiry,
     poll_view,
     sections_of,
+    tag_path,
 )
 
 HERE = Path(__file__).parent
 HTML = "text/html; charset=utf-8"
 EXCERPT_BLOCKS = 3
+ABOUT_NEWS = 6  # news of the country under its profile
+MAX_TAG = 100
 
 _JS_ESCAPES = {
     ord("<"): "\\u003c",
@@ -65,6 +70,7 @@ def templates() -> Environment:
     )
     env.filters["jsonld"] = json_for_script
     env.filters["rfc3339"] = rfc3339
+    env.globals["tag_path"] = tag_path
     return env
 
 
@@ -85,6 +91,7 @@ class Pages:
         self.env = env
         self.clock = clock
         self.dates = Dates(settings.zone)
+        self.images = Images(settings)
         self.css_href = f"/static/site.css?v={static_version()}"
 
     # --- shared context ----------------------------------------------------------------------
@@ -98,8 +105,11 @@ class Pages:
         return {
             "site": {"name": s.site_name, "description": s.site_description, "url": s.site_url},
             "header_date": self.dates.header(now),
+            "today_iso": self.dates.today(now).isoformat(),
             "report_url": f"{s.ingest_public_url}/report",
             "sections": sections,
+            "about": [{"href": about_path(c), "name": c.name} for c in COUNTRIES.values()],
+            "profile": None,
             "active": active,
             "css_href": self.css_href,
             "title": title,
@@ -109,9 +119,11 @@ class Pages:
             "full_date": self.dates.full,
             "article_path": article_path,
             "sections_of": sections_of,
+            "picture": self.images.picture,
             "year": self.dates.local(now).year,
             "feeds": {"rss": "/rss.xml", "atom": "/atom.xml", "json": "/feed.json"},
             "head_links": [],
+            "poll": None,
         }
 
     def _page(
@@ -138,7 +150,8 @@ class Pages:
         return {
             "Content-Security-Policy": (
                 "default-src 'none'; style-src 'self'; img-src 'self' http: https: data:; "
-                f"form-action 'self' {polls}; base-uri 'none'; frame-ancestors 'none'"
+                f"connect-src 'self'; form-action 'self' {polls}; base-uri 'none'; "
+                "frame-ancestors 'none'"
             ),
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -153,13 +166,29 @@ class Pages:
         excerpt, more = excerpt_html(doc.body_html, EXCERPT_BLOCKS)
         return {"doc": doc, "excerpt": Markup(excerpt), "more": more}  # noqa: S704 - nh3-cleaned
 
+    def _paged_context(
+        self, ctx: dict[str, Any], base: str, page: int, last: int
+    ) -> dict[str, Any]:
+        href = HrefOf(base)
+        if page > 1:
+            ctx["head_links"].append(("prev", href(page - 1)))
+        if page < last:
+            ctx["head_links"].append(("next", href(page + 1)))
+        ctx.update(page=page, last=last, pager=pager(page, last, href))
+        return ctx
+
     # --- pages -------------------------------------------------------------------------------
 
     async def front(self) -> Rendered:
         now = self.clock()
         size = self.settings.page_size
         read = await self.read.list_page(
-            rm.ALL, 0, size, featured_key=rm.FEATURED, poll_key=rm.POLLS, without_featured=True
+            rm.ALL,
+            0,
+            size,
+            featured_key=rm.FEATURED,
+            poll_key=rm.FRONT_POLLS,
+            without_featured=True,
         )
         last = last_page(read.total, size)
         ctx = self._base(now, path="/", title=self.settings.site_name, active="home")
@@ -186,15 +215,20 @@ class Pages:
         if page < 1:
             raise PageNotFound(f"no page {page}")
         if country is None:
-            list_key, featured_key, poll_key = rm.ALL, "", rm.POLLS
+            list_key, featured_key, poll_key, code = rm.ALL, "", rm.FRONT_POLLS, ""
             base, title, active = "/news", "Новости", "news"
         else:
             list_key = rm.country_list(country.code)
             featured_key = rm.country_featured(country.code) if page == 1 else ""
-            poll_key = rm.country_polls(country.code)
+            poll_key, code = rm.country_polls(country.code), country.code
             base, title, active = f"/{country.slug}", country.name, country.slug
         read = await self.read.list_page(
-            list_key, (page - 1) * size, size, featured_key=featured_key, poll_key=poll_key
+            list_key,
+            (page - 1) * size,
+            size,
+            featured_key=featured_key,
+            poll_key=poll_key,
+            profile=code,
         )
         last = last_page(read.total, size)
         if page > last:
@@ -210,27 +244,69 @@ class Pages:
                 "atom": f"/{country.slug}/atom.xml",
                 "json": f"/{country.slug}/feed.json",
             }
-        href = HrefOf(base)
-        if page > 1:
-            ctx["head_links"].append(("prev", href(page - 1)))
-        if page < last:
-            ctx["head_links"].append(("next", href(page + 1)))
+            ctx["profile"] = _profile_context(read.profile, country)
         ctx.update(
             heading=title,
-            page=page,
-            last=last,
             featured=self._featured(read.featured),
             items=read.items,
-            pager=pager(page, last, href),
             poll=self._poll(read.poll, now),
         )
+        self._paged_context(ctx, base, page, last)
         return self._page("list.html", ctx, read.snapshot, self._expiry(read.poll, now))
+
+    async def tag(self, tag: str, page: int) -> Rendered:
+        """The articles of a tag, newest first, paged: 404 for a tag no article carries."""
+        now = self.clock()
+        size = self.settings.page_size
+        if page < 1 or not tag or len(tag) > MAX_TAG:
+            raise PageNotFound("no such tag page")
+        read = await self.read.list_page(rm.tag_list(tag), (page - 1) * size, size)
+        last = last_page(read.total, size)
+        if read.total == 0 or page > last:
+            raise PageNotFound("no such tag page")
+        base = tag_path(tag)
+        heading = f"Тег «{tag}»" if page == 1 else f"Тег «{tag}» — страница {page}"
+        ctx = self._base(
+            now,
+            path=base if page == 1 else f"{base}?page={page}",
+            title=f"{heading} — {self.settings.site_name}",
+            active="",
+        )
+        ctx.update(heading=f"Тег «{tag}»", featured=None, items=read.items)
+        self._paged_context(ctx, base, page, last)
+        return self._page("list.html", ctx, read.snapshot, self.dates.day_end(now))
+
+    async def about(self, country: Country) -> Rendered:
+        """ "О стране": the country's profile and its latest news (404 until it has a profile)."""
+        now = self.clock()
+        read = await self.read.list_page(
+            rm.country_list(country.code), 0, ABOUT_NEWS, profile=country.code
+        )
+        if read.profile is None:
+            raise NotFound(f"no profile of {country.code}")
+        path = about_path(country)
+        ctx = self._base(
+            now,
+            path=path,
+            title=f"О стране: {read.profile.title} — {self.settings.site_name}",
+            active=country.slug,
+        )
+        ctx.update(
+            doc=read.profile,
+            body=Markup(read.profile.body_html),  # noqa: S704 - sanitized twice, as articles
+            country=country,
+            items=read.items,
+            item_level=3,
+        )
+        return self._page("about.html", ctx, read.snapshot, self.dates.day_end(now))
 
     async def article(self, slug: str) -> Rendered:
         now = self.clock()
         read = await self.read.article(slug)
         doc = read.article
         if doc is None:
+            if read.gone:
+                raise Gone(f"article {slug!r} was unpublished")
             raise ArticleNotFound(f"no article {slug!r}")
         if doc.slug != slug:  # an old slug: send readers and crawlers to the current one
             return Rendered(
@@ -245,11 +321,13 @@ class Pages:
         ctx = self._base(
             now, path=path, title=f"{doc.title} — {self.settings.site_name}", active="news"
         )
+        image = self.images.of(doc)
         ctx.update(
             doc=doc,
             body=Markup(doc.body_html),  # noqa: S704 - sanitized by the publisher and by nh3
             poll=self._poll(read.poll, now),
-            jsonld=self._jsonld(doc, ctx["canonical"]),
+            jsonld=news_article(doc, self.settings, ctx["canonical"], image),
+            share_image=image,
             published_iso=rfc3339(doc.published_at),
             updated_iso=rfc3339(doc.updated_at),
         )
@@ -269,11 +347,29 @@ class Pages:
             now, path=path, title=f"Опросы — {self.settings.site_name}", active="polls"
         )
         ctx.update(
+            heading="Опросы",
             polls=[self._poll(p, now) for p in read.items],
             pager=pager(page, last, HrefOf("/polls")),
             page=page,
         )
         expires = earliest(*(poll_expiry(p, now) for p in read.items), self.dates.day_end(now))
+        return self._page("polls.html", ctx, read.snapshot, expires)
+
+    async def poll(self, poll_id: str) -> Rendered:
+        """One poll's own page: the question, the form while it is open, the results."""
+        now = self.clock()
+        read = await self.read.poll(poll_id)
+        if read.poll is None:
+            raise PollNotFound("no such poll")
+        view = self._poll(read.poll, now)
+        ctx = self._base(
+            now,
+            path=view.page_path,
+            title=f"{view.question} — опрос — {self.settings.site_name}",
+            active="polls",
+        )
+        ctx.update(heading="Опрос", polls=[view], pager=[], page=1)
+        expires = earliest(poll_expiry(read.poll, now), self.dates.day_end(now))
         return self._page("polls.html", ctx, read.snapshot, expires)
 
     def unavailable(self) -> bytes:
@@ -290,43 +386,27 @@ class Pages:
         ctx["message"] = message
         return self.env.get_template("not_found.html").render(ctx).encode()
 
+    def gone(self) -> bytes:
+        now = self.clock()
+        ctx = self._base(
+            now,
+            path="/",
+            title=f"Материал снят с публикации — {self.settings.site_name}",
+            active="",
+        )
+        return self.env.get_template("gone.html").render(ctx).encode()
+
     # --- helpers -------------------------------------------------------------------------------
 
     def _expiry(self, poll: PollRead | None, now: datetime) -> float | None:
         return earliest(poll_expiry(poll, now), self.dates.day_end(now))
 
-    def _jsonld(self, doc: ArticleDoc, url: str) -> dict[str, Any]:
-        s = self.settings
-        data: dict[str, Any] = {
-            "@context": "https://schema.org",
-            "@type": "NewsArticle",
-            "headline": doc.title,
-            "description": doc.lead,
-            "url": url,
-            "mainEntityOfPage": {"@type": "WebPage", "@id": url},
-            "datePublished": rfc3339(doc.published_at),
-            "dateModified": rfc3339(doc.updated_at),
-            "inLanguage": "ru",
-            "isAccessibleForFree": True,
-            "commentCount": doc.comment_count,
-            "publisher": {"@type": "Organization", "name": s.site_name, "url": s.site_url},
-            "author": {
-                "@type": "Person" if doc.author else "Organization",
-                "name": doc.author or s.site_name,
-            },
-        }
-        if doc.image is not None:
-            image: dict[str, Any] = {"@type": "ImageObject", "url": doc.image.url}
-            if doc.image.width and doc.image.height:
-                image.update(width=doc.image.width, height=doc.image.height)
-            if doc.image.credit:
-                image["creditText"] = doc.image.credit
-            data["image"] = [image]
-        sections = [c.name for c in sections_of(doc)]
-        if sections:
-            data["articleSection"] = sections
-        if doc.tags:
-            data["keywords"] = list(doc.tags)
-        if doc.source_url:
-            data["isBasedOn"] = doc.source_url
-        return data
+
+def about_path(country: Country) -> str:
+    return f"/{country.slug}/about"
+
+
+def _profile_context(profile: CountryProfileDoc | None, country: Country) -> Any:
+    if profile is None:
+        return None
+    return {"title": profile.title, "lead": profile.lead, "href": about_path(country)}

@@ -27,13 +27,14 @@ from xabar.contracts import (
     ArticlePublished,
     ArticleUnpublished,
     ArticleUpdated,
+    CountryProfilePublished,
     Event,
     PollClosed,
     PollOpened,
     PollTallied,
 )
 from xabar.feed import scripts
-from xabar.feed.documents import article_fields, poll_doc, tally_doc
+from xabar.feed.documents import article_fields, poll_doc, profile_doc, tally_doc
 
 log = logging.getLogger("xabar.feed.projector")
 
@@ -80,6 +81,12 @@ def script_args(event: Event) -> tuple[str, str | bytes] | None:
             ",".join(poll.countries),
         )
         return US.join(header), poll.model_dump_json()
+    if isinstance(event, CountryProfilePublished):
+        profile = profile_doc(event.data, event.version)
+        if profile is None:  # not a section of the portal
+            return None
+        header = ("C", profile.country, str(event.version), str(epoch_ms(event.occurred_at)))
+        return US.join(header), profile.model_dump_json()
     if isinstance(event, PollTallied):
         tally = tally_doc(event.data, event.version)
         header = ("T", tally.poll_id, str(event.version), str(epoch_ms(event.occurred_at)))

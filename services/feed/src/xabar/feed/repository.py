@@ -14,12 +14,13 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from xabar.feed import scripts
-from xabar.feed.documents import ArticleDoc, PollDoc, TallyDoc
+from xabar.feed.documents import ArticleDoc, CountryProfileDoc, PollDoc, TallyDoc
 from xabar.feed.errors import ReadModelUnavailable
 
 ALL = "z:all"
 FEATURED = "z:f"
 POLLS = "z:polls"
+FRONT_POLLS = "z:polls:front"
 
 
 def country_list(code: str) -> str:
@@ -32,6 +33,10 @@ def country_featured(code: str) -> str:
 
 def country_polls(code: str) -> str:
     return f"z:polls:c:{code}"
+
+
+def tag_list(tag: str) -> str:
+    return f"z:t:{tag}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +59,20 @@ class ListRead:
     items: list[ArticleDoc]
     featured: ArticleDoc | None
     poll: PollRead | None
+    profile: CountryProfileDoc | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ArticleRead:
     snapshot: Snapshot
     article: ArticleDoc | None
+    poll: PollRead | None
+    gone: bool = False  # the slug was an article's that is unpublished now
+
+
+@dataclass(frozen=True, slots=True)
+class OnePollRead:
+    snapshot: Snapshot
     poll: PollRead | None
 
 
@@ -75,6 +88,7 @@ class SlugsRead:
     snapshot: Snapshot
     total: int
     slugs: list[str]
+    updated: list[datetime | None]  # per slug: its article's updated_at
 
 
 def _str(value: Any) -> str | None:
@@ -86,6 +100,15 @@ def _str(value: Any) -> str | None:
 def _snapshot(generation: Any, revision: Any, lm: Any) -> Snapshot:
     ms = int(lm or 0)
     return Snapshot(_str(generation), int(revision or 0), datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _article(raw: Any) -> ArticleDoc | None:
@@ -113,6 +136,7 @@ class ReadModel:
         self._page = redis.register_script(scripts.READ_PAGE)
         self._article = redis.register_script(scripts.READ_ARTICLE)
         self._polls = redis.register_script(scripts.READ_POLLS)
+        self._poll = redis.register_script(scripts.READ_POLL)
         self._since = redis.register_script(scripts.READ_SINCE)
         self._asc = redis.register_script(scripts.READ_RANGE_ASC)
 
@@ -125,9 +149,11 @@ class ReadModel:
         featured_key: str = "",
         poll_key: str = "",
         without_featured: bool = False,
+        profile: str = "",
     ) -> ListRead:
         """``count`` articles of ``list_key`` from index ``start`` (newest first); with
-        ``without_featured``, the featured article is left out of them."""
+        ``without_featured``, the featured article is left out of them; with ``profile`` (a
+        country code), that country's profile too."""
         raw = await _run(
             self._page,
             [
@@ -137,20 +163,29 @@ class ReadModel:
                 featured_key,
                 poll_key,
                 "1" if without_featured else "0",
+                profile,
             ],
         )
-        gen, rev, total, lm, featured, poll, tally, *docs = raw
+        gen, rev, total, lm, featured, poll, tally, profile_doc, *docs = raw
         return ListRead(
             snapshot=_snapshot(gen, rev, lm),
             total=int(total),
             items=[d for d in (_article(x) for x in docs) if d is not None],
             featured=_article(featured),
             poll=_poll(poll, tally),
+            profile=CountryProfileDoc.model_validate_json(profile_doc) if profile_doc else None,
         )
 
-    async def article(self, slug: str, *, poll_key: str = POLLS) -> ArticleRead:
-        gen, rev, lm, doc, poll, tally = await _run(self._article, [slug, poll_key])
-        return ArticleRead(_snapshot(gen, rev, lm), _article(doc), _poll(poll, tally))
+    async def article(self, slug: str) -> ArticleRead:
+        """The article at ``slug`` (an old slug finds it too), with the poll embedded in it."""
+        gen, rev, lm, doc, poll, tally, gone = await _run(self._article, [slug])
+        return ArticleRead(
+            _snapshot(gen, rev, lm), _article(doc), _poll(poll, tally), gone=bool(gone)
+        )
+
+    async def poll(self, poll_id: str) -> OnePollRead:
+        gen, rev, lm, poll, tally = await _run(self._poll, [poll_id])
+        return OnePollRead(_snapshot(gen, rev, lm), _poll(poll, tally))
 
     async def polls(self, start: int, count: int) -> PollsRead:
         gen, rev, total, lm, *rest = await _run(self._polls, [start, start + count - 1])
@@ -165,10 +200,15 @@ class ReadModel:
         return ListRead(_snapshot(gen, rev, lm), len(items), items, None, None)
 
     async def slugs(self, list_key: str, start: int, count: int) -> SlugsRead:
-        """Slugs of ``list_key`` by ascending index (oldest first)."""
-        gen, rev, total, lm, *slugs = await _run(self._asc, [list_key, start, start + count - 1])
+        """Slugs of ``list_key`` by ascending index (oldest first), with their updated_at."""
+        gen, rev, total, lm, *rest = await _run(self._asc, [list_key, start, start + count - 1])
+        pairs = [(_str(rest[i]), _str(rest[i + 1])) for i in range(0, len(rest), 2)]
+        kept = [(slug, updated) for slug, updated in pairs if slug]
         return SlugsRead(
-            _snapshot(gen, rev, lm), int(total), [s for s in (_str(x) for x in slugs) if s]
+            _snapshot(gen, rev, lm),
+            int(total),
+            [slug for slug, _ in kept if slug],
+            [_when(updated) for _, updated in kept],
         )
 
     async def revision(self) -> tuple[int, str | None]:

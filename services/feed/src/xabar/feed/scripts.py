@@ -14,7 +14,11 @@ Per generation ``G`` (prefix ``feed:G:``)::
     v       hash   article_id -> version last applied (kept after unpublishing: a tombstone)
     sl      hash   article_id -> current slug
     m       hash   article_id -> the lists it is in: "KZ,TJ|1|TJ" (countries|featured|featured in)
-    s       hash   slug -> article_id (old slugs too, so they can redirect)
+    s       hash   slug -> article_id (old slugs too, so they can redirect; an unpublished
+                   article's too: its page answers 410 Gone)
+    u       hash   article_id -> its updated_at (RFC 3339, as in its document): sitemaps' lastmod
+    mt      hash   article_id -> its tags, joined by RS (\x1e)
+    z:t:TAG zset   the articles of a tag, by published_at
     z:all   zset   article_id scored by published_at (ms): the news list, newest first
     z:c:KZ  zset   the same per country section
     z:f     zset   featured ("Новость дня") articles by published_at; the top one is shown
@@ -22,7 +26,10 @@ Per generation ``G`` (prefix ``feed:G:``)::
     p       hash   poll_id -> PollDoc JSON          pv  hash poll_id -> version of the poll state
     t       hash   poll_id -> TallyDoc JSON         tv  hash poll_id -> version of the tally
     z:polls zset   poll_id scored by opens_at (ms)  z:polls:c:KZ  the same per country
+    z:polls:front  the polls shown on the front page  z:polls:a:ID  those embedded in article ID
     pm      hash   poll_id -> its countries (comma-joined)
+    pp      hash   poll_id -> "front 0/1|article ids joined by RS": where it is placed
+    cp      hash   country code -> CountryProfileDoc JSON ("О стране")  cv  its version
     lm      string newest ``occurred_at`` (ms) of the events applied: Last-Modified
 
 Events are applied by the ``APPLY`` script, many per call: for each event it compares the event's
@@ -51,6 +58,7 @@ REV = "feed:rev"
 #   U (unpublish):      -
 #   P (poll state):     opens_ms, countries
 #   T (poll tally):     -
+#   C (country profile): -
 #   (country lists are comma-joined ISO codes)
 #   document: the document JSON (A, P, T), else "".
 # The new revision is also PUBLISHed on the channel named like the revision key.
@@ -64,6 +72,22 @@ local function split(s)
   local out = {}
   for c in string.gmatch(s or '', '[^,]+') do out[#out + 1] = c end
   return out
+end
+
+local RS = '\30'
+
+local function split_by(s, sep)
+  local out, at = {}, 1
+  if not s or s == '' then return out end
+  while true do
+    local stop = string.find(s, sep, at, true)
+    if not stop then
+      out[#out + 1] = string.sub(s, at)
+      return out
+    end
+    out[#out + 1] = string.sub(s, at, stop - 1)
+    at = stop + 1
+  end
 end
 
 local function newer(P, vkey, id, version)
@@ -80,14 +104,46 @@ local function unlist_article(P, id)
   for _, c in ipairs(split(countries)) do redis.call('ZREM', P .. 'z:c:' .. c, id) end
   for _, c in ipairs(split(fcountries)) do redis.call('ZREM', P .. 'z:f:' .. c, id) end
   redis.call('HDEL', P .. 'm', id)
+  for _, t in ipairs(split_by(redis.call('HGET', P .. 'mt', id), RS)) do
+    redis.call('ZREM', P .. 'z:t:' .. t, id)
+  end
+  redis.call('HDEL', P .. 'mt', id)
 end
 
-local function drop_slug(P, id)
-  local slug = redis.call('HGET', P .. 'sl', id)
-  if slug and redis.call('HGET', P .. 's', slug) == id then
-    redis.call('HDEL', P .. 's', slug)
-  end
-  redis.call('HDEL', P .. 'sl', id)
+-- The article document's tags and updated_at: its JSON has the ArticleDoc fields in order,
+-- "tags" right before "image" and "updated_at" last (the projector's article_fields; a test
+-- keeps it so), and no string in it holds an unescaped quote, so neither can be forged.
+local function tags_of(doc)
+  local from = string.find(doc, '"tags":[', 1, true)
+  if not from then return {} end
+  local to = string.find(doc, '],"image":', from, true)
+  if not to then return {} end
+  local ok, tags = pcall(cjson.decode, string.sub(doc, from + 7, to))
+  if not ok or type(tags) ~= 'table' then return {} end
+  return tags
+end
+
+local function updated_of(doc)
+  return string.match(string.sub(doc, -80), '"updated_at":"([^"]*)"}$')
+end
+
+local function unplace_poll(P, id)
+  local placed = redis.call('HGET', P .. 'pp', id)
+  if not placed then return end
+  local front, articles = string.match(placed, '^([01])|(.*)$')
+  if front == '1' then redis.call('ZREM', P .. 'z:polls:front', id) end
+  for _, a in ipairs(split_by(articles, RS)) do redis.call('ZREM', P .. 'z:polls:a:' .. a, id) end
+end
+
+local function place_poll(P, id, doc, score)
+  unplace_poll(P, id)
+  local poll = cjson.decode(doc)
+  local front = poll['front_page'] ~= false
+  local articles = poll['article_ids'] or {}
+  if type(articles) ~= 'table' then articles = {} end
+  if front then redis.call('ZADD', P .. 'z:polls:front', score, id) end
+  for _, a in ipairs(articles) do redis.call('ZADD', P .. 'z:polls:a:' .. a, score, id) end
+  redis.call('HSET', P .. 'pp', id, (front and '1' or '0') .. '|' .. table.concat(articles, RS))
 end
 
 -- The version is recorded after the event's other writes: an event that fails midway (they
@@ -109,12 +165,23 @@ local function apply(P, h, doc)
     for _, c in ipairs(split(h[7])) do redis.call('ZADD', P .. 'z:c:' .. c, score, id) end
     if featured == '1' then redis.call('ZADD', P .. 'z:f', score, id) end
     for _, c in ipairs(split(h[9])) do redis.call('ZADD', P .. 'z:f:' .. c, score, id) end
+    local tags = {}
+    for _, t in ipairs(tags_of(doc)) do
+      if type(t) == 'string' and t ~= '' then
+        redis.call('ZADD', P .. 'z:t:' .. t, score, id)
+        tags[#tags + 1] = t
+      end
+    end
+    if #tags > 0 then redis.call('HSET', P .. 'mt', id, table.concat(tags, RS)) end
+    local updated = updated_of(doc)
+    if updated then redis.call('HSET', P .. 'u', id, updated) end
   elseif kind == 'U' then
     vkey = 'v'
     if not newer(P, vkey, id, version) then return 0 end
     unlist_article(P, id)
-    drop_slug(P, id)
+    redis.call('HDEL', P .. 'sl', id)  -- its slugs stay in s: their pages answer 410 Gone
     redis.call('HDEL', P .. 'a', id)
+    redis.call('HDEL', P .. 'u', id)
   elseif kind == 'P' then
     vkey = 'pv'
     if not newer(P, vkey, id, version) then return 0 end
@@ -125,10 +192,15 @@ local function apply(P, h, doc)
     for _, c in ipairs(split(old)) do redis.call('ZREM', P .. 'z:polls:c:' .. c, id) end
     for _, c in ipairs(split(h[6])) do redis.call('ZADD', P .. 'z:polls:c:' .. c, score, id) end
     redis.call('HSET', P .. 'pm', id, h[6])
+    place_poll(P, id, doc, score)
   elseif kind == 'T' then
     vkey = 'tv'
     if not newer(P, vkey, id, version) then return 0 end
     redis.call('HSET', P .. 't', id, doc)
+  elseif kind == 'C' then
+    vkey = 'cv'
+    if not newer(P, vkey, id, version) then return 0 end
+    redis.call('HSET', P .. 'cp', id, doc)
   else
     error('unknown kind ' .. tostring(kind))
   end
@@ -208,13 +280,14 @@ SWITCH_KEYS = [CURRENT, BUILDING, REV]
 
 # Read one list page of the served generation, with what pages show beside it.
 # ARGV: list suffix, start, stop, featured suffix or "", poll suffix or "", "1" to leave the
-# featured article out of the items (the front page shows it above the list).
-# Returns {generation, revision, total, lm, featured doc, poll doc, tally doc, docs...}.
-# The poll is the newest of the given poll list, else the newest of all polls.
+# featured article out of the items (the front page shows it above the list), a country code
+# whose profile to read or "".
+# Returns {generation, revision, total, lm, featured doc, poll doc, tally doc, profile doc,
+# docs...}. The poll is the newest of the given poll list (where the polls say they are shown).
 READ_PAGE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
-if not cur then return {false, rev, 0, '0', false, false, false} end
+if not cur then return {false, rev, 0, '0', false, false, false, false} end
 local P = 'feed:' .. cur .. ':'
 local list, start, stop = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local fkey, pkey, exclude = ARGV[4], ARGV[5], ARGV[6] == '1'
@@ -231,13 +304,14 @@ end
 local poll, tally = false, false
 if pkey ~= '' then
   local top = redis.call('ZREVRANGE', P .. pkey, 0, 0)
-  if not top[1] and pkey ~= 'z:polls' then top = redis.call('ZREVRANGE', P .. 'z:polls', 0, 0) end
   if top[1] then
     poll = redis.call('HGET', P .. 'p', top[1])
     tally = redis.call('HGET', P .. 't', top[1])
   end
 end
-local out = {cur, rev, total, lm, featured, poll, tally}
+local profile = false
+if ARGV[7] and ARGV[7] ~= '' then profile = redis.call('HGET', P .. 'cp', ARGV[7]) end
+local out = {cur, rev, total, lm, featured, poll, tally, profile}
 if stop >= start then
   local want = stop - start + 1
   local ids = redis.call('ZREVRANGE', P .. list, start, exclude and stop + 1 or stop)
@@ -254,25 +328,38 @@ return out
 """
 READ_KEYS = [CURRENT, REV]
 
-# One article by slug (ARGV[1]) plus the newest poll of ARGV[2] (a poll list suffix).
-# Returns {generation, revision, lm, doc or false, poll doc, tally doc}.
+# One article by slug (ARGV[1]) plus the newest poll embedded in it.
+# Returns {generation, revision, lm, doc or false, poll doc, tally doc, gone}: gone is 1 when
+# the slug was an article's that is unpublished now.
 READ_ARTICLE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
-if not cur then return {false, rev, '0', false, false, false} end
+if not cur then return {false, rev, '0', false, false, false, 0} end
 local P = 'feed:' .. cur .. ':'
 local lm = redis.call('GET', P .. 'lm') or '0'
-local doc = false
-local id = redis.call('HGET', P .. 's', ARGV[1])
-if id then doc = redis.call('HGET', P .. 'a', id) end
+local doc, gone = false, 0
 local poll, tally = false, false
-local top = redis.call('ZREVRANGE', P .. ARGV[2], 0, 0)
-if not top[1] and ARGV[2] ~= 'z:polls' then top = redis.call('ZREVRANGE', P .. 'z:polls', 0, 0) end
-if top[1] then
-  poll = redis.call('HGET', P .. 'p', top[1])
-  tally = redis.call('HGET', P .. 't', top[1])
+local id = redis.call('HGET', P .. 's', ARGV[1])
+if id then
+  doc = redis.call('HGET', P .. 'a', id)
+  if not doc then gone = 1 end
+  local top = redis.call('ZREVRANGE', P .. 'z:polls:a:' .. id, 0, 0)
+  if top[1] then
+    poll = redis.call('HGET', P .. 'p', top[1])
+    tally = redis.call('HGET', P .. 't', top[1])
+  end
 end
-return {cur, rev, lm, doc, poll, tally}
+return {cur, rev, lm, doc, poll, tally, gone}
+"""
+
+# One poll by id (ARGV[1]). Returns {generation, revision, lm, poll doc, tally doc}.
+READ_POLL = r"""
+local cur = redis.call('GET', KEYS[1])
+local rev = redis.call('GET', KEYS[2]) or '0'
+if not cur then return {false, rev, '0', false, false} end
+local P = 'feed:' .. cur .. ':'
+local lm = redis.call('GET', P .. 'lm') or '0'
+return {cur, rev, lm, redis.call('HGET', P .. 'p', ARGV[1]), redis.call('HGET', P .. 't', ARGV[1])}
 """
 
 # A page of polls, newest first. ARGV: start, stop.
@@ -313,8 +400,9 @@ end
 return out
 """
 
-# Slugs of a list by ascending index range, oldest first (stable sitemap chunks).
-# ARGV: list suffix, start, stop. Returns {generation, revision, total, lm, slugs...}.
+# Slugs of a list by ascending index range, oldest first (stable sitemap chunks), each with
+# its updated_at. ARGV: list suffix, start, stop.
+# Returns {generation, revision, total, lm, slug, updated, slug, updated, ...}.
 READ_RANGE_ASC = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
@@ -328,7 +416,11 @@ local ids = {}
 if stop >= start then ids = redis.call('ZRANGE', P .. ARGV[1], start, stop) end
 if #ids > 0 then
   local slugs = redis.call('HMGET', P .. 'sl', unpack(ids))
-  for i = 1, #slugs do out[#out + 1] = slugs[i] end
+  local updated = redis.call('HMGET', P .. 'u', unpack(ids))
+  for i = 1, #slugs do
+    out[#out + 1] = slugs[i]
+    out[#out + 1] = updated[i]
+  end
 end
 return out
 """

@@ -1,6 +1,7 @@
 """View models shared by the HTML pages, the feeds and the JSON API: what a reader sees of an
 article or a poll, computed from the read model's documents at one moment ``now``."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from math import ceil
@@ -12,6 +13,7 @@ from xabar.feed.documents import ArticleDoc
 from xabar.feed.repository import PollRead
 
 PAGER_RADIUS = 4
+_NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def article_path(slug: str) -> str:
@@ -82,6 +84,8 @@ class PollView:
     closed_at: datetime | None
     results_visibility: str
     countries: tuple[str, ...]
+    page_path: str  # the poll's own page
+    dom_id: str  # safe in an HTML id
 
 
 def poll_view(read: PollRead, settings: FeedSettings, now: datetime) -> PollView:
@@ -113,7 +117,13 @@ def poll_view(read: PollRead, settings: FeedSettings, now: datetime) -> PollView
         closed_at=poll.closed_at,
         results_visibility=poll.results_visibility,
         countries=poll.countries,
+        page_path=poll_path(poll.poll_id),
+        dom_id=_NOT_ID.sub("-", poll.poll_id),
     )
+
+
+def poll_path(poll_id: str) -> str:
+    return "/polls/" + quote(poll_id, safe="")
 
 
 def poll_expiry(read: PollRead | None, now: datetime) -> float | None:
@@ -131,3 +141,7 @@ def sections_of(doc: ArticleDoc) -> list[Country]:
 def earliest(*values: float | None) -> float | None:
     present = [v for v in values if v is not None]
     return min(present) if present else None
+
+
+def tag_path(tag: str) -> str:
+    return "/tags/" + quote(tag, safe="")

@@ -305,6 +305,34 @@ class PollTallied(AggregateEvent):
     data: PollTally
 
 
+# --- country profiles ("О стране") ---------------------------------------------------------------
+
+
+class CountryFact(_Data):
+    label: str  # "Столица"
+    value: str  # "Астана"
+
+
+class CountryProfile(_Data):
+    """The newsroom's short profile of a country section, shown as "О стране" (its whole public
+    state: each event replaces the one before)."""
+
+    country: CountryCode  # one of countries.COUNTRIES
+    title: str  # "Казахстан"
+    lead: str  # a sentence or two, plain text: the sidebar shows it
+    body_html: str = ""  # sanitized by the publisher, like an article's body
+    facts: tuple[CountryFact, ...] = ()  # a short table: capital, population, currency...
+    updated_at: AwareDatetime
+
+
+class CountryProfilePublished(AggregateEvent):
+    """``aggregate_id`` is the country code; ``version`` grows with every edit."""
+
+    TYPE = "country_profile.published"
+    type: Literal["country_profile.published"]
+    data: CountryProfile
+
+
 # --- registry -----------------------------------------------------------------------------------
 
 _ALL: tuple[type[Event], ...] = (
@@ -318,6 +346,7 @@ _ALL: tuple[type[Event], ...] = (
     ArticlePublished,
     ArticleUpdated,
     ArticleUnpublished,
+    CountryProfilePublished,
     PollOpened,
     PollClosed,
     PollTallied,

@@ -3,7 +3,7 @@
 # what readers send: submission.received, comment.submitted, letter.received: ingest -> publisher
 SUBMISSIONS_STREAM = "xabar.submissions"
 REVIEWS_STREAM = "xabar.reviews"  # submission.reviewed: publisher -> ingest
-ARTICLES_STREAM = "xabar.articles"  # article.*: publisher -> feed
+ARTICLES_STREAM = "xabar.articles"  # article.*, country_profile.*: publisher -> feed
 POLLS_STREAM = "xabar.polls"  # poll.*: polls -> feed
 COMMENTS_STREAM = "xabar.comments"  # comment.published, comment.removed: publisher -> feed
 
@@ -21,6 +21,7 @@ STREAM_OF_TYPE: dict[str, str] = {
     "article.published": ARTICLES_STREAM,
     "article.updated": ARTICLES_STREAM,
     "article.unpublished": ARTICLES_STREAM,
+    "country_profile.published": ARTICLES_STREAM,
     "poll.opened": POLLS_STREAM,
     "poll.closed": POLLS_STREAM,
     "poll.tallied": POLLS_STREAM,

@@ -3,14 +3,15 @@ module-level endpoints with their OpenAPI operation beside them. Status codes ar
 and only here (``ERRORS``), once, for every endpoint.
 
 =============  ===============================================================================
-``pages``      ``/``  ``/news?page=N``  ``/news/{slug}``  ``/polls?page=N``
+``pages``      ``/``  ``/news?page=N``  ``/news/{slug}``  ``/polls?page=N``  ``/polls/{id}``
+               ``/tags/{tag}?page=N``
 ``feeds``      ``/rss.xml`` ``/atom.xml`` ``/feed.json`` and ``/{country}/...`` (``?page=N``)
 ``sitemaps``   ``/sitemap.xml`` ``/sitemap-news.xml`` ``/sitemap-pages.xml``
                ``/sitemaps/articles-{n}.xml`` ``/robots.txt``
 ``api``        ``/api/v1/front`` ``/api/v1/articles?page=N`` ``/api/v1/articles/{slug}``
                ``/api/v1/sections/{country}?page=N`` ``/api/v1/polls?page=N``
 ``assets``     ``/static/site.css``
-``sections``   ``/{country}?page=N`` (last: it takes any one path segment)
+``sections``   ``/{country}?page=N``, ``/{country}/about`` (last: it takes any one segment)
 =============  ===============================================================================
 
 Every page, feed and JSON answer is served from the page cache with ETag/Last-Modified, and 304
@@ -26,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from xabar.feed.errors import BadParameter, FeedError, NotFound, ReadModelUnavailable
+from xabar.feed.errors import BadParameter, FeedError, Gone, NotFound, ReadModelUnavailable
 from xabar.feed.pages import HTML
 from xabar.feed.routes import api, assets, feeds, pages, sections, sitemaps
 from xabar.feed.routes.deps import Deps
@@ -46,6 +47,7 @@ ROUTERS: tuple[Router, ...] = (
 RETRY_AFTER = "5"
 ERRORS: Mapping[type[Exception], ErrorMap] = {
     NotFound: ErrorMap(404, "not_found"),
+    Gone: ErrorMap(410, "gone"),
     BadParameter: ErrorMap(400, "bad_parameter"),
     ReadModelUnavailable: ErrorMap(
         503, "unavailable", headers=lambda _: {"Retry-After": RETRY_AFTER}
@@ -62,13 +64,15 @@ def wants_json(request: Request) -> bool:
 
 
 def error_page(request: Request, status: int) -> Response:
-    """The site's page for ``status``: 503 says the site is down for a moment, anything else
-    that the page is not there."""
+    """The site's page for ``status``: 503 says the site is down for a moment, 410 that the
+    article was taken down, anything else that the page is not there."""
     deps = Deps.of(request)
     headers = deps.pages.security_headers()
     if status == 503:
         body = deps.pages.unavailable()
         headers["Retry-After"] = RETRY_AFTER
+    elif status == 410:
+        body = deps.pages.gone()
     else:
         body = deps.pages.not_found()
     return Response(body, status, media_type=HTML, headers=headers)

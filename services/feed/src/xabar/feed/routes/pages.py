@@ -7,10 +7,13 @@ Status codes come from ``xabar.feed.routes.ERRORS``: a page that does not exist 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from xabar.feed.errors import PageNotFound, PollNotFound
 from xabar.feed.routes.deps import Deps, page_number, slug_of
 from xabar.runtime.routing import Router
 
 HTML_PAGE = {200: "text/html", 304: None, 404: "text/html"}
+MAX_ID = 200
+MAX_TAG = 100
 
 router = Router(tags=["pages"])
 
@@ -40,3 +43,22 @@ async def polls_page(request: Request) -> Response:
     deps = Deps.of(request)
     n = page_number(request)
     return await deps.cached(request, page=n, render=lambda: deps.pages.polls(n))
+
+
+@router.get("/polls/{poll_id}", "One poll", responses=HTML_PAGE, include_in_schema=False)
+async def poll_page(request: Request) -> Response:
+    deps = Deps.of(request)
+    poll_id: str = request.path_params["poll_id"]
+    if len(poll_id) > MAX_ID:
+        raise PollNotFound("no such poll")
+    return await deps.cached(request, render=lambda: deps.pages.poll(poll_id))
+
+
+@router.get("/tags/{tag}", "The news of a tag, paged", responses=HTML_PAGE, include_in_schema=False)
+async def tag_page(request: Request) -> Response:
+    deps = Deps.of(request)
+    tag: str = request.path_params["tag"]
+    if len(tag) > MAX_TAG:
+        raise PageNotFound("no such tag")
+    n = page_number(request)
+    return await deps.cached(request, page=n, render=lambda: deps.pages.tag(tag, n))

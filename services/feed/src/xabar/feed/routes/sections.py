@@ -27,3 +27,15 @@ async def section_page(request: Request) -> Response:
     country = country_of(request)
     n = page_number(request)
     return await deps.cached(request, page=n, render=lambda: deps.pages.section(country, n))
+
+
+@router.get(
+    "/{country}/about",
+    "О стране: a country's profile",
+    responses=HTML_PAGE,
+    include_in_schema=False,
+)
+async def about_page(request: Request) -> Response:
+    deps = Deps.of(request)
+    country = country_of(request)
+    return await deps.cached(request, render=lambda: deps.pages.about(country))
