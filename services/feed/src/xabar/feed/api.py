@@ -127,7 +127,12 @@ class JsonApi:
         now = self.clock()
         size = self.settings.page_size
         read = await self.read.list_page(
-            rm.ALL, 0, size, featured_key=rm.FEATURED, poll_key=rm.FRONT_POLLS, without_featured=True
+            rm.ALL,
+            0,
+            size,
+            featured_key=rm.FEATURED,
+            poll_key=rm.FRONT_POLLS,
+            without_featured=True,
         )
         body = FrontOut(
             date=self.dates.header(now),
