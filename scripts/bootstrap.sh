@@ -10,6 +10,7 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ "${XABAR_BENCH_TOOLS:-0}" = 1 ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 fi
 if [ "${XABAR_BROWSER:-0}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
@@ -31,3 +32,6 @@ fi
 
 uv sync --frozen --quiet
 uv run --frozen python -m xabar.runtime.localinfra >/dev/null
+if [ "${XABAR_BROWSER:-0}" = 1 ]; then
+  ./scripts/validators.sh >/dev/null  # the Nu Html Checker, for the readers' site's validators
+fi

@@ -14,6 +14,7 @@ from tests.feed.factory import (
 )
 from xabar.contracts import Event
 from xabar.contracts.events import ArticleState
+from xabar.devstack.demo import profile_events
 
 TITLE = "Таджикистан и Казахстан сверили приоритеты стратегического партнерства"
 LEAD = "В столице Таджикистан — Душанбе — состоялись переговоры министра иностранных дел республики Сироджиддина Мухриддина с заместителем премьер-министра — министром иностранных дел Казахстан Ермеком Кошербаевым, прибывшим с официальным визитом. Диалог прошел в конструктивной атмосфере и подтвердил высокий уровень доверия между двумя государствами."
@@ -146,10 +147,12 @@ def events() -> list[Event]:
         POLL_QUESTION,
         POLL_OPTIONS,
         countries=("TJ",),
+        article_ids=("art-reference",),
         opens_at=datetime(2026, 2, 1, tzinfo=UTC),
     )
     out.append(poll_opened(poll, 1))
     out.append(poll_tallied(POLL_ID, POLL_COUNTS, 1 + sum(POLL_COUNTS)))
+    out += profile_events()  # "О стране", as the devstack publishes them
     return out
 
 

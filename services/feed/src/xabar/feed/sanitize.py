@@ -17,7 +17,7 @@
 import re
 from functools import cache
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import nh3
 
@@ -141,8 +141,12 @@ def absolute_urls(html: str, site_url: str) -> str:
     return _SITE_RELATIVE.sub(lambda m: f'{m.group(1)}="{site_url}/', html)
 
 
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~"  # RFC 3986 reserved and unreserved, and escapes as they are
+
+
 def safe_url(value: str | None) -> str | None:
-    """``value`` if it is an absolute http(s) URL or a site-relative path, else None."""
+    """``value`` if it is an absolute http(s) URL or a site-relative path, else None; what
+    a URL cannot hold as it is (``<``, quotes, non-ASCII...) percent-encoded."""
     if not value:
         return None
     value = clean_text(value).strip()
@@ -153,9 +157,9 @@ def safe_url(value: str | None) -> str | None:
     except ValueError:
         return None
     if parts.scheme in ("http", "https") and parts.netloc:
-        return value
+        return quote(value, safe=URL_SAFE)
     if not parts.scheme and not parts.netloc and value.startswith("/") and "\\" not in value:
-        return value
+        return quote(value, safe=URL_SAFE)
     return None
 
 

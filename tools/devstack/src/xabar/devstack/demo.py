@@ -17,6 +17,9 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
+from xabar.contracts import CountryProfile, CountryProfilePublished, Event
+from xabar.runtime.bus import EventBus
+
 DATA = Path(__file__).parent / "data" / "reference.json"
 GENERATED_ITEMS = 6300  # with 6 a page, the list runs to page 1,050+
 TZ = ZoneInfo("Asia/Almaty")
@@ -228,3 +231,35 @@ def write_demo_files(state: Path, now: datetime | None = None) -> tuple[Path, Pa
     poll = demo / "poll.json"
     poll.write_text(json.dumps(poll_file(), ensure_ascii=False, indent=1), encoding="utf-8")
     return articles, poll
+
+
+PROFILES = Path(__file__).parent / "data" / "profiles.json"
+
+
+def profile_events(now: datetime | None = None) -> list[Event]:
+    """"О стране" of the six sections, as the newsroom will emit them (``country_profile
+    .published``); until the newsroom edits profiles, the devstack publishes these."""
+    at = (now or datetime.now(UTC)).replace(microsecond=0)
+    events: list[Event] = []
+    for profile in json.loads(PROFILES.read_text(encoding="utf-8")):
+        events.append(
+            CountryProfilePublished.create(
+                producer="devstack",
+                aggregate_id=profile["country"],
+                version=1,
+                data=CountryProfile.model_validate({**profile, "updated_at": at}),
+            )
+        )
+    return events
+
+
+async def publish_profiles(redis_url: str) -> int:
+    bus = EventBus(redis_url, consumer_name="devstack")
+    await bus.start()
+    try:
+        events = profile_events()
+        for event in events:
+            await bus.publish(event)
+        return len(events)
+    finally:
+        await bus.stop()

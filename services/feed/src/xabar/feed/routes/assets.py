@@ -14,7 +14,7 @@ from xabar.feed.routes.deps import Deps
 from xabar.runtime.routing import Router
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
-MEDIA = {".css": "text/css; charset=utf-8"}
+MEDIA = {".css": "text/css; charset=utf-8", ".png": "image/png"}
 
 router = Router(tags=["assets"])
 
