@@ -4,6 +4,8 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from xabar.devstack.demo import profile_events
+
 from tests.feed.factory import (
     article_state,
     image,
@@ -14,7 +16,6 @@ from tests.feed.factory import (
 )
 from xabar.contracts import Event
 from xabar.contracts.events import ArticleState
-from xabar.devstack.demo import profile_events
 
 TITLE = "Таджикистан и Казахстан сверили приоритеты стратегического партнерства"
 LEAD = "В столице Таджикистан — Душанбе — состоялись переговоры министра иностранных дел республики Сироджиддина Мухриддина с заместителем премьер-министра — министром иностранных дел Казахстан Ермеком Кошербаевым, прибывшим с официальным визитом. Диалог прошел в конструктивной атмосфере и подтвердил высокий уровень доверия между двумя государствами."

@@ -237,7 +237,7 @@ PROFILES = Path(__file__).parent / "data" / "profiles.json"
 
 
 def profile_events(now: datetime | None = None) -> list[Event]:
-    """"О стране" of the six sections, as the newsroom will emit them (``country_profile
+    """The six sections' "О стране", as the newsroom will emit them (``country_profile
     .published``); until the newsroom edits profiles, the devstack publishes these."""
     at = (now or datetime.now(UTC)).replace(microsecond=0)
     events: list[Event] = []
