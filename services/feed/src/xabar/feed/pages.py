@@ -277,7 +277,7 @@ class Pages:
         return self._page("list.html", ctx, read.snapshot, self.dates.day_end(now))
 
     async def about(self, country: Country) -> Rendered:
-        """ "О стране": the country's profile and its latest news (404 until it has a profile)."""
+        """The country's "О стране": its profile and latest news (404 until it has one)."""
         now = self.clock()
         read = await self.read.list_page(
             rm.country_list(country.code), 0, ABOUT_NEWS, profile=country.code
