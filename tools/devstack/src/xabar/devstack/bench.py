@@ -5,6 +5,11 @@ Baselines (``baseline.py``, the services' own uvicorn settings): a bare Starlett
 that does a single XADD, one that does a single HINCRBY. Load: wrk, one thread, from a second
 process on loopback. The feed is loaded with 100,000 articles (events on the stream, as the
 publisher emits them) before its pages are measured.
+
+Reader pages are also measured against Debian's nginx serving the same bytes from a file
+(``nginx.py``), in the same run with the same wrk settings (-t1 -c32), the request accepting
+gzip and brotli as a browser does: each page's figure is a ratio to nginx's (target >= 0.9),
+and its p99 must stay within 5 ms.
 """
 
 import asyncio
@@ -20,8 +25,10 @@ from typing import Any
 
 import httpx
 from xabar.devstack.clients import chief_token, ensure_chief, feed_total, import_poll
+from xabar.devstack.demo import publish_profiles
 from xabar.devstack.drills import RELAXED
-from xabar.devstack.loadgen import WrkResult, publish_synthetic_articles, rss_mb, wrk
+from xabar.devstack.loadgen import WrkResult, children, publish_synthetic_articles, rss_mb, wrk
+from xabar.devstack.nginx import StaticPage, static_baseline
 from xabar.devstack.stack import Stack, running_stack, say
 
 from xabar.runtime.localinfra import free_port, wait_for_port
@@ -32,6 +39,29 @@ SECONDS = 8
 # feed paths
 NEWS_PAGE = "/news?page={n}"
 RSS = "/rss.xml"
+BROWSER = {"Accept-Encoding": "gzip, deflate, br"}
+NGINX_TARGET = 0.9
+P99_TARGET_MS = 5.0
+
+
+def reader_pages() -> list[tuple[str, str]]:
+    """(name, path) of every reader page type measured against nginx."""
+    last = -(-ARTICLES // 6)
+    return [
+        ("front page", "/"),
+        ("article page", "/news/bench-500"),
+        ("news page 1", "/news"),
+        ("news page 1000", NEWS_PAGE.format(n=1000)),
+        (f"news page {last}", NEWS_PAGE.format(n=last)),
+        ("section page", "/kazakhstan"),
+        ("section page 100", "/kazakhstan?page=100"),
+        ("tag page", "/tags/%D1%82%D0%B5%D0%BC%D0%B0%203"),
+        ("country page", "/kazakhstan/about"),
+        ("polls page", "/polls"),
+        ("rss 200", RSS),
+        ("atom", "/atom.xml"),
+        ("json feed", "/feed.json"),
+    ]
 
 
 def targets() -> dict[str, tuple[str, str, float]]:
@@ -52,6 +82,7 @@ def _import_bench_poll(stack: Stack) -> None:
 
 async def prepare(stack: Stack) -> dict[str, Any]:
     _import_bench_poll(stack)
+    await publish_profiles(stack.redis.url)
     started = time.monotonic()
     await publish_synthetic_articles(stack.redis.url, ARTICLES)
     written = time.monotonic()
@@ -105,6 +136,17 @@ async def publish_to_visible(stack: Stack, samples: int = 60) -> dict[str, float
     }
 
 
+def service_memory(stack: Stack) -> dict[str, float]:
+    """Resident MB per service; for the feed, its largest worker (each has its own cache)."""
+    out = {}
+    for name, svc in stack.services.items():
+        if svc.proc is None:
+            continue
+        pids = children(svc.proc.pid) if name == "feed" else []
+        out[name] = round(max([rss_mb(p) for p in pids] or [rss_mb(svc.proc.pid)]), 1)
+    return out
+
+
 def rebuild_rate(stack: Stack) -> float:
     started = time.monotonic()
     stack.cli("feed", "rebuild")
@@ -118,8 +160,7 @@ def run_wrk(
     stack: Stack, base: str, poll: dict[str, Any], slug: str, groups: tuple[str, ...] = GROUPS
 ) -> list[WrkResult]:
     feed = stack.services["feed"].url
-    last_page = -(-ARTICLES // 6)
-    rss_etag = httpx.get(feed + RSS).headers.get("etag", "")
+    rss_etag = httpx.get(feed + RSS, headers=BROWSER).headers.get("etag", "")
     vote_body = json.dumps({"options": [poll["options"][0]["option_id"]]})
     sub_body = json.dumps(
         {
@@ -152,23 +193,59 @@ def run_wrk(
         ),
     ]
     feeds: list[tuple[str, str, dict[str, Any]]] = [
-        ("front page", f"{feed}/", {}),
-        ("article page", f"{feed}/news/{slug}", {}),
-        ("news page 1", feed + NEWS_PAGE.format(n=1), {}),
-        ("news page 1000", feed + NEWS_PAGE.format(n=1000), {}),
-        (f"news page {last_page}", feed + NEWS_PAGE.format(n=last_page), {}),
-        ("rss 200", feed + RSS, {}),
-        ("rss 304", feed + RSS, {"headers": {"If-None-Match": rss_etag}}),
+        (name, feed + path, {"headers": BROWSER}) for name, path in reader_pages()
     ]
+    feeds.append(("rss 304", feed + RSS, {"headers": {**BROWSER, "If-None-Match": rss_etag}}))
     chosen = {"ingest": ingest, "polls": polls, "feed": feeds}
     # the writes last: what they leave to drain in the background (the intake's mover, the vote
     # log writer, both paced) must not overlap the reads' measurements
     order = [g for g in ("feed", "polls", "ingest") if g in groups]
-    runs = baselines + [run for group in order for run in chosen[group]]
     results = []
-    for name, url, kw in runs:
+    for name, url, kw in baselines:
         say("bench", f"wrk {name}")
         results.append(wrk(name, url, seconds=SECONDS, **kw))
+    if "feed" in groups:
+        results += run_reader_pages(stack, feeds)
+    for name, url, kw in [run for group in order if group != "feed" for run in chosen[group]]:
+        say("bench", f"wrk {name}")
+        results.append(wrk(name, url, seconds=SECONDS, **kw))
+    return results
+
+
+def static_copies(feed: str) -> list[StaticPage]:
+    """Each reader page as the feed answers a browser, to be served by nginx from a file."""
+    pages = []
+    with httpx.Client(base_url=feed, headers=BROWSER, timeout=30) as client:
+        for n, (_, path) in enumerate(reader_pages()):
+            with client.stream("GET", path) as response:
+                response.raise_for_status()
+                body = b"".join(response.iter_raw())  # as sent: still compressed
+                pages.append(
+                    StaticPage(
+                        f"page-{n}",
+                        body,
+                        response.headers["content-type"],
+                        response.headers.get("content-encoding", ""),
+                    )
+                )
+    return pages
+
+
+def run_reader_pages(stack: Stack, runs: list[tuple[str, str, dict[str, Any]]]) -> list[WrkResult]:
+    """Every reader page on the feed, then the same bytes on nginx, page after page."""
+    feed = stack.services["feed"].url
+    static = static_copies(feed)
+    workers = max(1, len(children(stack.services["feed"].proc.pid)))  # type: ignore[union-attr]
+    results: list[WrkResult] = []
+    with static_baseline(Path(".bench/nginx").resolve(), static, workers) as nginx:
+        for n, (name, url, kw) in enumerate(runs):
+            say("bench", f"wrk {name}")
+            results.append(wrk(name, url, seconds=SECONDS, **kw))
+            if n < len(static):
+                say("bench", f"wrk nginx: {name}")
+                results.append(
+                    wrk(f"nginx: {name}", f"{nginx}/{static[n].name}", seconds=SECONDS, **kw)
+                )
     return results
 
 
@@ -198,7 +275,7 @@ def main(groups: tuple[str, ...] = GROUPS) -> int:
                 stack.services["polls"].url + f"/api/v1/polls/{poll['poll_id']}"
             ).json()
             runs = run_wrk(stack, f"http://127.0.0.1:{port}", poll, "bench-500", groups)
-            memory = {n: round(rss_mb(s.proc.pid), 1) for n, s in stack.services.items() if s.proc}
+            memory = service_memory(stack)
             if "feed" in groups:
                 rebuild = rebuild_rate(stack)
         finally:
@@ -230,6 +307,7 @@ def main(groups: tuple[str, ...] = GROUPS) -> int:
         },
     }
     if "feed" in groups:
+        report["reader_pages"] = reader_ratios(by)
         last = next(
             r
             for r in runs
@@ -258,6 +336,23 @@ def main(groups: tuple[str, ...] = GROUPS) -> int:
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
     _print(report)
     return 0
+
+
+def reader_ratios(by: dict[str, WrkResult]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, _ in reader_pages():
+        ours, theirs = by[name], by[f"nginx: {name}"]
+        ratio = round(ours.rps / theirs.rps, 2)
+        out[name] = {
+            "rps": round(ours.rps),
+            "nginx_rps": round(theirs.rps),
+            "ratio": ratio,
+            "p99_ms": ours.p99_ms,
+            "target": NGINX_TARGET,
+            "target_p99_ms": P99_TARGET_MS,
+            "met": ratio >= NGINX_TARGET and ours.p99_ms <= P99_TARGET_MS,
+        }
+    return out
 
 
 def _cpus() -> str:
@@ -293,6 +388,13 @@ def _print(report: dict[str, Any]) -> None:
     if "projector" not in report:
         _print_memory(report)
         return
+    print()
+    print(f"{'reader page':<22}{'xabar':>9}{'nginx':>9}{'ratio':>7}{'p99 ms':>8}")
+    for name, v in report["reader_pages"].items():
+        print(
+            f"{name:<22}{v['rps']:>9}{v['nginx_rps']:>9}{v['ratio']:>7}{v['p99_ms']:>8.2f}  "
+            f"(>= {v['target']} x nginx, p99 <= {v['target_p99_ms']} ms)  {_verdict(v['met'])}"
+        )
     d = report["deep_page_p50_ratio"]
     print(f"{'deep page / page 1':<22} {d['value']:>5} (target <= 1.2)  {_verdict(d['met'])}")
     v = report["publish_to_visible"]

@@ -93,6 +93,20 @@ def wrk(
     return parse_wrk(name, out)
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (the feed's workers under its supervisor)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -122,6 +136,7 @@ async def publish_synthetic_articles(redis_url: str, count: int, batch: int = 20
                             "lead": "Проверка скорости ленты новостей.",
                             "body_html": "<p>Текст новости.</p>",
                             "countries": [["KZ", "KG", "UZ", "TJ", "TM", "CN"][n % 6]],
+                            "tags": [f"тема {n % 20}"],
                             "published_at": at.isoformat(),
                             "updated_at": at.isoformat(),
                         },
