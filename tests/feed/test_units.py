@@ -1,22 +1,24 @@
 """Pure logic of the feed: pager, Russian dates, sanitizing, JSON in <script>, conditional GET."""
 
+import gzip
 import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import brotli  # type: ignore[import-untyped]
 import pytest
 from pydantic import ValidationError
 from pydantic_core import to_json
 
 from tests.feed.factory import article_state, image, published
 from xabar.contracts import Correction
-from xabar.feed.cache import PageCache, Rendered, not_modified
+from xabar.feed.cache import BR, GZIP, IDENTITY, PageCache, Rendered, coding_for, not_modified
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc822, rfc3339
 from xabar.feed.documents import ArticleDoc, article_doc, article_fields
 from xabar.feed.pages import json_for_script
 from xabar.feed.projector import script_args
-from xabar.feed.sanitize import clean_html, clean_text, excerpt_html, safe_url
+from xabar.feed.sanitize import absolute_urls, clean_html, clean_text, excerpt_html, safe_url
 from xabar.feed.views import HrefOf, last_page, pager
 
 ALMATY = Dates(ZoneInfo("Asia/Almaty"))
@@ -214,3 +216,103 @@ def test_the_projector_stores_exactly_the_json_of_the_article_document() -> None
         assert ArticleDoc.model_validate_json(stored) == doc
         args = script_args(published(state, 4))
         assert args is not None and args[1] == stored
+
+
+def test_feed_content_keeps_only_urls_a_reader_can_follow() -> None:
+    """Issue 12: no protocol-relative or path-relative URL, no img without src, no dead link."""
+    clean = clean_html(
+        '<p><a href="//evil.example/x">один</a> <a href="javascript:alert(1)">два</a> '
+        '<a href="relative/page">три</a> <a href="/news/x">четыре</a> '
+        '<a href="mailto:news@example.org">пять</a></p>'
+        '<img alt="без адреса"><img src="//evil.example/p.jpg" alt="x"><img src="/media/m-1">'
+        '<blockquote cite="//evil.example">цитата</blockquote>'
+    )
+    assert "evil.example" not in clean and "relative/page" not in clean
+    assert "<p>один два три " in clean  # the links whose href went are their text now
+    assert '<a href="/news/x" rel="noopener noreferrer nofollow">четыре</a>' in clean
+    assert '<a href="mailto:news@example.org"' in clean
+    assert clean.count("<img") == 1 and '<img src="/media/m-1" alt="">' in clean
+    assert "<blockquote>цитата</blockquote>" in clean
+    feed = absolute_urls(clean, "https://xabar.example")
+    assert 'href="https://xabar.example/news/x"' in feed
+    assert 'src="https://xabar.example/media/m-1"' in feed
+
+
+def test_urls_are_percent_encoded_where_they_cannot_hold_a_character() -> None:
+    assert (
+        safe_url("https://img.example/a.jpg?a=1&b=<x>") == "https://img.example/a.jpg?a=1&b=%3Cx%3E"
+    )
+    assert safe_url("/tags/тема") == "/tags/%D1%82%D0%B5%D0%BC%D0%B0"
+    assert safe_url("https://x.example/a%20b") == "https://x.example/a%20b"
+
+
+def test_body_headings_never_skip_a_level() -> None:
+    assert clean_html("<h4>а</h4><p>б</p><h4>в</h4><h2>г</h2><h4>д</h4>") == (
+        "<h2>а</h2><p>б</p><h3>в</h3><h2>г</h2><h3>д</h3>"
+    )
+
+
+def test_rfc3339_gives_at_most_milliseconds() -> None:
+    """HTML's datetime takes at most three fraction digits (the publisher's stamps had six)."""
+    assert rfc3339(datetime(2026, 2, 17, 7, 58, 15, 199_000, tzinfo=UTC)) == (
+        "2026-02-17T07:58:15.199Z"
+    )
+    assert rfc3339(datetime(2026, 2, 17, 7, 58, 15, 123_456, tzinfo=UTC)) == (
+        "2026-02-17T07:58:15.123Z"
+    )
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        (None, IDENTITY),
+        ("", IDENTITY),
+        ("gzip, deflate, br", BR),
+        ("gzip", GZIP),
+        ("br;q=0, gzip", GZIP),
+        ("gzip;q=1.0, br;q=0.5", GZIP),
+        ("*", BR),
+        ("identity", IDENTITY),
+        ("br;q=x", IDENTITY),
+        ("x-gzip", GZIP),
+    ],
+)
+def test_the_coding_follows_accept_encoding(accept: str | None, coding: int) -> None:
+    assert coding_for(accept) == coding
+
+
+def test_a_page_is_compressed_once_and_each_variant_has_its_own_etag() -> None:
+    body = ("<p>Новости Центральной Азии</p>" * 200).encode()
+    page = Rendered(body=body, media_type="text/html; charset=utf-8", revision=1, last_modified=NOW)
+    identity, gz, br = page.variants
+    assert gzip.decompress(gz.body) == body and brotli.decompress(br.body) == body
+    assert len(br.body) < len(gz.body) < len(body) // 10
+    assert len({identity.etag, gz.etag, br.etag}) == 3
+    assert (b"content-encoding", b"br") in br.headers
+    assert (b"vary", b"Accept-Encoding") in identity.headers
+    assert not_modified(page, gz.etag, None) and not_modified(page, br.etag, None)
+    tiny = Rendered(body=b"ok", media_type="text/plain", revision=1, last_modified=NOW)
+    assert tiny.variants[BR].body == b"ok" and (b"vary", b"Accept-Encoding") not in tiny.raw_headers
+
+
+def test_the_page_cache_is_bounded_by_bytes_too() -> None:
+    cache = PageCache(100, max_bytes=50_000)
+    for n in range(10):
+        page = Rendered(
+            body=bytes(range(256)) * 40, media_type="image/png", revision=1, last_modified=NOW
+        )
+        cache.put(f"/p{n}", page)
+    assert cache.bytes <= 50_000 and len(cache) == 4
+    assert cache.get("/p9") is not None and cache.get("/p0") is None
+
+
+def test_the_tags_and_updated_at_the_apply_script_reads_are_where_it_looks() -> None:
+    """APPLY finds an article's tags between "tags":[ and ],"image": and its updated_at at the
+    end of the document (scripts.py); the document's field order keeps them there."""
+    state = article_state(tags=('тег "с кавычками"', '],"image":'), title='"tags":["x"]')
+    _, doc = script_args(published(state))  # type: ignore[misc]
+    raw = bytes(doc) if not isinstance(doc, str) else doc.encode()
+    start = raw.index(b'"tags":[')
+    end = raw.index(b'],"image":', start)
+    assert json.loads(raw[start + 7 : end + 1]) == list(state.tags)
+    assert raw.endswith(b'"updated_at":' + to_json(state.updated_at) + b"}")
