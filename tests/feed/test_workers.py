@@ -77,3 +77,21 @@ async def test_every_worker_serves_the_newest_page_and_a_dead_one_comes_back(
     second = article_state(title="Вторая новость после перезапуска")
     await publisher.publish(published(second))
     await eventually(lambda: every_answer_shows(second.title), what="the second article")
+
+
+async def test_a_supervisor_killed_takes_its_workers_with_it(site: ServiceProcess) -> None:
+    assert site.proc is not None
+    workers = children(site.proc.pid)
+    assert len(workers) == WORKERS
+    site.kill9()
+
+    def alive(pid: int) -> bool:  # a zombie (not reaped yet by its new parent) is dead
+        try:
+            return (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    async def all_gone() -> bool:
+        return not any(alive(pid) for pid in workers)
+
+    await eventually(all_gone, timeout=10, what="the workers gone with their supervisor")

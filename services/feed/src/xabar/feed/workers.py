@@ -8,9 +8,11 @@ revision (``feed:rev``: pushed on pub/sub, polled as the fallback; ``xabar.feed.
 worker 0 runs the projector (when ``XABAR_FEED_PROJECTOR`` is on), under the consumer name the
 settings give; the others only read. A worker that exits is started again (after a pause that
 grows to 5 s while it keeps failing); SIGTERM or SIGINT stops them all, each draining its
-requests first.
+requests first. A supervisor that dies (kill -9) takes its workers with it at once (Linux's
+parent-death signal), as one crashed process would: none is left serving on its own.
 """
 
+import ctypes
 import logging
 import os
 import signal
@@ -26,6 +28,13 @@ log = logging.getLogger("xabar.feed.workers")
 
 STOP_GRACE_S = 15.0
 MAX_PAUSE_S = 5.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the worker, before it runs: SIGKILL when the supervisor dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def worker_count(settings: FeedSettings) -> int:
@@ -60,7 +69,8 @@ class Supervisor:
 
     def _start(self, index: int) -> None:
         self.procs[index] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "xabar.feed", "serve", "--worker", str(index)]
+            [sys.executable, "-m", "xabar.feed", "serve", "--worker", str(index)],
+            preexec_fn=_die_with_parent,  # safe: the supervisor runs no threads
         )
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
