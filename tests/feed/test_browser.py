@@ -19,6 +19,7 @@ from babel.dates import format_date
 from tests.feed import demo
 from tests.feed.conftest import eventually, publish_all
 from tests.feed.factory import article_state, published
+from tests.feed.validators import CHROMIUM_FLAGS
 from tests.support.procs import ServiceProcess, service_process
 from xabar.runtime.bus import EventBus
 
@@ -29,16 +30,7 @@ pytestmark = pytest.mark.skipif(
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "test-artifacts" / "front-page.png"
 FILLER = 300  # older items: the pager runs to page 52
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+FLAGS = ["--headless", *CHROMIUM_FLAGS]
 INGEST = "http://127.0.0.1:8081"
 
 

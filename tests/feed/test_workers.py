@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from xabar.devstack.loadgen import children
 
 from tests.feed.conftest import eventually
 from tests.feed.factory import article_state, published
@@ -16,19 +17,6 @@ from tests.support.procs import ServiceProcess, service_process
 from xabar.runtime.bus import EventBus
 
 WORKERS = 2
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
 
 
 @pytest.fixture

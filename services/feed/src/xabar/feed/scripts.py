@@ -224,21 +224,8 @@ else
   if building and building ~= cur then second = 'feed:' .. building .. ':' end
 end
 
-local function fields(header)
-  local h, at = {}, 1
-  while true do
-    local stop = string.find(header, '\31', at, true)
-    if not stop then
-      h[#h + 1] = string.sub(header, at)
-      return h
-    end
-    h[#h + 1] = string.sub(header, at, stop - 1)
-    at = stop + 1
-  end
-end
-
 local function one(header, doc)
-  local h = fields(header)
+  local h = split_by(header, '\31')
   local applied = apply(first, h, doc)
   if second then apply(second, h, doc) end
   return applied
