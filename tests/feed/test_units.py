@@ -3,6 +3,7 @@
 import gzip
 import json
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import brotli  # type: ignore[import-untyped]
@@ -16,6 +17,7 @@ from xabar.feed.cache import BR, GZIP, IDENTITY, PageCache, Rendered, coding_for
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc822, rfc3339
 from xabar.feed.documents import ArticleDoc, article_doc, article_fields
+from xabar.feed.fastpath import FastPath
 from xabar.feed.pages import json_for_script
 from xabar.feed.projector import script_args
 from xabar.feed.sanitize import absolute_urls, clean_html, clean_text, excerpt_html, safe_url
@@ -316,3 +318,41 @@ def test_the_tags_and_updated_at_the_apply_script_reads_are_where_it_looks() -> 
     end = raw.index(b'],"image":', start)
     assert json.loads(raw[start + 7 : end + 1]) == list(state.tags)
     assert raw.endswith(b'"updated_at":' + to_json(state.updated_at) + b"}")
+
+
+async def test_the_fast_path_answers_any_cached_url_without_routing() -> None:
+    """An article, a deep page, a tag page: once rendered under its URL, the next request is
+    answered before routing, in the coding asked for; a miss goes down to the app."""
+    cache = PageCache()
+    reached: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+
+    body = ("<p>Статья</p>" * 100).encode()
+    for key in ("/news/novost-1", "/news?page=1039", "/tags/%D0%B3%D0%B0%D0%B7"):
+        cache.put(key, Rendered(body=body, media_type="text/html", revision=0, last_modified=NOW))
+    fast = FastPath(app, cache)
+    for path, query in (
+        ("/news/novost-1", b""),
+        ("/news", b"page=1039"),
+        ("/tags/%D0%B3%D0%B0%D0%B7", b""),
+    ):
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)  # noqa: B023 - consumed within the iteration
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": query,
+            "headers": [(b"accept-encoding", b"gzip, br")],
+        }
+        await fast(scope, None, send)
+        assert sent[0]["status"] == 200 and (b"content-encoding", b"br") in sent[0]["headers"]
+        assert brotli.decompress(sent[1]["body"]) == body
+    assert reached == []
+    await fast({**scope, "path": "/news/other", "query_string": b""}, None, send)
+    assert reached == ["/news/other"]

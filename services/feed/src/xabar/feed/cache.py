@@ -300,11 +300,16 @@ class RevisionWatcher:
         self.interval = interval
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._polled: int | None = None
 
     async def refresh(self) -> None:
+        """Read the revision. It went back (Redis was emptied) only when it is lower than the
+        one read before on this same connection: a read that was in flight while the projector
+        or the pub/sub told a newer one is not a step back."""
         value = await self.redis.get(scripts.REV)
         revision = int(value or 0)
-        if revision < self.cache.revision:
+        previous, self._polled = self._polled, revision
+        if previous is not None and revision < previous:
             log.warning("read-model revision went back; clearing the page cache")
             self.cache.reset(revision)
         else:
