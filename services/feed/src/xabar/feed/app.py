@@ -17,7 +17,7 @@ from xabar.feed.config import FeedSettings
 from xabar.feed.fastpath import FastPath
 from xabar.feed.feeds import Feeds
 from xabar.feed.handlers import wire
-from xabar.feed.pages import Pages, templates
+from xabar.feed.pages import Pages, page_policy, templates
 from xabar.feed.projector import Projector
 from xabar.feed.repository import ReadModel
 from xabar.feed.routes import ROUTERS as FEED_ROUTERS
@@ -28,7 +28,6 @@ from xabar.runtime.asyncapi import asyncapi_routes
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import redis_check
 from xabar.runtime.openapi import OpenAPI
-from xabar.runtime.security import PagePolicy
 
 
 def create_app(
@@ -54,12 +53,13 @@ def create_app(
     if settings.projector:
         wire(bus, projector)
     watcher = RevisionWatcher(redis, cache, interval=settings.revision_poll_ms / 1000)
+    policy = page_policy(settings)
     env = templates()
     feeds = Feeds(settings, read_model, env, now)
     deps = Deps(
         settings=settings,
         cache=cache,
-        pages=Pages(settings, read_model, env, now),
+        pages=Pages(settings, read_model, env, now, policy=policy),
         feeds=feeds,
         api=JsonApi(settings, read_model, now),
         assets=load_assets(),
@@ -94,18 +94,13 @@ def create_app(
         *asyncapi_routes(bus, api),
         *routes(),
     ]
-    pages = PagePolicy().with_(
-        img_src="'self' http: https: data:",
-        form_action=f"'self' {settings.polls_public_url}",
-    )
     app = service_app(
         routes=all_routes,
         lifespan=lifespan,
-        middleware=[
-            Middleware(FastPath, cache=cache),
-        ],
+        # cached pages carry the policy's headers already (Pages renders them in)
+        outermost=[Middleware(FastPath, cache=cache)],
         exception_handlers=exception_handlers(),
-        pages=pages,
+        pages=policy,
     )
     app.state.deps = deps
     return app

@@ -108,6 +108,8 @@ class Rendered:
         if compressed:
             validators.append((b"vary", b"Accept-Encoding"))
         extra = [(k.lower().encode(), v.encode("latin-1")) for k, v in self.headers.items()]
+        if not any(name == b"x-content-type-options" for name, _ in extra):
+            extra.append((b"x-content-type-options", b"nosniff"))
         headers = [
             (b"content-type", self.media_type.encode()),
             (b"content-length", str(len(body)).encode()),

@@ -37,6 +37,7 @@ from xabar.feed.views import (
     sections_of,
     tag_path,
 )
+from xabar.runtime.security import PagePolicy
 
 HERE = Path(__file__).parent
 HTML = "text/html; charset=utf-8"
@@ -74,6 +75,16 @@ def templates() -> Environment:
     return env
 
 
+def page_policy(settings: FeedSettings) -> PagePolicy:
+    """The site's security headers: the runtime's strict policy with photos from anywhere
+    over http(s), votes posted to the polls service and fetches to the site itself."""
+    return PagePolicy().with_(
+        img_src="'self' http: https: data:",
+        form_action=f"'self' {settings.polls_public_url}",
+        connect_src="'self'",
+    )
+
+
 def static_version() -> str:
     return hashlib.blake2b((HERE / "static" / "site.css").read_bytes(), digest_size=6).hexdigest()
 
@@ -85,11 +96,14 @@ class Pages:
         read_model: ReadModel,
         env: Environment,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        policy: PagePolicy | None = None,
     ) -> None:
         self.settings = settings
         self.read = read_model
         self.env = env
         self.clock = clock
+        self.policy = policy or page_policy(settings)
         self.dates = Dates(settings.zone)
         self.images = Images(settings)
         self.css_href = f"/static/site.css?v={static_version()}"
@@ -146,16 +160,7 @@ class Pages:
         )
 
     def security_headers(self) -> dict[str, str]:
-        polls = self.settings.polls_public_url
-        return {
-            "Content-Security-Policy": (
-                "default-src 'none'; style-src 'self'; img-src 'self' http: https: data:; "
-                f"connect-src 'self'; form-action 'self' {polls}; base-uri 'none'; "
-                "frame-ancestors 'none'"
-            ),
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "strict-origin-when-cross-origin",
-        }
+        return self.policy.headers()
 
     def _poll(self, read: PollRead | None, now: datetime) -> Any:
         return poll_view(read, self.settings, now) if read is not None else None

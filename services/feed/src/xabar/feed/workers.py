@@ -54,10 +54,15 @@ def listening_socket(settings: FeedSettings) -> socket.socket:
 
 
 def worker_settings(settings: FeedSettings, index: int) -> FeedSettings:
-    """Worker 0 runs the projector (if the settings say so); the others only serve."""
+    """Worker 0 runs the projector (if the settings say so); the others only serve. Worker N
+    serves its metrics on the metrics port + N (each process counts its own requests)."""
     if index == 0:
         return settings
-    return settings.model_copy(update={"projector": False})
+    update: dict[str, object] = {"projector": False}
+    address = settings.metrics_address()
+    if address is not None:
+        update["metrics_port"] = address[1] + index
+    return settings.model_copy(update=update)
 
 
 class Supervisor:

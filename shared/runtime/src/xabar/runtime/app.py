@@ -40,14 +40,20 @@ def service_app(
     exception_handlers: Mapping[Any, Any],
     middleware: Sequence[Middleware] = (),
     pages: PagePolicy | None = None,
+    outermost: Sequence[Middleware] = (),
 ) -> Starlette:
     """A service's Starlette app: security headers outermost (``pages`` is its HTML policy),
     then ``middleware``, then request metrics. Starlette's trailing-slash redirect is off: it
-    builds its ``Location`` from the request's Host header."""
+    builds its ``Location`` from the request's Host header.
+
+    ``outermost`` goes before the security headers: only for a middleware whose own answers
+    already carry them (the feed's fast path sends pages rendered with ``pages.headers()``),
+    so that the hottest answers skip a wrapper that would find nothing to add."""
     app = Starlette(
         routes=list(routes),
         lifespan=lifespan,
         middleware=[
+            *outermost,
             Middleware(SecurityHeaders, policy=pages),
             *middleware,
             Middleware(MetricsMiddleware),
