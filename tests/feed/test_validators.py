@@ -38,7 +38,12 @@ from xabar.runtime.bus import EventBus
 
 ARTIFACTS = ROOT / "test-artifacts"
 GONE_SLUG = "snyato-s-publikacii"
-PHOTO = "http://127.0.0.1:8082/media/m-demo"  # under the default XABAR_FEED_MEDIA_URL
+PHOTO = "http://127.0.0.1:8082/media/m-demo"
+VARIANTS = [
+    {"url": f"{PHOTO}/{w}.{ext}", "width": w, "height": w * 2 // 3, "media_type": f"image/{mime}"}
+    for w in (480, 800)
+    for ext, mime in (("avif", "avif"), ("webp", "webp"), ("jpg", "jpeg"))
+]
 # page type -> (path, status)
 PAGES: dict[str, tuple[str, int]] = {
     "front": ("/", 200),
@@ -83,7 +88,14 @@ async def site(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
         gone = article_state(slug=GONE_SLUG, title="Снятая с публикации новость")
         photo = demo.featured_state().model_copy(
             update={
-                "image": image(PHOTO, credit=demo.CREDIT, alt="Переговоры", width=1600, height=1067)
+                "image": image(
+                    PHOTO,
+                    credit=demo.CREDIT,
+                    alt="Переговоры",
+                    width=1600,
+                    height=1067,
+                    variants=VARIANTS,
+                )
             }
         )
         events = [published(s) for s in demo.filler(40)]
@@ -254,7 +266,11 @@ async def test_the_json_ld_is_a_complete_news_article(site: str, name: str) -> N
 async def test_photos_come_in_avif_webp_and_jpeg_widths(site: str) -> None:
     html = (await _fetch(site, PAGES["article"][0])).text
     picture = html[html.index("<picture>") : html.index("</picture>")]
-    assert f'<source type="image/avif" srcset="{PHOTO}?w=480&amp;fmt=avif 480w' in picture
-    assert f'<source type="image/webp" srcset="{PHOTO}?w=480&amp;fmt=webp 480w' in picture
-    assert f'srcset="{PHOTO}?w=480&amp;fmt=jpeg 480w, {PHOTO}?w=800&amp;fmt=jpeg 800w' in picture
-    assert f"{PHOTO} 1600w" in picture and f'src="{PHOTO}"' in picture
+    for ext, mime in (("avif", "avif"), ("webp", "webp")):
+        assert (
+            f'<source type="image/{mime}" srcset="{PHOTO}/480.{ext} 480w, {PHOTO}/800.{ext} 800w"'
+        ) in picture
+    assert f'src="{PHOTO}"' in picture
+    assert f'srcset="{PHOTO}/480.jpg 480w, {PHOTO}/800.jpg 800w"' in picture
+    no_photo = (await _fetch(site, PAGES["article-no-photo"][0])).text
+    assert "<picture>" not in no_photo

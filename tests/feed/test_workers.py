@@ -10,13 +10,26 @@ from pathlib import Path
 import httpx
 import pytest
 from xabar.devstack.loadgen import children
+from xabar.devstack.stack import port_is_free
 
 from tests.feed.conftest import eventually
 from tests.feed.factory import article_state, published
 from tests.support.procs import ServiceProcess, service_process
+from xabar.feed.workers import METRICS_STEP
 from xabar.runtime.bus import EventBus
+from xabar.runtime.localinfra import free_port
 
 WORKERS = 2
+
+
+def metrics_ports(count: int) -> int:
+    """A port such that the metrics ports of ``count`` workers from it are free."""
+    while True:
+        first = free_port()
+        if first + METRICS_STEP * count < 65536 and all(
+            port_is_free(first + METRICS_STEP * n) for n in range(1, count)
+        ):
+            return first
 
 
 @pytest.fixture
@@ -27,6 +40,7 @@ async def site(redis_url: str, jwt_secret: str, tmp_path: Path) -> AsyncIterator
         "XABAR_FEED_CONSUMER_NAME": "feed-workers",
         "XABAR_FEED_LOG_JSON": "false",
         "XABAR_FEED_WORKERS": str(WORKERS),
+        "XABAR_FEED_METRICS_PORT": str(metrics_ports(WORKERS)),  # worker N: this + 100 N
     }
     proc = service_process("xabar.feed", env, tmp_path, "XABAR_FEED_PORT")
     await asyncio.to_thread(proc.start)

@@ -23,9 +23,6 @@ Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONG
 ``XABAR_FEED_INGEST_PUBLIC_URL`` (default ``http://127.0.0.1:8081``)
     Public base URL of the ingest service: "Народный репортер" and "Напишите нам" link to
     ``{ingest_public_url}/report``.
-``XABAR_FEED_MEDIA_URL`` (default ``http://127.0.0.1:8082/media/``)
-    Where the publisher serves photos: for those, pages offer AVIF, WebP and JPEG in several
-    widths (``{url}{id}?w=800&fmt=webp``; see ``xabar.feed.images``).
 ``XABAR_FEED_PAGE_SIZE`` (default ``6``, as on the reference page)
     News items per HTML/JSON page (front page, news list, country sections).
 ``XABAR_FEED_FEED_ITEMS`` (default ``20``)
@@ -42,8 +39,8 @@ Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONG
     missed (e.g. while its subscription reconnects).
 ``XABAR_FEED_WORKERS`` (default ``0``: as many as the machine has cores)
     Worker processes serving the site on one port (``SO_REUSEPORT``), each with its own page
-    cache, all following the shared revision; ``1`` serves in the process itself. See
-    ``xabar.feed.workers``.
+    cache, all following the shared revision; ``1`` serves in the process itself. Worker N
+    serves its metrics on ``XABAR_FEED_METRICS_PORT`` + 100 N. See ``xabar.feed.workers``.
 ``XABAR_FEED_PROJECTOR`` (default ``true``)
     Run the read-model projector (consumer group ``feed``) in worker 0 of this replica. Every
     replica may run it: the group shares the work; set it to false for render-only replicas.
@@ -76,7 +73,6 @@ class FeedSettings(ServiceSettings):
     site_description: str = Field(default=DEFAULT_DESCRIPTION, max_length=500)
     polls_public_url: str = "http://127.0.0.1:8083"
     ingest_public_url: str = "http://127.0.0.1:8081"
-    media_url: str = "http://127.0.0.1:8082/media/"
     page_size: int = Field(default=6, ge=1, le=100)
     feed_items: int = Field(default=20, ge=1, le=500)
     polls_page_size: int = Field(default=20, ge=1, le=200)
@@ -101,13 +97,6 @@ class FeedSettings(ServiceSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
-
-    @field_validator("media_url")
-    @classmethod
-    def _media_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value if value.endswith("/") else value + "/"
 
     @property
     def zone(self) -> ZoneInfo:

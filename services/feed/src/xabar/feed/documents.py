@@ -18,12 +18,20 @@ class _Doc(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+class VariantDoc(_Doc):
+    url: str
+    width: int
+    height: int
+    media_type: str
+
+
 class ImageDoc(_Doc):
     url: str
     credit: str | None = None
     alt: str | None = None
     width: int | None = None
     height: int | None = None
+    variants: tuple[VariantDoc, ...] = ()
 
 
 class CorrectionDoc(_Doc):
@@ -122,6 +130,11 @@ def article_fields(state: ArticleState, version: int) -> dict[str, Any]:
             "alt": _opt(state.image.alt),
             "width": state.image.width,
             "height": state.image.height,
+            "variants": tuple(
+                {"url": v_url, "width": v.width, "height": v.height, "media_type": v.media_type}
+                for v in state.image.variants
+                if (v_url := safe_url(v.url)) is not None
+            ),
         }
     return {
         "article_id": state.article_id,

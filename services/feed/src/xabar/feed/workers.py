@@ -29,6 +29,7 @@ log = logging.getLogger("xabar.feed.workers")
 STOP_GRACE_S = 15.0
 MAX_PAUSE_S = 5.0
 PR_SET_PDEATHSIG = 1
+METRICS_STEP = 100
 
 
 def _die_with_parent() -> None:
@@ -55,13 +56,14 @@ def listening_socket(settings: FeedSettings) -> socket.socket:
 
 def worker_settings(settings: FeedSettings, index: int) -> FeedSettings:
     """Worker 0 runs the projector (if the settings say so); the others only serve. Worker N
-    serves its metrics on the metrics port + N (each process counts its own requests)."""
+    serves its metrics on the metrics port + 100 N (each process counts its own requests; the
+    step keeps clear of the other services' listeners, on the ports next to the feed's)."""
     if index == 0:
         return settings
     update: dict[str, object] = {"projector": False}
     address = settings.metrics_address()
     if address is not None:
-        update["metrics_port"] = address[1] + index
+        update["metrics_port"] = address[1] + METRICS_STEP * index
     return settings.model_copy(update=update)
 
 
