@@ -81,10 +81,10 @@ async def site(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
         "xabar.feed", env, tmp_path_factory.mktemp("validators"), "XABAR_FEED_PORT"
     )
     proc.env["XABAR_FEED_SITE_URL"] = proc.url
-    await asyncio.to_thread(proc.start)
     bus = EventBus(redis_url, consumer_name="validators-publisher")
     await bus.start()
     try:
+        await asyncio.to_thread(proc.start, 90)  # a generous bound on a loaded box
         gone = article_state(slug=GONE_SLUG, title="Снятая с публикации новость")
         photo = demo.featured_state().model_copy(
             update={

@@ -20,6 +20,7 @@ from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import free_port
 
 WORKERS = 2
+START_S = 90  # two interpreters importing the app on a loaded box
 
 
 def metrics_ports(count: int) -> int:
@@ -43,8 +44,8 @@ async def site(redis_url: str, jwt_secret: str, tmp_path: Path) -> AsyncIterator
         "XABAR_FEED_METRICS_PORT": str(metrics_ports(WORKERS)),  # worker N: this + 100 N
     }
     proc = service_process("xabar.feed", env, tmp_path, "XABAR_FEED_PORT")
-    await asyncio.to_thread(proc.start)
     try:
+        await asyncio.to_thread(proc.start, START_S)
         yield proc
     finally:
         await asyncio.to_thread(proc.terminate)

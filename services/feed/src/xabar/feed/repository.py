@@ -102,6 +102,12 @@ def _snapshot(generation: Any, revision: Any, lm: Any) -> Snapshot:
     return Snapshot(_str(generation), int(revision or 0), datetime.fromtimestamp(ms / 1000, UTC))
 
 
+def _updated_of(listed: str | None) -> str | None:
+    """The updated_at of an article's list entry ("countries|featured|fcountries|updated|tags")."""
+    parts = (listed or "").split("|", 4)
+    return parts[3] if len(parts) > 3 else None
+
+
 def _when(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -202,7 +208,7 @@ class ReadModel:
     async def slugs(self, list_key: str, start: int, count: int) -> SlugsRead:
         """Slugs of ``list_key`` by ascending index (oldest first), with their updated_at."""
         gen, rev, total, lm, *rest = await _run(self._asc, [list_key, start, start + count - 1])
-        pairs = [(_str(rest[i]), _str(rest[i + 1])) for i in range(0, len(rest), 2)]
+        pairs = [(_str(rest[i]), _updated_of(_str(rest[i + 1]))) for i in range(0, len(rest), 2)]
         kept = [(slug, updated) for slug, updated in pairs if slug]
         return SlugsRead(
             _snapshot(gen, rev, lm),

@@ -13,11 +13,11 @@ Per generation ``G`` (prefix ``feed:G:``)::
     a       hash   article_id -> ArticleDoc JSON (published articles only)
     v       hash   article_id -> version last applied (kept after unpublishing: a tombstone)
     sl      hash   article_id -> current slug
-    m       hash   article_id -> the lists it is in: "KZ,TJ|1|TJ" (countries|featured|featured in)
+    m       hash   article_id -> the lists it is in and its updated_at (RFC 3339, as in its
+                   document: sitemaps' lastmod): "KZ,TJ|1|TJ|2026-02-17T07:58:00Z|tag RS tag"
+                   (countries|featured|featured in|updated_at|tags joined by RS, \x1e)
     s       hash   slug -> article_id (old slugs too, so they can redirect; an unpublished
                    article's too: its page answers 410 Gone)
-    u       hash   article_id -> its updated_at (RFC 3339, as in its document): sitemaps' lastmod
-    mt      hash   article_id -> its tags, joined by RS (\x1e)
     z:t:TAG zset   the articles of a tag, by published_at
     z:all   zset   article_id scored by published_at (ms): the news list, newest first
     z:c:KZ  zset   the same per country section
@@ -94,20 +94,20 @@ local function newer(P, vkey, id, version)
   return version > tonumber(redis.call('HGET', P .. vkey, id) or '0')
 end
 
--- the lists an article is in, as written by its last upsert: "countries|featured|fcountries"
+-- the lists an article is in, as written by its last upsert:
+-- "countries|featured|fcountries|updated_at|tags joined by RS" (entries written before tags
+-- and updated_at have only the first three)
 local function unlist_article(P, id)
   local m = redis.call('HGET', P .. 'm', id)
   if not m then return end
-  local countries, featured, fcountries = string.match(m, '^([^|]*)|([^|]*)|([^|]*)$')
+  local countries, featured, fcountries, rest = string.match(m, '^([^|]*)|([^|]*)|([^|]*)(.*)$')
   redis.call('ZREM', P .. 'z:all', id)
   if featured == '1' then redis.call('ZREM', P .. 'z:f', id) end
   for _, c in ipairs(split(countries)) do redis.call('ZREM', P .. 'z:c:' .. c, id) end
   for _, c in ipairs(split(fcountries)) do redis.call('ZREM', P .. 'z:f:' .. c, id) end
+  local tags = string.match(rest or '', '^|[^|]*|(.*)$')
+  for _, t in ipairs(split_by(tags, RS)) do redis.call('ZREM', P .. 'z:t:' .. t, id) end
   redis.call('HDEL', P .. 'm', id)
-  for _, t in ipairs(split_by(redis.call('HGET', P .. 'mt', id), RS)) do
-    redis.call('ZREM', P .. 'z:t:' .. t, id)
-  end
-  redis.call('HDEL', P .. 'mt', id)
 end
 
 -- The article document's tags and updated_at: its JSON has the ArticleDoc fields in order,
@@ -160,7 +160,6 @@ local function apply(P, h, doc)
     redis.call('HSET', P .. 'a', id, doc)
     redis.call('HSET', P .. 's', slug, id)
     redis.call('HSET', P .. 'sl', id, slug)
-    redis.call('HSET', P .. 'm', id, h[7] .. '|' .. featured .. '|' .. h[9])
     redis.call('ZADD', P .. 'z:all', score, id)
     for _, c in ipairs(split(h[7])) do redis.call('ZADD', P .. 'z:c:' .. c, score, id) end
     if featured == '1' then redis.call('ZADD', P .. 'z:f', score, id) end
@@ -172,16 +171,14 @@ local function apply(P, h, doc)
         tags[#tags + 1] = t
       end
     end
-    if #tags > 0 then redis.call('HSET', P .. 'mt', id, table.concat(tags, RS)) end
-    local updated = updated_of(doc)
-    if updated then redis.call('HSET', P .. 'u', id, updated) end
+    local listed = h[7] .. '|' .. featured .. '|' .. h[9] .. '|' .. (updated_of(doc) or '')
+    redis.call('HSET', P .. 'm', id, listed .. '|' .. table.concat(tags, RS))
   elseif kind == 'U' then
     vkey = 'v'
     if not newer(P, vkey, id, version) then return 0 end
     unlist_article(P, id)
     redis.call('HDEL', P .. 'sl', id)  -- its slugs stay in s: their pages answer 410 Gone
     redis.call('HDEL', P .. 'a', id)
-    redis.call('HDEL', P .. 'u', id)
   elseif kind == 'P' then
     vkey = 'pv'
     if not newer(P, vkey, id, version) then return 0 end
@@ -403,7 +400,7 @@ local ids = {}
 if stop >= start then ids = redis.call('ZRANGE', P .. ARGV[1], start, stop) end
 if #ids > 0 then
   local slugs = redis.call('HMGET', P .. 'sl', unpack(ids))
-  local updated = redis.call('HMGET', P .. 'u', unpack(ids))
+  local updated = redis.call('HMGET', P .. 'm', unpack(ids))
   for i = 1, #slugs do
     out[#out + 1] = slugs[i]
     out[#out + 1] = updated[i]
