@@ -86,11 +86,12 @@ async def site(
         "XABAR_FEED_CONSUMER_NAME": "feed-browser",
         "XABAR_FEED_INGEST_PUBLIC_URL": INGEST,
         "XABAR_FEED_LOG_JSON": "false",
+        "XABAR_FEED_WORKERS": "1",  # one process: what this test looks at is the page
     }
     proc = service_process("xabar.feed", env, tmp_path, "XABAR_FEED_PORT")
     proc.env["XABAR_FEED_SITE_URL"] = proc.url
-    await asyncio.to_thread(proc.start)
     try:
+        await asyncio.to_thread(proc.start)
         await publish_all(publisher, [published(s) for s in demo.filler(FILLER)])
         await publish_all(publisher, demo.events())
         async with httpx.AsyncClient(base_url=proc.url) as client:

@@ -1,4 +1,5 @@
-"""The event channels of the feed: ``article.*`` and ``poll.*`` into the read model.
+"""The event channels of the feed: ``article.*``, ``country_profile.*`` and ``poll.*`` into the
+read model.
 
 Both are batch subscriptions (``EventBus.subscribe_batch``): many events per Redis round trip,
 each acked only once applied, one outcome per event (``Projector.handle_batch``).
@@ -18,6 +19,7 @@ from xabar.contracts import (
     ArticlePublished,
     ArticleUnpublished,
     ArticleUpdated,
+    CountryProfilePublished,
     PollClosed,
     PollOpened,
     PollTallied,
@@ -25,14 +27,15 @@ from xabar.contracts import (
 from xabar.feed.projector import Projector
 from xabar.runtime.bus import EventBus, Outcomes
 
-ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished
+ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryProfilePublished
 PollEvent = PollOpened | PollClosed | PollTallied
 
 
 async def on_articles(
     events: Sequence[ArticleEvent], projector: Annotated[Projector, Context("projector")]
 ) -> Outcomes:
-    """Apply article events to the read model, version-gated per article."""
+    """Apply article events (and the countries' profiles, on the same stream) to the read
+    model, version-gated per article (per country)."""
     return await projector.handle_batch(events)
 
 

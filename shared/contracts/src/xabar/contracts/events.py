@@ -314,8 +314,7 @@ class CountryFact(_Data):
 
 
 class CountryProfile(_Data):
-    """The newsroom's short profile of a country section, shown as "О стране" (its whole public
-    state: each event replaces the one before)."""
+    """A country section's profile by the newsroom ("О стране"); each event replaces the last."""
 
     country: CountryCode  # one of countries.COUNTRIES
     title: str  # "Казахстан"
