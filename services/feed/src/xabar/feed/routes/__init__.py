@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute
 
 from xabar.feed.errors import BadParameter, FeedError, NotFound, ReadModelUnavailable
 from xabar.feed.pages import HTML
-from xabar.feed.routes import api, assets, feeds, pages, sections, sitemaps
+from xabar.feed.routes import api, assets, feeds, pages, preview, sections, sitemaps
 from xabar.feed.routes.deps import Deps
 from xabar.runtime.http import error_handlers as runtime_handlers
 from xabar.runtime.http import error_response
@@ -40,6 +40,7 @@ ROUTERS: tuple[Router, ...] = (
     sitemaps.router,
     api.router,
     assets.router,
+    preview.router,
     sections.router,
 )
 
