@@ -62,7 +62,7 @@ def matches(a: Article, q: ArticleQuery, viewer: str | None) -> bool:
     if viewer is not None and not (a.status == "published" or a.owner_id == viewer):
         return False
     terms = search_terms(a.title, a.lead, a.body_html)
-    wanted = [w for w in idx.words_of(q.text or "") if w not in idx.STOPWORDS and len(w) >= 2]
+    wanted = [w for w in idx.words_of(q.text or "") if idx._meaningful(w)]
     return all(any(t.startswith(w) for t in terms) for w in wanted)
 
 
@@ -102,6 +102,7 @@ QUERIES = [
     ArticleQuery(text="выбор газ"),
     ArticleQuery(text="елка"),  # ё is е
     ArticleQuery(text="и про"),  # stop words: "про" is a word, "и" is not
+    ArticleQuery(text="статья 1"),  # a number is a word
     ArticleQuery(text="слово1", status="published"),
     ArticleQuery(text="нет-такого-слова"),
     ArticleQuery(text="астана", country="TJ", owner_id="cat"),
@@ -200,3 +201,15 @@ def test_the_words_of_an_article_are_bounded_and_skip_stop_words() -> None:
     assert terms == ["выборы", "казахстане", "итоги", "планы", "слово"]
     many = search_terms("", "", " ".join(f"w{n}" for n in range(500)))
     assert len(many) == idx.MAX_TERMS
+
+
+async def test_summaries_by_article_id_and_documents_indexed_as_stored(
+    index: ArticleIndex,
+) -> None:
+    one, two = article(1, title="Газ и нефть"), article(2, title="Астана")
+    doc = one.model_dump() | {"_id": one.article_id}
+    await index.put_many([doc, summary_of(two)])  # a stored document: its words are found
+    assert await listed(index, ArticleQuery(text="нефт")) == [one.article_id]
+    got = await index.summaries([two.article_id, "f" * 32, one.article_id])
+    assert [s["article_id"] for s in got] == [two.article_id, one.article_id]
+    assert "terms" not in got[0]

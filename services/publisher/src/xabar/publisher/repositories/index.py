@@ -79,6 +79,7 @@ MAX_QUERY_WORDS = 5
 MAX_EXPANSIONS = 32  # words a typed prefix stands for
 MATERIALIZE = 20_000  # a word's articles, at most, intersected with the filter at once
 MAX_WALK = 30_000  # articles looked at, at most, for one page
+MAX_COUNT = 100_000  # articles counted, at most, for a list's total
 WALK_CHUNK = 500
 TEMP_TTL_S = 30
 BODY_CHARS = 3000  # the start of the body the words come from
@@ -148,14 +149,19 @@ def words_of(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.casefold().replace("ё", "е")) if w]
 
 
+def _meaningful(word: str) -> bool:
+    """Indexed and searched for: not a stop word, and two letters or more (or a number)."""
+    return (len(word) >= 2 or word.isdigit()) and word not in STOPWORDS
+
+
 def search_terms(title: str, lead: str, body_html: str) -> list[str]:
     """The distinct words an article is found by: its title's first, then its lead's and its
-    body's, at most ``MAX_TERMS``, none shorter than 2 letters, none a stop word."""
+    body's, at most ``MAX_TERMS``, none a single letter, none a stop word."""
     out: dict[str, None] = {}
     body = html_to_text(body_html[: BODY_CHARS * 4])[:BODY_CHARS]
     for text in (title, lead, body):
         for word in words_of(text):
-            if len(word) >= 2 and word not in STOPWORDS:
+            if _meaningful(word):
                 out.setdefault(word[:MAX_TERM_LENGTH])
                 if len(out) >= MAX_TERMS:
                     return list(out)
@@ -251,7 +257,14 @@ class ArticleIndex:
         out = {f: _iso(summary.get(f)) for f in SUMMARY_FIELDS}
         out["article_id"] = str(summary["article_id"])
         out["countries"] = list(summary.get("countries") or [])
-        terms = list(summary.get("terms") or [])
+        if "terms" in summary:
+            terms = list(summary["terms"] or [])
+        else:  # a document as stored (title, lead, body), not a summary
+            terms = search_terms(
+                summary.get("title") or "",
+                summary.get("lead") or "",
+                summary.get("body_html") or "",
+            )
         out["terms"] = terms
         new_sets = sets_of(out)
         old_sets = [k for k in sets_of(held) if k not in new_sets] if held else []
@@ -392,15 +405,20 @@ class ArticleIndex:
 
     async def _plan(self, query: ArticleQuery) -> Plan | None:
         """The sets a query reads, smallest first; None when a word stands for nothing."""
+        sorted_sets = []
         if query.country:
-            sorted_sets = [country_key(query.country, query.status)]
-        else:
-            sorted_sets = [status_key(query.status) if query.status else ALL]
+            sorted_sets.append(country_key(query.country, query.status))
+        elif query.status:
+            sorted_sets.append(status_key(query.status))
         if query.owner_id:
             sorted_sets.append(owner_key(query.owner_id))
         words = await self._expand(query.text or "")
         if words is None:
             return None
+        if not sorted_sets:
+            sorted_sets.append(ALL)
+        if len(sorted_sets) == 1 and not words:
+            return Plan(sorted_sets[0])
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in sorted_sets:
                 pipe.zcard(key)
@@ -427,7 +445,7 @@ class ArticleIndex:
         """Each word of a query as the word sets it stands for (itself and the words it begins,
         at most ``MAX_EXPANSIONS``); None if a word stands for none."""
         typed = list(dict.fromkeys(w[:MAX_TERM_LENGTH] for w in words_of(text)))
-        meaningful = [w for w in typed if w not in STOPWORDS and len(w) >= 2] or typed
+        meaningful = [w for w in typed if _meaningful(w)] or typed
         meaningful = meaningful[:MAX_QUERY_WORDS]
         if not meaningful:
             return []
@@ -457,7 +475,16 @@ class ArticleIndex:
 
     async def _walk(self, plan: Plan, start: int, count: int, unless: str | None) -> Found:
         """Walk ``plan.source`` newest first, a chunk at a time, keeping what every check
-        passes, until ``start + count`` are found, the source ends, or ``MAX_WALK``."""
+        passes, until ``start + count`` are found, the source ends, or ``MAX_WALK``. Sorted sets
+        alone (no words): their total is counted exactly (``ZINTERCARD``, bounded)."""
+        found = await self._walked(plan, start, count, unless)
+        if found.exact or plan.words or unless is not None:
+            return found
+        keys = [plan.source, *plan.in_sorted]
+        total = await self.redis.zintercard(len(keys), keys, limit=MAX_COUNT)
+        return Found(found.rows, int(total), int(total) < MAX_COUNT)
+
+    async def _walked(self, plan: Plan, start: int, count: int, unless: str | None) -> Found:
         kept: list[tuple[bytes, float]] = []
         matched, offset = 0, 0
         size = int(await self.redis.zcard(plan.source))
@@ -505,6 +532,16 @@ class ArticleIndex:
             at += len(keys)
             keep = [k and h for k, h in zip(keep, hits, strict=True)]
         return [row for row, k in zip(rows, keep, strict=True) if k]
+
+    async def summaries(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The summaries of these articles (those indexed), in that order."""
+        out = []
+        for start in range(0, len(ids), PIPELINE_CHUNK):
+            for row in await self._held(ids[start : start + PIPELINE_CHUNK]):
+                if row is not None:
+                    row.pop("terms", None)
+                    out.append(row)
+        return out
 
     async def _summaries(self, members: list[bytes]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
