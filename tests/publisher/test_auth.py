@@ -23,6 +23,7 @@ PUBLIC = {
     ("GET", "/openapi.json"),
     ("GET", "/asyncapi.json"),
     ("GET", "/media/{media_id}"),
+    ("GET", "/media/{media_id}/{size}"),
     ("POST", "/api/v1/auth/login"),
 }
 C, E, X = Role.CONTRIBUTOR, Role.EDITOR, Role.CHIEF

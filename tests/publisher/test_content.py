@@ -1,12 +1,9 @@
 """Pure logic: sanitizing, Markdown, tips as paragraphs, slugs, revisions, image checks."""
 
-import io
 from datetime import UTC, datetime
 
 import pytest
-from PIL import Image
 
-from tests.publisher.conftest import jpeg
 from xabar.publisher.content import (
     allocate,
     base_slug,
@@ -23,8 +20,7 @@ from xabar.publisher.domain import (
     revision,
     state_at,
 )
-from xabar.publisher.errors import BadMedia, InvalidTransition, MediaTooLarge, NotAllowed
-from xabar.publisher.media import inspect_image
+from xabar.publisher.errors import InvalidTransition, NotAllowed
 from xabar.publisher.schemas import ArticleIn, ArticlePatch
 from xabar.runtime.auth import Principal, Role
 from xabar.runtime.http import BadRequest, validate
@@ -115,23 +111,6 @@ def test_transitions_check_role_then_ownership_then_status() -> None:
         check_transition(contributor, draft, "publish")
     with pytest.raises(InvalidTransition):
         check_transition(Principal("e", "Р", Role.EDITOR), draft, "unpublish")
-
-
-def test_images_are_read_from_their_bytes_and_bounded() -> None:
-    assert inspect_image(jpeg(30, 20), max_bytes=10**6, max_pixels=10**6).width == 30
-    png = io.BytesIO()
-    Image.new("RGBA", (10, 10)).save(png, "PNG")
-    assert inspect_image(png.getvalue(), max_bytes=10**6, max_pixels=10**6).content_type == (
-        "image/png"
-    )
-    with pytest.raises(BadMedia):
-        inspect_image(b"GIF89a....", max_bytes=10**6, max_pixels=10**6)
-    with pytest.raises(BadMedia):
-        inspect_image(jpeg()[:200], max_bytes=10**6, max_pixels=10**6)
-    with pytest.raises(MediaTooLarge):
-        inspect_image(jpeg(300, 300), max_bytes=10**6, max_pixels=300 * 299)
-    with pytest.raises(MediaTooLarge):
-        inspect_image(jpeg(), max_bytes=100, max_pixels=10**6)
 
 
 def test_article_bodies_validate_countries_tags_urls_and_one_body() -> None:

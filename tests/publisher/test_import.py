@@ -1,6 +1,7 @@
 """``import-articles`` and ``republish-all`` as the dev runner and ops call them (subprocesses)."""
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from PIL import Image
 
 from tests.publisher.conftest import (
     SettingsFactory,
@@ -117,7 +119,10 @@ async def test_import_creates_and_publishes_once_and_republish_all_re_emits(
     async with running_in_task(settings) as h:
         assert top.data.image.url.startswith(settings.public_url)
         media = await h.client.get(top.data.image.url.removeprefix(settings.public_url))
-        assert media.status_code == 200 and media.content == photo.read_bytes()
+        assert media.status_code == 200 and media.content != photo.read_bytes()  # re-encoded
+        with Image.open(io.BytesIO(media.content)) as img:
+            assert (img.format, img.size) == ("JPEG", (120, 80))
+        assert [v.width for v in top.data.image.variants] == [120, 120]
         listing = await h.client.get(
             "/api/v1/articles?status=published&country=UZ&per_page=10", headers=h.auth()
         )

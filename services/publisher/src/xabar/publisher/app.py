@@ -17,6 +17,7 @@ from xabar.publisher.articles import ArticleService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import wire
+from xabar.publisher.images import ImageWork
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.media import IngestClient, MediaStore
@@ -98,9 +99,12 @@ def build(
     codec = TokenCodec(
         settings.jwt_secret.get_secret_value(), ttl=timedelta(seconds=settings.token_ttl_s)
     )
-    media = MediaStore(
-        collections, max_bytes=settings.max_media_bytes, max_pixels=settings.max_media_pixels
+    work = ImageWork(
+        max_bytes=settings.max_media_bytes,
+        max_pixels=settings.max_media_pixels,
+        concurrency=settings.media_encode_concurrency,
     )
+    media = MediaStore(collections, work)
     relay_opts: dict[str, Any] = {
         "sweep_interval": settings.relay_sweep_s,
         "enabled": settings.relay_enabled,

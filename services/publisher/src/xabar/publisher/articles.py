@@ -25,7 +25,15 @@ from xabar.contracts import (
     SubmissionStatus,
 )
 from xabar.publisher.config import PublisherSettings
-from xabar.publisher.content import base_slug, render_markdown, sanitize_html, text_to_html
+from xabar.publisher.content import (
+    InlineSize,
+    base_slug,
+    inline_media_ids,
+    render_markdown,
+    responsive_images,
+    sanitize_html,
+    text_to_html,
+)
 from xabar.publisher.domain import (
     CONTENT_FIELDS,
     PRODUCER,
@@ -64,6 +72,7 @@ SYSTEM = Principal("system", "Xabar", Role.CHIEF)
 IMPORTER = Principal("system:import", "Импорт", Role.CHIEF)
 REPORTER_SOURCE = "Народный репортер"
 NOT_FEATURED_HERE = "эта статья здесь не новость дня"
+MAX_INLINE_PHOTOS = 100  # inline photos looked up per body (the rest keep their plain src)
 
 
 def article_id_for(key: str) -> str:
@@ -142,9 +151,9 @@ class ArticleService:
             out["lead"] = (given.get("lead") or "").strip()
         if given.get("body_markdown") is not None:
             out["body_markdown"] = given["body_markdown"]
-            out["body_html"] = render_markdown(given["body_markdown"])
+            out["body_html"] = await self.responsive(render_markdown(given["body_markdown"]))
         elif "body_html" in given or full:
-            out["body_html"] = sanitize_html(given.get("body_html") or "")
+            out["body_html"] = await self.responsive(sanitize_html(given.get("body_html") or ""))
             out["body_markdown"] = None
         elif "body_markdown" in given:
             out["body_markdown"] = None  # keep the HTML, forget its Markdown source
@@ -158,6 +167,20 @@ class ArticleService:
                 out[name] = (given.get(name) or "").strip() or None
         return {k: v for k, v in out.items() if current.get(k) != v}
 
+    async def responsive(self, body_html: str) -> str:
+        """A sanitized body whose inline photos from our library point at their sizes."""
+        base = self.settings.media_url("")
+        sizes: dict[str, list[InlineSize]] = {}
+        for media_id in inline_media_ids(body_html, base)[:MAX_INLINE_PHOTOS]:
+            stored = await self.media.get_meta(media_id)
+            if stored is not None:
+                sizes[media_id] = [
+                    (f"{base}{media_id}/{v.name}", v.width, v.height)
+                    for v in stored.variants
+                    if v.media_type == "image/jpeg"
+                ]
+        return responsive_images(body_html, base, sizes)
+
     async def resolve_image(self, image: Doc | None) -> Doc | None:
         if not image:
             return None
@@ -169,15 +192,40 @@ class ArticleService:
                 raise InvalidInput(f"загруженного изображения {media_id} нет")
             out |= self.image_of(stored)
         else:
-            out |= {"url": image["url"], "media_id": None, "width": None, "height": None}
+            out |= {
+                "url": image["url"],
+                "media_id": None,
+                "width": None,
+                "height": None,
+                "variants": [],
+            }
         return out
 
     def image_of(self, stored: StoredMedia) -> Doc:
+        """An uploaded image as an article shows it: its largest JPEG size (or the image itself,
+        stored before sizes were made) and every size, for ``srcset``."""
+        base = self.settings.media_url(stored.media_id)
+        variants = [
+            {
+                "url": f"{base}/{v.name}",
+                "width": v.width,
+                "height": v.height,
+                "media_type": v.media_type,
+            }
+            for v in stored.variants
+        ]
+        fallback = stored.largest("image/jpeg")
+        url, width, height = (
+            (base, stored.width, stored.height)
+            if fallback is None
+            else (f"{base}/{fallback.name}", fallback.width, fallback.height)
+        )
         return {
-            "url": self.settings.media_url(stored.media_id),
+            "url": url,
             "media_id": stored.media_id,
-            "width": stored.width,
-            "height": stored.height,
+            "width": width,
+            "height": height,
+            "variants": variants,
         }
 
     # --- create and edit --------------------------------------------------------------------------

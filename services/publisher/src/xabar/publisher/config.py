@@ -45,6 +45,9 @@ Added by the publisher:
 - ``XABAR_PUBLISHER_MAX_MEDIA_BYTES`` (default 15728640): the largest image upload or copy.
 - ``XABAR_PUBLISHER_MAX_MEDIA_PIXELS`` (default 50000000): width times height of an image, checked
   before decoding (decompression bombs are refused).
+- ``XABAR_PUBLISHER_MEDIA_ENCODE_CONCURRENCY`` (default 2): how many images are decoded and
+  re-encoded at once (uploads, tips' photos, imports); each holds a few times its pixels in
+  memory while it runs, so memory stays within this times ``MAX_MEDIA_PIXELS`` times ~16 bytes.
 - ``XABAR_PUBLISHER_NEWSROOM_PATH`` (default empty: the root): the base path of the newsroom, the
   editors' web app (``/newsroom`` behind the compose edge); every link, form action, redirect and
   the session cookie's ``Path`` start with it.
@@ -108,6 +111,7 @@ class PublisherSettings(ServiceSettings):
     max_json_bytes: int = Field(default=2 * 1024 * 1024, ge=4096)
     max_media_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     max_media_pixels: int = Field(default=50_000_000, ge=1)
+    media_encode_concurrency: int = Field(default=2, ge=1, le=16)
 
     newsroom_path: str = ""
     newsroom_origin: str = ""

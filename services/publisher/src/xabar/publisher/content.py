@@ -1,8 +1,11 @@
 """Article text: sanitized HTML (nh3), Markdown rendered then sanitized (markdown-it-py), tips'
-plain text as escaped paragraphs, and slugs transliterated from Cyrillic (python-slugify)."""
+plain text as escaped paragraphs, slugs transliterated from Cyrillic (python-slugify), and our
+inline photos pointed at their re-encoded sizes (``responsive_images``, after the sanitizer:
+``srcset`` is never taken from what an editor sent)."""
 
 import html
 import re
+from collections.abc import Mapping, Sequence
 
 import nh3
 from markdown_it import MarkdownIt
@@ -89,3 +92,62 @@ def allocate(base: str, article_id: str, claims: dict[str, str], counters: dict[
             counters[base] = n
             return candidate
         n += 1
+
+
+# --- inline photos ------------------------------------------------------------------------------
+
+# nh3's output quotes every attribute value with '"' and escapes '"' inside it, so a tag ends at
+# the first '>' outside quotes.
+_IMG = re.compile(r'<img\b((?:[^>"]|"[^"]*")*)>')
+_ATTR = re.compile(r'([a-zA-Z][a-zA-Z0-9_-]*)(?:="([^"]*)")?')
+_OUR_MEDIA = re.compile(r"^/media/([0-9a-f]{32})(?:/[0-9]{1,5}\.(?:webp|jpg))?$")
+INLINE_WIDTH = 960  # the size an inline photo's src points to (the column is 780 px wide)
+INLINE_SIZES = "(max-width: 860px) 100vw, 780px"
+InlineSize = tuple[str, int, int]  # url, width, height of one JPEG size
+
+
+def inline_media_ids(body_html: str, media_base: str) -> list[str]:
+    """The ids of our own uploaded images the body shows (``media_base``: our media URL prefix,
+    ``https://…/media/``; site-relative ``/media/…`` counts too)."""
+    out: list[str] = []
+    for match in _IMG.finditer(body_html):
+        media_id = _our_media(_attrs(match.group(1)).get("src", ""), media_base)
+        if media_id is not None and media_id not in out:
+            out.append(media_id)
+    return out
+
+
+def responsive_images(
+    body_html: str, media_base: str, sizes: Mapping[str, Sequence[InlineSize]]
+) -> str:
+    """The sanitized body with each of our inline photos pointing at its re-encoded sizes: ``src``
+    the JPEG nearest ``INLINE_WIDTH``, its ``width`` and ``height``, and a ``srcset`` of every
+    JPEG size (``sizes``: media id -> its JPEG sizes). Other images are left as they are."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        attrs = _attrs(match.group(1))
+        media_id = _our_media(attrs.get("src", ""), media_base)
+        found = sorted(sizes.get(media_id or "", ()), key=lambda size: size[1])
+        if not found:
+            return match.group(0)
+        fitting = [size for size in found if size[1] <= INLINE_WIDTH] or found[:1]
+        url, width, height = fitting[-1]
+        attrs.update(src=html.escape(url), width=str(width), height=str(height))
+        attrs["srcset"] = html.escape(", ".join(f"{u} {w}w" for u, w, _ in found))
+        attrs["sizes"] = INLINE_SIZES
+        return "<img" + "".join(f' {k}="{v}"' for k, v in attrs.items()) + ">"
+
+    return _IMG.sub(rewrite, body_html)
+
+
+def _attrs(inside: str) -> dict[str, str]:
+    """An nh3-serialized tag's attributes, values as they stand (still escaped)."""
+    return {m.group(1).lower(): m.group(2) or "" for m in _ATTR.finditer(inside)}
+
+
+def _our_media(src: str, media_base: str) -> str | None:
+    url = html.unescape(src)
+    if url.startswith(media_base):
+        url = "/media/" + url[len(media_base) :]
+    match = _OUR_MEDIA.match(url)
+    return match.group(1) if match else None

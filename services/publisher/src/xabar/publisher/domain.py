@@ -56,6 +56,7 @@ class Page(Generic[T]):
     total: int
     page: int
     per_page: int
+    exact: bool = True  # False: ``total`` is how many were found, and there are more
 
     @classmethod
     def of(cls, rows: list[T], page: int, per_page: int) -> "Page[T]":
@@ -128,7 +129,7 @@ class ArticleQuery:
     status: str | None = None
     country: str | None = None
     owner_id: str | None = None
-    text: str | None = None  # words of the title
+    text: str | None = None  # words (or their beginnings) of the title, lead and body
     page: int = 1
     per_page: int = 50
 
@@ -156,13 +157,23 @@ class EditorRef(_Value):
         return cls(id=who.editor_id, name=who.name)
 
 
-class Image(_Value):
+class ImageSize(_Value):
+    """One re-encoded size of an uploaded image (``ArticleImage.variants`` in the events)."""
+
     url: str
+    width: int
+    height: int
+    media_type: str
+
+
+class Image(_Value):
+    url: str  # an uploaded image: its largest JPEG size (the fallback every browser shows)
     media_id: str | None = None
     credit: str | None = None
     alt: str | None = None
     width: int | None = None
     height: int | None = None
+    variants: Annotated[tuple[ImageSize, ...], Listed] = ()
 
 
 class CorrectionNote(_Value):

@@ -1,5 +1,10 @@
-"""Images: checked with Pillow, stored in the publisher's own GridFS bucket ``media``, served
-publicly at ``/media/{media_id}``; tips' photos are copied from ingest.
+"""Images: re-encoded without metadata, with their responsive sizes (``images``), stored in the
+publisher's own GridFS bucket ``media``, served publicly at ``/media/{media_id}`` and each size at
+``/media/{media_id}/{width}.{webp|jpg}``; tips' photos are copied from ingest.
+
+Each size is a file of its own in the bucket (``_id`` = ``"<media_id>.<width>.<ext>"``); the
+image's file document lists them in ``metadata.variants`` and is written after them, so an image
+exists only once all its sizes do.
 
 The bucket has GridFS's layout (``media.files``: ``_id``, ``length``, ``chunkSize``,
 ``uploadDate``, ``filename``, ``metadata``; ``media.chunks``: ``files_id``, ``n``, ``data``), so
@@ -11,38 +16,44 @@ first and the file document last, so a medium exists only once all its bytes do;
 the SHA-256 of what it reassembled.
 """
 
-import asyncio
 import hashlib
-import io
 import logging
+import re
 import uuid
-import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from bson import Binary
-from PIL import Image, UnidentifiedImageError
 
-from xabar.publisher.errors import BadMedia, MediaTooLarge, NotFound, UpstreamUnavailable
+from xabar.publisher.errors import MediaTooLarge, NotFound, UpstreamUnavailable
+from xabar.publisher.images import EXTENSIONS, Encoded, ImageWork
 from xabar.publisher.repositories.collections import Collections, upsert
 from xabar.runtime.auth import Principal, Role, TokenCodec
 
 log = logging.getLogger("xabar.publisher.media")
 
 CHUNK_BYTES = 255 * 1024  # GridFS's default chunk size
-FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 MEDIA_NAMESPACE = uuid.UUID("6f1b1a52-3c1e-4d0a-9d1c-7a1e0c3b5a11")
 SERVICE_PRINCIPAL = Principal("xabar-publisher", "Xabar publisher", Role.EDITOR)
+VARIANT_NAME = re.compile(r"^([0-9]{1,5})\.(webp|jpg)$")
+VARIANT_EXTENSIONS = {"webp": "image/webp", "jpg": "image/jpeg"}
 
 
 @dataclass(frozen=True, slots=True)
-class ImageInfo:
-    content_type: str
+class Variant:
+    """One size of an image, as stored beside it."""
+
     width: int
     height: int
+    media_type: str
+
+    @property
+    def name(self) -> str:
+        """Its name under the image's URL: ``960.webp``."""
+        return f"{self.width}.{EXTENSIONS[self.media_type]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,11 @@ class StoredMedia:
     height: int
     sha256: str
     uploaded_at: datetime
+    variants: tuple[Variant, ...] = ()
+
+    def largest(self, media_type: str = "image/jpeg") -> Variant | None:
+        of_type = [v for v in self.variants if v.media_type == media_type]
+        return max(of_type, key=lambda v: v.width) if of_type else None
 
 
 def media_id_for(key: str) -> str:
@@ -61,33 +77,17 @@ def media_id_for(key: str) -> str:
     return uuid.uuid5(MEDIA_NAMESPACE, key).hex
 
 
-def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
-    """The format and size of an image, read from its own bytes (the declared type is ignored).
-    CPU-bound for large images: call it in a worker thread."""
-    if len(data) > max_bytes:
-        raise MediaTooLarge(f"изображение — {len(data)} байт, а можно не больше {max_bytes}")
-    if not data:
-        raise BadMedia("изображение пустое")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
-                fmt = img.format or ""
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise MediaTooLarge(
-                        f"в изображении {width}×{height} точек, а можно не больше {max_pixels}"
-                    )
-                img.verify()
-    except MediaTooLarge:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaTooLarge(f"в изображении больше {max_pixels} точек") from exc
-    except UnidentifiedImageError as exc:
-        raise BadMedia("это не изображение JPEG, PNG или WebP") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise BadMedia("изображение повреждено") from exc
-    return ImageInfo(FORMATS[fmt], width, height)
+def variant_file_id(media_id: str, name: str) -> str:
+    """The file of the size ``name`` (``960.webp``) of an image."""
+    return f"{media_id}.{name}"
+
+
+def variant_of_name(name: str) -> tuple[int, str] | None:
+    """The width and media type a size's name stands for, or None if it names none."""
+    match = VARIANT_NAME.match(name)
+    if match is None:
+        return None
+    return int(match.group(1)), VARIANT_EXTENSIONS[match.group(2)]
 
 
 class MediaStore:
@@ -95,17 +95,11 @@ class MediaStore:
     never changes once stored, and on FerretDB each chunk read scans the chunks table)."""
 
     def __init__(
-        self,
-        collections: Collections,
-        *,
-        max_bytes: int,
-        max_pixels: int,
-        cache_bytes: int = 32 * 1024 * 1024,
+        self, collections: Collections, work: ImageWork, *, cache_bytes: int = 32 * 1024 * 1024
     ) -> None:
         self.files = collections.media_files
         self.chunks = collections.media_chunks
-        self.max_bytes = max_bytes
-        self.max_pixels = max_pixels
+        self.work = work
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, tuple[StoredMedia, bytes]] = OrderedDict()
         self._cached = 0
@@ -113,43 +107,58 @@ class MediaStore:
     async def put(
         self, data: bytes, *, media_id: str | None = None, filename: str = "", **meta: Any
     ) -> StoredMedia:
-        """Check and store an image; with a given ``media_id`` that exists already, the stored
-        one is returned unchanged."""
+        """Re-encode and store an image with its sizes; with a given ``media_id`` that exists
+        already, the stored one is returned unchanged."""
         if media_id is not None:
             existing = await self.get_meta(media_id)
             if existing is not None:
                 return existing
-        info = await asyncio.to_thread(
-            inspect_image, data, max_bytes=self.max_bytes, max_pixels=self.max_pixels
-        )
+        prepared = await self.work.prepare(data)
         media_id = media_id or uuid.uuid4().hex
+        variants = []
+        for encoded in prepared.variants:
+            variant = Variant(encoded.width, encoded.height, encoded.media_type)
+            name = variant_file_id(media_id, variant.name)
+            await self._write(name, encoded, filename=name, metadata={"variant_of": media_id})
+            variants.append(variant)
+        meta["variants"] = [asdict(v) for v in variants]
+        stored = await self._write(
+            media_id, prepared.original, filename=filename or media_id, metadata=meta
+        )
+        return replace(stored, variants=tuple(variants))
+
+    async def _write(
+        self, file_id: str, image: Encoded, *, filename: str, metadata: dict[str, Any]
+    ) -> StoredMedia:
+        """One file of the bucket: its chunks first, its file document last."""
+        data = image.data
         digest = hashlib.sha256(data).hexdigest()
         now = datetime.now(UTC)
         pieces = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
         for n, piece in enumerate(pieces):
-            chunk = {"_id": f"{media_id}:{n}", "files_id": media_id, "n": n, "data": Binary(piece)}
+            chunk = {"_id": f"{file_id}:{n}", "files_id": file_id, "n": n, "data": Binary(piece)}
             await upsert(
                 lambda chunk=chunk: self.chunks.replace_one(  # type: ignore[misc]
                     {"_id": chunk["_id"]}, chunk, upsert=True
                 )
             )
         file_doc = {
-            "_id": media_id,
+            "_id": file_id,
             "length": len(data),
             "chunkSize": CHUNK_BYTES,
             "uploadDate": now,
-            "filename": filename or media_id,
+            "filename": filename,
             "metadata": {
-                "content_type": info.content_type,
-                "width": info.width,
-                "height": info.height,
+                "content_type": image.media_type,
+                "width": image.width,
+                "height": image.height,
                 "sha256": digest,
-                **meta,
+                **metadata,
             },
         }
-        await upsert(lambda: self.files.replace_one({"_id": media_id}, file_doc, upsert=True))
+        await upsert(lambda: self.files.replace_one({"_id": file_id}, file_doc, upsert=True))
         return StoredMedia(
-            media_id, info.content_type, len(data), info.width, info.height, digest, now
+            file_id, image.media_type, len(data), image.width, image.height, digest, now
         )
 
     async def get_meta(self, media_id: str) -> StoredMedia | None:
@@ -165,6 +174,7 @@ class MediaStore:
             int(meta["height"]),
             meta["sha256"],
             doc["uploadDate"],
+            tuple(Variant(**v) for v in meta.get("variants") or ()),
         )
 
     async def get(self, media_id: str) -> tuple[StoredMedia, bytes]:

@@ -277,9 +277,10 @@ class ArticleSummary(_Out):
 
 class ArticleList(_Out):
     items: list[ArticleSummary]
-    total: int
+    total: int  # when not exact: how many were found, and there are more
     page: int
     per_page: int
+    exact: bool = True
 
 
 class RevisionOut(_Out):
@@ -387,13 +388,23 @@ class AcceptOut(_Out):
 # --- media and audit ------------------------------------------------------------------------------
 
 
+class MediaSizeOut(_Out):
+    """One re-encoded size of an image, for ``srcset``."""
+
+    url: str
+    width: int
+    height: int
+    media_type: str
+
+
 class MediaOut(_Out):
     media_id: str
-    url: str
+    url: str  # the whole image, re-encoded without its metadata
     width: int
     height: int
     content_type: str
     size: int
+    variants: list[MediaSizeOut] = []
 
 
 class MediaUpload(BaseModel):

@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated services to measure (ingest, polls, feed); baselines always run",
     )
     sub.add_parser("asyncapi", help="print the AsyncAPI document of every service's events")
+    newsroom = sub.add_parser(
+        "bench-newsroom", help="the editors' lists and searches at 100,000 articles (p99)"
+    )
+    newsroom.add_argument("--articles", type=int, default=100_000)
     drills = sub.add_parser("drills", help="fault drills under load (see `make drills`)")
     drills.add_argument(
         "--only",
@@ -126,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         from xabar.devstack.asyncapi import main as asyncapi_main
 
         return asyncapi_main()
+    if args.cmd == "bench-newsroom":
+        from xabar.devstack.newsroom_bench import main as newsroom_main
+
+        return newsroom_main(args.articles)
     if args.cmd == "bench":
         from xabar.devstack.bench import GROUPS
         from xabar.devstack.bench import main as bench_main

@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute
 
 from xabar.feed.errors import BadParameter, FeedError, Gone, NotFound, ReadModelUnavailable
 from xabar.feed.pages import HTML
-from xabar.feed.routes import api, assets, feeds, pages, sections, sitemaps
+from xabar.feed.routes import api, assets, feeds, pages, preview, sections, sitemaps
 from xabar.feed.routes.deps import Deps
 from xabar.runtime.http import error_handlers as runtime_handlers
 from xabar.runtime.http import error_response
@@ -41,6 +41,7 @@ ROUTERS: tuple[Router, ...] = (
     sitemaps.router,
     api.router,
     assets.router,
+    preview.router,
     sections.router,
 )
 

@@ -33,12 +33,13 @@ from xabar.publisher.domain import Article, ArticleStatus, Doc
 from xabar.publisher.errors import NotFound
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.collections import Collections, insert_many_ignoring_duplicates
-from xabar.publisher.repositories.index import SUMMARY_FIELDS, ArticleIndex, summary_of
+from xabar.publisher.repositories.index import ArticleIndex, projection, summary_of, summary_row
 from xabar.runtime.outbox import OUTBOX_FIELD, outbox_entry
 
 log = logging.getLogger("xabar.publisher.repositories.articles")
 
 Entry = dict[str, str]
+REBUILD_BATCH = 1000
 
 
 def to_document(article: Article, outbox: Sequence[Entry] = ()) -> Doc:
@@ -51,11 +52,6 @@ def to_document(article: Article, outbox: Sequence[Entry] = ()) -> Doc:
 def from_document(doc: Doc) -> Article:
     data = {k: v for k, v in doc.items() if k not in ("_id", OUTBOX_FIELD)}
     return Article.model_validate({**data, "article_id": str(doc["_id"])})
-
-
-def summary_row(doc: Doc) -> Doc:
-    """An index summary from a document read with the ``SUMMARY_FIELDS`` projection."""
-    return {f: doc.get(f) for f in SUMMARY_FIELDS} | {"article_id": str(doc["_id"])}
 
 
 class HeldArticle:
@@ -195,8 +191,15 @@ class ArticleRepository:
         return articles, sent
 
     async def rebuild_index(self) -> int:
-        """Index every article from one scan (puts of older versions are ignored, so writes
-        made meanwhile are kept)."""
-        rows = await self.coll.find({}, dict.fromkeys(SUMMARY_FIELDS, 1)).to_list(None)
-        await self.index.put_many(summary_row(r) for r in rows)
-        return len(rows)
+        """Index every article from one scan, a batch at a time (puts of versions the index
+        holds already are ignored, so writes made meanwhile are kept)."""
+        batch: list[Doc] = []
+        await self.index.drop_legacy()
+        count = 0
+        async for row in self.coll.find({}, projection(), batch_size=REBUILD_BATCH):
+            batch.append(summary_row(row))
+            if len(batch) >= REBUILD_BATCH:
+                await self.index.put_many(batch)
+                count, batch = count + len(batch), []
+        await self.index.put_many(batch)
+        return count + len(batch)

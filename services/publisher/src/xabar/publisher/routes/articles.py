@@ -50,7 +50,7 @@ def article_response(article: Article, settings: PublisherSettings, status: int 
         params.query("status", "draft, in_review, scheduled, published or unpublished"),
         params.query("country", "a country code, e.g. KZ"),
         params.query("owner_id", "the editor id of the article's owner"),
-        params.query("q", "words of the title"),
+        params.query("q", "words (or their beginnings) of the title, lead and body"),
         *params.PAGING,
     ],
     responses={200: ArticleList, 422: ErrorBody},
@@ -67,7 +67,13 @@ async def list_articles(request: Request) -> Response:
     )
     found = await Deps.of(request).articles.search(principal(request), query)
     items = [ArticleSummary.model_validate(r) for r in found.items]
-    out = ArticleList(items=items, total=found.total, page=found.page, per_page=found.per_page)
+    out = ArticleList(
+        items=items,
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
+        exact=found.exact,
+    )
     return json_response(out)
 
 

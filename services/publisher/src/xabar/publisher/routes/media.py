@@ -1,14 +1,17 @@
-"""Media: editors' uploads, and the public, cacheable images at ``/media/{media_id}``."""
+"""Media: editors' uploads (re-encoded, with their sizes), and the public, cacheable images at
+``/media/{media_id}`` and their sizes at ``/media/{media_id}/{width}.{webp|jpg}``."""
 
 import re
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from xabar.publisher.config import PublisherSettings
 from xabar.publisher.errors import NotFound
+from xabar.publisher.media import StoredMedia, variant_file_id, variant_of_name
 from xabar.publisher.routes.common import PublisherRouter
 from xabar.publisher.routes.deps import Deps, principal
-from xabar.publisher.schemas import MediaOut, MediaUpload
+from xabar.publisher.schemas import MediaOut, MediaSizeOut, MediaUpload
 from xabar.runtime.auth import Role
 from xabar.runtime.bodies import MULTIPART, Limits, media_type, read_bytes, read_form
 from xabar.runtime.errors import BadRequest
@@ -35,15 +38,25 @@ async def upload(request: Request) -> Response:
     deps = Deps.of(request)
     data = await upload_bytes(request, deps.settings.max_media_bytes)
     stored = await deps.library.upload(principal(request), data)
-    out = MediaOut(
+    return json_response(media_out(stored, deps.settings), 201)
+
+
+def media_out(stored: StoredMedia, settings: PublisherSettings) -> MediaOut:
+    base = settings.media_url(stored.media_id)
+    return MediaOut(
         media_id=stored.media_id,
-        url=deps.settings.media_url(stored.media_id),
+        url=base,
         width=stored.width,
         height=stored.height,
         content_type=stored.content_type,
         size=stored.size,
+        variants=[
+            MediaSizeOut(
+                url=f"{base}/{v.name}", width=v.width, height=v.height, media_type=v.media_type
+            )
+            for v in stored.variants
+        ],
     )
-    return json_response(out, 201)
 
 
 @router.get(
@@ -55,10 +68,27 @@ async def serve_media(request: Request) -> Response:
     media_id = str(request.path_params["media_id"])
     if not MEDIA_ID.match(media_id):
         raise NotFound("такого изображения нет")
-    tag = f'"{media_id}"'
+    return await _serve(request, media_id)
+
+
+@router.get(
+    "/media/{media_id}/{size}",
+    "One size of a published image: {width}.webp or {width}.jpg (public, cacheable)",
+    responses={200: "image/*", 304: None, 404: ErrorBody},
+)
+async def serve_size(request: Request) -> Response:
+    media_id, size = str(request.path_params["media_id"]), str(request.path_params["size"])
+    if not MEDIA_ID.match(media_id) or variant_of_name(size) is None:
+        raise NotFound("такого изображения нет")
+    return await _serve(request, variant_file_id(media_id, size))
+
+
+async def _serve(request: Request, file_id: str) -> Response:
+    """A stored file with validators that never change (a file is never rewritten)."""
+    tag = f'"{file_id}"'
     if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": tag, "Cache-Control": CACHE})
-    stored, data = await Deps.of(request).library.image(media_id)
+    stored, data = await Deps.of(request).library.image(file_id)
     return Response(
         data,
         media_type=stored.content_type,

@@ -1,0 +1,69 @@
+"""The newsroom's preview: an article the publisher posts (its ``ArticleState``, not yet
+published or not yet saved), rendered by the very code and template of the article page, for an
+editor's bearer token only, and never stored: not in the read model, not in the page cache.
+
+The article page reads its article from the read model; here the pages are given a read model
+that answers the posted article instead (everything else it reads comes from the real one), so
+the preview is what the readers' site would render, byte for byte, today.
+"""
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xabar.contracts import ArticleState
+from xabar.feed.documents import ArticleDoc, article_doc
+from xabar.feed.pages import HTML
+from xabar.feed.repository import ArticleRead, ReadModel, Snapshot
+from xabar.feed.routes.deps import Deps
+from xabar.runtime.auth import AuthError, Role, TokenCodec
+from xabar.runtime.bodies import parse_body
+from xabar.runtime.errors import BadRequest
+from xabar.runtime.openapi import ErrorBody
+from xabar.runtime.routing import Router
+
+MAX_PREVIEW_BYTES = 2 * 1024 * 1024  # an article body as the publisher allows it, and more
+
+router = Router(tags=["preview"])
+
+
+class PostedArticle(ReadModel):
+    """The real read model, except that the article asked for is the posted one."""
+
+    def __init__(self, real: ReadModel, doc: ArticleDoc) -> None:
+        super().__init__(real.redis)
+        self.doc = doc
+
+    async def article(self, slug: str, **_: Any) -> ArticleRead:
+        now = datetime.now(UTC)
+        return ArticleRead(Snapshot(None, 0, now), self.doc, None)
+
+
+@router.post(
+    "/api/v1/preview",
+    "An article rendered as the article page renders it, not stored (an editor's token)",
+    body=ArticleState,
+    responses={200: "text/html", 401: ErrorBody, 413: ErrorBody, 422: ErrorBody},
+    include_in_schema=False,
+)
+async def preview(request: Request) -> Response:
+    deps = Deps.of(request)
+    codec = TokenCodec(deps.settings.jwt_secret.get_secret_value())
+    try:
+        codec.authenticate(request, Role.CONTRIBUTOR)
+    except AuthError as exc:
+        raise BadRequest(
+            401,
+            "unauthorized",
+            "a preview needs an editor's bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from exc
+    state = await parse_body(request, ArticleState, MAX_PREVIEW_BYTES)
+    pages = copy.copy(deps.pages)
+    pages.read = PostedArticle(deps.pages.read, article_doc(state, 0))
+    rendered = await pages.article(state.slug)
+    headers = {**rendered.headers, "Cache-Control": "no-store"}
+    return Response(rendered.body, rendered.status, media_type=HTML, headers=headers)
