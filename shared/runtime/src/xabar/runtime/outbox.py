@@ -35,7 +35,6 @@ What differs between services is plugged in; the FerretDB workarounds are the re
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -46,8 +45,8 @@ from typing import Any, Protocol
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
-from xabar.runtime.bus import EVENTS_PUBLISHED, EventBus
+from xabar.contracts import Event, parse_event
+from xabar.runtime.bus import EventBus, Outgoing
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.workers import Worker
 
@@ -116,24 +115,14 @@ class SentSet:
 
     async def send(self, entries: list[Entry]) -> int:
         todo = await self.unsent(entries)
-        options = self.bus.options
         for start in range(0, len(todo), PIPELINE_CHUNK):
             chunk = todo[start : start + PIPELINE_CHUNK]
-            heads = [json.loads(entry["event"]) for entry in chunk]
             async with self.bus.redis.pipeline(transaction=True) as pipe:
-                for entry, head in zip(chunk, heads, strict=True):
-                    await self.bus.broker.publish(
-                        entry["event"].encode(),
-                        stream=STREAM_OF_TYPE[head["type"]],
-                        maxlen=options.stream_maxlen,
-                        correlation_id=head["correlation_id"],
-                        headers={"event_type": head["type"], "event_id": entry["event_id"]},
-                        pipeline=pipe,
-                    )
+                await self.bus.publish_many(
+                    [Outgoing.of_json(entry["event"]) for entry in chunk], pipeline=pipe
+                )
                 pipe.sadd(self.key, *[e["event_id"] for e in chunk])
                 await pipe.execute()
-            for head in heads:
-                EVENTS_PUBLISHED.labels(STREAM_OF_TYPE[head["type"]], head["type"]).inc()
         return len(todo)
 
 

@@ -93,11 +93,7 @@ class Worker:
         done, _ = await asyncio.wait([task], timeout=self.grace_s)
         if not done:
             log.warning("worker did not stop in time; cancelling", extra={"worker": self.name})
-        while not done:
-            task.cancel()
-            done, _ = await asyncio.wait([task], timeout=1.0)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("worker ended with an error", exc_info=task.exception())
+        await cancel_and_wait([task])
 
     async def pause(self, seconds: float) -> bool:
         """Wait ``seconds``, or less if stopped or woken; True when stopping."""
@@ -146,4 +142,19 @@ class Worker:
             log.exception("background step failed; will retry", extra={"worker": self.name})
 
 
-__all__ = ["UNAVAILABLE", "Step", "Worker"]
+async def cancel_and_wait(tasks: list[asyncio.Task[None]], retry_s: float = 1.0) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again those that swallowed it (see the
+    module's docstring); a task that had failed is logged."""
+    for task in tasks:
+        task.cancel()
+    while pending := [t for t in tasks if not t.done()]:
+        await asyncio.wait(pending, timeout=retry_s)
+        for task in pending:
+            if not task.done():
+                task.cancel()
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a background task had failed", exc_info=task.exception())
+
+
+__all__ = ["UNAVAILABLE", "Step", "Worker", "cancel_and_wait"]
