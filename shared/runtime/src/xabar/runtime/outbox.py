@@ -335,16 +335,14 @@ class OutboxRelay:
             await self.collection.update_one({"_id": doc_id}, {"$pullAll": {OUTBOX_FIELD: entries}})
             return sent
 
-    async def sweep(self, settle: timedelta | None = None) -> int:
-        """Publish what is pending: the marked documents (with ``scan_at_start``, on the first
-        sweep every outbox too), or without markers every document with a non-empty outbox.
-        ``settle``: skip markers younger than this (default: the markers' rule)."""
+    async def sweep(self, settle: timedelta = timedelta(0)) -> int:
+        """Publish what is pending: the marked documents whose marker is older than ``settle``
+        (with ``scan_at_start``, on the first sweep every outbox too), or without markers every
+        document with a non-empty outbox."""
         first, self._swept = not self._swept, True
         if self.markers is None:
             return await self.scan()
         sent = await self.scan(only_unsent=True) if first and self.scan_at_start else 0
-        if settle is None:
-            settle = timedelta(0) if first else self.markers.settle
         return sent + await self.sweep_markers(settle)
 
     async def scan(self, *, only_unsent: bool = False) -> int:
@@ -420,7 +418,8 @@ class OutboxRelay:
     # --- the loops ------------------------------------------------------------------------------
 
     async def _sweep_step(self) -> None:
-        await self.sweep()
+        settle = self.markers.settle if self._swept and self.markers else timedelta(0)
+        await self.sweep(settle)  # the first pass takes every marker
 
     async def _kick_step(self) -> bool:
         if not self._kicks:
