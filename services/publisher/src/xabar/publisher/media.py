@@ -1,15 +1,7 @@
-"""Images: checked with Pillow, stored in the publisher's own GridFS bucket ``media``, served
-publicly at ``/media/{media_id}``; tips' photos are copied from ingest.
-
-The bucket has GridFS's layout (``media.files``: ``_id``, ``length``, ``chunkSize``,
-``uploadDate``, ``filename``, ``metadata``; ``media.chunks``: ``files_id``, ``n``, ``data``), so
-any GridFS tool reads it. One difference makes it fast on FerretDB: a chunk's ``_id`` is
-``"<media_id>:<n>"`` and reads fetch chunks by ``_id``. (The drivers' GridFS reads chunks with
-``find({"files_id": ...}).sort("n")``, a scan of every chunk of every image on FerretDB's SQLite
-backend: 0.24 s per read with only 10 MB stored, growing with the bucket.) Chunks are written
-first and the file document last, so a medium exists only once all its bytes do; a reader checks
-the SHA-256 of what it reassembled.
-"""
+"""Images: checked with Pillow, stored in the publisher's own bucket ``media`` (the runtime's
+``ChunkStore``: chunks read by ``_id`` only, GridFS's field names, the file document written last,
+the digest checked on read), served publicly at ``/media/{media_id}``; tips' photos are copied
+from ingest."""
 
 import asyncio
 import hashlib
@@ -19,16 +11,16 @@ import uuid
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
-from bson import Binary
 from PIL import Image, UnidentifiedImageError
 
 from xabar.publisher.errors import BadMedia, MediaTooLarge, NotFound, UpstreamUnavailable
-from xabar.publisher.repositories.collections import Collections, upsert
+from xabar.publisher.repositories.collections import Collections
 from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.chunks import ChunkStore, CorruptFile, StoredFile
 
 log = logging.getLogger("xabar.publisher.media")
 
@@ -91,8 +83,8 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
 
 
 class MediaStore:
-    """GridFS-shaped storage with a small in-process cache of recently served images (a medium
-    never changes once stored, and on FerretDB each chunk read scans the chunks table)."""
+    """The bucket, with a small in-process cache of recently served images (a medium never
+    changes once stored)."""
 
     def __init__(
         self,
@@ -102,8 +94,9 @@ class MediaStore:
         max_pixels: int,
         cache_bytes: int = 32 * 1024 * 1024,
     ) -> None:
-        self.files = collections.media_files
-        self.chunks = collections.media_chunks
+        self.store = ChunkStore(
+            collections.media_files, collections.media_chunks, chunk_bytes=CHUNK_BYTES
+        )
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.cache_bytes = cache_bytes
@@ -124,55 +117,43 @@ class MediaStore:
         )
         media_id = media_id or uuid.uuid4().hex
         digest = hashlib.sha256(data).hexdigest()
-        now = datetime.now(UTC)
-        pieces = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
-        for n, piece in enumerate(pieces):
-            chunk = {"_id": f"{media_id}:{n}", "files_id": media_id, "n": n, "data": Binary(piece)}
-            await upsert(
-                lambda chunk=chunk: self.chunks.replace_one(  # type: ignore[misc]
-                    {"_id": chunk["_id"]}, chunk, upsert=True
-                )
-            )
-        file_doc = {
-            "_id": media_id,
-            "length": len(data),
-            "chunkSize": CHUNK_BYTES,
-            "uploadDate": now,
-            "filename": filename or media_id,
-            "metadata": {
-                "content_type": info.content_type,
-                "width": info.width,
-                "height": info.height,
-                "sha256": digest,
-                **meta,
-            },
+        metadata = {
+            "content_type": info.content_type,
+            "width": info.width,
+            "height": info.height,
+            "sha256": digest,
+            **meta,
         }
-        await upsert(lambda: self.files.replace_one({"_id": media_id}, file_doc, upsert=True))
+        stored = await self.store.put(
+            media_id, data, filename=filename or media_id, metadata=metadata
+        )
         return StoredMedia(
-            media_id, info.content_type, len(data), info.width, info.height, digest, now
+            media_id,
+            info.content_type,
+            len(data),
+            info.width,
+            info.height,
+            digest,
+            stored.uploaded_at,
         )
 
     async def get_meta(self, media_id: str) -> StoredMedia | None:
-        doc = await self.files.find_one({"_id": media_id})
-        if doc is None:
-            return None
-        meta = doc.get("metadata") or {}
-        return StoredMedia(
-            media_id,
-            meta["content_type"],
-            int(doc["length"]),
-            int(meta["width"]),
-            int(meta["height"]),
-            meta["sha256"],
-            doc["uploadDate"],
-        )
+        stored = await self.store.head(media_id)
+        return None if stored is None else _media(stored)
 
     async def get(self, media_id: str) -> tuple[StoredMedia, bytes]:
         hit = self._cache.get(media_id)
         if hit is not None:
             self._cache.move_to_end(media_id)
             return hit
-        stored, data = await self._read(media_id)
+        try:
+            found = await self.store.get(media_id)
+        except CorruptFile as exc:
+            log.error("a stored image is damaged", extra={"media_id": media_id, "error": str(exc)})
+            raise NotFound("no such media") from exc
+        if found is None:
+            raise NotFound("no such media")
+        stored, data = _media(found[0]), found[1]
         if len(data) <= self.cache_bytes // 4:
             self._cache[media_id] = (stored, data)
             self._cached += len(data)
@@ -181,21 +162,18 @@ class MediaStore:
                 self._cached -= len(old)
         return stored, data
 
-    async def _read(self, media_id: str) -> tuple[StoredMedia, bytes]:
-        stored = await self.get_meta(media_id)
-        if stored is None:
-            raise NotFound("no such media")
-        count = -(-stored.size // CHUNK_BYTES)
-        parts = []
-        for n in range(count):
-            chunk = await self.chunks.find_one({"_id": f"{media_id}:{n}"})
-            if chunk is None:
-                raise NotFound(f"media {media_id} misses chunk {n}")
-            parts.append(bytes(chunk["data"]))
-        data = b"".join(parts)
-        if hashlib.sha256(data).hexdigest() != stored.sha256:
-            raise NotFound(f"media {media_id} is damaged")
-        return stored, data
+
+def _media(stored: StoredFile) -> StoredMedia:
+    meta = stored.doc.get("metadata") or {}
+    return StoredMedia(
+        stored.file_id,
+        meta["content_type"],
+        stored.length,
+        int(meta["width"]),
+        int(meta["height"]),
+        stored.sha256,
+        stored.uploaded_at,
+    )
 
 
 class IngestClient:
