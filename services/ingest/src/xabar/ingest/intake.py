@@ -57,6 +57,7 @@ from redis.exceptions import RedisError
 from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
 from xabar.ingest.errors import IntakeUnavailable
 from xabar.runtime.bus import EventBus, Outgoing
+from xabar.runtime.mongo import is_duplicate
 from xabar.runtime.redispipe import RedisPipe
 from xabar.runtime.streams import FailedEntry, Outcome, Row, StreamWorker
 
@@ -64,7 +65,6 @@ log = logging.getLogger("xabar.ingest.intake")
 
 PREFIX = "xabar:ingest"
 GROUP = "mover"
-DUPLICATE_KEY = 11000
 DATETIME_FIELDS = ("received_at", "updated_at")
 
 Doc = dict[str, Any]
@@ -285,7 +285,7 @@ class Mover:
             await self.submissions.insert_many([e.doc for e in entries], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            if not is_duplicate(exc):
                 return await self._insert_one_by_one(entries, failed)
             indexes = [e.get("index") for e in errors]
             if not all(isinstance(i, int) and 0 <= i < len(entries) for i in indexes):

@@ -27,9 +27,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from xabar.runtime.errors import RuntimeFault
+from xabar.runtime.mongo import is_duplicate
 
 Doc = dict[str, Any]
-DUPLICATE_KEY = 11000
 
 
 class CorruptFile(RuntimeFault):
@@ -86,10 +86,9 @@ class ChunkStore:
         try:
             await self.chunks.insert_many(chunks, ordered=False)
         except BulkWriteError as exc:  # a retry: the chunks it wrote before are there
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            if not is_duplicate(exc):
                 raise
-            for error in errors:
+            for error in exc.details.get("writeErrors", []):
                 chunk = chunks[error["index"]]
                 await self.chunks.replace_one({"_id": chunk["_id"]}, chunk, upsert=True)
 

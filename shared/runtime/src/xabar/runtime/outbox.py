@@ -43,18 +43,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from xabar.contracts import Event, parse_event
 from xabar.runtime.bus import EventBus, Outgoing
 from xabar.runtime.locks import DocLocks
+from xabar.runtime.mongo import insert_many_ignoring_duplicates, upsert
 from xabar.runtime.workers import Worker
 
 log = logging.getLogger("xabar.outbox")
 
 OUTBOX_FIELD = "outbox"
 PIPELINE_CHUNK = 200
-DUPLICATE_KEY = 11000
 Entry = dict[str, str]
 Doc = dict[str, Any]
 Publish = Callable[[Event], Awaitable[Any]]
@@ -157,24 +156,14 @@ class Markers:
     async def mark(self, doc_id: Any) -> None:
         """Record that ``doc_id`` is about to get events (before the write)."""
         update = {"$set": {self.at_field: ms_now()}}
-        await _upsert(lambda: self.collection.update_one({"_id": doc_id}, update, upsert=True))
+        await upsert(lambda: self.collection.update_one({"_id": doc_id}, update, upsert=True))
 
     async def mark_many(self, doc_ids: Sequence[Any]) -> datetime:
         """Mark many documents at once; returns the marking time (for ``relay_docs``)."""
         now = ms_now()
-        try:
-            if doc_ids:
-                await self.collection.insert_many(
-                    [{"_id": i, self.at_field: now} for i in doc_ids], ordered=False
-                )
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            for error in errors:  # marked before: mark again, so the time is this one
-                await self.collection.update_one(
-                    {"_id": doc_ids[error["index"]]}, {"$set": {self.at_field: now}}
-                )
+        marked = [{"_id": i, self.at_field: now} for i in doc_ids]
+        for doc_id in await insert_many_ignoring_duplicates(self.collection, marked):
+            await self.collection.update_one({"_id": doc_id}, {"$set": {self.at_field: now}})
         return now
 
     async def listed(self) -> list[Doc]:
@@ -196,15 +185,6 @@ class Markers:
             await self.collection.delete_many(
                 {"_id": {"$in": list(doc_ids)}, self.at_field: marked_at}
             )
-
-
-async def _upsert(write: Callable[[], Awaitable[Any]]) -> None:
-    """An upsert by ``_id``; two racing upserts of a new ``_id`` both insert on MongoDB, and the
-    loser gets a duplicate-key error: the other one is then there to update."""
-    try:
-        await write()
-    except DuplicateKeyError:
-        await write()
 
 
 # --- the relay ----------------------------------------------------------------------------------

@@ -127,11 +127,6 @@ def query_int(request: Request, name: str, *, default: int, low: int = 0, high: 
     return default if raw is None else whole_number(raw, name, low=low, high=high)
 
 
-def query_optional_int(request: Request, name: str, *, low: int = 0, high: int) -> int | None:
-    raw = _query(request, name)
-    return None if raw is None else whole_number(raw, name, low=low, high=high)
-
-
 def query_datetime(
     request: Request,
     name: str,
@@ -178,6 +173,5 @@ __all__ = [
     "query_date",
     "query_datetime",
     "query_int",
-    "query_optional_int",
     "whole_number",
 ]
