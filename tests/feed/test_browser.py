@@ -17,10 +17,11 @@ import pytest
 from babel.dates import format_date
 
 from tests.feed import demo
-from tests.feed.conftest import eventually, publish_all
+from tests.feed.conftest import publish_all
 from tests.feed.factory import article_state, published
 from tests.feed.validators import CHROMIUM_FLAGS
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.waiting import eventually
 from xabar.runtime.bus import EventBus
 
 CHROMIUM = shutil.which("chromium")

@@ -8,11 +8,11 @@ from tests.polls.conftest import (
     SettingsFactory,
     client_for,
     create_poll,
-    eventually,
     run_cli,
     running,
     stream_events,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import dlq_stream
 from xabar.polls.bootstrap import build, redis_client
 from xabar.polls.counter import VoteEntry
