@@ -25,9 +25,12 @@ from tests.support.waiting import eventually
 from xabar.runtime.bus import EventBus
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
+    ),
+]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "test-artifacts" / "front-page.png"
 FILLER = 300  # older items: the pager runs to page 52

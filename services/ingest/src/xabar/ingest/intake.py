@@ -185,7 +185,7 @@ class Intake:
             raise IntakeUnavailable("the intake did not answer") from exc
 
 
-class Mover:
+class Mover(StreamWorker):
     """Moves accepted submissions from the intake stream to MongoDB and publishes their events,
     at most ``batch`` every ``interval`` seconds: a burst of accepts is levelled out (it waits,
     durable, in the intake) instead of being passed on at once to MongoDB and the consumers.
@@ -207,12 +207,7 @@ class Mover:
         block_ms: int = 200,
         storage_timeout_s: float = 30.0,
     ) -> None:
-        self.redis = redis
-        self.intake = intake
-        self.submissions = submissions
-        self.bus = bus
-        self.storage_timeout_s = storage_timeout_s
-        self.stream = StreamWorker(
+        super().__init__(
             redis,
             intake.stream,
             GROUP,
@@ -226,27 +221,10 @@ class Mover:
             what="an accepted submission",
             unavailable=(RedisError, PyMongoError, OSError),
         )
-
-    async def ensure_group(self) -> None:
-        await self.stream.ensure_group()
-
-    async def start(self) -> None:
-        await self.stream.start()
-
-    async def stop(self) -> None:
-        """The step in progress finishes first (a cancelled PyMongo call can leak its socket)."""
-        await self.stream.stop()
-
-    async def step(self, *, block_ms: int | None = None) -> int:
-        """Move one batch: this consumer's pending entries first, else new ones."""
-        return await self.stream.step(block_ms=block_ms)
-
-    async def drain(self) -> int:
-        """Move everything this consumer can read now (tests, maintenance)."""
-        return await self.stream.drain()
-
-    async def claim_stale(self) -> int:
-        return await self.stream.claim_stale()
+        self.intake = intake
+        self.submissions = submissions
+        self.bus = bus
+        self.storage_timeout_s = storage_timeout_s
 
     async def move(self, rows: list[Row]) -> Outcome:
         """Store the submissions of a batch, then publish their events. An entry that cannot be

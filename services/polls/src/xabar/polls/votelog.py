@@ -34,7 +34,7 @@ from xabar.runtime.streams import FailedEntry, Outcome, Row, StreamWorker
 GROUP = "votelog"
 
 
-class VoteLogWriter:
+class VoteLogWriter(StreamWorker):
     def __init__(
         self,
         redis: Redis,
@@ -48,8 +48,7 @@ class VoteLogWriter:
         interval: float = 0.0,
         max_deliveries: int = 5,
     ) -> None:
-        self.votes = votes
-        self.stream = StreamWorker(
+        super().__init__(
             redis,
             stream,
             GROUP,
@@ -63,26 +62,7 @@ class VoteLogWriter:
             what="a vote-log entry",
             unavailable=(*UNAVAILABLE, ExecutionTimeout, WTimeoutError),
         )
-
-    async def ensure_group(self) -> None:
-        await self.stream.ensure_group()
-
-    async def start(self) -> None:
-        await self.stream.start()
-
-    async def stop(self) -> None:
-        await self.stream.stop()
-
-    async def step(self, *, block_ms: int | None = None) -> int:
-        """Write one batch: this consumer's pending entries first, else new ones."""
-        return await self.stream.step(block_ms=block_ms)
-
-    async def claim_stale(self) -> int:
-        return await self.stream.claim_stale()
-
-    async def drain(self) -> int:
-        """Write everything this consumer can read now (CLI and tests)."""
-        return await self.stream.drain()
+        self.votes = votes
 
     async def write(self, rows: list[Row]) -> Outcome:
         """Upsert a batch into MongoDB; a batch MongoDB refuses is written again one entry at a
