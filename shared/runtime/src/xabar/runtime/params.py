@@ -127,6 +127,12 @@ def query_int(request: Request, name: str, *, default: int, low: int = 0, high: 
     return default if raw is None else whole_number(raw, name, low=low, high=high)
 
 
+def query_optional_int(request: Request, name: str, *, low: int = 0, high: int) -> int | None:
+    """The query parameter ``name`` as an integer from ``low`` to ``high``, None when absent."""
+    raw = _query(request, name)
+    return None if raw is None else whole_number(raw, name, low=low, high=high)
+
+
 def query_datetime(
     request: Request,
     name: str,
@@ -173,5 +179,6 @@ __all__ = [
     "query_date",
     "query_datetime",
     "query_int",
+    "query_optional_int",
     "whole_number",
 ]
