@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.feed import demo
-from tests.feed.conftest import SITE, eventually, publish_all, running, wait_drained
+from tests.feed.conftest import SITE, publish_all, running, wait_drained
 from tests.feed.factory import (
     article_state,
     poll_opened,
@@ -19,6 +19,7 @@ from tests.feed.factory import (
     published,
     updated,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM
 from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import start_redis

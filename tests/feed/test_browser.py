@@ -17,16 +17,20 @@ import pytest
 from babel.dates import format_date
 
 from tests.feed import demo
-from tests.feed.conftest import eventually, publish_all
+from tests.feed.conftest import publish_all
 from tests.feed.factory import article_state, published
 from tests.feed.validators import CHROMIUM_FLAGS
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.waiting import eventually
 from xabar.runtime.bus import EventBus
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
+    ),
+]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "test-artifacts" / "front-page.png"
 FILLER = 300  # older items: the pager runs to page 52

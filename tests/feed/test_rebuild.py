@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from tests.feed.conftest import eventually, publish_all, running, wait_drained
+from tests.feed.conftest import publish_all, running, wait_drained
 from tests.feed.factory import (
     article_state,
     poll_closed,
@@ -20,6 +20,7 @@ from tests.feed.factory import (
     unpublished,
     updated,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ArticleState, Event
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError

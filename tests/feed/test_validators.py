@@ -21,7 +21,6 @@ from playwright.async_api import async_playwright
 
 from tests.conftest import JWT_SECRET, _db_numbers
 from tests.feed import demo
-from tests.feed.conftest import eventually
 from tests.feed.factory import article_state, image, published, unpublished
 from tests.feed.test_xss import PAYLOADS, _hostile_article
 from tests.feed.validators import (
@@ -34,6 +33,7 @@ from tests.feed.validators import (
 )
 from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.waiting import eventually
 from xabar.runtime.bus import EventBus
 
 ARTIFACTS = ROOT / "test-artifacts"

@@ -12,9 +12,9 @@ import pytest
 from xabar.devstack.loadgen import children
 from xabar.devstack.stack import port_is_free
 
-from tests.feed.conftest import eventually
 from tests.feed.factory import article_state, published
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.waiting import eventually
 from xabar.feed.workers import METRICS_STEP
 from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import free_port

@@ -1,10 +1,8 @@
 """Fixtures of the ingest tests: settings against the session's real Redis and FerretDB, the app
 in-process behind httpx, and helpers to read the submissions stream and make photos."""
 
-import asyncio
 import io
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +13,7 @@ from PIL import Image
 from starlette.applications import Starlette
 
 from tests.support.infra import Infra
+from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Event, parse_event
 from xabar.ingest.app import create_app
 from xabar.ingest.config import IngestSettings
@@ -89,17 +88,6 @@ async def stream_events(redis: aioredis.Redis, stream: str = SUBMISSIONS_STREAM)
         body, _headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
         out.append(parse_event(body))
     return out
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    """Wait until ``check()`` holds (a deadline against hanging, not a speed assertion)."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 INTAKE = "xabar:ingest:intake"

@@ -14,7 +14,6 @@ from pymongo import AsyncMongoClient
 from tests.ingest.conftest import (
     INTAKE,
     MakeSettings,
-    eventually,
     jpeg_with_gps,
     moved,
     multipart_fields,
@@ -24,6 +23,7 @@ from tests.ingest.conftest import (
     stream_events,
     tip,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, SubmissionReceived
 from xabar.ingest.config import IngestSettings
 from xabar.runtime.auth import Principal, Role, TokenCodec

@@ -16,7 +16,6 @@ from tests.ingest.conftest import (
     ADDRESS_SALT,
     INTAKE,
     MakeSettings,
-    eventually,
     jpeg_with_gps,
     moved,
     multipart_fields,
@@ -26,6 +25,7 @@ from tests.ingest.conftest import (
 )
 from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Event, SubmissionReceived, parse_event
 from xabar.ingest.intake import StoredEvent
 from xabar.runtime.localinfra import start_ferretdb, start_redis
@@ -303,7 +303,7 @@ async def test_mongodb_down_a_keyed_tip_is_accepted_one_with_a_photo_refused_eac
     make_settings: MakeSettings, redis: aioredis.Redis, tmp_path: Path
 ) -> None:
     """Without MongoDB a tip without photos is accepted into the intake (its key's record is in
-    Redis: a retry is a replay); a tip with a photo needs MongoDB (GridFS) first: 503, and its
+    Redis: a retry is a replay); a tip with a photo needs MongoDB (for its photo): 503, and its
     retry once MongoDB is back is stored once."""
     server = start_ferretdb(tmp_path / "ferretdb")
     try:

@@ -7,8 +7,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.ingest.conftest import eventually, tip
+from tests.ingest.conftest import tip
 from tests.support.events import sample
+from tests.support.waiting import eventually
 from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM
 from xabar.runtime.bus import EventBus
 

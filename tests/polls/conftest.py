@@ -140,16 +140,6 @@ async def sink(redis_url: str) -> AsyncIterator[EventSink]:
     await s.bus.stop()
 
 
-async def eventually(
-    condition: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.05)
-
-
 async def create_poll(
     client: httpx.AsyncClient, auth: dict[str, str], **fields: Any
 ) -> dict[str, Any]:

@@ -3,9 +3,8 @@ tokens of every role, a fake ingest photo endpoint on a local port, stream reade
 
 import asyncio
 import io
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.support.infra import Infra
+from tests.support.waiting import eventually
 from xabar.contracts import (
     ARTICLES_STREAM,
     AttachmentRef,
@@ -39,17 +39,6 @@ from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import free_port
 
 SettingsFactory = Callable[..., PublisherSettings]
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 async def stream_events(redis: aioredis.Redis, stream: str = ARTICLES_STREAM) -> list[Event]:

@@ -7,8 +7,9 @@ import asyncio
 import httpx
 import pytest
 
-from tests.publisher.conftest import SettingsFactory, eventually, jpeg, send_tip, tip
+from tests.publisher.conftest import SettingsFactory, jpeg, send_tip, tip
 from tests.support import fuzz
+from tests.support.waiting import eventually
 from xabar.publisher.app import create_app
 from xabar.runtime.auth import Role
 

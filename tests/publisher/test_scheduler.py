@@ -16,11 +16,11 @@ from tests.publisher.conftest import (
     SettingsFactory,
     create_article,
     env_of,
-    eventually,
     running_in_task,
     stream_events,
 )
 from tests.support.procs import service_process
+from tests.support.waiting import eventually
 from xabar.contracts import ArticlePublished
 from xabar.runtime.auth import Principal, Role, TokenCodec
 

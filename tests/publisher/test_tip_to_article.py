@@ -13,13 +13,13 @@ from PIL import Image
 from tests.publisher.conftest import (
     FakeIngest,
     SettingsFactory,
-    eventually,
     jpeg,
     running,
     send_tip,
     stream_events,
     tip,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import (
     REVIEWS_STREAM,
     ArticlePublished,

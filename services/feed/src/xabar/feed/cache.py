@@ -38,6 +38,9 @@ from starlette.responses import Response
 
 from xabar.feed import scripts
 from xabar.feed.dates import http_date
+from xabar.runtime.workers import Worker
+
+LISTEN_S = 0.5  # how long one wait for a pushed revision lasts
 
 log = logging.getLogger("xabar.feed.cache")
 
@@ -293,16 +296,28 @@ class RevisionWatcher:
     The projectors publish every new revision on the channel ``feed:rev``, so a replica that
     runs no projector sees a change as soon as the message arrives; the poll (one GET per
     interval per process) bounds the staleness to ``interval`` when a message is lost, e.g. while
-    the subscription reconnects, and notices a revision that went back (Redis emptied).
+    the subscription reconnects, and notices a revision that went back (Redis emptied). Both are
+    runtime ``Worker`` loops: a failure is logged once, retried every ``interval``.
     """
 
     def __init__(self, redis: Redis, cache: PageCache, interval: float = 0.1) -> None:
         self.redis = redis
         self.cache = cache
         self.interval = interval
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
         self._polled: int | None = None
+        self._poller = self._worker("feed-revision-poll", self.refresh, interval)
+        self._listener = self._worker("feed-revision-listen", self._listen, 0)
+
+    def _worker(self, name: str, step: Callable[[], Awaitable[None]], interval: float) -> Worker:
+        """A loop that retries every ``interval`` of the watcher after a failure."""
+        return Worker(
+            name,
+            step,
+            interval=interval,
+            unavailable=(RedisError, OSError, ValueError),
+            min_backoff=self.interval,
+            max_backoff=self.interval,
+        )
 
     async def refresh(self) -> None:
         """Read the revision. It went back (Redis was emptied) only when it is lower than the
@@ -319,62 +334,24 @@ class RevisionWatcher:
 
     async def start(self) -> None:
         await self.refresh()
-        self._stopping = asyncio.Event()
-        self._tasks = [
-            asyncio.create_task(self._poll(), name="feed-revision-poll"),
-            asyncio.create_task(self._listen(), name="feed-revision-listen"),
-        ]
+        self._poller.start()
+        self._listener.start()
 
     async def stop(self) -> None:
-        """Stop polling and listening. A flag, not only a cancel: redis-py may turn the
-        cancellation of a command in flight into a connection error, which the loops would
-        otherwise survive."""
-        self._stopping.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-
-    async def _pause(self) -> bool:
-        """Wait one interval; True when stopping."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), self.interval)
-            return True
-        return False
-
-    async def _poll(self) -> None:
-        failing = False
-        while not await self._pause():
-            try:
-                await self.refresh()
-                failing = False
-            except (RedisError, OSError) as exc:
-                if not failing:
-                    log.warning("cannot read the read-model revision", extra={"error": repr(exc)})
-                failing = True
+        """Stop polling and listening; a listen in progress ends within ``LISTEN_S``."""
+        await self._listener.stop()
+        await self._poller.stop()
 
     async def _listen(self) -> None:
-        failing = False
-        while not self._stopping.is_set():
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(scripts.REV)
-                failing = False
-                while not self._stopping.is_set():
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None and message.get("type") == "message":
-                        self.cache.observe(int(message["data"]))
-            except (RedisError, OSError, ValueError) as exc:
-                if not failing:
-                    log.warning(
-                        "revision subscription lost; polling meanwhile",
-                        extra={"error": repr(exc)},
-                    )
-                failing = True
-                if await self._pause():
-                    return
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        """Subscribe and apply every revision pushed, until stopped (or the connection fails:
+        the worker then subscribes again)."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(scripts.REV)
+            while not self._listener.stopping:
+                message = await pubsub.get_message(timeout=LISTEN_S)
+                if message is not None and message.get("type") == "message":
+                    self.cache.observe(int(message["data"]))
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -35,17 +35,13 @@ Keys (``P`` = ``xabar:ingest``):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pymongo
-from prometheus_client import Counter
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
     BulkWriteError,
@@ -56,31 +52,20 @@ from pymongo.errors import (
     WTimeoutError,
 )
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
 from xabar.ingest.errors import IntakeUnavailable
-from xabar.runtime.bus import (
-    EventBus,
-    FailedEntry,
-    Outgoing,
-    claim_idle,
-    ensure_group,
-    read_own_first,
-    settle_failed,
-)
+from xabar.runtime.bus import EventBus, Outgoing
+from xabar.runtime.mongo import is_duplicate
 from xabar.runtime.redispipe import RedisPipe
+from xabar.runtime.streams import FailedEntry, Outcome, Row, StreamWorker
 
 log = logging.getLogger("xabar.ingest.intake")
 
 PREFIX = "xabar:ingest"
 GROUP = "mover"
-DUPLICATE_KEY = 11000
 DATETIME_FIELDS = ("received_at", "updated_at")
-DEAD_LETTERED = Counter(
-    "xabar_ingest_intake_dead_letters_total",
-    "Accepted submissions moved to the intake's dead-letter stream",
-)
 
 Doc = dict[str, Any]
 
@@ -200,10 +185,12 @@ class Intake:
             raise IntakeUnavailable("the intake did not answer") from exc
 
 
-class Mover:
+class Mover(StreamWorker):
     """Moves accepted submissions from the intake stream to MongoDB and publishes their events,
     at most ``batch`` every ``interval`` seconds: a burst of accepts is levelled out (it waits,
-    durable, in the intake) instead of being passed on at once to MongoDB and the consumers."""
+    durable, in the intake) instead of being passed on at once to MongoDB and the consumers.
+    The reading, settling and claiming are the runtime's ``StreamWorker``; ``move`` is what a
+    batch does."""
 
     def __init__(
         self,
@@ -220,58 +207,37 @@ class Mover:
         block_ms: int = 200,
         storage_timeout_s: float = 30.0,
     ) -> None:
-        self.redis = redis
+        super().__init__(
+            redis,
+            intake.stream,
+            GROUP,
+            consumer=consumer,
+            handle=self.move,
+            batch=batch,
+            interval=interval,
+            block_ms=block_ms,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+            what="an accepted submission",
+            unavailable=(RedisError, PyMongoError, OSError),
+        )
         self.intake = intake
         self.submissions = submissions
         self.bus = bus
-        self.consumer = consumer
-        self.batch = batch
-        self.interval = interval
-        self.claim_idle_ms = claim_idle_ms
-        self.max_deliveries = max_deliveries
-        self.block_ms = block_ms
         self.storage_timeout_s = storage_timeout_s
-        self._last_claim = 0.0
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def ensure_group(self) -> None:
-        await ensure_group(self.redis, self.intake.stream, GROUP)
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="ingest-intake-mover")
-
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """Let the step in progress finish (a cancelled PyMongo call can leak its socket)."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping.set()
-        done, _ = await asyncio.wait([task], timeout=grace_s)
-        while not done:
-            task.cancel()
-            done, _ = await asyncio.wait([task], timeout=1.0)
-
-    async def step(self, *, block_ms: int | None = None) -> int:
-        """Move one batch: this consumer's pending entries first, else new ones. An entry that
-        cannot be moved stays pending (read again next step) and, once delivered
-        ``max_deliveries`` times, goes to the dead-letter stream; the others move on. Redis or
-        MongoDB unreachable: raises, and every entry stays pending as it was."""
-        rows = await read_own_first(
-            self.redis, self.intake.stream, GROUP, self.consumer, self.batch, block_ms
-        )
-        if not rows:
-            return 0
-        gone = [entry_id for entry_id, fields in rows if not fields]  # deleted: only the ack
+    async def move(self, rows: list[Row]) -> Outcome:
+        """Store the submissions of a batch, then publish their events. An entry that cannot be
+        moved fails (it stays pending and, once delivered ``max_deliveries`` times, goes to the
+        dead-letter stream); the others move on. Redis or MongoDB unreachable: raises, and every
+        entry stays pending as it was."""
         ready: list[_Entry] = []
         failed: list[FailedEntry] = []
         for entry_id, fields in rows:
-            if fields:
-                try:
-                    ready.append(_Entry.of(entry_id, fields))
-                except Exception as exc:  # the entry itself is damaged
-                    failed.append(FailedEntry(entry_id, fields, exc))
+            try:
+                ready.append(_Entry.of(entry_id, fields))
+            except Exception as exc:  # the entry itself is damaged
+                failed.append(FailedEntry(entry_id, fields, exc))
         with pymongo.timeout(self.storage_timeout_s):
             moved = await self._insert(ready, failed)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -279,34 +245,12 @@ class Mover:
                 pipe.delete(self.intake.pending_key(entry.submission_id))
             await pipe.execute()
         await self.publish([entry.event for entry in moved])  # after the move
-        done = [entry.entry_id for entry in moved] + gone
-        if done:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.xack(self.intake.stream, GROUP, *done)
-                pipe.xdel(self.intake.stream, *done)
-                await pipe.execute()
-        if failed:
-            await self._fail(failed)
-        return len(rows)
+        return Outcome(done=[entry.entry_id for entry in moved], failed=failed)
 
     async def publish(self, events: list[StoredEvent]) -> None:
         """The events of a batch, as they were stored, in one round trip."""
         await self.bus.publish_many(
             Outgoing(e.type, e.event_id, e.correlation_id, e.body) for e in events
-        )
-
-    async def drain(self) -> int:
-        """Move everything this consumer can read now (tests, maintenance)."""
-        await self.ensure_group()
-        moved = 0
-        while n := await self.step():
-            moved += n
-        return moved
-
-    async def claim_stale(self) -> int:
-        """Take over entries another consumer left pending longer than ``claim_idle_ms``."""
-        return await claim_idle(
-            self.redis, self.intake.stream, GROUP, self.consumer, self.claim_idle_ms, self.batch
         )
 
     async def _insert(self, entries: list[_Entry], failed: list[FailedEntry]) -> list[_Entry]:
@@ -319,7 +263,7 @@ class Mover:
             await self.submissions.insert_many([e.doc for e in entries], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            if not is_duplicate(exc):
                 return await self._insert_one_by_one(entries, failed)
             indexes = [e.get("index") for e in errors]
             if not all(isinstance(i, int) and 0 <= i < len(entries) for i in indexes):
@@ -372,65 +316,6 @@ class Mover:
             out.append(entry)
         return out
 
-    async def _fail(self, failed: list[FailedEntry]) -> None:
-        """Entries delivered ``max_deliveries`` times go to the dead-letter stream (acked and
-        deleted, in one transaction); the others stay pending."""
-        kept, dead = await settle_failed(
-            self.redis, self.intake.stream, GROUP, self.consumer, failed, self.max_deliveries
-        )
-        for item, deliveries in kept:
-            log.warning(
-                "an accepted submission could not be moved; it stays pending",
-                extra={
-                    "entry_id": _s(item.entry_id),
-                    "deliveries": deliveries,
-                    "error": repr(item.error),
-                },
-            )
-        for item, deliveries in dead:
-            DEAD_LETTERED.inc()
-            log.error(
-                "an accepted submission moved to the dead-letter stream",
-                extra={
-                    "entry_id": _s(item.entry_id),
-                    "deliveries": deliveries,
-                    "error": repr(item.error),
-                },
-            )
-
-    async def _run(self) -> None:
-        backoff = 0.2
-        while not self._stopping.is_set():
-            try:
-                if time.monotonic() - self._last_claim > self.claim_idle_ms / 2000:
-                    self._last_claim = time.monotonic()
-                    await self.claim_stale()
-                await self.step(block_ms=self.block_ms)
-                backoff = 0.2
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):
-                    await self.ensure_group()  # Redis lost the stream: start it again
-                    continue
-                log.exception("moving accepted submissions failed; will retry")
-                await self._pause(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except (RedisError, PyMongoError, OSError) as exc:
-                log.warning(
-                    "Redis or MongoDB unavailable; accepted submissions wait in the intake",
-                    extra={"error": f"{type(exc).__name__}: {exc}"},
-                )
-                await self._pause(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception("moving accepted submissions failed; will retry")
-                await self._pause(backoff)
-                backoff = min(backoff * 2, 5.0)
-            await self._pause(self.interval)
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
@@ -473,7 +358,3 @@ def _stored_event(fields: dict[bytes, bytes]) -> StoredEvent:
         fields[b"event_id"].decode(),
         fields[b"correlation_id"].decode(),
     )
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

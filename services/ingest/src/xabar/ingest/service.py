@@ -11,7 +11,7 @@ answers a replay with the first receipt (of racing requests exactly one is accep
 or down. Only when Redis has no record is MongoDB asked (an API key used before its retention, a
 record Redis lost), and a MongoDB that does not answer then does not hold the tip back: the
 record's retention is the promise (a form's token is younger than its record, so a form's key is
-never looked up there). A tip with photos needs MongoDB (GridFS) first: without it, 503. When
+never looked up there). A tip with photos needs MongoDB (for its photos) first: else 503. When
 Redis cannot be reached, a submission without a key is stored the way it was before the intake:
 the document with its event in its outbox, one single-document write in MongoDB, published by
 the relay; one with a key is refused (503), since a first request of its key may be waiting in

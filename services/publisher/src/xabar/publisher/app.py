@@ -33,7 +33,7 @@ from xabar.publisher.repositories.logins import LoginThrottle
 from xabar.publisher.routes import ROUTERS, api_routes
 from xabar.publisher.routes.deps import Deps
 from xabar.publisher.routes.errors import exception_handlers
-from xabar.publisher.scheduler import Scheduler, stop_tasks
+from xabar.publisher.scheduler import Scheduler
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
 from xabar.runtime.auth import TokenCodec
@@ -43,6 +43,7 @@ from xabar.runtime.locks import DocLocks
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.security import PagePolicy
+from xabar.runtime.workers import cancel_and_wait
 
 log = logging.getLogger("xabar.publisher.app")
 
@@ -214,7 +215,7 @@ def create_app(
             yield
         finally:
             if indexing is not None:
-                await stop_tasks([indexing])
+                await cancel_and_wait([indexing])
             await scheduler.stop()
             await parts.stop_relays()
             await bus.stop()

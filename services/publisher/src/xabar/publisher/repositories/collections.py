@@ -19,16 +19,15 @@ FerretDB's SQLite backend pushes down only ``_id`` filters, so:
   ``"<media_id>:<n>"`` so reads go by ``_id`` (see ``media``).
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-T = TypeVar("T")
+# the write helpers every repository shares are the runtime's
+from xabar.runtime.mongo import insert_many_ignoring_duplicates, is_duplicate, upsert
+
 Coll = AsyncCollection[dict[str, Any]]
-DUPLICATE_KEY = 11000
 
 
 class Collections:
@@ -51,35 +50,4 @@ class Collections:
         self.media_chunks: Coll = db["media.chunks"]
 
 
-def is_duplicate(exc: Exception) -> bool:
-    if isinstance(exc, DuplicateKeyError):
-        return True
-    if isinstance(exc, BulkWriteError):
-        errors = exc.details.get("writeErrors", [])
-        return bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors)
-    return False
-
-
-async def upsert(op: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
-    """Run an upsert, again if a concurrent upsert of the same ``_id`` won the insert (both
-    MongoDB and FerretDB answer the loser with a duplicate key error; the retry updates)."""
-    for attempt in range(attempts):
-        try:
-            return await op()
-        except DuplicateKeyError:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def insert_many_ignoring_duplicates(coll: Coll, docs: list[dict[str, Any]]) -> set[Any]:
-    """Insert ``docs`` (unordered); returns the ``_id`` of those that existed already."""
-    if not docs:
-        return set()
-    try:
-        await coll.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        if not is_duplicate(exc):
-            raise
-        return {docs[e["index"]]["_id"] for e in exc.details.get("writeErrors", [])}
-    return set()
+__all__ = ["Coll", "Collections", "insert_many_ignoring_duplicates", "is_duplicate", "upsert"]
