@@ -2,6 +2,7 @@
 in-process behind httpx, and helpers to read the submissions stream and make photos."""
 
 import asyncio
+import base64
 import io
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from nacl.public import PrivateKey, SealedBox
 from PIL import Image
 from starlette.applications import Starlette
 
@@ -20,6 +22,16 @@ from xabar.ingest.app import create_app
 from xabar.ingest.config import IngestSettings
 
 ADDRESS_SALT = "test-address-salt-0123456789abcdef0123456789"
+# the newsroom's key pair: ingest seals with the public key, only the tests (the publisher's
+# part) open with the private one
+NEWSROOM_KEY = PrivateKey.generate()
+NEWSROOM_PUBLIC_KEY = base64.b64encode(bytes(NEWSROOM_KEY.public_key)).decode()
+
+
+def unseal(sealed: str) -> bytes:
+    """Open a box sealed to the newsroom's key (what the publisher does)."""
+    return SealedBox(NEWSROOM_KEY).decrypt(base64.b64decode(sealed))
+
 
 MakeSettings = Callable[..., IngestSettings]
 
@@ -35,6 +47,7 @@ def make_settings(
             "mongodb_db": mongo_db_name,
             "jwt_secret": jwt_secret,
             "address_salt": ADDRESS_SALT,
+            "newsroom_public_key": NEWSROOM_PUBLIC_KEY,
             "consumer_name": "ingest-test",
             "claim_idle_ms": 200,
             "relay_sweep_s": 0.5,

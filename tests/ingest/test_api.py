@@ -23,8 +23,9 @@ from tests.ingest.conftest import (
     stored,
     stream_events,
     tip,
+    unseal,
 )
-from xabar.contracts import SUBMISSIONS_STREAM, SubmissionReceived
+from xabar.contracts import SUBMISSIONS_STREAM, Contact, SubmissionReceivedV2
 from xabar.ingest.config import IngestSettings
 from xabar.runtime.auth import Principal, Role, TokenCodec
 
@@ -35,11 +36,11 @@ def _token(jwt_secret: str, role: Role = Role.CONTRIBUTOR) -> str:
     return TokenCodec(jwt_secret).issue(Principal("ed-1", "Редактор", role))
 
 
-async def _events_for(redis: aioredis.Redis, submission_id: str) -> list[SubmissionReceived]:
+async def _events_for(redis: aioredis.Redis, submission_id: str) -> list[SubmissionReceivedV2]:
     return [
         e
         for e in await stream_events(redis)
-        if isinstance(e, SubmissionReceived) and e.aggregate_id == submission_id
+        if isinstance(e, SubmissionReceivedV2) and e.aggregate_id == submission_id
     ]
 
 
@@ -77,7 +78,7 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
 
     await eventually(published, what="submission.received on the stream")
     (event,) = await _events_for(redis, submission_id)
-    assert event.type == "submission.received" and event.schema_version == 1
+    assert event.type == "submission.received" and event.schema_version == 2
     assert event.producer == "ingest" and event.version == 1
     assert event.correlation_id == "req-photo-1"
     data = event.data
@@ -89,12 +90,14 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
         body["location"],
     )
     assert data.anonymous is False
-    assert data.contact is not None
-    assert data.contact.model_dump() == {
+    # the contact is sealed to the newsroom's key: only its private key opens it
+    assert data.contact_sealed is not None
+    assert Contact.model_validate_json(unseal(data.contact_sealed)).model_dump() == {
         "name": "Фарход",
         "email": "farhod@example.org",
         "phone": "+992935551234",
     }
+    assert doc["contact_sealed"] == data.contact_sealed and "contact" not in doc
     (ref,) = data.attachments
     assert ref.content_type == "image/jpeg" and (ref.width, ref.height) == (400, 300)
 
@@ -132,7 +135,7 @@ async def test_an_anonymous_tip_keeps_and_sends_no_contact(
     assert response.status_code == 202
     submission_id = response.json()["submission_id"]
     doc = await stored(mongo[settings.mongodb_db], submission_id)
-    assert doc["contact"] is None
+    assert doc["contact_sealed"] is None
     assert "farhod" not in json.dumps(doc, default=str)
 
     async def published() -> bool:
@@ -140,7 +143,7 @@ async def test_an_anonymous_tip_keeps_and_sends_no_contact(
 
     await eventually(published)
     (event,) = await _events_for(redis, submission_id)
-    assert event.data.anonymous is True and event.data.contact is None
+    assert event.data.anonymous is True and event.data.contact_sealed is None
 
 
 async def test_xss_payloads_do_not_survive_storage_or_the_event(
@@ -161,7 +164,7 @@ async def test_xss_payloads_do_not_survive_storage_or_the_event(
     assert doc["title"] == "Пожар на рынке"
     assert doc["text"] == "Горит склад  у рынка. видео  подробности"
     assert doc["location"] == "Ош"
-    assert doc["contact"]["name"] == "Айбек"
+    assert json.loads(unseal(doc["contact_sealed"]))["name"] == "Айбек"
 
     async def published() -> bool:
         return len(await _events_for(redis, submission_id)) == 1

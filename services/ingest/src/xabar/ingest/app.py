@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from xabar.ingest import routes
+from xabar.ingest.addresses import binding_hasher, tips_hasher
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.deps import Deps, Throttle
 from xabar.ingest.forms import FormSigner
@@ -21,6 +22,7 @@ from xabar.ingest.pages import Pages
 from xabar.ingest.relay import SubmissionRelay
 from xabar.ingest.repository import AttachmentRepository, SubmissionRepository
 from xabar.ingest.routes.html import PAGES
+from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
@@ -71,12 +73,14 @@ def create_app(
         interval=settings.intake_interval_s,
         claim_idle_ms=settings.claim_idle_ms,
         max_deliveries=settings.max_deliveries,
+        on_moved=repository.index_receipts,
     )
     service = IngestService(
         settings,
         repository,
         AttachmentRepository(AttachmentStore(db), settings.storage_timeout_s),
         intake,
+        Sealer(public_key(settings.newsroom_public_key)),
         on_stored=relay.kick if settings.relay_enabled else _hold,
     )
     wire(bus, service)
@@ -149,6 +153,8 @@ def _deps(
         ),
         codec=TokenCodec(settings.jwt_secret.get_secret_value()),
         trusted=settings.trusted_networks(),
+        tips_hash=tips_hasher(secret),
+        binding_hash=binding_hasher(secret),
     )
 
 

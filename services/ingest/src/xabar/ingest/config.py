@@ -9,16 +9,26 @@ photos).
 Added by ingest:
 
 - ``XABAR_INGEST_ADDRESS_SALT`` (required secret, at least 32 characters, placeholders refused):
-  the key of the salted hashes client addresses are kept as. Also keys, each under its own label,
-  the signature of the form's timestamp, the submission id derived from an ``Idempotency-Key`` and
-  the sealing of a receipt code for an idempotent replay. Changing it unlinks old address hashes
-  and invalidates forms that are open in browsers.
+  ingest's own key (never the polls' or another service's): the keyed hashes client addresses are
+  kept as are derived from it under labels of ingest's own (see ``addresses``: tips' hashes
+  change every day, comments' are stable; all are truncated), so they cannot be joined with
+  another service's hashes. Also keys, each under its own label, the signature of the form's
+  token, the submission id derived from an ``Idempotency-Key`` and the sealing of a receipt code
+  for an idempotent replay. Changing it unlinks old address hashes and invalidates forms that
+  are open in browsers.
+- ``XABAR_INGEST_NEWSROOM_PUBLIC_KEY`` (required): the newsroom's X25519 public key, base64 (32
+  bytes). A reporter's contact is sealed to it the moment a tip is accepted (``sealing``); only
+  the publisher, which holds the private key, can open it.
+- ``XABAR_INGEST_CONTACT_RETENTION_DAYS`` (default 90): a tip's sealed contact is erased this many
+  days after the tip is closed (rejected or published). ``XABAR_INGEST_ERASE_INTERVAL_S``
+  (default 3600): how often the erasure runs.
 - ``XABAR_INGEST_TRUSTED_PROXIES`` (default empty): comma-separated CIDRs of our own reverse
   proxies. ``X-Forwarded-For`` is read only when the direct peer is one of them.
 - ``XABAR_INGEST_SUBMIT_RATE_LIMIT`` (default 20) submissions per client per
   ``XABAR_INGEST_SUBMIT_RATE_WINDOW_S`` (default 600) seconds; over it: 429 with Retry-After.
-- ``XABAR_INGEST_LOOKUP_RATE_LIMIT`` (default 120) receipt look-ups per client per
-  ``XABAR_INGEST_LOOKUP_RATE_WINDOW_S`` (default 60) seconds.
+- ``XABAR_INGEST_LOOKUP_RATE_LIMIT`` (default 30) receipt look-ups per client per
+  ``XABAR_INGEST_LOOKUP_RATE_WINDOW_S`` (default 60) seconds (a receipt code alone finds its tip:
+  100 random bits, and this bound on guessing).
 - ``XABAR_INGEST_MAX_JSON_BYTES`` (default 262144): the largest JSON body, and the largest text
   field of a form.
 - ``XABAR_INGEST_MAX_PHOTOS`` (default 5), ``XABAR_INGEST_MAX_PHOTO_BYTES`` (default 10485760)
@@ -53,6 +63,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from xabar.ingest.sealing import public_key
 from xabar.runtime.clients import Network, parse_networks
 from xabar.runtime.config import ServiceSettings, require_secret
 
@@ -64,11 +75,14 @@ class IngestSettings(ServiceSettings):
     mongodb_db: str = "xabar_ingest"
 
     address_salt: SecretStr
+    newsroom_public_key: str
     trusted_proxies: str = ""
+    contact_retention_days: float = Field(default=90, ge=0)
+    erase_interval_s: float = Field(default=3600, gt=0)
 
     submit_rate_limit: int = Field(default=20, ge=1)
     submit_rate_window_s: int = Field(default=600, ge=1)
-    lookup_rate_limit: int = Field(default=120, ge=1)
+    lookup_rate_limit: int = Field(default=30, ge=1)
     lookup_rate_window_s: int = Field(default=60, ge=1)
 
     max_json_bytes: int = Field(default=256 * 1024, ge=4096)
@@ -91,6 +105,10 @@ class IngestSettings(ServiceSettings):
     @model_validator(mode="after")
     def _check_ingest_settings(self) -> Self:
         require_secret("address_salt", self.address_salt)
+        try:
+            public_key(self.newsroom_public_key)
+        except ValueError as exc:
+            raise ValueError(f"newsroom_public_key {exc}") from exc
         try:
             parse_networks(self.trusted_proxies.split(","))
         except ValueError as exc:

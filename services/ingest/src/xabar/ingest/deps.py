@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 
+from xabar.ingest.addresses import AddressHasher
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.errors import RateLimited
 from xabar.ingest.forms import FormSigner
 from xabar.ingest.pages import Pages
 from xabar.ingest.service import IngestService
 from xabar.runtime.auth import TokenCodec
-from xabar.runtime.clients import Network, client_address, hash_address
+from xabar.runtime.clients import Network, client_address
 from xabar.runtime.ratelimit import RateLimiter
 
 log = logging.getLogger("xabar.ingest.deps")
@@ -54,6 +55,8 @@ class Deps:
     lookup_limit: Throttle
     codec: TokenCodec
     trusted: tuple[Network, ...]  # our own proxies, parsed once
+    tips_hash: AddressHasher  # the tips' key (rate limits, a tip's client_hash)
+    binding_hash: AddressHasher  # what a form token is bound to
 
     @classmethod
     def of(cls, conn: HTTPConnection) -> "Deps":
@@ -61,10 +64,17 @@ class Deps:
         assert isinstance(deps, cls)
         return deps
 
+    def address(self, conn: HTTPConnection) -> str:
+        """The client's address: the peer, or behind our own proxies the nearest other hop."""
+        return client_address(conn.scope, self.trusted)
+
     def client_hash(self, conn: HTTPConnection) -> str:
-        """The client's address (behind our own proxies only) as a keyed hash."""
-        address = client_address(conn.scope, self.trusted)
-        return hash_address(address, self.settings.address_salt.get_secret_value())
+        """The client's address as the tips' keyed hash (see ``addresses``)."""
+        return self.tips_hash(self.address(conn))
+
+    def binding(self, conn: HTTPConnection) -> str:
+        """What a form served to this client is bound to."""
+        return self.binding_hash(self.address(conn))
 
 
 def correlation(conn: HTTPConnection) -> str | None:

@@ -195,6 +195,13 @@ def new_receipt_code() -> str:
     return "-".join(raw[i : i + 5] for i in range(0, _CODE_CHARS, 5))
 
 
+def is_receipt_code(code: str) -> bool:
+    """Whether ``code`` can be a receipt code (20 of the code's letters, dashes and spaces
+    aside): nothing else is looked up."""
+    normalized = _normalize_code(code) if len(code) <= 64 else ""
+    return len(normalized) == _CODE_CHARS and all(c in _CROCKFORD for c in normalized)
+
+
 def _normalize_code(code: str) -> str:
     upper = code.upper().replace("-", "").replace(" ", "")
     return upper.translate(str.maketrans("OIL", "011"))

@@ -21,6 +21,8 @@ Keys (``P`` = ``xabar:ingest``):
 - ``P:intake`` stream: ``id``, ``doc`` (the document as JSON), ``event`` (JSON); never trimmed:
   an entry leaves only once MongoDB has the document and the event is published.
 - ``P:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
+- ``P:receipt:{hash}`` the id of the submission whose receipt code has this hash (a receipt
+  code alone finds its tip), until the document and its receipt are in MongoDB.
 - ``P:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
   sealed receipt code, kept (from the accept) for as long as its key can be replayed: a form's
   token lives ``form_max_age_s``, an API key is remembered ``idempotency_retention_s``. A replay
@@ -40,6 +42,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -84,7 +87,8 @@ DEAD_LETTERED = Counter(
 
 Doc = dict[str, Any]
 
-# KEYS: 1 the key's record (unused without a key), 2 look-up note, 3 intake stream
+# KEYS: 1 the key's record (unused without a key), 2 look-up note, 3 intake stream,
+#       4 the receipt's pointer
 # ARGV: 1 the key's record ("" = no key), 2 look-up note, 3 id, 4 document, 5 event (JSON),
 #       6 its type, 7 its id, 8 its correlation id, 9 how long to keep the key's record (ms)
 ACCEPT = """
@@ -94,6 +98,7 @@ if ARGV[1] ~= '' then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[9])
 end
 redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[4], ARGV[3])
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'doc', ARGV[4], 'event', ARGV[5],
   'type', ARGV[6], 'event_id', ARGV[7], 'correlation_id', ARGV[8])
 return {'ok'}
@@ -147,6 +152,16 @@ class Intake:
     def key_record(self, submission_id: str) -> str:
         return f"{self.p}:idem:{submission_id}"
 
+    def receipt_key(self, receipt_hash: str) -> str:
+        return f"{self.p}:receipt:{receipt_hash}"
+
+    def note_keys(self, doc: Doc) -> list[str]:
+        """What the accept of ``doc`` noted beside the stream, dropped once it is moved."""
+        keys = [self.pending_key(str(doc["_id"]))]
+        if isinstance(doc.get("receipt_hash"), str):
+            keys.append(self.receipt_key(doc["receipt_hash"]))
+        return keys
+
     async def accept(self, doc: Doc, event: Event, *, keep_key_ms: int = 0) -> Doc | None:
         """Store ``doc`` and its event durably. With an Idempotency-Key (``doc["idempotency"]``)
         whose record is in Redis, nothing is stored and that record (``fingerprint``,
@@ -159,7 +174,12 @@ class Intake:
         note = {"receipt_hash": doc["receipt_hash"], "received_at": doc["received_at"]}
         try:
             reply = await self._accept(
-                [self.key_record(submission_id), self.pending_key(submission_id), self.stream],
+                [
+                    self.key_record(submission_id),
+                    self.pending_key(submission_id),
+                    self.stream,
+                    self.receipt_key(doc["receipt_hash"]),
+                ],
                 [
                     doc_to_json(idem) if idem else "",
                     doc_to_json(note),
@@ -193,6 +213,11 @@ class Intake:
         raw = await self._get(self.pending_key(submission_id))
         return None if raw is None else doc_from_json(raw)
 
+    async def by_receipt(self, receipt_hash: str) -> str | None:
+        """The id of the submission in the intake whose receipt code has ``receipt_hash``."""
+        raw = await self._get(self.receipt_key(receipt_hash))
+        return None if raw is None else _s(raw)
+
     async def _get(self, key: str) -> Any:
         try:
             return await self._pipe.execute("GET", key)
@@ -219,7 +244,11 @@ class Mover:
         max_deliveries: int = 5,
         block_ms: int = 200,
         storage_timeout_s: float = 30.0,
+        on_moved: Callable[[list[Doc]], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_moved``: what else MongoDB must hold of the moved documents (their receipts),
+        awaited after the insert and before the events go out; idempotent (it runs again for
+        a batch a crash interrupted)."""
         self.redis = redis
         self.intake = intake
         self.submissions = submissions
@@ -231,6 +260,7 @@ class Mover:
         self.max_deliveries = max_deliveries
         self.block_ms = block_ms
         self.storage_timeout_s = storage_timeout_s
+        self.on_moved = on_moved
         self._last_claim = 0.0
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -274,9 +304,11 @@ class Mover:
                     failed.append(FailedEntry(entry_id, fields, exc))
         with pymongo.timeout(self.storage_timeout_s):
             moved = await self._insert(ready, failed)
+            if moved and self.on_moved is not None:
+                await self.on_moved([entry.doc for entry in moved])
         async with self.redis.pipeline(transaction=False) as pipe:
             for entry in moved:
-                pipe.delete(self.intake.pending_key(entry.submission_id))
+                pipe.delete(*self.intake.note_keys(entry.doc))
             await pipe.execute()
         await self.publish([entry.event for entry in moved])  # after the move
         done = [entry.entry_id for entry in moved] + gone

@@ -71,6 +71,7 @@ class ReportPage:
     """The form's pages; once the post is read, ``values`` holds what was typed."""
 
     deps: Deps
+    client: str  # what the form's token is bound to (``Deps.binding``)
     values: dict[str, str] | None = None
     had_photos: bool = False
 
@@ -86,7 +87,7 @@ class ReportPage:
         body = self.deps.pages.render(
             "report.html",
             page_title="Напишите нам",
-            form_token=self.deps.signer.issue(),
+            form_token=self.deps.signer.issue(self.client),
             values={name: (self.values or {}).get(name, "") for name in SHOWN_FIELDS},
             errors=errors or {},
             known_fields=KNOWN_FIELDS,
@@ -183,7 +184,8 @@ class ReportPage:
 
 @router.get("/report", "The reporters' form (Russian HTML)", responses=pages_answer(200))
 async def report_form(request: Request) -> Response:
-    return ReportPage(Deps.of(request)).form()
+    deps = Deps.of(request)
+    return ReportPage(deps, deps.binding(request)).form()
 
 
 @router.post(
@@ -195,11 +197,11 @@ async def report_form(request: Request) -> Response:
 )
 async def send_report(request: Request) -> Response:
     deps = Deps.of(request)
-    page = ReportPage(deps)
+    page = ReportPage(deps, deps.binding(request))
     answer_errors_with(request, page)
     form = await read_tip_form(request, deps.settings)
     page.values, page.had_photos = form.fields, bool(form.photos)
-    check = deps.signer.check(form.fields)
+    check = deps.signer.check(form.fields, page.client)
     client = deps.client_hash(request)
     await deps.submit_limit.check(client)
     accepted = await deps.service.submit(

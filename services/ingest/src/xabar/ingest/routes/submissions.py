@@ -5,8 +5,12 @@
   limit named), 415 another content type, 422 invalid fields or an Idempotency-Key reused for
   another request, 429 over the rate limit (Retry-After), 503 storage unavailable (nothing
   stored: send again).
-- ``GET /api/v1/submissions/{id}`` with ``X-Receipt-Code`` (or ``?code=``): the status; 404 for
-  an unknown id and for a wrong code alike.
+- ``GET /api/v1/receipt`` with ``X-Receipt-Code``: the status of the tip whose receipt code it is
+  (the code alone finds it); 404 for a code no tip has.
+- ``GET /api/v1/submissions/{id}`` with ``X-Receipt-Code`` (or ``?code=``): the same, by id and
+  code; 404 for an unknown id and for a wrong code alike.
+
+Look-ups are rate limited per client (429, Retry-After).
 """
 
 from dataclasses import dataclass
@@ -156,12 +160,34 @@ async def send_submission(request: Request) -> Response:
     return json_response(accepted.receipt, 202, headers)
 
 
+RECEIPT_CODE = {
+    "name": "X-Receipt-Code",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 64},
+    "description": "the receipt code given when the tip was accepted",
+}
+
+
+@router.get(
+    "/api/v1/receipt",
+    "Status of the tip whose receipt code is sent in X-Receipt-Code (the code alone finds it)",
+    responses={200: SubmissionStatusView, 404: ErrorBody, 429: ErrorBody},
+    parameters=[RECEIPT_CODE],
+)
+async def receipt_status(request: Request) -> Response:
+    deps = Deps.of(request)
+    await deps.lookup_limit.check(deps.client_hash(request))
+    view = await deps.service.receipt_status(request.headers.get("x-receipt-code"))
+    return json_response(view, headers={"Cache-Control": "no-store"})
+
+
 @router.get(
     "/api/v1/submissions/{submission_id}",
     "Status of a submission, for the holder of its receipt code",
     responses={200: SubmissionStatusView, 404: ErrorBody, 429: ErrorBody},
     parameters=[
-        {"name": "X-Receipt-Code", "in": "header", "required": False, "schema": {"type": "string"}},
+        RECEIPT_CODE,
         {
             "name": "code",
             "in": "query",
