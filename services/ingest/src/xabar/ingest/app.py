@@ -15,6 +15,7 @@ from xabar.ingest.addresses import binding_hasher, tips_hasher
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.deps import Deps, Throttle
 from xabar.ingest.forms import FormSigner
+from xabar.ingest.gates import MemoryGate
 from xabar.ingest.handlers import wire
 from xabar.ingest.intake import Intake, Mover
 from xabar.ingest.media import AttachmentStore
@@ -106,6 +107,7 @@ def create_app(
             await mover.stop()
             await relay.stop()
             await bus.stop()
+            service.decodes.close()
             await pipe.aclose()
             await redis.aclose()
             if owns_mongo:
@@ -155,6 +157,9 @@ def _deps(
         trusted=settings.trusted_networks(),
         tips_hash=tips_hasher(secret),
         binding_hash=binding_hasher(secret),
+        uploads=MemoryGate(
+            settings.max_upload_bytes, 10_000, settings.memory_wait_s, what="uploads"
+        ),
     )
 
 

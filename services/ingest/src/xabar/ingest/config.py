@@ -35,6 +35,15 @@ Added by ingest:
   and ``XABAR_INGEST_MAX_PHOTO_PIXELS`` (default 40000000, width times height, checked before
   decoding: decompression bombs are refused). A multipart body may be at most
   ``MAX_PHOTOS * MAX_PHOTO_BYTES + MAX_JSON_BYTES`` bytes.
+- ``XABAR_INGEST_MAX_DECODE_BYTES`` (default 67108864, 64 MiB): the memory all photo decodes
+  of the process may take together, estimated from each header before it is decoded (``photos``).
+  A JPEG that would take more is decoded at 1/2, 1/4 or 1/8 of its size; a PNG or WebP is
+  refused (413). At most ``XABAR_INGEST_DECODE_SLOTS`` (default 2) run at once.
+- ``XABAR_INGEST_MAX_UPLOAD_BYTES`` (default 33554432, 32 MiB): what the bodies that may carry
+  photos (multipart and form posts) may take together while they are read and handled, counted
+  by their declared size before they are read (a body larger than this waits to be alone).
+- ``XABAR_INGEST_MEMORY_WAIT_S`` (default 30): a request that waited this long for its turn
+  (a body to read, a photo to decode) is refused with 503 and Retry-After: nothing was stored.
 - ``XABAR_INGEST_FORM_MIN_FILL_S`` (default 3.0): a form sent sooner after it was served is refused
   (bots fill forms instantly). ``XABAR_INGEST_FORM_MAX_AGE_S`` (default 86400): older forms are
   served again with a fresh signature.
@@ -89,6 +98,10 @@ class IngestSettings(ServiceSettings):
     max_photos: int = Field(default=5, ge=0, le=50)
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_photo_pixels: int = Field(default=40_000_000, ge=1)
+    max_decode_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    decode_slots: int = Field(default=2, ge=1, le=64)
+    max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    memory_wait_s: float = Field(default=30.0, gt=0)
 
     form_min_fill_s: float = Field(default=3.0, ge=0)
     form_max_age_s: float = Field(default=86_400.0, gt=0)

@@ -3,6 +3,8 @@
 
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
@@ -12,6 +14,7 @@ from xabar.ingest.addresses import AddressHasher
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.errors import RateLimited
 from xabar.ingest.forms import FormSigner
+from xabar.ingest.gates import MemoryGate
 from xabar.ingest.pages import Pages
 from xabar.ingest.service import IngestService
 from xabar.runtime.auth import TokenCodec
@@ -57,6 +60,7 @@ class Deps:
     trusted: tuple[Network, ...]  # our own proxies, parsed once
     tips_hash: AddressHasher  # the tips' key (rate limits, a tip's client_hash)
     binding_hash: AddressHasher  # what a form token is bound to
+    uploads: MemoryGate  # the bodies that may carry photos, held at once
 
     @classmethod
     def of(cls, conn: HTTPConnection) -> "Deps":
@@ -75,6 +79,16 @@ class Deps:
     def binding(self, conn: HTTPConnection) -> str:
         """What a form served to this client is bound to."""
         return self.binding_hash(self.address(conn))
+
+    @asynccontextmanager
+    async def upload(self, conn: HTTPConnection) -> AsyncIterator[None]:
+        """Hold the body's declared size (the largest allowed when it declares none) in the
+        uploads' budget while it is read and handled."""
+        declared = conn.headers.get("content-length", "")
+        limit = self.settings.max_multipart_bytes()
+        size = int(declared) if declared.isascii() and declared.isdigit() else limit
+        async with self.uploads.hold(min(size, limit)):
+            yield
 
 
 def correlation(conn: HTTPConnection) -> str | None:

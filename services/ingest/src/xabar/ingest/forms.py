@@ -145,6 +145,8 @@ LIMIT_MESSAGES = {
     "too_many_photos": "Слишком много фото: можно прикрепить не больше {max_photos}.",
     "photo_too_large": "Фото слишком большое: каждое — не больше {max_photo_mb} МБ.",
     "photo_too_many_pixels": "Фото слишком большое: не больше {max_megapixels} мегапикселей.",
+    "photo_too_large_to_decode": "Фото слишком большое для обработки: PNG и WebP — не больше "
+    "{max_decode_megapixels} мегапикселей (снимки JPEG мы уменьшаем сами).",
     "payload_too_large": "Сообщение слишком большое: не больше {max_total_mb} МБ вместе с фото.",
 }
 

@@ -18,7 +18,6 @@ the relay; one with a key is refused (503), since a first request of its key may
 the unreachable intake.
 """
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -63,9 +62,10 @@ from xabar.ingest.errors import (
     NotFound,
     StorageUnavailable,
 )
+from xabar.ingest.gates import MemoryGate
 from xabar.ingest.intake import Intake
 from xabar.ingest.media import StoredPhoto
-from xabar.ingest.photos import CleanPhoto, clean_photo
+from xabar.ingest.photos import CleanPhoto, clean_photo, probe_photo
 from xabar.ingest.repository import AttachmentRepository, Doc, SubmissionRepository
 from xabar.ingest.sealing import Sealer
 from xabar.runtime.outbox import outbox_entry
@@ -104,6 +104,12 @@ class IngestService:
         self.sealer = sealer
         self.on_stored = on_stored
         self._secret = settings.address_salt.get_secret_value().encode()
+        self.decodes = MemoryGate(
+            settings.max_decode_bytes,
+            settings.decode_slots,
+            settings.memory_wait_s,
+            what="photos being processed",
+        )
         self._mongo_failed_at = -1e9  # when a key's fallback look-up in MongoDB last failed
 
     # --- accepting ----------------------------------------------------------------------------
@@ -128,16 +134,11 @@ class IngestService:
             submission_id = idempotent_id(self._secret, idempotency_key)
         else:
             submission_id = new_id()
-        cleaned = [
-            await asyncio.to_thread(
-                clean_photo, raw, index=i, max_pixels=self.settings.max_photo_pixels
-            )
-            for i, raw in enumerate(photos)
-        ]
         if idempotency_key is not None:
             existing = await self._known(submission_id, form=form)
-            if existing is not None:
+            if existing is not None:  # a replay: its photos were cleaned the first time
                 return self._replay(existing, idempotency_key, print_)
+        cleaned = [await self._clean(raw, i) for i, raw in enumerate(photos)]
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
         code = new_receipt_code()
@@ -181,6 +182,16 @@ class IngestService:
             ),
             replayed=False,
         )
+
+    async def _clean(self, raw: bytes, index: int) -> CleanPhoto:
+        """A photo re-encoded, once its decoding fits in the process's budget (``photos``)."""
+        limits = {
+            "index": index,
+            "max_pixels": self.settings.max_photo_pixels,
+            "max_decode_bytes": self.settings.max_decode_bytes,
+        }
+        probe = probe_photo(raw, **limits)  # the header only: quick
+        return await self.decodes.run(probe.cost, lambda: clean_photo(raw, **limits, probe=probe))
 
     async def _store_directly(self, doc: Doc, event: SubmissionReceivedV2, now: datetime) -> None:
         """Without Redis: the document with its event in its outbox, one single-document write

@@ -16,6 +16,7 @@ from xabar.ingest.errors import (
     InvalidSubmission,
     LimitExceeded,
     MalformedBody,
+    Overloaded,
     RateLimited,
     StorageUnavailable,
     UnsupportedMedia,
@@ -27,6 +28,7 @@ from xabar.ingest.forms import (
     form_to_data,
     russian_field_errors,
 )
+from xabar.ingest.photos import decodable_megapixels
 from xabar.ingest.routes.html import answer_errors_with, html, pages_answer, size
 from xabar.ingest.routes.submissions import read_tip_form
 from xabar.runtime.bodies import MULTIPART
@@ -119,6 +121,7 @@ class ReportPage:
             "max_photo_mb": size(settings.max_photo_bytes),
             "max_megapixels": size(settings.max_photo_pixels, 1_000_000),
             "max_total_mb": size(settings.max_multipart_bytes()),
+            "max_decode_megapixels": f"{decodable_megapixels(settings.max_decode_bytes):.0f}",
         }
 
     def limit_notice(self, exc: LimitExceeded) -> str:
@@ -170,7 +173,7 @@ class ReportPage:
                 "Проверьте сообщение и отправьте его ещё раз." + again
             )
             return self.form(status, notice=notice)
-        if isinstance(exc, StorageUnavailable):
+        if isinstance(exc, StorageUnavailable | Overloaded):
             notice = (
                 "Не удалось сохранить сообщение из-за технической неполадки. "
                 "Отправьте форму ещё раз через минуту." + again
@@ -199,17 +202,18 @@ async def send_report(request: Request) -> Response:
     deps = Deps.of(request)
     page = ReportPage(deps, deps.binding(request))
     answer_errors_with(request, page)
-    form = await read_tip_form(request, deps.settings)
-    page.values, page.had_photos = form.fields, bool(form.photos)
-    check = deps.signer.check(form.fields, page.client)
-    client = deps.client_hash(request)
-    await deps.submit_limit.check(client)
-    accepted = await deps.service.submit(
-        validate_submission(form_to_data(form.fields)),
-        form.photos,
-        client_hash=client,
-        idempotency_key=f"form:{check.nonce}",
-        correlation_id=correlation(request),
-        form=True,
-    )
+    async with deps.upload(request):
+        form = await read_tip_form(request, deps.settings)
+        page.values, page.had_photos = form.fields, bool(form.photos)
+        check = deps.signer.check(form.fields, page.client)
+        client = deps.client_hash(request)
+        await deps.submit_limit.check(client)
+        accepted = await deps.service.submit(
+            validate_submission(form_to_data(form.fields)),
+            form.photos,
+            client_hash=client,
+            idempotency_key=f"form:{check.nonce}",
+            correlation_id=correlation(request),
+            form=True,
+        )
     return page.receipt(accepted.receipt)

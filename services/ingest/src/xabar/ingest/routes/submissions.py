@@ -13,6 +13,7 @@
 Look-ups are rate limited per client (429, Retry-After).
 """
 
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,14 +147,19 @@ async def send_submission(request: Request) -> Response:
     key = check_idempotency_key(raw_key) if raw_key is not None else None
     client = deps.client_hash(request)
     await deps.submit_limit.check(client)
-    data, photos = await read_submission(request, deps.settings)
-    accepted = await deps.service.submit(
-        validate_submission(data),
-        photos,
-        client_hash=client,
-        idempotency_key=key,
-        correlation_id=correlation(request),
+    # a JSON body is small; one that may carry photos waits for room in the uploads' budget
+    room: AbstractAsyncContextManager[None] = (
+        nullcontext() if media_type(request.headers) == JSON else deps.upload(request)
     )
+    async with room:
+        data, photos = await read_submission(request, deps.settings)
+        accepted = await deps.service.submit(
+            validate_submission(data),
+            photos,
+            client_hash=client,
+            idempotency_key=key,
+            correlation_id=correlation(request),
+        )
     headers = {"Location": accepted.receipt.status_url}
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
