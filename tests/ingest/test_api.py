@@ -359,3 +359,45 @@ async def _drained(db: Any, timeout: float = 120) -> None:
 
     await eventually(no_markers, timeout=timeout, what="the outbox to drain")
     assert await db["submissions"].count_documents({"outbox.0": {"$exists": True}}) == 0
+
+
+async def test_a_truncated_or_mis_encoded_multipart_tip_is_400_and_stores_nothing(
+    client: httpx.AsyncClient, redis: aioredis.Redis, mongo: Mongo, settings: IngestSettings
+) -> None:
+    boundary = "b0undary"
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in multipart_fields(tip()).items()
+    ).encode()
+    photo = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="p.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode() + png()
+    ctype = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    whole = head + photo + f"\r\n--{boundary}--\r\n".encode()
+    truncated = await client.post("/api/v1/submissions", content=head + photo, headers=ctype)
+    assert truncated.status_code == 400, truncated.text
+    assert truncated.json()["error"]["code"] == "malformed_form"
+    latin = whole.replace("Отключили".encode(), "Отключили".encode("cp1251"))
+    mis_encoded = await client.post("/api/v1/submissions", content=latin, headers=ctype)
+    assert mis_encoded.status_code == 400
+    assert mis_encoded.json()["error"]["code"] == "not_utf8"
+    utf16 = json.dumps(tip(), ensure_ascii=False).encode("utf-16")
+    wide = await client.post(
+        "/api/v1/submissions", content=utf16, headers={"content-type": "application/json"}
+    )
+    assert wide.status_code == 400
+    deep = await client.post(
+        "/api/v1/submissions",
+        content=b'{"title":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert deep.status_code == 400 and deep.json()["error"]["code"] == "too_deep"
+    for answer in (truncated, mis_encoded, wide, deep):
+        assert "Traceback" not in answer.text and "Error(" not in answer.text
+    assert await redis.xlen(INTAKE) == 0
+    db = mongo[settings.mongodb_db]
+    assert await db["submissions"].count_documents({}) == 0
+    assert await db["attachments"].count_documents({}) == 0
+    whole_one = await client.post("/api/v1/submissions", content=whole, headers=ctype)
+    assert whole_one.status_code == 202  # the same body, complete, is taken

@@ -188,3 +188,38 @@ async def test_a_closed_tips_contact_is_erased_after_its_retention_an_open_ones_
         assert await service.erase_contacts(now + timedelta(days=400)) == 0
         kept = await db["submissions"].find_one({"_id": reopened})
         assert kept is not None and kept["contact_sealed"] is not None
+
+
+async def test_a_form_post_from_another_site_is_refused_and_stores_nothing(
+    make_settings: MakeSettings, redis: aioredis.Redis, mongo: Mongo
+) -> None:
+    settings = make_settings(public_url="https://tips.example", site_url="https://news.example")
+    async with running(settings) as (_, client):
+        token = TOKEN.search((await client.get("/report")).text)
+        assert token is not None
+        fields = {**multipart_fields(tip()), "form_token": token.group(1), "website": ""}
+        foreign = [
+            {"Origin": "https://evil.example"},
+            {"Origin": "null"},
+            {"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/page"},
+            {"Sec-Fetch-Site": "cross-site"},
+        ]
+        for headers in foreign:
+            page = await client.post("/report", data=fields, headers=headers)
+            assert page.status_code == 403, headers
+            assert "только со страниц нашего сайта" in page.text
+            api = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            assert api.status_code == 403 and api.json()["error"]["code"] == "foreign_origin"
+            status = await client.post("/report/status", data={"code": "x"}, headers=headers)
+            assert status.status_code == 403
+        assert await redis.xlen(INTAKE) == 0
+        for ours in ("https://tips.example", "https://news.example"):
+            again = TOKEN.search((await client.get("/report")).text)
+            assert again is not None
+            sent = {**fields, "form_token": again.group(1)}
+            page = await client.post("/report", data=sent, headers={"Origin": ours})
+            assert page.status_code == 200 and "Сообщение получено" in page.text
+        # a program (no Origin, Sec-Fetch-Site or Referer) is no browser's form
+        assert (await client.post("/api/v1/submissions", json=tip())).status_code == 202
+        await moved(redis)
+    assert await mongo[settings.mongodb_db]["submissions"].count_documents({}) == 3

@@ -34,6 +34,7 @@ from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.redispipe import RedisPipe
+from xabar.runtime.security import OriginCheck
 
 log = logging.getLogger("xabar.ingest")
 
@@ -160,6 +161,7 @@ def _deps(
         uploads=MemoryGate(
             settings.max_upload_bytes, 10_000, settings.memory_wait_s, what="uploads"
         ),
+        origins=OriginCheck(settings.our_origins()),
     )
 
 

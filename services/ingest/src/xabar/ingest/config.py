@@ -22,6 +22,12 @@ Added by ingest:
 - ``XABAR_INGEST_CONTACT_RETENTION_DAYS`` (default 90): a tip's sealed contact is erased this many
   days after the tip is closed (rejected or published). ``XABAR_INGEST_ERASE_INTERVAL_S``
   (default 3600): how often the erasure runs.
+- ``XABAR_INGEST_PUBLIC_URL`` (default ``http://127.0.0.1:8081``): ingest's own address as readers'
+  browsers see it; a form post (and a post to the API from a browser) is refused with 403 unless
+  its ``Origin`` (or, without one, ``Sec-Fetch-Site``/``Referer``) is this, the readers' site
+  (``XABAR_INGEST_SITE_URL``, default ``http://127.0.0.1:8080``) or one of ``FORM_ORIGINS``
+  (comma-separated). Clients that send none of those headers (programs) are not browsers and
+  pass.
 - ``XABAR_INGEST_TRUSTED_PROXIES`` (default empty): comma-separated CIDRs of our own reverse
   proxies. ``X-Forwarded-For`` is read only when the direct peer is one of them.
 - ``XABAR_INGEST_SUBMIT_RATE_LIMIT`` (default 20) submissions per client per
@@ -75,6 +81,7 @@ from pydantic_settings import SettingsConfigDict
 from xabar.ingest.sealing import public_key
 from xabar.runtime.clients import Network, parse_networks
 from xabar.runtime.config import ServiceSettings, require_secret
+from xabar.runtime.security import origin_of
 
 
 class IngestSettings(ServiceSettings):
@@ -85,6 +92,8 @@ class IngestSettings(ServiceSettings):
 
     address_salt: SecretStr
     newsroom_public_key: str
+    public_url: str = "http://127.0.0.1:8081"
+    site_url: str = "http://127.0.0.1:8080"
     trusted_proxies: str = ""
     contact_retention_days: float = Field(default=90, ge=0)
     erase_interval_s: float = Field(default=3600, gt=0)
@@ -118,6 +127,9 @@ class IngestSettings(ServiceSettings):
     @model_validator(mode="after")
     def _check_ingest_settings(self) -> Self:
         require_secret("address_salt", self.address_salt)
+        for name in ("public_url", "site_url"):
+            if origin_of(getattr(self, name)) is None:
+                raise ValueError(f"{name} must be an http(s) URL")
         try:
             public_key(self.newsroom_public_key)
         except ValueError as exc:
@@ -130,6 +142,10 @@ class IngestSettings(ServiceSettings):
 
     def trusted_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies.split(","))
+
+    def our_origins(self) -> tuple[str, ...]:
+        """The origins whose pages may post our forms."""
+        return (self.public_url, self.site_url, *self.form_origins)
 
     def max_multipart_bytes(self) -> int:
         return self.max_photos * self.max_photo_bytes + self.max_json_bytes

@@ -20,6 +20,7 @@ from xabar.ingest.service import IngestService
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.clients import Network, client_address
 from xabar.runtime.ratelimit import RateLimiter
+from xabar.runtime.security import OriginCheck
 
 log = logging.getLogger("xabar.ingest.deps")
 
@@ -61,6 +62,7 @@ class Deps:
     tips_hash: AddressHasher  # the tips' key (rate limits, a tip's client_hash)
     binding_hash: AddressHasher  # what a form token is bound to
     uploads: MemoryGate  # the bodies that may carry photos, held at once
+    origins: OriginCheck  # a post from a browser comes from one of our pages
 
     @classmethod
     def of(cls, conn: HTTPConnection) -> "Deps":

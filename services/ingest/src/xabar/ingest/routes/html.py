@@ -19,6 +19,7 @@ from xabar.runtime.security import PagePolicy
 # all, the pages' own <style>, posts to ourselves only, never framed, no referrer sent on
 PAGES = PagePolicy(referrer="no-referrer").with_(style_src="'unsafe-inline'")
 HTML_HEADERS = {"Cache-Control": "no-store"}
+FOREIGN_ORIGIN = "Эту форму можно отправить только со страниц нашего сайта. Откройте её у нас."
 MIB = 1024 * 1024
 HTML = "text/html"
 

@@ -29,11 +29,12 @@ from xabar.ingest.forms import (
     russian_field_errors,
 )
 from xabar.ingest.photos import decodable_megapixels
-from xabar.ingest.routes.html import answer_errors_with, html, pages_answer, size
+from xabar.ingest.routes.html import FOREIGN_ORIGIN, answer_errors_with, html, pages_answer, size
 from xabar.ingest.routes.submissions import read_tip_form
 from xabar.runtime.bodies import MULTIPART
 from xabar.runtime.errors import BadRequest
 from xabar.runtime.routing import ErrorMap, Router
+from xabar.runtime.security import ForeignOrigin
 
 router = Router(tags=["form"])
 
@@ -136,6 +137,8 @@ class ReportPage:
             )
         if exc.status == 415:
             return self.message(415, "Неверный формат", "Отправьте сообщение через форму.")
+        if isinstance(exc, ForeignOrigin):
+            return self.message(403, "Форма отклонена", FOREIGN_ORIGIN)
         if exc.code == "not_utf8":
             return self.message(
                 400,
@@ -196,12 +199,13 @@ async def report_form(request: Request) -> Response:
     "Send the form; answers with the receipt page, or the form again with what to fix",
     body=ReportForm,
     body_media=MULTIPART,
-    responses=pages_answer(200, 400, 413, 415, 422, 429, 503),
+    responses=pages_answer(200, 400, 403, 413, 415, 422, 429, 503),
 )
 async def send_report(request: Request) -> Response:
     deps = Deps.of(request)
     page = ReportPage(deps, deps.binding(request))
     answer_errors_with(request, page)
+    deps.origins.require(request)
     async with deps.upload(request):
         form = await read_tip_form(request, deps.settings)
         page.values, page.had_photos = form.fields, bool(form.photos)

@@ -11,9 +11,10 @@ from starlette.responses import Response
 from xabar.ingest.deps import Deps
 from xabar.ingest.domain import SubmissionStatusView
 from xabar.ingest.errors import NotFound, RateLimited, StorageUnavailable
-from xabar.ingest.routes.html import answer_errors_with, html, pages_answer
+from xabar.ingest.routes.html import FOREIGN_ORIGIN, answer_errors_with, html, pages_answer
 from xabar.runtime.bodies import FORM, Limits, read_form
 from xabar.runtime.routing import ErrorMap, Router
+from xabar.runtime.security import ForeignOrigin
 
 router = Router(tags=["form"])
 LOOKUP_LIMITS = Limits(max_bytes=8192, max_fields=10, max_field_bytes=1024)
@@ -50,7 +51,9 @@ class StatusPage:
                 message="Слишком много проверок с вашего адреса. Попробуйте позже.",
             )
             return html(page, spec.status, {"Retry-After": str(exc.retry_after_s)})
-        if isinstance(exc, NotFound):
+        if isinstance(exc, ForeignOrigin):
+            notice = FOREIGN_ORIGIN
+        elif isinstance(exc, NotFound):
             notice = "Сообщение не найдено: проверьте код."
         elif isinstance(exc, StorageUnavailable):
             notice = "Сервис временно недоступен. Попробуйте позже."
@@ -73,12 +76,13 @@ async def status_form(request: Request) -> Response:
     "Look up a submission's status with its receipt code (Russian HTML)",
     body=StatusLookup,
     body_media=FORM,
-    responses=pages_answer(200, 400, 404, 413, 415, 422, 429, 503),
+    responses=pages_answer(200, 400, 403, 404, 413, 415, 422, 429, 503),
 )
 async def look_up_status(request: Request) -> Response:
     deps = Deps.of(request)
     page = StatusPage(deps)
     answer_errors_with(request, page)
+    deps.origins.require(request)
     await deps.lookup_limit.check(deps.client_hash(request))
     form = await read_form(request, LOOKUP_LIMITS)
     view = await deps.service.receipt_status((form.get("code") or "").strip())

@@ -133,6 +133,7 @@ async def read_submission(request: Request, settings: IngestSettings) -> tuple[A
     responses={
         202: Receipt,
         400: ErrorBody,
+        403: ErrorBody,
         413: ErrorBody,
         415: ErrorBody,
         422: ErrorBody,
@@ -143,6 +144,7 @@ async def read_submission(request: Request, settings: IngestSettings) -> tuple[A
 )
 async def send_submission(request: Request) -> Response:
     deps = Deps.of(request)
+    deps.origins.require(request)  # a browser's post from another site's page: 403
     raw_key = request.headers.get("idempotency-key")
     key = check_idempotency_key(raw_key) if raw_key is not None else None
     client = deps.client_hash(request)
