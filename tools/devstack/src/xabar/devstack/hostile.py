@@ -1,8 +1,8 @@
 """``python -m xabar.devstack hostile``: ingest's peak memory under hostile requests.
 
 A real ingest process (with its own redis-server and FerretDB) gets, kind after kind, rounds of 20
-concurrent hostile requests: decompression-bomb PNGs (128 KB, 39.7 megapixels), 40-megapixel
-JPEGs, the largest body allowed (five photos at the photo size limit), JSON nested 1,000 levels,
+concurrent hostile requests: decompression-bomb PNGs (128 KB, 39.7 megapixels), the largest PNG
+that is decoded whole (9.9 megapixels), 40-megapixel JPEGs, the largest body allowed (five photos at the photo size limit), JSON nested 1,000 levels,
 truncated multipart bodies, invalid UTF-8 in form fields. Before each kind the process's peak
 resident memory is reset (``/proc/PID/clear_refs``), and after it ``VmHWM`` is read: the figure is
 the peak of that kind. Every answer must be a 4xx or a 2xx (a 5xx is counted as a failure), and
@@ -33,9 +33,9 @@ TARGET_MB = 200
 BOUNDARY = "hostileboundary"
 
 
-def _png_bomb() -> bytes:
+def _png(side: tuple[int, int] = (7300, 5440)) -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (7300, 5440), (10, 200, 30)).save(out, "PNG")  # 39.7 MP in ~128 KB
+    Image.new("RGB", side, (10, 200, 30)).save(out, "PNG")  # 39.7 MP in ~128 KB by default
     return out.getvalue()
 
 
@@ -93,10 +93,11 @@ class Kind:
 
 
 def kinds(photo_limit: int) -> list[Kind]:
-    bomb, jpeg = _png_bomb(), _big_jpeg()
+    bomb, largest_png, jpeg = _png(), _png((3650, 2720)), _big_jpeg()
     largest = [_filled_jpeg(photo_limit - 1024) for _ in range(5)]
     return [
         Kind("png bomb 39.7 MP", lambda: _multipart(TIP, [bomb]), MULTIPART),
+        Kind("png 9.9 MP (decoded whole)", lambda: _multipart(TIP, [largest_png]), MULTIPART),
         Kind("jpeg 40 MP", lambda: _multipart(TIP, [jpeg]), MULTIPART),
         Kind("largest body (5 x photo limit)", lambda: _multipart(TIP, largest), MULTIPART),
         Kind(
