@@ -1,12 +1,13 @@
 """``python -m xabar.devstack hostile``: ingest's peak memory under hostile requests.
 
-A real ingest process (with its own redis-server and FerretDB) gets, kind after kind, rounds of 20
-concurrent hostile requests: decompression-bomb PNGs (128 KB, 39.7 megapixels), the largest PNG
-that is decoded whole (9.9 megapixels), 40-megapixel JPEGs, the largest body allowed (five photos at the photo size limit), JSON nested 1,000 levels,
-truncated multipart bodies, invalid UTF-8 in form fields. Before each kind the process's peak
-resident memory is reset (``/proc/PID/clear_refs``), and after it ``VmHWM`` is read: the figure is
-the peak of that kind. Every answer must be a 4xx or a 2xx (a 5xx is counted as a failure), and
-the target is a peak of at most 200 MB. Results: a table and ``.bench/hostile.json``.
+A real ingest process (with its own redis-server and FerretDB) gets, kind after kind, rounds of
+20 concurrent hostile requests: decompression-bomb PNGs (128 KB, 39.7 megapixels), the largest
+PNG that is decoded whole (9.9 megapixels), 40-megapixel JPEGs, the largest body allowed (five
+photos at the photo size limit), JSON nested 1,000 levels, truncated multipart bodies, invalid
+UTF-8 in form fields. Before each kind the process's peak resident memory is reset
+(``/proc/PID/clear_refs``), and after it ``VmHWM`` is read: the figure is the peak of that kind.
+Every answer must be a 4xx or a 2xx (a 5xx is counted as a failure), and the target is a peak of
+at most 200 MB. Results: a table and ``.bench/hostile.json``.
 """
 
 import asyncio
