@@ -7,21 +7,27 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from xabar.ingest import routes
-from xabar.ingest.addresses import binding_hasher, tips_hasher
+from xabar.ingest.addresses import binding_hasher, comments_hasher, tips_hasher
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.deps import Deps, Throttle
 from xabar.ingest.forms import FormSigner
 from xabar.ingest.gates import MemoryGate
 from xabar.ingest.handlers import wire
-from xabar.ingest.intake import Intake, Mover
+from xabar.ingest.intake import PREFIX, Intake, Mover
 from xabar.ingest.media import AttachmentStore
 from xabar.ingest.pages import Pages
+from xabar.ingest.readers import Kind, ReadersService
 from xabar.ingest.relay import SubmissionRelay
-from xabar.ingest.repository import AttachmentRepository, SubmissionRepository
+from xabar.ingest.repository import (
+    AttachmentRepository,
+    DocumentRepository,
+    SubmissionRepository,
+)
 from xabar.ingest.routes.html import PAGES
 from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
@@ -86,16 +92,24 @@ def create_app(
         on_stored=relay.kick if settings.relay_enabled else _hold,
     )
     wire(bus, service)
-    deps = _deps(settings, service, redis, pipe)
-    api = OpenAPI("Xabar ingest", "1.0.0", "citizen reporters' tips and photos, durably accepted")
+    readers, reader_movers = _readers(settings, redis, pipe, db, bus)
+    movers = [mover, *reader_movers]
+    deps = _deps(settings, service, readers, redis, pipe)
+    api = OpenAPI(
+        "Xabar ingest",
+        "1.0.0",
+        "what readers send, durably accepted: citizen reporters' tips and photos, comments, "
+        "letters to the editors",
+    )
     routes.document(api)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
         if settings.relay_enabled:
-            await mover.ensure_group()
-            await mover.start()
+            for each in movers:
+                await each.ensure_group()
+                await each.start()
             await relay.start()
         else:
             log.warning(
@@ -105,7 +119,8 @@ def create_app(
         try:
             yield
         finally:
-            await mover.stop()
+            for each in movers:
+                await each.stop()
             await relay.stop()
             await bus.stop()
             service.decodes.close()
@@ -130,12 +145,50 @@ def create_app(
     app.state.service = service
     app.state.relay = relay
     app.state.mover = mover
+    app.state.readers = readers
+    app.state.comments_mover, app.state.letters_mover = reader_movers
     app.state.openapi = api
     return app
 
 
+def _readers(
+    settings: IngestSettings,
+    redis: aioredis.Redis,
+    pipe: RedisPipe,
+    db: AsyncDatabase[dict[str, Any]],
+    bus: EventBus,
+) -> tuple[ReadersService, list[Mover]]:
+    """Comments and letters: an intake and a mover each (see ``readers``)."""
+    kinds, movers = [], []
+    for name, collection in (("comment", "comments"), ("letter", "letters")):
+        intake = Intake(pipe, f"{PREFIX}:{collection}")
+        kinds.append(
+            Kind(name, intake, DocumentRepository(db[collection], settings.storage_timeout_s))
+        )
+        movers.append(
+            Mover(
+                redis,
+                intake,
+                db[collection],
+                bus,
+                consumer=settings.consumer_name,
+                batch=settings.intake_batch,
+                interval=settings.intake_interval_s,
+                claim_idle_ms=settings.claim_idle_ms,
+                max_deliveries=settings.max_deliveries,
+                identity="event_id",
+            )
+        )
+    sealer = Sealer(public_key(settings.newsroom_public_key))
+    return ReadersService(settings, kinds[0], kinds[1], sealer), movers
+
+
 def _deps(
-    settings: IngestSettings, service: IngestService, redis: aioredis.Redis, pipe: RedisPipe
+    settings: IngestSettings,
+    service: IngestService,
+    readers: ReadersService,
+    redis: aioredis.Redis,
+    pipe: RedisPipe,
 ) -> Deps:
     def throttle(name: str, limit: int, window_s: int, what: str) -> Throttle:
         return Throttle(RateLimiter(redis, f"xabar:ingest:rl:{name}", limit, window_s, pipe), what)
@@ -144,6 +197,7 @@ def _deps(
     return Deps(
         settings=settings,
         service=service,
+        readers=readers,
         pages=Pages(),
         signer=FormSigner(
             secret, min_fill_s=settings.form_min_fill_s, max_age_s=settings.form_max_age_s
@@ -154,9 +208,16 @@ def _deps(
         lookup_limit=throttle(
             "lookup", settings.lookup_rate_limit, settings.lookup_rate_window_s, "look-ups"
         ),
+        comment_limit=throttle(
+            "comment", settings.comment_rate_limit, settings.comment_rate_window_s, "comments"
+        ),
+        letter_limit=throttle(
+            "letter", settings.letter_rate_limit, settings.letter_rate_window_s, "letters"
+        ),
         codec=TokenCodec(settings.jwt_secret.get_secret_value()),
         trusted=settings.trusted_networks(),
         tips_hash=tips_hasher(secret),
+        comments_hash=comments_hasher(secret),
         binding_hash=binding_hasher(secret),
         uploads=MemoryGate(
             settings.max_upload_bytes, 10_000, settings.memory_wait_s, what="uploads"

@@ -35,6 +35,12 @@ Added by ingest:
 - ``XABAR_INGEST_LOOKUP_RATE_LIMIT`` (default 30) receipt look-ups per client per
   ``XABAR_INGEST_LOOKUP_RATE_WINDOW_S`` (default 60) seconds (a receipt code alone finds its tip:
   100 random bits, and this bound on guessing).
+- ``XABAR_INGEST_COMMENT_RATE_LIMIT`` (default 10) comments per client address per
+  ``XABAR_INGEST_COMMENT_RATE_WINDOW_S`` (default 600) seconds, and
+  ``XABAR_INGEST_LETTER_RATE_LIMIT`` (default 5) letters per ``XABAR_INGEST_LETTER_RATE_WINDOW_S``
+  (default 3600); over either: 429 with Retry-After. A comment's or a letter's form is served
+  framable only by the readers' site (``SITE_URL``: the feed embeds the comment form in each
+  article page).
 - ``XABAR_INGEST_MAX_JSON_BYTES`` (default 262144): the largest JSON body, and the largest text
   field of a form.
 - ``XABAR_INGEST_MAX_PHOTOS`` (default 5), ``XABAR_INGEST_MAX_PHOTO_BYTES`` (default 10485760)
@@ -102,6 +108,10 @@ class IngestSettings(ServiceSettings):
     submit_rate_window_s: int = Field(default=600, ge=1)
     lookup_rate_limit: int = Field(default=30, ge=1)
     lookup_rate_window_s: int = Field(default=60, ge=1)
+    comment_rate_limit: int = Field(default=10, ge=1)
+    comment_rate_window_s: int = Field(default=600, ge=1)
+    letter_rate_limit: int = Field(default=5, ge=1)
+    letter_rate_window_s: int = Field(default=3600, ge=1)
 
     max_json_bytes: int = Field(default=256 * 1024, ge=4096)
     max_photos: int = Field(default=5, ge=0, le=50)

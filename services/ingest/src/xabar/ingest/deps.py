@@ -16,6 +16,7 @@ from xabar.ingest.errors import RateLimited
 from xabar.ingest.forms import FormSigner
 from xabar.ingest.gates import MemoryGate
 from xabar.ingest.pages import Pages
+from xabar.ingest.readers import ReadersService
 from xabar.ingest.service import IngestService
 from xabar.runtime.auth import TokenCodec
 from xabar.runtime.clients import Network, client_address
@@ -53,13 +54,17 @@ class Throttle:
 class Deps:
     settings: IngestSettings
     service: IngestService
+    readers: ReadersService
     pages: Pages
     signer: FormSigner
     submit_limit: Throttle
     lookup_limit: Throttle
+    comment_limit: Throttle
+    letter_limit: Throttle
     codec: TokenCodec
     trusted: tuple[Network, ...]  # our own proxies, parsed once
     tips_hash: AddressHasher  # the tips' key (rate limits, a tip's client_hash)
+    comments_hash: AddressHasher  # the comments' and letters' own key
     binding_hash: AddressHasher  # what a form token is bound to
     uploads: MemoryGate  # the bodies that may carry photos, held at once
     origins: OriginCheck  # a post from a browser comes from one of our pages
@@ -77,6 +82,10 @@ class Deps:
     def client_hash(self, conn: HTTPConnection) -> str:
         """The client's address as the tips' keyed hash (see ``addresses``)."""
         return self.tips_hash(self.address(conn))
+
+    def commenter_hash(self, conn: HTTPConnection) -> str:
+        """The client's address as the comments' keyed hash (a comment's client_hash)."""
+        return self.comments_hash(self.address(conn))
 
     def binding(self, conn: HTTPConnection) -> str:
         """What a form served to this client is bound to."""

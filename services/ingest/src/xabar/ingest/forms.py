@@ -166,3 +166,13 @@ def russian_field_errors(fields: list[dict[str, Any]]) -> dict[str, str]:
         form_key = key.replace("contact.", "contact_")
         out.setdefault(form_key, FIELD_MESSAGES.get(key, "Проверьте это поле."))
     return out
+
+
+def russian_errors(fields: list[dict[str, Any]], messages: Mapping[str, str]) -> dict[str, str]:
+    """Field errors as Russian messages by form field, from ``messages`` (a comment's, a
+    letter's)."""
+    out: dict[str, str] = {}
+    for err in fields:
+        key = str(err.get("field", "")).split(".", 1)[0]
+        out.setdefault(key, messages.get(key, "Проверьте это поле."))
+    return out

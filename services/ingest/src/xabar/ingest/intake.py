@@ -79,7 +79,7 @@ log = logging.getLogger("xabar.ingest.intake")
 PREFIX = "xabar:ingest"
 GROUP = "mover"
 DUPLICATE_KEY = 11000
-DATETIME_FIELDS = ("received_at", "updated_at")
+DATETIME_FIELDS = ("received_at", "updated_at", "submitted_at")
 DEAD_LETTERED = Counter(
     "xabar_ingest_intake_dead_letters_total",
     "Accepted submissions moved to the intake's dead-letter stream",
@@ -316,10 +316,9 @@ class Mover:
             moved = await self._insert(ready, failed)
             if moved and self.on_moved is not None:
                 await self.on_moved([entry.doc for entry in moved])
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for entry in moved:
-                pipe.delete(*self.intake.note_keys(entry.doc))
-            await pipe.execute()
+        notes = [key for entry in moved for key in self.intake.note_keys(entry.doc)]
+        if notes:
+            await self.redis.delete(*notes)
         await self.publish([entry.event for entry in moved])  # after the move
         done = [entry.entry_id for entry in moved] + gone
         if done:

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 import pymongo
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -156,6 +157,19 @@ class SubmissionRepository:
             {"_id": submission_id},
             {"$set": {"contact_sealed": None, "contact_erased_at": now}},
         )
+
+
+class DocumentRepository:
+    """Readers' comments or letters: one document each, written by their intake's mover, read
+    by ``_id`` (an idempotent retry after its record left Redis)."""
+
+    def __init__(self, collection: AsyncCollection[Doc], timeout_s: float | None = None) -> None:
+        self.collection = collection
+        self.timeout_s = timeout_s
+
+    async def get(self, doc_id: str) -> Doc | None:
+        async with bounded(self.timeout_s, "reading a document"):
+            return await self.collection.find_one({"_id": doc_id})
 
 
 class AttachmentRepository:

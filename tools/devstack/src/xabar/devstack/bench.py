@@ -69,6 +69,7 @@ def targets() -> dict[str, tuple[str, str, float]]:
     return {
         "vote": ("vote", "hincrby baseline", 0.7),
         "ingest accept": ("ingest accept", "xadd baseline", 0.3),
+        "comment accept": ("comment accept", "xadd baseline", 0.3),
         "front page": ("front page", "bare starlette", 0.8),
         "rss": ("rss 200", "bare starlette", 0.8),
         "rss 304": ("rss 304", "bare starlette", 0.9),
@@ -172,6 +173,10 @@ def run_wrk(
         },
         ensure_ascii=False,
     )
+    comment_body = json.dumps(
+        {"article_id": slug, "name": "Читатель", "text": "Комментарий читателя к статье."},
+        ensure_ascii=False,
+    )
     js = {"Content-Type": "application/json"}
     baselines: list[tuple[str, str, dict[str, Any]]] = [
         ("bare starlette", f"{base}/bare", {}),
@@ -183,6 +188,11 @@ def run_wrk(
             "ingest accept",
             f"{stack.services['ingest'].url}/api/v1/submissions",
             {"method": "POST", "body": sub_body, "headers": js},
+        ),
+        (
+            "comment accept",
+            f"{stack.services['ingest'].url}/api/v1/comments",
+            {"method": "POST", "body": comment_body, "headers": js},
         ),
     ]
     polls: list[tuple[str, str, dict[str, Any]]] = [

@@ -89,7 +89,7 @@ class ReportPage:
         settings = self.deps.settings
         body = self.deps.pages.render(
             "report.html",
-            page_title="Напишите нам",
+            page_title="Сообщите новость",
             form_token=self.deps.signer.issue(self.client),
             values={name: (self.values or {}).get(name, "") for name in SHOWN_FIELDS},
             errors=errors or {},
