@@ -188,3 +188,37 @@ def multipart_fields(body: dict[str, Any]) -> dict[str, str]:
     for key, value in (body.get("contact") or {}).items():
         fields[f"contact_{key}"] = value
     return fields
+
+
+def keyed_requests(prefix: str, count: int = 1000, retries: int = 200) -> list[tuple[str, int]]:
+    """``count`` requests under keys of their own plus ``retries`` of them again, shuffled:
+    ``(Idempotency-Key, number)``."""
+    import random
+
+    keys = [f"{prefix}-{n:04d}" for n in range(count)]
+    requests = [(key, n) for n, key in enumerate(keys)]
+    requests += [(key, keys.index(key)) for key in random.Random(7).sample(keys, retries)]
+    random.Random(11).shuffle(requests)
+    return requests
+
+
+def review_event(submission_id: str, version: int, status: str, **data: Any) -> Event:
+    """A ``submission.reviewed`` as the publisher sends it, reviewed now."""
+    from datetime import UTC, datetime
+
+    from tests.support.events import sample
+
+    return sample(
+        "submission.reviewed",
+        aggregate_id=submission_id,
+        version=version,
+        data={
+            "submission_id": submission_id,
+            "status": status,
+            "public_reason": None,
+            "article_url": None,
+            "article_id": None,
+            "reviewed_at": datetime.now(UTC).isoformat(),
+            **data,
+        },
+    )

@@ -4,14 +4,13 @@ link opens the form in that frame; the letters form is sent. Another site can ne
 form nor post ingest's forms (403, nothing stored). Screenshots go to test-artifacts/."""
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Page
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,24 +18,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from tests.ingest.conftest import MakeSettings, eventually
+from tests.support.browser import ARTIFACTS, CHROMIUM, axe_violations, chromium, watch_csp
 from tests.support.fuzz import served
 from xabar.ingest.app import create_app
 from xabar.runtime.localinfra import free_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"
 )
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARTICLE = "5c1b0e7f2d3a4b6c8e9f0a1b2c3d4e5f"
 PARENT = "a" * 32
 
@@ -80,12 +69,6 @@ async def _shot(page: Page, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-async def _browser() -> tuple[object, Browser]:
-    playwright = await async_playwright().start()
-    browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-    return playwright, browser
-
-
 async def test_a_reader_comments_from_an_article_page_and_writes_to_the_editors(
     make_settings: MakeSettings,
     redis: aioredis.Redis,
@@ -96,10 +79,10 @@ async def test_a_reader_comments_from_an_article_page_and_writes_to_the_editors(
     with _sites(ingest) as (site_url, _):
         settings = make_settings(public_url=ingest, site_url=site_url, form_min_fill_s=1.0)
         with served(create_app(settings), port=port):
-            playwright, browser = await _browser()
-            try:
+            async with chromium() as browser:
                 context = await browser.new_context(java_script_enabled=False, locale="ru-RU")
                 page = await context.new_page()
+                refused = watch_csp(page)
                 await page.goto(f"{site_url}/article")
                 frame = page.frame(name="comment-form")
                 assert frame is not None
@@ -130,9 +113,19 @@ async def test_a_reader_comments_from_an_article_page_and_writes_to_the_editors(
                 for path, name in (("/report", "report.png"), ("/report/status", "status.png")):
                     await letters.goto(f"{ingest}{path}")
                     await _shot(letters, name)
-            finally:
-                await browser.close()
-                await playwright.stop()  # type: ignore[attr-defined]
+                assert refused == []  # no script, no style the pages' own policy refuses
+
+                # axe-core runs as a script: in a page of its own, every page of the forms
+                checker = await browser.new_page()
+                for path in (
+                    f"/comments/form?article_id={ARTICLE}",
+                    f"/comments/form?article_id={ARTICLE}&reply_to={PARENT}",
+                    "/letters",
+                    "/report",
+                    "/report/status",
+                ):
+                    await checker.goto(f"{ingest}{path}")
+                    assert await axe_violations(checker) == [], path
 
             db = mongo[settings.mongodb_db]
 
@@ -156,8 +149,7 @@ async def test_another_site_can_neither_frame_the_comment_form_nor_post_a_form(
     with _sites(ingest) as (site_url, other_url):
         settings = make_settings(public_url=ingest, site_url=site_url)
         with served(create_app(settings), port=port):
-            playwright, browser = await _browser()
-            try:
+            async with chromium() as browser:
                 page = await browser.new_page()
                 await page.goto(f"{other_url}/frame")
                 await asyncio.sleep(1.0)
@@ -165,14 +157,11 @@ async def test_another_site_can_neither_frame_the_comment_form_nor_post_a_form(
                 assert frame is not None
                 shown = await frame.evaluate("document.body ? document.body.innerText : ''")
                 assert "Ваш комментарий" not in shown  # refused by frame-ancestors
-                await _shot(page, "comment-form-framed-elsewhere.png")
+                await page.screenshot(path=str(ARTIFACTS / "comment-form-framed-elsewhere.png"))
 
                 await page.goto(f"{other_url}/post")
                 async with page.expect_navigation():
                     await page.click("#go")
                 assert "только со страниц нашего сайта" in await page.content()
                 await _shot(page, "report-from-another-site.png")
-            finally:
-                await browser.close()
-                await playwright.stop()  # type: ignore[attr-defined]
     assert await redis.xlen("xabar:ingest:intake") == 0

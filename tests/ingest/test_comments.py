@@ -3,7 +3,6 @@ APIs, once per token or key, the events, the address hash of their own, the abus
 
 import asyncio
 import json
-import random
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from tests.ingest.conftest import (
     NEWSROOM_PUBLIC_KEY,
     MakeSettings,
     eventually,
+    keyed_requests,
     running,
     stream_events,
     unseal,
@@ -238,11 +238,7 @@ async def test_a_thousand_concurrent_comments_on_one_article_are_accepted_once_e
     make_settings: MakeSettings, redis: aioredis.Redis, mongo: Mongo
 ) -> None:
     settings = make_settings(comment_rate_limit=100_000, storage_timeout_s=300)
-    keys = [f"comment-{n:04d}" for n in range(1000)]
-    retried = random.Random(5).sample(keys, 200)
-    requests = [(key, n) for n, key in enumerate(keys)]
-    requests += [(key, keys.index(key)) for key in retried]
-    random.Random(9).shuffle(requests)
+    requests = keyed_requests("comment")
     async with running(settings) as (_, client):
 
         async def send(key: str, n: int) -> tuple[str, httpx.Response]:

@@ -3,7 +3,6 @@ storing in MongoDB, or while moving, loses nothing and sends once; a thousand co
 a thousand events; either store may be down for a while."""
 
 import asyncio
-import random
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.ingest.conftest import (
     MakeSettings,
     eventually,
     jpeg_with_gps,
+    keyed_requests,
     moved,
     multipart_fields,
     running,
@@ -239,11 +239,7 @@ async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add
 ) -> None:
     # load, not timeouts, is under test here: MongoDB gets all the time it needs
     settings = make_settings(submit_rate_limit=100_000, storage_timeout_s=300)
-    keys = [f"tip-{n:04d}" for n in range(1000)]
-    retried = random.Random(7).sample(keys, 200)
-    requests = [(key, n) for n, key in enumerate(keys)]
-    requests += [(key, keys.index(key)) for key in retried]
-    random.Random(11).shuffle(requests)
+    requests = keyed_requests("tip")
 
     async with running(settings) as (_, client):
 

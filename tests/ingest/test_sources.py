@@ -16,12 +16,12 @@ from tests.ingest.conftest import (
     MakeSettings,
     moved,
     multipart_fields,
+    review_event,
     running,
     stored,
     tip,
     unseal,
 )
-from tests.support.events import sample
 from xabar.contracts import SUBMISSIONS_STREAM, SubmissionReviewed
 
 Mongo = AsyncMongoClient[dict[str, Any]]
@@ -31,20 +31,7 @@ CODE = re.compile(r'<span class="code">([^<]+)</span>')
 
 
 def _review(submission_id: str, version: int, status: str, **data: Any) -> SubmissionReviewed:
-    event = sample(
-        "submission.reviewed",
-        aggregate_id=submission_id,
-        version=version,
-        data={
-            "submission_id": submission_id,
-            "status": status,
-            "public_reason": None,
-            "article_url": None,
-            "article_id": None,
-            "reviewed_at": datetime.now(UTC).isoformat(),
-            **data,
-        },
-    )
+    event = review_event(submission_id, version, status, **data)
     assert isinstance(event, SubmissionReviewed)
     return event
 

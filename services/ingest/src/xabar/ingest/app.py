@@ -7,6 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -71,17 +72,8 @@ def create_app(
         sweep_interval=settings.relay_sweep_s,
     )
     intake = Intake(pipe)
-    mover = Mover(
-        redis,
-        intake,
-        repository.submissions,
-        bus,
-        consumer=settings.consumer_name,
-        batch=settings.intake_batch,
-        interval=settings.intake_interval_s,
-        claim_idle_ms=settings.claim_idle_ms,
-        max_deliveries=settings.max_deliveries,
-        on_moved=repository.index_receipts,
+    mover = _mover(
+        settings, redis, intake, repository.submissions, bus, on_moved=repository.index_receipts
     )
     service = IngestService(
         settings,
@@ -151,6 +143,28 @@ def create_app(
     return app
 
 
+def _mover(
+    settings: IngestSettings,
+    redis: aioredis.Redis,
+    intake: Intake,
+    collection: AsyncCollection[dict[str, Any]],
+    bus: EventBus,
+    **kw: Any,
+) -> Mover:
+    return Mover(
+        redis,
+        intake,
+        collection,
+        bus,
+        consumer=settings.consumer_name,
+        batch=settings.intake_batch,
+        interval=settings.intake_interval_s,
+        claim_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
+        **kw,
+    )
+
+
 def _readers(
     settings: IngestSettings,
     redis: aioredis.Redis,
@@ -165,20 +179,7 @@ def _readers(
         kinds.append(
             Kind(name, intake, DocumentRepository(db[collection], settings.storage_timeout_s))
         )
-        movers.append(
-            Mover(
-                redis,
-                intake,
-                db[collection],
-                bus,
-                consumer=settings.consumer_name,
-                batch=settings.intake_batch,
-                interval=settings.intake_interval_s,
-                claim_idle_ms=settings.claim_idle_ms,
-                max_deliveries=settings.max_deliveries,
-                identity="event_id",
-            )
-        )
+        movers.append(_mover(settings, redis, intake, db[collection], bus, identity="event_id"))
     sealer = Sealer(public_key(settings.newsroom_public_key))
     return ReadersService(settings, kinds[0], kinds[1], sealer), movers
 

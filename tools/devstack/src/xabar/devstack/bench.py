@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 from xabar.devstack.clients import chief_token, ensure_chief, feed_total, import_poll
 from xabar.devstack.demo import publish_profiles
 from xabar.devstack.drills import RELAXED
@@ -217,6 +218,8 @@ def run_wrk(
     if "feed" in groups:
         results += run_reader_pages(stack, feeds)
     for name, url, kw in [run for group in order if group != "feed" for run in chosen[group]]:
+        if name == "comment accept":  # the tips accepted just before are still being moved
+            asyncio.run(_intakes_drained(stack))
         say("bench", f"wrk {name}")
         results.append(wrk(name, url, seconds=SECONDS, **kw))
     return results
@@ -257,6 +260,23 @@ def run_reader_pages(stack: Stack, runs: list[tuple[str, str, dict[str, Any]]]) 
                     wrk(f"nginx: {name}", f"{nginx}/{static[n].name}", seconds=SECONDS, **kw)
                 )
     return results
+
+
+INTAKES = ("xabar:ingest:intake", "xabar:ingest:comments:intake", "xabar:ingest:letters:intake")
+
+
+async def _intakes_drained(stack: Stack, timeout: float = 300) -> None:
+    """Wait until ingest's movers have taken every accepted tip, comment and letter on to
+    MongoDB (paced, 100 a second each): what they leave must not load the next measurement."""
+    redis = aioredis.from_url(stack.redis.url)
+    try:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if sum([int(await redis.xlen(name)) for name in INTAKES]) == 0:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await redis.aclose()
 
 
 def main(groups: tuple[str, ...] = GROUPS) -> int:

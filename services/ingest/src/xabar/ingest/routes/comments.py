@@ -16,6 +16,7 @@ hash under the comments' own key.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -33,13 +34,15 @@ from xabar.ingest.comments import (
     validate_comment,
 )
 from xabar.ingest.deps import Deps, correlation
-from xabar.ingest.domain import check_idempotency_key
-from xabar.ingest.errors import InvalidSubmission
-from xabar.ingest.forms import russian_errors
-from xabar.ingest.routes.html import Words, answer_errors_with, framed_by, html, notice_for
-from xabar.ingest.routes.submissions import IDEMPOTENCY_KEY
-from xabar.runtime.bodies import FORM, MULTIPART, Limits, read_form, read_json
-from xabar.runtime.http import json_response
+from xabar.ingest.routes.common import (
+    IDEMPOTENCY_KEY,
+    FormPage,
+    accepted,
+    idempotency_key,
+    read_post,
+)
+from xabar.ingest.routes.html import Words, framed_by, html, notice_for
+from xabar.runtime.bodies import FORM, Limits, read_json
 from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import ErrorMap, Router
 
@@ -50,6 +53,10 @@ MAX_JSON = 32 * 1024
 WORDS = Words("комментарий", "комментариев")
 NO_ARTICLE = "Не удалось открыть форму комментария: не указана статья."
 FRAME_ANSWERS = dict.fromkeys((200, 400, 403, 413, 415, 422, 429, 503), "text/html")
+API_ANSWERS = {
+    202: CommentAccepted,
+    **dict.fromkeys((400, 403, 413, 415, 422, 429, 503), ErrorBody),
+}
 
 
 class CommentForm(BaseModel):
@@ -64,64 +71,50 @@ class CommentForm(BaseModel):
 
 
 @dataclass
-class CommentPage:
-    """The pages of the comment frame; once the post is read, ``values`` holds what was typed."""
+class CommentPage(FormPage):
+    """The pages of the comment frame (framable by the readers' site only)."""
 
-    deps: Deps
-    client: str  # what the form's token is bound to
     article_id: str = ""
     reply_to: str = ""
-    values: dict[str, str] | None = None
 
-    def frame(
-        self, body: str, status: int = 200, headers: dict[str, str] | None = None
-    ) -> Response:
+    template = "comment_form.html"
+    title = "Комментарий"
+    shown = ("name", "text")
+    messages = COMMENT_MESSAGES
+    words = WORDS
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "article_id": self.article_id,
+            "reply_to": self.reply_to,
+            "name_max": NAME_MAX,
+            "text_max": COMMENT_MAX,
+        }
+
+    def took(self, values: dict[str, str]) -> None:
+        super().took(values)
+        self.article_id, self.reply_to = values.get("article_id", ""), values.get("reply_to", "")
+
+    def respond(self, body: str, status: int, headers: dict[str, str] | None) -> Response:
         return html(body, status, {**framed_by(self.deps.settings.site_url), **(headers or {})})
-
-    def form(
-        self,
-        status: int = 200,
-        *,
-        errors: dict[str, str] | None = None,
-        notice: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        body = self.deps.pages.render(
-            "comment_form.html",
-            page_title="Комментарий",
-            form_token=self.deps.signer.issue(self.client),
-            article_id=self.article_id,
-            reply_to=self.reply_to,
-            values={k: (self.values or {}).get(k, "") for k in ("name", "text")},
-            errors=errors or {},
-            notice=notice,
-            name_max=NAME_MAX,
-            text_max=COMMENT_MAX,
-        )
-        return self.frame(body, status, headers)
 
     def message(self, status: int, message: str) -> Response:
         body = self.deps.pages.render(
             "frame_message.html", page_title="Комментарий", message=message
         )
-        return self.frame(body, status)
+        return self.respond(body, status, None)
 
     def sent(self) -> Response:
         body = self.deps.pages.render(
             "comment_sent.html", page_title="Комментарий отправлен", article_id=self.article_id
         )
-        return self.frame(body)
+        return self.respond(body, 200, None)
 
     def __call__(self, exc: Exception, spec: ErrorMap) -> Response:
-        shared = notice_for(exc, WORDS)
         if not is_article_id(self.article_id):  # not even the article: no form to show again
+            shared = notice_for(exc, WORDS)
             return self.message(spec.status, shared[0] if shared else NO_ARTICLE)
-        if isinstance(exc, InvalidSubmission):
-            return self.form(spec.status, errors=russian_errors(exc.fields, COMMENT_MESSAGES))
-        if shared is not None:
-            notice, headers = shared
-            return self.form(spec.status, notice=notice, headers=headers)
-        return self.form(spec.status, notice="Не удалось принять комментарий. Попробуйте ещё раз.")
+        return super().__call__(exc, spec)
 
 
 @router.get(
@@ -137,7 +130,7 @@ async def comment_form(request: Request) -> Response:
     deps = Deps.of(request)
     article_id = request.query_params.get("article_id", "")
     reply_to = request.query_params.get("reply_to", "")
-    page = CommentPage(deps, deps.binding(request), article_id, reply_to)
+    page = CommentPage(deps, deps.binding(request), article_id=article_id, reply_to=reply_to)
     if not is_article_id(article_id):
         return page.message(400, NO_ARTICLE)
     if reply_to and not is_comment_id(reply_to):
@@ -156,17 +149,12 @@ async def comment_form(request: Request) -> Response:
 async def send_comment_form(request: Request) -> Response:
     deps = Deps.of(request)
     page = CommentPage(deps, deps.binding(request))
-    answer_errors_with(request, page)
-    deps.origins.require(request)
-    form = await read_form(request, COMMENT_LIMITS, accept=(FORM, MULTIPART))
-    page.values = {name: value for name, value in form.items}
-    page.article_id = form.get("article_id") or ""
-    page.reply_to = form.get("reply_to") or ""
-    check = deps.signer.check(page.values, page.client)
+    check = await read_post(request, page, COMMENT_LIMITS)
+    values = page.values or {}
     client = deps.commenter_hash(request)
     await deps.comment_limit.check(client)
     await deps.readers.comment(
-        validate_comment(form_fields(page.values, frozenset({"reply_to"}))),
+        validate_comment(form_fields(values, frozenset({"reply_to"}))),
         client_hash=client,
         idempotency_key=f"form:{check.nonce}",
         correlation_id=correlation(request),
@@ -179,28 +167,17 @@ async def send_comment_form(request: Request) -> Response:
     "/api/v1/comments",
     "Send a comment (JSON). 202 means durably accepted: it waits for moderation.",
     body=NewComment,
-    responses={
-        202: CommentAccepted,
-        400: ErrorBody,
-        403: ErrorBody,
-        413: ErrorBody,
-        415: ErrorBody,
-        422: ErrorBody,
-        429: ErrorBody,
-        503: ErrorBody,
-    },
+    responses=API_ANSWERS,
     parameters=[IDEMPOTENCY_KEY],
 )
 async def send_comment(request: Request) -> Response:
     deps = Deps.of(request)
     deps.origins.require(request)
-    raw_key = request.headers.get("idempotency-key")
-    key = check_idempotency_key(raw_key) if raw_key is not None else None
+    key = idempotency_key(request)
     client = deps.commenter_hash(request)
     await deps.comment_limit.check(client)
     draft = validate_comment(await read_json(request, MAX_JSON))
     taken = await deps.readers.comment(
         draft, client_hash=client, idempotency_key=key, correlation_id=correlation(request)
     )
-    headers = {"Idempotent-Replayed": "true"} if taken.replayed else None
-    return json_response(CommentAccepted(comment_id=taken.doc_id), 202, headers)
+    return accepted(CommentAccepted(comment_id=taken.doc_id), taken.replayed)

@@ -3,6 +3,7 @@
 typed kept, and what to fix (photos must be attached again: a browser cannot refill them)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -29,7 +30,15 @@ from xabar.ingest.forms import (
     russian_field_errors,
 )
 from xabar.ingest.photos import decodable_megapixels
-from xabar.ingest.routes.html import FOREIGN_ORIGIN, answer_errors_with, html, pages_answer, size
+from xabar.ingest.routes.common import FormPage
+from xabar.ingest.routes.html import (
+    FOREIGN_ORIGIN,
+    Words,
+    answer_errors_with,
+    html,
+    pages_answer,
+    size,
+)
 from xabar.ingest.routes.submissions import read_tip_form
 from xabar.runtime.bodies import MULTIPART
 from xabar.runtime.errors import BadRequest
@@ -70,35 +79,24 @@ class ReportForm(BaseModel):
 
 
 @dataclass
-class ReportPage:
+class ReportPage(FormPage):
     """The form's pages; once the post is read, ``values`` holds what was typed."""
 
-    deps: Deps
-    client: str  # what the form's token is bound to (``Deps.binding``)
-    values: dict[str, str] | None = None
     had_photos: bool = False
 
-    def form(
-        self,
-        status: int = 200,
-        *,
-        errors: dict[str, str] | None = None,
-        notice: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
+    template = "report.html"
+    title = "Сообщите новость"
+    shown = SHOWN_FIELDS
+    messages = FIELD_MESSAGES
+    words = Words("сообщение", "сообщений")
+
+    def context(self) -> dict[str, Any]:
         settings = self.deps.settings
-        body = self.deps.pages.render(
-            "report.html",
-            page_title="Сообщите новость",
-            form_token=self.deps.signer.issue(self.client),
-            values={name: (self.values or {}).get(name, "") for name in SHOWN_FIELDS},
-            errors=errors or {},
-            known_fields=KNOWN_FIELDS,
-            notice=notice,
-            max_photos=settings.max_photos,
-            max_photo_mb=size(settings.max_photo_bytes),
-        )
-        return html(body, status, headers)
+        return {
+            "known_fields": KNOWN_FIELDS,
+            "max_photos": settings.max_photos,
+            "max_photo_mb": size(settings.max_photo_bytes),
+        }
 
     def message(self, status: int, title: str, message: str) -> Response:
         page = self.deps.pages.render("message.html", page_title=title, message=message)

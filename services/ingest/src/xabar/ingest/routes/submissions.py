@@ -26,11 +26,11 @@ from xabar.ingest.domain import (
     NewSubmission,
     Receipt,
     SubmissionStatusView,
-    check_idempotency_key,
     validate_submission,
 )
 from xabar.ingest.errors import InvalidSubmission, LimitExceeded, UnsupportedMedia
 from xabar.ingest.forms import form_to_data
+from xabar.ingest.routes.common import IDEMPOTENCY_KEY, idempotency_key
 from xabar.runtime.bodies import (
     JSON,
     MULTIPART,
@@ -45,17 +45,6 @@ from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import Router
 
 router = Router(tags=["submissions"])
-
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "a retry with the same key and body returns the first response and "
-    "stores nothing new; the same key with another body is refused (422). A key is "
-    "remembered for XABAR_INGEST_IDEMPOTENCY_RETENTION_S (default 24 h) after its first "
-    "request",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-}
 
 
 TIP_FIELDS = 40
@@ -145,8 +134,7 @@ async def read_submission(request: Request, settings: IngestSettings) -> tuple[A
 async def send_submission(request: Request) -> Response:
     deps = Deps.of(request)
     deps.origins.require(request)  # a browser's post from another site's page: 403
-    raw_key = request.headers.get("idempotency-key")
-    key = check_idempotency_key(raw_key) if raw_key is not None else None
+    key = idempotency_key(request)
     client = deps.client_hash(request)
     await deps.submit_limit.check(client)
     # a JSON body is small; one that may carry photos waits for room in the uploads' budget
