@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 from tests.ingest.conftest import (
     INTAKE,
     MakeSettings,
+    eventually,
     moved,
     multipart_fields,
     review_event,
@@ -210,3 +211,23 @@ async def test_a_form_post_from_another_site_is_refused_and_stores_nothing(
         assert (await client.post("/api/v1/submissions", json=tip())).status_code == 202
         await moved(redis)
     assert await mongo[settings.mongodb_db]["submissions"].count_documents({}) == 3
+
+
+async def test_the_running_service_erases_due_contacts_by_itself(
+    make_settings: MakeSettings, redis: aioredis.Redis, mongo: Mongo
+) -> None:
+    settings = make_settings(contact_retention_days=0, erase_interval_s=0.2)
+    db = mongo[settings.mongodb_db]
+    async with running(settings) as (app, client):
+        submission_id = (await client.post("/api/v1/submissions", json=tip())).json()[
+            "submission_id"
+        ]
+        await moved(redis)
+        assert (await stored(db, submission_id))["contact_sealed"] is not None
+        assert await app.state.service.apply_review(_review(submission_id, 2, "rejected"))
+
+        async def erased() -> bool:
+            doc = await db["submissions"].find_one({"_id": submission_id})
+            return doc is not None and doc["contact_sealed"] is None
+
+        await eventually(erased, timeout=30, what="the contact erased by the service")

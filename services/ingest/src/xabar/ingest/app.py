@@ -29,6 +29,7 @@ from xabar.ingest.repository import (
     DocumentRepository,
     SubmissionRepository,
 )
+from xabar.ingest.retention import Eraser
 from xabar.ingest.routes.html import PAGES
 from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
@@ -84,6 +85,7 @@ def create_app(
         on_stored=relay.kick if settings.relay_enabled else _hold,
     )
     wire(bus, service)
+    eraser = Eraser(service.erase_contacts, settings.erase_interval_s)
     readers, reader_movers = _readers(settings, redis, pipe, db, bus)
     movers = [mover, *reader_movers]
     deps = _deps(settings, service, readers, redis, pipe)
@@ -103,6 +105,7 @@ def create_app(
                 await each.ensure_group()
                 await each.start()
             await relay.start()
+            eraser.start()
         else:
             log.warning(
                 "relay disabled: accepted submissions wait in the intake, and submissions "
@@ -113,6 +116,7 @@ def create_app(
         finally:
             for each in movers:
                 await each.stop()
+            await eraser.stop()
             await relay.stop()
             await bus.stop()
             service.decodes.close()
