@@ -7,8 +7,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.ingest.conftest import tip
-from tests.support.events import sample
+from tests.ingest.conftest import review_event, tip
 from tests.support.waiting import eventually
 from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM
 from xabar.runtime.bus import EventBus
@@ -26,20 +25,7 @@ async def publisher(redis_url: str) -> AsyncIterator[EventBus]:
 async def _review(
     bus: EventBus, submission_id: str, version: int, status: str, **data: Any
 ) -> bytes:
-    event = sample(
-        "submission.reviewed",
-        aggregate_id=submission_id,
-        version=version,
-        data={
-            "submission_id": submission_id,
-            "status": status,
-            "public_reason": None,
-            "article_url": None,
-            "article_id": None,
-            **data,
-        },
-    )
-    return await bus.publish(event)
+    return await bus.publish(review_event(submission_id, version, status, **data))
 
 
 def _id(entry_id: bytes) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 tokens of every role, a fake ingest photo endpoint on a local port, stream readers."""
 
 import asyncio
+import base64
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 import uvicorn
 from faststream.redis.parser import BinaryMessageFormatV1
+from nacl.public import PrivateKey
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,6 +41,10 @@ from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import free_port
 
 SettingsFactory = Callable[..., PublisherSettings]
+# the newsroom's key pair: ingest seals reporters' contacts to the public key, the publisher
+# opens them with the private one
+NEWSROOM_KEY = PrivateKey.generate()
+NEWSROOM_PRIVATE_KEY = base64.b64encode(bytes(NEWSROOM_KEY)).decode()
 
 
 async def stream_events(redis: aioredis.Redis, stream: str = ARTICLES_STREAM) -> list[Event]:
@@ -62,6 +68,7 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
         "MONGODB_URL": settings.mongodb_url,
         "MONGODB_DB": settings.mongodb_db,
         "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "NEWSROOM_PRIVATE_KEY": settings.newsroom_private_key.get_secret_value(),
         "CONSUMER_NAME": settings.consumer_name,
         "CLAIM_IDLE_MS": str(settings.claim_idle_ms),
         "SCHEDULER_INTERVAL_S": str(settings.scheduler_interval_s),
@@ -86,6 +93,7 @@ def make_settings(
             "mongodb_url": infra.mongo_url,
             "mongodb_db": mongo_db_name,
             "jwt_secret": jwt_secret,
+            "newsroom_private_key": NEWSROOM_PRIVATE_KEY,
             "consumer_name": "publisher-test",
             "claim_idle_ms": 200,
             "relay_sweep_s": 0.3,

@@ -21,6 +21,8 @@ Keys (``P`` = ``xabar:ingest``):
 - ``P:intake`` stream: ``id``, ``doc`` (the document as JSON), ``event`` (JSON); never trimmed:
   an entry leaves only once MongoDB has the document and the event is published.
 - ``P:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
+- ``P:receipt:{hash}`` the id of the submission whose receipt code has this hash (a receipt
+  code alone finds its tip), until the document and its receipt are in MongoDB.
 - ``P:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
   sealed receipt code, kept (from the accept) for as long as its key can be replayed: a form's
   token lives ``form_max_age_s``, an API key is remembered ``idempotency_retention_s``. A replay
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,22 +68,22 @@ log = logging.getLogger("xabar.ingest.intake")
 
 PREFIX = "xabar:ingest"
 GROUP = "mover"
-DATETIME_FIELDS = ("received_at", "updated_at")
+DATETIME_FIELDS = ("received_at", "updated_at", "submitted_at")
 
 Doc = dict[str, Any]
 
-# KEYS: 1 the key's record (unused without a key), 2 look-up note, 3 intake stream
-# ARGV: 1 the key's record ("" = no key), 2 look-up note, 3 id, 4 document, 5 event (JSON),
-#       6 its type, 7 its id, 8 its correlation id, 9 how long to keep the key's record (ms)
+# KEYS: 1 the key's record (unused without a key), 2 intake stream, 3.. notes
+# ARGV: 1 the key's record ("" = no key), 2 how long to keep it (ms), 3 how many notes,
+#       4.. the notes' values, then the stream entry's fields and values
 ACCEPT = """
 if ARGV[1] ~= '' then
   local known = redis.call('GET', KEYS[1])
   if known then return {'known', known} end
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[9])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'doc', ARGV[4], 'event', ARGV[5],
-  'type', ARGV[6], 'event_id', ARGV[7], 'correlation_id', ARGV[8])
+local notes = tonumber(ARGV[3])
+for i = 1, notes do redis.call('SET', KEYS[2 + i], ARGV[3 + i]) end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4 + notes))
 return {'ok'}
 """
 
@@ -132,29 +135,53 @@ class Intake:
     def key_record(self, submission_id: str) -> str:
         return f"{self.p}:idem:{submission_id}"
 
+    def receipt_key(self, receipt_hash: str) -> str:
+        return f"{self.p}:receipt:{receipt_hash}"
+
+    def notes(self, doc: Doc) -> dict[str, str]:
+        """What the accept of ``doc`` notes beside the stream (dropped once it is moved): for a
+        tip (a document with a receipt), its receipt look-up note and its receipt's pointer."""
+        receipt = doc.get("receipt_hash")
+        if not isinstance(receipt, str):
+            return {}
+        submission_id = str(doc["_id"])
+        note = {"receipt_hash": receipt, "received_at": doc["received_at"]}
+        return {
+            self.pending_key(submission_id): doc_to_json(note),
+            self.receipt_key(receipt): submission_id,
+        }
+
+    def note_keys(self, doc: Doc) -> list[str]:
+        return list(self.notes(doc))
+
     async def accept(self, doc: Doc, event: Event, *, keep_key_ms: int = 0) -> Doc | None:
         """Store ``doc`` and its event durably. With an Idempotency-Key (``doc["idempotency"]``)
-        whose record is in Redis, nothing is stored and that record (``fingerprint``,
-        ``sealed_code``) is returned instead; else the record is kept ``keep_key_ms``.
-        ``IntakeUnavailable``: Redis did not answer (the script may or may not have run)."""
-        submission_id = str(doc["_id"])
+        whose record is in Redis, nothing is stored and that record (its ``fingerprint`` and,
+        for a tip, its ``sealed_code``) is returned instead; else the record is kept
+        ``keep_key_ms``. ``IntakeUnavailable``: Redis did not answer (the script may or may not
+        have run)."""
+        doc_id = str(doc["_id"])
         idem = doc.get("idempotency")
         if idem and keep_key_ms <= 0:
-            raise ValueError("a submission with a key needs keep_key_ms")
-        note = {"receipt_hash": doc["receipt_hash"], "received_at": doc["received_at"]}
+            raise ValueError("a document with a key needs keep_key_ms")
+        notes = self.notes(doc)
+        entry = {
+            "id": doc_id,
+            "doc": doc_to_json(doc),
+            "event": event.model_dump_json(),
+            "type": event.type,
+            "event_id": str(event.event_id),
+            "correlation_id": event.correlation_id or "",
+        }
         try:
             reply = await self._accept(
-                [self.key_record(submission_id), self.pending_key(submission_id), self.stream],
+                [self.key_record(doc_id), self.stream, *notes],
                 [
                     doc_to_json(idem) if idem else "",
-                    doc_to_json(note),
-                    submission_id,
-                    doc_to_json(doc),
-                    event.model_dump_json(),
-                    event.type,
-                    str(event.event_id),
-                    event.correlation_id or "",
                     str(keep_key_ms),
+                    str(len(notes)),
+                    *notes.values(),
+                    *(part for pair in entry.items() for part in pair),
                 ],
             )
         except RedisError as exc:
@@ -177,6 +204,11 @@ class Intake:
         ``received_at``), or None."""
         raw = await self._get(self.pending_key(submission_id))
         return None if raw is None else doc_from_json(raw)
+
+    async def by_receipt(self, receipt_hash: str) -> str | None:
+        """The id of the submission in the intake whose receipt code has ``receipt_hash``."""
+        raw = await self._get(self.receipt_key(receipt_hash))
+        return None if raw is None else _s(raw)
 
     async def _get(self, key: str) -> Any:
         try:
@@ -206,7 +238,13 @@ class Mover(StreamWorker):
         max_deliveries: int = 5,
         block_ms: int = 200,
         storage_timeout_s: float = 30.0,
+        on_moved: Callable[[list[Doc]], Awaitable[None]] | None = None,
+        identity: str = "receipt_hash",
     ) -> None:
+        """``on_moved``: what else MongoDB must hold of the moved documents (their receipts),
+        awaited after the insert and before the events go out; idempotent (it runs again for
+        a batch a crash interrupted). ``identity``: the field that tells a redelivery (the same
+        value under the ``_id`` already stored) from another document under a reused id."""
         super().__init__(
             redis,
             intake.stream,
@@ -225,6 +263,8 @@ class Mover(StreamWorker):
         self.submissions = submissions
         self.bus = bus
         self.storage_timeout_s = storage_timeout_s
+        self.on_moved = on_moved
+        self.identity = identity
 
     async def move(self, rows: list[Row]) -> Outcome:
         """Store the submissions of a batch, then publish their events. An entry that cannot be
@@ -240,10 +280,11 @@ class Mover(StreamWorker):
                 failed.append(FailedEntry(entry_id, fields, exc))
         with pymongo.timeout(self.storage_timeout_s):
             moved = await self._insert(ready, failed)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for entry in moved:
-                pipe.delete(self.intake.pending_key(entry.submission_id))
-            await pipe.execute()
+            if moved and self.on_moved is not None:
+                await self.on_moved([entry.doc for entry in moved])
+        notes = [key for entry in moved for key in self.intake.note_keys(entry.doc)]
+        if notes:
+            await self.redis.delete(*notes)
         await self.publish([entry.event for entry in moved])  # after the move
         return Outcome(done=[entry.entry_id for entry in moved], failed=failed)
 
@@ -304,9 +345,9 @@ class Mover(StreamWorker):
         for entry in entries:
             if entry.submission_id in duplicates:
                 held = await self.submissions.find_one(
-                    {"_id": entry.submission_id}, {"receipt_hash": 1}
+                    {"_id": entry.submission_id}, {self.identity: 1}
                 )
-                if held is not None and held.get("receipt_hash") != entry.doc["receipt_hash"]:
+                if held is not None and held.get(self.identity) != entry.doc.get(self.identity):
                     conflict = ValueError(
                         f"MongoDB holds another submission under {entry.submission_id} (its key "
                         "used again after its record left Redis)"
@@ -358,3 +399,7 @@ def _stored_event(fields: dict[bytes, bytes]) -> StoredEvent:
         fields[b"event_id"].decode(),
         fields[b"correlation_id"].decode(),
     )
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -390,6 +390,7 @@ class ArticleService:
         publish_at: datetime | None = None,
     ) -> Article:
         published: Published | None = None
+        taken_back: int | None = None  # unpublished: the tip's version its review followed
         async with self.repo.locked(article_id) as held:
             old = held.article
             transition = check_transition(by, old, action)
@@ -401,7 +402,7 @@ class ArticleService:
             elif action == "schedule":
                 new = await self._schedule(by, held, publish_at)
             elif action == "unpublish":
-                new = await self._unpublish(by, held)
+                new, taken_back = await self._unpublish(by, held)
             else:
                 changes: Doc = {"status": transition.target.value}
                 if old.publish_at is not None:
@@ -413,6 +414,7 @@ class ArticleService:
         elif old.status == ArticleStatus.SCHEDULED and new.status != old.status:
             await self.schedule.drop(article_id)
         if action == "unpublish":
+            await self._after_unpublish(new, taken_back)
             for choice in await self.choices.all():
                 if choice.article_id == article_id:
                     await self._choose_featured(choice.key, None, by)
@@ -457,15 +459,24 @@ class ArticleService:
         if old.submission_id and not old.submission_notified:
             tip_version = await self.tips.version_of(old.submission_id)
             if tip_version is not None:
-                review.append(self._published_review(old, tip_version + 1, now))
+                review.append(self._tip_review(old, tip_version + 1, now))
             changes["submission_notified"] = True
         new = await self._write(
             by, held, changes, action=action, event=ArticlePublished, extra_events=review
         )
         return Published(new, old.status == ArticleStatus.SCHEDULED, tip_version)
 
-    def _published_review(self, article: Article, version: int, at: datetime) -> Event:
+    def _tip_review(
+        self,
+        article: Article,
+        version: int,
+        at: datetime,
+        status: SubmissionStatus = SubmissionStatus.PUBLISHED,
+    ) -> Event:
+        """What the tip's reporter is told of its article: published (with its URL), or, once
+        it is taken back, accepted again (with no URL: the link would be dead)."""
         assert article.submission_id is not None
+        published = status == SubmissionStatus.PUBLISHED
         event: Event = SubmissionReviewed.create(
             producer=PRODUCER,
             correlation_id=correlation_id_var.get(),
@@ -473,8 +484,8 @@ class ArticleService:
             version=version,
             data=SubmissionReview(
                 submission_id=article.submission_id,
-                status=SubmissionStatus.PUBLISHED,
-                article_url=self.settings.article_url(article.slug),
+                status=status,
+                article_url=self.settings.article_url(article.slug) if published else None,
                 article_id=article.article_id,
                 reviewed_at=at,
             ),
@@ -498,14 +509,45 @@ class ArticleService:
             },
         )
 
-    async def _unpublish(self, by: Principal, held: HeldArticle) -> Article:
+    async def _unpublish(self, by: Principal, held: HeldArticle) -> tuple[Article, int | None]:
+        """Unpublish the held article. For a tip's article whose reporter was told it is
+        published, ``submission.reviewed`` (accepted, no URL) goes with it, and a later
+        publication tells them again; the tip's version that review followed is returned."""
+        old = held.article
+        now = utcnow()
         changes: Doc = {
             "status": ArticleStatus.UNPUBLISHED.value,
-            "unpublished_at": utcnow(),
+            "unpublished_at": now,
             "featured": False,
             "featured_countries": [],
         }
-        return await self._write(by, held, changes, action="unpublish", event=ArticleUnpublished)
+        review: list[Event] = []
+        tip_version: int | None = None
+        if old.submission_id and old.submission_notified:
+            tip_version = await self.tips.version_of(old.submission_id)
+            if tip_version is not None:
+                review.append(
+                    self._tip_review(old, tip_version + 1, now, SubmissionStatus.ACCEPTED)
+                )
+            changes["submission_notified"] = False
+        new = await self._write(
+            by, held, changes, action="unpublish", event=ArticleUnpublished, extra_events=review
+        )
+        return new, tip_version
+
+    async def _after_unpublish(self, article: Article, tip_version: int | None) -> None:
+        if tip_version is None or article.submission_id is None:
+            return
+        await self.tips.note_published(
+            article.submission_id,
+            tip_version,
+            {
+                "status": SubmissionStatus.ACCEPTED.value,
+                "version": tip_version + 1,
+                "article_url": None,
+                "updated_at": article.updated_at,
+            },
+        )
 
     # --- news of the day --------------------------------------------------------------------------
 

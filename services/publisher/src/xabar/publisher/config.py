@@ -8,6 +8,11 @@ signs editors' tokens with it; ingest, polls and feed verify them with the same 
 
 Added by the publisher:
 
+- ``XABAR_PUBLISHER_NEWSROOM_PRIVATE_KEY`` (required secret): the newsroom's X25519 private key,
+  base64 (32 bytes). Ingest seals each reporter's contact to its public key the moment a tip is
+  accepted (``submission.received`` v2); the inbox opens the box with this key when it shows the
+  tip to an editor, and keeps only the sealed box.
+
 - ``XABAR_PUBLISHER_INGEST_URL`` (default ``http://127.0.0.1:8081``): where ingest serves the
   photos of tips (``GET {INGEST_URL}/api/v1/attachments/{id}``), fetched when a tip is accepted.
 - ``XABAR_PUBLISHER_INGEST_TIMEOUT_S`` (default 15.0): timeout of one photo download from ingest.
@@ -64,15 +69,18 @@ Added by the publisher:
   ``create-editor`` when ``--password-stdin`` is not given.
 """
 
+import base64
+import binascii
 import re
 from typing import Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from nacl.public import PrivateKey
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from xabar.runtime.clients import Network, parse_networks
-from xabar.runtime.config import ServiceSettings
+from xabar.runtime.config import ServiceSettings, require_secret
 from xabar.runtime.security import origin_of
 
 NEWSROOM_PATH = re.compile(r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*")
@@ -84,6 +92,7 @@ class PublisherSettings(ServiceSettings):
     port: int = 8082
     mongodb_db: str = "xabar_publisher"
 
+    newsroom_private_key: SecretStr
     ingest_url: str = "http://127.0.0.1:8081"
     ingest_timeout_s: float = Field(default=15.0, gt=0)
     site_url: str = "http://127.0.0.1:8080"
@@ -121,6 +130,8 @@ class PublisherSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _check_publisher_settings(self) -> Self:
+        require_secret("newsroom_private_key", self.newsroom_private_key)
+        self.newsroom_key()
         try:
             parse_networks(self.trusted_proxies.split(","))
         except ValueError as exc:
@@ -158,6 +169,16 @@ class PublisherSettings(ServiceSettings):
 
     def newsroom_zone(self) -> ZoneInfo:
         return ZoneInfo(self.newsroom_timezone)
+
+    def newsroom_key(self) -> PrivateKey:
+        """The key that opens reporters' sealed contacts."""
+        try:
+            raw = base64.b64decode(self.newsroom_private_key.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("newsroom_private_key must be a 32-byte X25519 private key, base64")
+        return PrivateKey(raw)
 
     def trusted_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies.split(","))

@@ -19,6 +19,7 @@ from xabar.contracts import (
     ArticleUnpublished,
     ArticleUpdated,
     SubmissionReceived,
+    SubmissionReceivedV2,
     SubmissionReviewed,
 )
 from xabar.publisher.inbox import InboxService
@@ -32,11 +33,13 @@ PUBLISHES = (ArticlePublished, ArticleUpdated, ArticleUnpublished, SubmissionRev
 
 
 async def on_submission_received(
-    event: SubmissionReceived, inbox: Annotated[InboxService, Context("inbox")]
+    event: SubmissionReceived | SubmissionReceivedV2,
+    inbox: Annotated[InboxService, Context("inbox")],
 ) -> None:
     """Store the tip in the inbox under its submission id: a redelivered or duplicated event
-    finds it there (a unique ``_id``) and changes nothing. Errors propagate: the entry stays
-    pending and is delivered again."""
+    finds it there (a unique ``_id``) and changes nothing. Version 2 carries the reporter's
+    contact sealed to the newsroom's key; the inbox keeps it sealed. Errors propagate: the
+    entry stays pending and is delivered again."""
     stored = await inbox.receive(event)
     TIPS.labels("stored" if stored else "duplicate").inc()
     if stored:

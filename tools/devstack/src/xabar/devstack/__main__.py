@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench-newsroom", help="the editors' lists and searches at 100,000 articles (p99)"
     )
     newsroom.add_argument("--articles", type=int, default=100_000)
+    sub.add_parser("hostile", help="ingest's peak memory under 20 concurrent hostile requests")
     drills = sub.add_parser("drills", help="fault drills under load (see `make drills`)")
     drills.add_argument(
         "--only",
@@ -143,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         if unknown or not groups:
             parser.error(f"--only takes some of {', '.join(GROUPS)}; got {args.only!r}")
         return bench_main(tuple(g for g in GROUPS if g in groups))
+    if args.cmd == "hostile":
+        from xabar.devstack.hostile import main as hostile_main
+
+        return hostile_main()
     from xabar.devstack.drills import DRILLS
     from xabar.devstack.drills import main as drills_main
 

@@ -1,5 +1,6 @@
 """Start Redis, FerretDB and the four services as local processes; stop them all cleanly."""
 
+import base64
 import json
 import os
 import secrets
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from xabar.runtime.localinfra import Server, free_port, kill_process, local_infra, stop_process
 
@@ -36,12 +39,35 @@ def load_secrets(state: Path) -> dict[str, str]:
         data: dict[str, str] = json.loads(path.read_text())
     else:
         data = {}
-    for name in ("jwt_secret", "address_salt", "cookie_secret", "chief_password"):
+    for name in (
+        "jwt_secret",
+        "address_salt",
+        "ingest_address_salt",
+        "cookie_secret",
+        "chief_password",
+    ):
         data.setdefault(name, secrets.token_urlsafe(32))
+    if "newsroom_private_key" not in data:
+        data |= newsroom_key_pair()
     state.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     return data
+
+
+def newsroom_key_pair() -> dict[str, str]:
+    """The newsroom's X25519 key pair, base64: ingest seals reporters' contacts to the public
+    key, the publisher opens them with the private one (libsodium sealed boxes)."""
+    key = X25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    return {
+        "newsroom_private_key": base64.b64encode(
+            key.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        ).decode(),
+        "newsroom_public_key": base64.b64encode(
+            key.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+        ).decode(),
+    }
 
 
 @dataclass
@@ -150,7 +176,12 @@ def service_env(
         "LOG_JSON": "false",
     }
     if name == "ingest":
-        env |= {"ADDRESS_SALT": secrets_["address_salt"]}
+        env |= {
+            "ADDRESS_SALT": secrets_["ingest_address_salt"],  # its own, never the polls'
+            "NEWSROOM_PUBLIC_KEY": secrets_["newsroom_public_key"],
+            "PUBLIC_URL": url["ingest"],
+            "SITE_URL": url["feed"],
+        }
     if name == "polls":
         env |= {
             "ADDRESS_SALT": secrets_["address_salt"],
@@ -159,6 +190,7 @@ def service_env(
         }
     if name == "publisher":
         env |= {
+            "NEWSROOM_PRIVATE_KEY": secrets_["newsroom_private_key"],
             "INGEST_URL": url["ingest"],
             "SITE_URL": url["feed"],
             "PUBLIC_URL": url["publisher"],
