@@ -29,7 +29,6 @@ from xabar.ingest.repository import (
     DocumentRepository,
     SubmissionRepository,
 )
-from xabar.ingest.retention import Eraser
 from xabar.ingest.routes.html import PAGES
 from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
@@ -43,6 +42,7 @@ from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.redispipe import RedisPipe
 from xabar.runtime.security import OriginCheck
+from xabar.runtime.workers import Step, Worker
 
 log = logging.getLogger("xabar.ingest")
 
@@ -85,7 +85,8 @@ def create_app(
         on_stored=relay.kick if settings.relay_enabled else _hold,
     )
     wire(bus, service)
-    eraser = Eraser(service.erase_contacts, settings.erase_interval_s)
+    # every replica erases due contacts (and once at start): an erasure is idempotent
+    eraser = Worker("ingest-contact-erasure", _erase(service), interval=settings.erase_interval_s)
     readers, reader_movers = _readers(settings, redis, pipe, db, bus)
     movers = [mover, *reader_movers]
     deps = _deps(settings, service, readers, redis, pipe)
@@ -233,3 +234,10 @@ def _deps(
 
 def _hold(_: str) -> None:
     """With the relay disabled, events stored without Redis wait in their outbox."""
+
+
+def _erase(service: IngestService) -> Step:
+    async def step() -> None:
+        await service.erase_contacts()
+
+    return step
