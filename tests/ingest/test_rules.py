@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
+from tests.conftest import TOKEN_KEYS
 from tests.ingest.conftest import jpeg_with_gps, png, tip
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.domain import (
@@ -240,7 +241,7 @@ def test_decompression_bomb_is_refused_before_decoding(side: int) -> None:
 def test_settings_come_from_the_environment_and_refuse_placeholder_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XABAR_INGEST_JWT_SECRET", "j" * 40)
+    monkeypatch.setenv("XABAR_INGEST_TOKEN_PUBLIC_KEY", TOKEN_KEYS.public)
     monkeypatch.setenv("XABAR_INGEST_ADDRESS_SALT", "s" * 40)
     monkeypatch.setenv("XABAR_INGEST_TRUSTED_PROXIES", "10.0.0.0/8,::1/128")
     monkeypatch.setenv("XABAR_INGEST_MAX_PHOTOS", "3")

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.conftest import TokenKeys
 from tests.support.infra import Infra
 from xabar.contracts import (
     ARTICLES_STREAM,
@@ -34,7 +35,7 @@ from xabar.contracts import (
 )
 from xabar.publisher.app import Publisher, create_app
 from xabar.publisher.config import PublisherSettings
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role, TokenIssuer, TokenVerifier
 from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import free_port
 
@@ -72,7 +73,7 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url,
         "MONGODB_URL": settings.mongodb_url,
         "MONGODB_DB": settings.mongodb_db,
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "TOKEN_PRIVATE_KEY": settings.token_private_key.get_secret_value(),
         "CONSUMER_NAME": settings.consumer_name,
         "CLAIM_IDLE_MS": str(settings.claim_idle_ms),
         "SCHEDULER_INTERVAL_S": str(settings.scheduler_interval_s),
@@ -89,14 +90,14 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
 
 @pytest.fixture
 def make_settings(
-    infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
 ) -> SettingsFactory:
     def make(**overrides: Any) -> PublisherSettings:
         values: dict[str, Any] = {
             "redis_url": redis_url,
             "mongodb_url": infra.mongo_url,
             "mongodb_db": mongo_db_name,
-            "jwt_secret": jwt_secret,
+            "token_private_key": token_keys.private,
             "consumer_name": "publisher-test",
             "claim_idle_ms": 200,
             "relay_sweep_s": 0.3,
@@ -117,7 +118,7 @@ class Harness:
     client: httpx.AsyncClient
     parts: Publisher
     settings: PublisherSettings
-    codec: TokenCodec
+    codec: TokenIssuer
 
     def token(
         self, role: Role = Role.EDITOR, editor_id: str | None = None, name: str = "Тест"
@@ -142,7 +143,7 @@ async def running(settings: PublisherSettings, **app_kw: Any) -> AsyncIterator[H
             client,
             app.state.publisher,
             settings,
-            TokenCodec(settings.jwt_secret.get_secret_value()),
+            TokenIssuer(settings.token_private_key.get_secret_value(), None),
         )
 
 
@@ -244,10 +245,10 @@ class FakeIngest:
 
 
 @pytest.fixture
-async def fake_ingest(jwt_secret: str) -> AsyncIterator[FakeIngest]:
+async def fake_ingest(token_keys: TokenKeys) -> AsyncIterator[FakeIngest]:
     """Only ingest's photo endpoint, on a real local port; it checks the bearer token as ingest
     does (role contributor or up, same shared secret)."""
-    codec = TokenCodec(jwt_secret)
+    codec = TokenVerifier(token_keys.public, None)
     state = FakeIngest("", {}, [])
 
     async def attachment(request: Request) -> Response:

@@ -8,6 +8,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from xabar.ingest import routes
@@ -24,7 +25,7 @@ from xabar.ingest.routes.html import PAGES
 from xabar.ingest.service import IngestService
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import RevokedTokens
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.mongo import mongo_client
@@ -117,6 +118,7 @@ def create_app(
         routes=served,
         lifespan=lifespan,
         exception_handlers=routes.exception_handlers(),
+        middleware=[Middleware(RevokedTokens, verifier=deps.codec)],
         pages=PAGES,
     )
     app.state.deps = deps
@@ -147,7 +149,7 @@ def _deps(
         lookup_limit=throttle(
             "lookup", settings.lookup_rate_limit, settings.lookup_rate_window_s, "look-ups"
         ),
-        codec=TokenCodec(settings.jwt_secret.get_secret_value()),
+        codec=settings.token_verifier(redis),
         trusted=settings.trusted_networks(),
     )
 

@@ -13,7 +13,7 @@ from xabar.ingest.errors import RateLimited
 from xabar.ingest.forms import FormSigner
 from xabar.ingest.pages import Pages
 from xabar.ingest.service import IngestService
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import TokenVerifier
 from xabar.runtime.clients import Network, client_address, hash_address
 from xabar.runtime.ratelimit import RateLimiter
 
@@ -52,7 +52,7 @@ class Deps:
     signer: FormSigner
     submit_limit: Throttle
     lookup_limit: Throttle
-    codec: TokenCodec
+    codec: TokenVerifier
     trusted: tuple[Network, ...]  # our own proxies, parsed once
 
     @classmethod

@@ -28,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 from xabar.publisher.errors import BadMedia, MediaTooLarge, NotFound, UpstreamUnavailable
 from xabar.publisher.repositories.collections import Collections, upsert
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role, TokenIssuer
 
 log = logging.getLogger("xabar.publisher.media")
 
@@ -202,7 +202,7 @@ class IngestClient:
     """Fetches a tip's photo from ingest with a short-lived editor token minted here."""
 
     def __init__(
-        self, base_url: str, codec: TokenCodec, *, timeout_s: float, max_bytes: int
+        self, base_url: str, codec: TokenIssuer, *, timeout_s: float, max_bytes: int
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.codec = codec

@@ -16,6 +16,7 @@ from typing import IO
 
 import httpx
 
+from xabar.runtime.auth import generate_keys
 from xabar.runtime.localinfra import Server, free_port, kill_process, local_infra, stop_process
 
 SERVICES = ("feed", "ingest", "publisher", "polls")
@@ -36,8 +37,11 @@ def load_secrets(state: Path) -> dict[str, str]:
         data: dict[str, str] = json.loads(path.read_text())
     else:
         data = {}
-    for name in ("jwt_secret", "address_salt", "cookie_secret", "chief_password"):
+    for name in ("address_salt", "cookie_secret", "chief_password"):
         data.setdefault(name, secrets.token_urlsafe(32))
+    data.pop("jwt_secret", None)  # tokens are signed asymmetrically now
+    if "token_private_key" not in data:  # editors' tokens: only the publisher holds the private
+        data["token_private_key"], data["token_public_key"] = generate_keys()
     state.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
@@ -145,10 +149,11 @@ def service_env(
         "PORT": str(port),
         "REDIS_URL": redis_url,
         "MONGODB_URL": mongo_url,
-        "JWT_SECRET": secrets_["jwt_secret"],
         "CONSUMER_NAME": f"{name}-1",
         "LOG_JSON": "false",
     }
+    if name in ("ingest", "polls"):
+        env |= {"TOKEN_PUBLIC_KEY": secrets_["token_public_key"]}
     if name == "ingest":
         env |= {"ADDRESS_SALT": secrets_["address_salt"]}
     if name == "polls":
@@ -159,6 +164,7 @@ def service_env(
         }
     if name == "publisher":
         env |= {
+            "TOKEN_PRIVATE_KEY": secrets_["token_private_key"],
             "INGEST_URL": url["ingest"],
             "SITE_URL": url["feed"],
             "PUBLIC_URL": url["publisher"],

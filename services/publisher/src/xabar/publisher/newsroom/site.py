@@ -23,7 +23,10 @@ def build(
     extra: tuple[PageRouter, ...] = (),
 ) -> Newsroom:
     sessions = SessionStore(
-        redis, idle_s=settings.session_idle_s, absolute_s=settings.session_absolute_s
+        redis,
+        idle_s=settings.session_idle_s,
+        absolute_s=settings.session_absolute_s,
+        revocations=api.accounts.revocations,
     )
     nav = [item for router in (*routers(), *extra) for item in router.nav]
     pages = Pages(

@@ -46,6 +46,6 @@ class Repositories:
             featured=FeaturedRepository(collections, article_relay.doc_locks),
             inbox=InboxRepository(collections, inbox_relay),
             editors=EditorRepository(collections),
-            audit=AuditLog(collections),
+            audit=AuditLog(collections, index.redis),
             media=media,
         )
