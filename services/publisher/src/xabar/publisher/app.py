@@ -224,6 +224,11 @@ def create_app(
             log.info("article list index rebuilt", extra={"articles": count})
         except Exception:
             log.exception("article list index not rebuilt; it repairs on the next start")
+        try:
+            count = await parts.repos.inbox.rebuild_tips()
+            log.info("inbox index rebuilt", extra={"tips": count})
+        except Exception:
+            log.exception("inbox index not rebuilt; it repairs on the next start")
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -61,6 +61,8 @@ Added by the publisher:
   shows times in (and reads the times editors type in).
 - ``XABAR_PUBLISHER_SESSION_IDLE_S`` (default 3600): a newsroom session unused this long ends;
   ``XABAR_PUBLISHER_SESSION_ABSOLUTE_S`` (default 43200): any session ends this long after login.
+- ``XABAR_PUBLISHER_POLLS_URL`` (default ``http://127.0.0.1:8083``): the polls API, asked for
+  vote anomalies (with the editor's own short token) for the newsroom's dashboard.
 - ``XABAR_PUBLISHER_RESET_LINK_TTL_S`` (default 86400): how long a one-time password link works.
 - ``XABAR_PUBLISHER_SMTP_HOST`` (default empty: links go to the log instead), ``SMTP_PORT`` (587),
   ``SMTP_FROM`` (``newsroom@localhost``), ``SMTP_USER``, ``SMTP_PASSWORD``, ``SMTP_STARTTLS``
@@ -92,6 +94,7 @@ class PublisherSettings(ServiceSettings):
 
     ingest_url: str = "http://127.0.0.1:8081"
     ingest_timeout_s: float = Field(default=15.0, gt=0)
+    polls_url: str = "http://127.0.0.1:8083"
     site_url: str = "http://127.0.0.1:8080"
     public_url: str = "http://127.0.0.1:8082"
 
@@ -138,7 +141,7 @@ class PublisherSettings(ServiceSettings):
             parse_networks(self.trusted_proxies.split(","))
         except ValueError as exc:
             raise ValueError(f"trusted_proxies must be comma-separated CIDRs: {exc}") from exc
-        for name in ("ingest_url", "site_url", "public_url"):
+        for name in ("ingest_url", "site_url", "public_url", "polls_url"):
             value = getattr(self, name)
             if not value.startswith(("http://", "https://")):
                 raise ValueError(f"{name} must be an http(s) URL, got {value!r}")

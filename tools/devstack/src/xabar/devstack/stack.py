@@ -165,6 +165,7 @@ def service_env(
     if name == "publisher":
         env |= {
             "TOKEN_PRIVATE_KEY": secrets_["token_private_key"],
+            "POLLS_URL": url["polls"],
             "INGEST_URL": url["ingest"],
             "SITE_URL": url["feed"],
             "PUBLIC_URL": url["publisher"],

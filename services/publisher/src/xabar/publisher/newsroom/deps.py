@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from xabar.publisher.config import PublisherSettings
+from xabar.publisher.newsroom.alerts import Alerts
 from xabar.publisher.newsroom.render import Pages
 from xabar.publisher.repositories.sessions import SessionStore
+from xabar.publisher.repositories.tips import TipIndex
 from xabar.publisher.routes.deps import Deps
 from xabar.runtime.security import OriginCheck
 
@@ -18,6 +20,8 @@ class Newsroom:
     api: Deps  # the publisher's services: articles, inbox, editors, library, audit
     sessions: SessionStore
     pages: Pages
+    alerts: Alerts
+    tips: TipIndex  # the inbox's list (repositories.tips)
     origin: OriginCheck
 
     @property

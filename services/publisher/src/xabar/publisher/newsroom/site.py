@@ -7,11 +7,13 @@ from starlette.routing import BaseRoute, Route
 
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.newsroom import assets
+from xabar.publisher.newsroom.alerts import Alerts
 from xabar.publisher.newsroom.deps import Newsroom
 from xabar.publisher.newsroom.pages import routers
 from xabar.publisher.newsroom.render import Pages
 from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.repositories.sessions import SessionStore
+from xabar.publisher.repositories.tips import TipIndex
 from xabar.publisher.routes.deps import Deps
 from xabar.runtime.security import OriginCheck
 
@@ -36,7 +38,15 @@ def build(
         sessions=sessions,
     )
     origin = OriginCheck([settings.newsroom_home(), *settings.form_origins])
-    return Newsroom(settings=settings, api=api, sessions=sessions, pages=pages, origin=origin)
+    return Newsroom(
+        settings=settings,
+        api=api,
+        sessions=sessions,
+        pages=pages,
+        tips=TipIndex(redis),
+        alerts=Alerts(redis, api.codec, settings.polls_url),
+        origin=origin,
+    )
 
 
 def routes(settings: PublisherSettings, extra: tuple[PageRouter, ...] = ()) -> list[BaseRoute]:

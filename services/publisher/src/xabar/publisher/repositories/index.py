@@ -188,6 +188,10 @@ class ArticleIndex:
             rows = [r for r in rows if needle in r["title"].casefold()]
         return Page.of(rows, query.page, query.per_page)
 
+    async def summaries(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The summaries of these articles (those indexed), in that order."""
+        return await self._summaries([i.encode() for i in ids])
+
     async def _summaries(self, ids: list[bytes]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for start in range(0, len(ids), 1000):
