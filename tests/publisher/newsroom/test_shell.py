@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tests.publisher.conftest import SettingsFactory, running_in_task
+from tests.publisher.conftest import SettingsFactory, create_article, publish, running_in_task
 from tests.publisher.newsroom.conftest import ORIGIN, PASSWORD, Newsroom, csrf_of
 from xabar.publisher.newsroom.render import asset_version
 from xabar.publisher.newsroom.web import SESSION_COOKIE, PageRouter, current, posted, safe_next
@@ -351,3 +351,24 @@ async def test_every_newsroom_page_but_the_login_needs_a_session(newsroom: Newsr
             assert anon.headers["location"].startswith("/login?next="), (method, path)
             checked += 1
     assert checked >= 2
+
+
+async def test_today_lists_what_waits_for_review_is_scheduled_and_was_published(
+    newsroom: Newsroom,
+) -> None:
+    h = newsroom.h
+    published = await create_article(h, title="Опубликованная новость", countries=["KZ"])
+    await publish(h, published["article_id"])
+    waiting = await create_article(h, Role.CONTRIBUTOR, title="Черновик автора")
+    submitted = await h.client.post(
+        f"/api/v1/articles/{waiting['article_id']}/submit",
+        headers=h.auth(Role.CONTRIBUTOR, "contributor-1"),
+    )
+    assert submitted.status_code == 200, submitted.text
+    email = await newsroom.editor(Role.EDITOR)
+    await newsroom.login(email)
+    today = await newsroom.client.get("/")
+    assert today.status_code == 200
+    assert "Опубликованная новость" in today.text
+    assert "Черновик автора" in today.text
+    assert "KZ" in today.text
