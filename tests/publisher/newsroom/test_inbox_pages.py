@@ -105,3 +105,15 @@ async def test_the_inbox_is_for_editors(newsroom: Newsroom) -> None:
     assert (await newsroom.client.get("/inbox")).status_code == 403
     assert (await newsroom.client.get("/inbox/sub-secret")).status_code == 403
     assert "Входящие" not in (await newsroom.client.get("/")).text
+
+
+async def test_the_inbox_pages_keep_their_filters(newsroom: Newsroom) -> None:
+    for n in range(33):
+        await newsroom.h.parts.inbox.receive(tip(f"sub-page-{n:02d}", country="UZ"))
+    await newsroom.login(await newsroom.editor(Role.EDITOR))
+    first = await newsroom.client.get("/inbox?country=UZ")
+    assert 'href="/inbox?country=UZ&amp;page=2"' in first.text
+    assert first.text.count('class="row tip"') == 30
+    second = await newsroom.client.get("/inbox?country=UZ&page=2")
+    assert second.text.count('class="row tip"') == 3
+    assert "Страница 2 из 2" in second.text

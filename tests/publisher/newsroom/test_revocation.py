@@ -4,7 +4,6 @@ the publisher and in the other services that take tokens (ingest and polls, in-p
 same Redis and the publisher's public key). And the people pages, the own password, the one-time
 password link."""
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,12 +11,12 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from tests.conftest import TokenKeys
 from tests.publisher.conftest import SettingsFactory, running_in_task
 from tests.publisher.newsroom.conftest import ORIGIN, PASSWORD, Newsroom, csrf_of
 from tests.support.infra import Infra
+from tests.support.serving import started
 from xabar.ingest.app import create_app as ingest_app
 from xabar.ingest.config import IngestSettings
 from xabar.polls.app import create_app as polls_app
@@ -32,31 +31,6 @@ SECRET = "s" * 40
 class Services:
     ingest: httpx.AsyncClient
     polls: httpx.AsyncClient
-
-
-@asynccontextmanager
-async def started(app: Starlette) -> AsyncIterator[None]:
-    """The app's lifespan, entered and left by one task of its own (as its broker needs)."""
-    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    done = asyncio.Event()
-
-    async def hold() -> None:
-        try:
-            async with app.router.lifespan_context(app):
-                ready.set_result(None)
-                await done.wait()
-        except BaseException as exc:
-            if not ready.done():
-                ready.set_exception(exc)
-            raise
-
-    task = asyncio.create_task(hold())
-    try:
-        await ready
-        yield
-    finally:
-        done.set()
-        await task
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 loopback HTTP connection to the app under uvicorn: the pages read Redis indexes, never a scan or
 a sort of FerretDB."""
 
-import asyncio
 import statistics
 import time
 import uuid
@@ -13,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.publisher.conftest import SettingsFactory, running_in_task, tip
 from tests.publisher.newsroom.conftest import ORIGIN, Newsroom, csrf_of
+from tests.support.serving import over_http
 from xabar.runtime.auth import Role
 from xabar.runtime.localinfra import free_port
 
@@ -67,18 +66,8 @@ async def loaded(make_settings: SettingsFactory) -> AsyncIterator[tuple[str, New
         await h.parts.repos.index.put_many(rows)
         for n in range(40):
             await h.parts.inbox.receive(tip(f"sub-speed-{n:03d}-{uuid.uuid4().hex[:6]}"))
-        config = uvicorn.Config(
-            h.app, host="127.0.0.1", port=port, log_config=None, lifespan="off", ws="none"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}", newsroom
-        finally:
-            server.should_exit = True
-            await task
+        async with over_http(h.app, port) as url:
+            yield url, newsroom
 
 
 @pytest.mark.slow

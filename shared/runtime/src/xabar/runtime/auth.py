@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xabar.runtime.errors import RuntimeFault
@@ -239,34 +240,36 @@ class RevokedTokens:
         self.verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            conn = HTTPConnection(scope)
-            try:
-                token = bearer(conn)
-            except AuthError:
-                token = ""
-            try:
-                revoked = bool(token) and await self.verifier.revoked(token)
-            except RedisError:
-                log.warning("revocations unreadable: a request with a token refused (503)")
-                answer = error_response(
-                    503,
-                    "unavailable",
-                    "the token cannot be checked right now; try again in a few seconds",
-                    headers={"Retry-After": "2"},
-                )
-                await answer(scope, receive, send)
-                return
-            if revoked:
-                answer = error_response(
-                    401,
-                    "token_revoked",
-                    "this token was revoked (logout, or the account changed); log in again",
-                    headers={"WWW-Authenticate": 'Bearer realm="xabar", error="invalid_token"'},
-                )
-                await answer(scope, receive, send)
-                return
+        refusal = await self.refusal(scope) if scope["type"] == "http" else None
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    async def refusal(self, scope: Scope) -> Response | None:
+        """The answer for a revoked token (401), or unreadable revocations (503); else None."""
+        try:
+            token = bearer(HTTPConnection(scope))
+        except AuthError:
+            return None
+        try:
+            revoked = await self.verifier.revoked(token)
+        except RedisError:
+            log.warning("revocations unreadable: a request with a token refused (503)")
+            return error_response(
+                503,
+                "unavailable",
+                "the token cannot be checked right now; try again in a few seconds",
+                headers={"Retry-After": "2"},
+            )
+        if not revoked:
+            return None
+        return error_response(
+            401,
+            "token_revoked",
+            "this token was revoked (logout, or the account changed); log in again",
+            headers={"WWW-Authenticate": 'Bearer realm="xabar", error="invalid_token"'},
+        )
 
 
 class TokenIssuer(TokenVerifier):

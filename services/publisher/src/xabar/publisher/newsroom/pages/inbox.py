@@ -10,6 +10,7 @@ reject with a reason the reporter will see. New tips appear without a reload: ``
 
 from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -89,6 +90,7 @@ async def inbox(request: Request) -> Response:
             "pages": max(1, -(-found.total // PER_PAGE)),
             "chosen": chosen["raw"],
             "query": request.url.query,
+            "filters_query": urlencode({k: v for k, v in chosen["raw"].items() if v}),
             "statuses": STATUSES,
             "countries": COUNTRY_NAMES,
             "newest": shown_at,
