@@ -6,7 +6,7 @@ import io
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from tests.conftest import TokenKeys
 from tests.support.infra import Infra
+from tests.support.serving import in_own_task
 from xabar.contracts import (
     ARTICLES_STREAM,
     AttachmentRef,
@@ -147,30 +148,11 @@ async def running(settings: PublisherSettings, **app_kw: Any) -> AsyncIterator[H
         )
 
 
-@asynccontextmanager
-async def running_in_task(settings: PublisherSettings, **app_kw: Any) -> AsyncIterator[Harness]:
-    """``running`` entered and left by one task of its own: the broker's task groups must be left
-    by the task that entered them, and a fixture's setup and teardown may run in different
-    tasks."""
-    ready: asyncio.Future[Harness] = asyncio.get_running_loop().create_future()
-    done = asyncio.Event()
-
-    async def hold() -> None:
-        try:
-            async with running(settings, **app_kw) as h:
-                ready.set_result(h)
-                await done.wait()
-        except BaseException as exc:
-            if not ready.done():
-                ready.set_exception(exc)
-            raise
-
-    task = asyncio.create_task(hold())
-    try:
-        yield await ready
-    finally:
-        done.set()
-        await task
+def running_in_task(
+    settings: PublisherSettings, **app_kw: Any
+) -> AbstractAsyncContextManager[Harness]:
+    """``running`` entered and left by one task of its own (``tests.support.serving``)."""
+    return in_own_task(running(settings, **app_kw))
 
 
 @pytest.fixture

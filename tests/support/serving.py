@@ -3,24 +3,28 @@ needs), and an app served over real loopback HTTP by uvicorn."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
 
 from xabar.runtime.localinfra import free_port
 
+T = TypeVar("T")
+
 
 @asynccontextmanager
-async def started(app: Starlette) -> AsyncIterator[None]:
-    """The app's lifespan, entered and left by one task of its own."""
-    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+async def in_own_task(context: AbstractAsyncContextManager[T]) -> AsyncIterator[T]:
+    """``context`` entered and left by one task of its own: FastStream's broker must be left by
+    the task that entered it, and a fixture's setup and teardown may run in different tasks."""
+    ready: asyncio.Future[T] = asyncio.get_running_loop().create_future()
     done = asyncio.Event()
 
     async def hold() -> None:
         try:
-            async with app.router.lifespan_context(app):
-                ready.set_result(None)
+            async with context as value:
+                ready.set_result(value)
                 await done.wait()
         except BaseException as exc:
             if not ready.done():
@@ -29,11 +33,15 @@ async def started(app: Starlette) -> AsyncIterator[None]:
 
     task = asyncio.create_task(hold())
     try:
-        await ready
-        yield
+        yield await ready
     finally:
         done.set()
         await task
+
+
+def started(app: Starlette) -> AbstractAsyncContextManager[None]:
+    """The app's lifespan, in a task of its own."""
+    return in_own_task(app.router.lifespan_context(app))
 
 
 @asynccontextmanager
