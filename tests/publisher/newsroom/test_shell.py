@@ -5,16 +5,19 @@ the page guard's roles and the error pages."""
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
+from babel.dates import format_datetime
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from tests.publisher.conftest import SettingsFactory, create_article, publish, running_in_task
 from tests.publisher.newsroom.conftest import ORIGIN, PASSWORD, Newsroom, csrf_of
-from xabar.publisher.newsroom.render import asset_version
+from xabar.publisher.newsroom.render import Dates, asset_version
 from xabar.publisher.newsroom.web import SESSION_COOKIE, PageRouter, current, posted, safe_next
 from xabar.publisher.repositories.sessions import SessionStore
 from xabar.runtime.auth import Principal, Role
@@ -372,3 +375,17 @@ async def test_today_lists_what_waits_for_review_is_scheduled_and_was_published(
     assert "Опубликованная новость" in today.text
     assert "Черновик автора" in today.text
     assert "KZ" in today.text
+
+
+def test_times_are_russian_in_the_newsrooms_zone_as_babel_writes_them() -> None:
+    zone = ZoneInfo("Asia/Almaty")
+    dates = Dates(zone)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for hours in range(0, 24 * 366, 37):
+        moment = start + timedelta(hours=hours)
+        assert dates.when(moment) == format_datetime(
+            moment, "d\xa0MMMM\xa0y, HH:mm", tzinfo=zone, locale="ru"
+        )
+    assert dates.when(datetime(2026, 3, 7, 9, 5, tzinfo=UTC)) == "7\xa0марта\xa02026, 14:05"
+    assert dates.day(datetime(2026, 12, 31, 20, 0, tzinfo=UTC)) == "1\xa0января\xa02027"
+    assert dates.when(None) == "—"

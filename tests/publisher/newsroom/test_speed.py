@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.publisher.conftest import SettingsFactory, running_in_task, tip
-from tests.publisher.newsroom.conftest import ORIGIN, Newsroom, csrf_of
+from tests.publisher.newsroom.conftest import PASSWORD, Newsroom, csrf_of
 from tests.support.serving import over_http
 from xabar.runtime.auth import Role
 from xabar.runtime.localinfra import free_port
@@ -70,6 +70,20 @@ async def loaded(make_settings: SettingsFactory) -> AsyncIterator[tuple[str, New
             yield url, newsroom
 
 
+async def timed(client: httpx.AsyncClient, path: str) -> tuple[float, float]:
+    """p50 and p99 (ms) of ``ROUNDS`` requests for ``path``, each answered 200."""
+    resp = await client.get(path)
+    assert resp.status_code == 200, (path, resp.status_code)
+    times = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        resp = await client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+        assert resp.status_code == 200
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
+
+
 @pytest.mark.slow
 async def test_every_page_answers_within_50_ms_at_p99_with_100000_articles(
     loaded: tuple[str, Newsroom],
@@ -78,12 +92,15 @@ async def test_every_page_answers_within_50_ms_at_p99_with_100000_articles(
     chief = await newsroom.editor(Role.CHIEF)
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         page = await client.get("/login")
-        await client.post(
+        logged_in = await client.post(
             "/login",
-            data={"csrf": csrf_of(page.text), "email": chief, "password": "пароль-редакции-1"},
-            headers={"Origin": ORIGIN},
+            data={"csrf": csrf_of(page.text), "email": chief, "password": PASSWORD},
+            headers={"Origin": url},
         )
-        listed = (await client.get("/inbox")).text
+        assert logged_in.status_code == 303, logged_in.text
+        inbox = await client.get("/inbox")
+        assert inbox.status_code == 200, inbox.text
+        listed = inbox.text
         tip_path = listed.split('href="/inbox/sub-speed-', 1)[1].split('"', 1)[0]
         editor_id = str((await newsroom.h.parts.repos.editors.by_email(chief) or {})["_id"])
         paths = [
@@ -96,22 +113,12 @@ async def test_every_page_answers_within_50_ms_at_p99_with_100000_articles(
             f"/people/{editor_id}",
             "/account",
             "/audit",
-            "/login",
         ]
-        report = {}
-        for path in paths:
-            resp = await client.get(path)
-            assert resp.status_code == 200, (path, resp.status_code)
-            times = []
-            for _ in range(ROUNDS):
-                started = time.perf_counter()
-                resp = await client.get(path)
-                times.append((time.perf_counter() - started) * 1000)
-                assert resp.status_code == 200
-            times.sort()
-            report[path] = (statistics.median(times), times[int(len(times) * 0.99) - 1])
-        print("\nnewsroom pages, 100,000 articles: p50 / p99 ms")
-        for path, (p50, p99) in report.items():
-            print(f"  {path:45} {p50:6.2f} {p99:6.2f}")
-        slow = {p: round(v[1], 1) for p, v in report.items() if v[1] > P99_MS}
-        assert not slow, f"p99 over {P99_MS} ms: {slow}"
+        report = {path: await timed(client, path) for path in paths}
+    async with httpx.AsyncClient(base_url=url, timeout=10) as anonymous:
+        report["/login (anonymous)"] = await timed(anonymous, "/login")
+    print("\nnewsroom pages, 100,000 articles: p50 / p99 ms")
+    for path, (p50, p99) in report.items():
+        print(f"  {path:45} {p50:6.2f} {p99:6.2f}")
+    slow = {p: round(v[1], 1) for p, v in report.items() if v[1] > P99_MS}
+    assert not slow, f"p99 over {P99_MS} ms: {slow}"

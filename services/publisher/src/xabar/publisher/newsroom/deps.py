@@ -2,11 +2,13 @@
 composition root (``app.create_app``) and kept in ``app.state.newsroom``."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.newsroom.alerts import Alerts
+from xabar.publisher.newsroom.kept import Kept
 from xabar.publisher.newsroom.render import Pages
 from xabar.publisher.repositories.sessions import SessionStore
 from xabar.publisher.repositories.tips import TipIndex
@@ -21,6 +23,7 @@ class Newsroom:
     sessions: SessionStore
     pages: Pages
     alerts: Alerts
+    featured: Kept[list[dict[str, Any]]]  # the news of the day, kept a few seconds
     tips: TipIndex  # the inbox's list (repositories.tips)
     origin: OriginCheck
 

@@ -9,6 +9,7 @@ from xabar.publisher.config import PublisherSettings
 from xabar.publisher.newsroom import assets
 from xabar.publisher.newsroom.alerts import Alerts
 from xabar.publisher.newsroom.deps import Newsroom
+from xabar.publisher.newsroom.kept import Kept
 from xabar.publisher.newsroom.pages import routers
 from xabar.publisher.newsroom.render import Pages
 from xabar.publisher.newsroom.web import PageRouter
@@ -16,6 +17,8 @@ from xabar.publisher.repositories.sessions import SessionStore
 from xabar.publisher.repositories.tips import TipIndex
 from xabar.publisher.routes.deps import Deps
 from xabar.runtime.security import OriginCheck
+
+FEATURED_KEPT_S = 3.0
 
 
 def build(
@@ -45,6 +48,7 @@ def build(
         pages=pages,
         tips=TipIndex(redis),
         alerts=Alerts(redis, api.codec, settings.polls_url),
+        featured=Kept(FEATURED_KEPT_S),
         origin=origin,
     )
 

@@ -68,6 +68,21 @@ def summary_of(doc: Doc) -> dict[str, Any]:
     }
 
 
+def detail_of(doc: Doc) -> dict[str, Any]:
+    """What a tip's page shows besides its summary (so the page reads Redis, not FerretDB)."""
+    tip = doc["submission"]
+    reviewed_at = doc.get("reviewed_at")
+    return {
+        "text": str(tip.get("text") or ""),
+        "anonymous": bool(tip.get("anonymous")),
+        "contact": tip.get("contact"),
+        "attachments": list(tip.get("attachments") or []),
+        "reviewed_at": reviewed_at.isoformat() if isinstance(reviewed_at, datetime) else None,
+        "reviewed_by": doc.get("reviewed_by"),
+        "public_reason": doc.get("public_reason"),
+    }
+
+
 def sets_of(summary: dict[str, Any]) -> list[str]:
     keys = [ALL, f"{PREFIX}:status:{summary['status']}"]
     if summary["country"]:
@@ -81,7 +96,7 @@ class TipIndex:
         self._put = redis.register_script(PUT_NEWER)
 
     def _args(self, doc: Doc) -> list[Any]:
-        summary = summary_of(doc)
+        summary = summary_of(doc) | {"detail": detail_of(doc)}
         keys = sets_of(summary)
         summary["_sets"] = keys
         score = _ms(doc["received_at"])
@@ -128,6 +143,11 @@ class TipIndex:
         rows = [r for r in await self._summaries(ids) if r["country"] == query.country]
         return Page.of(rows, query.page, query.per_page)
 
+    async def get(self, submission_id: str) -> dict[str, Any] | None:
+        """One tip's summary with its ``detail``; None if it is not indexed."""
+        found = await self._summaries([submission_id])
+        return found[0] if found else None
+
     async def count(self, status: str) -> int:
         return int(await self.redis.zcard(f"{PREFIX}:status:{status}"))
 
@@ -153,5 +173,8 @@ class TipIndex:
                 if raw is not None:
                     row = json.loads(raw)
                     row["received_at"] = datetime.fromisoformat(row["received_at"])
+                    detail = row.get("detail") or {}
+                    if detail.get("reviewed_at"):
+                        detail["reviewed_at"] = datetime.fromisoformat(detail["reviewed_at"])
                     out.append(row)
         return out

@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from xabar.contracts import COUNTRIES, SubmissionStatus
-from xabar.publisher.domain import Doc, Period
+from xabar.publisher.domain import Period
 from xabar.publisher.errors import InvalidInput, InvalidTransition, NotFound, VersionConflict
 from xabar.publisher.inbox import STATUS_LABELS
 from xabar.publisher.newsroom.deps import Newsroom
 from xabar.publisher.newsroom.render import NavItem
 from xabar.publisher.newsroom.web import PageRouter, current, posted, see_other
-from xabar.publisher.repositories.tips import TipQuery, now_ms
+from xabar.publisher.repositories.tips import TipQuery, detail_of, now_ms, summary_of
 from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 from xabar.runtime.params import calendar_day, query_choice, query_int
@@ -117,20 +117,36 @@ async def inbox_updates(request: Request) -> Response:
     )
 
 
-async def tip_page(request: Request, doc: Doc, *, error: str = "", status: int = 200) -> Response:
+async def indexed_tip(request: Request) -> dict[str, Any]:
+    """The tip as its page shows it: from the tips' Redis index (FerretDB answers even an
+    ``_id`` look-up with a scan), or from MongoDB when the index does not have it yet."""
     newsroom = Newsroom.of(request)
-    tip = doc["submission"]
+    found = await newsroom.tips.get(tip_id(request))
+    if found is None or "detail" not in found:
+        doc = await newsroom.api.inbox.get(tip_id(request))
+        found = summary_of(doc) | {"detail": detail_of(doc)}
+        found["received_at"] = doc["received_at"]
+        found["detail"]["reviewed_at"] = doc.get("reviewed_at")
+    return found
+
+
+async def tip_page(
+    request: Request, tip: dict[str, Any] | None = None, *, error: str = "", status: int = 200
+) -> Response:
+    newsroom = Newsroom.of(request)
+    tip = tip or await indexed_tip(request)
+    detail = tip["detail"]
     return await newsroom.pages.render(
         request,
         "inbox/tip.html",
-        tip.get("title") or "Сообщение",
+        tip["title"] or "Сообщение",
         {
-            "doc": doc,
             "tip": tip,
-            "paragraphs": [p for p in str(tip.get("text") or "").split("\n") if p.strip()],
+            "detail": detail,
+            "paragraphs": [p for p in detail["text"].split("\n") if p.strip()],
             "statuses": STATUSES,
             "countries": COUNTRY_NAMES,
-            "open": doc["status"] in (SubmissionStatus.RECEIVED.value, "in_review"),
+            "open": tip["status"] in (SubmissionStatus.RECEIVED.value, "in_review"),
             "error": error,
         },
         status=status,
@@ -139,21 +155,19 @@ async def tip_page(request: Request, doc: Doc, *, error: str = "", status: int =
 
 @router.page("GET", "/inbox/{submission_id}", "One tip", role=Role.EDITOR)
 async def inbox_tip(request: Request) -> Response:
-    doc = await Newsroom.of(request).api.inbox.get(tip_id(request))
-    return await tip_page(request, doc)
+    return await tip_page(request)
 
 
 @router.page(
     "GET", "/inbox/{submission_id}/photos/{attachment_id}", "A tip's photo", role=Role.EDITOR
 )
 async def inbox_photo(request: Request) -> Response:
-    inbox = Newsroom.of(request).api.inbox
-    doc = await inbox.get(tip_id(request))
+    tip = await indexed_tip(request)
     wanted = str(request.path_params["attachment_id"])
-    refs = {a["attachment_id"]: a for a in doc["submission"].get("attachments") or []}
+    refs = {a["attachment_id"]: a for a in tip["detail"]["attachments"]}
     if wanted not in refs:
         raise NotFound("у этого сообщения нет такого фото")
-    data = await inbox.ingest.attachment(wanted)
+    data = await Newsroom.of(request).api.inbox.ingest.attachment(wanted)
     if data is None:
         raise NotFound("фото больше нет у сервиса приёма")
     return Response(
@@ -202,8 +216,7 @@ async def inbox_reject(request: Request) -> Response:
             raise InvalidInput(f"причина — не длиннее {MAX_REASON} символов")
         await newsroom.api.inbox.reject(current(request).principal, tip_id(request), reason)
     except InvalidInput as exc:
-        doc = await newsroom.api.inbox.get(tip_id(request))
-        return await tip_page(request, doc, error=exc.message, status=422)
+        return await tip_page(request, error=exc.message, status=422)
     except (InvalidTransition, VersionConflict) as exc:
         return await _after(request, exc.message, "error")
     return await _after(request, "Сообщение отклонено; автор увидит причину.")
