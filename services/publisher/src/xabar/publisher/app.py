@@ -230,6 +230,9 @@ def create_app(
         except Exception:
             log.exception("inbox index not rebuilt; it repairs on the next start")
 
+    deps = parts.deps()
+    newsroom = newsroom_site.build(settings, deps, redis, newsroom_pages)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
@@ -246,6 +249,7 @@ def create_app(
             await scheduler.stop()
             await parts.stop_relays()
             await bus.stop()
+            await newsroom.aclose()
             await parts.ingest.aclose()
             await redis.aclose()
             await mongo.close()
@@ -265,7 +269,7 @@ def create_app(
         pages=NEWSROOM_POLICY,
     )
     app.state.publisher = parts
-    app.state.deps = parts.deps()
-    app.state.newsroom = newsroom_site.build(settings, app.state.deps, redis, newsroom_pages)
+    app.state.deps = deps
+    app.state.newsroom = newsroom
     app.state.scheduler = scheduler
     return app

@@ -12,6 +12,7 @@ refreshed in the background: a page never waits for it but the first time.
 """
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -62,6 +63,14 @@ class Alerts:
             self._refreshing = asyncio.create_task(self._refresh(who))
             self._refreshing.add_done_callback(lambda _: setattr(self, "_refreshing", None))
         return list(self._value or [])
+
+    async def aclose(self) -> None:
+        """Stop a refresh under way (it must not outlive the app's connections)."""
+        task, self._refreshing = self._refreshing, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _refresh(self, who: Principal) -> None:
         found = [*await self.streams(), *await self.polls(who)]

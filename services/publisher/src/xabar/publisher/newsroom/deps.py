@@ -32,6 +32,10 @@ class Newsroom:
         """The base path ("" at the root, ``/newsroom`` behind the edge)."""
         return self.settings.newsroom_path
 
+    async def aclose(self) -> None:
+        """At shutdown: background work stops before the connections it uses are closed."""
+        await self.alerts.aclose()
+
     @classmethod
     def of(cls, request: Request) -> "Newsroom":
         newsroom = request.app.state.newsroom
