@@ -17,7 +17,9 @@ import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -26,12 +28,30 @@ from pymongo import AsyncMongoClient
 
 from tests.support.browser import chromium
 from tests.support.infra import Infra
+from xabar.runtime.auth import Principal, TokenIssuer, generate_keys
 from xabar.runtime.localinfra import Server, local_infra, start_redis
 
 REDIS_DATABASES = 4000
 _db_numbers = itertools.count(1)
 
-JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """An Ed25519 pair for editors' tokens: the publisher signs with ``private``, the others
+    verify with ``public``."""
+
+    private: str
+    public: str
+
+    @classmethod
+    def new(cls) -> "TokenKeys":
+        return cls(*generate_keys())
+
+    def issue(self, principal: Principal, **kw: Any) -> str:
+        return TokenIssuer(self.private, None).issue(principal, **kw)
+
+
+TOKEN_KEYS = TokenKeys.new()  # one pair per test process
 
 
 TIER_FIXTURES = {"infra": "infra", "private_redis": "infra", "browser": "browser"}
@@ -107,5 +127,5 @@ async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient[dict[str, object
 
 
 @pytest.fixture
-def jwt_secret() -> str:
-    return JWT_SECRET
+def token_keys() -> TokenKeys:
+    return TOKEN_KEYS

@@ -20,11 +20,10 @@ SITE = "http://127.0.0.1:8080"
 
 
 @pytest.fixture
-def make_settings(redis_url: str, jwt_secret: str) -> MakeSettings:
+def make_settings(redis_url: str) -> MakeSettings:
     def make(**overrides: Any) -> FeedSettings:
         values: dict[str, Any] = {
             "redis_url": redis_url,
-            "jwt_secret": jwt_secret,
             "consumer_name": "feed-test",
             "claim_idle_ms": 200,
             "log_json": False,

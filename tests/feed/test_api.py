@@ -157,7 +157,7 @@ async def test_openapi_declares_the_json_api(client: httpx.AsyncClient) -> None:
 
 
 async def test_with_redis_down_cached_pages_stay_up_and_the_rest_answers_503(
-    jwt_secret: str, tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: Any
 ) -> None:
     server = start_redis(tmp_path / "redis")
     url = f"redis://127.0.0.1:{server.port}/0"

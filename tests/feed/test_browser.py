@@ -81,12 +81,11 @@ def dom_of(html: str) -> _Dom:
 
 @pytest.fixture
 async def site(
-    redis_url: str, jwt_secret: str, tmp_path: Path, publisher: EventBus
+    redis_url: str, tmp_path: Path, publisher: EventBus
 ) -> AsyncIterator[ServiceProcess]:
     """The feed as a real process, with the reference page's content published as events."""
     env = {
         "XABAR_FEED_REDIS_URL": redis_url,
-        "XABAR_FEED_JWT_SECRET": jwt_secret,
         "XABAR_FEED_CONSUMER_NAME": "feed-browser",
         "XABAR_FEED_INGEST_PUBLIC_URL": INGEST,
         "XABAR_FEED_LOG_JSON": "false",

@@ -115,7 +115,6 @@ def _env(settings: FeedSettings) -> dict[str, str]:
     return {
         **os.environ,
         "XABAR_FEED_REDIS_URL": settings.redis_url,
-        "XABAR_FEED_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "XABAR_FEED_LOG_JSON": "false",
     }
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.conftest import JWT_SECRET, _db_numbers
+from tests.conftest import _db_numbers
 from tests.feed import demo
 from tests.feed.factory import article_state, image, published, unpublished
 from tests.feed.test_xss import PAYLOADS, _hostile_article
@@ -72,7 +72,6 @@ async def site(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     redis_url = f"{infra.redis_base}/{next(_db_numbers) % infra.databases}"
     env = {
         "XABAR_FEED_REDIS_URL": redis_url,
-        "XABAR_FEED_JWT_SECRET": JWT_SECRET,
         "XABAR_FEED_CONSUMER_NAME": "feed-validators",
         "XABAR_FEED_LOG_JSON": "false",
         "XABAR_FEED_WORKERS": "1",

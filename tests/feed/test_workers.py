@@ -34,10 +34,9 @@ def metrics_ports(count: int) -> int:
 
 
 @pytest.fixture
-async def site(redis_url: str, jwt_secret: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+async def site(redis_url: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     env = {
         "XABAR_FEED_REDIS_URL": redis_url,
-        "XABAR_FEED_JWT_SECRET": jwt_secret,
         "XABAR_FEED_CONSUMER_NAME": "feed-workers",
         "XABAR_FEED_LOG_JSON": "false",
         "XABAR_FEED_WORKERS": str(WORKERS),

@@ -14,6 +14,7 @@ from nacl.public import PrivateKey, SealedBox
 from PIL import Image
 from starlette.applications import Starlette
 
+from tests.conftest import TokenKeys
 from tests.support.infra import Infra
 from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Event, parse_event
@@ -37,14 +38,14 @@ MakeSettings = Callable[..., IngestSettings]
 
 @pytest.fixture
 def make_settings(
-    infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
 ) -> MakeSettings:
     def make(**overrides: Any) -> IngestSettings:
         values: dict[str, Any] = {
             "redis_url": redis_url,
             "mongodb_url": infra.mongo_url,
             "mongodb_db": mongo_db_name,
-            "jwt_secret": jwt_secret,
+            "token_public_key": token_keys.public,
             "address_salt": ADDRESS_SALT,
             "newsroom_public_key": NEWSROOM_PUBLIC_KEY,
             "consumer_name": "ingest-test",

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from PIL import Image
 from pymongo import AsyncMongoClient
 
+from tests.conftest import TokenKeys
 from tests.ingest.conftest import (
     INTAKE,
     MakeSettings,
@@ -27,13 +28,13 @@ from tests.ingest.conftest import (
 from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Contact, SubmissionReceivedV2
 from xabar.ingest.config import IngestSettings
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role
 
 Mongo = AsyncMongoClient[dict[str, Any]]
 
 
-def _token(jwt_secret: str, role: Role = Role.CONTRIBUTOR) -> str:
-    return TokenCodec(jwt_secret).issue(Principal("ed-1", "Редактор", role))
+def _token(keys: TokenKeys, role: Role = Role.CONTRIBUTOR) -> str:
+    return keys.issue(Principal("ed-1", "Редактор", role))
 
 
 async def _events_for(redis: aioredis.Redis, submission_id: str) -> list[SubmissionReceivedV2]:
@@ -49,7 +50,7 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
     redis: aioredis.Redis,
     mongo: Mongo,
     settings: IngestSettings,
-    jwt_secret: str,
+    token_keys: TokenKeys,
 ) -> None:
     body = tip()
     raw_photo = jpeg_with_gps((400, 300))
@@ -102,7 +103,7 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
     assert ref.content_type == "image/jpeg" and (ref.width, ref.height) == (400, 300)
 
     # the editor's copy: same bytes as referenced, no EXIF, no GPS
-    token = _token(jwt_secret)
+    token = _token(token_keys)
     photo = await client.get(
         f"/api/v1/attachments/{ref.attachment_id}", headers={"Authorization": f"Bearer {token}"}
     )
@@ -115,9 +116,7 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
         assert img.size == (400, 300)
     assert b"SpyCam" not in photo.content
     assert (await client.get(f"/api/v1/attachments/{ref.attachment_id}")).status_code == 401
-    forged = TokenCodec("another-secret-0123456789abcdef0123456789").issue(
-        Principal("x", "x", Role.CHIEF)
-    )
+    forged = TokenKeys.new().issue(Principal("x", "x", Role.CHIEF))
     refused = await client.get(
         f"/api/v1/attachments/{ref.attachment_id}", headers={"Authorization": f"Bearer {forged}"}
     )

@@ -11,6 +11,7 @@ import httpx
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
+from tests.conftest import TOKEN_KEYS
 from tests.ingest.conftest import (
     ADDRESS_SALT,
     NEWSROOM_PUBLIC_KEY,
@@ -272,14 +273,13 @@ async def test_kill9_of_ingest_while_comments_are_posted_loses_none_and_retries_
     redis: aioredis.Redis,
     mongo: Mongo,
     mongo_db_name: str,
-    jwt_secret: str,
     tmp_path: Path,
 ) -> None:
     env = {
         "XABAR_INGEST_REDIS_URL": redis_url,
         "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
         "XABAR_INGEST_MONGODB_DB": mongo_db_name,
-        "XABAR_INGEST_JWT_SECRET": jwt_secret,
+        "XABAR_INGEST_TOKEN_PUBLIC_KEY": TOKEN_KEYS.public,
         "XABAR_INGEST_ADDRESS_SALT": ADDRESS_SALT,
         "XABAR_INGEST_NEWSROOM_PUBLIC_KEY": NEWSROOM_PUBLIC_KEY,
         "XABAR_INGEST_CONSUMER_NAME": "ingest-0",

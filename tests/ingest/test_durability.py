@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
+from tests.conftest import TokenKeys
 from tests.ingest.conftest import (
     ADDRESS_SALT,
     INTAKE,
@@ -54,12 +55,12 @@ def _process(env: dict[str, str], tmp: Path, relay: bool) -> ServiceProcess:
     )
 
 
-def _env(infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str) -> dict[str, str]:
+def _env(infra: Infra, redis_url: str, mongo_db_name: str, keys: TokenKeys) -> dict[str, str]:
     return {
         "XABAR_INGEST_REDIS_URL": redis_url,
         "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
         "XABAR_INGEST_MONGODB_DB": mongo_db_name,
-        "XABAR_INGEST_JWT_SECRET": jwt_secret,
+        "XABAR_INGEST_TOKEN_PUBLIC_KEY": keys.public,
         "XABAR_INGEST_ADDRESS_SALT": ADDRESS_SALT,
         "XABAR_INGEST_NEWSROOM_PUBLIC_KEY": NEWSROOM_PUBLIC_KEY,
         "XABAR_INGEST_CONSUMER_NAME": "ingest-0",
@@ -75,10 +76,10 @@ async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_sto
     redis: aioredis.Redis,
     mongo: Mongo,
     mongo_db_name: str,
-    jwt_secret: str,
+    token_keys: TokenKeys,
     tmp_path: Path,
 ) -> None:
-    env = _env(infra, redis_url, mongo_db_name, jwt_secret)
+    env = _env(infra, redis_url, mongo_db_name, token_keys)
     first = await asyncio.to_thread(_process(env, tmp_path, relay=False).start)
     try:
         async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
@@ -129,10 +130,10 @@ async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_eac
     redis: aioredis.Redis,
     mongo: Mongo,
     mongo_db_name: str,
-    jwt_secret: str,
+    token_keys: TokenKeys,
     tmp_path: Path,
 ) -> None:
-    env = _env(infra, redis_url, mongo_db_name, jwt_secret)
+    env = _env(infra, redis_url, mongo_db_name, token_keys)
     proc = _process(env, tmp_path, relay=True)
     await asyncio.to_thread(proc.start)
     accepted: dict[str, str] = {}  # submission id -> title, for every 202

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.ingest.conftest import review_event, tip
+from tests.ingest.conftest import moved, review_event, tip
 from tests.support.waiting import eventually
 from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM
 from xabar.runtime.bus import EventBus
@@ -60,6 +60,7 @@ async def test_status_follows_reviews_and_an_older_version_never_rolls_it_back(
         return body
 
     assert (await status())["status"] == "received"
+    await moved(redis)  # the publisher reviews a tip once its submission.received is out
 
     await _consumed(redis, await _review(publisher, submission_id, 2, "in_review"))
     assert (await status())["status"] == "in_review"

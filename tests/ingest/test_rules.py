@@ -15,6 +15,7 @@ from nacl.public import PrivateKey, SealedBox
 from PIL import Image
 from pydantic import ValidationError
 
+from tests.conftest import TOKEN_KEYS
 from tests.ingest.conftest import NEWSROOM_PUBLIC_KEY, jpeg_with_gps, png, tip, unseal
 from xabar.contracts import Contact
 from xabar.ingest.addresses import AddressHasher, comments_hasher
@@ -251,7 +252,7 @@ def test_decompression_bomb_is_refused_before_decoding(side: int) -> None:
 def test_settings_come_from_the_environment_and_refuse_placeholder_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XABAR_INGEST_JWT_SECRET", "j" * 40)
+    monkeypatch.setenv("XABAR_INGEST_TOKEN_PUBLIC_KEY", TOKEN_KEYS.public)
     monkeypatch.setenv("XABAR_INGEST_ADDRESS_SALT", "s" * 40)
     monkeypatch.setenv("XABAR_INGEST_NEWSROOM_PUBLIC_KEY", NEWSROOM_PUBLIC_KEY)
     monkeypatch.setenv("XABAR_INGEST_TRUSTED_PROXIES", "10.0.0.0/8,::1/128")
@@ -274,7 +275,7 @@ def test_settings_come_from_the_environment_and_refuse_placeholder_secrets(
 
 
 def test_settings_refuse_a_newsroom_key_that_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XABAR_INGEST_JWT_SECRET", "j" * 40)
+    monkeypatch.setenv("XABAR_INGEST_TOKEN_PUBLIC_KEY", TOKEN_KEYS.public)
     monkeypatch.setenv("XABAR_INGEST_ADDRESS_SALT", "s" * 40)
     for bad in ("", "not base64!", "c2hvcnQ=", base64.b64encode(b"k" * 33).decode()):
         monkeypatch.setenv("XABAR_INGEST_NEWSROOM_PUBLIC_KEY", bad)

@@ -2,7 +2,8 @@
 
 Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONGODB_URL``,
 ``_MONGODB_DB``, ``_CONSUMER_NAME``, ``_LOG_LEVEL``, ``_LOG_JSON``, ``_STREAM_MAXLEN``,
-``_CLAIM_IDLE_MS``, ``_MAX_DELIVERIES``, ``_JWT_SECRET``; see ``xabar.runtime.config``):
+``_CLAIM_IDLE_MS``, ``_MAX_DELIVERIES``; see ``xabar.runtime.config``; the feed takes no editors'
+tokens and holds no key):
 
 ``XABAR_FEED_PORT`` (default ``8080``)
     Port of the readers' site.

@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from xabar.ingest import routes
@@ -34,7 +35,7 @@ from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import RevokedTokens
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.mongo import mongo_client
@@ -136,6 +137,7 @@ def create_app(
         routes=served,
         lifespan=lifespan,
         exception_handlers=routes.exception_handlers(),
+        middleware=[Middleware(RevokedTokens, verifier=deps.codec)],
         pages=PAGES,
     )
     app.state.deps = deps
@@ -220,7 +222,7 @@ def _deps(
         letter_limit=throttle(
             "letter", settings.letter_rate_limit, settings.letter_rate_window_s, "letters"
         ),
-        codec=TokenCodec(settings.jwt_secret.get_secret_value()),
+        codec=settings.token_verifier(redis),
         trusted=settings.trusted_networks(),
         tips_hash=tips_hasher(secret),
         comments_hash=comments_hasher(secret),

@@ -3,8 +3,8 @@
 Inherited from ``xabar.runtime.config.ServiceSettings`` (same prefix): ``HOST``, ``PORT``
 (default 8081 here), ``REDIS_URL``, ``MONGODB_URL``, ``MONGODB_DB`` (default ``xabar_ingest``),
 ``CONSUMER_NAME``, ``LOG_LEVEL``, ``LOG_JSON``, ``STREAM_MAXLEN``, ``CLAIM_IDLE_MS``,
-``MAX_DELIVERIES`` and ``JWT_SECRET`` (required: the publisher's token key, to let editors fetch
-photos).
+``MAX_DELIVERIES`` and ``TOKEN_PUBLIC_KEY`` (required: the publisher's public key, which editors'
+tokens are verified with, to let them fetch photos; see ``xabar.runtime.auth``).
 
 Added by ingest:
 
@@ -93,6 +93,7 @@ from xabar.runtime.security import origin_of
 class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="XABAR_INGEST_", extra="ignore", frozen=True)
 
+    VERIFIES_TOKENS = True
     port: int = 8081
     mongodb_db: str = "xabar_ingest"
 

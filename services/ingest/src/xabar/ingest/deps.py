@@ -18,7 +18,7 @@ from xabar.ingest.gates import MemoryGate
 from xabar.ingest.pages import Pages
 from xabar.ingest.readers import ReadersService
 from xabar.ingest.service import IngestService
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import TokenVerifier
 from xabar.runtime.clients import Network, client_address
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.security import OriginCheck
@@ -61,7 +61,7 @@ class Deps:
     lookup_limit: Throttle
     comment_limit: Throttle
     letter_limit: Throttle
-    codec: TokenCodec
+    codec: TokenVerifier
     trusted: tuple[Network, ...]  # our own proxies, parsed once
     tips_hash: AddressHasher  # the tips' key (rate limits, a tip's client_hash)
     comments_hash: AddressHasher  # the comments' and letters' own key

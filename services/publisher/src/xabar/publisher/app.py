@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from xabar.publisher.accounts import Accounts
 from xabar.publisher.articles import ArticleService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
@@ -20,6 +21,7 @@ from xabar.publisher.handlers import wire
 from xabar.publisher.images import ImageWork
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.library import MediaLibrary
+from xabar.publisher.mail import Mailer
 from xabar.publisher.media import IngestClient, MediaStore
 from xabar.publisher.newsroom import site as newsroom_site
 from xabar.publisher.newsroom.errors import pages_first
@@ -36,7 +38,7 @@ from xabar.publisher.routes.errors import exception_handlers
 from xabar.publisher.scheduler import Scheduler
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import Revocations, TokenIssuer
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.locks import DocLocks
@@ -57,13 +59,14 @@ class Publisher:
 
     settings: PublisherSettings
     collections: Collections
-    codec: TokenCodec
+    codec: TokenIssuer
     repos: Repositories
     article_relay: MarkedRelay
     inbox_relay: MarkedRelay
     articles: ArticleService
     inbox: InboxService
     editors: EditorService
+    accounts: Accounts
     library: MediaLibrary
     ingest: IngestClient
 
@@ -73,6 +76,7 @@ class Publisher:
             settings=self.settings,
             codec=self.codec,
             editors=self.editors,
+            accounts=self.accounts,
             articles=self.articles,
             inbox=self.inbox,
             library=self.library,
@@ -97,8 +101,11 @@ def build(
     login_limits: bool = True,
 ) -> Publisher:
     collections = Collections(mongo, settings.mongodb_db)
-    codec = TokenCodec(
-        settings.jwt_secret.get_secret_value(), ttl=timedelta(seconds=settings.token_ttl_s)
+    revocations = Revocations(redis)
+    codec = TokenIssuer(
+        settings.token_private_key.get_secret_value(),
+        revocations,
+        ttl=timedelta(seconds=settings.token_ttl_s),
     )
     work = ImageWork(
         max_bytes=settings.max_media_bytes,
@@ -131,6 +138,7 @@ def build(
         timeout_s=settings.ingest_timeout_s,
         max_bytes=settings.max_media_bytes,
     )
+    editors = editor_service(settings, repos, codec, redis if login_limits else None)
     return Publisher(
         settings=settings,
         collections=collections,
@@ -140,16 +148,35 @@ def build(
         inbox_relay=inbox_relay,
         articles=articles,
         inbox=InboxService(repos, articles, ingest),
-        editors=editor_service(settings, repos, codec, redis if login_limits else None),
+        editors=editors,
+        accounts=Accounts(
+            editors,
+            revocations,
+            redis,
+            mailer(settings),
+            reset_url=lambda token: f"{settings.newsroom_home()}password/{token}",
+            reset_ttl_s=settings.reset_link_ttl_s,
+        ),
         library=MediaLibrary(media, repos.audit),
         ingest=ingest,
+    )
+
+
+def mailer(settings: PublisherSettings) -> Mailer:
+    return Mailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
     )
 
 
 def editor_service(
     settings: PublisherSettings,
     repos: Repositories,
-    codec: TokenCodec,
+    codec: TokenIssuer,
     redis: aioredis.Redis | None,
 ) -> EditorService:
     """Editors' accounts; logins limited in Redis (none without ``redis``: the CLI)."""
@@ -202,6 +229,14 @@ def create_app(
             log.info("article list index rebuilt", extra={"articles": count})
         except Exception:
             log.exception("article list index not rebuilt; it repairs on the next start")
+        try:
+            count = await parts.repos.inbox.rebuild_tips()
+            log.info("inbox index rebuilt", extra={"tips": count})
+        except Exception:
+            log.exception("inbox index not rebuilt; it repairs on the next start")
+
+    deps = parts.deps()
+    newsroom = newsroom_site.build(settings, deps, redis, newsroom_pages)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -219,6 +254,7 @@ def create_app(
             await scheduler.stop()
             await parts.stop_relays()
             await bus.stop()
+            await newsroom.aclose()
             await parts.ingest.aclose()
             await redis.aclose()
             await mongo.close()
@@ -238,7 +274,7 @@ def create_app(
         pages=NEWSROOM_POLICY,
     )
     app.state.publisher = parts
-    app.state.deps = parts.deps()
-    app.state.newsroom = newsroom_site.build(settings, app.state.deps, redis, newsroom_pages)
+    app.state.deps = deps
+    app.state.newsroom = newsroom
     app.state.scheduler = scheduler
     return app

@@ -3,11 +3,14 @@
 Inherited from ``xabar.runtime.config.ServiceSettings`` (same prefix): ``HOST``, ``PORT``
 (default 8082 here), ``REDIS_URL``, ``MONGODB_URL``, ``MONGODB_DB`` (default
 ``xabar_publisher``), ``CONSUMER_NAME``, ``LOG_LEVEL``, ``LOG_JSON``, ``STREAM_MAXLEN``,
-``CLAIM_IDLE_MS``, ``MAX_DELIVERIES`` and ``JWT_SECRET`` (required, 32+ characters: the publisher
-signs editors' tokens with it; ingest, polls and feed verify them with the same value).
+``CLAIM_IDLE_MS``, ``MAX_DELIVERIES``.
 
 Added by the publisher:
 
+- ``XABAR_PUBLISHER_TOKEN_PRIVATE_KEY`` (required): the Ed25519 private key editors' tokens are
+  signed with (base64 of its 32 bytes, or PEM; ``python -m xabar.runtime.auth keygen`` makes a
+  pair). Only the publisher holds it; ingest and polls get the public key
+  (``XABAR_<SERVICE>_TOKEN_PUBLIC_KEY``). The keyed hash of login addresses is derived from it.
 - ``XABAR_PUBLISHER_NEWSROOM_PRIVATE_KEY`` (required secret): the newsroom's X25519 private key,
   base64 (32 bytes). Ingest seals each reporter's contact to its public key the moment a tip is
   accepted (``submission.received`` v2); the inbox opens the box with this key when it shows the
@@ -65,6 +68,12 @@ Added by the publisher:
   shows times in (and reads the times editors type in).
 - ``XABAR_PUBLISHER_SESSION_IDLE_S`` (default 3600): a newsroom session unused this long ends;
   ``XABAR_PUBLISHER_SESSION_ABSOLUTE_S`` (default 43200): any session ends this long after login.
+- ``XABAR_PUBLISHER_POLLS_URL`` (default ``http://127.0.0.1:8083``): the polls API, asked for
+  vote anomalies (with the editor's own short token) for the newsroom's dashboard.
+- ``XABAR_PUBLISHER_RESET_LINK_TTL_S`` (default 86400): how long a one-time password link works.
+- ``XABAR_PUBLISHER_SMTP_HOST`` (default empty: links go to the log instead), ``SMTP_PORT`` (587),
+  ``SMTP_FROM`` (``newsroom@localhost``), ``SMTP_USER``, ``SMTP_PASSWORD``, ``SMTP_STARTTLS``
+  (true): where password links are e-mailed from.
 - ``XABAR_PUBLISHER_NEW_EDITOR_PASSWORD`` (CLI only, not a setting of the server): the password of
   ``create-editor`` when ``--password-stdin`` is not given.
 """
@@ -79,6 +88,7 @@ from nacl.public import PrivateKey
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from xabar.runtime.auth import MAX_TOKEN_TTL_S, private_key
 from xabar.runtime.clients import Network, parse_networks
 from xabar.runtime.config import ServiceSettings, require_secret
 from xabar.runtime.security import origin_of
@@ -95,10 +105,12 @@ class PublisherSettings(ServiceSettings):
     newsroom_private_key: SecretStr
     ingest_url: str = "http://127.0.0.1:8081"
     ingest_timeout_s: float = Field(default=15.0, gt=0)
+    polls_url: str = "http://127.0.0.1:8083"
     site_url: str = "http://127.0.0.1:8080"
     public_url: str = "http://127.0.0.1:8082"
 
-    token_ttl_s: int = Field(default=1800, ge=60, le=86_400)
+    token_private_key: SecretStr
+    token_ttl_s: int = Field(default=1800, ge=60, le=MAX_TOKEN_TTL_S)
     trusted_proxies: str = ""
     login_rate_limit: int = Field(default=10, ge=1)
     login_rate_window_s: int = Field(default=300, ge=1)
@@ -127,6 +139,13 @@ class PublisherSettings(ServiceSettings):
     newsroom_timezone: str = "Asia/Almaty"
     session_idle_s: int = Field(default=3600, ge=60, le=7 * 86_400)
     session_absolute_s: int = Field(default=43_200, ge=300, le=30 * 86_400)
+    reset_link_ttl_s: int = Field(default=86_400, ge=300, le=14 * 86_400)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = "newsroom@localhost"
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
 
     @model_validator(mode="after")
     def _check_publisher_settings(self) -> Self:
@@ -136,10 +155,15 @@ class PublisherSettings(ServiceSettings):
             parse_networks(self.trusted_proxies.split(","))
         except ValueError as exc:
             raise ValueError(f"trusted_proxies must be comma-separated CIDRs: {exc}") from exc
-        for name in ("ingest_url", "site_url", "public_url"):
+        for name in ("ingest_url", "site_url", "public_url", "polls_url"):
             value = getattr(self, name)
             if not value.startswith(("http://", "https://")):
                 raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_token_private_key(self) -> Self:
+        private_key(self.token_private_key.get_secret_value())
         return self
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ import httpx
 from xabar.publisher.errors import MediaTooLarge, NotFound, UpstreamUnavailable
 from xabar.publisher.images import EXTENSIONS, Encoded, ImageWork
 from xabar.publisher.repositories.collections import Collections
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role, TokenIssuer
 from xabar.runtime.chunks import ChunkStore, CorruptFile, StoredFile
 
 log = logging.getLogger("xabar.publisher.media")
@@ -184,7 +184,7 @@ class IngestClient:
     """Fetches a tip's photo from ingest with a short-lived editor token minted here."""
 
     def __init__(
-        self, base_url: str, codec: TokenCodec, *, timeout_s: float, max_bytes: int
+        self, base_url: str, codec: TokenIssuer, *, timeout_s: float, max_bytes: int
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.codec = codec

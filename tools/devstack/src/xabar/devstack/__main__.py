@@ -19,6 +19,7 @@ import httpx
 from xabar.devstack.clients import CHIEF_EMAIL, ensure_chief
 from xabar.devstack.demo import publish_profiles, write_demo_files
 from xabar.devstack.stack import DEFAULT_PORTS, SERVICES, Stack, running_stack, say
+from xabar.devstack.tips import send_demo_tips
 
 
 def _ports() -> dict[str, int]:
@@ -52,6 +53,8 @@ def load_demo(stack: Stack) -> None:
         if count >= expected:
             break
         time.sleep(1)
+    tips = send_demo_tips(stack)
+    say("stack", f"{tips} citizen tips with photos sent through ingest (the newsroom's inbox)")
     marker.write_text(
         json.dumps({"articles": expected, "seconds": round(time.monotonic() - started, 1)})
     )

@@ -19,6 +19,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from xabar.runtime.auth import generate_keys
 from xabar.runtime.localinfra import Server, free_port, kill_process, local_infra, stop_process
 
 SERVICES = ("feed", "ingest", "publisher", "polls")
@@ -39,14 +40,11 @@ def load_secrets(state: Path) -> dict[str, str]:
         data: dict[str, str] = json.loads(path.read_text())
     else:
         data = {}
-    for name in (
-        "jwt_secret",
-        "address_salt",
-        "ingest_address_salt",
-        "cookie_secret",
-        "chief_password",
-    ):
+    for name in ("address_salt", "ingest_address_salt", "cookie_secret", "chief_password"):
         data.setdefault(name, secrets.token_urlsafe(32))
+    data.pop("jwt_secret", None)  # tokens are signed asymmetrically now
+    if "token_private_key" not in data:  # editors' tokens: only the publisher holds the private
+        data["token_private_key"], data["token_public_key"] = generate_keys()
     if "newsroom_private_key" not in data:
         data |= newsroom_key_pair()
     state.mkdir(parents=True, exist_ok=True)
@@ -171,10 +169,11 @@ def service_env(
         "PORT": str(port),
         "REDIS_URL": redis_url,
         "MONGODB_URL": mongo_url,
-        "JWT_SECRET": secrets_["jwt_secret"],
         "CONSUMER_NAME": f"{name}-1",
         "LOG_JSON": "false",
     }
+    if name in ("ingest", "polls", "feed"):  # the feed: for the newsroom's preview
+        env |= {"TOKEN_PUBLIC_KEY": secrets_["token_public_key"]}
     if name == "ingest":
         env |= {
             "ADDRESS_SALT": secrets_["ingest_address_salt"],  # its own, never the polls'
@@ -191,6 +190,8 @@ def service_env(
     if name == "publisher":
         env |= {
             "NEWSROOM_PRIVATE_KEY": secrets_["newsroom_private_key"],
+            "TOKEN_PRIVATE_KEY": secrets_["token_private_key"],
+            "POLLS_URL": url["polls"],
             "INGEST_URL": url["ingest"],
             "SITE_URL": url["feed"],
             "PUBLIC_URL": url["publisher"],

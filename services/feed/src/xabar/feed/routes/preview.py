@@ -19,7 +19,7 @@ from xabar.feed.documents import ArticleDoc, article_doc
 from xabar.feed.pages import HTML
 from xabar.feed.repository import ArticleRead, ReadModel, Snapshot
 from xabar.feed.routes.deps import Deps
-from xabar.runtime.auth import AuthError, Role, TokenCodec
+from xabar.runtime.auth import AuthError, Role, TokenVerifier
 from xabar.runtime.bodies import parse_body
 from xabar.runtime.errors import BadRequest
 from xabar.runtime.openapi import ErrorBody
@@ -46,14 +46,19 @@ class PostedArticle(ReadModel):
     "/api/v1/preview",
     "An article rendered as the article page renders it, not stored (an editor's token)",
     body=ArticleState,
-    responses={200: "text/html", 401: ErrorBody, 413: ErrorBody, 422: ErrorBody},
+    responses={200: "text/html", 401: ErrorBody, 413: ErrorBody, 422: ErrorBody, 503: ErrorBody},
     include_in_schema=False,
 )
 async def preview(request: Request) -> Response:
     deps = Deps.of(request)
-    codec = TokenCodec(deps.settings.jwt_secret.get_secret_value())
+    if not deps.settings.token_public_key.strip():
+        raise BadRequest(
+            503, "preview_unavailable", "no TOKEN_PUBLIC_KEY is set, so no editor is known here"
+        )
+    # a preview shows what the editor sent and stores nothing: signature and expiry suffice
+    verifier = TokenVerifier(deps.settings.token_public_key, None)
     try:
-        codec.authenticate(request, Role.CONTRIBUTOR)
+        verifier.authenticate(request, Role.CONTRIBUTOR)
     except AuthError as exc:
         raise BadRequest(
             401,

@@ -13,6 +13,7 @@ from xabar.publisher.repositories.inbox import InboxRepository
 from xabar.publisher.repositories.index import ArticleIndex
 from xabar.publisher.repositories.schedule import ScheduleRepository
 from xabar.publisher.repositories.slugs import SlugRegistry
+from xabar.publisher.repositories.tips import TipIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,8 @@ class Repositories:
             slugs=SlugRegistry(collections, articles.slug_of),
             schedule=ScheduleRepository(collections),
             featured=FeaturedRepository(collections, article_relay.doc_locks),
-            inbox=InboxRepository(collections, inbox_relay),
+            inbox=InboxRepository(collections, inbox_relay, TipIndex(index.redis)),
             editors=EditorRepository(collections),
-            audit=AuditLog(collections),
+            audit=AuditLog(collections, index.redis),
             media=media,
         )

@@ -5,20 +5,22 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from xabar.publisher.accounts import Accounts
 from xabar.publisher.articles import ArticleService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.repositories.audit import AuditLog
-from xabar.runtime.auth import Principal, TokenCodec
+from xabar.runtime.auth import Principal, TokenIssuer
 
 
 @dataclass(frozen=True, slots=True)
 class Deps:
     settings: PublisherSettings
-    codec: TokenCodec
+    codec: TokenIssuer
     editors: EditorService
+    accounts: Accounts
     articles: ArticleService
     inbox: InboxService
     library: MediaLibrary
