@@ -31,6 +31,7 @@ from bson import Binary
 from xabar.publisher.errors import MediaTooLarge, NotFound, UpstreamUnavailable
 from xabar.publisher.images import EXTENSIONS, Encoded, ImageWork
 from xabar.publisher.repositories.collections import Collections, upsert
+from xabar.publisher.repositories.library import LibraryIndex
 from xabar.runtime.auth import Principal, Role, TokenCodec
 
 log = logging.getLogger("xabar.publisher.media")
@@ -95,11 +96,17 @@ class MediaStore:
     never changes once stored, and on FerretDB each chunk read scans the chunks table)."""
 
     def __init__(
-        self, collections: Collections, work: ImageWork, *, cache_bytes: int = 32 * 1024 * 1024
+        self,
+        collections: Collections,
+        work: ImageWork,
+        *,
+        library: LibraryIndex | None = None,
+        cache_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.files = collections.media_files
         self.chunks = collections.media_chunks
         self.work = work
+        self.library = library
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, tuple[StoredMedia, bytes]] = OrderedDict()
         self._cached = 0
@@ -125,7 +132,32 @@ class MediaStore:
         stored = await self._write(
             media_id, prepared.original, filename=filename or media_id, metadata=meta
         )
-        return replace(stored, variants=tuple(variants))
+        stored = replace(stored, variants=tuple(variants))
+        if self.library is not None:
+            await self.library.put_many([library_item(stored, meta)])
+        return stored
+
+    async def describe(self, media_id: str, *, alt: str | None, credit: str | None) -> None:
+        """Set an image's caption and credit (what the library offers when it is reused)."""
+        changes = {"metadata.alt": alt, "metadata.credit": credit}
+        result = await self.files.update_one({"_id": media_id}, {"$set": changes})
+        if result.matched_count != 1:
+            raise NotFound("такого изображения нет")
+        doc = await self.files.find_one({"_id": media_id})
+        if doc is not None and self.library is not None:
+            await self.library.put_many([library_item(_stored_of(doc), doc.get("metadata") or {})])
+
+    async def rebuild_library(self) -> int:
+        """Put every image of the bucket (not its sizes) in the library's list (at start)."""
+        if self.library is None:
+            return 0
+        items = []
+        async for doc in self.files.find({}, {"length": 1, "uploadDate": 1, "metadata": 1}):
+            meta = doc.get("metadata") or {}
+            if "variant_of" not in meta and "content_type" in meta:
+                items.append(library_item(_stored_of(doc), meta))
+        await self.library.put_many(items)
+        return len(items)
 
     async def _write(
         self, file_id: str, image: Encoded, *, filename: str, metadata: dict[str, Any]
@@ -163,19 +195,7 @@ class MediaStore:
 
     async def get_meta(self, media_id: str) -> StoredMedia | None:
         doc = await self.files.find_one({"_id": media_id})
-        if doc is None:
-            return None
-        meta = doc.get("metadata") or {}
-        return StoredMedia(
-            media_id,
-            meta["content_type"],
-            int(doc["length"]),
-            int(meta["width"]),
-            int(meta["height"]),
-            meta["sha256"],
-            doc["uploadDate"],
-            tuple(Variant(**v) for v in meta.get("variants") or ()),
-        )
+        return None if doc is None else _stored_of(doc)
 
     async def get(self, media_id: str) -> tuple[StoredMedia, bytes]:
         hit = self._cache.get(media_id)
@@ -206,6 +226,40 @@ class MediaStore:
         if hashlib.sha256(data).hexdigest() != stored.sha256:
             raise NotFound(f"media {media_id} is damaged")
         return stored, data
+
+
+def _stored_of(doc: dict[str, Any]) -> StoredMedia:
+    meta = doc.get("metadata") or {}
+    return StoredMedia(
+        str(doc["_id"]),
+        meta["content_type"],
+        int(doc["length"]),
+        int(meta["width"]),
+        int(meta["height"]),
+        meta["sha256"],
+        doc["uploadDate"],
+        tuple(Variant(**v) for v in meta.get("variants") or ()),
+    )
+
+
+def library_item(stored: StoredMedia, meta: dict[str, Any]) -> dict[str, Any]:
+    """The media library's summary of an image."""
+    small = min(
+        stored.variants, key=lambda v: (v.width, v.media_type != "image/jpeg"), default=None
+    )
+    return {
+        "media_id": stored.media_id,
+        "width": stored.width,
+        "height": stored.height,
+        "size": stored.size,
+        "content_type": stored.content_type,
+        "thumb": small.name if small is not None else None,
+        "alt": meta.get("alt"),
+        "credit": meta.get("credit"),
+        "source": meta.get("source"),
+        "uploaded_by": meta.get("uploaded_by"),
+        "uploaded_at": stored.uploaded_at,
+    }
 
 
 class IngestClient:
