@@ -123,6 +123,17 @@ async def write_body(page: Page) -> None:
     await page.keyboard.press("Enter")
 
 
+async def create_draft(page: Page, base: str, title: str, text: str) -> str:
+    """A new draft through the editor page: its title and a first paragraph; its URL."""
+    await page.goto(f"{base}/articles/new")
+    await page.fill("#a-title", title)
+    await page.locator(".ql-editor").click()
+    await page.keyboard.type(text)
+    await page.click("button:has-text('Создать черновик')")
+    await page.wait_for_url(f"{base}/articles/*")
+    return page.url
+
+
 async def eventually(check_fn: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -222,12 +233,7 @@ async def test_an_article_scheduled_a_minute_ahead_appears_on_its_own(
     context, page = await signed_in(browser, stack, EDITOR)
     refused = watch_csp(page)
     base = stack.publisher.url
-    await page.goto(f"{base}/articles/new")
-    await page.fill("#a-title", "Заседание правительства перенесли")
-    await page.locator(".ql-editor").click()
-    await page.keyboard.type("Заседание пройдёт позже.")
-    await page.click("button:has-text('Создать черновик')")
-    await page.wait_for_url(f"{base}/articles/*")
+    await create_draft(page, base, "Заседание правительства перенесли", "Заседание пройдёт позже.")
     when = (datetime.now(ZONE) + timedelta(minutes=1)).replace(second=0, microsecond=0)
     if when <= datetime.now(ZONE) + timedelta(seconds=20):
         when += timedelta(minutes=1)  # a minute ahead at least: the picker has minutes only
@@ -255,13 +261,7 @@ async def test_two_browsers_edit_one_draft_and_neither_text_is_lost(
     bob, bob_page = await signed_in(browser, stack, SECOND)
     refused = watch_csp(ann_page)
     base = stack.publisher.url
-    await ann_page.goto(f"{base}/articles/new")
-    await ann_page.fill("#a-title", "Общий материал")
-    await ann_page.locator(".ql-editor").click()
-    await ann_page.keyboard.type("Общий первый абзац.")
-    await ann_page.click("button:has-text('Создать черновик')")
-    await ann_page.wait_for_url(f"{base}/articles/*")
-    url = ann_page.url
+    url = await create_draft(ann_page, base, "Общий материал", "Общий первый абзац.")
     await bob_page.goto(url)
     for page, text in ((ann_page, "Абзац Айгуль."), (bob_page, "Абзац Бахтияра.")):
         await page.locator(".ql-editor").click()
@@ -293,12 +293,7 @@ async def test_a_contributor_has_no_publish_button_and_a_forged_one_is_refused(
     context, page = await signed_in(browser, stack, CONTRIBUTOR)
     refused = watch_csp(page)
     base = stack.publisher.url
-    await page.goto(f"{base}/articles/new")
-    await page.fill("#a-title", "Заметка автора")
-    await page.locator(".ql-editor").click()
-    await page.keyboard.type("Текст автора.")
-    await page.click("button:has-text('Создать черновик')")
-    await page.wait_for_url(f"{base}/articles/*")
+    await create_draft(page, base, "Заметка автора", "Текст автора.")
     assert await page.locator("button[value=publish]").count() == 0
     assert await page.locator("button[value=submit]").count() == 1
     await check(page, "article-contributor", refused)

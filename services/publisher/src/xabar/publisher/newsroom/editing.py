@@ -10,6 +10,8 @@ the version the form was opened at (the base of a merge when someone saved meanw
 
 from typing import Any, Protocol
 
+from starlette.requests import Request
+
 from xabar.contracts import COUNTRIES
 from xabar.publisher.domain import (
     ACTION_LABELS,
@@ -69,6 +71,11 @@ class Fields(Protocol):
     def get(self, name: str, default: str | None = None) -> str | None: ...
 
     def getlist(self, name: str) -> list[str]: ...
+
+
+def article_id_of(request: Request) -> str:
+    """The article of a page's path (its id is at most 64 characters; longer is no article)."""
+    return str(request.path_params["article_id"])[:64]
 
 
 def given_of(form: Fields) -> Doc:

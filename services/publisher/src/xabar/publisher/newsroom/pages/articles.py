@@ -44,10 +44,6 @@ ARTICLE_FORM = Limits(max_bytes=1_200_000, max_fields=60, max_field_bytes=1_050_
 PREVIEW_POLICY = PagePolicy().with_(script_src="'self'", connect_src="'self'")  # the newsroom's
 
 
-def article_id_of(request: Request) -> str:
-    return str(request.path_params["article_id"])[:64]
-
-
 # --- the list ---------------------------------------------------------------------------------
 
 
@@ -137,7 +133,9 @@ async def create_article(request: Request) -> Response:
 @router.page("GET", "/articles/{article_id}", "The editor of an article")
 async def article(request: Request) -> Response:
     newsroom = Newsroom.of(request)
-    found = await newsroom.api.articles.read(current(request).principal, article_id_of(request))
+    found = await newsroom.api.articles.read(
+        current(request).principal, editing.article_id_of(request)
+    )
     values = editing.form_values(found.values(editing.FIELD_LABELS.keys()))
     return await editor_page(request, found, values, found.version)
 
@@ -147,7 +145,7 @@ async def save_article(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     session = current(request)
     form = posted(request)
-    article_id = article_id_of(request)
+    article_id = editing.article_id_of(request)
     base = editing.version_of(form)
     articles = newsroom.api.articles
     try:
@@ -186,7 +184,12 @@ async def autosave_article(request: Request) -> Response:
         base = editing.version_of(form)
         given = editing.given_of(form)
         saved = await newsroom.api.articles.edit(
-            session.principal, article_id_of(request), given, base, full=True, action="autosave"
+            session.principal,
+            editing.article_id_of(request),
+            given,
+            base,
+            full=True,
+            action="autosave",
         )
     except VersionConflict:
         return json_response({"saved": False, "conflict": True}, 409)
@@ -218,7 +221,7 @@ async def preview_new(request: Request) -> Response:
 
 @router.page("POST", "/articles/{article_id}/preview", "Preview the article", form=ARTICLE_FORM)
 async def preview_article(request: Request) -> Response:
-    return await _preview(request, article_id_of(request))
+    return await _preview(request, editing.article_id_of(request))
 
 
 async def _preview(request: Request, article_id: str | None) -> Response:

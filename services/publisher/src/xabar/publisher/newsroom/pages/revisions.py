@@ -23,15 +23,11 @@ MAX_VERSION = 1_000_000
 TEXT_FIELDS = ("title", "lead", "source", "source_url", "author")
 
 
-def article_id_of(request: Request) -> str:
-    return str(request.path_params["article_id"])[:64]
-
-
 @router.page("GET", "/articles/{article_id}/revisions", "An article's versions")
 async def article_history(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     who = current(request).principal
-    article_id = article_id_of(request)
+    article_id = editing.article_id_of(request)
     rows = await newsroom.api.articles.revisions(who, article_id)
     article = await newsroom.api.articles.read(who, article_id, history=True)
     items = [
@@ -58,7 +54,7 @@ async def article_history(request: Request) -> Response:
 async def compare_versions(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     who = current(request).principal
-    article_id = article_id_of(request)
+    article_id = editing.article_id_of(request)
     article = await newsroom.api.articles.read(who, article_id, history=True)
     newer = query_int(request, "to", default=article.version, low=1, high=MAX_VERSION)
     older = query_int(request, "from", default=max(newer - 1, 1), low=1, high=MAX_VERSION)
@@ -103,7 +99,7 @@ def _plain(name: str, value: Any) -> str:
 async def restore_version(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     session = current(request)
-    article_id = article_id_of(request)
+    article_id = editing.article_id_of(request)
     version = path_int(request, "version", high=MAX_VERSION, what="version")
     current_version = editing.version_of(posted(request))
     try:

@@ -32,10 +32,6 @@ DONE = {
 }
 
 
-def article_id_of(request: Request) -> str:
-    return str(request.path_params["article_id"])[:64]
-
-
 @router.page("POST", "/articles/{article_id}/workflow/{action}", "A workflow action")
 async def article_action(request: Request) -> Response:
     newsroom = Newsroom.of(request)
@@ -44,7 +40,7 @@ async def article_action(request: Request) -> Response:
     if action not in TRANSITIONS:
         raise NotFound("такого действия нет")
     form = posted(request)
-    article_id = article_id_of(request)
+    article_id = editing.article_id_of(request)
     publish_at = None
     try:
         version = editing.version_of(form)
@@ -88,7 +84,7 @@ async def feature_article(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     session = current(request)
     form = posted(request)
-    article_id = article_id_of(request)
+    article_id = editing.article_id_of(request)
     scope = form.get("scope") or "site"
     country = None if scope == "site" else scope
     articles = newsroom.api.articles
