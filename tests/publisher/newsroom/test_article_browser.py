@@ -7,6 +7,7 @@ of it is refused. Every page passes axe-core (no serious or critical violation) 
 refusal, and is screenshotted at desktop and phone width in ``test-artifacts/``."""
 
 import asyncio
+import base64
 import io
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -221,6 +222,21 @@ async def test_write_attach_preview_publish_and_read_it_on_the_site(
     await check(page, "article-diff", refused)
     await page.goto(f"{base}/media-library")
     await check(page, "media-library", refused)
+    # drag and drop: a photo dropped on the upload form is sent by the form itself
+    dropped = base64.b64encode(stack.photo.read_bytes()).decode()
+    async with page.expect_navigation():
+        await page.evaluate(
+            """(data) => {
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                const moved = new DataTransfer();
+                moved.items.add(new File([bytes], "dropped.jpg", {type: "image/jpeg"}));
+                const form = document.querySelector("form[data-dropzone]");
+                form.dispatchEvent(new DragEvent("drop", {dataTransfer: moved, bubbles: true}));
+            }""",
+            dropped,
+        )
+    assert "Фото загружено (1200×800)" in await page.inner_text("main")
+    assert await page.locator(".media-item").count() == 2
     photo_bytes = httpx.get(photo).content
     with Image.open(io.BytesIO(photo_bytes)) as img:
         assert not img.getexif().get_ifd(0x8825)  # no GPS on the site's copy
@@ -297,6 +313,14 @@ async def test_a_contributor_has_no_publish_button_and_a_forged_one_is_refused(
     assert await page.locator("button[value=publish]").count() == 0
     assert await page.locator("button[value=submit]").count() == 1
     await check(page, "article-contributor", refused)
+    # the draft saves itself while the author types (no button)
+    await page.locator(".ql-editor").click()
+    await page.keyboard.press("Control+End")
+    await page.keyboard.type(" Дописано без кнопки.")
+    saved = page.locator("#autosave-status", has_text="Черновик сохранён")
+    await saved.wait_for(timeout=45_000)
+    await page.reload()
+    assert "Дописано без кнопки." in await page.locator(".ql-editor").inner_text()
     status = await page.evaluate(
         """async (url) => {
             const form = new FormData();
