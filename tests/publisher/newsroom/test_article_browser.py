@@ -48,6 +48,7 @@ def stack(
             "XABAR_FEED_REDIS_URL": redis_url,
             "XABAR_FEED_JWT_SECRET": jwt_secret,
             "XABAR_FEED_CONSUMER_NAME": "feed-newsroom",
+            "XABAR_FEED_WORKERS": "1",  # one process: what this test looks at is the page
             "XABAR_FEED_LOG_JSON": "false",
         },
         tmp_path,
@@ -70,8 +71,14 @@ def stack(
     image = Image.new("RGB", (1200, 800), (30, 110, 170))
     image.paste((230, 200, 40), (0, 500, 1200, 800))
     image.save(photo, "JPEG", exif=exif)
-    feed.start()
-    publisher.start()
+    try:
+        feed.start(timeout=90)  # a loaded box starts processes slowly
+        publisher.start(timeout=90)
+    except BaseException:
+        for started in (publisher, feed):
+            if started.proc is not None:
+                started.terminate()
+        raise
     try:
         yield Stack(publisher, feed, photo)
     finally:
