@@ -226,12 +226,10 @@ def summary_of(article: Article) -> dict[str, Any]:
 
 
 def summary_row(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A summary from a document read with the ``projection()`` of the index."""
-    return {f: doc.get(f) for f in SUMMARY_FIELDS} | {
-        "article_id": str(doc["_id"]),
-        "terms": search_terms(
-            doc.get("title") or "", doc.get("lead") or "", doc.get("body_html") or ""
-        ),
+    """A summary from a document read with the ``projection()`` of the index (its words are
+    found only when it is put: a rebuild skips the articles the index holds already)."""
+    return {f: doc.get(f) for f in (*SUMMARY_FIELDS, *TEXT_FIELDS)} | {
+        "article_id": str(doc["_id"])
     }
 
 
@@ -349,8 +347,16 @@ class ArticleIndex:
             todo = batch[start : start + PIPELINE_CHUNK]
             for _ in range(5):
                 held = await self._held([str(s["article_id"]) for s in todo])
+                fresh = [
+                    (summary, before)
+                    for summary, before in zip(todo, held, strict=True)
+                    if before is None or int(before["version"]) < int(summary["version"])
+                ]
+                todo = [summary for summary, _ in fresh]
+                if not todo:
+                    break
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for summary, before in zip(todo, held, strict=True):
+                    for summary, before in fresh:
                         keys, args = self._args(summary, before)
                         await self._put(keys=keys, args=args, client=pipe)
                     results = await pipe.execute()
