@@ -27,10 +27,12 @@ from xabar.publisher.newsroom import site as newsroom_site
 from xabar.publisher.newsroom.errors import pages_first
 from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.passwords import Passwords
+from xabar.publisher.previews import FeedPreview
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.bundle import Repositories
 from xabar.publisher.repositories.collections import Collections
 from xabar.publisher.repositories.index import ArticleIndex
+from xabar.publisher.repositories.library import LibraryIndex
 from xabar.publisher.repositories.logins import LoginThrottle
 from xabar.publisher.routes import ROUTERS, api_routes
 from xabar.publisher.routes.deps import Deps
@@ -69,6 +71,7 @@ class Publisher:
     accounts: Accounts
     library: MediaLibrary
     ingest: IngestClient
+    preview: FeedPreview
 
     def deps(self) -> Deps:
         """What the routes get (``Deps.of(request)``)."""
@@ -81,6 +84,7 @@ class Publisher:
             inbox=self.inbox,
             library=self.library,
             audit=self.repos.audit,
+            preview=self.preview,
         )
 
     async def start_relays(self) -> None:
@@ -112,7 +116,7 @@ def build(
         max_pixels=settings.max_media_pixels,
         concurrency=settings.media_encode_concurrency,
     )
-    media = MediaStore(collections, work)
+    media = MediaStore(collections, work, library=LibraryIndex(redis))
     relay_opts: dict[str, Any] = {
         "sweep_interval": settings.relay_sweep_s,
         "enabled": settings.relay_enabled,
@@ -159,6 +163,11 @@ def build(
         ),
         library=MediaLibrary(media, repos.audit),
         ingest=ingest,
+        preview=FeedPreview(
+            settings.feed_url or settings.site_url,
+            settings.token_private_key.get_secret_value(),
+            timeout_s=settings.ingest_timeout_s,
+        ),
     )
 
 
@@ -234,6 +243,11 @@ def create_app(
             log.info("inbox index rebuilt", extra={"tips": count})
         except Exception:
             log.exception("inbox index not rebuilt; it repairs on the next start")
+        try:
+            count = await parts.repos.media.rebuild_library()
+            log.info("media library list rebuilt", extra={"images": count})
+        except Exception:
+            log.exception("media library list not rebuilt; it repairs on the next start")
 
     deps = parts.deps()
     newsroom = newsroom_site.build(settings, deps, redis, newsroom_pages)
@@ -256,6 +270,7 @@ def create_app(
             await bus.stop()
             await newsroom.aclose()
             await parts.ingest.aclose()
+            await parts.preview.aclose()
             await redis.aclose()
             await mongo.close()
 

@@ -17,6 +17,7 @@ from typing import Any
 from xabar.contracts import (
     COUNTRIES,
     ArticlePublished,
+    ArticleState,
     ArticleUnpublished,
     ArticleUpdated,
     Event,
@@ -52,12 +53,14 @@ from xabar.publisher.domain import (
     check_transition,
     diff_states,
     ms,
+    public_state,
     revision,
     state_at,
     utcnow,
 )
 from xabar.publisher.errors import InvalidInput, InvalidTransition, NotFound, VersionConflict
 from xabar.publisher.media import StoredMedia
+from xabar.publisher.merge import Merged, merge
 from xabar.publisher.repositories.articles import HeldArticle
 from xabar.publisher.repositories.bundle import Repositories
 from xabar.publisher.repositories.featured import Choice, key_of
@@ -311,13 +314,60 @@ class ArticleService:
         expected_version: int,
         *,
         full: bool = False,
+        action: str = "edit",
     ) -> Article:
         async with self.repo.locked(article_id) as held:
             check_can_edit(by, held.article)
             self._check_version(held.article, expected_version)
             current = held.article.values(CONTENT_FIELDS)
             changes = await self.content_changes(current, given, full=full)
-            return await self._apply_edit(by, held, changes, action="edit")
+            return await self._apply_edit(by, held, changes, action=action)
+
+    async def edit_merging(
+        self, by: Principal, article_id: str, given: Doc, base_version: int, *, action: str = "edit"
+    ) -> tuple[Article, Merged | None]:
+        """The whole content ``given`` as an edit of version ``base_version``. If someone saved
+        since, both edits are merged against that version (``merge``): a clean merge is saved
+        (the article and the merge are returned); a merge with conflicts is NOT saved, and is
+        returned with the current article for the editor to settle (both texts are in it)."""
+        try:
+            return await self.edit(
+                by, article_id, given, base_version, full=True, action=action
+            ), None
+        except VersionConflict:
+            current = await self.read(by, article_id)
+            if base_version > current.version:
+                raise
+        base = state_at(current, base_version)
+        mine = await self.content_changes({}, given, full=True)
+        theirs = current.values(CONTENT_FIELDS)
+        merged = merge(base, mine, theirs, CONTENT_FIELDS)
+        if not merged.clean:
+            return current, merged
+        article = await self.edit(
+            by, article_id, merged.values, current.version, full=True, action="merge"
+        )
+        return article, merged
+
+    def changed_since(self, article: Article, version: int) -> list[Revision]:
+        """The revisions stored after ``version`` (who changed what meanwhile)."""
+        return [r for r in article.revisions if r.version > version]
+
+    async def preview_state(
+        self, by: Principal, article_id: str | None, given: Doc
+    ) -> ArticleState:
+        """The public state the readers' site would show for ``given`` (the whole content of an
+        article, saved or not): nothing is stored."""
+        now = utcnow()
+        if article_id is None:
+            base = self.new_article("preview", "predprosmotr", by, now, {})
+        else:
+            base = await self.read(by, article_id)
+        content = await self.content_changes({}, given, full=True)
+        article = base.with_values(
+            {**content, "published_at": base.published_at or now, "updated_at": now}
+        )
+        return public_state(article)
 
     async def restore(
         self, by: Principal, article_id: str, version: int, expected_version: int

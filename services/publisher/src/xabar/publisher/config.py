@@ -22,6 +22,9 @@ Added by the publisher:
 - ``XABAR_PUBLISHER_SITE_URL`` (default ``http://127.0.0.1:8080``): the readers' site; an
   article's public address is ``{SITE_URL}/news/{slug}`` (sent to ingest when a tip's article is
   published).
+- ``XABAR_PUBLISHER_FEED_URL`` (default empty: ``SITE_URL``): where the publisher reaches the
+  readers' site for the newsroom's preview (``POST {FEED_URL}/api/v1/preview``); inside compose,
+  the feed's own address rather than the public edge.
 - ``XABAR_PUBLISHER_PUBLIC_URL`` (default ``http://127.0.0.1:8082``): the publisher's own public
   base URL as readers' browsers see it; media are served at ``{PUBLIC_URL}/media/{media_id}``.
 - ``XABAR_PUBLISHER_TOKEN_TTL_S`` (default 1800): lifetime of an editor's login token (JWT).
@@ -107,6 +110,7 @@ class PublisherSettings(ServiceSettings):
     ingest_timeout_s: float = Field(default=15.0, gt=0)
     polls_url: str = "http://127.0.0.1:8083"
     site_url: str = "http://127.0.0.1:8080"
+    feed_url: str = ""
     public_url: str = "http://127.0.0.1:8082"
 
     token_private_key: SecretStr
@@ -155,6 +159,8 @@ class PublisherSettings(ServiceSettings):
             parse_networks(self.trusted_proxies.split(","))
         except ValueError as exc:
             raise ValueError(f"trusted_proxies must be comma-separated CIDRs: {exc}") from exc
+        if self.feed_url and not self.feed_url.startswith(("http://", "https://")):
+            raise ValueError(f"feed_url must be an http(s) URL, got {self.feed_url!r}")
         for name in ("ingest_url", "site_url", "public_url", "polls_url"):
             value = getattr(self, name)
             if not value.startswith(("http://", "https://")):

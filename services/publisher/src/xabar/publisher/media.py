@@ -23,6 +23,7 @@ import httpx
 from xabar.publisher.errors import MediaTooLarge, NotFound, UpstreamUnavailable
 from xabar.publisher.images import EXTENSIONS, Encoded, ImageWork
 from xabar.publisher.repositories.collections import Collections
+from xabar.publisher.repositories.library import LibraryIndex
 from xabar.runtime.auth import Principal, Role, TokenIssuer
 from xabar.runtime.chunks import ChunkStore, CorruptFile, StoredFile
 
@@ -88,12 +89,18 @@ class MediaStore:
     changes once stored)."""
 
     def __init__(
-        self, collections: Collections, work: ImageWork, *, cache_bytes: int = 32 * 1024 * 1024
+        self,
+        collections: Collections,
+        work: ImageWork,
+        *,
+        library: LibraryIndex | None = None,
+        cache_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.store = ChunkStore(
             collections.media_files, collections.media_chunks, chunk_bytes=CHUNK_BYTES
         )
         self.work = work
+        self.library = library
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, tuple[StoredMedia, bytes]] = OrderedDict()
         self._cached = 0
@@ -119,7 +126,32 @@ class MediaStore:
         stored = await self._write(
             media_id, prepared.original, filename=filename or media_id, metadata=meta
         )
-        return replace(stored, variants=tuple(variants))
+        stored = replace(stored, variants=tuple(variants))
+        if self.library is not None:
+            await self.library.put_many([library_item(stored, meta)])
+        return stored
+
+    async def describe(self, media_id: str, *, alt: str | None, credit: str | None) -> None:
+        """Set an image's caption and credit (what the library offers when it is reused)."""
+        changes = {"metadata.alt": alt, "metadata.credit": credit}
+        result = await self.store.files.update_one({"_id": media_id}, {"$set": changes})
+        if result.matched_count != 1:
+            raise NotFound("такого изображения нет")
+        doc = await self.store.files.find_one({"_id": media_id})
+        if doc is not None and self.library is not None:
+            await self.library.put_many([library_item(_stored_of(doc), doc.get("metadata") or {})])
+
+    async def rebuild_library(self) -> int:
+        """Put every image of the bucket (not its sizes) in the library's list (at start)."""
+        if self.library is None:
+            return 0
+        items = []
+        async for doc in self.store.files.find({}, {"length": 1, "uploadDate": 1, "metadata": 1}):
+            meta = doc.get("metadata") or {}
+            if "variant_of" not in meta and "content_type" in meta:
+                items.append(library_item(_stored_of(doc), meta))
+        await self.library.put_many(items)
+        return len(items)
 
     async def _write(
         self, file_id: str, image: Encoded, *, filename: str, metadata: dict[str, Any]
@@ -178,6 +210,40 @@ def _media(stored: StoredFile) -> StoredMedia:
         stored.uploaded_at,
         tuple(Variant(**v) for v in meta.get("variants") or ()),
     )
+
+
+def _stored_of(doc: dict[str, Any]) -> StoredMedia:
+    meta = doc.get("metadata") or {}
+    return StoredMedia(
+        str(doc["_id"]),
+        meta["content_type"],
+        int(doc["length"]),
+        int(meta["width"]),
+        int(meta["height"]),
+        meta["sha256"],
+        doc["uploadDate"],
+        tuple(Variant(**v) for v in meta.get("variants") or ()),
+    )
+
+
+def library_item(stored: StoredMedia, meta: dict[str, Any]) -> dict[str, Any]:
+    """The media library's summary of an image."""
+    small = min(
+        stored.variants, key=lambda v: (v.width, v.media_type != "image/jpeg"), default=None
+    )
+    return {
+        "media_id": stored.media_id,
+        "width": stored.width,
+        "height": stored.height,
+        "size": stored.size,
+        "content_type": stored.content_type,
+        "thumb": small.name if small is not None else None,
+        "alt": meta.get("alt"),
+        "credit": meta.get("credit"),
+        "source": meta.get("source"),
+        "uploaded_by": meta.get("uploaded_by"),
+        "uploaded_at": stored.uploaded_at,
+    }
 
 
 class IngestClient:

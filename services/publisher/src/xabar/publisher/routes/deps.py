@@ -11,6 +11,7 @@ from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.library import MediaLibrary
+from xabar.publisher.previews import FeedPreview
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.runtime.auth import Principal, TokenIssuer
 
@@ -25,6 +26,7 @@ class Deps:
     inbox: InboxService
     library: MediaLibrary
     audit: AuditLog
+    preview: FeedPreview
 
     @classmethod
     def of(cls, request: Request) -> "Deps":
