@@ -14,11 +14,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from xabar.publisher.articles import ArticleService
+from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import wire
 from xabar.publisher.images import ImageWork
 from xabar.publisher.inbox import InboxService
+from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.media import IngestClient, MediaStore
 from xabar.publisher.newsroom import site as newsroom_site
@@ -60,8 +62,11 @@ class Publisher:
     repos: Repositories
     article_relay: MarkedRelay
     inbox_relay: MarkedRelay
+    comment_relay: MarkedRelay
     articles: ArticleService
     inbox: InboxService
+    comments: CommentService
+    letters: LetterService
     editors: EditorService
     library: MediaLibrary
     ingest: IngestClient
@@ -76,15 +81,32 @@ class Publisher:
             inbox=self.inbox,
             library=self.library,
             audit=self.repos.audit,
+            comments=self.comments,
+            letters=self.letters,
         )
 
     async def start_relays(self) -> None:
         await self.article_relay.start()
         await self.inbox_relay.start()
+        await self.comment_relay.start()
 
     async def stop_relays(self) -> None:
         await self.article_relay.stop()
         await self.inbox_relay.stop()
+        await self.comment_relay.stop()
+
+    async def rebuild_queues(self) -> None:
+        """The comments' and letters' queues in Redis, from their documents (a crash between
+        a write and its queue put is repaired here; newer entries are never overwritten)."""
+        for name, rebuild in (
+            ("comments", self.comments.rebuild),
+            ("letters", self.letters.rebuild),
+        ):
+            try:
+                count = await rebuild()
+                log.info("queues rebuilt", extra={"queue": name, "items": count})
+            except Exception:
+                log.exception("queues not rebuilt; they repair on the next start")
 
 
 def build(
@@ -116,12 +138,17 @@ def build(
     inbox_relay = MarkedRelay(
         collections.inbox, collections.inbox_pending, bus, locks, **relay_opts
     )
+    comment_relay = MarkedRelay(
+        collections.comments, collections.comments_pending, bus, locks, **relay_opts
+    )
     repos = Repositories.build(
         collections,
         article_relay=article_relay,
         inbox_relay=inbox_relay,
         index=ArticleIndex(redis),
         media=media,
+        comment_relay=comment_relay,
+        redis=redis,
     )
     articles = ArticleService(repos, settings)
     ingest = IngestClient(
@@ -137,8 +164,13 @@ def build(
         repos=repos,
         article_relay=article_relay,
         inbox_relay=inbox_relay,
+        comment_relay=comment_relay,
         articles=articles,
         inbox=InboxService(repos, articles, ingest),
+        comments=CommentService(
+            repos.comments, articles, repos.audit, settings.comments_moderation
+        ),
+        letters=LetterService(repos.letters, repos.audit),
         editors=editor_service(settings, repos, codec, redis if login_limits else None),
         library=MediaLibrary(media, repos.audit),
         ingest=ingest,
@@ -190,7 +222,7 @@ def create_app(
     redis = aioredis.from_url(settings.redis_url)
     parts = build(settings, mongo, bus, redis)
     scheduler = Scheduler(parts.articles, settings.scheduler_interval_s)
-    wire(bus, parts.inbox)
+    wire(bus, parts.inbox, parts.comments, parts.letters)
     api = OpenAPI(
         "Xabar publisher", "1.0.0", "the editorial inbox, articles, workflow and publishing"
     )
@@ -205,16 +237,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
-        indexing: asyncio.Task[None] | None = None
+        indexing: list[asyncio.Task[None]] = []
         try:
             await parts.start_relays()
             if settings.scheduler_enabled:
                 await scheduler.start()
-            indexing = asyncio.create_task(rebuild_index(), name="publisher-index-rebuild")
+            indexing.append(asyncio.create_task(rebuild_index(), name="publisher-index-rebuild"))
+            indexing.append(asyncio.create_task(parts.rebuild_queues(), name="publisher-queues"))
             yield
         finally:
-            if indexing is not None:
-                await stop_tasks([indexing])
+            if indexing:
+                await stop_tasks(indexing)
             await scheduler.stop()
             await parts.stop_relays()
             await bus.stop()

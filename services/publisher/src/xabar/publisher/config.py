@@ -60,12 +60,15 @@ Added by the publisher:
   shows times in (and reads the times editors type in).
 - ``XABAR_PUBLISHER_SESSION_IDLE_S`` (default 3600): a newsroom session unused this long ends;
   ``XABAR_PUBLISHER_SESSION_ABSOLUTE_S`` (default 43200): any session ends this long after login.
+- ``XABAR_PUBLISHER_COMMENTS_MODERATION`` (default ``before``): readers' comments are moderated
+  ``before`` they appear (they wait in the queue until a moderator approves them) or ``after``
+  (published at once, and a moderator may remove them).
 - ``XABAR_PUBLISHER_NEW_EDITOR_PASSWORD`` (CLI only, not a setting of the server): the password of
   ``create-editor`` when ``--password-stdin`` is not given.
 """
 
 import re
-from typing import Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
@@ -118,6 +121,8 @@ class PublisherSettings(ServiceSettings):
     newsroom_timezone: str = "Asia/Almaty"
     session_idle_s: int = Field(default=3600, ge=60, le=7 * 86_400)
     session_absolute_s: int = Field(default=43_200, ge=300, le=30 * 86_400)
+
+    comments_moderation: Literal["before", "after"] = "before"
 
     @model_validator(mode="after")
     def _check_publisher_settings(self) -> Self:

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from xabar.publisher.articles import ArticleService
+from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.inbox import InboxService
+from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.runtime.auth import Principal, TokenCodec
@@ -23,6 +25,8 @@ class Deps:
     inbox: InboxService
     library: MediaLibrary
     audit: AuditLog
+    comments: CommentService
+    letters: LetterService
 
     @classmethod
     def of(cls, request: Request) -> "Deps":
