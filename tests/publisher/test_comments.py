@@ -149,9 +149,7 @@ async def test_edit_out_shows_the_mark_and_republishes_a_published_comment(
     cid = event.data.comment_id
     await send_tip(redis_url, event)
     await queued(h, cid)
-    edited = await post(
-        h, f"/api/v1/comments/{cid}/edit", {"passage": "Звоните 8-900-000-00-00."}
-    )
+    edited = await post(h, f"/api/v1/comments/{cid}/edit", {"passage": "Звоните 8-900-000-00-00."})
     assert edited["text"] == "Автор статьи — дурак, но факты верные. [отредактировано]"
     assert edited["edited"] is True and edited["public"] is False
     assert await public_events(redis) == []  # not out yet: nothing to republish

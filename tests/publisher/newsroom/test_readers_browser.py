@@ -1,0 +1,156 @@
+"""Readers' comments in the newsroom, in a real browser (Debian's chromium through Playwright)
+against a real publisher process on the real Redis and FerretDB: a moderator approves comments
+in «Комментарии» and the feed's stream gets them; the XSS corpus of the feed's tests, in every
+commenter's name and text, runs no script and reads as typed; the pages pass axe-core with no
+serious or critical violation, refuse nothing by their CSP and fit a phone (screenshots in
+``test-artifacts/newsroom-comments*.png``)."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from playwright.async_api import Browser, Dialog, Page
+
+from tests.feed.test_xss import PAYLOADS
+from tests.publisher.conftest import SettingsFactory, env_of, eventually, send_tip
+from tests.publisher.moderation import comment, public_events
+from tests.publisher.newsroom.conftest import PASSWORD
+from tests.publisher.newsroom.test_browser import CHIEF, check_page, create_editor, log_in
+from tests.support.browser import chromium, watch_csp
+from tests.support.procs import ServiceProcess, service_process
+from xabar.contracts import CommentPublished
+
+CONTROL = {chr(c) for c in range(32)} - {"\n"}
+FOREIGN = ", ".join(
+    f"main {t}" for t in ("iframe", "svg", "img", "style", "b", "i", "meta", "a[href^=javascript]")
+)
+
+
+@pytest.fixture
+def publisher(make_settings: SettingsFactory, tmp_path: Path) -> Iterator[ServiceProcess]:
+    proc = service_process(
+        "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
+    )
+    proc.env |= {"XABAR_PUBLISHER_PUBLIC_URL": proc.url}
+    create_editor(proc.env, CHIEF, "chief", "Гульнара Главная")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+async def published_article(url: str, title: str) -> str:
+    """An article published through the API with the chief's login; its id."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        login = await client.post("/api/v1/auth/login", json={"email": CHIEF, "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        body = {"title": title, "lead": "Лид", "body_html": "<p>Текст статьи.</p>"}
+        created = await client.post("/api/v1/articles", json=body, headers=auth)
+        article_id: str = created.json()["article_id"]
+        done = await client.post(f"/api/v1/articles/{article_id}/publish", headers=auth)
+        assert done.status_code == 200, done.text
+        return article_id
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+async def no_foreign_markup(page: Page) -> None:
+    """Nothing in the page is markup a commenter typed: no handler attributes, no frames or
+    SVG, and the only scripts are the newsroom's own files."""
+    found: dict[str, Any] = await page.evaluate(
+        """(foreign) => ({
+            handlers: [...document.querySelectorAll('*')].filter(e =>
+                [...e.attributes].some(a => a.name.startsWith('on'))).length,
+            foreign: document.querySelectorAll(foreign).length,
+            scripts: [...document.scripts].map(s => s.getAttribute('src') || 'inline'),
+        })""",
+        FOREIGN,
+    )
+    assert found["handlers"] == 0 and found["foreign"] == 0, found
+    assert all(s.startswith("/static/") for s in found["scripts"]), found
+
+
+async def reload_until(page: Page, url: str, selector: str, count: int) -> None:
+    async def shown() -> bool:
+        await page.goto(url)
+        return await page.locator(selector).count() >= count
+
+    await eventually(shown, 30, f"{count} of {selector} on {url}")
+
+
+async def test_a_moderator_approves_comments_and_hostile_text_stays_text(
+    publisher: ServiceProcess, browser: Browser, redis_url: str, redis: aioredis.Redis
+) -> None:
+    article_id = await published_article(publisher.url, "Новый мост через Сырдарью")
+    good = comment(article_id, name="Дильноза", text="Спасибо!\nЖдём открытия моста.")
+    hostile = [
+        comment(article_id, name=payload, text=f"Текст {n}: {payload}")
+        for n, payload in enumerate(PAYLOADS)
+    ]
+    for event in (good, *hostile):
+        await send_tip(redis_url, event)
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    refused = watch_csp(page)
+    dialogs: list[str] = []
+
+    async def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    await page.goto(f"{publisher.url}/comments")
+    await log_in(page)
+    await page.wait_for_url(f"{publisher.url}/comments")
+    await reload_until(page, f"{publisher.url}/comments", "li.comment", 1 + len(PAYLOADS))
+    assert await page.inner_text("h1") == f"Комментарии {1 + len(PAYLOADS)} ждут модерации"
+    await check_page(page, "comments", refused)
+
+    await no_foreign_markup(page)
+    names = {words(t) for t in await page.locator(".comment__name").all_inner_texts()}
+    texts = {words(t) for t in await page.locator(".comment__text").all_inner_texts()}
+    for n, payload in enumerate(PAYLOADS):
+        if CONTROL & set(payload):
+            continue  # a browser shows control characters its own way
+        assert words(payload) in names, payload
+        assert words(f"Текст {n}: {payload}") in texts, payload
+    assert "Новый мост через Сырдарью" in await page.inner_text("main")
+
+    row = page.locator(f"#c-{good.data.comment_id}")
+    await row.get_by_role("button", name="Одобрить", exact=True).click()
+    await page.wait_for_load_state()
+    assert "Комментарий одобрен: читатели его видят." in await page.inner_text(".flashes")
+    assert await page.locator(f"#c-{good.data.comment_id}").count() == 0
+
+    async def out() -> bool:
+        return any(
+            isinstance(e, CommentPublished) and e.data.comment_id == good.data.comment_id
+            for e in await public_events(redis)
+        )
+
+    await eventually(out, what="comment.published of the approved comment")
+    first, second = hostile[0].data.comment_id, hostile[1].data.comment_id
+    await page.check(f"#pick-{first}")
+    await page.check(f"#pick-{second}")
+    await page.get_by_role("button", name="Одобрить отмеченные").click()
+    await page.wait_for_load_state()
+    assert "Одобрено комментариев: 2." in await page.inner_text(".flashes")
+
+    await page.goto(f"{publisher.url}/comments?status=approved&article_id={article_id}")
+    assert await page.locator("li.comment").count() == 3
+    await page.locator("details.more summary").first.click()
+    await check_page(page, "comments-approved", refused)
+    await no_foreign_markup(page)
+    assert dialogs == []
