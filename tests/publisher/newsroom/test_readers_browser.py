@@ -1,9 +1,10 @@
 """Readers' comments in the newsroom, in a real browser (Debian's chromium through Playwright)
 against a real publisher process on the real Redis and FerretDB: a moderator approves comments
-in «Комментарии» and the feed's stream gets them; the XSS corpus of the feed's tests, in every
+in «Комментарии» and the feed's stream gets them; an editor creates a poll in «Опросы» against
+a real polls process and sets where it is shown; the XSS corpus of the feed's tests, in every
 commenter's name and text, runs no script and reads as typed; the pages pass axe-core with no
 serious or critical violation, refuse nothing by their CSP and fit a phone (screenshots in
-``test-artifacts/newsroom-comments*.png``)."""
+``test-artifacts/newsroom-*.png``)."""
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,8 +19,10 @@ from tests.feed.test_xss import PAYLOADS
 from tests.publisher.conftest import SettingsFactory, env_of, eventually, send_tip
 from tests.publisher.moderation import comment, public_events
 from tests.publisher.newsroom.conftest import PASSWORD
+from tests.publisher.newsroom.polls_service import polls_process
 from tests.publisher.newsroom.test_browser import CHIEF, check_page, create_editor, log_in
 from tests.support.browser import chromium, watch_csp
+from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
 from xabar.contracts import CommentPublished
 
@@ -154,3 +157,86 @@ async def test_a_moderator_approves_comments_and_hostile_text_stays_text(
     await check_page(page, "comments-approved", refused)
     await no_foreign_markup(page)
     assert dialogs == []
+
+
+@pytest.fixture
+def with_polls(
+    make_settings: SettingsFactory,
+    infra: Infra,
+    redis_url: str,
+    mongo_db_name: str,
+    jwt_secret: str,
+    tmp_path: Path,
+) -> Iterator[ServiceProcess]:
+    """A publisher process whose newsroom calls a real polls process."""
+    with polls_process(infra, redis_url, mongo_db_name, jwt_secret, tmp_path) as polls:
+        proc = service_process(
+            "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
+        )
+        proc.env |= {"XABAR_PUBLISHER_PUBLIC_URL": proc.url, "XABAR_PUBLISHER_POLLS_URL": polls.url}
+        create_editor(proc.env, CHIEF, "chief", "Гульнара Главная")
+        proc.start()
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+
+
+async def test_an_editor_creates_a_poll_and_places_it(
+    with_polls: ServiceProcess, browser: Browser
+) -> None:
+    url = with_polls.url
+    article_id = await published_article(url, "Выборы в Кыргызстане")
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    refused = watch_csp(page)
+    await page.goto(f"{url}/polls")
+    await log_in(page)
+    await page.wait_for_url(f"{url}/polls")
+    assert "Опросов ещё нет." in await page.inner_text("main")
+    await check_page(page, "polls-empty", refused)
+
+    await page.get_by_role("link", name="Новый опрос").click()
+    await page.fill("#question", "Пойдёте ли вы на выборы?")
+    await page.fill("#options", "Только да")
+    await page.get_by_role("button", name="Создать опрос").click()
+    await page.wait_for_load_state()
+    assert "Вариантов ответа нужно от 2 до 20" in await page.inner_text("[role=alert]")
+    await check_page(page, "polls-new-error", refused)
+
+    await page.fill("#options", "Да\nНет\nЕщё не решил(а)")
+    await page.check("input[name=choice][value=multiple]")
+    await page.select_option("#visibility", "after_close")
+    await page.fill("#closes-at", "2199-12-31T20:00")
+    await page.check("input[name=country][value=KG]")
+    await check_page(page, "polls-new", refused)
+    await page.get_by_role("button", name="Создать опрос").click()
+    await page.wait_for_url(f"{url}/polls/*")
+    assert "Опрос создан." in await page.inner_text(".flashes")
+    assert await page.inner_text("h1") == "Пойдёте ли вы на выборы?"
+    assert "Всего голосов: 0" in await page.inner_text("main")
+    poll_id = page.url.rsplit("/", 1)[1]
+
+    await page.uncheck("input[name=front_page]")
+    await page.uncheck("input[name=country][value=KG]")
+    await page.check("input[name=country][value=TJ]")
+    await page.check(f"input[name=article_id][value='{article_id}']")
+    await page.get_by_role("button", name="Сохранить размещение").click()
+    await page.wait_for_load_state()
+    assert "Размещение опроса сохранено." in await page.inner_text(".flashes")
+    assert not await page.is_checked("input[name=front_page]")
+    assert await page.is_checked(f"input[name=article_id][value='{article_id}']")
+    await check_page(page, "poll", refused)
+    async with httpx.AsyncClient() as client:
+        polls_url = with_polls.env["XABAR_PUBLISHER_POLLS_URL"]
+        stored = (await client.get(f"{polls_url}/api/v1/polls/{poll_id}")).json()
+    assert (stored["front_page"], stored["countries"], stored["article_ids"]) == (
+        False,
+        ["TJ"],
+        [article_id],
+    )
+    assert (stored["multiple"], stored["results_visibility"]) == (True, "after_close")
+
+    await page.goto(f"{url}/polls")
+    assert await page.locator(".poll-row").count() == 1
+    assert "Таджикистан, в статьях: 1" in await page.inner_text("main")
+    await check_page(page, "polls", refused)

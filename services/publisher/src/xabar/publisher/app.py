@@ -27,6 +27,7 @@ from xabar.publisher.newsroom import site as newsroom_site
 from xabar.publisher.newsroom.errors import pages_first
 from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.passwords import Passwords
+from xabar.publisher.polls import PollsClient
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.bundle import Repositories
 from xabar.publisher.repositories.collections import Collections
@@ -70,6 +71,7 @@ class Publisher:
     editors: EditorService
     library: MediaLibrary
     ingest: IngestClient
+    polls: PollsClient
 
     def deps(self) -> Deps:
         """What the routes get (``Deps.of(request)``)."""
@@ -83,6 +85,7 @@ class Publisher:
             audit=self.repos.audit,
             comments=self.comments,
             letters=self.letters,
+            polls=self.polls,
         )
 
     async def start_relays(self) -> None:
@@ -174,6 +177,7 @@ def build(
         editors=editor_service(settings, repos, codec, redis if login_limits else None),
         library=MediaLibrary(media, repos.audit),
         ingest=ingest,
+        polls=PollsClient(settings.polls_url, codec.issue),
     )
 
 
@@ -252,6 +256,7 @@ def create_app(
             await parts.stop_relays()
             await bus.stop()
             await parts.ingest.aclose()
+            await parts.polls.aclose()
             await redis.aclose()
             await mongo.close()
 

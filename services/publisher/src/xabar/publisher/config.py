@@ -60,6 +60,8 @@ Added by the publisher:
   shows times in (and reads the times editors type in).
 - ``XABAR_PUBLISHER_SESSION_IDLE_S`` (default 3600): a newsroom session unused this long ends;
   ``XABAR_PUBLISHER_SESSION_ABSOLUTE_S`` (default 43200): any session ends this long after login.
+- ``XABAR_PUBLISHER_POLLS_URL`` (default ``http://127.0.0.1:8083``): the polls API, which the
+  newsroom's poll pages call server-side with the editor's own short token.
 - ``XABAR_PUBLISHER_COMMENTS_MODERATION`` (default ``before``): readers' comments are moderated
   ``before`` they appear (they wait in the queue until a moderator approves them) or ``after``
   (published at once, and a moderator may remove them).
@@ -89,6 +91,7 @@ class PublisherSettings(ServiceSettings):
 
     ingest_url: str = "http://127.0.0.1:8081"
     ingest_timeout_s: float = Field(default=15.0, gt=0)
+    polls_url: str = "http://127.0.0.1:8083"
     site_url: str = "http://127.0.0.1:8080"
     public_url: str = "http://127.0.0.1:8082"
 
@@ -130,7 +133,7 @@ class PublisherSettings(ServiceSettings):
             parse_networks(self.trusted_proxies.split(","))
         except ValueError as exc:
             raise ValueError(f"trusted_proxies must be comma-separated CIDRs: {exc}") from exc
-        for name in ("ingest_url", "site_url", "public_url"):
+        for name in ("ingest_url", "site_url", "public_url", "polls_url"):
             value = getattr(self, name)
             if not value.startswith(("http://", "https://")):
                 raise ValueError(f"{name} must be an http(s) URL, got {value!r}")

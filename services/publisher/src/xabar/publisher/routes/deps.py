@@ -12,6 +12,7 @@ from xabar.publisher.editors import EditorService
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
+from xabar.publisher.polls import PollsClient
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.runtime.auth import Principal, TokenCodec
 
@@ -27,6 +28,7 @@ class Deps:
     audit: AuditLog
     comments: CommentService
     letters: LetterService
+    polls: PollsClient  # the polls service's API, for the newsroom's poll pages
 
     @classmethod
     def of(cls, request: Request) -> "Deps":
