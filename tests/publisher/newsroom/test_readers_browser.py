@@ -1,10 +1,14 @@
-"""Readers' comments in the newsroom, in a real browser (Debian's chromium through Playwright)
-against a real publisher process on the real Redis and FerretDB: a moderator approves comments
-in «Комментарии» and the feed's stream gets them; an editor creates a poll in «Опросы» against
-a real polls process and sets where it is shown; the XSS corpus of the feed's tests, in every
-commenter's name and text, runs no script and reads as typed; the pages pass axe-core with no
-serious or critical violation, refuse nothing by their CSP and fit a phone (screenshots in
-``test-artifacts/newsroom-*.png``)."""
+"""The readers' side of the newsroom in a real browser (Debian's chromium through Playwright),
+against a real publisher process on the real Redis and FerretDB:
+
+- a moderator approves comments in «Комментарии» and the feed's stream gets them;
+- an editor creates a poll in «Опросы» against a real polls process and sets where it is shown;
+- an editor reads a reader's letter in «Письма» and marks it handled;
+- the XSS corpus of the feed's tests, in every commenter's and letter writer's name and text,
+  runs no script and reads as typed;
+- every page passes axe-core with no serious or critical violation, refuses nothing by its CSP
+  and fits a phone (screenshots in ``test-artifacts/newsroom-*.png``).
+"""
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,7 +21,7 @@ from playwright.async_api import Browser, Dialog, Page
 
 from tests.feed.test_xss import PAYLOADS
 from tests.publisher.conftest import SettingsFactory, env_of, eventually, send_tip
-from tests.publisher.moderation import comment, public_events
+from tests.publisher.moderation import comment, letter, public_events
 from tests.publisher.newsroom.conftest import PASSWORD
 from tests.publisher.newsroom.polls_service import polls_process
 from tests.publisher.newsroom.test_browser import CHIEF, check_page, create_editor, log_in
@@ -240,3 +244,39 @@ async def test_an_editor_creates_a_poll_and_places_it(
     assert await page.locator(".poll-row").count() == 1
     assert "Таджикистан, в статьях: 1" in await page.inner_text("main")
     await check_page(page, "polls", refused)
+
+
+async def test_an_editor_reads_a_letter_and_marks_it_handled(
+    publisher: ServiceProcess, browser: Browser, redis_url: str
+) -> None:
+    kind = letter(
+        name="Гульнара",
+        subject="Опечатка в статье о ЕАЭС",
+        text="Здравствуйте!\nВ статье перепутаны даты: саммит был в мае.",
+    )
+    hostile = [
+        letter(name=payload, subject=f"Тема {n}: {payload}", text=f"Текст {payload}")
+        for n, payload in enumerate(PAYLOADS[:6])
+    ]
+    for event in (*hostile, kind):
+        await send_tip(redis_url, event)
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    refused = watch_csp(page)
+    await page.goto(f"{publisher.url}/letters")
+    await log_in(page)
+    await page.wait_for_url(f"{publisher.url}/letters")
+    await reload_until(page, f"{publisher.url}/letters", "li.letter-row", 1 + len(hostile))
+    await check_page(page, "letters", refused)
+    await no_foreign_markup(page)
+
+    await page.get_by_role("link", name="Опечатка в статье о ЕАЭС").click()
+    await page.wait_for_url(f"{publisher.url}/letters/{kind.data.letter_id}")
+    assert "саммит был в мае" in await page.inner_text(".letter__text")
+    assert "не указано" in await page.inner_text(".facts")
+    await check_page(page, "letter", refused)
+    await page.get_by_role("button", name="Отметить обработанным").click()
+    await page.wait_for_url(f"{publisher.url}/letters")
+    assert "Письмо обработано." in await page.inner_text(".flashes")
+    await page.get_by_role("link", name="Обработаны").click()
+    assert await page.locator("li.letter-row").count() == 1
+    await check_page(page, "letters-handled", refused)
