@@ -11,6 +11,7 @@ against a real publisher process on the real Redis and FerretDB:
 """
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +37,28 @@ FOREIGN = ", ".join(
 )
 
 
-@pytest.fixture
-def publisher(make_settings: SettingsFactory, tmp_path: Path) -> Iterator[ServiceProcess]:
+@contextmanager
+def publisher_process(
+    make_settings: SettingsFactory, tmp_path: Path, **env: str
+) -> Iterator[ServiceProcess]:
+    """A publisher process with the chief's account; ``env``: more of its settings."""
     proc = service_process(
         "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
     )
     proc.env |= {"XABAR_PUBLISHER_PUBLIC_URL": proc.url}
+    proc.env |= {f"XABAR_PUBLISHER_{k}": v for k, v in env.items()}
     create_editor(proc.env, CHIEF, "chief", "Гульнара Главная")
     proc.start()
     try:
         yield proc
     finally:
         proc.terminate()
+
+
+@pytest.fixture
+def publisher(make_settings: SettingsFactory, tmp_path: Path) -> Iterator[ServiceProcess]:
+    with publisher_process(make_settings, tmp_path) as proc:
+        yield proc
 
 
 @pytest.fixture
@@ -173,17 +184,11 @@ def with_polls(
     tmp_path: Path,
 ) -> Iterator[ServiceProcess]:
     """A publisher process whose newsroom calls a real polls process."""
-    with polls_process(infra, redis_url, mongo_db_name, jwt_secret, tmp_path) as polls:
-        proc = service_process(
-            "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
-        )
-        proc.env |= {"XABAR_PUBLISHER_PUBLIC_URL": proc.url, "XABAR_PUBLISHER_POLLS_URL": polls.url}
-        create_editor(proc.env, CHIEF, "chief", "Гульнара Главная")
-        proc.start()
-        try:
-            yield proc
-        finally:
-            proc.terminate()
+    with (
+        polls_process(infra, redis_url, mongo_db_name, jwt_secret, tmp_path) as polls,
+        publisher_process(make_settings, tmp_path, POLLS_URL=polls.url) as proc,
+    ):
+        yield proc
 
 
 async def test_an_editor_creates_a_poll_and_places_it(
