@@ -62,6 +62,18 @@ MINIMUM: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/inbox/{submission_id}/reject"): E,
     ("POST", "/api/v1/media"): E,
     ("GET", "/api/v1/audit"): E,
+    ("GET", "/api/v1/comments"): E,
+    ("GET", "/api/v1/comments/{comment_id}"): E,
+    ("POST", "/api/v1/comments/{comment_id}/approve"): E,
+    ("POST", "/api/v1/comments/{comment_id}/reject"): E,
+    ("POST", "/api/v1/comments/{comment_id}/spam"): E,
+    ("POST", "/api/v1/comments/{comment_id}/edit"): E,
+    ("POST", "/api/v1/comments/{comment_id}/block"): E,
+    ("POST", "/api/v1/comments/bulk-approve"): E,
+    ("GET", "/api/v1/comment-blocks"): E,
+    ("DELETE", "/api/v1/comment-blocks/{client_hash}"): E,
+    ("POST", "/api/v1/articles/{article_id}/comments/close"): E,
+    ("POST", "/api/v1/articles/{article_id}/comments/open"): E,
 }
 
 

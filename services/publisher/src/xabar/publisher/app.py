@@ -15,11 +15,13 @@ from starlette.routing import Route
 
 from xabar.publisher.accounts import Accounts
 from xabar.publisher.articles import ArticleService
+from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import wire
 from xabar.publisher.images import ImageWork
 from xabar.publisher.inbox import InboxService
+from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.mail import Mailer
 from xabar.publisher.media import IngestClient, MediaStore
@@ -27,6 +29,7 @@ from xabar.publisher.newsroom import site as newsroom_site
 from xabar.publisher.newsroom.errors import pages_first
 from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.passwords import Passwords
+from xabar.publisher.polls import PollsClient
 from xabar.publisher.previews import FeedPreview
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.bundle import Repositories
@@ -65,13 +68,17 @@ class Publisher:
     repos: Repositories
     article_relay: MarkedRelay
     inbox_relay: MarkedRelay
+    comment_relay: MarkedRelay
     articles: ArticleService
     inbox: InboxService
+    comments: CommentService
+    letters: LetterService
     editors: EditorService
     accounts: Accounts
     library: MediaLibrary
     ingest: IngestClient
     preview: FeedPreview
+    polls: PollsClient
 
     def deps(self) -> Deps:
         """What the routes get (``Deps.of(request)``)."""
@@ -85,15 +92,33 @@ class Publisher:
             library=self.library,
             audit=self.repos.audit,
             preview=self.preview,
+            comments=self.comments,
+            letters=self.letters,
+            polls=self.polls,
         )
 
     async def start_relays(self) -> None:
         await self.article_relay.start()
         await self.inbox_relay.start()
+        await self.comment_relay.start()
 
     async def stop_relays(self) -> None:
         await self.article_relay.stop()
         await self.inbox_relay.stop()
+        await self.comment_relay.stop()
+
+    async def rebuild_queues(self) -> None:
+        """The comments' and letters' queues in Redis, from their documents (a crash between
+        a write and its queue put is repaired here; newer entries are never overwritten)."""
+        for name, rebuild in (
+            ("comments", self.comments.rebuild),
+            ("letters", self.letters.rebuild),
+        ):
+            try:
+                count = await rebuild()
+                log.info("queues rebuilt", extra={"queue": name, "items": count})
+            except Exception:
+                log.exception("queues not rebuilt; they repair on the next start")
 
 
 def build(
@@ -128,12 +153,17 @@ def build(
     inbox_relay = MarkedRelay(
         collections.inbox, collections.inbox_pending, bus, locks, **relay_opts
     )
+    comment_relay = MarkedRelay(
+        collections.comments, collections.comments_pending, bus, locks, **relay_opts
+    )
     repos = Repositories.build(
         collections,
         article_relay=article_relay,
         inbox_relay=inbox_relay,
         index=ArticleIndex(redis),
         media=media,
+        comment_relay=comment_relay,
+        redis=redis,
     )
     articles = ArticleService(repos, settings)
     ingest = IngestClient(
@@ -150,8 +180,13 @@ def build(
         repos=repos,
         article_relay=article_relay,
         inbox_relay=inbox_relay,
+        comment_relay=comment_relay,
         articles=articles,
         inbox=InboxService(repos, articles, ingest),
+        comments=CommentService(
+            repos.comments, articles, repos.audit, settings.comments_moderation
+        ),
+        letters=LetterService(repos.letters, repos.audit),
         editors=editors,
         accounts=Accounts(
             editors,
@@ -163,6 +198,7 @@ def build(
         ),
         library=MediaLibrary(media, repos.audit),
         ingest=ingest,
+        polls=PollsClient(settings.polls_url, codec.issue),
         preview=FeedPreview(
             settings.feed_url or settings.site_url,
             settings.token_private_key.get_secret_value(),
@@ -227,7 +263,7 @@ def create_app(
     redis = aioredis.from_url(settings.redis_url)
     parts = build(settings, mongo, bus, redis)
     scheduler = Scheduler(parts.articles, settings.scheduler_interval_s)
-    wire(bus, parts.inbox)
+    wire(bus, parts.inbox, parts.comments, parts.letters)
     api = OpenAPI(
         "Xabar publisher", "1.0.0", "the editorial inbox, articles, workflow and publishing"
     )
@@ -255,22 +291,23 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
-        indexing: asyncio.Task[None] | None = None
+        indexing: list[asyncio.Task[None]] = []
         try:
             await parts.start_relays()
             if settings.scheduler_enabled:
                 await scheduler.start()
-            indexing = asyncio.create_task(rebuild_index(), name="publisher-index-rebuild")
+            indexing.append(asyncio.create_task(rebuild_index(), name="publisher-index-rebuild"))
+            indexing.append(asyncio.create_task(parts.rebuild_queues(), name="publisher-queues"))
             yield
         finally:
-            if indexing is not None:
-                await cancel_and_wait([indexing])
+            await cancel_and_wait(indexing)
             await scheduler.stop()
             await parts.stop_relays()
             await bus.stop()
             await newsroom.aclose()
             await parts.ingest.aclose()
             await parts.preview.aclose()
+            await parts.polls.aclose()
             await redis.aclose()
             await mongo.close()
 

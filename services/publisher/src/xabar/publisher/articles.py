@@ -698,6 +698,23 @@ class ArticleService:
         except NotFound:
             return
 
+    # --- readers' comments ------------------------------------------------------------------------
+
+    async def set_comments_open(self, by: Principal, article_id: str, is_open: bool) -> Article:
+        """Open or close the readers' comments of an article, under its lock, as its next
+        version; a published article re-emits its state (``article.updated``, ``comments_open``)."""
+        async with self.repo.locked(article_id) as held:
+            article = held.article
+            if article.comments_open == is_open:
+                return article
+            action = "comments_open" if is_open else "comments_close"
+            event = ArticleUpdated if article.published else None
+            new = await self._write(
+                by, held, {"comments_open": is_open}, action=action, event=event
+            )
+        await self.audit.record(by, f"article.{action}", "article", article_id)
+        return new
+
     # --- scheduling -------------------------------------------------------------------------------
 
     async def rebuild_schedule(self) -> int:

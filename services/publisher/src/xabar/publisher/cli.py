@@ -116,6 +116,7 @@ def run(
         finally:
             await parts.ingest.aclose()
             await parts.preview.aclose()
+            await parts.polls.aclose()
             if with_bus:
                 await bus.stop()
             await redis.aclose()

@@ -71,12 +71,16 @@ Added by the publisher:
   shows times in (and reads the times editors type in).
 - ``XABAR_PUBLISHER_SESSION_IDLE_S`` (default 3600): a newsroom session unused this long ends;
   ``XABAR_PUBLISHER_SESSION_ABSOLUTE_S`` (default 43200): any session ends this long after login.
-- ``XABAR_PUBLISHER_POLLS_URL`` (default ``http://127.0.0.1:8083``): the polls API, asked for
-  vote anomalies (with the editor's own short token) for the newsroom's dashboard.
+- ``XABAR_PUBLISHER_POLLS_URL`` (default ``http://127.0.0.1:8083``): the polls API, which the
+  newsroom calls server-side with the editor's own short token: its poll pages, and the vote
+  anomalies of the dashboard.
 - ``XABAR_PUBLISHER_RESET_LINK_TTL_S`` (default 86400): how long a one-time password link works.
 - ``XABAR_PUBLISHER_SMTP_HOST`` (default empty: links go to the log instead), ``SMTP_PORT`` (587),
   ``SMTP_FROM`` (``newsroom@localhost``), ``SMTP_USER``, ``SMTP_PASSWORD``, ``SMTP_STARTTLS``
   (true): where password links are e-mailed from.
+- ``XABAR_PUBLISHER_COMMENTS_MODERATION`` (default ``before``): readers' comments are moderated
+  ``before`` they appear (they wait in the queue until a moderator approves them) or ``after``
+  (published at once, and a moderator may remove them).
 - ``XABAR_PUBLISHER_NEW_EDITOR_PASSWORD`` (CLI only, not a setting of the server): the password of
   ``create-editor`` when ``--password-stdin`` is not given.
 """
@@ -84,7 +88,7 @@ Added by the publisher:
 import base64
 import binascii
 import re
-from typing import Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nacl.public import PrivateKey
@@ -150,6 +154,8 @@ class PublisherSettings(ServiceSettings):
     smtp_user: str = ""
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
+
+    comments_moderation: Literal["before", "after"] = "before"
 
     @model_validator(mode="after")
     def _check_publisher_settings(self) -> Self:

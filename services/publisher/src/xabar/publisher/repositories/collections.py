@@ -10,7 +10,10 @@ FerretDB's SQLite backend pushes down only ``_id`` filters, so:
   truth, written before the article; the scheduler checks each article by ``_id``). Small.
 - ``featured``: ``_id`` = ``"site"`` or ``"country:KZ"`` -> the news of the day.
 - ``inbox``: ``_id`` = submission id; the tip and its ``outbox``.
-- ``articles_pending`` / ``inbox_pending``: ``_id`` = a document with events to relay (markers).
+- ``comments``: ``_id`` = comment id; a reader's comment, its moderation and its ``outbox``.
+- ``letters``: ``_id`` = letter id; a reader's letter to the editors and whether it is handled.
+- ``articles_pending`` / ``inbox_pending`` / ``comments_pending``: ``_id`` = a document with
+  events to relay (markers).
 - ``editors`` (``_id`` = editor id) and ``editor_emails`` (``_id`` = e-mail -> editor id).
 - ``audit``: ``_id`` = time-ordered id of an editorial action.
 - ``locks``: ``_id`` = ``"<collection>:<doc id>"`` while a writer changes that document
@@ -42,6 +45,9 @@ class Collections:
         self.inbox: Coll = db["inbox"]
         self.articles_pending: Coll = db["articles_pending"]
         self.inbox_pending: Coll = db["inbox_pending"]
+        self.comments: Coll = db["comments"]
+        self.comments_pending: Coll = db["comments_pending"]
+        self.letters: Coll = db["letters"]
         self.editors: Coll = db["editors"]
         self.editor_emails: Coll = db["editor_emails"]
         self.audit: Coll = db["audit"]
