@@ -270,6 +270,10 @@ class PageCache:
     def bytes(self) -> int:
         return self._pages.bytes
 
+    @property
+    def variant_count(self) -> int:
+        return len(self._variants.entries)
+
     def observe(self, revision: int) -> None:
         """The served read model reached ``revision``: older pages are stale from now on."""
         if revision > self.revision:
