@@ -38,12 +38,12 @@ Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONG
     Rendered pages kept in each process (least recently rendered ones are dropped).
 ``XABAR_FEED_PAGE_CACHE_MB`` (default ``32``)
     The bytes those pages may hold in each process, with their gzip and brotli variants.
-``XABAR_FEED_VOTE_WAIT_MS`` (default ``1000``)
+``XABAR_FEED_VOTE_WAIT_MS`` (default ``1500``)
     How long a page the polls service sends a reader back to after a vote
     (``?voted=...&tally=N``) waits for the read model to hold that poll's tally ``N`` (the one
     that includes the vote) before it is shown anyway, saying the results do not include it
-    yet. The polls service sends a tally at most ``XABAR_POLLS_TALLY_INTERVAL_S`` (1 s) after a
-    vote.
+    yet. The polls service sends a poll's tally one ``XABAR_POLLS_TALLY_INTERVAL_S`` (1 s) after
+    the last, plus the time a tick takes: 1.5 s covers that with a margin.
 ``XABAR_FEED_VOTE_VARIANTS`` (default ``512``) and ``XABAR_FEED_VOTE_VARIANTS_MB`` (``8``)
     The pages after a vote each process keeps (one per page, poll and choice), apart from the
     page cache.
@@ -94,7 +94,7 @@ class FeedSettings(ServiceSettings):
     page_cache_entries: int = Field(default=4096, ge=16)
     page_cache_mb: int = Field(default=32, ge=1, le=4096)
     revision_poll_ms: int = Field(default=100, ge=10)
-    vote_wait_ms: int = Field(default=1000, ge=0, le=10_000)
+    vote_wait_ms: int = Field(default=1500, ge=0, le=10_000)
     vote_variants: int = Field(default=512, ge=16)
     vote_variants_mb: int = Field(default=8, ge=1, le=1024)
     workers: int = Field(default=0, ge=0, le=64)
