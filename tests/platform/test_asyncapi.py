@@ -30,7 +30,11 @@ EXPECTED = {
         ("receive", SUBMISSIONS_STREAM),
     },
     "polls": {("send", POLLS_STREAM)},
-    "feed": {("receive", ARTICLES_STREAM), ("receive", POLLS_STREAM)},
+    "feed": {
+        ("receive", ARTICLES_STREAM),
+        ("receive", COMMENTS_STREAM),
+        ("receive", POLLS_STREAM),
+    },
 }
 
 

@@ -9,7 +9,6 @@ the preview is what the readers' site would render, byte for byte, today.
 
 import copy
 from datetime import UTC, datetime
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,11 +34,19 @@ class PostedArticle(ReadModel):
 
     def __init__(self, real: ReadModel, doc: ArticleDoc) -> None:
         super().__init__(real.redis)
+        self.real = real
         self.doc = doc
 
-    async def article(self, slug: str, **_: Any) -> ArticleRead:
-        now = datetime.now(UTC)
-        return ArticleRead(Snapshot(None, 0, now), self.doc, None)
+    async def article(self, slug: str, comments_from: int = 0, comments: int = 0) -> ArticleRead:
+        """The posted article; if it is on the site already, with its poll and readers'
+        comments as its page shows them."""
+        held = await self.real.article(slug, comments_from, comments)
+        if held.article is None or held.article.article_id != self.doc.article_id:
+            return ArticleRead(Snapshot(None, 0, datetime.now(UTC)), self.doc, None)
+        doc = self.doc.model_copy(update={"comment_count": held.article.comment_count})
+        return ArticleRead(
+            held.snapshot, doc, held.poll, comments=held.comments, continued=held.continued
+        )
 
 
 @router.post(
