@@ -53,6 +53,7 @@ from xabar.runtime.security import PagePolicy
 from xabar.runtime.workers import cancel_and_wait
 
 log = logging.getLogger("xabar.publisher.app")
+REBUILD_GRACE_S = 15.0  # how long a shutdown waits for the start's rebuilds to finish
 
 # The newsroom's pages run their own scripts (and the vendored editor) and poll for news.
 NEWSROOM_POLICY = PagePolicy().with_(script_src="'self'", connect_src="'self'")
@@ -300,6 +301,10 @@ def create_app(
             indexing.append(asyncio.create_task(parts.rebuild_queues(), name="publisher-queues"))
             yield
         finally:
+            # a rebuild is a bounded scan: let it finish (cancelling PyMongo mid-call can break
+            # its client's locks, and then closing the client hangs); cancel only past a bound
+            if indexing:
+                await asyncio.wait(indexing, timeout=REBUILD_GRACE_S)
             await cancel_and_wait(indexing)
             await scheduler.stop()
             await parts.stop_relays()
