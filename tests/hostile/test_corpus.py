@@ -105,8 +105,8 @@ def poll(hostile: Hostile) -> str:
     return poll_id
 
 
-FEED_PAGED = ["/news", "/kz", "/tags/x", "/polls", "/rss.xml", "/atom.xml", "/feed.json"]
-FEED_PAGED += ["/kz/rss.xml", "/api/v1/articles", "/api/v1/polls", "/api/v1/sections/kz"]
+FEED_PAGED = ["/news", "/kazakhstan", "/tags/x", "/polls", "/rss.xml", "/atom.xml", "/feed.json"]
+FEED_PAGED += ["/kazakhstan/rss.xml", "/api/v1/articles", "/api/v1/polls", "/api/v1/sections/kz"]
 
 
 def numeric_targets(article: str) -> dict[str, list[str]]:
