@@ -141,6 +141,10 @@ class PublisherSettings(ServiceSettings):
     max_media_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     max_media_pixels: int = Field(default=50_000_000, ge=1)
     media_encode_concurrency: int = Field(default=2, ge=1, le=16)
+    # uploads (bodies up to max_media_bytes) read and prepared at once; the others wait up to
+    # media_upload_wait_s, then 503: the memory of concurrent uploads stays bounded
+    media_upload_concurrency: int = Field(default=3, ge=1, le=32)
+    media_upload_wait_s: float = Field(default=30.0, gt=0, le=600)
 
     newsroom_path: str = ""
     newsroom_origin: str = ""
