@@ -59,6 +59,9 @@ Added by the publisher:
 - ``XABAR_PUBLISHER_MEDIA_ENCODE_CONCURRENCY`` (default 2): how many images are decoded and
   re-encoded at once (uploads, tips' photos, imports); each holds a few times its pixels in
   memory while it runs, so memory stays within this times ``MAX_MEDIA_PIXELS`` times ~16 bytes.
+- ``XABAR_PUBLISHER_MEDIA_UPLOAD_CONCURRENCY`` (default 3), ``XABAR_PUBLISHER_MEDIA_UPLOAD_WAIT_S``
+  (default 30): how many uploads (the API's and the newsroom's) are read and prepared at once;
+  the others wait that long with their bodies unread, then get 503 with ``Retry-After``.
 - ``XABAR_PUBLISHER_NEWSROOM_PATH`` (default empty: the root): the base path of the newsroom, the
   editors' web app (``/newsroom`` behind the compose edge); every link, form action, redirect and
   the session cookie's ``Path`` start with it.

@@ -177,16 +177,16 @@ def publisher_kinds(auth: dict[str, str]) -> list[Kind]:
     ]
 
 
-def polls_kinds(poll_id: str) -> list[Kind]:
+def polls_kinds(poll_id: str, site: str) -> list[Kind]:
     votes = f"/api/v1/polls/{poll_id}/votes"
-    form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://127.0.0.1"}
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": site}  # the site's
     return [
         Kind("polls", "vote of 100,000 form fields", votes, lambda: b"options=o1&" * 100_000, form),
         *everywhere("polls", votes),
     ]
 
 
-def feed_kinds() -> list[Kind]:
+def feed_kinds(auth: dict[str, str]) -> list[Kind]:
     return [
         Kind("feed", "page past the end", "/news?page=999999999", bytes, {}, method="GET"),
         Kind(
@@ -198,6 +198,7 @@ def feed_kinds() -> list[Kind]:
             method="GET",
         ),
         *everywhere("feed", "/api/v1/preview"),
+        Kind("feed", "preview nested 1000 levels", "/api/v1/preview", lambda: NESTED, JSON | auth),
     ]
 
 
@@ -329,8 +330,8 @@ def main(rounds: int = ROUNDS) -> int:
         plan = {
             "ingest": ingest_kinds(photo_limit),
             "publisher": publisher_kinds(auth),
-            "polls": polls_kinds(poll_id),
-            "feed": feed_kinds(),
+            "polls": polls_kinds(poll_id, stack.services["feed"].url),
+            "feed": feed_kinds(auth),
         }
         results = []
         for name, kinds in plan.items():
