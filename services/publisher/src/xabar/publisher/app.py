@@ -19,7 +19,7 @@ from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import wire
-from xabar.publisher.images import ImageWork
+from xabar.publisher.images import ImageWork, UploadSlots
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
@@ -96,6 +96,9 @@ class Publisher:
             comments=self.comments,
             letters=self.letters,
             polls=self.polls,
+            uploads=UploadSlots(
+                self.settings.media_upload_concurrency, self.settings.media_upload_wait_s
+            ),
         )
 
     async def start_relays(self) -> None:

@@ -120,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         "bench-newsroom", help="the editors' lists and searches at 100,000 articles (p99)"
     )
     newsroom.add_argument("--articles", type=int, default=100_000)
-    sub.add_parser("hostile", help="ingest's peak memory under 20 concurrent hostile requests")
+    hostile = sub.add_parser(
+        "hostile", help="each service's peak memory under 20 concurrent hostile requests"
+    )
+    hostile.add_argument("--rounds", type=int, default=3, help="rounds of 20 of each kind")
     drills = sub.add_parser("drills", help="fault drills under load (see `make drills`)")
     drills.add_argument(
         "--only",
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "hostile":
         from xabar.devstack.hostile import main as hostile_main
 
-        return hostile_main()
+        return hostile_main(args.rounds)
     from xabar.devstack.drills import DRILLS
     from xabar.devstack.drills import main as drills_main
 

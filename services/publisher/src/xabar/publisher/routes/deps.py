@@ -10,6 +10,7 @@ from xabar.publisher.articles import ArticleService
 from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
+from xabar.publisher.images import UploadSlots
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
@@ -33,6 +34,7 @@ class Deps:
     comments: CommentService
     letters: LetterService
     polls: PollsClient  # the polls service's API, for the newsroom's poll pages
+    uploads: UploadSlots  # bodies that may carry an image, a few at a time
 
     @classmethod
     def of(cls, request: Request) -> "Deps":
