@@ -15,6 +15,7 @@ from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.polls import PollsClient
 from xabar.publisher.previews import FeedPreview
+from xabar.publisher.profiles import ProfileService
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.runtime.auth import Principal, TokenIssuer
 
@@ -33,6 +34,7 @@ class Deps:
     comments: CommentService
     letters: LetterService
     polls: PollsClient  # the polls service's API, for the newsroom's poll pages
+    profiles: ProfileService  # «О стране»
 
     @classmethod
     def of(cls, request: Request) -> "Deps":
