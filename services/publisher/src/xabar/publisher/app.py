@@ -31,6 +31,7 @@ from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.passwords import Passwords
 from xabar.publisher.polls import PollsClient
 from xabar.publisher.previews import FeedPreview
+from xabar.publisher.profiles import ProfileService
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.bundle import Repositories
 from xabar.publisher.repositories.collections import Collections
@@ -70,10 +71,12 @@ class Publisher:
     article_relay: MarkedRelay
     inbox_relay: MarkedRelay
     comment_relay: MarkedRelay
+    profile_relay: MarkedRelay
     articles: ArticleService
     inbox: InboxService
     comments: CommentService
     letters: LetterService
+    profiles: ProfileService
     editors: EditorService
     accounts: Accounts
     library: MediaLibrary
@@ -99,17 +102,20 @@ class Publisher:
             uploads=UploadSlots(
                 self.settings.media_upload_concurrency, self.settings.media_upload_wait_s
             ),
+            profiles=self.profiles,
         )
 
     async def start_relays(self) -> None:
         await self.article_relay.start()
         await self.inbox_relay.start()
         await self.comment_relay.start()
+        await self.profile_relay.start()
 
     async def stop_relays(self) -> None:
         await self.article_relay.stop()
         await self.inbox_relay.stop()
         await self.comment_relay.stop()
+        await self.profile_relay.stop()
 
     async def rebuild_queues(self) -> None:
         """The comments' and letters' queues in Redis, from their documents (a crash between
@@ -160,6 +166,9 @@ def build(
     comment_relay = MarkedRelay(
         collections.comments, collections.comments_pending, bus, locks, **relay_opts
     )
+    profile_relay = MarkedRelay(
+        collections.country_profiles, collections.country_profiles_pending, bus, locks, **relay_opts
+    )
     repos = Repositories.build(
         collections,
         article_relay=article_relay,
@@ -167,6 +176,7 @@ def build(
         index=ArticleIndex(redis),
         media=media,
         comment_relay=comment_relay,
+        profile_relay=profile_relay,
         redis=redis,
     )
     articles = ArticleService(repos, settings)
@@ -185,12 +195,14 @@ def build(
         article_relay=article_relay,
         inbox_relay=inbox_relay,
         comment_relay=comment_relay,
+        profile_relay=profile_relay,
         articles=articles,
         inbox=InboxService(repos, articles, ingest),
         comments=CommentService(
             repos.comments, articles, repos.audit, settings.comments_moderation
         ),
         letters=LetterService(repos.letters, repos.audit),
+        profiles=ProfileService(repos.profiles, repos.audit),
         editors=editors,
         accounts=Accounts(
             editors,

@@ -6,7 +6,6 @@ of the repository; ``make clean`` removes it.
 """
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -17,7 +16,7 @@ from types import FrameType
 
 import httpx
 from xabar.devstack.clients import CHIEF_EMAIL, ensure_chief
-from xabar.devstack.demo import publish_profiles, write_demo_files
+from xabar.devstack.demo import PROFILES, write_demo_files
 from xabar.devstack.stack import DEFAULT_PORTS, SERVICES, Stack, running_stack, say
 from xabar.devstack.tips import send_demo_tips
 
@@ -27,9 +26,9 @@ def _ports() -> dict[str, int]:
 
 
 def load_demo(stack: Stack) -> None:
-    # "О стране": until the newsroom edits profiles, the devstack publishes them (version 1:
-    # publishing them again on every run changes nothing)
-    asyncio.run(publish_profiles(stack.redis.url))
+    # "О стране": the reference's six profiles, stored and published by the publisher for the
+    # countries the newsroom has not written yet (an edit in the newsroom is kept)
+    stack.cli("publisher", "import-profiles", str(PROFILES))
     marker = stack.state / "demo-loaded.json"
     if marker.exists():
         say("stack", "demo content already loaded (remove .state to start over)")

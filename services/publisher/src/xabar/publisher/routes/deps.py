@@ -16,6 +16,7 @@ from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.polls import PollsClient
 from xabar.publisher.previews import FeedPreview
+from xabar.publisher.profiles import ProfileService
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.runtime.auth import Principal, TokenIssuer
 
@@ -35,6 +36,7 @@ class Deps:
     letters: LetterService
     polls: PollsClient  # the polls service's API, for the newsroom's poll pages
     uploads: UploadSlots  # bodies that may carry an image, a few at a time
+    profiles: ProfileService  # «О стране»
 
     @classmethod
     def of(cls, request: Request) -> "Deps":
