@@ -7,7 +7,7 @@ import re
 import redis.asyncio as aioredis
 
 from tests.publisher.conftest import create_article, eventually, publish, send_tip
-from tests.publisher.moderation import comment, public_events, queued
+from tests.publisher.moderation import comment, letter, public_events, queued
 from tests.publisher.newsroom.conftest import ORIGIN, Newsroom, csrf_of
 from xabar.contracts import CommentPublished
 from xabar.runtime.auth import Role
@@ -127,3 +127,49 @@ async def test_bad_parameters_are_pages_in_russian(newsroom: Newsroom) -> None:
         "/comments/no-such/approve", data={"csrf": csrf_of(page)}, headers={"Origin": ORIGIN}
     )
     assert gone.status_code == 404 and "такого комментария нет" in gone.text
+
+
+class Figure:
+    def __init__(self, pattern: str) -> None:
+        self.pattern = re.compile(pattern)
+
+    def of(self, page: str) -> list[str]:
+        found = self.pattern.search(page)
+        assert found, f"no {self.pattern.pattern} on the page"
+        return [found[0], found[1]]
+
+
+async def test_the_dashboard_counts_comments_waiting_and_new_letters(
+    newsroom: Newsroom, redis_url: str
+) -> None:
+    h = newsroom.h
+    await logged_in(newsroom)
+    count = Figure(r'id="comments-pending">(\d+)<')
+    letters = Figure(r'id="letters-new">(\d+)<')
+    today = (await newsroom.client.get("/")).text
+    assert count.of(today)[1] == "0" and letters.of(today)[1] == "0"
+    waiting = [comment("art-dash", text=f"Комментарий {n}") for n in range(3)]
+    for event in waiting:
+        await send_tip(redis_url, event)
+    for event in waiting:
+        await queued(h, event.data.comment_id)
+    await send_tip(redis_url, letter())
+
+    async def counted() -> bool:
+        page = (await newsroom.client.get("/")).text
+        return count.of(page)[1] == "3" and letters.of(page)[1] == "1"
+
+    await eventually(counted, what="3 comments waiting and 1 letter on «Сегодня»")
+    page = (await newsroom.client.get("/")).text
+    assert 'href="/comments?status=pending"' in page
+    html = (await newsroom.client.get("/comments")).text
+    resp = await newsroom.client.post(
+        f"/comments/{waiting[0].data.comment_id}/approve",
+        data={"csrf": csrf_of(html), "back": "/comments"},
+        headers={"Origin": ORIGIN},
+    )
+    assert resp.status_code == 303
+    assert count.of((await newsroom.client.get("/")).text)[1] == "2"
+    await newsroom.client.post("/logout", data={"csrf": csrf_of(page)}, headers={"Origin": ORIGIN})
+    await logged_in(newsroom, Role.CONTRIBUTOR)
+    assert "comments-pending" not in (await newsroom.client.get("/")).text

@@ -1,6 +1,7 @@
 """«Сегодня»: the newsroom's home page, what the day needs attention for.
 
-New tips (the tips' Redis index), drafts waiting for review, scheduled publications with their
+New tips (the tips' Redis index), the comments waiting for moderation and the new letters (their
+queues' counts in Redis), drafts waiting for review, scheduled publications with their
 times and the latest publications (the article list's Redis index: a few ``ZREVRANGE`` and
 ``HMGET``, whatever the number of articles), the news of the day site-wide and per country (the
 few featured choices and their summaries), and alerts (``newsroom.alerts``: dead letters, lagging
@@ -57,6 +58,14 @@ async def featured(newsroom: Newsroom) -> list[dict[str, Any]]:
     return out
 
 
+async def readers(newsroom: Newsroom) -> tuple[int, int]:
+    """Comments waiting for moderation, new letters."""
+    pending, letters = await asyncio.gather(
+        newsroom.api.comments.pending_count(), newsroom.api.letters.counts()
+    )
+    return pending, letters.get("new", 0)
+
+
 async def articles_of(
     newsroom: Newsroom, who: Principal, status: ArticleStatus, n: int
 ) -> tuple[int, list[Any]]:
@@ -78,6 +87,7 @@ async def today(request: Request) -> Response:
         (scheduled_total, scheduled),
         (_, published),
         tips,
+        (comments_pending, letters_new),
     ) = await asyncio.gather(
         articles_of(newsroom, who, ArticleStatus.IN_REVIEW, SHOWN),
         articles_of(newsroom, who, ArticleStatus.SCHEDULED, SCHEDULED_READ),
@@ -85,6 +95,7 @@ async def today(request: Request) -> Response:
         newsroom.tips.search(TipQuery(status="received", per_page=5))
         if editor
         else asyncio.sleep(0, no_tips),
+        readers(newsroom) if editor else asyncio.sleep(0, (0, 0)),
     )
     scheduled = sorted(scheduled, key=lambda r: r["publish_at"] or LATER)[:SHOWN]
     return await newsroom.pages.render(
@@ -96,6 +107,8 @@ async def today(request: Request) -> Response:
             "editor": editor,
             "tips": tips.items,
             "tips_total": tips.total,
+            "comments_pending": comments_pending,
+            "letters_new": letters_new,
             "in_review": in_review,
             "review_total": review_total,
             "scheduled": scheduled,
