@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -60,6 +61,22 @@ def load_demo(stack: Stack) -> None:
     say("stack", f"demo content loaded: {count} articles in the feed, the reference poll")
 
 
+def banner(urls: Mapping[str, str], secrets: Mapping[str, str]) -> list[str]:
+    """What ``make run`` prints once the platform is up: where each part is, and the chief's
+    login to the newsroom."""
+    return [
+        "Xabar is up:",
+        f"  readers' site    {urls['feed']}/   (RSS {urls['feed']}/rss.xml)",
+        f"  citizen reports  {urls['ingest']}/report",
+        f"  newsroom         {urls['publisher']}/   (login {CHIEF_EMAIL}, "
+        f"password {secrets['chief_password']}, also in .state/secrets.json)",
+        f"  editors' API     {urls['publisher']}/openapi.json",
+        f"  polls API        {urls['polls']}/api/v1/polls",
+        "  metrics          operators only: 127.0.0.1:(port + 1000)/metrics; "
+        "health /healthz, /readyz",
+    ]
+
+
 def run() -> int:
     state = Path(os.environ.get("XABAR_STATE_DIR", ".state")).resolve()
 
@@ -76,21 +93,8 @@ def run() -> int:
         with running_stack(state, ports=_ports()) as stack:
             load_demo(stack)
             s = stack.services
-            say("stack", "Xabar is up:")
-            say("stack", f"  readers' site    {s['feed'].url}/   (RSS {s['feed'].url}/rss.xml)")
-            say("stack", f"  citizen reports  {s['ingest'].url}/report")
-            say(
-                "stack",
-                f"  newsroom         {s['publisher'].url}/   (login {CHIEF_EMAIL}, "
-                f"password {stack.secrets['chief_password']}, also in .state/secrets.json)",
-            )
-            say("stack", f"  editors' API     {s['publisher'].url}/openapi.json")
-            say("stack", f"  polls API        {s['polls'].url}/api/v1/polls")
-            say(
-                "stack",
-                "  metrics          operators only: 127.0.0.1:(port + 1000)/metrics; "
-                "health /healthz, /readyz",
-            )
+            for line in banner({n: svc.url for n, svc in s.items()}, stack.secrets):
+                say("stack", line)
             say("stack", "press Ctrl-C to stop")
             while True:
                 for svc in s.values():
