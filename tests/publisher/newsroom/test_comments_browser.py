@@ -1,0 +1,229 @@
+"""A reader's comment from end to end, in a real browser (Debian's chromium through Playwright)
+against real feed, ingest and publisher processes on the real Redis and FerretDB:
+
+- a reader comments on an article page of the readers' site (the form ingest serves, framed by
+  the page) and gets "Комментарий отправлен на модерацию";
+- a moderator approves it in the newsroom's «Комментарии»: it then shows on the article, is
+  counted on the front page ("Комментарии [1]") and in RSS (``slash:comments``);
+- another comment, rejected in the newsroom, is visible nowhere: not on the article, the front
+  page, the lists, RSS, Atom, JSON Feed or the feed's API, and it is not counted.
+
+Screenshots in ``test-artifacts/newsroom-comment-*.png``.
+"""
+
+import asyncio
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Frame, Page
+
+from tests.conftest import TokenKeys
+from tests.publisher.conftest import NEWSROOM_PUBLIC_KEY, SettingsFactory, env_of
+from tests.publisher.newsroom.conftest import PASSWORD
+from tests.publisher.newsroom.test_article_browser import eventually
+from tests.publisher.newsroom.test_browser import CHIEF, check_page, create_editor, log_in
+from tests.support.browser import chromium, screenshots, watch_csp
+from tests.support.infra import Infra
+from tests.support.procs import ServiceProcess, service_process
+
+SLASH = "{http://purl.org/rss/1.0/modules/slash/}comments"
+TITLE = "В Бишкеке открыли новый парк"
+KEPT = "Наконец-то в нашем районе есть где гулять!"
+REJECTED = "Этот комментарий редакция отклонила"
+
+
+@dataclass
+class Stack:
+    feed: ServiceProcess
+    ingest: ServiceProcess
+    publisher: ServiceProcess
+
+
+@pytest.fixture
+def stack(
+    make_settings: SettingsFactory,
+    infra: Infra,
+    redis_url: str,
+    mongo_db_name: str,
+    token_keys: TokenKeys,
+    tmp_path: Path,
+) -> Iterator[Stack]:
+    feed = service_process(
+        "xabar.feed",
+        {
+            "XABAR_FEED_REDIS_URL": redis_url,
+            "XABAR_FEED_TOKEN_PUBLIC_KEY": token_keys.public,
+            "XABAR_FEED_CONSUMER_NAME": "feed-comments",
+            "XABAR_FEED_WORKERS": "1",
+            "XABAR_FEED_LOG_JSON": "false",
+        },
+        tmp_path,
+        "XABAR_FEED_PORT",
+    )
+    ingest = service_process(
+        "xabar.ingest",
+        {
+            "XABAR_INGEST_REDIS_URL": redis_url,
+            "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
+            "XABAR_INGEST_MONGODB_DB": mongo_db_name + "_ingest",
+            "XABAR_INGEST_TOKEN_PUBLIC_KEY": token_keys.public,
+            "XABAR_INGEST_NEWSROOM_PUBLIC_KEY": NEWSROOM_PUBLIC_KEY,
+            "XABAR_INGEST_ADDRESS_SALT": "a" * 40,
+            "XABAR_INGEST_CONSUMER_NAME": "ingest-comments",
+            "XABAR_INGEST_FORM_MIN_FILL_S": "1",
+            "XABAR_INGEST_LOG_JSON": "false",
+        },
+        tmp_path,
+        "XABAR_INGEST_PORT",
+    )
+    feed.env |= {"XABAR_FEED_SITE_URL": feed.url, "XABAR_FEED_INGEST_PUBLIC_URL": ingest.url}
+    ingest.env |= {"XABAR_INGEST_SITE_URL": feed.url, "XABAR_INGEST_PUBLIC_URL": ingest.url}
+    publisher = service_process(
+        "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
+    )
+    publisher.env |= {
+        "XABAR_PUBLISHER_PUBLIC_URL": publisher.url,
+        "XABAR_PUBLISHER_SITE_URL": feed.url,
+        "XABAR_PUBLISHER_FEED_URL": feed.url,
+        "XABAR_PUBLISHER_INGEST_URL": ingest.url,
+    }
+    create_editor(publisher.env, CHIEF, "chief", "Гульнара Главная")
+    started: list[ServiceProcess] = []
+    try:
+        for proc in (feed, ingest, publisher):
+            proc.start(timeout=90)  # a loaded box starts processes slowly
+            started.append(proc)
+        yield Stack(feed, ingest, publisher)
+    finally:
+        for proc in reversed(started):
+            proc.terminate()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+async def published(stack: Stack) -> str:
+    """An article published through the publisher's API; its slug, once the site shows it."""
+    async with httpx.AsyncClient(base_url=stack.publisher.url, timeout=30) as client:
+        login = await client.post("/api/v1/auth/login", json={"email": CHIEF, "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        body = {
+            "title": TITLE,
+            "lead": "Парк на месте пустыря",
+            "body_html": "<p>Текст.</p>",
+            "countries": ["KG"],
+        }
+        created = await client.post("/api/v1/articles", json=body, headers=auth)
+        assert created.status_code == 201, created.text
+        done = await client.post(
+            f"/api/v1/articles/{created.json()['article_id']}/publish", headers=auth
+        )
+        assert done.status_code == 200, done.text
+        slug = str(done.json()["slug"])
+    async with httpx.AsyncClient(base_url=stack.feed.url, timeout=10) as feed:
+
+        async def on_site() -> bool:
+            return (await feed.get(f"/news/{slug}")).status_code == 200
+
+        await eventually(on_site, 30, "the article on the site")
+    return slug
+
+
+async def comment_form(page: Page) -> Frame:
+    frame = page.frame(name="comment-form")
+    assert frame is not None, "the article page frames no comment form"
+    await frame.wait_for_selector("#text")
+    return frame
+
+
+async def post_comment(page: Page, url: str, name: str, text: str, shot: str = "") -> None:
+    await page.goto(url)
+    frame = await comment_form(page)
+    await frame.fill("#name", name)
+    await frame.fill("#text", text)
+    await asyncio.sleep(1.2)  # a person takes longer than the minimum fill time
+    await frame.click("button[type=submit]")
+    await frame.wait_for_selector("text=Комментарий отправлен на модерацию")
+    if shot:
+        await screenshots(page, shot)
+
+
+async def moderate(page: Page, base: str, text: str, button: str) -> None:
+    """Find the pending comment ``text`` in «Комментарии» (it arrives through the stream) and
+    press its ``button``."""
+    row = page.locator("li.comment", has_text=text)
+
+    async def listed() -> bool:
+        await page.goto(f"{base}/comments?status=pending")
+        return await row.count() == 1
+
+    await eventually(listed, 30, f"«{text}» waiting for moderation")
+    await row.locator(f"button:has-text('{button}')").click()
+    await page.wait_for_load_state()
+
+
+async def test_a_comment_approved_in_the_newsroom_shows_and_counts_and_a_rejected_one_nowhere(
+    stack: Stack, browser: Browser
+) -> None:
+    slug = await published(stack)
+    article_url = f"{stack.feed.url}/news/{slug}"
+    reader = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    page = await reader.new_page()
+    await post_comment(page, article_url, "Айбек", KEPT, "newsroom-comment-sent")
+    await post_comment(page, article_url, "Незнакомец", REJECTED)
+
+    editor = await browser.new_context(viewport={"width": 1280, "height": 900})
+    desk = await editor.new_page()
+    refused = watch_csp(desk)
+    base = stack.publisher.url
+    await desk.goto(f"{base}/comments")
+    await log_in(desk)
+    await desk.wait_for_url(f"{base}/comments")
+    await moderate(desk, base, KEPT, "Одобрить")
+    assert "Комментарий одобрен" in await desk.inner_text("main")
+    await moderate(desk, base, REJECTED, "Отклонить")
+    await check_page(desk, "comment-moderated", refused)
+
+    async with httpx.AsyncClient(base_url=stack.feed.url, timeout=10) as feed:
+
+        async def shown() -> bool:
+            html = (await feed.get(f"/news/{slug}")).text
+            return KEPT in html and "Комментарии [1]" in html
+
+        await eventually(shown, 30, "the approved comment on the article")
+        await page.goto(article_url)
+        assert KEPT in await page.inner_text("#comments")
+        assert await page.inner_text("#comments-title") == "Комментарии [1]"
+        await screenshots(page, "newsroom-comment-on-the-article")
+        front = (await feed.get("/")).text
+        assert f'href="/news/{slug}#comments">Комментарии [1]</a>' in front
+        rss = ET.fromstring((await feed.get("/rss.xml")).content)
+        (item,) = [i for i in rss.iter("item") if i.findtext("link", "").endswith(slug)]
+        assert item.findtext(SLASH) == "1"
+
+        # the rejected one: nowhere, and not counted
+        await asyncio.sleep(1)  # time for a wrongly emitted event to have arrived
+        for path in (
+            f"/news/{slug}",
+            "/",
+            "/news",
+            "/kyrgyzstan",
+            "/rss.xml",
+            "/atom.xml",
+            "/feed.json",
+            "/api/v1/articles",
+        ):
+            resp = await feed.get(path)
+            assert resp.status_code == 200, path
+            assert REJECTED not in resp.text and "Незнакомец" not in resp.text, path
+        await page.goto(article_url)
+        assert REJECTED not in await page.inner_text("body")
+    await reader.close()
+    await editor.close()
