@@ -20,6 +20,8 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.async_api import Browser, Page
+from xabar.devstack.tips import TIPS as DEMO_TIPS
+from xabar.devstack.tips import send_demo_tips
 
 from tests.conftest import TokenKeys
 from tests.publisher.conftest import NEWSROOM_PUBLIC_KEY, SettingsFactory, env_of
@@ -252,3 +254,36 @@ async def test_disabled_and_logged_out_accounts_stop_at_once(
     assert page.url.startswith(f"{stack.url}/login?next=")
     await chief.close()
     await editor.close()
+
+
+async def test_the_demos_tips_wait_in_the_inbox_with_their_photos(
+    stack: Stack, browser: Browser
+) -> None:
+    """What the first ``make run`` leaves in «Входящие»: the demo's citizen tips, each with a
+    photo an editor sees."""
+    assert await asyncio.to_thread(send_demo_tips, stack.ingest.url) == len(DEMO_TIPS)
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    refused = watch_csp(page)
+    await page.goto(f"{stack.url}/inbox")
+    await log_in(page, EDITOR)
+    await page.wait_for_url(f"{stack.url}/inbox")
+    rows = page.locator("#inbox-rows [data-id]")
+
+    async def all_there() -> bool:
+        await page.reload()
+        return await rows.count() == len(DEMO_TIPS)
+
+    deadline = asyncio.get_running_loop().time() + 30
+    while not await all_there():
+        assert asyncio.get_running_loop().time() < deadline, "the demo's tips not in the inbox"
+        await asyncio.sleep(0.5)
+    listed = await page.inner_text("main")
+    for tip in DEMO_TIPS:
+        assert str(tip["title"]) in listed
+    await looks_right(page, "inbox-demo", refused)
+    for n in range(len(DEMO_TIPS)):
+        await page.goto(f"{stack.url}/inbox")
+        await rows.nth(n).locator("a").click()
+        await page.wait_for_url(f"{stack.url}/inbox/*")
+        await page.locator(".photos img").wait_for()
+        await page.wait_for_function("document.querySelector('.photos img').naturalWidth > 0")

@@ -53,7 +53,7 @@ def load_demo(stack: Stack) -> None:
         if count >= expected:
             break
         time.sleep(1)
-    tips = send_demo_tips(stack)
+    tips = send_demo_tips(stack.services["ingest"].url)
     say("stack", f"{tips} citizen tips with photos sent through ingest (the newsroom's inbox)")
     marker.write_text(
         json.dumps({"articles": expected, "seconds": round(time.monotonic() - started, 1)})

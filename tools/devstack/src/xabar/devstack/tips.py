@@ -5,7 +5,6 @@ import io
 
 import httpx
 from PIL import Image, ImageDraw
-from xabar.devstack.stack import Stack
 
 TIPS = (
     {
@@ -49,10 +48,11 @@ def photo(color: tuple[int, int, int], label: str) -> bytes:
     return out.getvalue()
 
 
-def send_demo_tips(stack: Stack) -> int:
-    """Send the demo tips (each with one photo); how many ingest accepted."""
+def send_demo_tips(ingest_url: str) -> int:
+    """Send the demo tips (each with one photo) to ingest at ``ingest_url``; how many it
+    accepted."""
     sent = 0
-    with httpx.Client(base_url=stack.services["ingest"].url, timeout=30) as client:
+    with httpx.Client(base_url=ingest_url, timeout=30) as client:
         for n, tip in enumerate(TIPS, 1):
             fields = {k: str(v) for k, v in tip.items() if k != "color"}
             fields["consent"] = "on"
