@@ -10,6 +10,9 @@ from tests.publisher.conftest import create_article, eventually, publish, send_t
 from tests.publisher.moderation import comment, letter, public_events, queued
 from tests.publisher.newsroom.conftest import ORIGIN, Newsroom, csrf_of
 from xabar.contracts import CommentPublished
+from xabar.publisher.comments import CommentStatus
+from xabar.publisher.letters import LetterStatus
+from xabar.publisher.newsroom.pages.audit import ACTIONS
 from xabar.runtime.auth import Role
 
 
@@ -170,6 +173,16 @@ async def test_the_dashboard_counts_comments_waiting_and_new_letters(
     )
     assert resp.status_code == 303
     assert count.of((await newsroom.client.get("/")).text)[1] == "2"
+    assert "одобрил(а) комментарий" in (await newsroom.client.get("/audit")).text
     await newsroom.client.post("/logout", data={"csrf": csrf_of(page)}, headers={"Origin": ORIGIN})
     await logged_in(newsroom, Role.CONTRIBUTOR)
     assert "comments-pending" not in (await newsroom.client.get("/")).text
+
+
+def test_every_moderation_action_reads_in_russian_in_the_audit_log() -> None:
+    actions = [f"comment.{s.value}" for s in CommentStatus] + [
+        f"letter.{s.value}" for s in LetterStatus
+    ]
+    actions += ["comment.edit", "comment.block", "comment.unblock"]
+    actions += ["article.comments_open", "article.comments_close"]
+    assert [a for a in actions if a not in ACTIONS] == []
