@@ -24,6 +24,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 from tests.conftest import TokenKeys
 from tests.publisher.conftest import SettingsFactory, env_of
 from tests.publisher.newsroom.conftest import PASSWORD
+from tests.publisher.newsroom.processes import feed_process
 from tests.publisher.newsroom.test_browser import create_editor
 from tests.support.browser import ARTIFACTS, axe_violations, chromium, screenshots, watch_csp
 from tests.support.procs import ServiceProcess, service_process
@@ -43,19 +44,7 @@ class Stack:
 def stack(
     make_settings: SettingsFactory, redis_url: str, token_keys: TokenKeys, tmp_path: Path
 ) -> Iterator[Stack]:
-    feed = service_process(
-        "xabar.feed",
-        {
-            "XABAR_FEED_REDIS_URL": redis_url,
-            "XABAR_FEED_TOKEN_PUBLIC_KEY": token_keys.public,
-            "XABAR_FEED_CONSUMER_NAME": "feed-newsroom",
-            "XABAR_FEED_WORKERS": "1",  # one process: what this test looks at is the page
-            "XABAR_FEED_LOG_JSON": "false",
-        },
-        tmp_path,
-        "XABAR_FEED_PORT",
-    )
-    feed.env["XABAR_FEED_SITE_URL"] = feed.url
+    feed = feed_process(redis_url, token_keys, tmp_path, "feed-newsroom")
     env = env_of(make_settings(scheduler_interval_s=1.0))
     publisher = service_process("xabar.publisher", env, tmp_path, "XABAR_PUBLISHER_PORT")
     publisher.env |= {

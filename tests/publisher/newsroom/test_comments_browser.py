@@ -22,8 +22,9 @@ import pytest
 from playwright.async_api import Browser, Frame, Page
 
 from tests.conftest import TokenKeys
-from tests.publisher.conftest import NEWSROOM_PUBLIC_KEY, SettingsFactory, env_of
+from tests.publisher.conftest import SettingsFactory, env_of
 from tests.publisher.newsroom.conftest import PASSWORD
+from tests.publisher.newsroom.processes import feed_process, ingest_process
 from tests.publisher.newsroom.test_article_browser import eventually
 from tests.publisher.newsroom.test_browser import CHIEF, check_page, create_editor, log_in
 from tests.support.browser import chromium, screenshots, watch_csp
@@ -52,35 +53,17 @@ def stack(
     token_keys: TokenKeys,
     tmp_path: Path,
 ) -> Iterator[Stack]:
-    feed = service_process(
-        "xabar.feed",
-        {
-            "XABAR_FEED_REDIS_URL": redis_url,
-            "XABAR_FEED_TOKEN_PUBLIC_KEY": token_keys.public,
-            "XABAR_FEED_CONSUMER_NAME": "feed-comments",
-            "XABAR_FEED_WORKERS": "1",
-            "XABAR_FEED_LOG_JSON": "false",
-        },
+    feed = feed_process(redis_url, token_keys, tmp_path, "feed-comments")
+    ingest = ingest_process(
+        infra,
+        redis_url,
+        mongo_db_name,
+        token_keys,
         tmp_path,
-        "XABAR_FEED_PORT",
+        "ingest-comments",
+        FORM_MIN_FILL_S="1",
     )
-    ingest = service_process(
-        "xabar.ingest",
-        {
-            "XABAR_INGEST_REDIS_URL": redis_url,
-            "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
-            "XABAR_INGEST_MONGODB_DB": mongo_db_name + "_ingest",
-            "XABAR_INGEST_TOKEN_PUBLIC_KEY": token_keys.public,
-            "XABAR_INGEST_NEWSROOM_PUBLIC_KEY": NEWSROOM_PUBLIC_KEY,
-            "XABAR_INGEST_ADDRESS_SALT": "a" * 40,
-            "XABAR_INGEST_CONSUMER_NAME": "ingest-comments",
-            "XABAR_INGEST_FORM_MIN_FILL_S": "1",
-            "XABAR_INGEST_LOG_JSON": "false",
-        },
-        tmp_path,
-        "XABAR_INGEST_PORT",
-    )
-    feed.env |= {"XABAR_FEED_SITE_URL": feed.url, "XABAR_FEED_INGEST_PUBLIC_URL": ingest.url}
+    feed.env["XABAR_FEED_INGEST_PUBLIC_URL"] = ingest.url
     ingest.env |= {"XABAR_INGEST_SITE_URL": feed.url, "XABAR_INGEST_PUBLIC_URL": ingest.url}
     publisher = service_process(
         "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"

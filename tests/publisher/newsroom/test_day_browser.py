@@ -24,8 +24,9 @@ from xabar.devstack.tips import TIPS as DEMO_TIPS
 from xabar.devstack.tips import send_demo_tips
 
 from tests.conftest import TokenKeys
-from tests.publisher.conftest import NEWSROOM_PUBLIC_KEY, SettingsFactory, env_of
+from tests.publisher.conftest import SettingsFactory, env_of
 from tests.publisher.newsroom.conftest import PASSWORD
+from tests.publisher.newsroom.processes import ingest_process
 from tests.publisher.newsroom.test_browser import CHIEF, create_editor, log_in
 from tests.support.browser import axe_violations, chromium, screenshots, watch_csp
 from tests.support.infra import Infra
@@ -54,21 +55,7 @@ def stack(
     token_keys: TokenKeys,
     tmp_path: Path,
 ) -> Iterator[Stack]:
-    ingest = service_process(
-        "xabar.ingest",
-        {
-            "XABAR_INGEST_REDIS_URL": redis_url,
-            "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
-            "XABAR_INGEST_MONGODB_DB": mongo_db_name + "_ingest",
-            "XABAR_INGEST_TOKEN_PUBLIC_KEY": token_keys.public,
-            "XABAR_INGEST_NEWSROOM_PUBLIC_KEY": NEWSROOM_PUBLIC_KEY,
-            "XABAR_INGEST_ADDRESS_SALT": "a" * 40,
-            "XABAR_INGEST_CONSUMER_NAME": "ingest-0",
-            "XABAR_INGEST_LOG_JSON": "false",
-        },
-        tmp_path,
-        "XABAR_INGEST_PORT",
-    )
+    ingest = ingest_process(infra, redis_url, mongo_db_name, token_keys, tmp_path, "ingest-0")
     publisher = service_process(
         "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
     )
@@ -121,6 +108,17 @@ async def send_tip(stack: Stack) -> str:
     return str(resp.json()["submission_id"])
 
 
+async def photo_shown(page: Page, timeout: float = 30) -> None:
+    """The tip's first photo is loaded and drawn (polled from here: the page's CSP forbids the
+    string evaluation ``wait_for_function`` would need)."""
+    image = page.locator(".photos img").first
+    await image.wait_for()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await image.evaluate("img => img.complete && img.naturalWidth > 0"):
+        assert asyncio.get_running_loop().time() < deadline, "the tip's photo is not shown"
+        await asyncio.sleep(0.2)
+
+
 async def looks_right(page: Page, name: str, refused: list[str]) -> None:
     assert await axe_violations(page) == [], name
     await screenshots(page, f"newsroom-{name}")
@@ -167,8 +165,7 @@ async def test_a_tip_arrives_live_is_read_and_accepted(stack: Stack, browser: Br
     assert "Худжанд, ул. Ленина" in main
     assert "farhod@example.org" in main
     image = page.locator(".photos img")
-    await image.wait_for()
-    await page.wait_for_function("document.querySelector('.photos img').naturalWidth > 0")
+    await photo_shown(page)
     photo_url = await image.get_attribute("src")
     assert photo_url
     await looks_right(page, "tip", refused)
@@ -285,5 +282,4 @@ async def test_the_demos_tips_wait_in_the_inbox_with_their_photos(
         await page.goto(f"{stack.url}/inbox")
         await rows.nth(n).locator("a").click()
         await page.wait_for_url(f"{stack.url}/inbox/*")
-        await page.locator(".photos img").wait_for()
-        await page.wait_for_function("document.querySelector('.photos img').naturalWidth > 0")
+        await photo_shown(page)
