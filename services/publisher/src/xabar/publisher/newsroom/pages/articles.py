@@ -15,7 +15,6 @@ shows the page it renders in a sandboxed frame.
 import html
 import re
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
@@ -227,29 +226,6 @@ async def preview_article(request: Request) -> Response:
     return await _preview(request, editing.article_id_of(request))
 
 
-class _Frames(HTMLParser):
-    """The origins the site's page frames (its comment form, from ingest)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.origins: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "iframe":
-            origin = origin_of(dict(attrs).get("src") or "")
-            if origin:
-                self.origins.add(origin)
-
-
-def framed_origins(page: str) -> str:
-    """``frame-src`` for the preview: what the site's page frames (the site's own policy let
-    it), else nothing. The preview's frame is sandboxed, so a framed form cannot be sent."""
-    parser = _Frames()
-    parser.feed(page)
-    parser.close()
-    return " ".join(sorted(parser.origins)) or "'none'"
-
-
 async def _preview(request: Request, article_id: str | None) -> Response:
     """The posted form (not saved) rendered by the readers' site, in a sandboxed frame: no
     script runs in it, and it cannot reach the newsroom."""
@@ -271,13 +247,9 @@ async def _preview(request: Request, article_id: str | None) -> Response:
     media = origin_of(newsroom.settings.public_url) or ""
     framed = page.replace("<head>", f'<head><base href="{html.escape(site)}/">', 1)
     # the frame's document (srcdoc) lives under this page's policy: the site's styles and
-    # images, its <base>, the frames it has, and nothing that runs (the frame is sandboxed
-    # without scripts or forms)
+    # images, its <base>, and nothing that runs (the frame is sandboxed without scripts)
     policy = PREVIEW_POLICY.with_(
-        style_src=f"'self' {site}",
-        img_src=f"'self' {site} {media} data:",
-        base_uri=site,
-        frame_src=framed_origins(page),
+        style_src=f"'self' {site}", img_src=f"'self' {site} {media} data:", base_uri=site
     )
     frames = {o for src in FRAME_SRC.findall(page) if (o := origin_of(html.unescape(src)))}
     if frames:  # the readers' comment form, as the site frames it (from ingest)
