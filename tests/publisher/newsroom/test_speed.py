@@ -1,7 +1,7 @@
-"""Every newsroom page but the polls' (they wait on the polls service) answers within 50 ms at
-p99 with 100,000 articles stored (in MongoDB and in the article list's index), against the real
-Redis and FerretDB, over a real loopback HTTP connection to the app under uvicorn: the pages
-read Redis indexes, never a scan or a sort of FerretDB."""
+"""Every newsroom page this shell serves answers within 50 ms at p99 with 100,000 articles stored
+(in MongoDB and in the article list's index), against the real Redis and FerretDB, over a real
+loopback HTTP connection to the app under uvicorn: the pages read Redis indexes, never a scan or
+a sort of FerretDB."""
 
 import statistics
 import time
@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.publisher.conftest import SettingsFactory, create_article, running_in_task, tip
+from tests.publisher.conftest import SettingsFactory, running_in_task, tip
 from tests.publisher.newsroom.conftest import PASSWORD, Newsroom, csrf_of
 from tests.support.serving import over_http
 from xabar.runtime.auth import Role
@@ -90,7 +90,6 @@ async def test_every_page_answers_within_50_ms_at_p99_with_100000_articles(
 ) -> None:
     url, newsroom = loaded
     chief = await newsroom.editor(Role.CHIEF)
-    real = (await create_article(newsroom.h, title="Статья, которую открывают"))["article_id"]
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         page = await client.get("/login")
         logged_in = await client.post(
@@ -114,17 +113,6 @@ async def test_every_page_answers_within_50_ms_at_p99_with_100000_articles(
             f"/people/{editor_id}",
             "/account",
             "/audit",
-            "/articles",
-            "/articles?status=published&country=KZ&page=500",
-            "/articles?q=новость",
-            f"/articles/{real}",
-            f"/articles/{real}/revisions",
-            "/media-library",
-            "/comments",
-            "/comments?status=approved",
-            "/letters",
-            "/countries",
-            "/countries/KZ",
         ]
         report = {path: await timed(client, path) for path in paths}
     async with httpx.AsyncClient(base_url=url, timeout=10) as anonymous:
