@@ -9,6 +9,7 @@
 """
 
 import argparse
+import gc
 import sys
 
 import redis.asyncio as aioredis
@@ -81,5 +82,6 @@ def _serve(settings: FeedSettings, worker: int | None) -> int:
     sockets = [listening_socket(settings)] if worker is not None else None
     app = create_app(own)
     protocol = FastProtocol.serving(app.state.deps.cache)
+    gc.freeze()  # what the imports and the app made lives as long as the process: never scanned
     serve(app, own, sockets=sockets, protocol=protocol)
     return 0

@@ -135,6 +135,8 @@ def cache_key(target: bytes) -> str | None:
 
 _TARGET_BAD = re.compile(rb"[^\x21-\x7e]")  # what a request target may not hold (and non-ASCII)
 MAX_HEAD = 8192  # longer heads go to the parser (and its limits)
+MEMO_HEAD = 2048  # requests remembered with their answer: at most this long,
+MEMO_ENTRIES = 1024  # and this many per process (forgotten all at once when full)
 
 
 class _Parser(LimitedHttpTools):
@@ -179,10 +181,13 @@ class FastProtocol(asyncio.Protocol):
 
     cache: ClassVar[PageCache]
     hits: ClassVar[Hits]
+    # request bytes answered before -> (cache key, page, HEAD, status, header lines, body): the
+    # same bytes get the same answer while that page is the cache's (browsers repeat theirs)
+    memo: ClassVar[dict[bytes, tuple[str, Rendered, bool, int, bytes, bytes]]]
 
     @classmethod
     def serving(cls, cache: PageCache) -> type["FastProtocol"]:
-        return type("FeedProtocol", (cls,), {"cache": cache, "hits": Hits()})
+        return type("FeedProtocol", (cls,), {"cache": cache, "hits": Hits(), "memo": {}})
 
     def __init__(
         self,
@@ -198,6 +203,7 @@ class FastProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._last = 0.0
         self._idle: asyncio.TimerHandle | None = None
+        self._dated: tuple[object, bytes] = (None, b"")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -234,6 +240,12 @@ class FastProtocol(asyncio.Protocol):
 
     def _answer(self, data: bytes) -> bool:
         start = time.perf_counter()
+        known = self.memo.get(data)
+        # these very bytes were answered before, from the page still cached: the same answer
+        if known is not None and self.cache.get(known[0]) is known[1]:
+            self._send(known[3], known[4], known[5])
+            self._count(known[2], known[1].route, known[3], start)
+            return True
         head_only = data.startswith(b"HEAD /")
         if not (data.startswith(b"GET /") or head_only) or len(data) > MAX_HEAD:
             return False
@@ -253,14 +265,16 @@ class FastProtocol(asyncio.Protocol):
         if len(line) != 3 or line[2] != b"HTTP/1.1" or _TARGET_BAD.search(line[1]):
             return False
         key = cache_key(line[1])
-        page = self.cache.get(key) if key is not None else None
+        if key is None:
+            return False
+        page = self.cache.get(key)
         if page is None:
             return False
         try:
             connection = _header(lower, data, b"\r\nconnection:")
             if connection is not None and connection.lower() != b"keep-alive":
                 return False
-            status = self._write(
+            status, lines, body = self._answer_of(
                 page,
                 head_only,
                 _header(lower, data, b"\r\naccept-encoding:"),
@@ -269,41 +283,46 @@ class FastProtocol(asyncio.Protocol):
             )
         except LookupError:  # a header this reads given twice: the parser's way
             return False
-        if status == 0:
+        if not lines:
             return False
-        self.hits.count(
-            "HEAD" if head_only else "GET", page.route, status, time.perf_counter() - start
-        )
-        self._answered()
+        if len(data) <= MEMO_HEAD:
+            if len(self.memo) >= MEMO_ENTRIES:
+                self.memo.clear()
+            self.memo[data] = (key, page, head_only, status, lines, body)
+        self._send(status, lines, body)
+        self._count(head_only, page.route, status, start)
         return True
 
-    def _write(
-        self,
+    @staticmethod
+    def _answer_of(
         page: Rendered,
         head_only: bool,
         accept: bytes | None,
         inm: bytes | None,
         ims: bytes | None,
-    ) -> int:
-        """Send ``page`` (or its 304) as FastPath would; the status, or 0 if it cannot."""
+    ) -> tuple[int, bytes, bytes]:
+        """``page`` (or its 304) as FastPath would send it: status, header lines, body (no
+        header lines: the page cannot go out this way)."""
         variant = page.variants[coding_for(accept.decode("latin-1") if accept else None)]
-        status = page.status
         if (inm is not None or ims is not None) and not_modified(
             page,
             inm.decode("latin-1") if inm is not None else None,
             ims.decode("latin-1") if ims is not None else None,
         ):
-            status, lines, body = 304, variant.not_modified_head, b""
-        else:
-            lines, body = variant.head, (b"" if head_only else variant.body)
-        if not lines:
-            return 0
-        out = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:  # Date, as uvicorn sends it
-            out += (name, b": ", value, b"\r\n")
-        out += (lines, b"\r\n", body)
-        self.transport.write(b"".join(out))  # type: ignore[union-attr]
-        return status
+            return 304, variant.not_modified_head, b""
+        return page.status, variant.head, (b"" if head_only else variant.body)
+
+    def _send(self, status: int, lines: bytes, body: bytes) -> None:
+        dated = self.server_state.default_headers  # uvicorn's Date, a new list every second
+        if dated is not self._dated[0]:
+            self._dated = (dated, b"".join(n + b": " + v + b"\r\n" for n, v in dated))
+        self.transport.write(  # type: ignore[union-attr]
+            b"".join((STATUS_LINE[status], self._dated[1], lines, b"\r\n", body))
+        )
+
+    def _count(self, head_only: bool, route: str, status: int, start: float) -> None:
+        self.hits.count("HEAD" if head_only else "GET", route, status, time.perf_counter() - start)
+        self._answered()
 
     def _answered(self) -> None:
         """A request answered here: counted as the server counts them; the parser's keep-alive

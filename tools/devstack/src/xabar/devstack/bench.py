@@ -179,11 +179,12 @@ def rebuild_rate(stack: Stack) -> float:
 GROUPS = ("ingest", "polls", "feed")
 
 
-def meter_of(stack: Stack, baseline: int) -> CpuMeter:
+def meter_of(stack: Stack, baseline: int, seconds: int) -> CpuMeter:
     """CPU per request of every process that may serve a request or its writes."""
     roots = {name: svc.proc.pid for name, svc in stack.services.items() if svc.proc is not None}
     return CpuMeter(
-        {**roots, "redis": stack.redis.proc.pid, "mongo": stack.mongo.proc.pid, "base": baseline}
+        {**roots, "redis": stack.redis.proc.pid, "mongo": stack.mongo.proc.pid, "base": baseline},
+        seconds,
     )
 
 
@@ -249,14 +250,14 @@ def run_wrk(
     results = []
     for name, url, kw in baselines:
         say("bench", f"wrk {name}")
-        results.append(meter.wrk(name, url, seconds=SECONDS, **kw))
+        results.append(meter.wrk(name, url, **kw))
     if "feed" in groups:
         results += run_reader_pages(stack, feeds, meter)
     for name, url, kw in [run for group in order if group != "feed" for run in chosen[group]]:
         if name == "comment accept":  # the tips accepted just before are still being moved
             asyncio.run(_intakes_drained(stack))
         say("bench", f"wrk {name}")
-        results.append(meter.wrk(name, url, seconds=SECONDS, **kw))
+        results.append(meter.wrk(name, url, **kw))
     return results
 
 
@@ -288,14 +289,14 @@ def run_reader_pages(
     workers = max(1, len(children(stack.services["feed"].proc.pid)))  # type: ignore[union-attr]
     results: list[WrkResult] = []
     with static_baseline(Path(".bench/nginx").resolve(), static, workers) as (nginx, pid):
-        theirs = CpuMeter({**meter.roots, "nginx": pid})
+        theirs = CpuMeter({**meter.roots, "nginx": pid}, meter.seconds)
         for n, (name, url, kw) in enumerate(runs):
             say("bench", f"wrk {name}")
-            results.append(meter.wrk(name, url, seconds=SECONDS, **kw))
+            results.append(meter.wrk(name, url, **kw))
             if n < len(static):
                 say("bench", f"wrk nginx: {name}")
                 target = f"{nginx}/{static[n].name}"
-                results.append(theirs.wrk(f"nginx: {name}", target, seconds=SECONDS, **kw))
+                results.append(theirs.wrk(f"nginx: {name}", target, **kw))
     return results
 
 
@@ -316,7 +317,7 @@ async def _intakes_drained(stack: Stack, timeout: float = 300) -> None:
         await redis.aclose()
 
 
-def main(groups: tuple[str, ...] = GROUPS) -> int:
+def main(groups: tuple[str, ...] = GROUPS, seconds: int = SECONDS) -> int:
     """Run the bench; ``groups`` limits it to some services' endpoints (the baselines always
     run, and the feed's figures need the 100,000 articles, loaded only when "feed" is chosen)."""
     state = Path(".bench/state").resolve()
@@ -347,7 +348,7 @@ def main(groups: tuple[str, ...] = GROUPS) -> int:
                 poll,
                 "bench-500",
                 groups,
-                meter_of(stack, baseline.pid),
+                meter_of(stack, baseline.pid, seconds),
             )
             memory = service_memory(stack)
             if "feed" in groups:

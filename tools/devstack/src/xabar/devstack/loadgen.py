@@ -114,8 +114,9 @@ class CpuMeter:
     """The CPU time of named process groups (a process and its children, e.g. the feed's
     workers) over one measurement: where a request's cost goes on this machine."""
 
-    def __init__(self, roots: dict[str, int]) -> None:
+    def __init__(self, roots: dict[str, int], seconds: int = 8) -> None:
         self.roots = roots
+        self.seconds = seconds  # of each wrk run
 
     def _now(self) -> dict[str, float]:
         return {
@@ -126,7 +127,7 @@ class CpuMeter:
     def wrk(self, name: str, url: str, **kw: Any) -> WrkResult:
         """``wrk(name, url, **kw)``, with the CPU each group spent per request."""
         before = self._now()
-        result = wrk(name, url, **kw)
+        result = wrk(name, url, **{"seconds": self.seconds, **kw})
         after = self._now()
         if result.requests:
             result.cpu_us = {
