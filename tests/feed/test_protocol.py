@@ -212,7 +212,13 @@ async def test_a_cached_page_is_answered_without_the_app() -> None:
     head, _, sent = transport.sent.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\ndate: Tue, 01 Dec 2026 23:00:00 GMT\r\n")
     assert sent == body and not called and state.total_requests == 1
+    protocol.data_received(get("/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8"))  # remembered
+    assert transport.sent.count(body) == 2 and state.total_requests == 2
     protocol.data_received(get("/other"))  # not cached: the app's
     await asyncio.sleep(0.05)
     assert called == ["/other"]
+    cache.observe(2)  # the read model moved on: the same bytes are the app's again
+    protocol.data_received(get("/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8"))
+    await asyncio.sleep(0.05)
+    assert called == ["/other", "/новости"] and transport.sent.count(body) == 2
     protocol.connection_lost(None)
