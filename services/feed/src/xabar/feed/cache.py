@@ -87,7 +87,7 @@ def _header_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
     return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class Rendered:
     """A response body with what conditional GET and the cache need, and its compressed
     variants (gzip and brotli, made once, when the page is rendered)."""

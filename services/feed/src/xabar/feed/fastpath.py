@@ -26,6 +26,7 @@ import asyncio
 import re
 import time
 import urllib.parse
+import weakref
 from typing import Any, ClassVar
 
 from prometheus_client.metrics import Counter, Histogram
@@ -42,23 +43,44 @@ from xabar.runtime.protocol import LimitedHttpTools
 
 class Hits:
     """Requests answered from the cache, counted in the shared request metrics (children made
-    once per label set)."""
+    once per label set). With ``batched``, the counts are added up here and passed on to the
+    counter at most ``FLUSH_S`` later (the protocol's answers are too cheap for a lock each);
+    latencies are observed one by one either way."""
 
-    def __init__(self) -> None:
+    FLUSH_S = 1.0
+
+    def __init__(self, *, batched: bool = False) -> None:
+        self.batched = batched
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._latency: dict[tuple[str, str], Histogram] = {}
+        self._pending: dict[tuple[str, str, int], int] = {}
+        self._flush: asyncio.TimerHandle | None = None
 
     def count(self, method: str, route: str, status: int, seconds: float) -> None:
-        counter = self._counters.get((method, route, status))
-        if counter is None:
-            counter = self._counters[(method, route, status)] = REQUESTS.labels(
-                method, route, str(status)
-            )
-        counter.inc()
+        key = (method, route, status)
+        if self.batched:
+            self._pending[key] = self._pending.get(key, 0) + 1
+            if self._flush is None:
+                self._flush = asyncio.get_running_loop().call_later(self.FLUSH_S, self.flush)
+        else:
+            self._counter(key).inc()
         latency = self._latency.get((method, route))
         if latency is None:
             latency = self._latency[(method, route)] = LATENCY.labels(method, route)
         latency.observe(seconds)
+
+    def flush(self) -> None:
+        self._flush = None
+        pending, self._pending = self._pending, {}
+        for key, n in pending.items():
+            self._counter(key).inc(n)
+
+    def _counter(self, key: tuple[str, str, int]) -> Counter:
+        counter = self._counters.get(key)
+        if counter is None:
+            method, route, status = key
+            counter = self._counters[key] = REQUESTS.labels(method, route, str(status))
+        return counter
 
 
 class FastPath:
@@ -181,13 +203,15 @@ class FastProtocol(asyncio.Protocol):
 
     cache: ClassVar[PageCache]
     hits: ClassVar[Hits]
-    # request bytes answered before -> (cache key, page, HEAD, status, header lines, body): the
-    # same bytes get the same answer while that page is the cache's (browsers repeat theirs)
-    memo: ClassVar[dict[bytes, tuple[str, Rendered, bool, int, bytes, bytes]]]
+    # request bytes answered before -> (cache key, the page, HEAD, its coding, 304): the same
+    # bytes get the same answer while that page is the cache's (browsers repeat theirs); the
+    # page is held weakly, so a page the cache dropped is not kept alive here
+    memo: ClassVar[dict[bytes, tuple[str, "weakref.ref[Rendered]", bool, int, bool]]]
 
     @classmethod
     def serving(cls, cache: PageCache) -> type["FastProtocol"]:
-        return type("FeedProtocol", (cls,), {"cache": cache, "hits": Hits(), "memo": {}})
+        hits = Hits(batched=True)
+        return type("FeedProtocol", (cls,), {"cache": cache, "hits": hits, "memo": {}})
 
     def __init__(
         self,
@@ -241,11 +265,20 @@ class FastProtocol(asyncio.Protocol):
     def _answer(self, data: bytes) -> bool:
         start = time.perf_counter()
         known = self.memo.get(data)
-        # these very bytes were answered before, from the page still cached: the same answer
-        if known is not None and self.cache.get(known[0]) is known[1]:
-            self._send(known[3], known[4], known[5])
-            self._count(known[2], known[1].route, known[3], start)
-            return True
+        if known is not None:  # these very bytes were answered before
+            was, ref, head, coding, unchanged = known
+            page = ref()
+            if page is not None and self.cache.get(was) is page:  # from the page still cached
+                variant = page.variants[coding]
+                if unchanged:
+                    status, lines, body = 304, variant.not_modified_head, b""
+                else:
+                    status, lines = page.status, variant.head
+                    body = b"" if head else variant.body
+                self._send(status, lines, body)
+                self._count(head, page.route, status, start)
+                return True
+            del self.memo[data]
         head_only = data.startswith(b"HEAD /")
         if not (data.startswith(b"GET /") or head_only) or len(data) > MAX_HEAD:
             return False
@@ -274,43 +307,32 @@ class FastProtocol(asyncio.Protocol):
             connection = _header(lower, data, b"\r\nconnection:")
             if connection is not None and connection.lower() != b"keep-alive":
                 return False
-            status, lines, body = self._answer_of(
-                page,
-                head_only,
-                _header(lower, data, b"\r\naccept-encoding:"),
-                _header(lower, data, b"\r\nif-none-match:"),
-                _header(lower, data, b"\r\nif-modified-since:"),
-            )
+            accept = _header(lower, data, b"\r\naccept-encoding:")
+            inm = _header(lower, data, b"\r\nif-none-match:")
+            ims = _header(lower, data, b"\r\nif-modified-since:")
         except LookupError:  # a header this reads given twice: the parser's way
             return False
-        if not lines:
+        coding = coding_for(accept.decode("latin-1") if accept else None)
+        variant = page.variants[coding]
+        fresh = (inm is not None or ims is not None) and not_modified(
+            page,
+            inm.decode("latin-1") if inm is not None else None,
+            ims.decode("latin-1") if ims is not None else None,
+        )
+        if fresh:  # the client's copy is still the page: 304, as FastPath answers it
+            status, lines, body = 304, variant.not_modified_head, b""
+        else:
+            status, lines = page.status, variant.head
+            body = b"" if head_only else variant.body
+        if not lines:  # a header uvicorn would refuse: the app's way
             return False
         if len(data) <= MEMO_HEAD:
             if len(self.memo) >= MEMO_ENTRIES:
                 self.memo.clear()
-            self.memo[data] = (key, page, head_only, status, lines, body)
+            self.memo[data] = (key, weakref.ref(page), head_only, coding, fresh)
         self._send(status, lines, body)
         self._count(head_only, page.route, status, start)
         return True
-
-    @staticmethod
-    def _answer_of(
-        page: Rendered,
-        head_only: bool,
-        accept: bytes | None,
-        inm: bytes | None,
-        ims: bytes | None,
-    ) -> tuple[int, bytes, bytes]:
-        """``page`` (or its 304) as FastPath would send it: status, header lines, body (no
-        header lines: the page cannot go out this way)."""
-        variant = page.variants[coding_for(accept.decode("latin-1") if accept else None)]
-        if (inm is not None or ims is not None) and not_modified(
-            page,
-            inm.decode("latin-1") if inm is not None else None,
-            ims.decode("latin-1") if ims is not None else None,
-        ):
-            return 304, variant.not_modified_head, b""
-        return page.status, variant.head, (b"" if head_only else variant.body)
 
     def _send(self, status: int, lines: bytes, body: bytes) -> None:
         dated = self.server_state.default_headers  # uvicorn's Date, a new list every second
