@@ -40,6 +40,7 @@ from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 from starlette.datastructures import Headers
 from starlette.responses import Response
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE
 
 from xabar.feed import scripts
 from xabar.feed.dates import http_date
@@ -62,15 +63,31 @@ BROTLI_QUALITY = 6  # ~1 ms for a 50 KB page; 11 would cost ~30 ms per render fo
 
 @dataclass(slots=True, eq=False)
 class Variant:
-    """One representation of a page: the body in one content coding, its headers prebuilt."""
+    """One representation of a page: the body in one content coding, its headers prebuilt (as
+    ASGI headers, and as the bytes of the response head after the status line, for the fast
+    protocol: ``xabar.feed.fastpath.FastProtocol``)."""
 
     body: bytes
     etag: str
     headers: list[tuple[bytes, bytes]]
     not_modified_headers: list[tuple[bytes, bytes]]
+    head: bytes = b""
+    not_modified_head: bytes = b""
+
+    def __post_init__(self) -> None:
+        self.head = _header_lines(self.headers)
+        self.not_modified_head = _header_lines(self.not_modified_headers)
 
 
-@dataclass(slots=True, eq=False)
+def _header_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The header lines, or b"" when one would not pass uvicorn's own checks (the page then
+    goes out through uvicorn, which refuses it as it would any such header)."""
+    if any(HEADER_RE.search(name) or HEADER_VALUE_RE.search(value) for name, value in headers):
+        return b""
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+
+
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class Rendered:
     """A response body with what conditional GET and the cache need, and its compressed
     variants (gzip and brotli, made once, when the page is rendered)."""

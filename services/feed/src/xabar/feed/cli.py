@@ -9,6 +9,7 @@
 """
 
 import argparse
+import gc
 import sys
 
 import redis.asyncio as aioredis
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(settings: FeedSettings, worker: int | None) -> int:
     from xabar.feed.app import create_app
+    from xabar.feed.fastpath import FastProtocol
     from xabar.feed.workers import Supervisor, listening_socket, worker_count, worker_settings
     from xabar.runtime.app import serve
 
@@ -78,5 +80,8 @@ def _serve(settings: FeedSettings, worker: int | None) -> int:
         return Supervisor(count).run()
     own = worker_settings(settings, worker or 0)
     sockets = [listening_socket(settings)] if worker is not None else None
-    serve(create_app(own), own, sockets=sockets)
+    app = create_app(own)
+    protocol = FastProtocol.serving(app.state.deps.cache)
+    gc.freeze()  # what the imports and the app made lives as long as the process: never scanned
+    serve(app, own, sockets=sockets, protocol=protocol)
     return 0

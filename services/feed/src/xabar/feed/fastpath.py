@@ -8,27 +8,86 @@ miss, a stale page, a URL written another way - goes down the normal stack, whic
 caches and answers; the next request for that URL is answered here. Requests answered here are
 still counted in the shared request metrics, under the route the page was rendered for.
 
+In front of that, ``FastProtocol`` (the server's HTTP protocol, uvicorn's httptools one with the
+runtime's header limits) answers the commonest request before any ASGI scope exists: a GET or
+HEAD over a kept-alive HTTP/1.1 connection whose target is a fresh cached page's key. It writes
+the bytes FastPath would have sent, prebuilt when the page was rendered (status line, headers,
+the server's Date, body; or the 304), in one write, and counts the request as FastPath does.
+Everything else - another method, a miss, a stale page, a vote's variant, a request pipelined
+behind one the app is still answering, a connection whose writes are paused or that is to close
+- goes to the app as uvicorn would send it.
+
 A page after a vote (``?voted=...&tally=N``, ``xabar.feed.votes.split_vote``) is looked up
 among the cache's variants when its URL is not a page's: answered here when the variant shows a
 tally at least ``N``, else routed (the endpoint waits for that tally, a bounded while).
 """
 
+import asyncio
+import re
 import time
+import urllib.parse
+import weakref
+from typing import Any, ClassVar
 
 from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+from uvicorn.server import ServerState
 
 from xabar.feed.cache import PageCache, Rendered, coding_for, not_modified
 from xabar.feed.votes import split_vote
 from xabar.runtime.metrics import LATENCY, REQUESTS
+from xabar.runtime.protocol import LimitedHttpTools
+
+
+class Hits:
+    """Requests answered from the cache, counted in the shared request metrics (children made
+    once per label set). With ``batched``, the counts are added up here and passed on to the
+    counter at most ``FLUSH_S`` later (the protocol's answers are too cheap for a lock each);
+    latencies are observed one by one either way."""
+
+    FLUSH_S = 1.0
+
+    def __init__(self, *, batched: bool = False) -> None:
+        self.batched = batched
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._latency: dict[tuple[str, str], Histogram] = {}
+        self._pending: dict[tuple[str, str, int], int] = {}
+        self._flush: asyncio.TimerHandle | None = None
+
+    def count(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        if self.batched:
+            self._pending[key] = self._pending.get(key, 0) + 1
+            if self._flush is None:
+                self._flush = asyncio.get_running_loop().call_later(self.FLUSH_S, self.flush)
+        else:
+            self._counter(key).inc()
+        latency = self._latency.get((method, route))
+        if latency is None:
+            latency = self._latency[(method, route)] = LATENCY.labels(method, route)
+        latency.observe(seconds)
+
+    def flush(self) -> None:
+        self._flush = None
+        pending, self._pending = self._pending, {}
+        for key, n in pending.items():
+            self._counter(key).inc(n)
+
+    def _counter(self, key: tuple[str, str, int]) -> Counter:
+        counter = self._counters.get(key)
+        if counter is None:
+            method, route, status = key
+            counter = self._counters[key] = REQUESTS.labels(method, route, str(status))
+        return counter
 
 
 class FastPath:
     def __init__(self, app: ASGIApp, cache: PageCache) -> None:
         self.app = app
         self.cache = cache
-        self._counters: dict[tuple[str, str, int], Counter] = {}
-        self._latency: dict[tuple[str, str], Histogram] = {}
+        self._hits = Hits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -40,7 +99,7 @@ class FastPath:
             if page is not None:
                 start = time.perf_counter()
                 status = await self._send(page, scope, send)
-                self._count(scope["method"], page.route, status, time.perf_counter() - start)
+                self._hits.count(scope["method"], page.route, status, time.perf_counter() - start)
                 return
         await self.app(scope, receive, send)
 
@@ -80,14 +139,236 @@ class FastPath:
         await send({"type": "http.response.body", "body": variant.body})
         return page.status
 
-    def _count(self, method: str, route: str, status: int, seconds: float) -> None:
-        counter = self._counters.get((method, route, status))
-        if counter is None:
-            counter = self._counters[(method, route, status)] = REQUESTS.labels(
-                method, route, str(status)
-            )
-        counter.inc()
-        latency = self._latency.get((method, route))
-        if latency is None:
-            latency = self._latency[(method, route)] = LATENCY.labels(method, route)
-        latency.observe(seconds)
+
+def cache_key(target: bytes) -> str | None:
+    """The cache key of a request target in origin form, as FastPath builds it from the scope
+    uvicorn makes (the path percent-decoded, the query as it came); None for any other form."""
+    if not target.startswith(b"/") or b"#" in target:
+        return None
+    raw, mark, query = target.partition(b"?")
+    try:
+        path = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if "%" in path:
+        path = urllib.parse.unquote(path)
+    return f"{path}?{query.decode('latin-1')}" if mark and query else path
+
+
+_TARGET_BAD = re.compile(rb"[^\x21-\x7e]")  # what a request target may not hold (and non-ASCII)
+MAX_HEAD = 8192  # longer heads go to the parser (and its limits)
+MEMO_HEAD = 2048  # requests remembered with their answer: at most this long,
+MEMO_ENTRIES = 1024  # and this many per process (forgotten all at once when full)
+
+
+class _Parser(LimitedHttpTools):
+    """The protocol everything but a cached page's request goes to; ``between`` says its parser
+    is between two requests (no head or body of one half read)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.between = True
+
+    def on_message_begin(self) -> None:
+        self.between = False
+        super().on_message_begin()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.between = True
+
+
+def _header(lower: bytes, data: bytes, name: bytes) -> bytes | None:
+    """The value of header ``name`` (given with its CRLF before and colon after) in a request
+    head; None when absent. Raises ``LookupError`` when it is there twice."""
+    at = lower.find(name)
+    if at < 0:
+        return None
+    if lower.find(name, at + 1) >= 0:
+        raise LookupError(name)
+    start = at + len(name)
+    return data[start : data.index(b"\r\n", start)].strip(b" \t")
+
+
+class FastProtocol(asyncio.Protocol):
+    """The server's HTTP protocol: answers a fresh cached page's request itself and hands every
+    other byte to uvicorn's httptools protocol with the runtime's header limits (``_Parser``).
+
+    A request is answered here only when the bytes read are exactly one request head, at most
+    ``MAX_HEAD`` bytes, with no body (no Content-Length or Transfer-Encoding anywhere), no
+    Upgrade, Expect or obs-fold, no bare CR or LF, nothing after it, an origin-form target of
+    printable ASCII, HTTP/1.1 with the connection kept alive, and the parser between requests
+    with nothing in flight; anything else the parser reads as it always would. Idle kept-alive
+    connections close after uvicorn's keep-alive timeout, as the parser's own do."""
+
+    cache: ClassVar[PageCache]
+    hits: ClassVar[Hits]
+    # request bytes answered before -> (cache key, the page, HEAD, its coding, 304): the same
+    # bytes get the same answer while that page is the cache's (browsers repeat theirs); the
+    # page is held weakly, so a page the cache dropped is not kept alive here
+    memo: ClassVar[dict[bytes, tuple[str, "weakref.ref[Rendered]", bool, int, bool]]]
+
+    @classmethod
+    def serving(cls, cache: PageCache) -> type["FastProtocol"]:
+        hits = Hits(batched=True)
+        return type("FeedProtocol", (cls,), {"cache": cache, "hits": hits, "memo": {}})
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.parser = _Parser(config, server_state, app_state, _loop)
+        self.loop = self.parser.loop
+        self.server_state = server_state
+        self.keep_alive_s = float(config.timeout_keep_alive)
+        self.transport: asyncio.Transport | None = None
+        self._last = 0.0
+        self._idle: asyncio.TimerHandle | None = None
+        self._dated: tuple[object, bytes] = (None, b"")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.parser.connection_made(transport)  # type: ignore[arg-type]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        self.parser.connection_lost(exc)
+
+    def eof_received(self) -> None:
+        self.parser.eof_received()
+
+    def pause_writing(self) -> None:
+        self.parser.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.parser.resume_writing()
+
+    def data_received(self, data: bytes) -> None:
+        parser = self.parser
+        cycle = parser.cycle
+        if (
+            parser.between
+            and (cycle is None or cycle.response_complete)
+            and not parser.pipeline
+            and not parser.flow.write_paused
+            and parser._refused is None
+            and self._answer(data)
+        ):
+            return
+        parser.data_received(data)
+
+    def _answer(self, data: bytes) -> bool:
+        start = time.perf_counter()
+        known = self.memo.get(data)
+        if known is not None:  # these very bytes were answered before
+            was, ref, head, coding, unchanged = known
+            page = ref()
+            if page is not None and self.cache.get(was) is page:  # from the page still cached
+                variant = page.variants[coding]
+                if unchanged:
+                    status, lines, body = 304, variant.not_modified_head, b""
+                else:
+                    status, lines = page.status, variant.head
+                    body = b"" if head else variant.body
+                self._send(status, lines, body)
+                self._count(head, page.route, status, start)
+                return True
+            del self.memo[data]
+        head_only = data.startswith(b"HEAD /")
+        if not (data.startswith(b"GET /") or head_only) or len(data) > MAX_HEAD:
+            return False
+        if data.find(b"\r\n\r\n") != len(data) - 4 or b"\0" in data:
+            return False
+        crlf = data.count(b"\r\n")
+        if data.count(b"\r") != crlf or data.count(b"\n") != crlf or crlf > 102:
+            return False
+        if b"\r\n " in data or b"\r\n\t" in data:
+            return False
+        lower = data.lower()
+        if b"content-length" in lower or b"transfer-encoding" in lower:  # a body, to be safe
+            return False
+        if b"\r\nupgrade:" in lower or b"\r\nexpect:" in lower:  # more than one answer asked
+            return False
+        line = data[: data.index(b"\r\n")].split(b" ")
+        if len(line) != 3 or line[2] != b"HTTP/1.1" or _TARGET_BAD.search(line[1]):
+            return False
+        key = cache_key(line[1])
+        if key is None:
+            return False
+        page = self.cache.get(key)
+        if page is None:
+            return False
+        try:
+            connection = _header(lower, data, b"\r\nconnection:")
+            if connection is not None and connection.lower() != b"keep-alive":
+                return False
+            accept = _header(lower, data, b"\r\naccept-encoding:")
+            inm = _header(lower, data, b"\r\nif-none-match:")
+            ims = _header(lower, data, b"\r\nif-modified-since:")
+        except LookupError:  # a header this reads given twice: the parser's way
+            return False
+        coding = coding_for(accept.decode("latin-1") if accept else None)
+        variant = page.variants[coding]
+        fresh = (inm is not None or ims is not None) and not_modified(
+            page,
+            inm.decode("latin-1") if inm is not None else None,
+            ims.decode("latin-1") if ims is not None else None,
+        )
+        if fresh:  # the client's copy is still the page: 304, as FastPath answers it
+            status, lines, body = 304, variant.not_modified_head, b""
+        else:
+            status, lines = page.status, variant.head
+            body = b"" if head_only else variant.body
+        if not lines:  # a header uvicorn would refuse: the app's way
+            return False
+        if len(data) <= MEMO_HEAD:
+            if len(self.memo) >= MEMO_ENTRIES:
+                self.memo.clear()
+            self.memo[data] = (key, weakref.ref(page), head_only, coding, fresh)
+        self._send(status, lines, body)
+        self._count(head_only, page.route, status, start)
+        return True
+
+    def _send(self, status: int, lines: bytes, body: bytes) -> None:
+        dated = self.server_state.default_headers  # uvicorn's Date, a new list every second
+        if dated is not self._dated[0]:
+            self._dated = (dated, b"".join(n + b": " + v + b"\r\n" for n, v in dated))
+        self.transport.write(  # type: ignore[union-attr]
+            b"".join((STATUS_LINE[status], self._dated[1], lines, b"\r\n", body))
+        )
+
+    def _count(self, head_only: bool, route: str, status: int, start: float) -> None:
+        self.hits.count("HEAD" if head_only else "GET", route, status, time.perf_counter() - start)
+        self._answered()
+
+    def _answered(self) -> None:
+        """A request answered here: counted as the server counts them; the parser's keep-alive
+        timer (armed after its last answer) gives way to this connection's idle timer."""
+        self.server_state.total_requests += 1
+        parser = self.parser
+        if parser.timeout_keep_alive_task is not None:
+            parser.timeout_keep_alive_task.cancel()
+            parser.timeout_keep_alive_task = None
+        self._last = self.loop.time()
+        if self._idle is None:
+            self._idle = self.loop.call_later(self.keep_alive_s, self._expire)
+
+    def _expire(self) -> None:
+        """Close the connection when it was idle for the keep-alive timeout since the last
+        request answered here, unless the parser has a request of its own (it then keeps time)."""
+        self._idle = None
+        parser = self.parser
+        if not parser.between or parser.timeout_keep_alive_task is not None:
+            return
+        if parser.cycle is not None and not parser.cycle.response_complete:
+            return
+        idle = self.loop.time() - self._last
+        if idle < self.keep_alive_s:
+            self._idle = self.loop.call_later(self.keep_alive_s - idle, self._expire)
+        elif self.transport is not None and not self.transport.is_closing():
+            self.transport.close()

@@ -107,8 +107,10 @@ def create_app(
         ],
         lifespan=lifespan,
         middleware=[
-            Middleware(RevokedTokens, verifier=deps.tokens),
+            # the vote takes no token (FastLane refuses a secured operation), so it goes before
+            # the revocation check, which would only look for a bearer token it never reads
             Middleware(FastLane, operation=routes.HOT_PATH, handlers=handlers),
+            Middleware(RevokedTokens, verifier=deps.tokens),
         ],
         exception_handlers=handlers,
         pages=pages,

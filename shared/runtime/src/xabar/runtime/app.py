@@ -7,6 +7,7 @@ stops cleanly.
 their own (``metrics_host``:``metrics_port``, loopback by default) that only operators reach.
 """
 
+import asyncio
 import logging
 import socket
 from collections.abc import Mapping, Sequence
@@ -70,11 +71,14 @@ def serve(
     *,
     workers_note: Sequence[str] = (),
     sockets: list[socket.socket] | None = None,
+    protocol: type[asyncio.Protocol] = LimitedHttpTools,
 ) -> None:
     """Run ``app`` with uvicorn; SIGTERM and SIGINT drain requests and run the lifespan shutdown.
     Request headers past ``protocol.HeaderLimits`` are answered 431 before the app sees them.
     ``sockets``: listen on these (already bound, e.g. with SO_REUSEPORT by one of several
-    worker processes) instead of binding ``settings.host:port``."""
+    worker processes) instead of binding ``settings.host:port``. ``protocol``: the HTTP protocol
+    class: ``LimitedHttpTools``, or one that hands what it does not answer itself to it (the
+    feed's answers its cached pages before any ASGI scope exists)."""
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.host,
@@ -83,7 +87,7 @@ def serve(
         access_log=False,
         lifespan="on",
         loop="uvloop",
-        http=LimitedHttpTools,
+        http=protocol,
         timeout_graceful_shutdown=10,
         proxy_headers=False,  # client addresses are resolved by our own trusted-proxy rule
         server_header=False,

@@ -28,7 +28,14 @@ import redis.asyncio as aioredis
 from xabar.devstack.clients import chief_token, ensure_chief, feed_total, import_poll
 from xabar.devstack.demo import publish_profiles
 from xabar.devstack.drills import RELAXED
-from xabar.devstack.loadgen import WrkResult, children, publish_synthetic_articles, rss_mb, wrk
+from xabar.devstack.loadgen import (
+    CpuMeter,
+    WrkResult,
+    children,
+    publish_synthetic_articles,
+    publish_synthetic_comments,
+    rss_mb,
+)
 from xabar.devstack.nginx import StaticPage, static_baseline
 from xabar.devstack.stack import Stack, running_stack, say
 
@@ -36,6 +43,8 @@ from xabar.runtime.localinfra import free_port, wait_for_port
 
 ARTICLES = 100_000
 SECONDS = 8
+COMMENTED = "bench-400"  # the article with 200 approved comments (issue 13)
+COMMENTS = 200
 
 # feed paths
 NEWS_PAGE = "/news?page={n}"
@@ -45,12 +54,13 @@ NGINX_TARGET = 0.9
 P99_TARGET_MS = 5.0
 
 
-def reader_pages() -> list[tuple[str, str]]:
+def reader_pages(poll_id: str = "") -> list[tuple[str, str]]:
     """(name, path) of every reader page type measured against nginx."""
     last = -(-ARTICLES // 6)
     return [
         ("front page", "/"),
         ("article page", "/news/bench-500"),
+        (f"article, {COMMENTS} comments", f"/news/{COMMENTED}"),
         ("news page 1", "/news"),
         ("news page 1000", NEWS_PAGE.format(n=1000)),
         (f"news page {last}", NEWS_PAGE.format(n=last)),
@@ -59,6 +69,7 @@ def reader_pages() -> list[tuple[str, str]]:
         ("tag page", "/tags/%D1%82%D0%B5%D0%BC%D0%B0%203"),
         ("country page", "/kazakhstan/about"),
         ("polls page", "/polls"),
+        ("poll page", f"/polls/{poll_id}"),
         ("rss 200", RSS),
         ("atom", "/atom.xml"),
         ("json feed", "/feed.json"),
@@ -72,6 +83,7 @@ def targets() -> dict[str, tuple[str, str, float]]:
         "ingest accept": ("ingest accept", "xadd baseline", 0.3),
         "comment accept": ("comment accept", "xadd baseline", 0.3),
         "front page": ("front page", "bare starlette", 0.8),
+        "commented article": (f"article, {COMMENTS} comments", "bare starlette", 0.8),
         "rss": ("rss 200", "bare starlette", 0.8),
         "rss 304": ("rss 304", "bare starlette", 0.9),
     }
@@ -91,11 +103,20 @@ async def prepare(stack: Stack) -> dict[str, Any]:
     while await feed_total(stack) < ARTICLES:
         await asyncio.sleep(0.2)
     applied = time.monotonic()
+    await publish_synthetic_comments(stack.redis.url, COMMENTED, COMMENTS)
+    while await _comment_count(stack, COMMENTED) < COMMENTS:
+        await asyncio.sleep(0.2)
     return {
         "articles": ARTICLES,
         "xadd_seconds": round(written - started, 2),
         "live_projector_events_per_s": round(ARTICLES / (applied - started), 0),
     }
+
+
+async def _comment_count(stack: Stack, slug: str) -> int:
+    async with httpx.AsyncClient(base_url=stack.services["feed"].url, timeout=10) as feed:
+        resp = await feed.get(f"/api/v1/articles/{slug}")
+        return int(resp.json().get("comment_count", 0)) if resp.status_code == 200 else 0
 
 
 async def publish_to_visible(stack: Stack, samples: int = 60) -> dict[str, float]:
@@ -158,8 +179,22 @@ def rebuild_rate(stack: Stack) -> float:
 GROUPS = ("ingest", "polls", "feed")
 
 
+def meter_of(stack: Stack, baseline: int, seconds: int) -> CpuMeter:
+    """CPU per request of every process that may serve a request or its writes."""
+    roots = {name: svc.proc.pid for name, svc in stack.services.items() if svc.proc is not None}
+    return CpuMeter(
+        {**roots, "redis": stack.redis.proc.pid, "mongo": stack.mongo.proc.pid, "base": baseline},
+        seconds,
+    )
+
+
 def run_wrk(
-    stack: Stack, base: str, poll: dict[str, Any], slug: str, groups: tuple[str, ...] = GROUPS
+    stack: Stack,
+    base: str,
+    poll: dict[str, Any],
+    slug: str,
+    groups: tuple[str, ...] = GROUPS,
+    meter: CpuMeter | None = None,
 ) -> list[WrkResult]:
     feed = stack.services["feed"].url
     rss_etag = httpx.get(feed + RSS, headers=BROWSER).headers.get("etag", "")
@@ -204,33 +239,34 @@ def run_wrk(
         ),
     ]
     feeds: list[tuple[str, str, dict[str, Any]]] = [
-        (name, feed + path, {"headers": BROWSER}) for name, path in reader_pages()
+        (name, feed + path, {"headers": BROWSER}) for name, path in reader_pages(poll["poll_id"])
     ]
     feeds.append(("rss 304", feed + RSS, {"headers": {**BROWSER, "If-None-Match": rss_etag}}))
     chosen = {"ingest": ingest, "polls": polls, "feed": feeds}
     # the writes last: what they leave to drain in the background (the intake's mover, the vote
     # log writer, both paced) must not overlap the reads' measurements
     order = [g for g in ("feed", "polls", "ingest") if g in groups]
+    meter = meter or CpuMeter({})
     results = []
     for name, url, kw in baselines:
         say("bench", f"wrk {name}")
-        results.append(wrk(name, url, seconds=SECONDS, **kw))
+        results.append(meter.wrk(name, url, **kw))
     if "feed" in groups:
-        results += run_reader_pages(stack, feeds)
+        results += run_reader_pages(stack, feeds, meter)
     for name, url, kw in [run for group in order if group != "feed" for run in chosen[group]]:
         if name == "comment accept":  # the tips accepted just before are still being moved
             asyncio.run(_intakes_drained(stack))
         say("bench", f"wrk {name}")
-        results.append(wrk(name, url, seconds=SECONDS, **kw))
+        results.append(meter.wrk(name, url, **kw))
     return results
 
 
-def static_copies(feed: str) -> list[StaticPage]:
+def static_copies(urls: list[str]) -> list[StaticPage]:
     """Each reader page as the feed answers a browser, to be served by nginx from a file."""
     pages = []
-    with httpx.Client(base_url=feed, headers=BROWSER, timeout=30) as client:
-        for n, (_, path) in enumerate(reader_pages()):
-            with client.stream("GET", path) as response:
+    with httpx.Client(headers=BROWSER, timeout=30) as client:
+        for n, url in enumerate(urls):
+            with client.stream("GET", url) as response:
                 response.raise_for_status()
                 body = b"".join(response.iter_raw())  # as sent: still compressed
                 pages.append(
@@ -239,26 +275,28 @@ def static_copies(feed: str) -> list[StaticPage]:
                         body,
                         response.headers["content-type"],
                         response.headers.get("content-encoding", ""),
+                        tuple(response.headers.multi_items()),
                     )
                 )
     return pages
 
 
-def run_reader_pages(stack: Stack, runs: list[tuple[str, str, dict[str, Any]]]) -> list[WrkResult]:
+def run_reader_pages(
+    stack: Stack, runs: list[tuple[str, str, dict[str, Any]]], meter: CpuMeter
+) -> list[WrkResult]:
     """Every reader page on the feed, then the same bytes on nginx, page after page."""
-    feed = stack.services["feed"].url
-    static = static_copies(feed)
+    static = static_copies([url for name, url, _ in runs if not name.endswith(" 304")])
     workers = max(1, len(children(stack.services["feed"].proc.pid)))  # type: ignore[union-attr]
     results: list[WrkResult] = []
-    with static_baseline(Path(".bench/nginx").resolve(), static, workers) as nginx:
+    with static_baseline(Path(".bench/nginx").resolve(), static, workers) as (nginx, pid):
+        theirs = CpuMeter({**meter.roots, "nginx": pid}, meter.seconds)
         for n, (name, url, kw) in enumerate(runs):
             say("bench", f"wrk {name}")
-            results.append(wrk(name, url, seconds=SECONDS, **kw))
+            results.append(meter.wrk(name, url, **kw))
             if n < len(static):
                 say("bench", f"wrk nginx: {name}")
-                results.append(
-                    wrk(f"nginx: {name}", f"{nginx}/{static[n].name}", seconds=SECONDS, **kw)
-                )
+                target = f"{nginx}/{static[n].name}"
+                results.append(theirs.wrk(f"nginx: {name}", target, **kw))
     return results
 
 
@@ -279,7 +317,7 @@ async def _intakes_drained(stack: Stack, timeout: float = 300) -> None:
         await redis.aclose()
 
 
-def main(groups: tuple[str, ...] = GROUPS) -> int:
+def main(groups: tuple[str, ...] = GROUPS, seconds: int = SECONDS) -> int:
     """Run the bench; ``groups`` limits it to some services' endpoints (the baselines always
     run, and the feed's figures need the 100,000 articles, loaded only when "feed" is chosen)."""
     state = Path(".bench/state").resolve()
@@ -304,7 +342,14 @@ def main(groups: tuple[str, ...] = GROUPS) -> int:
             poll = httpx.get(
                 stack.services["polls"].url + f"/api/v1/polls/{poll['poll_id']}"
             ).json()
-            runs = run_wrk(stack, f"http://127.0.0.1:{port}", poll, "bench-500", groups)
+            runs = run_wrk(
+                stack,
+                f"http://127.0.0.1:{port}",
+                poll,
+                "bench-500",
+                groups,
+                meter_of(stack, baseline.pid, seconds),
+            )
             memory = service_memory(stack)
             if "feed" in groups:
                 rebuild = rebuild_rate(stack)
@@ -397,6 +442,14 @@ def _cpus() -> str:
     return str(platform.processor())
 
 
+def _cpu(spent: dict[str, float] | None) -> str:
+    """The process groups that spent at least 1 us per request, most first."""
+    if not spent:
+        return ""
+    busy = sorted(((us, name) for name, us in spent.items() if us >= 1), reverse=True)
+    return " ".join(f"{name} {us:.0f}" for us, name in busy)
+
+
 def _verdict(met: bool) -> str:
     return "ok" if met else "MISSED"
 
@@ -404,11 +457,14 @@ def _verdict(met: bool) -> str:
 def _print(report: dict[str, Any]) -> None:
     print()
     print(f"machine: {report['machine']['cpus']}")
-    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    print(
+        f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+        "  CPU us per request (where it went)"
+    )
     for r in report["runs"]:
         print(
             f"{r['name']:<22}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-            f"{r['non_2xx_3xx']:>9}"
+            f"{r['non_2xx_3xx']:>9}  {_cpu(r.get('cpu_us'))}"
         )
     print()
     for name, v in report["ratios"].items():

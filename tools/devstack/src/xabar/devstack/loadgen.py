@@ -1,6 +1,7 @@
 """Load generation helpers: wrk runs and parsing, synthetic article events, process memory."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from faststream.redis.parser import BinaryMessageFormatV1
 
-from xabar.contracts import ARTICLES_STREAM, ArticlePublished
+from xabar.contracts import (
+    ARTICLES_STREAM,
+    COMMENTS_STREAM,
+    ArticlePublished,
+    CommentPublished,
+    PublicComment,
+)
 
 
 @dataclass
@@ -25,6 +32,8 @@ class WrkResult:
     requests: int
     non_2xx_3xx: int
     errors: int
+    # CPU microseconds per request spent by each process group while wrk ran (``CpuMeter``)
+    cpu_us: dict[str, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +101,42 @@ def wrk(
     return parse_wrk(name, out)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """The CPU time of named process groups (a process and its children, e.g. the feed's
+    workers) over one measurement: where a request's cost goes on this machine."""
+
+    def __init__(self, roots: dict[str, int], seconds: int = 8) -> None:
+        self.roots = roots
+        self.seconds = seconds  # of each wrk run
+
+    def _now(self) -> dict[str, float]:
+        return {
+            name: sum(cpu_seconds(p) for p in [pid, *children(pid)])
+            for name, pid in self.roots.items()
+        }
+
+    def wrk(self, name: str, url: str, **kw: Any) -> WrkResult:
+        """``wrk(name, url, **kw)``, with the CPU each group spent per request."""
+        before = self._now()
+        result = wrk(name, url, **{"seconds": self.seconds, **kw})
+        after = self._now()
+        if result.requests:
+            result.cpu_us = {
+                name: round((after[name] - before[name]) / result.requests * 1e6, 1)
+                for name in self.roots
+            }
+        return result
+
+
 def children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (the feed's workers under its supervisor)."""
     found = []
@@ -111,6 +156,47 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+async def _append(redis: aioredis.Redis, stream: str, events: list[Any]) -> None:
+    """Events onto ``stream`` in one pipeline, as ``EventBus.publish`` writes each."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for event in events:
+            raw = await BinaryMessageFormatV1.encode(
+                message=event.model_dump_json().encode(),
+                reply_to=None,
+                headers=None,
+                correlation_id=event.correlation_id,
+            )
+            pipe.xadd(stream, {"__data__": raw}, maxlen=1_000_000)
+        await pipe.execute()
+
+
+async def publish_synthetic_comments(redis_url: str, article_id: str, count: int) -> None:
+    """``count`` approved comments on one article (comment.published, as the publisher emits
+    them after moderation), every fifth a reply to the one before it."""
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    events = [
+        CommentPublished.create(
+            producer="bench",
+            aggregate_id=f"{article_id}-c{n}",
+            version=2,
+            data=PublicComment(
+                comment_id=f"{article_id}-c{n}",
+                article_id=article_id,
+                parent_id=f"{article_id}-c{n - 1}" if n % 5 == 4 else None,
+                name=f"Читатель {n}",
+                text=f"Комментарий номер {n}: спасибо за новость, https://example.org/{n}",
+                published_at=start + timedelta(minutes=n),
+            ),
+        )
+        for n in range(count)
+    ]
+    redis = aioredis.from_url(redis_url)
+    try:
+        await _append(redis, COMMENTS_STREAM, events)
+    finally:
+        await redis.aclose()
 
 
 async def publish_synthetic_articles(redis_url: str, count: int, batch: int = 2000) -> None:

@@ -26,6 +26,21 @@ class StaticPage:
     body: bytes
     content_type: str
     content_encoding: str  # "" when sent as it is
+    # every other header the feed sent (security headers, validators, Vary...), sent by nginx
+    # too (its add_header replaces its own ETag and Last-Modified) so that both answers are
+    # the same bytes but for Date, Server and the order of the headers
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+OWN = frozenset(
+    {"date", "server", "content-length", "content-type", "content-encoding", "connection"}
+)
+
+
+def _quoted(value: str) -> str:
+    if "$" in value:  # nginx would read a variable there
+        raise ValueError(f"a header value nginx cannot send as it is: {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def nginx_binary() -> str:
@@ -44,11 +59,15 @@ def _config(root: Path, port: int, workers: int, pages: list[StaticPage]) -> str
             if page.content_encoding
             else ""
         )
+        extra = "".join(
+            f"    add_header {name} {_quoted(value)} always;\n"
+            for name, value in page.headers
+            if name.lower() not in OWN
+        )
         locations.append(
             f"  location = /{page.name} {{\n"
             f'    default_type "{page.content_type}";\n'
-            f"{coding}"
-            f"    add_header Vary Accept-Encoding;\n"
+            f"{coding}{extra}"
             f"    alias {root / 'www' / page.name};\n"
             f"  }}\n"
         )
@@ -78,8 +97,8 @@ def _config(root: Path, port: int, workers: int, pages: list[StaticPage]) -> str
 
 
 @contextmanager
-def static_baseline(root: Path, pages: list[StaticPage], workers: int) -> Iterator[str]:
-    """nginx serving ``pages`` at ``/NAME``; yields its base URL."""
+def static_baseline(root: Path, pages: list[StaticPage], workers: int) -> Iterator[tuple[str, int]]:
+    """nginx serving ``pages`` at ``/NAME``; yields its base URL and its master's pid."""
     shutil.rmtree(root, ignore_errors=True)
     (root / "www").mkdir(parents=True)
     (root / "tmp").mkdir()
@@ -97,7 +116,7 @@ def static_baseline(root: Path, pages: list[StaticPage], workers: int) -> Iterat
     )
     try:
         wait_for_port(port, 20, proc)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()
         try:
