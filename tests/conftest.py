@@ -14,6 +14,14 @@ import pytest
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
+from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
+    cluster_redis,
+    cluster_url,
+    redis_cluster,
+    redis_sentinel,
+    sentinel_redis,
+    sentinel_url,
+)
 from tests.support.infra import Infra
 from xabar.runtime.localinfra import local_infra
 
