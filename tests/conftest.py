@@ -1,19 +1,32 @@
-"""Session fixtures: real redis-server and FerretDB, started once per test session.
+"""Session fixtures: real redis-server and FerretDB, started once per test session, and a real
+browser.
 
 Set REDIS_URL and MONGODB_URL to use servers you already run instead. Every test gets its own
 Redis logical database and its own MongoDB database, so tests never see each other's streams.
+
+Tiers: a test is marked by the fixtures it requests (directly or through other fixtures), so no
+one marks by hand what a test needs: ``infra`` when it needs redis-server or FerretDB (the
+``infra`` or ``private_redis`` fixture), ``browser`` when it drives chromium (the ``browser``
+fixture, or ``tests.support.browser.chromium`` in its module). ``make test-fast`` runs what is
+neither (nor ``slow``); ``make test`` runs everything. A test that starts a server of its own
+asks for it through a fixture here, so it is marked.
 """
 
+import asyncio
 import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from playwright.async_api import Browser
 from pymongo import AsyncMongoClient
 
+from tests.support.browser import chromium
 from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
     cluster_redis,
     cluster_url,
@@ -23,12 +36,50 @@ from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
     sentinel_url,
 )
 from tests.support.infra import Infra
-from xabar.runtime.localinfra import local_infra
+from xabar.runtime.auth import Principal, TokenIssuer, generate_keys
+from xabar.runtime.localinfra import Server, local_infra, start_redis
 
 REDIS_DATABASES = 4000
 _db_numbers = itertools.count(1)
 
-JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """An Ed25519 pair for editors' tokens: the publisher signs with ``private``, the others
+    verify with ``public``."""
+
+    private: str
+    public: str
+
+    @classmethod
+    def new(cls) -> "TokenKeys":
+        return cls(*generate_keys())
+
+    def issue(self, principal: Principal, **kw: Any) -> str:
+        return TokenIssuer(self.private, None).issue(principal, **kw)
+
+
+TOKEN_KEYS = TokenKeys.new()  # one pair per test process
+
+
+TIER_FIXTURES = {"infra": "infra", "private_redis": "infra", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in TIER_FIXTURES.items():
+            if fixture in needs:
+                item.add_marker(marker)
+        if getattr(getattr(item, "module", None), "chromium", None) is chromium:
+            item.add_marker("browser")  # drives the shared browser helper itself
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium under Playwright (see ``tests.support.browser``)."""
+    async with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +113,16 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[Server]:
+    """A redis-server of this test's own (to kill and restart), with AOF on."""
+    server = await asyncio.to_thread(start_redis, tmp_path / "redis")
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+@pytest.fixture
 def mongo_db_name() -> str:
     return f"t_{uuid.uuid4().hex[:12]}"
 
@@ -74,5 +135,5 @@ async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient[dict[str, object
 
 
 @pytest.fixture
-def jwt_secret() -> str:
-    return JWT_SECRET
+def token_keys() -> TokenKeys:
+    return TOKEN_KEYS

@@ -1,9 +1,7 @@
 """Fixtures of the feed tests: settings against the session's real Redis, the app in-process
 behind httpx (its lifespan runs the projector on the real streams), and a publisher-side bus."""
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,6 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from tests.support.waiting import eventually
 from xabar.contracts import Event
 from xabar.feed.app import create_app
 from xabar.feed.config import FeedSettings
@@ -21,11 +20,10 @@ SITE = "http://127.0.0.1:8080"
 
 
 @pytest.fixture
-def make_settings(redis_url: str, jwt_secret: str) -> MakeSettings:
+def make_settings(redis_url: str) -> MakeSettings:
     def make(**overrides: Any) -> FeedSettings:
         values: dict[str, Any] = {
             "redis_url": redis_url,
-            "jwt_secret": jwt_secret,
             "consumer_name": "feed-test",
             "claim_idle_ms": 200,
             "log_json": False,
@@ -72,19 +70,6 @@ async def publisher(redis_url: str) -> AsyncIterator[EventBus]:
 async def publish_all(bus: EventBus, events: Iterable[Event]) -> None:
     for event in events:
         await bus.publish(event)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 5.0, what: str = "condition"
-) -> None:
-    """Poll ``check`` until it holds; fail after ``timeout`` (a generous bound, not a claim)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if await check():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def drained(redis: Any, *streams: str) -> bool:

@@ -8,6 +8,7 @@ from xabar.devstack.demo import profile_events
 
 from tests.feed.factory import (
     article_state,
+    comment,
     image,
     poll_opened,
     poll_state,
@@ -15,7 +16,7 @@ from tests.feed.factory import (
     published,
 )
 from xabar.contracts import Event
-from xabar.contracts.events import ArticleState
+from xabar.contracts.events import ArticleState, PublicComment
 
 TITLE = "Таджикистан и Казахстан сверили приоритеты стратегического партнерства"
 LEAD = "В столице Таджикистан — Душанбе — состоялись переговоры министра иностранных дел республики Сироджиддина Мухриддина с заместителем премьер-министра — министром иностранных дел Казахстан Ермеком Кошербаевым, прибывшим с официальным визитом. Диалог прошел в конструктивной атмосфере и подтвердил высокий уровень доверия между двумя государствами."
@@ -173,3 +174,33 @@ def filler(count: int, start: date = date(2013, 9, 18)) -> list[ArticleState]:
         )
         for n in range(count)
     ]
+
+
+READERS = ["Алишер", "Дина", "Тимур", "Гульнара", "Рустам", "Айгерим", "Бахтиёр"]
+
+
+def comments(count: int = 56) -> list[PublicComment]:
+    """Readers' comments on the news of the day: threads with replies, a link, a moderator's
+    edit; past one page of 50."""
+    article = featured_state()
+    out: list[PublicComment] = []
+    for n in range(count):
+        name = READERS[n % len(READERS)]
+        if n % 5 == 1:  # a reply to the thread before it
+            out.append(
+                comment(
+                    article,
+                    f"demo-{n}",
+                    f"{READERS[(n - 1) % len(READERS)]}, согласен. Подробности: https://example.org/{n}.",
+                    name=name,
+                    parent_id=f"demo-{n - 1}",
+                    minutes=n,
+                )
+            )
+        elif n % 7 == 3:
+            text = f"Хороший материал, но [отредактировано] и ещё.\n\nВторой абзац {n}."
+            out.append(comment(article, f"demo-{n}", text, name=name, minutes=n, edited=True))
+        else:
+            text = f"Комментарий читателя номер {n}: переговоры важны для всего региона."
+            out.append(comment(article, f"demo-{n}", text, name=name, minutes=n))
+    return out

@@ -11,12 +11,16 @@ from xabar.contracts import (
     ArticleState,
     ArticleUnpublished,
     ArticleUpdated,
+    CommentPublished,
+    CommentRemoval,
+    CommentRemoved,
     PollClosed,
     PollOpened,
     PollOption,
     PollState,
     PollTallied,
     PollTally,
+    PublicComment,
 )
 
 _ids = itertools.count(1)
@@ -111,3 +115,45 @@ def poll_tallied(poll_id: str, counts: list[int], version: int) -> PollTallied:
 
 def image(url: str = "http://127.0.0.1:8082/media/m-1", **fields: Any) -> ArticleImage:
     return ArticleImage(url=url, **fields)
+
+
+def comment(
+    article: ArticleState,
+    comment_id: str,
+    text: str = "Спасибо за новость",
+    *,
+    name: str = "Читатель",
+    parent_id: str | None = None,
+    minutes: int = 0,
+    edited: bool = False,
+) -> PublicComment:
+    """An approved comment on ``article``, ``minutes`` after a fixed moment."""
+    return PublicComment(
+        comment_id=comment_id,
+        article_id=article.article_id,
+        parent_id=parent_id,
+        name=name,
+        text=text,
+        edited=edited,
+        published_at=COMMENTS_FROM + timedelta(minutes=minutes),
+    )
+
+
+COMMENTS_FROM = datetime(2026, 2, 17, 5, 0, tzinfo=UTC)
+
+
+def comment_published(data: PublicComment, version: int = 2) -> CommentPublished:
+    return CommentPublished.create(
+        producer="publisher", aggregate_id=data.comment_id, version=version, data=data
+    )  # type: ignore[no-any-return]
+
+
+def comment_removed(data: PublicComment, version: int = 3) -> CommentRemoved:
+    return CommentRemoved.create(
+        producer="publisher",
+        aggregate_id=data.comment_id,
+        version=version,
+        data=CommentRemoval(
+            comment_id=data.comment_id, article_id=data.article_id, removed_at=now()
+        ),
+    )  # type: ignore[no-any-return]

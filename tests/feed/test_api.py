@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.feed import demo
-from tests.feed.conftest import SITE, eventually, publish_all, running, wait_drained
+from tests.feed.conftest import SITE, publish_all, running, wait_drained
 from tests.feed.factory import (
     article_state,
     poll_opened,
@@ -19,6 +19,7 @@ from tests.feed.factory import (
     published,
     updated,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM
 from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import start_redis
@@ -156,7 +157,7 @@ async def test_openapi_declares_the_json_api(client: httpx.AsyncClient) -> None:
 
 
 async def test_with_redis_down_cached_pages_stay_up_and_the_rest_answers_503(
-    jwt_secret: str, tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: Any
 ) -> None:
     server = start_redis(tmp_path / "redis")
     url = f"redis://127.0.0.1:{server.port}/0"

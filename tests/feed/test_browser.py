@@ -1,6 +1,7 @@
 """A real headless browser (Debian's chromium) loads the front page of the real feed process,
 fed through the real streams with the reference page's content, and sees the news of the day,
-the poll and the pager. The screenshot lands in test-artifacts/front-page.png."""
+the poll and the pager; hostile text in articles and readers' comments stays text. The
+screenshot lands in test-artifacts/front-page.png."""
 
 import asyncio
 import re
@@ -17,16 +18,20 @@ import pytest
 from babel.dates import format_date
 
 from tests.feed import demo
-from tests.feed.conftest import eventually, publish_all
-from tests.feed.factory import article_state, published
+from tests.feed.conftest import publish_all
+from tests.feed.factory import article_state, comment, comment_published, published
 from tests.feed.validators import CHROMIUM_FLAGS
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.waiting import eventually
 from xabar.runtime.bus import EventBus
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
+    ),
+]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "test-artifacts" / "front-page.png"
 FILLER = 300  # older items: the pager runs to page 52
@@ -77,12 +82,11 @@ def dom_of(html: str) -> _Dom:
 
 @pytest.fixture
 async def site(
-    redis_url: str, jwt_secret: str, tmp_path: Path, publisher: EventBus
+    redis_url: str, tmp_path: Path, publisher: EventBus
 ) -> AsyncIterator[ServiceProcess]:
     """The feed as a real process, with the reference page's content published as events."""
     env = {
         "XABAR_FEED_REDIS_URL": redis_url,
-        "XABAR_FEED_JWT_SECRET": jwt_secret,
         "XABAR_FEED_CONSUMER_NAME": "feed-browser",
         "XABAR_FEED_INGEST_PUBLIC_URL": INGEST,
         "XABAR_FEED_LOG_JSON": "false",
@@ -145,7 +149,10 @@ async def test_the_browser_shows_the_news_of_the_day_the_poll_and_the_pager(
     assert form["action"] == "http://127.0.0.1:8083/api/v1/polls/poll-eaeu/votes"
     assert form["method"] == "post"
     hidden = [a for tag, a in dom.elements if tag == "input" and a.get("type") == "hidden"]
-    assert hidden == [{"type": "hidden", "name": "return_to", "value": f"{site.url}/"}]
+    # back to the poll on the page the reader voted from
+    assert hidden == [
+        {"type": "hidden", "name": "return_to", "value": f"{site.url}/#poll-poll-eaeu"}
+    ]
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
@@ -170,15 +177,22 @@ async def test_in_the_browser_hostile_text_stays_text(
     )
     state = article_state(title=f"Заголовок {payload}", lead=payload, tags=(payload,))
     await publisher.publish(published(state))
+    link = 'https://evil.example/"><img src=x onerror="document.title=1">'
+    said = comment(state, "x1", f"Мнение {payload} {link}", name=f"Имя {payload}")
+    await publisher.publish(comment_published(said))
     async with httpx.AsyncClient(base_url=site.url) as client:
 
         async def shown() -> bool:
-            return (await client.get(f"/news/{state.slug}")).status_code == 200
+            page = await client.get(f"/news/{state.slug}")
+            return page.status_code == 200 and "Комментарии [1]" in page.text
 
-        await eventually(shown, what="the hostile article")
+        await eventually(shown, what="the hostile article and its comment")
     html = await chromium("--dump-dom", f"{site.url}/news/{state.slug}")
     dom = dom_of(html)
     assert f"Заголовок {payload}" in dom.text  # shown to the reader as the editor typed it
+    assert f"Имя {payload}" in dom.text and f"Мнение {payload}" in dom.text  # and as typed
+    links = [a for tag, a in dom.elements if tag == "a" and "ugc" in (a.get("rel") or "")]
+    assert links == [{"href": "https://evil.example/", "rel": "nofollow ugc noopener"}]
     scripts = [a for tag, a in dom.elements if tag == "script"]
     assert scripts == [{"type": "application/ld+json"}]
     assert not [a for _, a in dom.elements if any(k.startswith("on") for k in a)]

@@ -288,7 +288,8 @@ async def test_another_replica_sees_the_change_through_redis(
     redis: aioredis.Redis,
     make_settings: Any,
 ) -> None:
-    from tests.feed.conftest import eventually, running
+    from tests.feed.conftest import running
+    from tests.support.waiting import eventually
 
     # a render-only replica: it runs no projector and learns revisions from Redis
     async with running(make_settings(projector=False, consumer_name="feed-2")) as (_, replica):

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from tests.feed.conftest import eventually, publish_all, running, wait_drained
+from tests.feed.conftest import publish_all, running, wait_drained
 from tests.feed.factory import (
     article_state,
     poll_opened,
@@ -16,6 +16,7 @@ from tests.feed.factory import (
     unpublished,
     updated,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, dlq_stream
 from xabar.feed.projector import ApplyError, Projector
 from xabar.runtime.bus import EventBus, list_dead_letters

@@ -1,5 +1,6 @@
-"""The read model can be thrown away: replaying the streams into an empty generation gives the
-same pages byte for byte, events arriving meanwhile are not lost, and one rebuild runs at a time."""
+"""The read model can be thrown away: replaying the streams (articles, polls, comments) into an
+empty generation gives the same pages byte for byte, events arriving meanwhile are not lost,
+and one rebuild runs at a time."""
 
 import asyncio
 import os
@@ -9,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from tests.feed.conftest import eventually, publish_all, running, wait_drained
+from tests.feed.conftest import publish_all, running, wait_drained
 from tests.feed.factory import (
     article_state,
+    comment,
+    comment_published,
+    comment_removed,
     poll_closed,
     poll_opened,
     poll_state,
@@ -20,7 +24,8 @@ from tests.feed.factory import (
     unpublished,
     updated,
 )
-from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ArticleState, Event
+from tests.support.waiting import eventually
+from xabar.contracts import ARTICLES_STREAM, COMMENTS_STREAM, POLLS_STREAM, ArticleState, Event
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
 from xabar.feed.rebuild import rebuild
@@ -77,6 +82,18 @@ def _history() -> tuple[list[Event], list[str]]:
         poll_tallied("poll-open", [5, 3, 2], 11),
         poll_tallied("poll-open", [1, 1, 1], 4),  # late
     ]
+    talk = [comment(states[0], f"t{n:02d}", f"Мнение {n}", minutes=n) for n in range(60)]
+    reply = comment(states[0], "t-reply", "Ответ", parent_id="t03", minutes=90)
+    removed = comment(states[1], "t-removed", "Снятый комментарий")
+    events += [comment_published(reply)]  # before the comment it answers
+    events += [comment_published(c) for c in talk]
+    events += [
+        comment_published(removed),
+        comment_removed(removed, 3),
+        comment_published(removed, 2),  # late and old
+        comment_published(talk[5].model_copy(update={"text": "Правка модератора"}), 1),  # old
+        comment_published(comment(states[1], "t-kept", "Остался"), 2),
+    ]
     slugs = [s.slug for n, s in enumerate(states) if n not in (6, 7)] + ["novyj-adres-6"]
     return events, slugs
 
@@ -106,6 +123,8 @@ def _paths(slugs: list[str]) -> list[str]:
         "/api/v1/sections/TJ",
         "/api/v1/polls",
         *(f"/news/{s}" for s in slugs[::4]),
+        f"/news/{slugs[0]}?comments=2",
+        f"/news/{slugs[1]}",
         f"/api/v1/articles/{slugs[5]}",
     ]
 
@@ -114,7 +133,6 @@ def _env(settings: FeedSettings) -> dict[str, str]:
     return {
         **os.environ,
         "XABAR_FEED_REDIS_URL": settings.redis_url,
-        "XABAR_FEED_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "XABAR_FEED_LOG_JSON": "false",
     }
 
@@ -136,13 +154,17 @@ async def test_a_rebuild_reproduces_every_page_byte_for_byte(
     events, slugs = _history()
     async with running(settings) as (app, client):
         await publish_all(publisher, events)
-        await wait_drained(redis, ARTICLES_STREAM, POLLS_STREAM)
+        await wait_drained(redis, ARTICLES_STREAM, POLLS_STREAM, COMMENTS_STREAM)
         paths = _paths(slugs)
         before = {}
         for path in paths:
             response = await client.get(path)
             assert response.status_code == 200, path
             before[path] = response.content
+        assert "Комментарии [61]" in before[f"/news/{slugs[0]}"].decode()
+        second = before[f"/news/{slugs[0]}?comments=2"].decode()
+        assert "Мнение 59" in second and "Мнение 5<" not in second
+        assert "Снятый" not in before[f"/news/{slugs[1]}"].decode()
         old = (await redis.get("feed:current") or b"").decode()
         assert await redis.keys(f"feed:{old}:*")
 

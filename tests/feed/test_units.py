@@ -1,5 +1,7 @@
-"""Pure logic of the feed: pager, Russian dates, sanitizing, JSON in <script>, conditional GET."""
+"""Pure logic of the feed: pager, Russian dates, sanitizing, JSON in <script>, conditional GET,
+comments as text, the pages after a vote."""
 
+import asyncio
 import gzip
 import json
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from pydantic_core import to_json
 from tests.feed.factory import article_state, image, published
 from xabar.contracts import Correction
 from xabar.feed.cache import BR, GZIP, IDENTITY, PageCache, Rendered, coding_for, not_modified
+from xabar.feed.comments import comment_html
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc822, rfc3339
 from xabar.feed.documents import ArticleDoc, article_doc, article_fields
@@ -22,6 +25,7 @@ from xabar.feed.pages import json_for_script
 from xabar.feed.projector import script_args
 from xabar.feed.sanitize import absolute_urls, clean_html, clean_text, excerpt_html, safe_url
 from xabar.feed.views import HrefOf, last_page, pager
+from xabar.feed.votes import Vote, split_vote
 
 ALMATY = Dates(ZoneInfo("Asia/Almaty"))
 NOW = datetime(2026, 2, 17, 5, 0, tzinfo=UTC)  # 10:00 in Almaty (UTC+5)
@@ -180,10 +184,10 @@ def test_the_page_cache_keeps_at_most_its_size() -> None:
     assert cache.get(39) is not None and cache.get(0) is None
 
 
-def test_settings_refuse_an_unknown_time_zone_and_trim_base_urls(jwt_secret: str) -> None:
+def test_settings_refuse_an_unknown_time_zone_and_trim_base_urls() -> None:
     with pytest.raises(ValidationError, match="unknown time zone"):
-        FeedSettings(jwt_secret=jwt_secret, timezone="Mars/Olympus")
-    settings = FeedSettings(jwt_secret=jwt_secret, site_url="https://xabar.example/")
+        FeedSettings(timezone="Mars/Olympus")
+    settings = FeedSettings(site_url="https://xabar.example/")
     assert settings.site_url == "https://xabar.example"
     assert settings.page_size == 6 and settings.feed_items == 20 and settings.port == 8080
     assert settings.timezone == "Asia/Almaty"
@@ -356,3 +360,104 @@ async def test_the_fast_path_answers_any_cached_url_without_routing() -> None:
     assert reached == []
     await fast({**scope, "path": "/news/other", "query_string": b""}, None, send)
     assert reached == ["/news/other"]
+
+
+def test_a_comment_is_escaped_text_with_its_urls_linked_for_user_content() -> None:
+    html = comment_html(
+        "Смотрите https://example.org/a?b=1&c=<x>. И (https://ru.wikipedia.org/wiki/Ош_(город)),"
+        " https://x.example/path!\nстрока\n\n<script>alert(1)</script> javascript:alert(1)"
+        " http://  https://",
+        edited=False,
+    )
+    assert html == (
+        '<p>Смотрите <a href="https://example.org/a?b=1&amp;c=" rel="nofollow ugc noopener">'
+        "https://example.org/a?b=1&amp;c=</a>&lt;x&gt;. И (<a href="
+        '"https://ru.wikipedia.org/wiki/%D0%9E%D1%88_(%D0%B3%D0%BE%D1%80%D0%BE%D0%B4)" '
+        'rel="nofollow ugc noopener">https://ru.wikipedia.org/wiki/Ош_(город)</a>), '
+        '<a href="https://x.example/path" rel="nofollow ugc noopener">https://x.example/path</a>!'
+        "<br>строка</p><p>&lt;script&gt;alert(1)&lt;/script&gt; javascript:alert(1) http://  "
+        "https://</p>"
+    )
+    assert comment_html("Слово [отредактировано] тут", edited=False) == (
+        "<p>Слово [отредактировано] тут</p>"  # a reader's own brackets are no moderator's mark
+    )
+    assert comment_html("Слово [отредактировано] тут", edited=True) == (
+        '<p>Слово <span class="edited">[отредактировано]</span> тут</p>'
+    )
+    assert comment_html("Без отметки", edited=True) == (
+        '<p>Без отметки</p><p><span class="edited">[отредактировано]</span></p>'
+    )
+
+
+def test_the_query_of_a_page_after_a_vote_names_a_variant_per_page_poll_and_choice() -> None:
+    found = split_vote("/news", "page=2&voted=poll-1.o3-o1&tally=1493")
+    assert found == (("/news?page=2", "poll-1", ("o1", "o3")), Vote("poll-1", ("o1", "o3"), 1493))
+    assert (
+        split_vote("/", "voted=poll-1.o1&tally=7")[0]
+        == split_vote(  # type: ignore[index]
+            "/", "tally=9&voted=poll-1.o1"
+        )[0]
+    )  # one variant whatever tally the reader brings
+    for query in (
+        "",
+        "page=2",
+        "voted=poll-1.o1",
+        "voted=poll-1.o1&tally=",
+        "voted=poll-1.x1&tally=3",
+        "voted=poll-1.o1-o1&tally=3",
+        "voted=poll.1.o1&tally=3",
+        "voted=%3Cb%3E.o1&tally=3",
+        "voted=poll-1.o1&tally=-3",
+        "voted=poll-1.o1&tally=1234567890123456",
+    ):
+        assert split_vote("/", query) is None, query
+
+
+def test_revision_waiters_wake_when_it_moves_and_not_before() -> None:
+    async def scenario() -> None:
+        cache = PageCache()
+        cache.observe(5)
+        assert await cache.moved_past(4, 10)  # already past: no wait
+        started = asyncio.get_running_loop().time()
+        assert not await cache.moved_past(5, 0.05)
+        assert asyncio.get_running_loop().time() - started >= 0.05
+        waiter = asyncio.create_task(cache.moved_past(5, 10))
+        await asyncio.sleep(0)
+        cache.observe(5)  # not a move
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        cache.observe(6)
+        assert await asyncio.wait_for(waiter, 1)
+
+    asyncio.run(scenario())
+
+
+async def test_the_fast_path_answers_a_page_after_a_vote_once_it_shows_that_tally() -> None:
+    cache = PageCache()
+    reached: list[bytes] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["query_string"])
+
+    body = ("<p>Ваш голос учтён</p>" * 50).encode()
+    page = Rendered(body=body, media_type="text/html", revision=0, last_modified=NOW)
+    page.vote_tally = 20
+    key, _ = split_vote("/", "voted=poll-1.o2&tally=20")  # type: ignore[misc]
+    cache.put_variant(key, page)
+    fast = FastPath(app, cache)
+    for query, answered in (
+        (b"voted=poll-1.o2&tally=19", True),
+        (b"voted=poll-1.o2&tally=21", False),
+    ):
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)  # noqa: B023 - consumed within the iteration
+
+        scope = {"type": "http", "method": "GET", "path": "/", "query_string": query, "headers": []}
+        await fast(scope, None, send)
+        assert bool(sent) is answered, query
+        if answered:
+            assert sent[0]["status"] == 200 and sent[1]["body"] == body
+    assert reached == [b"voted=poll-1.o2&tally=21"]  # a newer vote: the endpoint waits for it
+    assert cache.variant_count == 1 and cache.get("/") is None  # a variant, not the page

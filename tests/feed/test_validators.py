@@ -19,11 +19,17 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.conftest import JWT_SECRET, _db_numbers
+from tests.conftest import _db_numbers
 from tests.feed import demo
-from tests.feed.conftest import eventually
-from tests.feed.factory import article_state, image, published, unpublished
-from tests.feed.test_xss import PAYLOADS, _hostile_article
+from tests.feed.factory import (
+    article_state,
+    comment,
+    comment_published,
+    image,
+    published,
+    unpublished,
+)
+from tests.feed.test_xss import PAYLOADS, _hostile_article, hostile_comments
 from tests.feed.validators import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -34,6 +40,7 @@ from tests.feed.validators import (
 )
 from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.waiting import eventually
 from xabar.runtime.bus import EventBus
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -54,6 +61,9 @@ PAGES: dict[str, tuple[str, int]] = {
     "article": (f"/news/{demo.SLUG}", 200),
     "article-no-photo": ("/news/archive-2013-0", 200),
     "article-hostile": ("/news/novost-902", 200),
+    "article-comments-2": (f"/news/{demo.SLUG}?comments=2", 200),
+    "article-closed": ("/news/archive-2013-1", 200),
+    "front-after-vote": (f"/?voted={demo.POLL_ID}.o2&tally=1", 200),
     "tag": ("/tags/" + quote("дипломатия"), 200),
     "tag-hostile": ("/tags/" + quote("тег 3"), 200),
     "about": ("/tajikistan/about", 200),
@@ -72,7 +82,6 @@ async def site(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     redis_url = f"{infra.redis_base}/{next(_db_numbers) % infra.databases}"
     env = {
         "XABAR_FEED_REDIS_URL": redis_url,
-        "XABAR_FEED_JWT_SECRET": JWT_SECRET,
         "XABAR_FEED_CONSUMER_NAME": "feed-validators",
         "XABAR_FEED_LOG_JSON": "false",
         "XABAR_FEED_WORKERS": "1",
@@ -101,7 +110,18 @@ async def site(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
         events = [published(s) for s in demo.filler(40)]
         events += demo.events()
         events += [published(photo, 5), published(gone), unpublished(gone, 2)]
-        events += [published(_hostile_article(n, p)) for n, p in enumerate(PAYLOADS)]
+        hostile = [_hostile_article(n, p) for n, p in enumerate(PAYLOADS)]
+        events += [published(a) for a in hostile]
+        events += [published(demo.older_states()[1].model_copy(update={"comments_open": False}), 2)]
+        events += [comment_published(c) for c in demo.comments()]
+        events += [
+            comment_published(c)
+            for n, p in enumerate(PAYLOADS)
+            for c in hostile_comments(hostile[n], n, p)
+        ]
+        events += [
+            comment_published(comment(demo.older_states()[1], "closed-1", "Успел до закрытия"))
+        ]
         for event in events:
             await bus.publish(event)
         async with httpx.AsyncClient(base_url=proc.url) as client:
@@ -109,7 +129,14 @@ async def site(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
             async def loaded() -> bool:
                 about = await client.get("/tajikistan/about")
                 last = await client.get(f"/news/novost-{900 + len(PAYLOADS) - 1}")
-                return about.status_code == 200 and last.status_code == 200
+                talk = await client.get(f"/news/{demo.SLUG}?comments=2")
+                closed = await client.get("/news/archive-2013-1")
+                return (
+                    about.status_code == 200
+                    and "Комментарии [3]" in last.text
+                    and talk.status_code == 200
+                    and "Комментарии [1]" in closed.text
+                )
 
             await eventually(loaded, timeout=60, what="the content in the feed")
         yield proc.url

@@ -12,9 +12,9 @@ import pytest
 from xabar.devstack.loadgen import children
 from xabar.devstack.stack import port_is_free
 
-from tests.feed.conftest import eventually
 from tests.feed.factory import article_state, published
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.waiting import eventually
 from xabar.feed.workers import METRICS_STEP
 from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import free_port
@@ -34,10 +34,9 @@ def metrics_ports(count: int) -> int:
 
 
 @pytest.fixture
-async def site(redis_url: str, jwt_secret: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+async def site(redis_url: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     env = {
         "XABAR_FEED_REDIS_URL": redis_url,
-        "XABAR_FEED_JWT_SECRET": jwt_secret,
         "XABAR_FEED_CONSUMER_NAME": "feed-workers",
         "XABAR_FEED_LOG_JSON": "false",
         "XABAR_FEED_WORKERS": str(WORKERS),

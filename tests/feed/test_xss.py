@@ -1,5 +1,6 @@
 """A corpus of XSS payloads in every reader-visible field runs no script: not in the pages, not in
-the feeds, not in the JSON-LD, and the text still reads as what the editor typed."""
+the feeds, not in the JSON-LD, and the text still reads as what the editor typed. Readers'
+comments get the same corpus in their names and texts."""
 
 import json
 import re
@@ -15,13 +16,21 @@ import redis.asyncio as aioredis
 from tests.feed.conftest import publish_all, wait_drained
 from tests.feed.factory import (
     article_state,
+    comment,
+    comment_published,
     image,
     poll_opened,
     poll_state,
     poll_tallied,
     published,
 )
-from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ArticleState
+from xabar.contracts import (
+    ARTICLES_STREAM,
+    COMMENTS_STREAM,
+    POLLS_STREAM,
+    ArticleState,
+    PublicComment,
+)
 from xabar.feed.sanitize import clean_text
 from xabar.runtime.bus import EventBus
 
@@ -78,11 +87,29 @@ class _Collector(HTMLParser):
             self.scripts[-1] += data
 
 
+COMMENT_FORM = "http://127.0.0.1:8081/comments/form?article_id="  # ingest's, as settings say
+
+
+def _our_comment_form(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """The one frame a page may have: ingest's comment form for its article."""
+    a = dict(attrs)
+    return (
+        tag == "iframe"
+        and a.get("name") == "comment-form"
+        and (a.get("src") or "").startswith(COMMENT_FORM)
+        and set(a) == {"class", "name", "title", "src"}
+    )
+
+
 def assert_runs_no_script(html: str, where: str) -> None:
     doc = _Collector()
     doc.feed(html)
     doc.close()
+    frames = [e for e in doc.elements if e[0] == "iframe"]
+    assert len(frames) <= 1 and all(_our_comment_form(*f) for f in frames), (where, frames)
     for tag, attrs in doc.elements:
+        if _our_comment_form(tag, attrs):
+            continue
         names = {k for k, _ in attrs}
         assert not any(k.startswith("on") for k in names), (where, tag, attrs)
         if tag == "script":
@@ -108,6 +135,25 @@ def assert_runs_no_script(html: str, where: str) -> None:
     for script in doc.scripts:
         assert "<" not in script, where
         json.loads(script)
+
+
+LINK_PAYLOADS = [
+    'https://evil.example/"><script>alert(1)</script>',
+    "https://evil.example/x'onmouseover='alert(1)",
+    "javascript:alert(1)//https://ok.example/",
+    "https://ok.example/<img src=x onerror=alert(1)>",
+]
+
+
+def hostile_comments(state: ArticleState, n: int, payload: str) -> list[PublicComment]:
+    """A comment with the payload as its author's name and in its text, one with links that
+    try to break out of their attribute, and a reply."""
+    first = comment(
+        state, f"x{n}", f"Текст {payload} конец", name=payload, minutes=1, edited=n % 2 == 0
+    )
+    links = comment(state, f"x{n}-links", " ".join(LINK_PAYLOADS) + f" {payload}", minutes=2)
+    reply = comment(state, f"x{n}-re", payload, name=f"Ответ {payload}", parent_id=f"x{n}")
+    return [first, links, reply.model_copy(update={"published_at": links.published_at})]
 
 
 def _hostile_article(n: int, payload: str) -> ArticleState:
@@ -142,7 +188,9 @@ async def hostile(
         [PAYLOADS[0], PAYLOADS[2], PAYLOADS[7], PAYLOADS[10]],
     )
     await publish_all(publisher, [poll_opened(poll), poll_tallied("poll-xss", [1, 2, 3, 4], 11)])
-    await wait_drained(redis, ARTICLES_STREAM, POLLS_STREAM)
+    comments = [c for n, p in enumerate(PAYLOADS) for c in hostile_comments(states[n], n, p)]
+    await publish_all(publisher, [comment_published(c) for c in comments])
+    await wait_drained(redis, ARTICLES_STREAM, POLLS_STREAM, COMMENTS_STREAM)
     return states
 
 
@@ -158,6 +206,23 @@ async def test_pages_escape_every_payload_and_run_no_script(
         assert "49" not in response.text.split("{{ 7*7 }}")[0][-10:], path  # no template injection
     article = (await client.get(f"/news/{hostile[0].slug}")).text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in article  # shown as text, not markup
+    assert '<b class="comment-author">&lt;script&gt;alert(1)&lt;/script&gt;</b>' in article
+    assert "Комментарии [3]" in article
+    for state in hostile:
+        links = _Collector()
+        links.feed((await client.get(f"/news/{state.slug}")).text)
+        ugc = [
+            dict(a)
+            for tag, a in links.elements
+            if tag == "a" and "ugc" in (dict(a).get("rel") or "")
+        ]
+        assert [a["href"] for a in ugc] == [
+            "https://evil.example/",
+            "https://evil.example/x",
+            "https://ok.example/",
+            "https://ok.example/",
+        ], state.slug  # each URL ends where the text breaks out of it, and links nothing else
+        assert all(a["rel"] == "nofollow ugc noopener" for a in ugc)
     polls = (await client.get("/polls")).text
     assert "Вопрос &#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in polls
 
@@ -165,7 +230,7 @@ async def test_pages_escape_every_payload_and_run_no_script(
 async def test_the_json_ld_carries_the_payload_as_data(
     client: httpx.AsyncClient, hostile: list[ArticleState]
 ) -> None:
-    for state in hostile:
+    for n, state in enumerate(hostile):
         html = (await client.get(f"/news/{state.slug}")).text
         doc = _Collector()
         doc.feed(html)
@@ -173,6 +238,12 @@ async def test_the_json_ld_carries_the_payload_as_data(
         data = json.loads(script)
         assert data["@type"] == "NewsArticle"
         assert data["headline"] == clean_text(state.title)
+        assert data["commentCount"] == 3
+        comments = hostile_comments(state, n, PAYLOADS[n])
+        assert [(c["@type"], c["author"]["name"], c["text"]) for c in data["comment"]] == [
+            ("Comment", clean_text(c.name).strip() or "Читатель", clean_text(c.text).strip())
+            for c in (comments[0], comments[2], comments[1])  # the reply under its comment
+        ]
         assert "image" not in data or not BAD_SCHEME.match(data["image"][0]["url"])
         assert "isBasedOn" not in data or data["isBasedOn"].startswith("https://")
 
@@ -204,6 +275,9 @@ async def test_feeds_stay_well_formed_and_their_html_runs_no_script(
         assert sorted(raw_titles) == sorted(expected), path  # the exact text, escaped once
         for html in _feed_html_fields(parsed):
             assert_runs_no_script(html, path)
+        if path.endswith("rss.xml"):
+            counts = [c.text for c in root.iter("{http://purl.org/rss/1.0/modules/slash/}comments")]
+            assert counts == ["3"] * len(expected), path
     doc = (await client.get("/feed.json")).json()
     assert sorted(i["title"] for i in doc["items"]) == sorted(expected)
     for item in doc["items"]:

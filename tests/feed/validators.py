@@ -9,20 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.browser import FLAGS
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools" / "validators"
 AXE = TOOLS / "axe" / "axe.min.js"
 XSD = TOOLS / "xsd"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_FLAGS = FLAGS  # the flags every browser test here runs chromium with
 
 
 def vnu_classpath() -> str:

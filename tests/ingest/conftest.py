@@ -1,40 +1,53 @@
 """Fixtures of the ingest tests: settings against the session's real Redis and FerretDB, the app
 in-process behind httpx, and helpers to read the submissions stream and make photos."""
 
-import asyncio
+import base64
 import io
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from nacl.public import PrivateKey, SealedBox
 from PIL import Image
 from starlette.applications import Starlette
 
+from tests.conftest import TokenKeys
 from tests.support.infra import Infra
+from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Event, parse_event
 from xabar.ingest.app import create_app
 from xabar.ingest.config import IngestSettings
 
 ADDRESS_SALT = "test-address-salt-0123456789abcdef0123456789"
+# the newsroom's key pair: ingest seals with the public key, only the tests (the publisher's
+# part) open with the private one
+NEWSROOM_KEY = PrivateKey.generate()
+NEWSROOM_PUBLIC_KEY = base64.b64encode(bytes(NEWSROOM_KEY.public_key)).decode()
+
+
+def unseal(sealed: str) -> bytes:
+    """Open a box sealed to the newsroom's key (what the publisher does)."""
+    return SealedBox(NEWSROOM_KEY).decrypt(base64.b64decode(sealed))
+
 
 MakeSettings = Callable[..., IngestSettings]
 
 
 @pytest.fixture
 def make_settings(
-    infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
 ) -> MakeSettings:
     def make(**overrides: Any) -> IngestSettings:
         values: dict[str, Any] = {
             "redis_url": redis_url,
             "mongodb_url": infra.mongo_url,
             "mongodb_db": mongo_db_name,
-            "jwt_secret": jwt_secret,
+            "token_public_key": token_keys.public,
             "address_salt": ADDRESS_SALT,
+            "newsroom_public_key": NEWSROOM_PUBLIC_KEY,
             "consumer_name": "ingest-test",
             "claim_idle_ms": 200,
             "relay_sweep_s": 0.5,
@@ -89,17 +102,6 @@ async def stream_events(redis: aioredis.Redis, stream: str = SUBMISSIONS_STREAM)
         body, _headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
         out.append(parse_event(body))
     return out
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    """Wait until ``check()`` holds (a deadline against hanging, not a speed assertion)."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 INTAKE = "xabar:ingest:intake"
@@ -175,3 +177,37 @@ def multipart_fields(body: dict[str, Any]) -> dict[str, str]:
     for key, value in (body.get("contact") or {}).items():
         fields[f"contact_{key}"] = value
     return fields
+
+
+def keyed_requests(prefix: str, count: int = 1000, retries: int = 200) -> list[tuple[str, int]]:
+    """``count`` requests under keys of their own plus ``retries`` of them again, shuffled:
+    ``(Idempotency-Key, number)``."""
+    import random
+
+    keys = [f"{prefix}-{n:04d}" for n in range(count)]
+    requests = [(key, n) for n, key in enumerate(keys)]
+    requests += [(key, keys.index(key)) for key in random.Random(7).sample(keys, retries)]
+    random.Random(11).shuffle(requests)
+    return requests
+
+
+def review_event(submission_id: str, version: int, status: str, **data: Any) -> Event:
+    """A ``submission.reviewed`` as the publisher sends it, reviewed now."""
+    from datetime import UTC, datetime
+
+    from tests.support.events import sample
+
+    return sample(
+        "submission.reviewed",
+        aggregate_id=submission_id,
+        version=version,
+        data={
+            "submission_id": submission_id,
+            "status": status,
+            "public_reason": None,
+            "article_url": None,
+            "article_id": None,
+            "reviewed_at": datetime.now(UTC).isoformat(),
+            **data,
+        },
+    )

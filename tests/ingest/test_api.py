@@ -11,10 +11,10 @@ import redis.asyncio as aioredis
 from PIL import Image
 from pymongo import AsyncMongoClient
 
+from tests.conftest import TokenKeys
 from tests.ingest.conftest import (
     INTAKE,
     MakeSettings,
-    eventually,
     jpeg_with_gps,
     moved,
     multipart_fields,
@@ -23,23 +23,25 @@ from tests.ingest.conftest import (
     stored,
     stream_events,
     tip,
+    unseal,
 )
-from xabar.contracts import SUBMISSIONS_STREAM, SubmissionReceived
+from tests.support.waiting import eventually
+from xabar.contracts import SUBMISSIONS_STREAM, Contact, SubmissionReceivedV2
 from xabar.ingest.config import IngestSettings
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role
 
 Mongo = AsyncMongoClient[dict[str, Any]]
 
 
-def _token(jwt_secret: str, role: Role = Role.CONTRIBUTOR) -> str:
-    return TokenCodec(jwt_secret).issue(Principal("ed-1", "Редактор", role))
+def _token(keys: TokenKeys, role: Role = Role.CONTRIBUTOR) -> str:
+    return keys.issue(Principal("ed-1", "Редактор", role))
 
 
-async def _events_for(redis: aioredis.Redis, submission_id: str) -> list[SubmissionReceived]:
+async def _events_for(redis: aioredis.Redis, submission_id: str) -> list[SubmissionReceivedV2]:
     return [
         e
         for e in await stream_events(redis)
-        if isinstance(e, SubmissionReceived) and e.aggregate_id == submission_id
+        if isinstance(e, SubmissionReceivedV2) and e.aggregate_id == submission_id
     ]
 
 
@@ -48,7 +50,7 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
     redis: aioredis.Redis,
     mongo: Mongo,
     settings: IngestSettings,
-    jwt_secret: str,
+    token_keys: TokenKeys,
 ) -> None:
     body = tip()
     raw_photo = jpeg_with_gps((400, 300))
@@ -77,7 +79,7 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
 
     await eventually(published, what="submission.received on the stream")
     (event,) = await _events_for(redis, submission_id)
-    assert event.type == "submission.received" and event.schema_version == 1
+    assert event.type == "submission.received" and event.schema_version == 2
     assert event.producer == "ingest" and event.version == 1
     assert event.correlation_id == "req-photo-1"
     data = event.data
@@ -89,17 +91,19 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
         body["location"],
     )
     assert data.anonymous is False
-    assert data.contact is not None
-    assert data.contact.model_dump() == {
+    # the contact is sealed to the newsroom's key: only its private key opens it
+    assert data.contact_sealed is not None
+    assert Contact.model_validate_json(unseal(data.contact_sealed)).model_dump() == {
         "name": "Фарход",
         "email": "farhod@example.org",
         "phone": "+992935551234",
     }
+    assert doc["contact_sealed"] == data.contact_sealed and "contact" not in doc
     (ref,) = data.attachments
     assert ref.content_type == "image/jpeg" and (ref.width, ref.height) == (400, 300)
 
     # the editor's copy: same bytes as referenced, no EXIF, no GPS
-    token = _token(jwt_secret)
+    token = _token(token_keys)
     photo = await client.get(
         f"/api/v1/attachments/{ref.attachment_id}", headers={"Authorization": f"Bearer {token}"}
     )
@@ -112,9 +116,7 @@ async def test_a_tip_with_a_photo_is_stored_published_and_the_photo_has_no_exif(
         assert img.size == (400, 300)
     assert b"SpyCam" not in photo.content
     assert (await client.get(f"/api/v1/attachments/{ref.attachment_id}")).status_code == 401
-    forged = TokenCodec("another-secret-0123456789abcdef0123456789").issue(
-        Principal("x", "x", Role.CHIEF)
-    )
+    forged = TokenKeys.new().issue(Principal("x", "x", Role.CHIEF))
     refused = await client.get(
         f"/api/v1/attachments/{ref.attachment_id}", headers={"Authorization": f"Bearer {forged}"}
     )
@@ -132,7 +134,7 @@ async def test_an_anonymous_tip_keeps_and_sends_no_contact(
     assert response.status_code == 202
     submission_id = response.json()["submission_id"]
     doc = await stored(mongo[settings.mongodb_db], submission_id)
-    assert doc["contact"] is None
+    assert doc["contact_sealed"] is None
     assert "farhod" not in json.dumps(doc, default=str)
 
     async def published() -> bool:
@@ -140,7 +142,7 @@ async def test_an_anonymous_tip_keeps_and_sends_no_contact(
 
     await eventually(published)
     (event,) = await _events_for(redis, submission_id)
-    assert event.data.anonymous is True and event.data.contact is None
+    assert event.data.anonymous is True and event.data.contact_sealed is None
 
 
 async def test_xss_payloads_do_not_survive_storage_or_the_event(
@@ -161,7 +163,7 @@ async def test_xss_payloads_do_not_survive_storage_or_the_event(
     assert doc["title"] == "Пожар на рынке"
     assert doc["text"] == "Горит склад  у рынка. видео  подробности"
     assert doc["location"] == "Ош"
-    assert doc["contact"]["name"] == "Айбек"
+    assert json.loads(unseal(doc["contact_sealed"]))["name"] == "Айбек"
 
     async def published() -> bool:
         return len(await _events_for(redis, submission_id)) == 1
@@ -356,3 +358,45 @@ async def _drained(db: Any, timeout: float = 120) -> None:
 
     await eventually(no_markers, timeout=timeout, what="the outbox to drain")
     assert await db["submissions"].count_documents({"outbox.0": {"$exists": True}}) == 0
+
+
+async def test_a_truncated_or_mis_encoded_multipart_tip_is_400_and_stores_nothing(
+    client: httpx.AsyncClient, redis: aioredis.Redis, mongo: Mongo, settings: IngestSettings
+) -> None:
+    boundary = "b0undary"
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in multipart_fields(tip()).items()
+    ).encode()
+    photo = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="p.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode() + png()
+    ctype = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    whole = head + photo + f"\r\n--{boundary}--\r\n".encode()
+    truncated = await client.post("/api/v1/submissions", content=head + photo, headers=ctype)
+    assert truncated.status_code == 400, truncated.text
+    assert truncated.json()["error"]["code"] == "malformed_form"
+    latin = whole.replace("Отключили".encode(), "Отключили".encode("cp1251"))
+    mis_encoded = await client.post("/api/v1/submissions", content=latin, headers=ctype)
+    assert mis_encoded.status_code == 400
+    assert mis_encoded.json()["error"]["code"] == "not_utf8"
+    utf16 = json.dumps(tip(), ensure_ascii=False).encode("utf-16")
+    wide = await client.post(
+        "/api/v1/submissions", content=utf16, headers={"content-type": "application/json"}
+    )
+    assert wide.status_code == 400
+    deep = await client.post(
+        "/api/v1/submissions",
+        content=b'{"title":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert deep.status_code == 400 and deep.json()["error"]["code"] == "too_deep"
+    for answer in (truncated, mis_encoded, wide, deep):
+        assert "Traceback" not in answer.text and "Error(" not in answer.text
+    assert await redis.xlen(INTAKE) == 0
+    db = mongo[settings.mongodb_db]
+    assert await db["submissions"].count_documents({}) == 0
+    assert await db["attachments"].count_documents({}) == 0
+    whole_one = await client.post("/api/v1/submissions", content=whole, headers=ctype)
+    assert whole_one.status_code == 202  # the same body, complete, is taken

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from tests.conftest import TokenKeys
 from tests.ingest.conftest import MakeSettings, jpeg_with_gps, multipart_fields, stored, tip
 from tests.support import fuzz
 from xabar.ingest.app import create_app
@@ -16,7 +17,7 @@ from xabar.ingest.app import create_app
 async def test_api_fuzz(
     make_settings: MakeSettings,
     mongo: AsyncMongoClient[dict[str, object]],
-    jwt_secret: str,
+    token_keys: TokenKeys,
     who: str,
 ) -> None:
     # room for every generated submission: the limit itself is tested in test_api
@@ -42,5 +43,5 @@ async def test_api_fuzz(
         if who == "anonymous":
             await asyncio.to_thread(fuzz.run, url, known=known, bodies=bodies)
         else:
-            headers = fuzz.bearer(jwt_secret)
+            headers = fuzz.bearer(token_keys.private)
             await asyncio.to_thread(fuzz.run, url, headers, known=known, only=fuzz.secured)

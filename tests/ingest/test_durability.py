@@ -3,7 +3,6 @@ storing in MongoDB, or while moving, loses nothing and sends once; a thousand co
 a thousand events; either store may be down for a while."""
 
 import asyncio
-import random
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +11,14 @@ import pytest
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
+from tests.conftest import TokenKeys
 from tests.ingest.conftest import (
     ADDRESS_SALT,
     INTAKE,
+    NEWSROOM_PUBLIC_KEY,
     MakeSettings,
-    eventually,
     jpeg_with_gps,
+    keyed_requests,
     moved,
     multipart_fields,
     running,
@@ -26,7 +27,8 @@ from tests.ingest.conftest import (
 )
 from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
-from xabar.contracts import SUBMISSIONS_STREAM, Event, SubmissionReceived, parse_event
+from tests.support.waiting import eventually
+from xabar.contracts import SUBMISSIONS_STREAM, Event, SubmissionReceivedV2, parse_event
 from xabar.ingest.intake import StoredEvent
 from xabar.runtime.localinfra import start_ferretdb, start_redis
 
@@ -53,13 +55,14 @@ def _process(env: dict[str, str], tmp: Path, relay: bool) -> ServiceProcess:
     )
 
 
-def _env(infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str) -> dict[str, str]:
+def _env(infra: Infra, redis_url: str, mongo_db_name: str, keys: TokenKeys) -> dict[str, str]:
     return {
         "XABAR_INGEST_REDIS_URL": redis_url,
         "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
         "XABAR_INGEST_MONGODB_DB": mongo_db_name,
-        "XABAR_INGEST_JWT_SECRET": jwt_secret,
+        "XABAR_INGEST_TOKEN_PUBLIC_KEY": keys.public,
         "XABAR_INGEST_ADDRESS_SALT": ADDRESS_SALT,
+        "XABAR_INGEST_NEWSROOM_PUBLIC_KEY": NEWSROOM_PUBLIC_KEY,
         "XABAR_INGEST_CONSUMER_NAME": "ingest-0",
         "XABAR_INGEST_RELAY_SWEEP_S": "0.5",
         "XABAR_INGEST_CLAIM_IDLE_MS": "500",
@@ -73,10 +76,10 @@ async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_sto
     redis: aioredis.Redis,
     mongo: Mongo,
     mongo_db_name: str,
-    jwt_secret: str,
+    token_keys: TokenKeys,
     tmp_path: Path,
 ) -> None:
-    env = _env(infra, redis_url, mongo_db_name, jwt_secret)
+    env = _env(infra, redis_url, mongo_db_name, token_keys)
     first = await asyncio.to_thread(_process(env, tmp_path, relay=False).start)
     try:
         async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
@@ -108,7 +111,7 @@ async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_sto
         events = [
             e
             for e in await stream_events(redis)
-            if isinstance(e, SubmissionReceived) and e.aggregate_id == submission_id
+            if isinstance(e, SubmissionReceivedV2) and e.aggregate_id == submission_id
         ]
         assert [e.event_id for e in events] == [accepted_event.event_id]
         assert await redis.xlen(SUBMISSIONS_STREAM) == 1
@@ -127,10 +130,10 @@ async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_eac
     redis: aioredis.Redis,
     mongo: Mongo,
     mongo_db_name: str,
-    jwt_secret: str,
+    token_keys: TokenKeys,
     tmp_path: Path,
 ) -> None:
-    env = _env(infra, redis_url, mongo_db_name, jwt_secret)
+    env = _env(infra, redis_url, mongo_db_name, token_keys)
     proc = _process(env, tmp_path, relay=True)
     await asyncio.to_thread(proc.start)
     accepted: dict[str, str] = {}  # submission id -> title, for every 202
@@ -177,7 +180,7 @@ async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_eac
         assert len(titles) == len(docs)
         assert set(accepted) <= set(titles)  # nothing answered 202 is lost
         assert all(titles[s] == t for s, t in accepted.items())
-        events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceived)]
+        events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceivedV2)]
         assert {e.aggregate_id for e in events} == set(titles)  # every stored one is sent
         by_submission: dict[str, set[str]] = {}
         for e in events:
@@ -222,7 +225,7 @@ async def test_a_crash_while_moving_a_batch_stores_it_once_and_resends_with_the_
         assert await mover.drain() == 40
         assert await redis.xlen(INTAKE) == 0
         assert await db["submissions"].count_documents({}) == 40
-        events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceived)]
+        events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceivedV2)]
         assert len(events) == 50  # ten sent twice, each time under its one event id
         assert {e.aggregate_id for e in events} == set(ids)
         by_submission: dict[str, set[str]] = {}
@@ -237,11 +240,7 @@ async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add
 ) -> None:
     # load, not timeouts, is under test here: MongoDB gets all the time it needs
     settings = make_settings(submit_rate_limit=100_000, storage_timeout_s=300)
-    keys = [f"tip-{n:04d}" for n in range(1000)]
-    retried = random.Random(7).sample(keys, 200)
-    requests = [(key, n) for n, key in enumerate(keys)]
-    requests += [(key, keys.index(key)) for key in retried]
-    random.Random(11).shuffle(requests)
+    requests = keyed_requests("tip")
 
     async with running(settings) as (_, client):
 
@@ -266,7 +265,7 @@ async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add
     assert len(by_key) == 1000
     assert all(len(bodies) == 1 for bodies in by_key.values())  # a retry got the first answer
     assert await db["submissions"].count_documents({}) == 1000
-    events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceived)]
+    events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceivedV2)]
     assert len(events) == 1000
     assert len({e.event_id for e in events}) == 1000
     assert {e.aggregate_id for e in events} == ids
@@ -303,7 +302,7 @@ async def test_mongodb_down_a_keyed_tip_is_accepted_one_with_a_photo_refused_eac
     make_settings: MakeSettings, redis: aioredis.Redis, tmp_path: Path
 ) -> None:
     """Without MongoDB a tip without photos is accepted into the intake (its key's record is in
-    Redis: a retry is a replay); a tip with a photo needs MongoDB (GridFS) first: 503, and its
+    Redis: a retry is a replay); a tip with a photo needs MongoDB (for its photo): 503, and its
     retry once MongoDB is back is stored once."""
     server = start_ferretdb(tmp_path / "ferretdb")
     try:

@@ -62,7 +62,7 @@ async def test_while_mongodb_is_down_keyed_tips_without_photos_are_accepted_and_
         assert reposted.status_code == 200
         assert CODE.findall(reposted.text) == [form_id, form_code]
 
-        # a photo is stored in MongoDB (GridFS) before the tip: refused, honestly
+        # a photo is stored in MongoDB (in chunks) before the tip: refused, honestly
         photos = [("photos", ("photo.jpg", jpeg_with_gps(), "image/jpeg"))]
         with_photo = await client.post(
             "/report", data=await _form(client, tip(title="С фото")), files=photos

@@ -7,8 +7,9 @@ import jsonschema
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from tests.conftest import TokenKeys
 from tests.ingest.conftest import jpeg_with_gps, multipart_fields, tip
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role
 
 
 def _check(doc: dict[str, Any], path: str, method: str, response: httpx.Response) -> None:
@@ -41,7 +42,7 @@ async def test_every_route_is_declared(
 
 
 async def test_real_responses_match_the_document(
-    app_client: tuple[Starlette, httpx.AsyncClient], jwt_secret: str
+    app_client: tuple[Starlette, httpx.AsyncClient], token_keys: TokenKeys
 ) -> None:
     app, client = app_client
     doc = (await client.get("/openapi.json")).json()
@@ -69,7 +70,7 @@ async def test_real_responses_match_the_document(
     _check(doc, status_path, "GET", found)
     _check(doc, status_path, "GET", await client.get(receipt["status_url"]))
 
-    token = TokenCodec(jwt_secret).issue(Principal("e", "E", Role.EDITOR))
+    token = token_keys.issue(Principal("e", "E", Role.EDITOR))
     stored = await app.state.service.submissions.get(receipt["submission_id"])
     attachment_id = stored["attachments"][0]["attachment_id"]
     photo = await client.get(

@@ -7,8 +7,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.ingest.conftest import eventually, tip
-from tests.support.events import sample
+from tests.ingest.conftest import moved, review_event, tip
+from tests.support.waiting import eventually
 from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM
 from xabar.runtime.bus import EventBus
 
@@ -25,20 +25,7 @@ async def publisher(redis_url: str) -> AsyncIterator[EventBus]:
 async def _review(
     bus: EventBus, submission_id: str, version: int, status: str, **data: Any
 ) -> bytes:
-    event = sample(
-        "submission.reviewed",
-        aggregate_id=submission_id,
-        version=version,
-        data={
-            "submission_id": submission_id,
-            "status": status,
-            "public_reason": None,
-            "article_url": None,
-            "article_id": None,
-            **data,
-        },
-    )
-    return await bus.publish(event)
+    return await bus.publish(review_event(submission_id, version, status, **data))
 
 
 def _id(entry_id: bytes) -> tuple[int, int]:
@@ -73,6 +60,7 @@ async def test_status_follows_reviews_and_an_older_version_never_rolls_it_back(
         return body
 
     assert (await status())["status"] == "received"
+    await moved(redis)  # the publisher reviews a tip once its submission.received is out
 
     await _consumed(redis, await _review(publisher, submission_id, 2, "in_review"))
     assert (await status())["status"] == "in_review"

@@ -1,6 +1,7 @@
 """Pure rules of ingest (no I/O): validation, plain text, receipt codes, the form's signature,
 and photo cleaning with Pillow."""
 
+import base64
 import html
 import io
 from typing import Any
@@ -9,14 +10,20 @@ import nh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, SealedBox
 from PIL import Image
 from pydantic import ValidationError
 
-from tests.ingest.conftest import jpeg_with_gps, png, tip
+from tests.conftest import TOKEN_KEYS
+from tests.ingest.conftest import NEWSROOM_PUBLIC_KEY, jpeg_with_gps, png, tip, unseal
+from xabar.contracts import Contact
+from xabar.ingest.addresses import AddressHasher, comments_hasher
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.domain import (
     fingerprint,
     hash_receipt_code,
+    is_receipt_code,
     new_receipt_code,
     open_code,
     plain_text,
@@ -27,6 +34,8 @@ from xabar.ingest.domain import (
 from xabar.ingest.errors import FormRejected, IdempotencyConflict, InvalidSubmission, LimitExceeded
 from xabar.ingest.forms import FormSigner, form_to_data, russian_field_errors
 from xabar.ingest.photos import clean_photo
+from xabar.ingest.sealing import Sealer, public_key
+from xabar.runtime.clients import hash_address
 
 XSS = [
     "<script>alert(1)</script>",
@@ -149,25 +158,28 @@ class Clock:
 def test_form_token_refuses_honeypot_fast_forged_and_stale_forms() -> None:
     clock = Clock(1_000_000.0)
     signer = FormSigner(b"k" * 32, min_fill_s=3.0, max_age_s=3600, clock=clock)
-    token = signer.issue()
+    token = signer.issue("client-a")
     with pytest.raises(FormRejected) as fast:
-        signer.check({"form_token": token})
+        signer.check({"form_token": token}, "client-a")
     assert fast.value.reason == "too_fast"
     clock.now += 5
-    nonce = signer.check({"form_token": token, "website": ""}).nonce
+    nonce = signer.check({"form_token": token, "website": ""}, "client-a").nonce
     assert nonce and nonce in token
     with pytest.raises(FormRejected) as honeypot:
-        signer.check({"form_token": token, "website": "http://spam.example"})
+        signer.check({"form_token": token, "website": "http://spam.example"}, "client-a")
     assert honeypot.value.reason == "honeypot"
     issued, nonce_part, _sig = token.split(".")
     with pytest.raises(FormRejected) as forged:
-        signer.check({"form_token": f"{int(issued) - 60_000}.{nonce_part}.{_sig}"})
+        signer.check({"form_token": f"{int(issued) - 60_000}.{nonce_part}.{_sig}"}, "client-a")
     assert forged.value.reason == "bad_token"
+    with pytest.raises(FormRejected) as elsewhere:  # served to another client
+        signer.check({"form_token": token}, "client-b")
+    assert elsewhere.value.reason == "bad_token"
     with pytest.raises(FormRejected):
-        signer.check({})
+        signer.check({}, "client-a")
     clock.now += 7200
     with pytest.raises(FormRejected) as stale:
-        signer.check({"form_token": token})
+        signer.check({"form_token": token}, "client-a")
     assert stale.value.reason == "expired"
 
 
@@ -240,8 +252,9 @@ def test_decompression_bomb_is_refused_before_decoding(side: int) -> None:
 def test_settings_come_from_the_environment_and_refuse_placeholder_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XABAR_INGEST_JWT_SECRET", "j" * 40)
+    monkeypatch.setenv("XABAR_INGEST_TOKEN_PUBLIC_KEY", TOKEN_KEYS.public)
     monkeypatch.setenv("XABAR_INGEST_ADDRESS_SALT", "s" * 40)
+    monkeypatch.setenv("XABAR_INGEST_NEWSROOM_PUBLIC_KEY", NEWSROOM_PUBLIC_KEY)
     monkeypatch.setenv("XABAR_INGEST_TRUSTED_PROXIES", "10.0.0.0/8,::1/128")
     monkeypatch.setenv("XABAR_INGEST_MAX_PHOTOS", "3")
     settings = IngestSettings()
@@ -259,3 +272,50 @@ def test_settings_come_from_the_environment_and_refuse_placeholder_secrets(
     monkeypatch.setenv("XABAR_INGEST_TRUSTED_PROXIES", "10.0.0.0/8, not-a-network")
     with pytest.raises(ValidationError, match="trusted_proxies"):
         IngestSettings()
+
+
+def test_settings_refuse_a_newsroom_key_that_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XABAR_INGEST_TOKEN_PUBLIC_KEY", TOKEN_KEYS.public)
+    monkeypatch.setenv("XABAR_INGEST_ADDRESS_SALT", "s" * 40)
+    for bad in ("", "not base64!", "c2hvcnQ=", base64.b64encode(b"k" * 33).decode()):
+        monkeypatch.setenv("XABAR_INGEST_NEWSROOM_PUBLIC_KEY", bad)
+        with pytest.raises(ValidationError, match="newsroom_public_key"):
+            IngestSettings()
+    monkeypatch.delenv("XABAR_INGEST_NEWSROOM_PUBLIC_KEY")
+    with pytest.raises(ValidationError, match="newsroom_public_key"):
+        IngestSettings()
+
+
+def test_a_sealed_contact_opens_only_with_the_newsrooms_private_key() -> None:
+    sealer = Sealer(public_key(NEWSROOM_PUBLIC_KEY))
+    contact = Contact(name="Фарход", phone="+992935551234")
+    sealed = sealer.seal_contact(contact)
+    assert "Фарход" not in sealed and "992935551234" not in sealed
+    assert sealed != sealer.seal_contact(contact)  # a fresh ephemeral key every time
+    assert Contact.model_validate_json(unseal(sealed)) == contact
+    with pytest.raises(CryptoError):
+        SealedBox(PrivateKey.generate()).decrypt(base64.b64decode(sealed))
+
+
+def test_address_hashes_are_ingests_own_truncated_and_the_tips_change_daily() -> None:
+    secret = b"s" * 40
+    now = [1_000_000.0]
+    tips = AddressHasher(secret, "tips", rotate_s=86_400, clock=lambda: now[0])
+    comments = comments_hasher(secret)
+    first = tips("203.0.113.7")
+    assert first == tips("203.0.113.7") and first != tips("203.0.113.8")
+    assert len(first) == 16  # 64 bits: many addresses behind every hash
+    assert comments("203.0.113.7") not in (first, comments("203.0.113.8"))
+    # the polls' (and every other service's) hash of the same address with the same secret
+    assert first != hash_address("203.0.113.7", secret.decode())
+    assert first[:16] != hash_address("203.0.113.7", secret.decode())[:16]
+    now[0] += 86_400
+    assert tips("203.0.113.7") != first  # another day, another key
+    assert comments_hasher(secret)("203.0.113.7") == comments("203.0.113.7")  # stable
+
+
+def test_receipt_codes_are_recognised_before_anything_is_looked_up() -> None:
+    code = new_receipt_code()
+    assert is_receipt_code(code) and is_receipt_code(code.lower().replace("-", " "))
+    for bad in ("", "X" * 19, "U" * 20, code + "A", "$ne", "A" * 100_000):
+        assert not is_receipt_code(bad)

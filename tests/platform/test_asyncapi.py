@@ -10,6 +10,7 @@ from xabar.devstack.asyncapi import combined, combined_yaml, service_buses
 
 from xabar.contracts import (
     ARTICLES_STREAM,
+    COMMENTS_STREAM,
     POLLS_STREAM,
     REVIEWS_STREAM,
     SUBMISSIONS_STREAM,
@@ -24,11 +25,16 @@ EXPECTED = {
     "ingest": {("send", SUBMISSIONS_STREAM), ("receive", REVIEWS_STREAM)},
     "publisher": {
         ("send", ARTICLES_STREAM),
+        ("send", COMMENTS_STREAM),
         ("send", REVIEWS_STREAM),
         ("receive", SUBMISSIONS_STREAM),
     },
     "polls": {("send", POLLS_STREAM)},
-    "feed": {("receive", ARTICLES_STREAM), ("receive", POLLS_STREAM)},
+    "feed": {
+        ("receive", ARTICLES_STREAM),
+        ("receive", COMMENTS_STREAM),
+        ("receive", POLLS_STREAM),
+    },
 }
 
 
@@ -71,7 +77,13 @@ def test_the_combined_document_is_valid_asyncapi_3_with_every_stream() -> None:
     assert doc["asyncapi"] == "3.0.0"
     assert yaml.safe_load(combined_yaml()) == doc
     addresses = {channel["address"] for channel in doc["channels"].values()}
-    assert addresses == {ARTICLES_STREAM, POLLS_STREAM, REVIEWS_STREAM, SUBMISSIONS_STREAM}
+    assert addresses == {
+        ARTICLES_STREAM,
+        COMMENTS_STREAM,
+        POLLS_STREAM,
+        REVIEWS_STREAM,
+        SUBMISSIONS_STREAM,
+    }
     for ref_holder in (*doc["channels"].values(), *doc["operations"].values()):
         for ref in _refs(ref_holder):
             _resolve(doc, ref)  # every $ref points at something

@@ -85,12 +85,21 @@ def test_service_environment_matches_its_settings(compose: dict[str, Any], name:
     required = {f for f, info in fields.items() if info.is_required()}
     missing = {f for f in required if f"{prefix}{f.upper()}" not in env}
     assert not missing, f"{name} needs {missing}"
+    # editors' tokens: the publisher alone signs; the services that take tokens verify
+    token_vars = {v for v in env if v.startswith(f"{prefix}TOKEN_") and v.endswith("_KEY")}
+    if name == "publisher":
+        assert token_vars == {f"{prefix}TOKEN_PRIVATE_KEY"}
+    elif settings_cls.VERIFIES_TOKENS:
+        assert token_vars == {f"{prefix}TOKEN_PUBLIC_KEY"}
+    else:
+        # the feed verifies tokens for the newsroom's preview only (it runs without one too)
+        assert token_vars == {f"{prefix}TOKEN_PUBLIC_KEY"}, f"{name} verifies previews' tokens"
     assert env[f"{prefix}HOST"] == "0.0.0.0"
     assert env[f"{prefix}PORT"] == str(DEFAULT_PORTS[name])
     assert env[f"{prefix}REDIS_URL"].startswith("redis://redis:")
     assert env[f"{prefix}MONGODB_URL"].startswith("mongodb://mongo:")
     for var, value in env.items():
-        if re.search(r"(SECRET|SALT|PASSWORD)$", var):
+        if re.search(r"(SECRET|SALT|PASSWORD|_KEY)$", var):
             assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (
                 f"{var} must come from the env"
             )

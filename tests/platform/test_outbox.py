@@ -121,7 +121,7 @@ async def test_with_locks_a_racing_change_and_the_relays_removal_both_survive(
         async def writer(n: int) -> None:
             event = sample("article.updated", version=n + 2)
             sent.append(str(event.event_id))
-            async with locks.hold("a1"):
+            async with relay.hold("a1"):  # the lock the relay's passes take
                 await coll.update_one(
                     {"_id": "a1"}, {"$inc": {"edits": 1}, "$push": {"outbox": outbox_entry(event)}}
                 )

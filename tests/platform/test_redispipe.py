@@ -3,14 +3,13 @@ replies, error replies raise, a restarted server (which forgets its scripts) and
 handled, and the first burst of callers shares one connection attempt."""
 
 import asyncio
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from xabar.runtime.localinfra import start_redis
+from xabar.runtime.localinfra import Server
 from xabar.runtime.redispipe import RedisPipe
 
 
@@ -38,9 +37,9 @@ async def test_concurrent_callers_get_their_own_replies_in_the_selected_database
 
 
 async def test_a_killed_server_fails_the_callers_and_a_restarted_one_is_used_again(
-    tmp_path: Path,
+    private_redis: Server,
 ) -> None:
-    server = await asyncio.to_thread(start_redis, tmp_path / "redis")
+    server = private_redis
     pipe = RedisPipe(server.url)
     script = pipe.script("return redis.call('INCR', KEYS[1])")
     try:
@@ -55,7 +54,6 @@ async def test_a_killed_server_fails_the_callers_and_a_restarted_one_is_used_aga
         assert await script(["n"], []) == 3
     finally:
         await pipe.aclose()
-        await asyncio.to_thread(server.stop)
 
 
 async def test_a_server_that_stops_answering_fails_every_waiting_caller_and_is_left(

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import JWT_SECRET
 from tests.support.procs import ServiceProcess, service_process
 from xabar.runtime.protocol import HeaderLimits
 
@@ -23,7 +22,7 @@ BOUNDARY = "xyz"
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    env = {"XABAR_TINY_JWT_SECRET": JWT_SECRET, "XABAR_TINY_LOG_JSON": "false"}
+    env = {"XABAR_TINY_LOG_JSON": "false"}
     tmp: Path = tmp_path_factory.mktemp("tiny")
     proc = service_process("tests.support.tiny_service", env, tmp, "XABAR_TINY_PORT").start()
     yield proc

@@ -16,11 +16,12 @@ from faststream.redis.parser import BinaryMessageFormatV1
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from tests.conftest import TokenKeys
 from tests.support.infra import Infra
 from xabar.contracts import POLLS_STREAM, Event, parse_event
 from xabar.polls.app import create_app
 from xabar.polls.config import PollsSettings
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role
 from xabar.runtime.bus import BusOptions, EventBus
 
 COOKIE_SECRET = "cookie-secret-for-tests-0123456789abcdef"
@@ -31,14 +32,14 @@ SettingsFactory = Callable[..., PollsSettings]
 
 @pytest.fixture
 def make_settings(
-    infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
 ) -> SettingsFactory:
     def make(**overrides: Any) -> PollsSettings:
         values: dict[str, Any] = {
             "redis_url": redis_url,
             "mongodb_url": infra.mongo_url,
             "mongodb_db": mongo_db_name,
-            "jwt_secret": jwt_secret,
+            "token_public_key": token_keys.public,
             "cookie_secret": COOKIE_SECRET,
             "address_salt": ADDRESS_SALT,
             "consumer_name": "polls-test",
@@ -61,8 +62,8 @@ def settings(make_settings: SettingsFactory) -> PollsSettings:
 
 
 @pytest.fixture
-def editor_token(jwt_secret: str) -> str:
-    return TokenCodec(jwt_secret).issue(Principal("ed-1", "Редактор", Role.EDITOR))
+def editor_token(token_keys: TokenKeys) -> str:
+    return token_keys.issue(Principal("ed-1", "Редактор", Role.EDITOR))
 
 
 @pytest.fixture
@@ -140,16 +141,6 @@ async def sink(redis_url: str) -> AsyncIterator[EventSink]:
     await s.bus.stop()
 
 
-async def eventually(
-    condition: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.05)
-
-
 async def create_poll(
     client: httpx.AsyncClient, auth: dict[str, str], **fields: Any
 ) -> dict[str, Any]:
@@ -167,7 +158,7 @@ def polls_env(settings: PollsSettings) -> dict[str, str]:
         "XABAR_POLLS_REDIS_URL": settings.redis_url,
         "XABAR_POLLS_MONGODB_URL": settings.mongodb_url,
         "XABAR_POLLS_MONGODB_DB": settings.mongodb_db,
-        "XABAR_POLLS_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "XABAR_POLLS_TOKEN_PUBLIC_KEY": settings.token_public_key,
         "XABAR_POLLS_COOKIE_SECRET": settings.cookie_secret.get_secret_value(),
         "XABAR_POLLS_ADDRESS_SALT": settings.address_salt.get_secret_value(),
         "XABAR_POLLS_CONSUMER_NAME": settings.consumer_name,

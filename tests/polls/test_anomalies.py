@@ -4,14 +4,8 @@ import httpx
 from prometheus_client import REGISTRY, generate_latest
 from redis.asyncio import Redis
 
-from tests.polls.conftest import (
-    ADDRESS_SALT,
-    SettingsFactory,
-    client_for,
-    create_poll,
-    eventually,
-    running,
-)
+from tests.polls.conftest import ADDRESS_SALT, SettingsFactory, client_for, create_poll, running
+from tests.support.waiting import eventually
 from xabar.polls.voters import address_key
 from xabar.runtime.clients import hash_address
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.conftest import TokenKeys
 from tests.polls.conftest import SettingsFactory
 from tests.support import fuzz
 from xabar.polls.app import create_app
@@ -36,10 +37,10 @@ async def _polls(url: str, auth: dict[str, str]) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("who", ["anonymous", "editor"])
-async def test_api_fuzz(make_settings: SettingsFactory, jwt_secret: str, who: str) -> None:
+async def test_api_fuzz(make_settings: SettingsFactory, token_keys: TokenKeys, who: str) -> None:
     # room for every generated vote: the limits themselves are tested in test_voting
     settings = make_settings(vote_rate_limit=100_000, address_limit=100_000)
-    headers = fuzz.bearer(jwt_secret)
+    headers = fuzz.bearer(token_keys.private)
     with fuzz.served(create_app(settings)) as url:
         polls, options = await _polls(url, headers)
         known = {"poll_id": polls}

@@ -8,9 +8,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from tests.conftest import TokenKeys
 from tests.polls.conftest import EventSink, SettingsFactory, client_for, create_poll, running
 from xabar.contracts import PollClosed, PollOpened, PollTallied
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role
 
 
 def iso(moment: datetime) -> str:
@@ -65,19 +66,21 @@ async def test_polls_breaking_domain_rules_are_refused_in_russian(
     assert message in r.json()["error"]["message"]
 
 
-async def test_authoring_needs_an_editor_token(client: httpx.AsyncClient, jwt_secret: str) -> None:
+async def test_authoring_needs_an_editor_token(
+    client: httpx.AsyncClient, token_keys: TokenKeys
+) -> None:
     body = {"question": "Вопрос?", "options": ["Да", "Нет"]}
     assert (await client.post("/api/v1/polls", json=body)).status_code == 401
-    forged = TokenCodec("x" * 40).issue(Principal("e", "E", Role.CHIEF))
+    forged = TokenKeys.new().issue(Principal("e", "E", Role.CHIEF))
     r = await client.post("/api/v1/polls", json=body, headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
-    contributor = TokenCodec(jwt_secret).issue(Principal("c", "C", Role.CONTRIBUTOR))
+    contributor = token_keys.issue(Principal("c", "C", Role.CONTRIBUTOR))
     r = await client.post(
         "/api/v1/polls", json=body, headers={"Authorization": f"Bearer {contributor}"}
     )
     assert r.status_code == 403
     assert (await client.get("/api/v1/anomalies")).status_code == 401
-    chief = TokenCodec(jwt_secret).issue(Principal("h", "H", Role.CHIEF))
+    chief = token_keys.issue(Principal("h", "H", Role.CHIEF))
     r = await client.post("/api/v1/polls", json=body, headers={"Authorization": f"Bearer {chief}"})
     assert r.status_code == 201
     r = await client.post(

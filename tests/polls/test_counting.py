@@ -8,7 +8,8 @@ import httpx
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from tests.polls.conftest import SettingsFactory, client_for, create_poll, eventually, running
+from tests.polls.conftest import SettingsFactory, client_for, create_poll, running
+from tests.support.waiting import eventually
 from xabar.polls.counter import VoteEntry
 from xabar.polls.repository import VoteLog
 from xabar.runtime.mongo import mongo_client

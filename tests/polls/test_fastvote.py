@@ -86,11 +86,19 @@ async def test_votes_the_lane_takes_and_bodies_it_passes_on(
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": url, "raw_path": url.encode(), "query_string": b"",
-        "root_path": "", "headers": [(b"host", b"polls.test"), (b"content-type", JSON_TYPE)],
-        "client": ("203.0.113.9", 40000), "server": ("polls.test", 80),
-    }  # fmt: skip
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": url,
+        "raw_path": url.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"polls.test"), (b"content-type", JSON_TYPE)],
+        "client": ("203.0.113.9", 40000),
+        "server": ("polls.test", 80),
+    }
     await app(scope, receive, send)
     assert sent[0]["status"] == 413
     assert json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["error"]["code"] == (

@@ -7,8 +7,9 @@ from pathlib import Path
 import httpx
 from redis.asyncio import Redis
 
-from tests.polls.conftest import SettingsFactory, eventually, polls_env, run_cli
+from tests.polls.conftest import SettingsFactory, polls_env, run_cli
 from tests.support.procs import service_process
+from tests.support.waiting import eventually
 from xabar.polls.repository import VoteLog
 from xabar.runtime.mongo import mongo_client
 

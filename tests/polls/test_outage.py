@@ -6,7 +6,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from tests.polls.conftest import SettingsFactory, client_for, create_poll, eventually, running
+from tests.polls.conftest import SettingsFactory, client_for, create_poll, running
+from tests.support.waiting import eventually
 from xabar.runtime.localinfra import start_redis
 
 

@@ -5,9 +5,10 @@ and every authoring route saying the role it needs."""
 import httpx
 import pytest
 
+from tests.conftest import TokenKeys
 from tests.polls.conftest import EventSink, create_poll
 from xabar.contracts import PollClosed, PollOpened
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role
 
 
 async def test_a_poll_is_placed_when_created_and_the_event_says_where(
@@ -82,7 +83,7 @@ async def test_a_bad_placement_is_refused_and_changes_nothing(
 
 
 async def test_editors_see_results_and_flags_readers_cannot_see_yet(
-    client: httpx.AsyncClient, auth: dict[str, str], jwt_secret: str
+    client: httpx.AsyncClient, auth: dict[str, str], token_keys: TokenKeys
 ) -> None:
     pid = (await create_poll(client, auth, results_visibility="after_close"))["poll_id"]
     assert (await client.post(f"/api/v1/polls/{pid}/votes", json={"options": ["o2"]})).is_success
@@ -94,7 +95,7 @@ async def test_editors_see_results_and_flags_readers_cannot_see_yet(
     assert body["status"] == "open" and body["anomalies"] == []
     assert [o["votes"] for o in body["results"]["options"]] == [0, 1]
     assert (await client.get(url)).status_code == 401
-    contributor = TokenCodec(jwt_secret).issue(Principal("c", "C", Role.CONTRIBUTOR))
+    contributor = token_keys.issue(Principal("c", "C", Role.CONTRIBUTOR))
     denied = await client.get(url, headers={"Authorization": f"Bearer {contributor}"})
     assert denied.status_code == 403
     assert (await client.get("/api/v1/polls/nothere1/results", headers=auth)).status_code == 404

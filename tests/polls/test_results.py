@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from tests.conftest import TOKEN_KEYS
 from tests.polls.conftest import ADDRESS_SALT, COOKIE_SECRET
 from xabar.polls.config import PollsSettings
 from xabar.polls.domain import percentages
@@ -110,7 +111,7 @@ def test_voter_cookie_round_trips_and_forgeries_are_ignored() -> None:
 
 def _settings(**overrides: Any) -> PollsSettings:
     values: dict[str, Any] = {
-        "jwt_secret": "j" * 40,
+        "token_public_key": TOKEN_KEYS.public,
         "cookie_secret": COOKIE_SECRET,
         "address_salt": ADDRESS_SALT,
     }
@@ -129,7 +130,7 @@ def test_secrets_are_required(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("XABAR_POLLS_COOKIE_SECRET", "XABAR_POLLS_ADDRESS_SALT"):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(ValidationError, match="cookie_secret"):
-        PollsSettings(jwt_secret="j" * 40, address_salt=ADDRESS_SALT)  # type: ignore[call-arg]
+        PollsSettings(token_public_key=TOKEN_KEYS.public, address_salt=ADDRESS_SALT)  # type: ignore[call-arg]
 
 
 def test_settings_defaults_and_trusted_proxies_from_the_environment(

@@ -8,11 +8,11 @@ from tests.polls.conftest import (
     SettingsFactory,
     client_for,
     create_poll,
-    eventually,
     run_cli,
     running,
     stream_events,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import dlq_stream
 from xabar.polls.bootstrap import build, redis_client
 from xabar.polls.counter import VoteEntry
@@ -167,9 +167,12 @@ async def test_entries_a_crashed_writer_left_pending_are_claimed_and_stored_once
     await polls.service.votes.write(half)
 
     survivor = VoteLogWriter(
-        polls.service.counter.redis, "polls:votes", polls.service.votes,
-        consumer="survivor", claim_idle_ms=100,
-    )  # fmt: skip
+        polls.service.counter.redis,
+        "polls:votes",
+        polls.service.votes,
+        consumer="survivor",
+        claim_idle_ms=100,
+    )
     await asyncio.sleep(0.15)
     assert await survivor.claim_stale() == 20
     assert await survivor.drain() == 50
@@ -223,12 +226,26 @@ def test_log_entries_of_both_layouts_read_the_same() -> None:
         b"seq": b"42",
         b"flag": b"address,subnet",
     }
-    packed = {b"v": b"|".join(old[k] for k in (b"poll", b"voter", b"options", b"addr",
-                                               b"subnet", b"at", b"seq", b"flag"))}  # fmt: skip
-    assert VoteEntry.of(packed) == VoteEntry.of(old) == VoteEntry(
-        "p1", "import:key|odd:7", ("o1", "o3"), "a" * 32, "s" * 32, 1795706040123, 42,
-        ("address", "subnet"),
-    )  # fmt: skip
+    packed = {
+        b"v": b"|".join(
+            old[k]
+            for k in (b"poll", b"voter", b"options", b"addr", b"subnet", b"at", b"seq", b"flag")
+        )
+    }
+    assert (
+        VoteEntry.of(packed)
+        == VoteEntry.of(old)
+        == VoteEntry(
+            "p1",
+            "import:key|odd:7",
+            ("o1", "o3"),
+            "a" * 32,
+            "s" * 32,
+            1795706040123,
+            42,
+            ("address", "subnet"),
+        )
+    )
     unflagged = VoteEntry.of({b"v": b"p1|v1|o2|||5|1|"})
     assert unflagged.flags == () and unflagged.address == "" and unflagged.options == ("o2",)
 

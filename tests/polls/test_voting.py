@@ -113,7 +113,8 @@ async def test_a_form_vote_redirects_to_the_feed_or_to_the_results_page(
             headers=FORM,
         )
         assert r.status_code == 303
-        assert r.headers["location"] == "http://127.0.0.1:8080/#poll"
+        # what was counted and which tally holds it go back with the reader, before the fragment
+        assert r.headers["location"] == f"http://127.0.0.1:8080/?voted={pid}.o1-o3&tally=1#poll"
         assert "xabar_voter=" in r.headers["set-cookie"]
         results = (await reader.get(f"/api/v1/polls/{pid}")).json()["results"]
         assert [o["votes"] for o in results["options"]] == [1, 0, 1]
@@ -220,7 +221,22 @@ async def test_a_form_vote_goes_back_to_the_sites_page_it_came_from_and_says_the
         r = await reader.post(
             f"/api/v1/polls/{pid}/votes", data={"option": "o2"}, headers={"Referer": came_from}
         )
-        assert (r.status_code, r.headers["location"]) == (303, came_from)
+        # the page is told what was counted and which tally (its version) includes it
+        assert (r.status_code, r.headers["location"]) == (
+            303,
+            f"{came_from}?voted={pid}.o2&tally=1",
+        )
+    async with client_for(app) as reader:
+        r = await reader.post(
+            f"/api/v1/polls/{pid}/votes",
+            data={
+                "option": "o1",
+                "return_to": f"http://127.0.0.1:8080/news?page=2&voted={pid}.o2&tally=1#poll-x",
+            },
+        )
+        assert r.headers["location"] == (
+            f"http://127.0.0.1:8080/news?page=2&voted={pid}.o1&tally=2#poll-x"
+        )
     async with client_for(app) as reader:
         r = await reader.post(
             f"/api/v1/polls/{pid}/votes",
@@ -232,7 +248,7 @@ async def test_a_form_vote_goes_back_to_the_sites_page_it_came_from_and_says_the
         r = await reader.post(f"/api/v1/polls/{pid}/votes", data={"option": "o1"})
         assert (r.status_code, r.headers["location"]) == (303, f"/polls/{pid}?vote=ok")
         page = await reader.get(r.headers["location"])
-        assert "Ваш выбор: А." in page.text and "Всего голосов: 2" in page.text
+        assert "Ваш выбор: А." in page.text and "Всего голосов: 3" in page.text
         assert "xabar_voted=" in page.headers["set-cookie"]  # said once: cleared
         again = await reader.get(f"/polls/{pid}")
         assert "Ваш выбор" not in again.text

@@ -2,11 +2,11 @@
 tokens of every role, a fake ingest photo endpoint on a local port, stream readers."""
 
 import asyncio
+import base64
 import io
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,13 +16,17 @@ import pytest
 import redis.asyncio as aioredis
 import uvicorn
 from faststream.redis.parser import BinaryMessageFormatV1
+from nacl.public import PrivateKey
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.conftest import TokenKeys
 from tests.support.infra import Infra
+from tests.support.serving import in_own_task
+from tests.support.waiting import eventually
 from xabar.contracts import (
     ARTICLES_STREAM,
     AttachmentRef,
@@ -34,22 +38,16 @@ from xabar.contracts import (
 )
 from xabar.publisher.app import Publisher, create_app
 from xabar.publisher.config import PublisherSettings
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role, TokenIssuer, TokenVerifier
 from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import free_port
 
 SettingsFactory = Callable[..., PublisherSettings]
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not met within {timeout}s")
+# the newsroom's key pair: ingest seals reporters' contacts to the public key, the publisher
+# opens them with the private one
+NEWSROOM_KEY = PrivateKey.generate()
+NEWSROOM_PRIVATE_KEY = base64.b64encode(bytes(NEWSROOM_KEY)).decode()
+NEWSROOM_PUBLIC_KEY = base64.b64encode(bytes(NEWSROOM_KEY.public_key)).decode()
 
 
 async def stream_events(redis: aioredis.Redis, stream: str = ARTICLES_STREAM) -> list[Event]:
@@ -72,7 +70,8 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url,
         "MONGODB_URL": settings.mongodb_url,
         "MONGODB_DB": settings.mongodb_db,
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "TOKEN_PRIVATE_KEY": settings.token_private_key.get_secret_value(),
+        "NEWSROOM_PRIVATE_KEY": settings.newsroom_private_key.get_secret_value(),
         "CONSUMER_NAME": settings.consumer_name,
         "CLAIM_IDLE_MS": str(settings.claim_idle_ms),
         "SCHEDULER_INTERVAL_S": str(settings.scheduler_interval_s),
@@ -89,14 +88,15 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
 
 @pytest.fixture
 def make_settings(
-    infra: Infra, redis_url: str, mongo_db_name: str, jwt_secret: str
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
 ) -> SettingsFactory:
     def make(**overrides: Any) -> PublisherSettings:
         values: dict[str, Any] = {
             "redis_url": redis_url,
             "mongodb_url": infra.mongo_url,
             "mongodb_db": mongo_db_name,
-            "jwt_secret": jwt_secret,
+            "token_private_key": token_keys.private,
+            "newsroom_private_key": NEWSROOM_PRIVATE_KEY,
             "consumer_name": "publisher-test",
             "claim_idle_ms": 200,
             "relay_sweep_s": 0.3,
@@ -117,7 +117,7 @@ class Harness:
     client: httpx.AsyncClient
     parts: Publisher
     settings: PublisherSettings
-    codec: TokenCodec
+    codec: TokenIssuer
 
     def token(
         self, role: Role = Role.EDITOR, editor_id: str | None = None, name: str = "Тест"
@@ -142,34 +142,15 @@ async def running(settings: PublisherSettings, **app_kw: Any) -> AsyncIterator[H
             client,
             app.state.publisher,
             settings,
-            TokenCodec(settings.jwt_secret.get_secret_value()),
+            TokenIssuer(settings.token_private_key.get_secret_value(), None),
         )
 
 
-@asynccontextmanager
-async def running_in_task(settings: PublisherSettings, **app_kw: Any) -> AsyncIterator[Harness]:
-    """``running`` entered and left by one task of its own: the broker's task groups must be left
-    by the task that entered them, and a fixture's setup and teardown may run in different
-    tasks."""
-    ready: asyncio.Future[Harness] = asyncio.get_running_loop().create_future()
-    done = asyncio.Event()
-
-    async def hold() -> None:
-        try:
-            async with running(settings, **app_kw) as h:
-                ready.set_result(h)
-                await done.wait()
-        except BaseException as exc:
-            if not ready.done():
-                ready.set_exception(exc)
-            raise
-
-    task = asyncio.create_task(hold())
-    try:
-        yield await ready
-    finally:
-        done.set()
-        await task
+def running_in_task(
+    settings: PublisherSettings, **app_kw: Any
+) -> AbstractAsyncContextManager[Harness]:
+    """``running`` entered and left by one task of its own (``tests.support.serving``)."""
+    return in_own_task(running(settings, **app_kw))
 
 
 @pytest.fixture
@@ -244,10 +225,10 @@ class FakeIngest:
 
 
 @pytest.fixture
-async def fake_ingest(jwt_secret: str) -> AsyncIterator[FakeIngest]:
+async def fake_ingest(token_keys: TokenKeys) -> AsyncIterator[FakeIngest]:
     """Only ingest's photo endpoint, on a real local port; it checks the bearer token as ingest
     does (role contributor or up, same shared secret)."""
-    codec = TokenCodec(jwt_secret)
+    codec = TokenVerifier(token_keys.public, None)
     state = FakeIngest("", {}, [])
 
     async def attachment(request: Request) -> Response:

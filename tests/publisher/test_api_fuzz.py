@@ -7,8 +7,10 @@ import asyncio
 import httpx
 import pytest
 
-from tests.publisher.conftest import SettingsFactory, eventually, jpeg, send_tip, tip
+from tests.conftest import TokenKeys
+from tests.publisher.conftest import SettingsFactory, jpeg, send_tip, tip
 from tests.support import fuzz
+from tests.support.waiting import eventually
 from xabar.publisher.app import create_app
 from xabar.runtime.auth import Role
 
@@ -47,9 +49,9 @@ def _chief_only(operation: fuzz.Operation) -> bool:
 
 @pytest.mark.parametrize("who", ["anonymous", "editor", "chief"])
 async def test_api_fuzz(
-    make_settings: SettingsFactory, redis_url: str, jwt_secret: str, who: str
+    make_settings: SettingsFactory, redis_url: str, token_keys: TokenKeys, who: str
 ) -> None:
-    editor = fuzz.bearer(jwt_secret, Role.EDITOR)
+    editor = fuzz.bearer(token_keys.private, Role.EDITOR)
     with fuzz.served(create_app(make_settings())) as url:
         known = await _items(url, redis_url, editor)
         if who == "anonymous":
@@ -57,5 +59,5 @@ async def test_api_fuzz(
         elif who == "editor":
             await asyncio.to_thread(fuzz.run, url, editor, known=known, only=fuzz.secured)
         else:  # what only a chief may do: the editors' accounts
-            chief = fuzz.bearer(jwt_secret, Role.CHIEF)
+            chief = fuzz.bearer(token_keys.private, Role.CHIEF)
             await asyncio.to_thread(fuzz.run, url, chief, known=known, only=_chief_only)

@@ -3,6 +3,10 @@
 The routes are read from the app itself (recursively), so a route added later without a token
 check, or missing from the tables below, fails this test."""
 
+import base64
+import hashlib
+import hmac
+import json
 import os
 import re
 import subprocess
@@ -14,8 +18,9 @@ import jwt
 import pytest
 from starlette.routing import BaseRoute, Mount, Route
 
+from tests.conftest import TokenKeys
 from tests.publisher.conftest import Harness, SettingsFactory, env_of, running
-from xabar.runtime.auth import AUDIENCE, ISSUER, Principal, Role, TokenCodec
+from xabar.runtime.auth import AUDIENCE, ISSUER, Principal, Role, TokenIssuer, TokenVerifier
 
 PUBLIC = {
     ("GET", "/healthz"),
@@ -29,6 +34,7 @@ PUBLIC = {
 C, E, X = Role.CONTRIBUTOR, Role.EDITOR, Role.CHIEF
 MINIMUM: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/auth/me"): C,
+    ("POST", "/api/v1/auth/logout"): C,
     ("GET", "/api/v1/editors"): X,
     ("POST", "/api/v1/editors"): X,
     ("GET", "/api/v1/articles"): C,
@@ -56,6 +62,18 @@ MINIMUM: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/inbox/{submission_id}/reject"): E,
     ("POST", "/api/v1/media"): E,
     ("GET", "/api/v1/audit"): E,
+    ("GET", "/api/v1/comments"): E,
+    ("GET", "/api/v1/comments/{comment_id}"): E,
+    ("POST", "/api/v1/comments/{comment_id}/approve"): E,
+    ("POST", "/api/v1/comments/{comment_id}/reject"): E,
+    ("POST", "/api/v1/comments/{comment_id}/spam"): E,
+    ("POST", "/api/v1/comments/{comment_id}/edit"): E,
+    ("POST", "/api/v1/comments/{comment_id}/block"): E,
+    ("POST", "/api/v1/comments/bulk-approve"): E,
+    ("GET", "/api/v1/comment-blocks"): E,
+    ("DELETE", "/api/v1/comment-blocks/{client_hash}"): E,
+    ("POST", "/api/v1/articles/{article_id}/comments/close"): E,
+    ("POST", "/api/v1/articles/{article_id}/comments/open"): E,
 }
 
 
@@ -77,48 +95,45 @@ def concrete(path: str) -> str:
     return re.sub(r"{version}", "1", re.sub(r"{(?!version)[^}]+}", "0" * 32, path))
 
 
-def bad_tokens(secret: str) -> dict[str, dict[str, str]]:
+def hs256(claims: dict[str, object], key: bytes) -> str:
+    """A JWT signed HS256 by hand (PyJWT refuses to, with a key that looks like a public key)."""
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    signature = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(signature)}"
+
+
+def bad_tokens(keys: TokenKeys) -> dict[str, dict[str, str]]:
     chief = Principal("chief-1", "Главный", Role.CHIEF)
     now = datetime.now(UTC)
-    none_alg = jwt.encode(
-        {
-            "sub": "chief-1",
-            "role": "chief",
-            "iat": now,
-            "exp": now + timedelta(minutes=5),
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-        },
-        key=None,
-        algorithm="none",
-    )
-    wrong_audience = jwt.encode(
-        {
-            "sub": "chief-1",
-            "role": "chief",
-            "iat": now,
-            "exp": now + timedelta(minutes=5),
-            "iss": ISSUER,
-            "aud": "somebody-else",
-        },
-        secret,
-        algorithm="HS256",
-    )
+    stamp = int(now.timestamp())
+    claims: dict[str, object] = {
+        "sub": "chief-1",
+        "role": "chief",
+        "iat": stamp,
+        "exp": stamp + 300,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+    }
+    signer = TokenIssuer(keys.private, None).private
+    none_alg = jwt.encode(claims, key=None, algorithm="none")
+    wrong_audience = jwt.encode({**claims, "aud": "somebody-else"}, signer, algorithm="EdDSA")
+    # the public key is public: a token "signed" HS256 with it must not pass as ours
+    confused = hs256(claims, keys.public.encode())
     return {
         "missing": {},
         "empty bearer": {"Authorization": "Bearer "},
         "malformed": {"Authorization": "Bearer not.a.jwt"},
         "other scheme": {"Authorization": "Basic Y2hpZWY6cGFzc3dvcmQ="},
-        "expired": {
-            "Authorization": "Bearer "
-            + TokenCodec(secret).issue(chief, now=now - timedelta(hours=3))
-        },
-        "forged signature": {
-            "Authorization": "Bearer "
-            + TokenCodec("another-secret-0123456789abcdef0123456789").issue(chief)
-        },
+        "expired": {"Authorization": "Bearer " + keys.issue(chief, now=now - timedelta(hours=3))},
+        "forged signature": {"Authorization": "Bearer " + TokenKeys.new().issue(chief)},
         "alg none": {"Authorization": f"Bearer {none_alg}"},
         "wrong audience": {"Authorization": f"Bearer {wrong_audience}"},
+        "HS256 with the public key": {"Authorization": f"Bearer {confused}"},
     }
 
 
@@ -130,7 +145,7 @@ async def test_every_route_is_either_public_or_in_the_role_table(harness: Harnes
 
 
 async def test_every_non_public_route_refuses_bad_tokens_401_and_low_roles_403(
-    harness: Harness, jwt_secret: str
+    harness: Harness, token_keys: TokenKeys
 ) -> None:
     h = harness
     routes = set(enumerate_routes(h.app.routes))
@@ -138,7 +153,7 @@ async def test_every_non_public_route_refuses_bad_tokens_401_and_low_roles_403(
     for method, path in sorted(routes - PUBLIC):
         minimum = MINIMUM[(method, path)]
         url = concrete(path)
-        for name, headers in bad_tokens(jwt_secret).items():
+        for name, headers in bad_tokens(token_keys).items():
             resp = await h.client.request(method, url, headers=headers, json={"title": "x"})
             assert resp.status_code == 401, (method, path, name, resp.text)
             assert resp.json()["error"]["code"] == "unauthorized"
@@ -167,8 +182,8 @@ async def test_public_routes_answer_without_a_token(harness: Harness) -> None:
     assert resp.json()["error"]["code"] == "invalid_credentials"
 
 
-async def test_login_gives_a_token_other_services_verify_with_the_shared_secret(
-    harness: Harness, jwt_secret: str
+async def test_login_gives_a_token_other_services_verify_with_the_public_key(
+    harness: Harness, token_keys: TokenKeys
 ) -> None:
     h = harness
     await h.parts.editors.create(
@@ -181,7 +196,8 @@ async def test_login_gives_a_token_other_services_verify_with_the_shared_secret(
     body = resp.json()
     assert body["editor"]["role"] == "editor"
     assert body["expires_in"] == h.settings.token_ttl_s
-    principal = TokenCodec(jwt_secret).verify(body["access_token"])  # as ingest/polls would
+    principal = TokenVerifier(token_keys.public, None).verify(body["access_token"])  # as polls
+    assert jwt.get_unverified_header(body["access_token"])["alg"] == "EdDSA"
     assert (principal.name, principal.role) == ("Редактор", Role.EDITOR)
     me = await h.client.get(
         "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}

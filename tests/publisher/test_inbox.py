@@ -9,13 +9,13 @@ from tests.publisher.conftest import (
     FakeIngest,
     Harness,
     SettingsFactory,
-    eventually,
     jpeg,
     running_in_task,
     send_tip,
     stream_events,
     tip,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import REVIEWS_STREAM, AttachmentRef, SubmissionReviewed, SubmissionStatus
 from xabar.runtime.localinfra import free_port
 

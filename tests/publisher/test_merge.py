@@ -130,3 +130,16 @@ def test_no_text_of_either_side_is_ever_lost() -> None:
         assert diff3(base, mine, base)[0] == mine
         assert diff3(base, base, theirs)[0] == theirs
         assert diff3(base, mine, mine)[0] == mine
+
+
+def test_two_versions_are_aligned_side_by_side() -> None:
+    from xabar.publisher.merge import side_by_side
+
+    rows = side_by_side([P[0], P[1], P[2]], [P[0], "<p>новый</p>", P[2], P[3]])
+    assert [(r.kind, r.before, r.after) for r in rows] == [
+        ("same", P[0], P[0]),
+        ("changed", P[1], "<p>новый</p>"),
+        ("same", P[2], P[2]),
+        ("added", "", P[3]),
+    ]
+    assert [r.kind for r in side_by_side([P[0]], [])] == ["removed"]

@@ -21,11 +21,11 @@ from tests.publisher.conftest import (
     SettingsFactory,
     create_article,
     env_of,
-    eventually,
     publish,
     running_in_task,
     stream_events,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import AggregateEvent, ArticlePublished, ArticleUpdated, Event
 from xabar.publisher.relay import MarkedRelay
 from xabar.runtime.bus import EventBus

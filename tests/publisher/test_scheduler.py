@@ -11,18 +11,19 @@ import pytest
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
+from tests.conftest import TokenKeys
 from tests.publisher.conftest import (
     Harness,
     SettingsFactory,
     create_article,
     env_of,
-    eventually,
     running_in_task,
     stream_events,
 )
 from tests.support.procs import service_process
+from tests.support.waiting import eventually
 from xabar.contracts import ArticlePublished
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role
 
 
 @pytest.mark.slow
@@ -31,12 +32,12 @@ async def test_an_embargo_that_passes_while_the_service_is_down_is_published_onc
     tmp_path: Path,
     redis: aioredis.Redis,
     mongo: AsyncMongoClient[dict[str, Any]],
-    jwt_secret: str,
+    token_keys: TokenKeys,
 ) -> None:
     settings = make_settings(scheduler_interval_s=0.5)
     env = env_of(settings)
     first = service_process("xabar.publisher", env, tmp_path, "XABAR_PUBLISHER_PORT")
-    token = TokenCodec(jwt_secret).issue(Principal("editor-1", "Редактор", Role.EDITOR))
+    token = token_keys.issue(Principal("editor-1", "Редактор", Role.EDITOR))
     auth = {"Authorization": f"Bearer {token}"}
     await asyncio.to_thread(first.start)
     try:

@@ -10,16 +10,17 @@ from typing import Any
 import redis.asyncio as aioredis
 from PIL import Image
 
+from tests.conftest import TokenKeys
 from tests.publisher.conftest import (
     FakeIngest,
     SettingsFactory,
-    eventually,
     jpeg,
     running,
     send_tip,
     stream_events,
     tip,
 )
+from tests.support.waiting import eventually
 from xabar.contracts import (
     REVIEWS_STREAM,
     ArticlePublished,
@@ -27,7 +28,7 @@ from xabar.contracts import (
     SubmissionReviewed,
     SubmissionStatus,
 )
-from xabar.runtime.auth import Role, TokenCodec
+from xabar.runtime.auth import Role, TokenVerifier
 
 
 def ref(attachment_id: str, data: bytes) -> AttachmentRef:
@@ -46,7 +47,7 @@ async def test_tip_accepted_edited_twice_and_published_reaches_the_stream_with_i
     fake_ingest: FakeIngest,
     redis_url: str,
     redis: aioredis.Redis,
-    jwt_secret: str,
+    token_keys: TokenKeys,
 ) -> None:
     first, second = jpeg(color=(10, 200, 10)), jpeg(color=(10, 10, 200))
     fake_ingest.photos = {"att-1": first, "att-2": second}
@@ -78,7 +79,7 @@ async def test_tip_accepted_edited_twice_and_published_reaches_the_stream_with_i
         )
         assert article["slug"] == "otkliuchili-svet-v-khudzhande"
         # the photos: copied with a token ingest accepts, served publicly from our own media
-        codec = TokenCodec(jwt_secret)
+        codec = TokenVerifier(token_keys.public, None)
         assert sorted(a for a, _ in fake_ingest.requests) == ["att-1", "att-2"]
         for _, header in fake_ingest.requests:
             assert codec.verify(header.removeprefix("Bearer ")).role == Role.EDITOR

@@ -6,14 +6,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from tests.publisher.conftest import (
-    Harness,
-    create_article,
-    eventually,
-    jpeg,
-    publish,
-    stream_events,
-)
+from tests.publisher.conftest import Harness, create_article, jpeg, publish, stream_events
+from tests.support.waiting import eventually
 from xabar.contracts import ArticlePublished, ArticleUnpublished, ArticleUpdated
 from xabar.runtime.auth import Role
 

@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.applications import Starlette
 
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role, TokenIssuer
 from xabar.runtime.localinfra import free_port
 
 Operation = APIOperation[Any, Any, Any, Any]
@@ -236,6 +236,6 @@ def _with_items(
     return strategy
 
 
-def bearer(secret: str, role: Role = Role.EDITOR) -> dict[str, str]:
-    token = TokenCodec(secret).issue(Principal(f"fuzz-{role.value}", "Фаззер", role))
+def bearer(private_key: str, role: Role = Role.EDITOR) -> dict[str, str]:
+    token = TokenIssuer(private_key, None).issue(Principal(f"fuzz-{role.value}", "Фаззер", role))
     return {"Authorization": f"Bearer {token}"}

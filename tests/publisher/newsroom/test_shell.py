@@ -5,16 +5,19 @@ the page guard's roles and the error pages."""
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
+from babel.dates import format_datetime
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tests.publisher.conftest import SettingsFactory, running_in_task
+from tests.publisher.conftest import SettingsFactory, create_article, publish, running_in_task
 from tests.publisher.newsroom.conftest import ORIGIN, PASSWORD, Newsroom, csrf_of
-from xabar.publisher.newsroom.render import asset_version
+from xabar.publisher.newsroom.render import Dates, asset_version
 from xabar.publisher.newsroom.web import SESSION_COOKIE, PageRouter, current, posted, safe_next
 from xabar.publisher.repositories.sessions import SessionStore
 from xabar.runtime.auth import Principal, Role
@@ -327,7 +330,12 @@ async def test_every_newsroom_page_but_the_login_needs_a_session(newsroom: Newsr
         and route.name.startswith("newsroom.")
         and route.name not in ("newsroom.static", "newsroom.bare")
     ]
-    public = {"newsroom.login_page", "newsroom.login_submit"}
+    public = {  # the login form, and a one-time password link (the link is the proof)
+        "newsroom.login_page",
+        "newsroom.login_submit",
+        "newsroom.reset_form",
+        "newsroom.reset_submit",
+    }
     checked = 0
     for route in pages:
         path = re.sub(r"{[^}]+}", "0" * 32, route.path)
@@ -346,3 +354,38 @@ async def test_every_newsroom_page_but_the_login_needs_a_session(newsroom: Newsr
             assert anon.headers["location"].startswith("/login?next="), (method, path)
             checked += 1
     assert checked >= 2
+
+
+async def test_today_lists_what_waits_for_review_is_scheduled_and_was_published(
+    newsroom: Newsroom,
+) -> None:
+    h = newsroom.h
+    published = await create_article(h, title="Опубликованная новость", countries=["KZ"])
+    await publish(h, published["article_id"])
+    waiting = await create_article(h, Role.CONTRIBUTOR, title="Черновик автора")
+    submitted = await h.client.post(
+        f"/api/v1/articles/{waiting['article_id']}/submit",
+        headers=h.auth(Role.CONTRIBUTOR, "contributor-1"),
+    )
+    assert submitted.status_code == 200, submitted.text
+    email = await newsroom.editor(Role.EDITOR)
+    await newsroom.login(email)
+    today = await newsroom.client.get("/")
+    assert today.status_code == 200
+    assert "Опубликованная новость" in today.text
+    assert "Черновик автора" in today.text
+    assert "KZ" in today.text
+
+
+def test_times_are_russian_in_the_newsrooms_zone_as_babel_writes_them() -> None:
+    zone = ZoneInfo("Asia/Almaty")
+    dates = Dates(zone)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for hours in range(0, 24 * 366, 37):
+        moment = start + timedelta(hours=hours)
+        assert dates.when(moment) == format_datetime(
+            moment, "d\xa0MMMM\xa0y, HH:mm", tzinfo=zone, locale="ru"
+        )
+    assert dates.when(datetime(2026, 3, 7, 9, 5, tzinfo=UTC)) == "7\xa0марта\xa02026, 14:05"
+    assert dates.day(datetime(2026, 12, 31, 20, 0, tzinfo=UTC)) == "1\xa0января\xa02027"
+    assert dates.when(None) == "—"

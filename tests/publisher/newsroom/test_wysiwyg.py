@@ -3,12 +3,10 @@ newsroom page of the tests' own served by the real app: it loads under the newsr
 its toolbar speaks Russian and passes axe-core, and what a journalist formats (a subheading,
 bold, a link) reaches the server as HTML in the textarea's own form field."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from html import escape
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -16,6 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from tests.publisher.conftest import SettingsFactory, running_in_task
 from tests.publisher.newsroom.conftest import PASSWORD, Newsroom
 from tests.support.browser import axe_violations, chromium, screenshots, watch_csp
+from tests.support.serving import over_http
 from xabar.publisher.newsroom.deps import Newsroom as NewsroomParts
 from xabar.publisher.newsroom.web import PageRouter, posted
 from xabar.runtime.auth import Role
@@ -63,18 +62,8 @@ async def served(make_settings: SettingsFactory) -> AsyncIterator[tuple[str, New
     async with running_in_task(settings, newsroom_pages=(demo,)) as h:
         newsroom = Newsroom(h)
         await newsroom.editor(Role.EDITOR, "writer@xabar.test")
-        config = uvicorn.Config(
-            h.app, host="127.0.0.1", port=port, log_config=None, lifespan="off", ws="none"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}", newsroom
-        finally:
-            server.should_exit = True
-            await task
+        async with over_http(h.app, port) as url:
+            yield url, newsroom
 
 
 @pytest.fixture

@@ -46,7 +46,12 @@ def create_app(
     )
     now = clock or (lambda: datetime.now(UTC))
     redis = settings.redis_client()
-    cache = PageCache(settings.page_cache_entries, max_bytes=settings.page_cache_mb << 20)
+    cache = PageCache(
+        settings.page_cache_entries,
+        max_bytes=settings.page_cache_mb << 20,
+        variant_entries=settings.vote_variants,
+        variant_bytes=settings.vote_variants_mb << 20,
+    )
     read_model = ReadModel(redis)
     projector = Projector(redis, on_revision=cache.observe)
     if settings.projector:
@@ -58,7 +63,7 @@ def create_app(
     deps = Deps(
         settings=settings,
         cache=cache,
-        pages=Pages(settings, read_model, env, now, policy=policy),
+        pages=Pages(settings, read_model, env, now, policy=policy, revisions=cache),
         feeds=feeds,
         api=JsonApi(settings, read_model, now),
         assets=load_assets(),

@@ -10,6 +10,11 @@ rendered, give or take the pub/sub delivery (about a millisecond) and at most on
 Invalidation is by events, never by timers; pages with relative dates ("Сегодня") also expire at
 the next local midnight.
 
+Besides the pages under their URLs, the cache keeps variants of them (``get_variant``): a page as
+a reader sees it right after voting in its poll (``xabar.feed.votes.split_vote``), one per
+page, poll and choice, in a store of its own with its own bounds, so that variants never push
+pages out. They follow the same revision.
+
 Serving a cached page costs a dict look-up, an integer comparison and a clock read: no I/O.
 Each page is compressed once, when it is rendered (gzip and brotli), and sent in the coding the
 request's ``Accept-Encoding`` prefers, with ``Vary: Accept-Encoding``. Conditional GET: a
@@ -38,6 +43,9 @@ from starlette.responses import Response
 
 from xabar.feed import scripts
 from xabar.feed.dates import http_date
+from xabar.runtime.workers import Worker
+
+LISTEN_S = 0.5  # how long one wait for a pushed revision lasts
 
 log = logging.getLogger("xabar.feed.cache")
 
@@ -80,6 +88,9 @@ class Rendered:
     variants: tuple[Variant, ...] = ()
     size: int = 0  # bytes held by every variant
     route: str = "unmatched"  # the route template it was rendered for (metrics' label)
+    # a page after a vote: the version of the voted poll's tally it shows (0: none yet);
+    # None: the vote is not one this page shows (it was rendered as the page itself)
+    vote_tally: int | None = None
 
     def __post_init__(self) -> None:
         self.etag = blake2b(self.body, digest_size=16).hexdigest()
@@ -207,10 +218,36 @@ def respond(page: Rendered, headers: Headers) -> Response:
     return CachedResponse(page.status, variant.body, variant.headers)
 
 
+class _Store:
+    """Pages by key, bounded by entries and by bytes, least recently stored first out."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.entries: OrderedDict[Hashable, Rendered] = OrderedDict()
+
+    def put(self, key: Hashable, page: Rendered) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old.size
+        self.entries[key] = page
+        self.bytes += page.size
+        while len(self.entries) > 1 and (
+            len(self.entries) > self.max_entries or self.bytes > self.max_bytes
+        ):
+            _, dropped = self.entries.popitem(last=False)
+            self.bytes -= dropped.size
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.bytes = 0
+
+
 class PageCache:
     """Rendered pages by key (the canonical URL); one render at a time per key (concurrent
     misses share it). Bounded by entries and by the bytes its pages hold, least recently
-    rendered first out."""
+    rendered first out; the variants of pages after a vote are bounded apart."""
 
     def __init__(
         self,
@@ -218,48 +255,78 @@ class PageCache:
         clock: Callable[[], float] = time.time,
         *,
         max_bytes: int = 32 << 20,
+        variant_entries: int = 512,
+        variant_bytes: int = 8 << 20,
     ) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
         self.clock = clock
         self.revision = 0
-        self.bytes = 0
-        self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
+        self._pages = _Store(max_entries, max_bytes)
+        self._variants = _Store(variant_entries, variant_bytes)
         self._inflight: dict[Hashable, asyncio.Future[Rendered]] = {}
+        self._moved: asyncio.Event | None = None  # set when the revision moves
+
+    @property
+    def max_entries(self) -> int:
+        return self._pages.max_entries
+
+    @property
+    def bytes(self) -> int:
+        return self._pages.bytes
+
+    @property
+    def variant_count(self) -> int:
+        return len(self._variants.entries)
 
     def observe(self, revision: int) -> None:
         """The served read model reached ``revision``: older pages are stale from now on."""
         if revision > self.revision:
             self.revision = revision
+            self._wake()
 
     def reset(self, revision: int) -> None:
         """The revision went back (Redis was emptied): forget everything."""
-        self._entries.clear()
-        self.bytes = 0
+        self._pages.clear()
+        self._variants.clear()
         self.revision = revision
+        self._wake()
 
-    def get(self, key: Hashable) -> Rendered | None:
-        page = self._entries.get(key)
+    def _wake(self) -> None:
+        if self._moved is not None:
+            self._moved.set()
+            self._moved = None
+
+    async def moved_past(self, revision: int, within: float) -> bool:
+        """Wait until the revision is past ``revision``, at most ``within`` seconds; whether
+        it is."""
+        if self.revision <= revision and within > 0:
+            if self._moved is None:
+                self._moved = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), within)
+        return self.revision > revision
+
+    def _fresh(self, page: Rendered | None) -> Rendered | None:
         if page is None or not page.fresh(self.revision, self.clock()):
             return None
         return page
 
+    def get(self, key: Hashable) -> Rendered | None:
+        return self._fresh(self._pages.entries.get(key))
+
+    def get_variant(self, key: Hashable) -> Rendered | None:
+        return self._fresh(self._variants.entries.get(key))
+
     def stale(self, key: Hashable) -> Rendered | None:
         """The page last rendered under ``key``, fresh or not (for when rendering fails)."""
-        return self._entries.get(key)
+        return self._pages.entries.get(key)
 
     def put(self, key: Hashable, page: Rendered) -> None:
         self.observe(page.revision)
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.bytes -= old.size
-        self._entries[key] = page
-        self.bytes += page.size
-        while len(self._entries) > 1 and (
-            len(self._entries) > self.max_entries or self.bytes > self.max_bytes
-        ):
-            _, dropped = self._entries.popitem(last=False)
-            self.bytes -= dropped.size
+        self._pages.put(key, page)
+
+    def put_variant(self, key: Hashable, page: Rendered) -> None:
+        self.observe(page.revision)
+        self._variants.put(key, page)
 
     async def get_or_render(
         self, key: Hashable, render: Callable[[], Awaitable[Rendered]]
@@ -283,7 +350,7 @@ class PageCache:
             self._inflight.pop(key, None)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._pages.entries)
 
 
 class RevisionWatcher:
@@ -293,16 +360,28 @@ class RevisionWatcher:
     The projectors publish every new revision on the channel ``feed:rev``, so a replica that
     runs no projector sees a change as soon as the message arrives; the poll (one GET per
     interval per process) bounds the staleness to ``interval`` when a message is lost, e.g. while
-    the subscription reconnects, and notices a revision that went back (Redis emptied).
+    the subscription reconnects, and notices a revision that went back (Redis emptied). Both are
+    runtime ``Worker`` loops: a failure is logged once, retried every ``interval``.
     """
 
     def __init__(self, redis: Redis, cache: PageCache, interval: float = 0.1) -> None:
         self.redis = redis
         self.cache = cache
         self.interval = interval
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
         self._polled: int | None = None
+        self._poller = self._worker("feed-revision-poll", self.refresh, interval)
+        self._listener = self._worker("feed-revision-listen", self._listen, 0)
+
+    def _worker(self, name: str, step: Callable[[], Awaitable[None]], interval: float) -> Worker:
+        """A loop that retries every ``interval`` of the watcher after a failure."""
+        return Worker(
+            name,
+            step,
+            interval=interval,
+            unavailable=(RedisError, OSError, ValueError),
+            min_backoff=self.interval,
+            max_backoff=self.interval,
+        )
 
     async def refresh(self) -> None:
         """Read the revision. It went back (Redis was emptied) only when it is lower than the
@@ -319,62 +398,24 @@ class RevisionWatcher:
 
     async def start(self) -> None:
         await self.refresh()
-        self._stopping = asyncio.Event()
-        self._tasks = [
-            asyncio.create_task(self._poll(), name="feed-revision-poll"),
-            asyncio.create_task(self._listen(), name="feed-revision-listen"),
-        ]
+        self._poller.start()
+        self._listener.start()
 
     async def stop(self) -> None:
-        """Stop polling and listening. A flag, not only a cancel: redis-py may turn the
-        cancellation of a command in flight into a connection error, which the loops would
-        otherwise survive."""
-        self._stopping.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-
-    async def _pause(self) -> bool:
-        """Wait one interval; True when stopping."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), self.interval)
-            return True
-        return False
-
-    async def _poll(self) -> None:
-        failing = False
-        while not await self._pause():
-            try:
-                await self.refresh()
-                failing = False
-            except (RedisError, OSError) as exc:
-                if not failing:
-                    log.warning("cannot read the read-model revision", extra={"error": repr(exc)})
-                failing = True
+        """Stop polling and listening; a listen in progress ends within ``LISTEN_S``."""
+        await self._listener.stop()
+        await self._poller.stop()
 
     async def _listen(self) -> None:
-        failing = False
-        while not self._stopping.is_set():
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(scripts.REV)
-                failing = False
-                while not self._stopping.is_set():
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None and message.get("type") == "message":
-                        self.cache.observe(int(message["data"]))
-            except (RedisError, OSError, ValueError) as exc:
-                if not failing:
-                    log.warning(
-                        "revision subscription lost; polling meanwhile",
-                        extra={"error": repr(exc)},
-                    )
-                failing = True
-                if await self._pause():
-                    return
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        """Subscribe and apply every revision pushed, until stopped (or the connection fails:
+        the worker then subscribes again)."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(scripts.REV)
+            while not self._listener.stopping:
+                message = await pubsub.get_message(timeout=LISTEN_S)
+                if message is not None and message.get("type") == "message":
+                    self.cache.observe(int(message["data"]))
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -2,7 +2,8 @@
 
 Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONGODB_URL``,
 ``_MONGODB_DB``, ``_CONSUMER_NAME``, ``_LOG_LEVEL``, ``_LOG_JSON``, ``_STREAM_MAXLEN``,
-``_CLAIM_IDLE_MS``, ``_MAX_DELIVERIES``, ``_JWT_SECRET``; see ``xabar.runtime.config``):
+``_CLAIM_IDLE_MS``, ``_MAX_DELIVERIES``; see ``xabar.runtime.config``; the feed takes no editors'
+tokens and holds no key):
 
 ``XABAR_FEED_PORT`` (default ``8080``)
     Port of the readers' site.
@@ -21,18 +22,32 @@ Besides the shared ones (``XABAR_FEED_HOST``, ``_PORT``, ``_REDIS_URL``, ``_MONG
     Public base URL of the polls service: vote forms post to
     ``{polls_public_url}/api/v1/polls/{poll_id}/votes``.
 ``XABAR_FEED_INGEST_PUBLIC_URL`` (default ``http://127.0.0.1:8081``)
-    Public base URL of the ingest service: "Народный репортер" and "Напишите нам" link to
-    ``{ingest_public_url}/report``.
+    Public base URL of the ingest service: "Народный репортер" links to
+    ``{ingest_public_url}/report``, "Напишите нам" to ``{ingest_public_url}/letters``, and each
+    article page frames its comment form, ``{ingest_public_url}/comments/form?article_id=ID``
+    (the site's CSP names that origin in ``frame-src``).
 ``XABAR_FEED_PAGE_SIZE`` (default ``6``, as on the reference page)
     News items per HTML/JSON page (front page, news list, country sections).
 ``XABAR_FEED_FEED_ITEMS`` (default ``20``)
     Items per page of the RSS, Atom and JSON feeds.
 ``XABAR_FEED_POLLS_PAGE_SIZE`` (default ``20``)
     Polls per page of ``/polls``.
+``XABAR_FEED_COMMENTS_PAGE_SIZE`` (default ``50``)
+    Comments per page of an article (threads oldest first, replies under them); past that, a
+    pager (``?comments=N``).
 ``XABAR_FEED_PAGE_CACHE_ENTRIES`` (default ``4096``)
     Rendered pages kept in each process (least recently rendered ones are dropped).
 ``XABAR_FEED_PAGE_CACHE_MB`` (default ``32``)
     The bytes those pages may hold in each process, with their gzip and brotli variants.
+``XABAR_FEED_VOTE_WAIT_MS`` (default ``1500``)
+    How long a page the polls service sends a reader back to after a vote
+    (``?voted=...&tally=N``) waits for the read model to hold that poll's tally ``N`` (the one
+    that includes the vote) before it is shown anyway, saying the results do not include it
+    yet. The polls service sends a poll's tally one ``XABAR_POLLS_TALLY_INTERVAL_S`` (1 s) after
+    the last, plus the time a tick takes: 1.5 s covers that with a margin.
+``XABAR_FEED_VOTE_VARIANTS`` (default ``512``) and ``XABAR_FEED_VOTE_VARIANTS_MB`` (``8``)
+    The pages after a vote each process keeps (one per page, poll and choice), apart from the
+    page cache.
 ``XABAR_FEED_REVISION_POLL_MS`` (default ``100``)
     How often each process also reads the read model's revision, besides hearing it pushed
     (pub/sub): the bound on how long a replica may serve a page after a change whose push it
@@ -76,9 +91,13 @@ class FeedSettings(ServiceSettings):
     page_size: int = Field(default=6, ge=1, le=100)
     feed_items: int = Field(default=20, ge=1, le=500)
     polls_page_size: int = Field(default=20, ge=1, le=200)
+    comments_page_size: int = Field(default=50, ge=1, le=500)
     page_cache_entries: int = Field(default=4096, ge=16)
     page_cache_mb: int = Field(default=32, ge=1, le=4096)
     revision_poll_ms: int = Field(default=100, ge=10)
+    vote_wait_ms: int = Field(default=1500, ge=0, le=10_000)
+    vote_variants: int = Field(default=512, ge=16)
+    vote_variants_mb: int = Field(default=8, ge=1, le=1024)
     workers: int = Field(default=0, ge=0, le=64)
     projector: bool = True
 

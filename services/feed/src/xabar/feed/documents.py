@@ -10,7 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from xabar.contracts import COUNTRIES, ArticleState, CountryProfile, PollState, PollTally
+from xabar.contracts import (
+    COUNTRIES,
+    ArticleState,
+    CountryProfile,
+    PollState,
+    PollTally,
+    PublicComment,
+)
 from xabar.feed.sanitize import clean_html, clean_text, safe_url
 
 
@@ -54,7 +61,8 @@ class ArticleDoc(_Doc):
     author: str | None = None
     featured: bool = False
     featured_countries: tuple[str, ...] = ()
-    comment_count: int = 0
+    comment_count: int = 0  # on reads: the approved comments the read model holds
+    comments_open: bool = True
     corrections: tuple[CorrectionDoc, ...] = ()
     published_at: datetime
     updated_at: datetime
@@ -93,6 +101,19 @@ class CountryProfileDoc(_Doc):
     body_html: str = ""
     facts: tuple[FactDoc, ...] = ()
     updated_at: datetime
+
+
+class CommentDoc(_Doc):
+    """An approved comment as readers see it: plain text (the pages escape it)."""
+
+    comment_id: str
+    version: int
+    article_id: str
+    parent_id: str | None = None
+    name: str
+    text: str
+    edited: bool = False
+    published_at: datetime
 
 
 class TallyDoc(_Doc):
@@ -152,6 +173,7 @@ def article_fields(state: ArticleState, version: int) -> dict[str, Any]:
         "featured": state.featured,
         "featured_countries": known_countries(state.featured_countries),
         "comment_count": state.comment_count,
+        "comments_open": state.comments_open,
         "corrections": tuple(
             {"note": clean_text(c.note), "corrected_at": c.corrected_at} for c in state.corrections
         ),
@@ -209,4 +231,32 @@ def profile_doc(profile: CountryProfile, version: int) -> CountryProfileDoc | No
             FactDoc(label=clean_text(f.label), value=clean_text(f.value)) for f in profile.facts
         ),
         updated_at=profile.updated_at,
+    )
+
+
+MAX_ID = 200
+MAX_NAME = 200  # ingest takes 60: the read model's own bound, in case another producer comes
+MAX_TEXT = 20_000  # ingest takes 3,000
+
+
+def checked_id(value: str, what: str) -> str:
+    """An id the read model can key on: 1 to 200 printable characters (so none of the APPLY
+    script's separators). Anything else is no producer's id: the event fails and goes to the
+    dead letters, rather than being stored under an id it did not have."""
+    if not 0 < len(value) <= MAX_ID or not value.isprintable():
+        raise ValueError(f"unusable {what} {value[:40]!r}")
+    return value
+
+
+def comment_doc(comment: PublicComment, version: int) -> CommentDoc:
+    parent = comment.parent_id or None
+    return CommentDoc(
+        comment_id=checked_id(comment.comment_id, "comment id"),
+        version=version,
+        article_id=checked_id(comment.article_id, "article id"),
+        parent_id=checked_id(parent, "parent id") if parent else None,
+        name=clean_text(comment.name).strip()[:MAX_NAME] or "Читатель",
+        text=clean_text(comment.text).strip()[:MAX_TEXT],
+        edited=comment.edited,
+        published_at=comment.published_at,
     )

@@ -7,6 +7,10 @@ coding the request accepts with headers built when the page was rendered. Anythi
 miss, a stale page, a URL written another way - goes down the normal stack, which renders,
 caches and answers; the next request for that URL is answered here. Requests answered here are
 still counted in the shared request metrics, under the route the page was rendered for.
+
+A page after a vote (``?voted=...&tally=N``, ``xabar.feed.votes.split_vote``) is looked up
+among the cache's variants when its URL is not a page's: answered here when the variant shows a
+tally at least ``N``, else routed (the endpoint waits for that tally, a bounded while).
 """
 
 import time
@@ -15,6 +19,7 @@ from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xabar.feed.cache import PageCache, Rendered, coding_for, not_modified
+from xabar.feed.votes import split_vote
 from xabar.runtime.metrics import LATENCY, REQUESTS
 
 
@@ -30,12 +35,24 @@ class FastPath:
             query = scope["query_string"]
             key = scope["path"] if not query else f"{scope['path']}?{query.decode('latin-1')}"
             page = self.cache.get(key)
+            if page is None and b"voted=" in query:
+                page = self._variant(scope["path"], query.decode("latin-1"))
             if page is not None:
                 start = time.perf_counter()
                 status = await self._send(page, scope, send)
                 self._count(scope["method"], page.route, status, time.perf_counter() - start)
                 return
         await self.app(scope, receive, send)
+
+    def _variant(self, path: str, query: str) -> Rendered | None:
+        found = split_vote(path, query)
+        if found is None:
+            return None
+        key, vote = found
+        page = self.cache.get_variant(key)
+        if page is None or page.vote_tally is None or page.vote_tally < vote.tally:
+            return None
+        return page
 
     async def _send(self, page: Rendered, scope: Scope, send: Send) -> int:
         inm = ims = accept = None

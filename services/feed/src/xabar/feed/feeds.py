@@ -66,6 +66,8 @@ class Entry:
     image_height: int | None
     published: datetime
     updated: datetime
+    comment_count: int = 0
+    comments_url: str = ""  # the article's comments on its page
 
     @property
     def summary_html(self) -> str:
@@ -132,9 +134,10 @@ class Feeds:
         image = doc.image.url if doc.image else None
         if image is not None and image.startswith("/"):
             image = site + image
+        url = self.settings.site_url + article_path(doc.slug)
         return Entry(
             id=self.entry_id(doc.article_id),
-            url=self.settings.site_url + article_path(doc.slug),
+            url=url,
             title=doc.title,
             summary=doc.lead,
             content_html=absolute_urls(doc.body_html, site),
@@ -146,6 +149,8 @@ class Feeds:
             image_height=doc.image.height if doc.image else None,
             published=doc.published_at,
             updated=doc.updated_at,
+            comment_count=doc.comment_count,
+            comments_url=url + "#comments",
         )
 
     # --- paged feeds -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""The event channels of the feed: ``article.*``, ``country_profile.*`` and ``poll.*`` into the
-read model.
+"""The event channels of the feed: ``article.*``, ``country_profile.*``, ``comment.*`` and
+``poll.*`` into the read model.
 
-Both are batch subscriptions (``EventBus.subscribe_batch``): many events per Redis round trip,
+All are batch subscriptions (``EventBus.subscribe_batch``): many events per Redis round trip,
 each acked only once applied, one outcome per event (``Projector.handle_batch``).
 ``declare_channels`` is what the service's bus (and its AsyncAPI document) is made of; ``wire``
 adds the projector the handlers take from FastStream's context.
@@ -14,11 +14,14 @@ from faststream import Context
 
 from xabar.contracts import (
     ARTICLES_STREAM,
+    COMMENTS_STREAM,
     GROUP_FEED,
     POLLS_STREAM,
     ArticlePublished,
     ArticleUnpublished,
     ArticleUpdated,
+    CommentPublished,
+    CommentRemoved,
     CountryProfilePublished,
     PollClosed,
     PollOpened,
@@ -28,6 +31,7 @@ from xabar.feed.projector import Projector
 from xabar.runtime.bus import EventBus, Outcomes
 
 ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryProfilePublished
+CommentEvent = CommentPublished | CommentRemoved
 PollEvent = PollOpened | PollClosed | PollTallied
 
 
@@ -36,6 +40,14 @@ async def on_articles(
 ) -> Outcomes:
     """Apply article events (and the countries' profiles, on the same stream) to the read
     model, version-gated per article (per country)."""
+    return await projector.handle_batch(events)
+
+
+async def on_comments(
+    events: Sequence[CommentEvent], projector: Annotated[Projector, Context("projector")]
+) -> Outcomes:
+    """Apply readers' comments as the newsroom approved or removed them, version-gated per
+    comment; the article pages, lists and feeds show them and their count."""
     return await projector.handle_batch(events)
 
 
@@ -49,6 +61,7 @@ async def on_polls(
 def declare_channels(bus: EventBus) -> None:
     bus.subscribe_batch(ARTICLES_STREAM, GROUP_FEED, on_articles)
     bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, on_polls)
+    bus.subscribe_batch(COMMENTS_STREAM, GROUP_FEED, on_comments)
 
 
 def wire(bus: EventBus, projector: Projector) -> None:

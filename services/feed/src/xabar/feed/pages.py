@@ -7,10 +7,11 @@ with ``<``, ``>``, ``&`` and the JS line separators as ``\\uXXXX`` escapes.
 
 import hashlib
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -18,6 +19,7 @@ from markupsafe import Markup
 from xabar.contracts import COUNTRIES, Country
 from xabar.feed import repository as rm
 from xabar.feed.cache import Rendered
+from xabar.feed.comments import CommentViews
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc3339
 from xabar.feed.documents import ArticleDoc, CountryProfileDoc
@@ -27,8 +29,12 @@ from xabar.feed.jsonld import news_article
 from xabar.feed.repository import PollRead, ReadModel
 from xabar.feed.sanitize import excerpt_html
 from xabar.feed.views import (
+    CommentsHref,
     HrefOf,
+    VotedView,
     article_path,
+    chosen_texts,
+    comments_path,
     earliest,
     last_page,
     pager,
@@ -36,8 +42,20 @@ from xabar.feed.views import (
     poll_view,
     sections_of,
     tag_path,
+    tally_version,
 )
-from xabar.runtime.security import PagePolicy
+from xabar.feed.votes import Vote
+from xabar.runtime.security import PagePolicy, origin_of
+
+R = TypeVar("R", bound="rm.ListRead | rm.ArticleRead | rm.PollsRead | rm.OnePollRead")
+MAX_VOTE_READS = 50  # reads of the read model while waiting for a vote's tally, at most
+
+
+class Revisions(Protocol):
+    """Where the read model's revision can be waited for (the page cache)."""
+
+    async def moved_past(self, revision: int, within: float) -> bool: ...
+
 
 HERE = Path(__file__).parent
 HTML = "text/html; charset=utf-8"
@@ -77,11 +95,13 @@ def templates() -> Environment:
 
 def page_policy(settings: FeedSettings) -> PagePolicy:
     """The site's security headers: the runtime's strict policy with photos from anywhere
-    over http(s), votes posted to the polls service and fetches to the site itself."""
+    over http(s), votes posted to the polls service, fetches to the site itself and the
+    comment form framed from ingest."""
     return PagePolicy().with_(
         img_src="'self' http: https: data:",
         form_action=f"'self' {settings.polls_public_url}",
         connect_src="'self'",
+        frame_src=origin_of(settings.ingest_public_url) or "'none'",
     )
 
 
@@ -98,8 +118,10 @@ class Pages:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         policy: PagePolicy | None = None,
+        revisions: Revisions | None = None,
     ) -> None:
         self.settings = settings
+        self.revisions = revisions
         self.read = read_model
         self.env = env
         self.clock = clock
@@ -121,6 +143,7 @@ class Pages:
             "header_date": self.dates.header(now),
             "today_iso": self.dates.today(now).isoformat(),
             "report_url": f"{s.ingest_public_url}/report",
+            "letters_url": f"{s.ingest_public_url}/letters",
             "sections": sections,
             "about": [{"href": about_path(c), "name": c.name} for c in COUNTRIES.values()],
             "profile": None,
@@ -162,8 +185,47 @@ class Pages:
     def security_headers(self) -> dict[str, str]:
         return self.policy.headers()
 
-    def _poll(self, read: PollRead | None, now: datetime) -> Any:
-        return poll_view(read, self.settings, now) if read is not None else None
+    def _poll(self, read: PollRead | None, now: datetime, voted: VotedView | None = None) -> Any:
+        return poll_view(read, self.settings, now, voted) if read is not None else None
+
+    async def _after_vote(
+        self,
+        vote: Vote | None,
+        read: Callable[[], Awaitable[R]],
+        polls: Callable[[R], Sequence[PollRead | None]],
+    ) -> tuple[R, VotedView | None]:
+        """``read()``; after ``vote`` in one of the polls the page shows (``polls``), read
+        again as the revision moves until that poll's tally includes the vote (its version
+        reaches ``vote.tally``), at most ``vote_wait_ms``. The vote as the page says it, or
+        None when the page shows no such poll and choice (it is then the page itself)."""
+        result = await read()
+        if vote is None:
+            return result, None
+        deadline = time.monotonic() + self.settings.vote_wait_ms / 1000
+        for _ in range(MAX_VOTE_READS):
+            target = next(
+                (p for p in polls(result) if p is not None and p.poll.poll_id == vote.poll_id),
+                None,
+            )
+            texts = chosen_texts(target, vote.options) if target is not None else None
+            if target is None or texts is None:
+                return result, None
+            voted = VotedView(vote.poll_id, texts, vote.tally)
+            if tally_version(target) >= vote.tally or self.revisions is None:
+                return result, voted
+            left = deadline - time.monotonic()
+            if left <= 0 or not await self.revisions.moved_past(result.snapshot.revision, left):
+                return result, voted
+            result = await read()
+        return result, voted
+
+    def _voted_page(
+        self, page: Rendered, read: PollRead | None, voted: VotedView | None
+    ) -> Rendered:
+        """``page`` marked as the variant after ``voted`` (with the tally it shows)."""
+        if voted is not None and read is not None:
+            page.vote_tally = tally_version(read)
+        return page
 
     def _featured(self, doc: ArticleDoc | None) -> dict[str, Any] | None:
         if doc is None:
@@ -184,16 +246,20 @@ class Pages:
 
     # --- pages -------------------------------------------------------------------------------
 
-    async def front(self) -> Rendered:
+    async def front(self, vote: Vote | None = None) -> Rendered:
         now = self.clock()
         size = self.settings.page_size
-        read = await self.read.list_page(
-            rm.ALL,
-            0,
-            size,
-            featured_key=rm.FEATURED,
-            poll_key=rm.FRONT_POLLS,
-            without_featured=True,
+        read, voted = await self._after_vote(
+            vote,
+            lambda: self.read.list_page(
+                rm.ALL,
+                0,
+                size,
+                featured_key=rm.FEATURED,
+                poll_key=rm.FRONT_POLLS,
+                without_featured=True,
+            ),
+            lambda r: [r.poll],
         )
         last = last_page(read.total, size)
         ctx = self._base(now, path="/", title=self.settings.site_name, active="home")
@@ -202,19 +268,20 @@ class Pages:
             featured=self._featured(read.featured),
             items=read.items,
             pager=pager(1, last, HrefOf("/news")),
-            poll=self._poll(read.poll, now),
+            poll=self._poll(read.poll, now, voted),
             list_title="Последние новости",
             all_news_href="/news",
         )
-        return self._page("front.html", ctx, read.snapshot, self._expiry(read.poll, now))
+        page = self._page("front.html", ctx, read.snapshot, self._expiry(read.poll, now))
+        return self._voted_page(page, read.poll, voted)
 
-    async def news(self, page: int) -> Rendered:
-        return await self._list(page, None)
+    async def news(self, page: int, vote: Vote | None = None) -> Rendered:
+        return await self._list(page, None, vote)
 
-    async def section(self, country: Country, page: int) -> Rendered:
-        return await self._list(page, country)
+    async def section(self, country: Country, page: int, vote: Vote | None = None) -> Rendered:
+        return await self._list(page, country, vote)
 
-    async def _list(self, page: int, country: Country | None) -> Rendered:
+    async def _list(self, page: int, country: Country | None, vote: Vote | None) -> Rendered:
         now = self.clock()
         size = self.settings.page_size
         if page < 1:
@@ -227,13 +294,17 @@ class Pages:
             featured_key = rm.country_featured(country.code) if page == 1 else ""
             poll_key, code = rm.country_polls(country.code), country.code
             base, title, active = f"/{country.slug}", country.name, country.slug
-        read = await self.read.list_page(
-            list_key,
-            (page - 1) * size,
-            size,
-            featured_key=featured_key,
-            poll_key=poll_key,
-            profile=code,
+        read, voted = await self._after_vote(
+            vote,
+            lambda: self.read.list_page(
+                list_key,
+                (page - 1) * size,
+                size,
+                featured_key=featured_key,
+                poll_key=poll_key,
+                profile=code,
+            ),
+            lambda r: [r.poll],
         )
         last = last_page(read.total, size)
         if page > last:
@@ -254,10 +325,11 @@ class Pages:
             heading=title,
             featured=self._featured(read.featured),
             items=read.items,
-            poll=self._poll(read.poll, now),
+            poll=self._poll(read.poll, now, voted),
         )
         self._paged_context(ctx, base, page, last)
-        return self._page("list.html", ctx, read.snapshot, self._expiry(read.poll, now))
+        rendered = self._page("list.html", ctx, read.snapshot, self._expiry(read.poll, now))
+        return self._voted_page(rendered, read.poll, voted)
 
     async def tag(self, tag: str, page: int) -> Rendered:
         """The articles of a tag, newest first, paged: 404 for a tag no article carries."""
@@ -305,9 +377,20 @@ class Pages:
         )
         return self._page("about.html", ctx, read.snapshot, self.dates.day_end(now))
 
-    async def article(self, slug: str) -> Rendered:
+    async def article(
+        self, slug: str, comments_page: int = 1, vote: Vote | None = None
+    ) -> Rendered:
+        """The article with page ``comments_page`` of its approved comments (404 past the
+        last one), the form framed from ingest while the article takes comments."""
         now = self.clock()
-        read = await self.read.article(slug)
+        size = self.settings.comments_page_size
+        if comments_page < 1:
+            raise PageNotFound(f"no comments page {comments_page}")
+        read, voted = await self._after_vote(
+            vote,
+            lambda: self.read.article(slug, (comments_page - 1) * size, size),
+            lambda r: [r.poll],
+        )
         doc = read.article
         if doc is None:
             if read.gone:
@@ -322,28 +405,45 @@ class Pages:
                 status=301,
                 headers={"Location": self.settings.site_url + article_path(doc.slug)},
             )
+        last = last_page(doc.comment_count, size)
+        if comments_page > last:
+            raise PageNotFound(f"no comments page {comments_page}: the last one is {last}")
         path = article_path(doc.slug)
-        ctx = self._base(
-            now, path=path, title=f"{doc.title} — {self.settings.site_name}", active="news"
-        )
+        site = self.settings.site_name
+        title = f"{doc.title} — {site}"
+        if comments_page > 1:
+            title = f"{doc.title} — комментарии, страница {comments_page} — {site}"
+        ctx = self._base(now, path=path, title=title, active="news")
+        if comments_page > 1:
+            ctx["page_url"] = self.settings.site_url + comments_path(path, comments_page)
         image = self.images.of(doc)
+        views = CommentViews(self.settings.ingest_public_url, doc.article_id)
+        href = CommentsHref(path)
         ctx.update(
             doc=doc,
             body=Markup(doc.body_html),  # noqa: S704 - sanitized by the publisher and by nh3
-            poll=self._poll(read.poll, now),
-            jsonld=news_article(doc, self.settings, ctx["canonical"], image),
+            poll=self._poll(read.poll, now, voted),
+            jsonld=news_article(doc, self.settings, ctx["canonical"], image, read.comments),
             share_image=image,
             published_iso=rfc3339(doc.published_at),
             updated_iso=rfc3339(doc.updated_at),
+            threads=views.threads(read.comments, read.continued),
+            comments_page=comments_page,
+            comments_pager=pager(comments_page, last, href),
+            comments_href=href,
+            comment_form_url=views.form,
         )
-        return self._page("article.html", ctx, read.snapshot, self._expiry(read.poll, now))
+        page = self._page("article.html", ctx, read.snapshot, self._expiry(read.poll, now))
+        return self._voted_page(page, read.poll, voted)
 
-    async def polls(self, page: int) -> Rendered:
+    async def polls(self, page: int, vote: Vote | None = None) -> Rendered:
         now = self.clock()
         size = self.settings.polls_page_size
         if page < 1:
             raise PageNotFound(f"no page {page}")
-        read = await self.read.polls((page - 1) * size, size)
+        read, voted = await self._after_vote(
+            vote, lambda: self.read.polls((page - 1) * size, size), lambda r: r.items
+        )
         last = last_page(read.total, size)
         if page > last:
             raise PageNotFound(f"no page {page}: the last one is {last}")
@@ -353,20 +453,24 @@ class Pages:
         )
         ctx.update(
             heading="Опросы",
-            polls=[self._poll(p, now) for p in read.items],
+            polls=[self._poll(p, now, voted) for p in read.items],
             pager=pager(page, last, HrefOf("/polls")),
             page=page,
         )
         expires = earliest(*(poll_expiry(p, now) for p in read.items), self.dates.day_end(now))
-        return self._page("polls.html", ctx, read.snapshot, expires)
+        rendered = self._page("polls.html", ctx, read.snapshot, expires)
+        target = next((p for p in read.items if voted and p.poll.poll_id == voted.poll_id), None)
+        return self._voted_page(rendered, target, voted)
 
-    async def poll(self, poll_id: str) -> Rendered:
+    async def poll(self, poll_id: str, vote: Vote | None = None) -> Rendered:
         """One poll's own page: the question, the form while it is open, the results."""
         now = self.clock()
-        read = await self.read.poll(poll_id)
+        read, voted = await self._after_vote(
+            vote, lambda: self.read.poll(poll_id), lambda r: [r.poll]
+        )
         if read.poll is None:
             raise PollNotFound("no such poll")
-        view = self._poll(read.poll, now)
+        view = self._poll(read.poll, now, voted)
         ctx = self._base(
             now,
             path=view.page_path,
@@ -375,7 +479,8 @@ class Pages:
         )
         ctx.update(heading="Опрос", polls=[view], pager=[], page=1)
         expires = earliest(poll_expiry(read.poll, now), self.dates.day_end(now))
-        return self._page("polls.html", ctx, read.snapshot, expires)
+        rendered = self._page("polls.html", ctx, read.snapshot, expires)
+        return self._voted_page(rendered, read.poll, voted)
 
     def unavailable(self) -> bytes:
         now = self.clock()

@@ -1,4 +1,4 @@
-"""The read-model projector: applies ``article.*`` and ``poll.*`` events to Redis.
+"""The read-model projector: applies ``article.*``, ``comment.*`` and ``poll.*`` events to Redis.
 
 Events are applied by the ``APPLY`` script (see ``xabar.feed.scripts``), up to ``script_batch``
 events per call and every call of a batch in one pipeline round trip. For each event the script
@@ -27,6 +27,8 @@ from xabar.contracts import (
     ArticlePublished,
     ArticleUnpublished,
     ArticleUpdated,
+    CommentPublished,
+    CommentRemoved,
     CountryProfilePublished,
     Event,
     PollClosed,
@@ -34,7 +36,14 @@ from xabar.contracts import (
     PollTallied,
 )
 from xabar.feed import scripts
-from xabar.feed.documents import article_fields, poll_doc, profile_doc, tally_doc
+from xabar.feed.documents import (
+    article_fields,
+    checked_id,
+    comment_doc,
+    poll_doc,
+    profile_doc,
+    tally_doc,
+)
 
 log = logging.getLogger("xabar.feed.projector")
 
@@ -49,6 +58,12 @@ def epoch_ms(value: datetime) -> int:
 
 
 US = "\x1f"  # separates the header fields of the APPLY script
+MAX_STAMP = 10**13 - 1  # stamps are 13 digits (until the year 2286)
+
+
+def stamp(value: datetime) -> str:
+    """``value`` in ms since the epoch as 13 digits: comments sort by it as text."""
+    return f"{min(MAX_STAMP, max(0, epoch_ms(value))):013d}"
 
 
 def script_args(event: Event) -> tuple[str, str | bytes] | None:
@@ -87,6 +102,22 @@ def script_args(event: Event) -> tuple[str, str | bytes] | None:
             return None
         header = ("C", profile.country, str(event.version), str(epoch_ms(event.occurred_at)))
         return US.join(header), profile.model_dump_json()
+    if isinstance(event, CommentPublished):
+        comment = comment_doc(event.data, event.version)
+        header = (
+            "K",
+            comment.comment_id,
+            str(event.version),
+            str(epoch_ms(event.occurred_at)),
+            comment.article_id,
+            comment.parent_id or "",
+            stamp(comment.published_at),
+        )
+        return US.join(header), comment.model_dump_json()
+    if isinstance(event, CommentRemoved):
+        cid = checked_id(event.data.comment_id, "comment id")
+        header = ("X", cid, str(event.version), str(epoch_ms(event.occurred_at)))
+        return US.join(header), ""
     if isinstance(event, PollTallied):
         tally = tally_doc(event.data, event.version)
         header = ("T", tally.poll_id, str(event.version), str(epoch_ms(event.occurred_at)))

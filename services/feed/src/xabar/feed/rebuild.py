@@ -4,10 +4,11 @@ How it works (``python -m xabar.feed rebuild``):
 
 1. A new generation ``gN`` is named and claimed as ``feed:building`` (a lock that expires unless
    the rebuild keeps refreshing it, so a crashed rebuild does not block the next one).
-2. ``xabar.articles`` and ``xabar.polls`` are read from their first entry with XRANGE in pages
-   of ``batch`` entries; each page is parsed with ``xabar.contracts.parse_event`` and applied by
-   ``APPLY`` script calls of 100 events, pipelined, into ``feed:gN:*`` only. Redis applies one
-   page while Python decodes the next and the one after is fetched. Meanwhile the live
+2. ``xabar.articles``, ``xabar.polls`` and ``xabar.comments`` are read from their first entry
+   with XRANGE in pages of ``batch`` entries; each page is parsed with
+   ``xabar.contracts.parse_event`` and applied by ``APPLY`` script calls of 100 events,
+   pipelined, into ``feed:gN:*`` only. Redis applies one page while Python decodes the next
+   and the one after is fetched. Meanwhile the live
    projector keeps serving ``feed:current`` and applies every new event to both generations, so
    nothing that arrives during the rebuild is missed. Version gating makes the overlap harmless.
 3. One script switches ``feed:current`` to ``gN`` (and bumps the revision, so every replica drops
@@ -33,7 +34,7 @@ from typing import Any
 from redis.asyncio import Redis
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from xabar.contracts import ARTICLES_STREAM, POLLS_STREAM, ContractError, Event
+from xabar.contracts import ARTICLES_STREAM, COMMENTS_STREAM, POLLS_STREAM, ContractError, Event
 from xabar.feed import scripts
 from xabar.feed.errors import RebuildError
 from xabar.feed.projector import Outcomes, Projector
@@ -41,7 +42,7 @@ from xabar.runtime.bus import entry_event
 
 log = logging.getLogger("xabar.feed.rebuild")
 
-STREAMS = (ARTICLES_STREAM, POLLS_STREAM)
+STREAMS = (ARTICLES_STREAM, POLLS_STREAM, COMMENTS_STREAM)
 LOCK_TTL_S = 60
 _GENERATION_KEY = re.compile(rb"^feed:(g\d+):")
 

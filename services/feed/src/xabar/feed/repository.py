@@ -5,7 +5,7 @@ Paging is by index in a sorted set (ZREVRANGE start stop): O(log n + page size),
 costs what page 1 costs.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from xabar.feed import scripts
-from xabar.feed.documents import ArticleDoc, CountryProfileDoc, PollDoc, TallyDoc
+from xabar.feed.documents import ArticleDoc, CommentDoc, CountryProfileDoc, PollDoc, TallyDoc
 from xabar.feed.errors import ReadModelUnavailable
 
 ALL = "z:all"
@@ -63,11 +63,19 @@ class ListRead:
 
 
 @dataclass(frozen=True, slots=True)
+class CommentRead:
+    comment: CommentDoc
+    thread: str  # the id of its thread's first comment; "" when it is one
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleRead:
     snapshot: Snapshot
-    article: ArticleDoc | None
+    article: ArticleDoc | None  # its comment_count: the approved comments
     poll: PollRead | None
     gone: bool = False  # the slug was an article's that is unpublished now
+    comments: list[CommentRead] = field(default_factory=list)  # the page asked for, in order
+    continued: CommentDoc | None = None  # the thread the page's first comment continues
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +125,24 @@ def _when(value: str | None) -> datetime | None:
         return None
 
 
-def _article(raw: Any) -> ArticleDoc | None:
-    return ArticleDoc.model_validate_json(raw) if raw else None
+def _article(raw: Any, comments: Any = None) -> ArticleDoc | None:
+    """The stored document, with the count of its approved comments when it was read."""
+    if not raw:
+        return None
+    doc = ArticleDoc.model_validate_json(raw)
+    if comments is None:
+        return doc
+    return doc.model_copy(update={"comment_count": int(comments)})
+
+
+def _comment(raw: Any) -> CommentDoc | None:
+    return CommentDoc.model_validate_json(raw) if raw else None
+
+
+def _articles(pairs: list[Any]) -> list[ArticleDoc]:
+    """Docs read as (doc, comment count) pairs, those still there."""
+    docs = (_article(pairs[i], pairs[i + 1]) for i in range(0, len(pairs), 2))
+    return [d for d in docs if d is not None]
 
 
 def _poll(poll: Any, tally: Any) -> PollRead | None:
@@ -172,21 +196,35 @@ class ReadModel:
                 profile,
             ],
         )
-        gen, rev, total, lm, featured, poll, tally, profile_doc, *docs = raw
+        gen, rev, total, lm, featured, poll, tally, profile_doc, featured_comments, *docs = raw
         return ListRead(
             snapshot=_snapshot(gen, rev, lm),
             total=int(total),
-            items=[d for d in (_article(x) for x in docs) if d is not None],
-            featured=_article(featured),
+            items=_articles(docs),
+            featured=_article(featured, featured_comments),
             poll=_poll(poll, tally),
             profile=CountryProfileDoc.model_validate_json(profile_doc) if profile_doc else None,
         )
 
-    async def article(self, slug: str) -> ArticleRead:
-        """The article at ``slug`` (an old slug finds it too), with the poll embedded in it."""
-        gen, rev, lm, doc, poll, tally, gone = await _run(self._article, [slug])
+    async def article(self, slug: str, comments_from: int = 0, comments: int = 0) -> ArticleRead:
+        """The article at ``slug`` (an old slug finds it too), with the poll embedded in it and
+        ``comments`` of its approved comments from index ``comments_from`` in reading order
+        (threads oldest first, each followed by its replies)."""
+        stop = comments_from + comments - 1
+        raw = await _run(self._article, [slug, comments_from, stop])
+        gen, rev, lm, doc, poll, tally, gone, count, head, *rest = raw
+        shown = [
+            CommentRead(c, _str(rest[i]) or "")
+            for i in range(0, len(rest), 2)
+            if (c := _comment(rest[i + 1])) is not None
+        ]
         return ArticleRead(
-            _snapshot(gen, rev, lm), _article(doc), _poll(poll, tally), gone=bool(gone)
+            _snapshot(gen, rev, lm),
+            _article(doc, count),
+            _poll(poll, tally),
+            gone=bool(gone),
+            comments=shown,
+            continued=_comment(head),
         )
 
     async def poll(self, poll_id: str) -> OnePollRead:

@@ -30,12 +30,29 @@ Per generation ``G`` (prefix ``feed:G:``)::
     pm      hash   poll_id -> its countries (comma-joined)
     pp      hash   poll_id -> "front 0/1|article ids joined by RS": where it is placed
     cp      hash   country code -> CountryProfileDoc JSON ("О стране")  cv  its version
+    k       hash   comment_id -> CommentDoc JSON (approved comments only)
+    kv      hash   comment_id -> version last applied (kept after removal: a tombstone)
+    kx      hash   comment_id -> "article_id US parent_id US stamp US member": where it is shown
+    k:a:ID  zset   the approved comments of article ID in reading order, all scored 0, so that
+                   they sort by member: a thread's first comment is "stamp id \1" (stamp: its
+                   published_at in ms, 13 digits), each reply in it that prefix followed by the
+                   reply's own "stamp id". Oldest thread first, its replies under it, oldest
+                   first; ZCARD is the article's comment count
+    k:w:ID  set    the comments whose parent_id is ID (shown or not yet): who moves when ID comes
+                   or goes
     lm      string newest ``occurred_at`` (ms) of the events applied: Last-Modified
 
 Events are applied by the ``APPLY`` script, many per call: for each event it compares the event's
 version with the stored one and changes nothing unless it is newer, and writes everything the
 event changes in that one call. Poll state (opened/closed) and poll
 tallies are gated separately, so the order between the two kinds never matters.
+
+Comments: replies are shown one level deep. A shown comment whose parent is shown (on the same
+article) goes into its parent's thread (the thread of the parent's first comment, however deep
+the parent was); any other starts a thread of its own. That is a function of which comments are
+shown, not of the order they came in: when a comment comes or goes, its descendants (``k:w``)
+are placed again, parents first, so a reply approved before its parent joins it once the parent
+comes, and the replies of a removed comment start threads of their own.
 
 Keys are computed inside the scripts from the generation name (the generation is only known
 inside the script, atomically with the write); this needs a single Redis, not a cluster.
@@ -59,8 +76,10 @@ REV = "feed:rev"
 #   P (poll state):     opens_ms, countries
 #   T (poll tally):     -
 #   C (country profile): -
+#   K (comment published): article id, parent id or "", stamp (published_at in ms, 13 digits)
+#   X (comment removed): -
 #   (country lists are comma-joined ISO codes)
-#   document: the document JSON (A, P, T), else "".
+#   document: the document JSON (A, P, T, C, K), else "".
 # The new revision is also PUBLISHed on the channel named like the revision key.
 # Returns {revision after the batch or 0 if nothing served changed, outcome of event 1, ...}:
 #   1 = changed the target/current generation, 0 = changed nothing (duplicate or older version),
@@ -146,6 +165,84 @@ local function place_poll(P, id, doc, score)
   redis.call('HSET', P .. 'pp', id, (front and '1' or '0') .. '|' .. table.concat(articles, RS))
 end
 
+-- comments: a shown comment's place is recorded in kx as {article, parent, stamp, member}
+local SEP = '\1'
+local MAX_MOVED = 10000  -- descendants placed again per event, at most
+
+local function kx_get(P, id)
+  local raw = redis.call('HGET', P .. 'kx', id)
+  if not raw then return nil end
+  local f = split_by(raw, '\31')
+  return {article = f[1], parent = f[2] or '', stamp = f[3], member = f[4] or ''}
+end
+
+local function kx_set(P, id, x)
+  redis.call('HSET', P .. 'kx', id, table.concat({x.article, x.parent, x.stamp, x.member}, '\31'))
+end
+
+-- the comment's member: in its parent's thread when the parent is shown on the same article
+-- (and is not in this comment's own thread), else the first of a thread of its own
+local function place(P, id, x)
+  local own = x.stamp .. id
+  local member = own .. SEP
+  if x.parent ~= '' then
+    local p = kx_get(P, x.parent)
+    if p and p.article == x.article then
+      local thread = string.sub(p.member, 1, string.find(p.member, SEP, 1, true))
+      if thread ~= member then member = thread .. own end
+    end
+  end
+  if member == x.member then return end
+  local list = P .. 'k:a:' .. x.article
+  if x.member ~= '' then redis.call('ZREM', list, x.member) end
+  redis.call('ZADD', list, 0, member)
+  x.member = member
+  kx_set(P, id, x)
+end
+
+-- place the descendants of id again, parents before children
+local function place_descendants(P, id)
+  local queue, seen, i = {id}, {[id] = true}, 1
+  while i <= #queue and #queue <= MAX_MOVED do
+    for _, c in ipairs(redis.call('SMEMBERS', P .. 'k:w:' .. queue[i])) do
+      if not seen[c] then
+        seen[c] = true
+        local x = kx_get(P, c)
+        if x then
+          place(P, c, x)
+          queue[#queue + 1] = c
+        end
+      end
+    end
+    i = i + 1
+  end
+end
+
+local function hide_comment(P, id, x)
+  redis.call('ZREM', P .. 'k:a:' .. x.article, x.member)
+  redis.call('HDEL', P .. 'kx', id)
+  redis.call('HDEL', P .. 'k', id)
+  if x.parent ~= '' then redis.call('SREM', P .. 'k:w:' .. x.parent, id) end
+end
+
+local function show_comment(P, id, h, doc)
+  local article, parent, stamp = h[5], h[6] or '', h[7]
+  if not article or article == '' or not stamp then error('malformed comment header') end
+  local x = kx_get(P, id)
+  if x and (x.article ~= article or x.parent ~= parent or x.stamp ~= stamp) then
+    hide_comment(P, id, x)  -- moved: a producer's correction; shown again where it says now
+    place_descendants(P, id)
+    x = nil
+  end
+  if not x then
+    x = {article = article, parent = parent, stamp = stamp, member = ''}
+    if parent ~= '' then redis.call('SADD', P .. 'k:w:' .. parent, id) end
+  end
+  redis.call('HSET', P .. 'k', id, doc)
+  place(P, id, x)
+  place_descendants(P, id)
+end
+
 -- The version is recorded after the event's other writes: an event that fails midway (they
 -- stay, as a script's writes do) is applied whole again when it is delivered again.
 local function apply(P, h, doc)
@@ -198,6 +295,18 @@ local function apply(P, h, doc)
     vkey = 'cv'
     if not newer(P, vkey, id, version) then return 0 end
     redis.call('HSET', P .. 'cp', id, doc)
+  elseif kind == 'K' then
+    vkey = 'kv'
+    if not newer(P, vkey, id, version) then return 0 end
+    show_comment(P, id, h, doc)
+  elseif kind == 'X' then
+    vkey = 'kv'
+    if not newer(P, vkey, id, version) then return 0 end
+    local x = kx_get(P, id)
+    if x then
+      hide_comment(P, id, x)
+      place_descendants(P, id)
+    end
   else
     error('unknown kind ' .. tostring(kind))
   end
@@ -267,22 +376,24 @@ SWITCH_KEYS = [CURRENT, BUILDING, REV]
 # featured article out of the items (the front page shows it above the list), a country code
 # whose profile to read or "".
 # Returns {generation, revision, total, lm, featured doc, poll doc, tally doc, profile doc,
-# docs...}. The poll is the newest of the given poll list (where the polls say they are shown).
+# the featured article's comment count, then per item its doc and its comment count}. The poll
+# is the newest of the given poll list (where the polls say they are shown).
 READ_PAGE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
-if not cur then return {false, rev, 0, '0', false, false, false, false} end
+if not cur then return {false, rev, 0, '0', false, false, false, false, 0} end
 local P = 'feed:' .. cur .. ':'
 local list, start, stop = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local fkey, pkey, exclude = ARGV[4], ARGV[5], ARGV[6] == '1'
 local total = redis.call('ZCARD', P .. list)
 local lm = redis.call('GET', P .. 'lm') or '0'
-local featured, fid = false, false
+local featured, fid, fcount = false, false, 0
 if fkey ~= '' then
   local top = redis.call('ZREVRANGE', P .. fkey, 0, 0)
   if top[1] then
     fid = top[1]
     featured = redis.call('HGET', P .. 'a', fid)
+    fcount = redis.call('ZCARD', P .. 'k:a:' .. fid)
   end
 end
 local poll, tally = false, false
@@ -295,7 +406,7 @@ if pkey ~= '' then
 end
 local profile = false
 if ARGV[7] and ARGV[7] ~= '' then profile = redis.call('HGET', P .. 'cp', ARGV[7]) end
-local out = {cur, rev, total, lm, featured, poll, tally, profile}
+local out = {cur, rev, total, lm, featured, poll, tally, profile, fcount}
 if stop >= start then
   local want = stop - start + 1
   local ids = redis.call('ZREVRANGE', P .. list, start, exclude and stop + 1 or stop)
@@ -305,24 +416,32 @@ if stop >= start then
   end
   if #kept > 0 then
     local docs = redis.call('HMGET', P .. 'a', unpack(kept))
-    for i = 1, #docs do out[#out + 1] = docs[i] end
+    for i = 1, #docs do
+      out[#out + 1] = docs[i]
+      out[#out + 1] = redis.call('ZCARD', P .. 'k:a:' .. kept[i])
+    end
   end
 end
 return out
 """
 READ_KEYS = [CURRENT, REV]
 
-# One article by slug (ARGV[1]) plus the newest poll embedded in it.
-# Returns {generation, revision, lm, doc or false, poll doc, tally doc, gone}: gone is 1 when
-# the slug was an article's that is unpublished now.
+# One article by slug (ARGV[1]) plus the newest poll embedded in it, and its comments from
+# index ARGV[2] to ARGV[3] in reading order (see the layout of k:a above).
+# Returns {generation, revision, lm, doc or false, poll doc, tally doc, gone, comment count,
+# the doc of the thread the first comment continues (false when it starts one), then per comment
+# its thread's first comment id ("" for a thread's first) and its doc}: gone is 1 when the slug
+# was an article's that is unpublished now.
 READ_ARTICLE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
-if not cur then return {false, rev, '0', false, false, false, 0} end
+if not cur then return {false, rev, '0', false, false, false, 0, 0, false} end
 local P = 'feed:' .. cur .. ':'
 local lm = redis.call('GET', P .. 'lm') or '0'
 local doc, gone = false, 0
 local poll, tally = false, false
+local count, head = 0, false
+local threads, ids = {}, {}
 local id = redis.call('HGET', P .. 's', ARGV[1])
 if id then
   doc = redis.call('HGET', P .. 'a', id)
@@ -332,8 +451,34 @@ if id then
     poll = redis.call('HGET', P .. 'p', top[1])
     tally = redis.call('HGET', P .. 't', top[1])
   end
+  local list = P .. 'k:a:' .. id
+  count = redis.call('ZCARD', list)
+  local start, stop = tonumber(ARGV[2]), tonumber(ARGV[3])
+  if doc and stop >= start then
+    -- a member is "stamp id \1" (a thread's first) or "stamp id \1 stamp id" (a reply in it);
+    -- stamps are 13 characters
+    for i, m in ipairs(redis.call('ZRANGE', list, start, stop)) do
+      local at = string.find(m, '\1', 1, true)
+      if at < #m then
+        threads[i] = string.sub(m, 14, at - 1)
+        ids[i] = string.sub(m, at + 14)
+      else
+        threads[i] = ''
+        ids[i] = string.sub(m, 14, at - 1)
+      end
+    end
+    if threads[1] and threads[1] ~= '' then head = redis.call('HGET', P .. 'k', threads[1]) end
+  end
 end
-return {cur, rev, lm, doc, poll, tally, gone}
+local reply = {cur, rev, lm, doc, poll, tally, gone, count, head}
+if #ids > 0 then
+  local docs = redis.call('HMGET', P .. 'k', unpack(ids))
+  for i = 1, #ids do
+    reply[#reply + 1] = threads[i]
+    reply[#reply + 1] = docs[i]
+  end
+end
+return reply
 """
 
 # One poll by id (ARGV[1]). Returns {generation, revision, lm, poll doc, tally doc}.

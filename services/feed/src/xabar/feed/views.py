@@ -2,6 +2,7 @@
 article or a poll, computed from the read model's documents at one moment ``now``."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from math import ceil
@@ -20,6 +21,21 @@ def article_path(slug: str) -> str:
     return "/news/" + quote(slug, safe="")
 
 
+def comments_path(path: str, page: int) -> str:
+    """Page ``page`` of an article's comments (page 1 is the article's own URL)."""
+    return path if page == 1 else f"{path}?comments={page}"
+
+
+class CommentsHref:
+    """Links of the comments pager: the page, at the comments (or at one of them)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self, n: int, fragment: str = "comments") -> str:
+        return f"{comments_path(self.path, n)}#{fragment}"
+
+
 def last_page(total: int, size: int) -> int:
     """Number of the last page; an empty list still has page 1."""
     return max(1, ceil(total / size))
@@ -32,7 +48,7 @@ class PagerItem:
     href: str = ""
 
 
-def pager(current: int, last: int, href_of: "HrefOf") -> list[PagerItem]:
+def pager(current: int, last: int, href_of: Callable[[int], str]) -> list[PagerItem]:
     """Pages like "1 … 748 749 750 751 752 … 1039": first, last, and a window around current."""
     if last <= 1:
         return []
@@ -86,12 +102,38 @@ class PollView:
     countries: tuple[str, ...]
     page_path: str  # the poll's own page
     dom_id: str  # safe in an HTML id
+    voted: tuple[str, ...] = ()  # the texts of the options the reader just voted for
+    tally_pending: bool = False  # the results shown do not include that vote yet
 
 
-def poll_view(read: PollRead, settings: FeedSettings, now: datetime) -> PollView:
+def chosen_texts(read: PollRead, options: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The texts of ``options`` of the poll, in the poll's order; None unless every one of
+    them is an option of the poll (and several only where it takes several)."""
+    texts = {o.option_id: o.text for o in read.poll.options}
+    if not options or any(o not in texts for o in options):
+        return None
+    if len(options) > 1 and not read.poll.multiple:
+        return None
+    return tuple(o.text for o in read.poll.options if o.option_id in options)
+
+
+def tally_version(read: PollRead) -> int:
+    return read.tally.version if read.tally is not None else 0
+
+
+def poll_view(
+    read: PollRead,
+    settings: FeedSettings,
+    now: datetime,
+    vote: "VotedView | None" = None,
+) -> PollView:
+    """What a reader sees of a poll; after they voted in it (``vote``), their choice and the
+    results (those that are shown to voters) without the form."""
     poll, tally = read.poll, read.tally
     is_open = poll.closed_at is None and (poll.closes_at is None or poll.closes_at > now)
+    voted = vote is not None and vote.poll_id == poll.poll_id
     show = poll.results_visibility == "always" or not is_open
+    show = show or (voted and poll.results_visibility == "after_vote")
     counts = tally.counts if tally else {}
     percents = tally.percentages if tally else {}
     options = [
@@ -118,8 +160,23 @@ def poll_view(read: PollRead, settings: FeedSettings, now: datetime) -> PollView
         results_visibility=poll.results_visibility,
         countries=poll.countries,
         page_path=poll_path(poll.poll_id),
-        dom_id=_NOT_ID.sub("-", poll.poll_id),
+        dom_id=poll_dom_id(poll.poll_id),
+        voted=vote.texts if vote is not None and voted else (),
+        tally_pending=voted and show and vote is not None and tally_version(read) < vote.tally,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class VotedView:
+    """A vote the reader just cast, as a page shows it."""
+
+    poll_id: str
+    texts: tuple[str, ...]
+    tally: int
+
+
+def poll_dom_id(poll_id: str) -> str:
+    return "poll-" + _NOT_ID.sub("-", poll_id)
 
 
 def poll_path(poll_id: str) -> str:

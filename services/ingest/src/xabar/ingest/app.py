@@ -7,30 +7,43 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from xabar.ingest import routes
+from xabar.ingest.addresses import binding_hasher, comments_hasher, tips_hasher
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.deps import Deps, Throttle
 from xabar.ingest.forms import FormSigner
+from xabar.ingest.gates import MemoryGate
 from xabar.ingest.handlers import wire
-from xabar.ingest.intake import Intake, Mover
+from xabar.ingest.intake import PREFIX, Intake, Mover
 from xabar.ingest.media import AttachmentStore
 from xabar.ingest.pages import Pages
+from xabar.ingest.readers import Kind, ReadersService
 from xabar.ingest.relay import SubmissionRelay
-from xabar.ingest.repository import AttachmentRepository, SubmissionRepository
+from xabar.ingest.repository import (
+    AttachmentRepository,
+    DocumentRepository,
+    SubmissionRepository,
+)
 from xabar.ingest.routes.html import PAGES
+from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import RevokedTokens
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.redispipe import RedisPipe
+from xabar.runtime.security import OriginCheck
+from xabar.runtime.workers import Step, Worker
 
 log = logging.getLogger("xabar.ingest")
 
@@ -61,36 +74,40 @@ def create_app(
         sweep_interval=settings.relay_sweep_s,
     )
     intake = Intake(pipe)
-    mover = Mover(
-        redis,
-        intake,
-        repository.submissions,
-        bus,
-        consumer=settings.consumer_name,
-        batch=settings.intake_batch,
-        interval=settings.intake_interval_s,
-        claim_idle_ms=settings.claim_idle_ms,
-        max_deliveries=settings.max_deliveries,
+    mover = _mover(
+        settings, redis, intake, repository.submissions, bus, on_moved=repository.index_receipts
     )
     service = IngestService(
         settings,
         repository,
         AttachmentRepository(AttachmentStore(db), settings.storage_timeout_s),
         intake,
+        Sealer(public_key(settings.newsroom_public_key)),
         on_stored=relay.kick if settings.relay_enabled else _hold,
     )
     wire(bus, service)
-    deps = _deps(settings, service, redis, pipe)
-    api = OpenAPI("Xabar ingest", "1.0.0", "citizen reporters' tips and photos, durably accepted")
+    # every replica erases due contacts (and once at start): an erasure is idempotent
+    eraser = Worker("ingest-contact-erasure", _erase(service), interval=settings.erase_interval_s)
+    readers, reader_movers = _readers(settings, redis, pipe, db, bus)
+    movers = [mover, *reader_movers]
+    deps = _deps(settings, service, readers, redis, pipe)
+    api = OpenAPI(
+        "Xabar ingest",
+        "1.0.0",
+        "what readers send, durably accepted: citizen reporters' tips and photos, comments, "
+        "letters to the editors",
+    )
     routes.document(api)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
         if settings.relay_enabled:
-            await mover.ensure_group()
-            await mover.start()
+            for each in movers:
+                await each.ensure_group()
+                await each.start()
             await relay.start()
+            eraser.start()
         else:
             log.warning(
                 "relay disabled: accepted submissions wait in the intake, and submissions "
@@ -99,9 +116,12 @@ def create_app(
         try:
             yield
         finally:
-            await mover.stop()
+            for each in movers:
+                await each.stop()
+            await eraser.stop()
             await relay.stop()
             await bus.stop()
+            service.decodes.close()
             await pipe.aclose()
             await redis.aclose()
             if owns_mongo:
@@ -117,18 +137,66 @@ def create_app(
         routes=served,
         lifespan=lifespan,
         exception_handlers=routes.exception_handlers(),
+        middleware=[Middleware(RevokedTokens, verifier=deps.codec)],
         pages=PAGES,
     )
     app.state.deps = deps
     app.state.service = service
     app.state.relay = relay
     app.state.mover = mover
+    app.state.readers = readers
+    app.state.comments_mover, app.state.letters_mover = reader_movers
     app.state.openapi = api
     return app
 
 
+def _mover(
+    settings: IngestSettings,
+    redis: aioredis.Redis,
+    intake: Intake,
+    collection: AsyncCollection[dict[str, Any]],
+    bus: EventBus,
+    **kw: Any,
+) -> Mover:
+    return Mover(
+        redis,
+        intake,
+        collection,
+        bus,
+        consumer=settings.consumer_name,
+        batch=settings.intake_batch,
+        interval=settings.intake_interval_s,
+        claim_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
+        **kw,
+    )
+
+
+def _readers(
+    settings: IngestSettings,
+    redis: aioredis.Redis,
+    pipe: RedisPipe,
+    db: AsyncDatabase[dict[str, Any]],
+    bus: EventBus,
+) -> tuple[ReadersService, list[Mover]]:
+    """Comments and letters: an intake and a mover each (see ``readers``)."""
+    kinds, movers = [], []
+    for name, collection in (("comment", "comments"), ("letter", "letters")):
+        intake = Intake(pipe, f"{PREFIX}:{collection}")
+        kinds.append(
+            Kind(name, intake, DocumentRepository(db[collection], settings.storage_timeout_s))
+        )
+        movers.append(_mover(settings, redis, intake, db[collection], bus, identity="event_id"))
+    sealer = Sealer(public_key(settings.newsroom_public_key))
+    return ReadersService(settings, kinds[0], kinds[1], sealer), movers
+
+
 def _deps(
-    settings: IngestSettings, service: IngestService, redis: aioredis.Redis, pipe: RedisPipe
+    settings: IngestSettings,
+    service: IngestService,
+    readers: ReadersService,
+    redis: aioredis.Redis,
+    pipe: RedisPipe,
 ) -> Deps:
     def throttle(name: str, limit: int, window_s: int, what: str) -> Throttle:
         return Throttle(RateLimiter(redis, f"xabar:ingest:rl:{name}", limit, window_s, pipe), what)
@@ -137,6 +205,7 @@ def _deps(
     return Deps(
         settings=settings,
         service=service,
+        readers=readers,
         pages=Pages(),
         signer=FormSigner(
             secret, min_fill_s=settings.form_min_fill_s, max_age_s=settings.form_max_age_s
@@ -147,10 +216,30 @@ def _deps(
         lookup_limit=throttle(
             "lookup", settings.lookup_rate_limit, settings.lookup_rate_window_s, "look-ups"
         ),
-        codec=TokenCodec(settings.jwt_secret.get_secret_value()),
+        comment_limit=throttle(
+            "comment", settings.comment_rate_limit, settings.comment_rate_window_s, "comments"
+        ),
+        letter_limit=throttle(
+            "letter", settings.letter_rate_limit, settings.letter_rate_window_s, "letters"
+        ),
+        codec=settings.token_verifier(redis),
         trusted=settings.trusted_networks(),
+        tips_hash=tips_hasher(secret),
+        comments_hash=comments_hasher(secret),
+        binding_hash=binding_hasher(secret),
+        uploads=MemoryGate(
+            settings.max_upload_bytes, 10_000, settings.memory_wait_s, what="uploads"
+        ),
+        origins=OriginCheck(settings.our_origins()),
     )
 
 
 def _hold(_: str) -> None:
     """With the relay disabled, events stored without Redis wait in their outbox."""
+
+
+def _erase(service: IngestService) -> Step:
+    async def step() -> None:
+        await service.erase_contacts()
+
+    return step

@@ -47,7 +47,7 @@ NAME_MAX = 100
 # --- input ----------------------------------------------------------------------------------------
 
 
-def _plain(low: int, high: int) -> AfterValidator:
+def plain_field(low: int, high: int) -> AfterValidator:
     """Markup removed (see ``plain_text``), then the length checked on what remains."""
 
     def check(value: str | None) -> str | None:
@@ -68,7 +68,7 @@ class ContactIn(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    name: Annotated[str | None, Field(max_length=NAME_MAX * 2), _plain(0, NAME_MAX)] = None
+    name: Annotated[str | None, Field(max_length=NAME_MAX * 2), plain_field(0, NAME_MAX)] = None
     email: EmailStr | None = Field(default=None, max_length=254)
     phone: str | None = Field(
         default=None, max_length=32, description="international (+...) or local to the country"
@@ -90,12 +90,12 @@ class NewSubmission(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    title: Annotated[str, Field(max_length=TITLE_MAX * 2), _plain(TITLE_MIN, TITLE_MAX)]
-    text: Annotated[str, Field(max_length=TEXT_MAX * 2), _plain(TEXT_MIN, TEXT_MAX)]
+    title: Annotated[str, Field(max_length=TITLE_MAX * 2), plain_field(TITLE_MIN, TITLE_MAX)]
+    text: Annotated[str, Field(max_length=TEXT_MAX * 2), plain_field(TEXT_MIN, TEXT_MAX)]
     country: CountryChoice
-    location: Annotated[str | None, Field(max_length=LOCATION_MAX * 2), _plain(0, LOCATION_MAX)] = (
-        None
-    )
+    location: Annotated[
+        str | None, Field(max_length=LOCATION_MAX * 2), plain_field(0, LOCATION_MAX)
+    ] = None
     contact: ContactIn | None = None
     consent: bool = Field(description="must be true: the reporter agrees to the terms")
     anonymous: bool = Field(default=False, description="if true, no contact is kept or passed on")
@@ -193,6 +193,13 @@ def new_receipt_code() -> str:
     # one byte a character: 32 divides 256, so the low five bits are uniform
     raw = "".join(_CROCKFORD[b & 31] for b in os.urandom(_CODE_CHARS))
     return "-".join(raw[i : i + 5] for i in range(0, _CODE_CHARS, 5))
+
+
+def is_receipt_code(code: str) -> bool:
+    """Whether ``code`` can be a receipt code (20 of the code's letters, dashes and spaces
+    aside): nothing else is looked up."""
+    normalized = _normalize_code(code) if len(code) <= 64 else ""
+    return len(normalized) == _CODE_CHARS and all(c in _CROCKFORD for c in normalized)
 
 
 def _normalize_code(code: str) -> str:

@@ -13,6 +13,7 @@
     ├── FormRejected             the form's anti-abuse checks failed
     ├── RateLimited              over a rate limit (``retry_after_s``)
     ├── StorageUnavailable       nothing was accepted or read: send it again
+    ├── Overloaded               too much work in progress (photos to decode): send it again
     ├── AttachmentDamaged        a stored photo does not match its digest
     ├── DuplicateSubmission      (internal) an id stored already
     └── StoreDown                (internal) a store did not answer
@@ -110,6 +111,12 @@ class RateLimited(IngestError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class Overloaded(IngestError):
+    """Too many photos are being decoded to take this one in time; nothing was stored."""
+
+    code = "busy"
 
 
 class AttachmentDamaged(IngestError):

@@ -1,8 +1,10 @@
 """The reporters' HTML form: its signed timestamp, its honeypot, and its fields as a submission.
 
-The form carries ``form_token`` = ``<issued_ms>.<nonce>.<signature>``. A post is refused when the
-signature is wrong, when it comes sooner than ``form_min_fill_s`` after the form was served (bots
-fill forms instantly) or later than ``form_max_age_s``. The nonce doubles as the post's
+The form carries ``form_token`` = ``<issued_ms>.<nonce>.<signature>``; the signature covers the
+client the form was served to (a keyed hash of its address), so a token is good only for that
+client. A post is refused when the signature is wrong (or the token was served to another
+client), when it comes sooner than ``form_min_fill_s`` after the form was served (bots fill
+forms instantly) or later than ``form_max_age_s``. The nonce doubles as the post's
 idempotency key, so a double click or a reload of the result page stores one submission. The
 ``website`` field is hidden from people; a value in it means a bot filled it.
 """
@@ -41,15 +43,18 @@ class FormSigner:
         self.max_age_s = max_age_s
         self.clock = clock
 
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()[:32]
+    def _sign(self, payload: str, client: str) -> str:
+        message = f"{payload}\0{client}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
-    def issue(self) -> str:
+    def issue(self, client: str) -> str:
+        """A token for a form served to ``client`` (what the client is bound by)."""
         payload = f"{int(self.clock() * 1000)}.{secrets.token_hex(16)}"
-        return f"{payload}.{self._sign(payload)}"
+        return f"{payload}.{self._sign(payload, client)}"
 
-    def check(self, fields: Mapping[str, str]) -> FormCheck:
-        """The post's nonce if the form passes the anti-abuse checks; ``FormRejected`` if not."""
+    def check(self, fields: Mapping[str, str], client: str) -> FormCheck:
+        """The post's nonce if the form passes the anti-abuse checks and its token was served to
+        ``client``; ``FormRejected`` if not."""
         if fields.get(HONEYPOT, "").strip():
             raise FormRejected("honeypot", "the hidden field was filled in")
         token = fields.get(TOKEN, "")
@@ -57,7 +62,7 @@ class FormSigner:
         nonce, _, signature = rest.partition(".")
         if not (issued.isdigit() and nonce and signature):
             raise FormRejected("bad_token", "the form has no valid signature")
-        if not hmac.compare_digest(self._sign(f"{issued}.{nonce}"), signature):
+        if not hmac.compare_digest(self._sign(f"{issued}.{nonce}", client), signature):
             raise FormRejected("bad_token", "the form has no valid signature")
         age = self.clock() - int(issued) / 1000
         if age < self.min_fill_s:
@@ -140,6 +145,8 @@ LIMIT_MESSAGES = {
     "too_many_photos": "Слишком много фото: можно прикрепить не больше {max_photos}.",
     "photo_too_large": "Фото слишком большое: каждое — не больше {max_photo_mb} МБ.",
     "photo_too_many_pixels": "Фото слишком большое: не больше {max_megapixels} мегапикселей.",
+    "photo_too_large_to_decode": "Фото слишком большое для обработки: PNG и WebP — не больше "
+    "{max_decode_megapixels} мегапикселей (снимки JPEG мы уменьшаем сами).",
     "payload_too_large": "Сообщение слишком большое: не больше {max_total_mb} МБ вместе с фото.",
 }
 
@@ -158,4 +165,14 @@ def russian_field_errors(fields: list[dict[str, Any]]) -> dict[str, str]:
         key = field if field in FIELD_MESSAGES else field.split(".", 1)[0]
         form_key = key.replace("contact.", "contact_")
         out.setdefault(form_key, FIELD_MESSAGES.get(key, "Проверьте это поле."))
+    return out
+
+
+def russian_errors(fields: list[dict[str, Any]], messages: Mapping[str, str]) -> dict[str, str]:
+    """Field errors as Russian messages by form field, from ``messages`` (a comment's, a
+    letter's)."""
+    out: dict[str, str] = {}
+    for err in fields:
+        key = str(err.get("field", "")).split(".", 1)[0]
+        out.setdefault(key, messages.get(key, "Проверьте это поле."))
     return out

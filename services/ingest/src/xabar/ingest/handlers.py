@@ -9,11 +9,18 @@ from typing import Annotated
 
 from faststream import Context
 
-from xabar.contracts import GROUP_INGEST, REVIEWS_STREAM, SubmissionReceived, SubmissionReviewed
+from xabar.contracts import (
+    GROUP_INGEST,
+    REVIEWS_STREAM,
+    CommentSubmitted,
+    LetterReceived,
+    SubmissionReceivedV2,
+    SubmissionReviewed,
+)
 from xabar.ingest.service import IngestService
 from xabar.runtime.bus import EventBus
 
-PUBLISHES = (SubmissionReceived,)
+PUBLISHES = (SubmissionReceivedV2, CommentSubmitted, LetterReceived)
 
 
 async def on_submission_reviewed(

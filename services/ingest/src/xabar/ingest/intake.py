@@ -21,6 +21,8 @@ Keys (``P`` = ``xabar:ingest``):
 - ``P:intake`` stream: ``id``, ``doc`` (the document as JSON), ``event`` (JSON); never trimmed:
   an entry leaves only once MongoDB has the document and the event is published.
 - ``P:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
+- ``P:receipt:{hash}`` the id of the submission whose receipt code has this hash (a receipt
+  code alone finds its tip), until the document and its receipt are in MongoDB.
 - ``P:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
   sealed receipt code, kept (from the accept) for as long as its key can be replayed: a form's
   token lives ``form_max_age_s``, an API key is remembered ``idempotency_retention_s``. A replay
@@ -35,17 +37,14 @@ Keys (``P`` = ``xabar:ingest``):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pymongo
-from prometheus_client import Counter
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
     BulkWriteError,
@@ -56,46 +55,35 @@ from pymongo.errors import (
     WTimeoutError,
 )
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
 from xabar.ingest.errors import IntakeUnavailable
-from xabar.runtime.bus import (
-    EventBus,
-    FailedEntry,
-    Outgoing,
-    claim_idle,
-    ensure_group,
-    read_own_first,
-    settle_failed,
-)
+from xabar.runtime.bus import EventBus, Outgoing
+from xabar.runtime.mongo import is_duplicate
 from xabar.runtime.redispipe import RedisPipe
+from xabar.runtime.streams import FailedEntry, Outcome, Row, StreamWorker
 
 log = logging.getLogger("xabar.ingest.intake")
 
 PREFIX = "xabar:ingest"
 GROUP = "mover"
-DUPLICATE_KEY = 11000
-DATETIME_FIELDS = ("received_at", "updated_at")
-DEAD_LETTERED = Counter(
-    "xabar_ingest_intake_dead_letters_total",
-    "Accepted submissions moved to the intake's dead-letter stream",
-)
+DATETIME_FIELDS = ("received_at", "updated_at", "submitted_at")
 
 Doc = dict[str, Any]
 
-# KEYS: 1 the key's record (unused without a key), 2 look-up note, 3 intake stream
-# ARGV: 1 the key's record ("" = no key), 2 look-up note, 3 id, 4 document, 5 event (JSON),
-#       6 its type, 7 its id, 8 its correlation id, 9 how long to keep the key's record (ms)
+# KEYS: 1 the key's record (unused without a key), 2 intake stream, 3.. notes
+# ARGV: 1 the key's record ("" = no key), 2 how long to keep it (ms), 3 how many notes,
+#       4.. the notes' values, then the stream entry's fields and values
 ACCEPT = """
 if ARGV[1] ~= '' then
   local known = redis.call('GET', KEYS[1])
   if known then return {'known', known} end
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[9])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'doc', ARGV[4], 'event', ARGV[5],
-  'type', ARGV[6], 'event_id', ARGV[7], 'correlation_id', ARGV[8])
+local notes = tonumber(ARGV[3])
+for i = 1, notes do redis.call('SET', KEYS[2 + i], ARGV[3 + i]) end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4 + notes))
 return {'ok'}
 """
 
@@ -147,29 +135,53 @@ class Intake:
     def key_record(self, submission_id: str) -> str:
         return f"{self.p}:idem:{submission_id}"
 
+    def receipt_key(self, receipt_hash: str) -> str:
+        return f"{self.p}:receipt:{receipt_hash}"
+
+    def notes(self, doc: Doc) -> dict[str, str]:
+        """What the accept of ``doc`` notes beside the stream (dropped once it is moved): for a
+        tip (a document with a receipt), its receipt look-up note and its receipt's pointer."""
+        receipt = doc.get("receipt_hash")
+        if not isinstance(receipt, str):
+            return {}
+        submission_id = str(doc["_id"])
+        note = {"receipt_hash": receipt, "received_at": doc["received_at"]}
+        return {
+            self.pending_key(submission_id): doc_to_json(note),
+            self.receipt_key(receipt): submission_id,
+        }
+
+    def note_keys(self, doc: Doc) -> list[str]:
+        return list(self.notes(doc))
+
     async def accept(self, doc: Doc, event: Event, *, keep_key_ms: int = 0) -> Doc | None:
         """Store ``doc`` and its event durably. With an Idempotency-Key (``doc["idempotency"]``)
-        whose record is in Redis, nothing is stored and that record (``fingerprint``,
-        ``sealed_code``) is returned instead; else the record is kept ``keep_key_ms``.
-        ``IntakeUnavailable``: Redis did not answer (the script may or may not have run)."""
-        submission_id = str(doc["_id"])
+        whose record is in Redis, nothing is stored and that record (its ``fingerprint`` and,
+        for a tip, its ``sealed_code``) is returned instead; else the record is kept
+        ``keep_key_ms``. ``IntakeUnavailable``: Redis did not answer (the script may or may not
+        have run)."""
+        doc_id = str(doc["_id"])
         idem = doc.get("idempotency")
         if idem and keep_key_ms <= 0:
-            raise ValueError("a submission with a key needs keep_key_ms")
-        note = {"receipt_hash": doc["receipt_hash"], "received_at": doc["received_at"]}
+            raise ValueError("a document with a key needs keep_key_ms")
+        notes = self.notes(doc)
+        entry = {
+            "id": doc_id,
+            "doc": doc_to_json(doc),
+            "event": event.model_dump_json(),
+            "type": event.type,
+            "event_id": str(event.event_id),
+            "correlation_id": event.correlation_id or "",
+        }
         try:
             reply = await self._accept(
-                [self.key_record(submission_id), self.pending_key(submission_id), self.stream],
+                [self.key_record(doc_id), self.stream, *notes],
                 [
                     doc_to_json(idem) if idem else "",
-                    doc_to_json(note),
-                    submission_id,
-                    doc_to_json(doc),
-                    event.model_dump_json(),
-                    event.type,
-                    str(event.event_id),
-                    event.correlation_id or "",
                     str(keep_key_ms),
+                    str(len(notes)),
+                    *notes.values(),
+                    *(part for pair in entry.items() for part in pair),
                 ],
             )
         except RedisError as exc:
@@ -193,6 +205,11 @@ class Intake:
         raw = await self._get(self.pending_key(submission_id))
         return None if raw is None else doc_from_json(raw)
 
+    async def by_receipt(self, receipt_hash: str) -> str | None:
+        """The id of the submission in the intake whose receipt code has ``receipt_hash``."""
+        raw = await self._get(self.receipt_key(receipt_hash))
+        return None if raw is None else _s(raw)
+
     async def _get(self, key: str) -> Any:
         try:
             return await self._pipe.execute("GET", key)
@@ -200,10 +217,12 @@ class Intake:
             raise IntakeUnavailable("the intake did not answer") from exc
 
 
-class Mover:
+class Mover(StreamWorker):
     """Moves accepted submissions from the intake stream to MongoDB and publishes their events,
     at most ``batch`` every ``interval`` seconds: a burst of accepts is levelled out (it waits,
-    durable, in the intake) instead of being passed on at once to MongoDB and the consumers."""
+    durable, in the intake) instead of being passed on at once to MongoDB and the consumers.
+    The reading, settling and claiming are the runtime's ``StreamWorker``; ``move`` is what a
+    batch does."""
 
     def __init__(
         self,
@@ -219,94 +238,60 @@ class Mover:
         max_deliveries: int = 5,
         block_ms: int = 200,
         storage_timeout_s: float = 30.0,
+        on_moved: Callable[[list[Doc]], Awaitable[None]] | None = None,
+        identity: str = "receipt_hash",
     ) -> None:
-        self.redis = redis
+        """``on_moved``: what else MongoDB must hold of the moved documents (their receipts),
+        awaited after the insert and before the events go out; idempotent (it runs again for
+        a batch a crash interrupted). ``identity``: the field that tells a redelivery (the same
+        value under the ``_id`` already stored) from another document under a reused id."""
+        super().__init__(
+            redis,
+            intake.stream,
+            GROUP,
+            consumer=consumer,
+            handle=self.move,
+            batch=batch,
+            interval=interval,
+            block_ms=block_ms,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+            what="an accepted submission",
+            unavailable=(RedisError, PyMongoError, OSError),
+        )
         self.intake = intake
         self.submissions = submissions
         self.bus = bus
-        self.consumer = consumer
-        self.batch = batch
-        self.interval = interval
-        self.claim_idle_ms = claim_idle_ms
-        self.max_deliveries = max_deliveries
-        self.block_ms = block_ms
         self.storage_timeout_s = storage_timeout_s
-        self._last_claim = 0.0
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.on_moved = on_moved
+        self.identity = identity
 
-    async def ensure_group(self) -> None:
-        await ensure_group(self.redis, self.intake.stream, GROUP)
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="ingest-intake-mover")
-
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """Let the step in progress finish (a cancelled PyMongo call can leak its socket)."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping.set()
-        done, _ = await asyncio.wait([task], timeout=grace_s)
-        while not done:
-            task.cancel()
-            done, _ = await asyncio.wait([task], timeout=1.0)
-
-    async def step(self, *, block_ms: int | None = None) -> int:
-        """Move one batch: this consumer's pending entries first, else new ones. An entry that
-        cannot be moved stays pending (read again next step) and, once delivered
-        ``max_deliveries`` times, goes to the dead-letter stream; the others move on. Redis or
-        MongoDB unreachable: raises, and every entry stays pending as it was."""
-        rows = await read_own_first(
-            self.redis, self.intake.stream, GROUP, self.consumer, self.batch, block_ms
-        )
-        if not rows:
-            return 0
-        gone = [entry_id for entry_id, fields in rows if not fields]  # deleted: only the ack
+    async def move(self, rows: list[Row]) -> Outcome:
+        """Store the submissions of a batch, then publish their events. An entry that cannot be
+        moved fails (it stays pending and, once delivered ``max_deliveries`` times, goes to the
+        dead-letter stream); the others move on. Redis or MongoDB unreachable: raises, and every
+        entry stays pending as it was."""
         ready: list[_Entry] = []
         failed: list[FailedEntry] = []
         for entry_id, fields in rows:
-            if fields:
-                try:
-                    ready.append(_Entry.of(entry_id, fields))
-                except Exception as exc:  # the entry itself is damaged
-                    failed.append(FailedEntry(entry_id, fields, exc))
+            try:
+                ready.append(_Entry.of(entry_id, fields))
+            except Exception as exc:  # the entry itself is damaged
+                failed.append(FailedEntry(entry_id, fields, exc))
         with pymongo.timeout(self.storage_timeout_s):
             moved = await self._insert(ready, failed)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for entry in moved:
-                pipe.delete(self.intake.pending_key(entry.submission_id))
-            await pipe.execute()
+            if moved and self.on_moved is not None:
+                await self.on_moved([entry.doc for entry in moved])
+        notes = [key for entry in moved for key in self.intake.note_keys(entry.doc)]
+        if notes:
+            await self.redis.delete(*notes)
         await self.publish([entry.event for entry in moved])  # after the move
-        done = [entry.entry_id for entry in moved] + gone
-        if done:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.xack(self.intake.stream, GROUP, *done)
-                pipe.xdel(self.intake.stream, *done)
-                await pipe.execute()
-        if failed:
-            await self._fail(failed)
-        return len(rows)
+        return Outcome(done=[entry.entry_id for entry in moved], failed=failed)
 
     async def publish(self, events: list[StoredEvent]) -> None:
         """The events of a batch, as they were stored, in one round trip."""
         await self.bus.publish_many(
             Outgoing(e.type, e.event_id, e.correlation_id, e.body) for e in events
-        )
-
-    async def drain(self) -> int:
-        """Move everything this consumer can read now (tests, maintenance)."""
-        await self.ensure_group()
-        moved = 0
-        while n := await self.step():
-            moved += n
-        return moved
-
-    async def claim_stale(self) -> int:
-        """Take over entries another consumer left pending longer than ``claim_idle_ms``."""
-        return await claim_idle(
-            self.redis, self.intake.stream, GROUP, self.consumer, self.claim_idle_ms, self.batch
         )
 
     async def _insert(self, entries: list[_Entry], failed: list[FailedEntry]) -> list[_Entry]:
@@ -319,7 +304,7 @@ class Mover:
             await self.submissions.insert_many([e.doc for e in entries], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            if not is_duplicate(exc):
                 return await self._insert_one_by_one(entries, failed)
             indexes = [e.get("index") for e in errors]
             if not all(isinstance(i, int) and 0 <= i < len(entries) for i in indexes):
@@ -360,9 +345,9 @@ class Mover:
         for entry in entries:
             if entry.submission_id in duplicates:
                 held = await self.submissions.find_one(
-                    {"_id": entry.submission_id}, {"receipt_hash": 1}
+                    {"_id": entry.submission_id}, {self.identity: 1}
                 )
-                if held is not None and held.get("receipt_hash") != entry.doc["receipt_hash"]:
+                if held is not None and held.get(self.identity) != entry.doc.get(self.identity):
                     conflict = ValueError(
                         f"MongoDB holds another submission under {entry.submission_id} (its key "
                         "used again after its record left Redis)"
@@ -371,65 +356,6 @@ class Mover:
                     continue
             out.append(entry)
         return out
-
-    async def _fail(self, failed: list[FailedEntry]) -> None:
-        """Entries delivered ``max_deliveries`` times go to the dead-letter stream (acked and
-        deleted, in one transaction); the others stay pending."""
-        kept, dead = await settle_failed(
-            self.redis, self.intake.stream, GROUP, self.consumer, failed, self.max_deliveries
-        )
-        for item, deliveries in kept:
-            log.warning(
-                "an accepted submission could not be moved; it stays pending",
-                extra={
-                    "entry_id": _s(item.entry_id),
-                    "deliveries": deliveries,
-                    "error": repr(item.error),
-                },
-            )
-        for item, deliveries in dead:
-            DEAD_LETTERED.inc()
-            log.error(
-                "an accepted submission moved to the dead-letter stream",
-                extra={
-                    "entry_id": _s(item.entry_id),
-                    "deliveries": deliveries,
-                    "error": repr(item.error),
-                },
-            )
-
-    async def _run(self) -> None:
-        backoff = 0.2
-        while not self._stopping.is_set():
-            try:
-                if time.monotonic() - self._last_claim > self.claim_idle_ms / 2000:
-                    self._last_claim = time.monotonic()
-                    await self.claim_stale()
-                await self.step(block_ms=self.block_ms)
-                backoff = 0.2
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):
-                    await self.ensure_group()  # Redis lost the stream: start it again
-                    continue
-                log.exception("moving accepted submissions failed; will retry")
-                await self._pause(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except (RedisError, PyMongoError, OSError) as exc:
-                log.warning(
-                    "Redis or MongoDB unavailable; accepted submissions wait in the intake",
-                    extra={"error": f"{type(exc).__name__}: {exc}"},
-                )
-                await self._pause(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception("moving accepted submissions failed; will retry")
-                await self._pause(backoff)
-                backoff = min(backoff * 2, 5.0)
-            await self._pause(self.interval)
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,9 @@ every other filter, but linear): with 5,000 documents of 2 KB a lookup takes ~28
 idempotency), and the relay's timer reads the small marker collection below. On mongo:7 these
 are index lookups.
 
+``receipts`` maps the hash of each receipt code (its ``_id``) to its submission, so that a
+receipt code alone finds its tip by ``_id``; the mover writes it with the submission.
+
 ``outbox_pending`` lists the ids of documents whose outbox may still hold events, so the relay's
 timer looks at those few documents instead of scanning every submission (FerretDB's SQLite backend
 filters only ``_id`` fast). A marker is written before its document and removed once the document's
@@ -27,8 +30,9 @@ from datetime import datetime
 from typing import Any
 
 import pymongo
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from xabar.ingest.errors import (
     AttachmentDamaged,
@@ -39,6 +43,7 @@ from xabar.ingest.media import AttachmentStore, CorruptAttachment, StoredPhoto
 from xabar.ingest.photos import CleanPhoto
 
 Doc = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 
 @asynccontextmanager
@@ -60,6 +65,8 @@ class SubmissionRepository:
         """``timeout_s``: what MongoDB gets to answer a look-up or to store a submission."""
         self.submissions = db["submissions"]
         self.pending = db["outbox_pending"]
+        self.receipts = db["receipts"]
+        self.erasures = db["erasures"]
         self.timeout_s = timeout_s
 
     async def store_with_outbox(self, doc: Doc, now: datetime) -> None:
@@ -68,7 +75,31 @@ class SubmissionRepository:
         write. ``DuplicateSubmission`` if the id exists; ``DatabaseUnavailable``."""
         async with bounded(self.timeout_s, "storing a submission"):
             await self.mark_pending(str(doc["_id"]), now)
+            await self.index_receipts([doc])
             await self.insert(doc)
+
+    async def index_receipts(self, docs: list[Doc]) -> None:
+        """Note each document's receipt (``_id``: the hash of its code), so that the code alone
+        finds its submission; a receipt noted already is left as it is. Driver errors
+        propagate (the mover retries the batch)."""
+        rows = [
+            {"_id": d["receipt_hash"], "submission_id": d["_id"]}
+            for d in docs
+            if isinstance(d.get("receipt_hash"), str)
+        ]
+        if not rows:
+            return
+        try:
+            await self.receipts.insert_many(rows, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+
+    async def by_receipt(self, receipt_hash: str) -> str | None:
+        """The id of the stored submission whose receipt code has ``receipt_hash``."""
+        async with bounded(self.timeout_s, "reading a receipt"):
+            row = await self.receipts.find_one({"_id": receipt_hash})
+        return None if row is None else str(row["submission_id"])
 
     async def mark_pending(self, submission_id: str, now: datetime) -> bool:
         """Note that ``submission_id`` may have unpublished events; False if the note exists
@@ -104,6 +135,41 @@ class SubmissionRepository:
                 {"$set": {**fields, "review_version": version}},
             )
         return result.matched_count == 1
+
+    # erasure of contacts, a retention period after a tip is closed: ``erasures`` holds one
+    # marker per closed tip (``_id``: its id, ``erase_after``), few next to the submissions
+
+    async def schedule_erasure(self, submission_id: str, erase_after: datetime) -> None:
+        await self.erasures.update_one(
+            {"_id": submission_id}, {"$set": {"erase_after": erase_after}}, upsert=True
+        )
+
+    async def drop_erasure(self, submission_id: str) -> None:
+        await self.erasures.delete_one({"_id": submission_id})
+
+    async def due_erasures(self, now: datetime) -> list[str]:
+        """The ids whose erasure is due (the markers are read whole: a small collection)."""
+        markers = await self.erasures.find({}).to_list(None)
+        return [str(m["_id"]) for m in markers if m["erase_after"] <= now]
+
+    async def erase_contact(self, submission_id: str, now: datetime) -> None:
+        await self.submissions.update_one(
+            {"_id": submission_id},
+            {"$set": {"contact_sealed": None, "contact_erased_at": now}},
+        )
+
+
+class DocumentRepository:
+    """Readers' comments or letters: one document each, written by their intake's mover, read
+    by ``_id`` (an idempotent retry after its record left Redis)."""
+
+    def __init__(self, collection: AsyncCollection[Doc], timeout_s: float | None = None) -> None:
+        self.collection = collection
+        self.timeout_s = timeout_s
+
+    async def get(self, doc_id: str) -> Doc | None:
+        async with bounded(self.timeout_s, "reading a document"):
+            return await self.collection.find_one({"_id": doc_id})
 
 
 class AttachmentRepository:

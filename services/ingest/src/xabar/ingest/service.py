@@ -11,20 +11,19 @@ answers a replay with the first receipt (of racing requests exactly one is accep
 or down. Only when Redis has no record is MongoDB asked (an API key used before its retention, a
 record Redis lost), and a MongoDB that does not answer then does not hold the tip back: the
 record's retention is the promise (a form's token is younger than its record, so a form's key is
-never looked up there). A tip with photos needs MongoDB (GridFS) first: without it, 503. When
+never looked up there). A tip with photos needs MongoDB (for its photos) first: else 503. When
 Redis cannot be reached, a submission without a key is stored the way it was before the intake:
 the document with its event in its outbox, one single-document write in MongoDB, published by
 the relay; one with a key is refused (503), since a first request of its key may be waiting in
 the unreachable intake.
 """
 
-import asyncio
 import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -32,8 +31,8 @@ from prometheus_client import Counter
 from xabar.contracts import (
     AttachmentRef,
     Contact,
-    Submission,
-    SubmissionReceived,
+    SealedSubmission,
+    SubmissionReceivedV2,
     SubmissionReviewed,
     SubmissionStatus,
 )
@@ -46,6 +45,7 @@ from xabar.ingest.domain import (
     hash_receipt_code,
     idempotent_id,
     is_id,
+    is_receipt_code,
     new_id,
     new_receipt_code,
     open_code,
@@ -62,10 +62,12 @@ from xabar.ingest.errors import (
     NotFound,
     StorageUnavailable,
 )
+from xabar.ingest.gates import MemoryGate
 from xabar.ingest.intake import Intake
 from xabar.ingest.media import StoredPhoto
-from xabar.ingest.photos import CleanPhoto, clean_photo
+from xabar.ingest.photos import CleanPhoto, clean_photo, probe_photo
 from xabar.ingest.repository import AttachmentRepository, Doc, SubmissionRepository
+from xabar.ingest.sealing import Sealer
 from xabar.runtime.outbox import outbox_entry
 
 log = logging.getLogger("xabar.ingest")
@@ -73,6 +75,8 @@ log = logging.getLogger("xabar.ingest")
 PRODUCER = "ingest"
 SUBMISSIONS = Counter("xabar_ingest_submissions_total", "Submissions accepted", ["kind"])
 REVIEWS = Counter("xabar_ingest_reviews_total", "submission.reviewed events", ["outcome"])
+ERASED = Counter("xabar_ingest_contacts_erased_total", "Sealed contacts erased after retention")
+CLOSED = frozenset({SubmissionStatus.REJECTED, SubmissionStatus.PUBLISHED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,7 @@ class IngestService:
         submissions: SubmissionRepository,
         media: AttachmentRepository,
         intake: Intake,
+        sealer: Sealer,
         on_stored: Callable[[str], None],
     ) -> None:
         """``on_stored``: asks the relay to publish a document stored with its outbox (the
@@ -96,8 +101,15 @@ class IngestService:
         self.submissions = submissions
         self.media = media
         self.intake = intake
+        self.sealer = sealer
         self.on_stored = on_stored
         self._secret = settings.address_salt.get_secret_value().encode()
+        self.decodes = MemoryGate(
+            settings.max_decode_bytes,
+            settings.decode_slots,
+            settings.memory_wait_s,
+            what="photos being processed",
+        )
         self._mongo_failed_at = -1e9  # when a key's fallback look-up in MongoDB last failed
 
     # --- accepting ----------------------------------------------------------------------------
@@ -122,16 +134,11 @@ class IngestService:
             submission_id = idempotent_id(self._secret, idempotency_key)
         else:
             submission_id = new_id()
-        cleaned = [
-            await asyncio.to_thread(
-                clean_photo, raw, index=i, max_pixels=self.settings.max_photo_pixels
-            )
-            for i, raw in enumerate(photos)
-        ]
         if idempotency_key is not None:
             existing = await self._known(submission_id, form=form)
-            if existing is not None:
+            if existing is not None:  # a replay: its photos were cleaned the first time
                 return self._replay(existing, idempotency_key, print_)
+        cleaned = [await self._clean(raw, i) for i, raw in enumerate(photos)]
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
         code = new_receipt_code()
@@ -176,7 +183,17 @@ class IngestService:
             replayed=False,
         )
 
-    async def _store_directly(self, doc: Doc, event: SubmissionReceived, now: datetime) -> None:
+    async def _clean(self, raw: bytes, index: int) -> CleanPhoto:
+        """A photo re-encoded, once its decoding fits in the process's budget (``photos``)."""
+        limits = {
+            "index": index,
+            "max_pixels": self.settings.max_photo_pixels,
+            "max_decode_bytes": self.settings.max_decode_bytes,
+        }
+        probe = probe_photo(raw, **limits)  # the header only: quick
+        return await self.decodes.run(probe.cost, lambda: clean_photo(raw, **limits, probe=probe))
+
+    async def _store_directly(self, doc: Doc, event: SubmissionReceivedV2, now: datetime) -> None:
         """Without Redis: the document with its event in its outbox, one single-document write
         (a marker first, so the relay's timer finds it), published by the relay."""
         submission_id = str(doc["_id"])
@@ -201,26 +218,28 @@ class IngestService:
         code: str,
         client_hash: str,
         correlation_id: str | None,
-    ) -> tuple[Doc, SubmissionReceived]:
-        """The submission's MongoDB document and its ``submission.received`` event."""
-        contact = None
+    ) -> tuple[Doc, SubmissionReceivedV2]:
+        """The submission's MongoDB document and its ``submission.received`` event (v2: the
+        contact sealed to the newsroom's key here, before it is written anywhere)."""
+        sealed = None
         if draft.contact is not None and not draft.anonymous:
             contact = Contact(
                 name=draft.contact.name, email=draft.contact.email, phone=draft.contact.phone
             )
-        event: SubmissionReceived = SubmissionReceived.create(
+            sealed = self.sealer.seal_contact(contact)
+        event: SubmissionReceivedV2 = SubmissionReceivedV2.create(
             producer=PRODUCER,
             correlation_id=correlation_id or submission_id,
             aggregate_id=submission_id,
             version=1,
-            data=Submission(
+            data=SealedSubmission(
                 submission_id=submission_id,
                 title=draft.title,
                 text=draft.text,
                 country=draft.country,
                 location=draft.location,
                 anonymous=draft.anonymous,
-                contact=contact,
+                contact_sealed=sealed,
                 attachments=tuple(refs),
                 received_at=now,
             ),
@@ -235,7 +254,7 @@ class IngestService:
             "country": draft.country,
             "location": draft.location,
             "anonymous": draft.anonymous,
-            "contact": contact.model_dump() if contact is not None else None,
+            "contact_sealed": sealed,
             "attachments": [r.model_dump() for r in refs],
             "receipt_hash": hash_receipt_code(code),
             "client_hash": client_hash,
@@ -340,6 +359,34 @@ class IngestService:
             article_url=doc.get("article_url") if status == SubmissionStatus.PUBLISHED else None,
         )
 
+    async def receipt_status(self, code: str | None) -> SubmissionStatusView:
+        """The status of the submission whose receipt code is ``code``: the code alone finds
+        it. A code that is not one, or that no tip has, raises ``NotFound``."""
+        submission_id = await self._by_receipt(code) if code and is_receipt_code(code) else None
+        if submission_id is None:
+            raise NotFound("no submission with this receipt code")
+        return await self.status(submission_id, code)
+
+    async def _by_receipt(self, code: str) -> str | None:
+        """The id of the tip with receipt ``code``: the intake's pointer while the tip is on its
+        way to MongoDB, else MongoDB's receipts."""
+        receipt_hash = hash_receipt_code(code)
+        try:
+            pointer = await self.intake.by_receipt(receipt_hash)
+        except IntakeUnavailable:
+            pointer, intake_down = None, True
+        else:
+            intake_down = False
+        if pointer is not None:
+            return pointer
+        try:
+            found = await self.submissions.by_receipt(receipt_hash)
+        except DatabaseUnavailable as exc:
+            raise StorageUnavailable("submissions cannot be read right now") from exc
+        if found is None and intake_down:  # it may be in the intake we cannot reach
+            raise StorageUnavailable("submissions cannot be read right now")
+        return found
+
     async def attachment(self, attachment_id: str) -> StoredPhoto:
         if not is_id(attachment_id):
             raise NotFound("no attachment with this id")
@@ -360,6 +407,7 @@ class IngestService:
         """Apply a review if it is newer than the one held. Errors propagate (the entry stays
         pending and is delivered again)."""
         review = event.data
+        closed = review.status in CLOSED
         fields: dict[str, Any] = {
             "status": review.status.value,
             "public_reason": review.public_reason,
@@ -367,7 +415,12 @@ class IngestService:
             "article_id": review.article_id,
             "reviewed_at": review.reviewed_at,
             "updated_at": review.reviewed_at,
+            "closed_at": review.reviewed_at if closed else None,
         }
+        if closed:  # noted first: the erasure checks the document before it erases
+            await self.submissions.schedule_erasure(
+                review.submission_id, review.reviewed_at + self.retention
+            )
         applied = await self.submissions.apply_review(review.submission_id, event.version, fields)
         if applied:
             REVIEWS.labels("applied").inc()
@@ -389,6 +442,34 @@ class IngestService:
         else:
             REVIEWS.labels("stale").inc()
         return False
+
+    # --- retention ------------------------------------------------------------------------------
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.settings.contact_retention_days)
+
+    async def erase_contacts(self, now: datetime | None = None) -> int:
+        """Erase the sealed contact of every tip closed (rejected or published) longer than the
+        retention ago; returns how many were erased. A tip reopened since (an article taken
+        back: accepted again) keeps its contact until it is closed again."""
+        now = now or datetime.now(UTC)
+        erased = 0
+        for submission_id in await self.submissions.due_erasures(now):
+            doc = await self.submissions.get(submission_id)
+            closed_at = doc.get("closed_at") if doc is not None else None
+            if closed_at is None:  # unknown, or open again
+                await self.submissions.drop_erasure(submission_id)
+            elif closed_at + self.retention > now:  # closed again since
+                await self.submissions.schedule_erasure(submission_id, closed_at + self.retention)
+            else:
+                await self.submissions.erase_contact(submission_id, now)
+                await self.submissions.drop_erasure(submission_id)
+                erased += 1
+        if erased:
+            ERASED.inc(erased)
+            log.info("sealed contacts erased after their retention", extra={"erased": erased})
+        return erased
 
 
 def _ref(attachment_id: str, photo: CleanPhoto) -> AttachmentRef:

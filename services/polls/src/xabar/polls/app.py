@@ -23,7 +23,7 @@ from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities, VoterCookies
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import RevokedTokens
 from xabar.runtime.bus import EventBus
 from xabar.runtime.encodings import EncodedCache
 from xabar.runtime.health import mongo_check, redis_check
@@ -32,7 +32,7 @@ from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.security import OriginCheck, PagePolicy
 
 
-def deps_of(settings: PollsSettings, polls_service: PollService) -> Deps:
+def deps_of(settings: PollsSettings, polls_service: PollService, redis: Redis) -> Deps:
     cookies = VoterCookies(
         settings.cookie_secret.get_secret_value(),
         name=settings.cookie_name,
@@ -44,7 +44,7 @@ def deps_of(settings: PollsSettings, polls_service: PollService) -> Deps:
         identities=Identities(
             cookies, settings.proxy_networks(), settings.address_salt.get_secret_value()
         ),
-        tokens=TokenCodec(settings.jwt_secret.get_secret_value()),
+        tokens=settings.token_verifier(redis),
         pages=Pages(
             timezone=settings.display_timezone,
             public_url=settings.public_url,
@@ -96,6 +96,7 @@ def create_app(
     pages = PagePolicy().with_(
         style_src="'unsafe-inline'", form_action=f"'self' {settings.site_url}"
     )
+    deps = deps_of(settings, polls.service, redis)
     app = service_app(
         routes=[
             *routes.routes(),
@@ -104,9 +105,12 @@ def create_app(
             *asyncapi_routes(bus, api),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(FastLane, operation=routes.HOT_PATH, handlers=handlers)],
+        middleware=[
+            Middleware(RevokedTokens, verifier=deps.tokens),
+            Middleware(FastLane, operation=routes.HOT_PATH, handlers=handlers),
+        ],
         exception_handlers=handlers,
         pages=pages,
     )
-    app.state.deps = deps_of(settings, polls.service)
+    app.state.deps = deps
     return app

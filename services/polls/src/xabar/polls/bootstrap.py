@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -13,13 +14,13 @@ from redis.asyncio import Redis
 from xabar.contracts import Event
 from xabar.polls.config import PollsSettings
 from xabar.polls.counter import AddressPolicy, VoteCounter
-from xabar.polls.locks import PollLocks
+from xabar.polls.errors import ConcurrentChange
 from xabar.polls.repository import PollRepository, TallyVersions, VoteLog
 from xabar.polls.scheduler import Scheduler
 from xabar.polls.service import PollService
 from xabar.polls.tally import Tallier
 from xabar.polls.votelog import VoteLogWriter
-from xabar.polls.workers import OutboxPump
+from xabar.runtime.locks import DocLocks
 from xabar.runtime.outbox import OutboxRelay
 from xabar.runtime.redispipe import RedisPipe
 
@@ -51,7 +52,6 @@ class Polls:
     settings: PollsSettings
     service: PollService
     relay: OutboxRelay
-    pump: OutboxPump
     writer: VoteLogWriter
     tallier: Tallier
     scheduler: Scheduler
@@ -71,7 +71,7 @@ class Polls:
 
     async def start(self) -> None:
         await self.prepare()
-        self.pump.start()
+        await self.relay.start()
         await self.writer.start()
         await self.tallier.start()
         await self.scheduler.start()
@@ -80,7 +80,7 @@ class Polls:
         await self.scheduler.stop()
         await self.tallier.stop()
         await self.writer.stop()
-        await self.pump.stop()
+        await self.relay.stop()
 
     async def close(self) -> None:
         """Close the connections ``build`` was given (after ``stop``)."""
@@ -104,19 +104,30 @@ def build(
     polls = PollRepository(db)
     votes = VoteLog(db)
     counter = VoteCounter(redis, settings.redis_prefix, address_policy(settings), pipe)
-    relay = OutboxRelay(polls.collection, publish, sweep_interval=settings.outbox_sweep_s)
+    # every write of a poll's document, and the relay's passes over it, hold the poll's lock
+    locks = DocLocks(
+        db["locks"],
+        stale_after=timedelta(seconds=15),
+        wait_s=20.0,
+        busy=lambda _key: ConcurrentChange(),
+    )
+    relay = OutboxRelay(
+        polls.collection,
+        publish,
+        locks=locks,
+        lock_key=str,
+        sweep_interval=settings.outbox_sweep_s,
+        name="polls",
+    )
     service = PollService(
         polls=polls,
         votes=votes,
         tallies=TallyVersions(db),
         counter=counter,
-        locks=PollLocks(redis, settings.redis_prefix),
+        locks=locks,
         relay=relay,
+        kick=relay.kick,  # a change with events has them relayed now
     )
-    pump = OutboxPump(
-        service.relay_events, service.relay_pending, sweep_interval=settings.outbox_sweep_s
-    )
-    service.kick = pump.kick  # a change with events asks the pump to relay them now
     writer = VoteLogWriter(
         redis,
         counter.log_stream,
@@ -133,4 +144,4 @@ def build(
         interval=settings.scheduler_interval_s,
         resync_interval=settings.resync_interval_s,
     )
-    return Polls(settings, service, relay, pump, writer, tallier, scheduler, (redis, mongo, pipe))
+    return Polls(settings, service, relay, writer, tallier, scheduler, (redis, mongo, pipe))

@@ -12,7 +12,8 @@ Inherited from ``ServiceSettings`` (see xabar.runtime.config):
 - ``XABAR_POLLS_STREAM_MAXLEN`` (1000000), ``XABAR_POLLS_CLAIM_IDLE_MS`` (30000): also the idle
   time after which another replica's unpersisted vote-log entries are claimed,
   ``XABAR_POLLS_MAX_DELIVERIES`` (5)
-- ``XABAR_POLLS_JWT_SECRET`` (required, >= 32 chars): verifies the publisher's editor tokens.
+- ``XABAR_POLLS_TOKEN_PUBLIC_KEY`` (required): the publisher's public key, which editors' tokens
+  are verified with (see ``xabar.runtime.auth``).
 
 Polls' own settings:
 
@@ -74,6 +75,7 @@ from xabar.runtime.config import ServiceSettings, require_secret
 class PollsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="XABAR_POLLS_", extra="ignore", frozen=True)
 
+    VERIFIES_TOKENS = True
     port: int = 8083
     mongodb_db: str = "xabar_polls"
 

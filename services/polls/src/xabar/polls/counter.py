@@ -404,13 +404,14 @@ class VoteCounter:
         its next open/close time."""
         doc = json.dumps(poll.to_mirror(), ensure_ascii=False, separators=(",", ":"))
         closed = "1" if poll.status == "closed" or poll.closed_at is not None else "0"
-        pairs: list[str | int] = [
-            "opens_at", epoch_ms(poll.opens_at),
-            "closes_at", "" if poll.closes_at is None else epoch_ms(poll.closes_at),
-            "closed", closed,
-            "multiple", "1" if poll.multiple else "0",
-            "doc", doc,
-        ]  # fmt: skip
+        fields: dict[str, str | int] = {
+            "opens_at": epoch_ms(poll.opens_at),
+            "closes_at": "" if poll.closes_at is None else epoch_ms(poll.closes_at),
+            "closed": closed,
+            "multiple": "1" if poll.multiple else "0",
+            "doc": doc,
+        }
+        pairs = [item for pair in fields.items() for item in pair]
         written = bool(
             await self._mirror(keys=[self.state_key(poll.poll_id)], args=[poll.version, *pairs])
         )

@@ -10,7 +10,7 @@ from xabar.polls.pages import Pages
 from xabar.polls.service import PollService
 from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import TokenVerifier
 from xabar.runtime.encodings import EncodedCache
 from xabar.runtime.security import OriginCheck
 
@@ -19,7 +19,7 @@ from xabar.runtime.security import OriginCheck
 class Deps:
     service: PollService
     identities: Identities
-    tokens: TokenCodec
+    tokens: TokenVerifier
     pages: Pages
     receipts: Receipts
     page_cache: EncodedCache  # the reader pages, rendered and compressed once per change

@@ -61,11 +61,6 @@ class PollRepository:
         if result.matched_count != 1:
             raise ConcurrentChange
 
-    async def pending_outbox(self) -> list[str]:
-        """Ids of the polls with events still in their outbox (a small collection: scanned)."""
-        cursor = self.collection.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {"_id": 1})
-        return [str(d["_id"]) async for d in cursor]
-
 
 class TallyVersions:
     """The newest ``poll.tallied`` version sent per poll, in its own collection (never written

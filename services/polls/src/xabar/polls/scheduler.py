@@ -13,7 +13,7 @@ import time
 
 from xabar.polls.domain import epoch_ms
 from xabar.polls.service import PollService
-from xabar.polls.workers import Worker
+from xabar.runtime.workers import Worker
 
 log = logging.getLogger("xabar.polls.scheduler")
 

@@ -37,11 +37,11 @@ from xabar.polls.errors import (
     UnknownOption,
 )
 from xabar.polls.errors import PollClosed as PollClosedError
-from xabar.polls.locks import PollLocks
 from xabar.polls.metrics import ANOMALOUS_VOTES, REBUILDS, RECOUNT_DIFFERENCES, VOTES
 from xabar.polls.repository import PollRepository, TallyVersions, VoteLog
 from xabar.polls.schemas import NewPoll, Placement, PollEdit
 from xabar.polls.voters import Origin
+from xabar.runtime.locks import DocLocks
 from xabar.runtime.outbox import OutboxRelay
 
 log = logging.getLogger("xabar.polls")
@@ -90,7 +90,7 @@ class PollService:
         votes: VoteLog,
         tallies: TallyVersions,
         counter: VoteCounter,
-        locks: PollLocks,
+        locks: DocLocks,
         relay: OutboxRelay,
         kick: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -258,15 +258,11 @@ class PollService:
             return poll
 
     async def relay_events(self, poll_id: str) -> int:
-        """Publish a poll's pending outbox events, holding its lock (the relay writes the doc)."""
-        async with self.locks.hold(poll_id):
-            return await self.relay.relay_doc(poll_id)
+        """Publish a poll's pending outbox events (the relay holds the poll's lock meanwhile)."""
+        return await self.relay.relay_doc(poll_id)
 
     async def relay_pending(self) -> int:
-        sent = 0
-        for poll_id in await self.polls.pending_outbox():
-            sent += await self.relay_events(poll_id)
-        return sent
+        return await self.relay.sweep()
 
     async def _store_open(self, poll: Poll, correlation_id: str | None) -> Poll:
         new = poll.with_changes(status="open", version=poll.version + 1, updated_at=self.clock())

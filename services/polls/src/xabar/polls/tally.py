@@ -22,7 +22,7 @@ from xabar.polls.counter import VoteCounter
 from xabar.polls.domain import utc_now
 from xabar.polls.metrics import TALLIES
 from xabar.polls.service import PRODUCER, PollService
-from xabar.polls.workers import Worker
+from xabar.runtime.workers import Worker
 
 log = logging.getLogger("xabar.polls.tally")
 

@@ -13,36 +13,44 @@ from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from xabar.publisher.accounts import Accounts
 from xabar.publisher.articles import ArticleService
+from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import wire
 from xabar.publisher.images import ImageWork
 from xabar.publisher.inbox import InboxService
+from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
+from xabar.publisher.mail import Mailer
 from xabar.publisher.media import IngestClient, MediaStore
 from xabar.publisher.newsroom import site as newsroom_site
 from xabar.publisher.newsroom.errors import pages_first
 from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.passwords import Passwords
+from xabar.publisher.polls import PollsClient
+from xabar.publisher.previews import FeedPreview
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.bundle import Repositories
 from xabar.publisher.repositories.collections import Collections
 from xabar.publisher.repositories.index import ArticleIndex
+from xabar.publisher.repositories.library import LibraryIndex
 from xabar.publisher.repositories.logins import LoginThrottle
 from xabar.publisher.routes import ROUTERS, api_routes
 from xabar.publisher.routes.deps import Deps
 from xabar.publisher.routes.errors import exception_handlers
-from xabar.publisher.scheduler import Scheduler, stop_tasks
+from xabar.publisher.scheduler import Scheduler
 from xabar.runtime.app import service_app, standard_routes
 from xabar.runtime.asyncapi import asyncapi_routes
-from xabar.runtime.auth import TokenCodec
+from xabar.runtime.auth import Revocations, TokenIssuer
 from xabar.runtime.bus import EventBus
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.security import PagePolicy
+from xabar.runtime.workers import cancel_and_wait
 
 log = logging.getLogger("xabar.publisher.app")
 
@@ -56,15 +64,21 @@ class Publisher:
 
     settings: PublisherSettings
     collections: Collections
-    codec: TokenCodec
+    codec: TokenIssuer
     repos: Repositories
     article_relay: MarkedRelay
     inbox_relay: MarkedRelay
+    comment_relay: MarkedRelay
     articles: ArticleService
     inbox: InboxService
+    comments: CommentService
+    letters: LetterService
     editors: EditorService
+    accounts: Accounts
     library: MediaLibrary
     ingest: IngestClient
+    preview: FeedPreview
+    polls: PollsClient
 
     def deps(self) -> Deps:
         """What the routes get (``Deps.of(request)``)."""
@@ -72,19 +86,39 @@ class Publisher:
             settings=self.settings,
             codec=self.codec,
             editors=self.editors,
+            accounts=self.accounts,
             articles=self.articles,
             inbox=self.inbox,
             library=self.library,
             audit=self.repos.audit,
+            preview=self.preview,
+            comments=self.comments,
+            letters=self.letters,
+            polls=self.polls,
         )
 
     async def start_relays(self) -> None:
         await self.article_relay.start()
         await self.inbox_relay.start()
+        await self.comment_relay.start()
 
     async def stop_relays(self) -> None:
         await self.article_relay.stop()
         await self.inbox_relay.stop()
+        await self.comment_relay.stop()
+
+    async def rebuild_queues(self) -> None:
+        """The comments' and letters' queues in Redis, from their documents (a crash between
+        a write and its queue put is repaired here; newer entries are never overwritten)."""
+        for name, rebuild in (
+            ("comments", self.comments.rebuild),
+            ("letters", self.letters.rebuild),
+        ):
+            try:
+                count = await rebuild()
+                log.info("queues rebuilt", extra={"queue": name, "items": count})
+            except Exception:
+                log.exception("queues not rebuilt; they repair on the next start")
 
 
 def build(
@@ -96,15 +130,18 @@ def build(
     login_limits: bool = True,
 ) -> Publisher:
     collections = Collections(mongo, settings.mongodb_db)
-    codec = TokenCodec(
-        settings.jwt_secret.get_secret_value(), ttl=timedelta(seconds=settings.token_ttl_s)
+    revocations = Revocations(redis)
+    codec = TokenIssuer(
+        settings.token_private_key.get_secret_value(),
+        revocations,
+        ttl=timedelta(seconds=settings.token_ttl_s),
     )
     work = ImageWork(
         max_bytes=settings.max_media_bytes,
         max_pixels=settings.max_media_pixels,
         concurrency=settings.media_encode_concurrency,
     )
-    media = MediaStore(collections, work)
+    media = MediaStore(collections, work, library=LibraryIndex(redis))
     relay_opts: dict[str, Any] = {
         "sweep_interval": settings.relay_sweep_s,
         "enabled": settings.relay_enabled,
@@ -116,12 +153,17 @@ def build(
     inbox_relay = MarkedRelay(
         collections.inbox, collections.inbox_pending, bus, locks, **relay_opts
     )
+    comment_relay = MarkedRelay(
+        collections.comments, collections.comments_pending, bus, locks, **relay_opts
+    )
     repos = Repositories.build(
         collections,
         article_relay=article_relay,
         inbox_relay=inbox_relay,
         index=ArticleIndex(redis),
         media=media,
+        comment_relay=comment_relay,
+        redis=redis,
     )
     articles = ArticleService(repos, settings)
     ingest = IngestClient(
@@ -130,6 +172,7 @@ def build(
         timeout_s=settings.ingest_timeout_s,
         max_bytes=settings.max_media_bytes,
     )
+    editors = editor_service(settings, repos, codec, redis if login_limits else None)
     return Publisher(
         settings=settings,
         collections=collections,
@@ -137,18 +180,48 @@ def build(
         repos=repos,
         article_relay=article_relay,
         inbox_relay=inbox_relay,
+        comment_relay=comment_relay,
         articles=articles,
         inbox=InboxService(repos, articles, ingest),
-        editors=editor_service(settings, repos, codec, redis if login_limits else None),
+        comments=CommentService(
+            repos.comments, articles, repos.audit, settings.comments_moderation
+        ),
+        letters=LetterService(repos.letters, repos.audit),
+        editors=editors,
+        accounts=Accounts(
+            editors,
+            revocations,
+            redis,
+            mailer(settings),
+            reset_url=lambda token: f"{settings.newsroom_home()}password/{token}",
+            reset_ttl_s=settings.reset_link_ttl_s,
+        ),
         library=MediaLibrary(media, repos.audit),
         ingest=ingest,
+        polls=PollsClient(settings.polls_url, codec.issue),
+        preview=FeedPreview(
+            settings.feed_url or settings.site_url,
+            settings.token_private_key.get_secret_value(),
+            timeout_s=settings.ingest_timeout_s,
+        ),
+    )
+
+
+def mailer(settings: PublisherSettings) -> Mailer:
+    return Mailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
     )
 
 
 def editor_service(
     settings: PublisherSettings,
     repos: Repositories,
-    codec: TokenCodec,
+    codec: TokenIssuer,
     redis: aioredis.Redis | None,
 ) -> EditorService:
     """Editors' accounts; logins limited in Redis (none without ``redis``: the CLI)."""
@@ -190,7 +263,7 @@ def create_app(
     redis = settings.redis_client()
     parts = build(settings, mongo, bus, redis)
     scheduler = Scheduler(parts.articles, settings.scheduler_interval_s)
-    wire(bus, parts.inbox)
+    wire(bus, parts.inbox, parts.comments, parts.letters)
     api = OpenAPI(
         "Xabar publisher", "1.0.0", "the editorial inbox, articles, workflow and publishing"
     )
@@ -201,24 +274,40 @@ def create_app(
             log.info("article list index rebuilt", extra={"articles": count})
         except Exception:
             log.exception("article list index not rebuilt; it repairs on the next start")
+        try:
+            count = await parts.repos.inbox.rebuild_tips()
+            log.info("inbox index rebuilt", extra={"tips": count})
+        except Exception:
+            log.exception("inbox index not rebuilt; it repairs on the next start")
+        try:
+            count = await parts.repos.media.rebuild_library()
+            log.info("media library list rebuilt", extra={"images": count})
+        except Exception:
+            log.exception("media library list not rebuilt; it repairs on the next start")
+
+    deps = parts.deps()
+    newsroom = newsroom_site.build(settings, deps, redis, newsroom_pages)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
-        indexing: asyncio.Task[None] | None = None
+        indexing: list[asyncio.Task[None]] = []
         try:
             await parts.start_relays()
             if settings.scheduler_enabled:
                 await scheduler.start()
-            indexing = asyncio.create_task(rebuild_index(), name="publisher-index-rebuild")
+            indexing.append(asyncio.create_task(rebuild_index(), name="publisher-index-rebuild"))
+            indexing.append(asyncio.create_task(parts.rebuild_queues(), name="publisher-queues"))
             yield
         finally:
-            if indexing is not None:
-                await stop_tasks([indexing])
+            await cancel_and_wait(indexing)
             await scheduler.stop()
             await parts.stop_relays()
             await bus.stop()
+            await newsroom.aclose()
             await parts.ingest.aclose()
+            await parts.preview.aclose()
+            await parts.polls.aclose()
             await redis.aclose()
             await mongo.close()
 
@@ -237,7 +326,7 @@ def create_app(
         pages=NEWSROOM_POLICY,
     )
     app.state.publisher = parts
-    app.state.deps = parts.deps()
-    app.state.newsroom = newsroom_site.build(settings, app.state.deps, redis, newsroom_pages)
+    app.state.deps = deps
+    app.state.newsroom = newsroom
     app.state.scheduler = scheduler
     return app

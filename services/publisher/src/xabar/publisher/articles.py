@@ -17,6 +17,7 @@ from typing import Any
 from xabar.contracts import (
     COUNTRIES,
     ArticlePublished,
+    ArticleState,
     ArticleUnpublished,
     ArticleUpdated,
     Event,
@@ -52,12 +53,14 @@ from xabar.publisher.domain import (
     check_transition,
     diff_states,
     ms,
+    public_state,
     revision,
     state_at,
     utcnow,
 )
 from xabar.publisher.errors import InvalidInput, InvalidTransition, NotFound, VersionConflict
 from xabar.publisher.media import StoredMedia
+from xabar.publisher.merge import Merged, merge
 from xabar.publisher.repositories.articles import HeldArticle
 from xabar.publisher.repositories.bundle import Repositories
 from xabar.publisher.repositories.featured import Choice, key_of
@@ -311,13 +314,60 @@ class ArticleService:
         expected_version: int,
         *,
         full: bool = False,
+        action: str = "edit",
     ) -> Article:
         async with self.repo.locked(article_id) as held:
             check_can_edit(by, held.article)
             self._check_version(held.article, expected_version)
             current = held.article.values(CONTENT_FIELDS)
             changes = await self.content_changes(current, given, full=full)
-            return await self._apply_edit(by, held, changes, action="edit")
+            return await self._apply_edit(by, held, changes, action=action)
+
+    async def edit_merging(
+        self, by: Principal, article_id: str, given: Doc, base_version: int, *, action: str = "edit"
+    ) -> tuple[Article, Merged | None]:
+        """The whole content ``given`` as an edit of version ``base_version``. If someone saved
+        since, both edits are merged against that version (``merge``): a clean merge is saved
+        (the article and the merge are returned); a merge with conflicts is NOT saved, and is
+        returned with the current article for the editor to settle (both texts are in it)."""
+        try:
+            return await self.edit(
+                by, article_id, given, base_version, full=True, action=action
+            ), None
+        except VersionConflict:
+            current = await self.read(by, article_id)
+            if base_version > current.version:
+                raise
+        base = state_at(current, base_version)
+        mine = await self.content_changes({}, given, full=True)
+        theirs = current.values(CONTENT_FIELDS)
+        merged = merge(base, mine, theirs, CONTENT_FIELDS)
+        if not merged.clean:
+            return current, merged
+        article = await self.edit(
+            by, article_id, merged.values, current.version, full=True, action="merge"
+        )
+        return article, merged
+
+    def changed_since(self, article: Article, version: int) -> list[Revision]:
+        """The revisions stored after ``version`` (who changed what meanwhile)."""
+        return [r for r in article.revisions if r.version > version]
+
+    async def preview_state(
+        self, by: Principal, article_id: str | None, given: Doc
+    ) -> ArticleState:
+        """The public state the readers' site would show for ``given`` (the whole content of an
+        article, saved or not): nothing is stored."""
+        now = utcnow()
+        if article_id is None:
+            base = self.new_article("preview", "predprosmotr", by, now, {})
+        else:
+            base = await self.read(by, article_id)
+        content = await self.content_changes({}, given, full=True)
+        article = base.with_values(
+            {**content, "published_at": base.published_at or now, "updated_at": now}
+        )
+        return public_state(article)
 
     async def restore(
         self, by: Principal, article_id: str, version: int, expected_version: int
@@ -390,6 +440,7 @@ class ArticleService:
         publish_at: datetime | None = None,
     ) -> Article:
         published: Published | None = None
+        taken_back: int | None = None  # unpublished: the tip's version its review followed
         async with self.repo.locked(article_id) as held:
             old = held.article
             transition = check_transition(by, old, action)
@@ -401,7 +452,7 @@ class ArticleService:
             elif action == "schedule":
                 new = await self._schedule(by, held, publish_at)
             elif action == "unpublish":
-                new = await self._unpublish(by, held)
+                new, taken_back = await self._unpublish(by, held)
             else:
                 changes: Doc = {"status": transition.target.value}
                 if old.publish_at is not None:
@@ -413,6 +464,7 @@ class ArticleService:
         elif old.status == ArticleStatus.SCHEDULED and new.status != old.status:
             await self.schedule.drop(article_id)
         if action == "unpublish":
+            await self._after_unpublish(new, taken_back)
             for choice in await self.choices.all():
                 if choice.article_id == article_id:
                     await self._choose_featured(choice.key, None, by)
@@ -457,15 +509,24 @@ class ArticleService:
         if old.submission_id and not old.submission_notified:
             tip_version = await self.tips.version_of(old.submission_id)
             if tip_version is not None:
-                review.append(self._published_review(old, tip_version + 1, now))
+                review.append(self._tip_review(old, tip_version + 1, now))
             changes["submission_notified"] = True
         new = await self._write(
             by, held, changes, action=action, event=ArticlePublished, extra_events=review
         )
         return Published(new, old.status == ArticleStatus.SCHEDULED, tip_version)
 
-    def _published_review(self, article: Article, version: int, at: datetime) -> Event:
+    def _tip_review(
+        self,
+        article: Article,
+        version: int,
+        at: datetime,
+        status: SubmissionStatus = SubmissionStatus.PUBLISHED,
+    ) -> Event:
+        """What the tip's reporter is told of its article: published (with its URL), or, once
+        it is taken back, accepted again (with no URL: the link would be dead)."""
         assert article.submission_id is not None
+        published = status == SubmissionStatus.PUBLISHED
         event: Event = SubmissionReviewed.create(
             producer=PRODUCER,
             correlation_id=correlation_id_var.get(),
@@ -473,8 +534,8 @@ class ArticleService:
             version=version,
             data=SubmissionReview(
                 submission_id=article.submission_id,
-                status=SubmissionStatus.PUBLISHED,
-                article_url=self.settings.article_url(article.slug),
+                status=status,
+                article_url=self.settings.article_url(article.slug) if published else None,
                 article_id=article.article_id,
                 reviewed_at=at,
             ),
@@ -498,14 +559,45 @@ class ArticleService:
             },
         )
 
-    async def _unpublish(self, by: Principal, held: HeldArticle) -> Article:
+    async def _unpublish(self, by: Principal, held: HeldArticle) -> tuple[Article, int | None]:
+        """Unpublish the held article. For a tip's article whose reporter was told it is
+        published, ``submission.reviewed`` (accepted, no URL) goes with it, and a later
+        publication tells them again; the tip's version that review followed is returned."""
+        old = held.article
+        now = utcnow()
         changes: Doc = {
             "status": ArticleStatus.UNPUBLISHED.value,
-            "unpublished_at": utcnow(),
+            "unpublished_at": now,
             "featured": False,
             "featured_countries": [],
         }
-        return await self._write(by, held, changes, action="unpublish", event=ArticleUnpublished)
+        review: list[Event] = []
+        tip_version: int | None = None
+        if old.submission_id and old.submission_notified:
+            tip_version = await self.tips.version_of(old.submission_id)
+            if tip_version is not None:
+                review.append(
+                    self._tip_review(old, tip_version + 1, now, SubmissionStatus.ACCEPTED)
+                )
+            changes["submission_notified"] = False
+        new = await self._write(
+            by, held, changes, action="unpublish", event=ArticleUnpublished, extra_events=review
+        )
+        return new, tip_version
+
+    async def _after_unpublish(self, article: Article, tip_version: int | None) -> None:
+        if tip_version is None or article.submission_id is None:
+            return
+        await self.tips.note_published(
+            article.submission_id,
+            tip_version,
+            {
+                "status": SubmissionStatus.ACCEPTED.value,
+                "version": tip_version + 1,
+                "article_url": None,
+                "updated_at": article.updated_at,
+            },
+        )
 
     # --- news of the day --------------------------------------------------------------------------
 
@@ -605,6 +697,23 @@ class ArticleService:
                 await self._write(by, held, changes, action=action, event=event)
         except NotFound:
             return
+
+    # --- readers' comments ------------------------------------------------------------------------
+
+    async def set_comments_open(self, by: Principal, article_id: str, is_open: bool) -> Article:
+        """Open or close the readers' comments of an article, under its lock, as its next
+        version; a published article re-emits its state (``article.updated``, ``comments_open``)."""
+        async with self.repo.locked(article_id) as held:
+            article = held.article
+            if article.comments_open == is_open:
+                return article
+            action = "comments_open" if is_open else "comments_close"
+            event = ArticleUpdated if article.published else None
+            new = await self._write(
+                by, held, {"comments_open": is_open}, action=action, event=event
+            )
+        await self.audit.record(by, f"article.{action}", "article", article_id)
+        return new
 
     # --- scheduling -------------------------------------------------------------------------------
 

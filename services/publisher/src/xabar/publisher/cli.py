@@ -114,6 +114,8 @@ def run(
             return await fn(parts)
         finally:
             await parts.ingest.aclose()
+            await parts.preview.aclose()
+            await parts.polls.aclose()
             if with_bus:
                 await bus.stop()
             await redis.aclose()

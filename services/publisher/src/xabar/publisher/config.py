@@ -3,10 +3,18 @@
 Inherited from ``xabar.runtime.config.ServiceSettings`` (same prefix): ``HOST``, ``PORT``
 (default 8082 here), ``REDIS_URL``, ``MONGODB_URL``, ``MONGODB_DB`` (default
 ``xabar_publisher``), ``CONSUMER_NAME``, ``LOG_LEVEL``, ``LOG_JSON``, ``STREAM_MAXLEN``,
-``CLAIM_IDLE_MS``, ``MAX_DELIVERIES`` and ``JWT_SECRET`` (required, 32+ characters: the publisher
-signs editors' tokens with it; ingest, polls and feed verify them with the same value).
+``CLAIM_IDLE_MS``, ``MAX_DELIVERIES``.
 
 Added by the publisher:
+
+- ``XABAR_PUBLISHER_TOKEN_PRIVATE_KEY`` (required): the Ed25519 private key editors' tokens are
+  signed with (base64 of its 32 bytes, or PEM; ``python -m xabar.runtime.auth keygen`` makes a
+  pair). Only the publisher holds it; ingest and polls get the public key
+  (``XABAR_<SERVICE>_TOKEN_PUBLIC_KEY``). The keyed hash of login addresses is derived from it.
+- ``XABAR_PUBLISHER_NEWSROOM_PRIVATE_KEY`` (required secret): the newsroom's X25519 private key,
+  base64 (32 bytes). Ingest seals each reporter's contact to its public key the moment a tip is
+  accepted (``submission.received`` v2); the inbox opens the box with this key when it shows the
+  tip to an editor, and keeps only the sealed box.
 
 - ``XABAR_PUBLISHER_INGEST_URL`` (default ``http://127.0.0.1:8081``): where ingest serves the
   photos of tips (``GET {INGEST_URL}/api/v1/attachments/{id}``), fetched when a tip is accepted.
@@ -14,6 +22,9 @@ Added by the publisher:
 - ``XABAR_PUBLISHER_SITE_URL`` (default ``http://127.0.0.1:8080``): the readers' site; an
   article's public address is ``{SITE_URL}/news/{slug}`` (sent to ingest when a tip's article is
   published).
+- ``XABAR_PUBLISHER_FEED_URL`` (default empty: ``SITE_URL``): where the publisher reaches the
+  readers' site for the newsroom's preview (``POST {FEED_URL}/api/v1/preview``); inside compose,
+  the feed's own address rather than the public edge.
 - ``XABAR_PUBLISHER_PUBLIC_URL`` (default ``http://127.0.0.1:8082``): the publisher's own public
   base URL as readers' browsers see it; media are served at ``{PUBLIC_URL}/media/{media_id}``.
 - ``XABAR_PUBLISHER_TOKEN_TTL_S`` (default 1800): lifetime of an editor's login token (JWT).
@@ -60,19 +71,33 @@ Added by the publisher:
   shows times in (and reads the times editors type in).
 - ``XABAR_PUBLISHER_SESSION_IDLE_S`` (default 3600): a newsroom session unused this long ends;
   ``XABAR_PUBLISHER_SESSION_ABSOLUTE_S`` (default 43200): any session ends this long after login.
+- ``XABAR_PUBLISHER_POLLS_URL`` (default ``http://127.0.0.1:8083``): the polls API, which the
+  newsroom calls server-side with the editor's own short token: its poll pages, and the vote
+  anomalies of the dashboard.
+- ``XABAR_PUBLISHER_RESET_LINK_TTL_S`` (default 86400): how long a one-time password link works.
+- ``XABAR_PUBLISHER_SMTP_HOST`` (default empty: links go to the log instead), ``SMTP_PORT`` (587),
+  ``SMTP_FROM`` (``newsroom@localhost``), ``SMTP_USER``, ``SMTP_PASSWORD``, ``SMTP_STARTTLS``
+  (true): where password links are e-mailed from.
+- ``XABAR_PUBLISHER_COMMENTS_MODERATION`` (default ``before``): readers' comments are moderated
+  ``before`` they appear (they wait in the queue until a moderator approves them) or ``after``
+  (published at once, and a moderator may remove them).
 - ``XABAR_PUBLISHER_NEW_EDITOR_PASSWORD`` (CLI only, not a setting of the server): the password of
   ``create-editor`` when ``--password-stdin`` is not given.
 """
 
+import base64
+import binascii
 import re
-from typing import Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from nacl.public import PrivateKey
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from xabar.runtime.auth import MAX_TOKEN_TTL_S, private_key
 from xabar.runtime.clients import Network, parse_networks
-from xabar.runtime.config import ServiceSettings
+from xabar.runtime.config import ServiceSettings, require_secret
 from xabar.runtime.security import origin_of
 
 NEWSROOM_PATH = re.compile(r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*")
@@ -84,12 +109,16 @@ class PublisherSettings(ServiceSettings):
     port: int = 8082
     mongodb_db: str = "xabar_publisher"
 
+    newsroom_private_key: SecretStr
     ingest_url: str = "http://127.0.0.1:8081"
     ingest_timeout_s: float = Field(default=15.0, gt=0)
+    polls_url: str = "http://127.0.0.1:8083"
     site_url: str = "http://127.0.0.1:8080"
+    feed_url: str = ""
     public_url: str = "http://127.0.0.1:8082"
 
-    token_ttl_s: int = Field(default=1800, ge=60, le=86_400)
+    token_private_key: SecretStr
+    token_ttl_s: int = Field(default=1800, ge=60, le=MAX_TOKEN_TTL_S)
     trusted_proxies: str = ""
     login_rate_limit: int = Field(default=10, ge=1)
     login_rate_window_s: int = Field(default=300, ge=1)
@@ -118,17 +147,35 @@ class PublisherSettings(ServiceSettings):
     newsroom_timezone: str = "Asia/Almaty"
     session_idle_s: int = Field(default=3600, ge=60, le=7 * 86_400)
     session_absolute_s: int = Field(default=43_200, ge=300, le=30 * 86_400)
+    reset_link_ttl_s: int = Field(default=86_400, ge=300, le=14 * 86_400)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = "newsroom@localhost"
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+
+    comments_moderation: Literal["before", "after"] = "before"
 
     @model_validator(mode="after")
     def _check_publisher_settings(self) -> Self:
+        require_secret("newsroom_private_key", self.newsroom_private_key)
+        self.newsroom_key()
         try:
             parse_networks(self.trusted_proxies.split(","))
         except ValueError as exc:
             raise ValueError(f"trusted_proxies must be comma-separated CIDRs: {exc}") from exc
-        for name in ("ingest_url", "site_url", "public_url"):
+        if self.feed_url and not self.feed_url.startswith(("http://", "https://")):
+            raise ValueError(f"feed_url must be an http(s) URL, got {self.feed_url!r}")
+        for name in ("ingest_url", "site_url", "public_url", "polls_url"):
             value = getattr(self, name)
             if not value.startswith(("http://", "https://")):
                 raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_token_private_key(self) -> Self:
+        private_key(self.token_private_key.get_secret_value())
         return self
 
     @model_validator(mode="after")
@@ -158,6 +205,16 @@ class PublisherSettings(ServiceSettings):
 
     def newsroom_zone(self) -> ZoneInfo:
         return ZoneInfo(self.newsroom_timezone)
+
+    def newsroom_key(self) -> PrivateKey:
+        """The key that opens reporters' sealed contacts."""
+        try:
+            raw = base64.b64decode(self.newsroom_private_key.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("newsroom_private_key must be a 32-byte X25519 private key, base64")
+        return PrivateKey(raw)
 
     def trusted_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies.split(","))

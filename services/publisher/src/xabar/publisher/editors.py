@@ -10,7 +10,7 @@ from xabar.publisher.passwords import Passwords
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.publisher.repositories.editors import EditorRepository
 from xabar.publisher.repositories.logins import LoginThrottle
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.runtime.auth import Principal, Role, TokenIssuer
 
 MIN_PASSWORD = 10
 
@@ -24,7 +24,7 @@ class EditorService:
         self,
         repo: EditorRepository,
         audit: AuditLog,
-        codec: TokenCodec,
+        codec: TokenIssuer,
         passwords: Passwords,
         throttle: LoginThrottle | None = None,
     ) -> None:

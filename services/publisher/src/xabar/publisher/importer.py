@@ -9,7 +9,7 @@ Each line is a JSON object::
      "published_at": "2013-09-24T16:37:00+06:00",   # ISO 8601 with offset
      "featured": false,                    # the latest featured line becomes the news of the day
      "image": {"url": "https://...", "credit": "Фото: ...", "alt": "..."} or null,
-     "image_path": "/path/photo.jpg",      # optional: stored in our GridFS, used as the image
+     "image_path": "/path/photo.jpg",      # optional: stored in our media store, used as the image
      "source": "...", "source_url": "https://...", "author": "..."}
 
 Articles are built by ``ArticleService.imported`` (the same content rules, version, revision and

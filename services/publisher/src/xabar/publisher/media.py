@@ -1,19 +1,12 @@
 """Images: re-encoded without metadata, with their responsive sizes (``images``), stored in the
-publisher's own GridFS bucket ``media``, served publicly at ``/media/{media_id}`` and each size at
-``/media/{media_id}/{width}.{webp|jpg}``; tips' photos are copied from ingest.
+publisher's own bucket ``media`` (the runtime's ``ChunkStore``: chunks read by ``_id`` only,
+GridFS's field names, the file document written last, the digest checked on read), served publicly
+at ``/media/{media_id}`` and each size at ``/media/{media_id}/{width}.{webp|jpg}``; tips' photos
+are copied from ingest.
 
 Each size is a file of its own in the bucket (``_id`` = ``"<media_id>.<width>.<ext>"``); the
 image's file document lists them in ``metadata.variants`` and is written after them, so an image
 exists only once all its sizes do.
-
-The bucket has GridFS's layout (``media.files``: ``_id``, ``length``, ``chunkSize``,
-``uploadDate``, ``filename``, ``metadata``; ``media.chunks``: ``files_id``, ``n``, ``data``), so
-any GridFS tool reads it. One difference makes it fast on FerretDB: a chunk's ``_id`` is
-``"<media_id>:<n>"`` and reads fetch chunks by ``_id``. (The drivers' GridFS reads chunks with
-``find({"files_id": ...}).sort("n")``, a scan of every chunk of every image on FerretDB's SQLite
-backend: 0.24 s per read with only 10 MB stored, growing with the bucket.) Chunks are written
-first and the file document last, so a medium exists only once all its bytes do; a reader checks
-the SHA-256 of what it reassembled.
 """
 
 import hashlib
@@ -22,16 +15,17 @@ import re
 import uuid
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
-from bson import Binary
 
 from xabar.publisher.errors import MediaTooLarge, NotFound, UpstreamUnavailable
 from xabar.publisher.images import EXTENSIONS, Encoded, ImageWork
-from xabar.publisher.repositories.collections import Collections, upsert
-from xabar.runtime.auth import Principal, Role, TokenCodec
+from xabar.publisher.repositories.collections import Collections
+from xabar.publisher.repositories.library import LibraryIndex
+from xabar.runtime.auth import Principal, Role, TokenIssuer
+from xabar.runtime.chunks import ChunkStore, CorruptFile, StoredFile
 
 log = logging.getLogger("xabar.publisher.media")
 
@@ -91,15 +85,22 @@ def variant_of_name(name: str) -> tuple[int, str] | None:
 
 
 class MediaStore:
-    """GridFS-shaped storage with a small in-process cache of recently served images (a medium
-    never changes once stored, and on FerretDB each chunk read scans the chunks table)."""
+    """The bucket, with a small in-process cache of recently served images (a medium never
+    changes once stored)."""
 
     def __init__(
-        self, collections: Collections, work: ImageWork, *, cache_bytes: int = 32 * 1024 * 1024
+        self,
+        collections: Collections,
+        work: ImageWork,
+        *,
+        library: LibraryIndex | None = None,
+        cache_bytes: int = 32 * 1024 * 1024,
     ) -> None:
-        self.files = collections.media_files
-        self.chunks = collections.media_chunks
+        self.store = ChunkStore(
+            collections.media_files, collections.media_chunks, chunk_bytes=CHUNK_BYTES
+        )
         self.work = work
+        self.library = library
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, tuple[StoredMedia, bytes]] = OrderedDict()
         self._cached = 0
@@ -125,64 +126,69 @@ class MediaStore:
         stored = await self._write(
             media_id, prepared.original, filename=filename or media_id, metadata=meta
         )
-        return replace(stored, variants=tuple(variants))
+        stored = replace(stored, variants=tuple(variants))
+        if self.library is not None:
+            await self.library.put_many([library_item(stored, meta)])
+        return stored
+
+    async def describe(self, media_id: str, *, alt: str | None, credit: str | None) -> None:
+        """Set an image's caption and credit (what the library offers when it is reused)."""
+        changes = {"metadata.alt": alt, "metadata.credit": credit}
+        result = await self.store.files.update_one({"_id": media_id}, {"$set": changes})
+        if result.matched_count != 1:
+            raise NotFound("такого изображения нет")
+        doc = await self.store.files.find_one({"_id": media_id})
+        if doc is not None and self.library is not None:
+            await self.library.put_many([library_item(_stored_of(doc), doc.get("metadata") or {})])
+
+    async def rebuild_library(self) -> int:
+        """Put every image of the bucket (not its sizes) in the library's list (at start)."""
+        if self.library is None:
+            return 0
+        items = []
+        async for doc in self.store.files.find({}, {"length": 1, "uploadDate": 1, "metadata": 1}):
+            meta = doc.get("metadata") or {}
+            if "variant_of" not in meta and "content_type" in meta:
+                items.append(library_item(_stored_of(doc), meta))
+        await self.library.put_many(items)
+        return len(items)
 
     async def _write(
         self, file_id: str, image: Encoded, *, filename: str, metadata: dict[str, Any]
     ) -> StoredMedia:
         """One file of the bucket: its chunks first, its file document last."""
-        data = image.data
-        digest = hashlib.sha256(data).hexdigest()
-        now = datetime.now(UTC)
-        pieces = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
-        for n, piece in enumerate(pieces):
-            chunk = {"_id": f"{file_id}:{n}", "files_id": file_id, "n": n, "data": Binary(piece)}
-            await upsert(
-                lambda chunk=chunk: self.chunks.replace_one(  # type: ignore[misc]
-                    {"_id": chunk["_id"]}, chunk, upsert=True
-                )
-            )
-        file_doc = {
-            "_id": file_id,
-            "length": len(data),
-            "chunkSize": CHUNK_BYTES,
-            "uploadDate": now,
-            "filename": filename,
-            "metadata": {
+        digest = hashlib.sha256(image.data).hexdigest()
+        stored = await self.store.put(
+            file_id,
+            image.data,
+            filename=filename,
+            metadata={
                 "content_type": image.media_type,
                 "width": image.width,
                 "height": image.height,
                 "sha256": digest,
                 **metadata,
             },
-        }
-        await upsert(lambda: self.files.replace_one({"_id": file_id}, file_doc, upsert=True))
-        return StoredMedia(
-            file_id, image.media_type, len(data), image.width, image.height, digest, now
         )
+        return _media(stored)
 
     async def get_meta(self, media_id: str) -> StoredMedia | None:
-        doc = await self.files.find_one({"_id": media_id})
-        if doc is None:
-            return None
-        meta = doc.get("metadata") or {}
-        return StoredMedia(
-            media_id,
-            meta["content_type"],
-            int(doc["length"]),
-            int(meta["width"]),
-            int(meta["height"]),
-            meta["sha256"],
-            doc["uploadDate"],
-            tuple(Variant(**v) for v in meta.get("variants") or ()),
-        )
+        stored = await self.store.head(media_id)
+        return None if stored is None else _media(stored)
 
     async def get(self, media_id: str) -> tuple[StoredMedia, bytes]:
         hit = self._cache.get(media_id)
         if hit is not None:
             self._cache.move_to_end(media_id)
             return hit
-        stored, data = await self._read(media_id)
+        try:
+            found = await self.store.get(media_id)
+        except CorruptFile as exc:
+            log.error("a stored image is damaged", extra={"media_id": media_id, "error": str(exc)})
+            raise NotFound("no such media") from exc
+        if found is None:
+            raise NotFound("no such media")
+        stored, data = _media(found[0]), found[1]
         if len(data) <= self.cache_bytes // 4:
             self._cache[media_id] = (stored, data)
             self._cached += len(data)
@@ -191,28 +197,60 @@ class MediaStore:
                 self._cached -= len(old)
         return stored, data
 
-    async def _read(self, media_id: str) -> tuple[StoredMedia, bytes]:
-        stored = await self.get_meta(media_id)
-        if stored is None:
-            raise NotFound("no such media")
-        count = -(-stored.size // CHUNK_BYTES)
-        parts = []
-        for n in range(count):
-            chunk = await self.chunks.find_one({"_id": f"{media_id}:{n}"})
-            if chunk is None:
-                raise NotFound(f"media {media_id} misses chunk {n}")
-            parts.append(bytes(chunk["data"]))
-        data = b"".join(parts)
-        if hashlib.sha256(data).hexdigest() != stored.sha256:
-            raise NotFound(f"media {media_id} is damaged")
-        return stored, data
+
+def _media(stored: StoredFile) -> StoredMedia:
+    meta = stored.doc.get("metadata") or {}
+    return StoredMedia(
+        stored.file_id,
+        meta["content_type"],
+        stored.length,
+        int(meta["width"]),
+        int(meta["height"]),
+        stored.sha256,
+        stored.uploaded_at,
+        tuple(Variant(**v) for v in meta.get("variants") or ()),
+    )
+
+
+def _stored_of(doc: dict[str, Any]) -> StoredMedia:
+    meta = doc.get("metadata") or {}
+    return StoredMedia(
+        str(doc["_id"]),
+        meta["content_type"],
+        int(doc["length"]),
+        int(meta["width"]),
+        int(meta["height"]),
+        meta["sha256"],
+        doc["uploadDate"],
+        tuple(Variant(**v) for v in meta.get("variants") or ()),
+    )
+
+
+def library_item(stored: StoredMedia, meta: dict[str, Any]) -> dict[str, Any]:
+    """The media library's summary of an image."""
+    small = min(
+        stored.variants, key=lambda v: (v.width, v.media_type != "image/jpeg"), default=None
+    )
+    return {
+        "media_id": stored.media_id,
+        "width": stored.width,
+        "height": stored.height,
+        "size": stored.size,
+        "content_type": stored.content_type,
+        "thumb": small.name if small is not None else None,
+        "alt": meta.get("alt"),
+        "credit": meta.get("credit"),
+        "source": meta.get("source"),
+        "uploaded_by": meta.get("uploaded_by"),
+        "uploaded_at": stored.uploaded_at,
+    }
 
 
 class IngestClient:
     """Fetches a tip's photo from ingest with a short-lived editor token minted here."""
 
     def __init__(
-        self, base_url: str, codec: TokenCodec, *, timeout_s: float, max_bytes: int
+        self, base_url: str, codec: TokenIssuer, *, timeout_s: float, max_bytes: int
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.codec = codec

@@ -186,3 +186,36 @@ def _kept(base: Sequence[str], other: Sequence[str]) -> dict[int, int]:
         for n in range(size):
             kept[a + n] = b + n
     return kept
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of a side-by-side comparison: a block before and after (either may be empty)."""
+
+    before: str
+    after: str
+    kind: str  # "same", "changed", "removed", "added"
+
+
+def side_by_side(before: Sequence[str], after: Sequence[str]) -> list[Row]:
+    """Two versions of a sequence of blocks aligned row by row."""
+    matcher = difflib.SequenceMatcher(None, list(before), list(after), autojunk=False)
+    rows: list[Row] = []
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            rows += [Row(x, x, "same") for x in before[a1:a2]]
+        elif op == "delete":
+            rows += [Row(x, "", "removed") for x in before[a1:a2]]
+        elif op == "insert":
+            rows += [Row("", x, "added") for x in after[b1:b2]]
+        else:
+            old, new = list(before[a1:a2]), list(after[b1:b2])
+            for n in range(max(len(old), len(new))):
+                left = old[n] if n < len(old) else ""
+                right = new[n] if n < len(new) else ""
+                rows.append(
+                    Row(
+                        left, right, "changed" if left and right else "removed" if left else "added"
+                    )
+                )
+    return rows

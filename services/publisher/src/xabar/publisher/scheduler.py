@@ -9,12 +9,12 @@ replicas may run this loop and each article is published once. It also finishes 
 changes a crash left half-done.
 """
 
-import asyncio
 import logging
 
 from prometheus_client import Counter
 
 from xabar.publisher.articles import ArticleService
+from xabar.runtime.workers import Worker
 
 log = logging.getLogger("xabar.publisher.scheduler")
 
@@ -24,38 +24,19 @@ SCHEDULED_PUBLISHED = Counter(
 RECONCILE_EVERY = 10  # ticks
 
 
-async def stop_tasks(tasks: list[asyncio.Task[None]], retry_s: float = 0.5) -> None:
-    """Cancel ``tasks`` and wait for them, cancelling again those that swallowed it.
-
-    A cancellation can be lost inside PyMongo on Python 3.11 (its ``wait_for`` on a pool
-    condition returns the result when the cancel lands as the condition is notified), and a loop
-    that survives it would keep a shutdown waiting forever."""
-    for task in tasks:
-        task.cancel()
-    while pending := [t for t in tasks if not t.done()]:
-        await asyncio.wait(pending, timeout=retry_s)
-        for task in pending:
-            if not task.done():
-                task.cancel()
-    for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a background task had failed", exc_info=task.exception())
-
-
 class Scheduler:
     def __init__(self, articles: ArticleService, interval_s: float) -> None:
         self.articles = articles
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
         self._rebuilt = False
+        self._ticks = 0
+        self._worker = Worker("publisher-scheduler", self._step, interval=interval_s)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="publisher-scheduler")
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            task, self._task = self._task, None
-            await stop_tasks([task])
+        await self._worker.stop()
 
     async def tick(self, n: int = 0) -> list[str]:
         if not self._rebuilt:
@@ -69,12 +50,6 @@ class Scheduler:
             await self.articles.reconcile_featured()
         return published
 
-    async def _loop(self) -> None:
-        n = 0
-        while True:
-            try:
-                await self.tick(n)
-            except Exception:
-                log.exception("scheduler tick failed; retrying")
-            n += 1
-            await asyncio.sleep(self.interval_s)
+    async def _step(self) -> None:
+        n, self._ticks = self._ticks, self._ticks + 1
+        await self.tick(n)

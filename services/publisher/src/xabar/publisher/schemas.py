@@ -1,7 +1,7 @@
 """Request and response bodies of the publisher's HTTP API (pydantic; they feed the OpenAPI)."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -430,3 +430,77 @@ class AuditList(_Out):
     total: int
     page: int
     per_page: int
+
+
+# --- readers' comments (moderation) ---------------------------------------------------------------
+
+CommentStatusName = Literal["pending", "approved", "rejected", "spam"]
+
+
+class CommentSummary(_Out):
+    comment_id: str
+    article_id: str
+    parent_id: str | None = None
+    name: str  # plain text, as the reader typed it
+    text: str  # plain text as readers see it (after any passage edited out)
+    edited: bool
+    status: CommentStatusName
+    public: bool = Field(description="readers see it now")
+    reason: str | None = Field(None, description="why it was rejected on arrival, if it was")
+    version: int
+    client_tag: str = Field(description="the start of the author's address hash")
+    submitted_at: datetime
+    moderated_at: datetime | None = None
+    moderated_by: EditorRef | None = None
+
+
+class CommentOut(CommentSummary):
+    original_text: str  # as the reader wrote it (editors only; never published)
+    published_at: datetime | None = None
+
+
+class CommentList(_Out):
+    items: list[CommentSummary]
+    total: int
+    page: int
+    per_page: int
+    counts: dict[str, int] = Field(description="comments in each status (of the article)")
+
+
+class EditOutIn(_In):
+    passage: str = Field(min_length=1, max_length=5000, description="the text to take out")
+
+
+class BulkApproveIn(_In):
+    comment_ids: list[str] = Field(min_length=1, max_length=200)
+
+
+class BulkOutcomeOut(_Out):
+    comment_id: str
+    status: CommentStatusName | None
+    error: str | None = None
+
+
+class BulkApproveOut(_Out):
+    items: list[BulkOutcomeOut]
+
+
+class BlockIn(_In):
+    hours: int = Field(ge=1, le=24 * 365, description="how long later comments are rejected")
+
+
+class BlockOut(_Out):
+    client_hash: str
+    until: datetime
+    comment_id: str | None = None
+    name: str | None = None
+    by: EditorRef | None = None
+
+
+class BlockList(_Out):
+    items: list[BlockOut]
+
+
+class CommentsOpenOut(_Out):
+    article_id: str
+    comments_open: bool

@@ -378,6 +378,15 @@ class MultipartReader:
             )
         return Form(tuple(self._items), tuple(self._files))
 
+    def close(self) -> None:
+        """Let go of the parser and what was read. The parser's callbacks are this reader's
+        methods, a reference cycle: without this, every byte of the body (the files too)
+        would stay in memory until Python's cycle collector ran, long after the request."""
+        self._parser = None  # type: ignore[assignment]
+        self._files = []
+        self._items = []
+        self._part = _Part()
+
     # parser callbacks
 
     def _begin(self) -> None:
@@ -470,10 +479,13 @@ async def read_form(
     if ctype == FORM:
         return parse_urlencoded(await read_bytes(request, limits.max_bytes), limits)
     reader = MultipartReader.for_content_type(request.headers.get("content-type", ""), limits)
-    async with aclosing(stream(request, limits.max_bytes)) as chunks:
-        async for chunk in chunks:
-            reader.feed(chunk)
-    return reader.finish()
+    try:
+        async with aclosing(stream(request, limits.max_bytes)) as chunks:
+            async for chunk in chunks:
+                reader.feed(chunk)
+        return reader.finish()
+    finally:
+        reader.close()
 
 
 __all__ = [

@@ -2,12 +2,13 @@
 
 import socket
 from functools import cached_property
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis.asyncio import Redis
 
+from xabar.runtime.auth import Revocations, TokenVerifier, public_key
 from xabar.runtime.bus import BusOptions
 from xabar.runtime.deployment import RedisDeployment, parse_redis_url
 from xabar.runtime.errors import ConfigError
@@ -69,8 +70,11 @@ class ServiceSettings(BaseSettings):
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
     claim_idle_ms: int = Field(default=30_000, ge=10)
     max_deliveries: int = Field(default=5, ge=1)
-    # The editors' token key, shared by publisher (signs) and the others (verify): HS256.
-    jwt_secret: SecretStr
+    # The publisher's public key (Ed25519, base64 or PEM) that editors' tokens are verified
+    # with; required where ``VERIFIES_TOKENS`` (ingest, polls). The publisher signs with its
+    # private key instead (``PublisherSettings.token_private_key``).
+    token_public_key: str = ""
+    VERIFIES_TOKENS: ClassVar[bool] = False
 
     @field_validator("form_origins", mode="before")
     @classmethod
@@ -89,8 +93,14 @@ class ServiceSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_placeholders(self) -> Self:
-        require_secret("jwt_secret", self.jwt_secret)
+    def _check_token_key(self) -> Self:
+        if self.VERIFIES_TOKENS and not self.token_public_key.strip():
+            raise ValueError(
+                "token_public_key must be set: the publisher's public key "
+                "(python -m xabar.runtime.auth keygen makes a pair)"
+            )
+        if self.token_public_key.strip():
+            public_key(self.token_public_key)
         return self
 
     @model_validator(mode="after")
@@ -103,6 +113,10 @@ class ServiceSettings(BaseSettings):
         """Where operators read the metrics; None when turned off."""
         port = self.port + METRICS_PORT_OFFSET if self.metrics_port is None else self.metrics_port
         return None if port == 0 else (self.metrics_host, port)
+
+    def token_verifier(self, redis: Redis) -> TokenVerifier:
+        """Checks editors' tokens: the publisher's public key, the revocations in ``redis``."""
+        return TokenVerifier(self.token_public_key, Revocations(redis))
 
     def bus_options(self) -> BusOptions:
         return BusOptions(

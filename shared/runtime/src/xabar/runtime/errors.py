@@ -4,7 +4,6 @@
 
     RuntimeFault
     ├── InfraError          local redis-server or FerretDB could not be installed or started
-    ├── ConfigError         a setting is missing, malformed or a placeholder
     └── BadRequest          a request refused before any service logic ran (status, code, message)
         ├── BodyError       a body over a limit, of another type, or malformed (runtime.bodies)
         └── BadParameter    a query or path parameter out of its form or range (runtime.params)
@@ -22,10 +21,6 @@ class RuntimeFault(Exception):
 
 class InfraError(RuntimeFault):
     """Local infrastructure (redis-server, FerretDB) could not be installed or started."""
-
-
-class ConfigError(RuntimeFault):
-    """A setting is missing, malformed or still a placeholder."""
 
 
 class BadRequest(RuntimeFault):

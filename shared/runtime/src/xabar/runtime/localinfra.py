@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections import Counter
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +111,20 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | Non
     raise InfraError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
+def wait_for_redis(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Until redis-server answers PING: it listens while it still loads its AOF, and answers
+    everything else with ``-LOADING`` meanwhile."""
+    wait_for_port(port, timeout, proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(64).startswith(b"+PONG"):
+                return
+        time.sleep(0.05)
+    raise InfraError(f"redis-server on 127.0.0.1:{port} did not finish loading within {timeout}s")
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
     if proc.poll() is None:
@@ -147,7 +161,10 @@ class Server:
     def restart(self, timeout: float = 30.0) -> None:
         self.stop()
         self.proc = _spawn(self.args, self.log_path)
-        wait_for_port(self.port, timeout, self.proc)
+        if self.name == "redis":
+            wait_for_redis(self.port, timeout, self.proc)
+        else:
+            wait_for_port(self.port, timeout, self.proc)
 
 
 def _spawn(args: list[str], log_path: Path | None) -> subprocess.Popen[bytes]:
@@ -197,7 +214,7 @@ def start_redis(data_dir: Path, port: int | None = None, databases: int = 16) ->
     port = port or free_port()
     args = _redis_args(port, data_dir, "--databases", str(databases))
     proc = _spawn(args, data_dir / "redis.log")
-    wait_for_port(port, 20, proc)
+    wait_for_redis(port, 20, proc)
     return Server("redis", port, f"redis://127.0.0.1:{port}/0", proc, args, data_dir / "redis.log")
 
 

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,9 +43,15 @@ class DocLocks:
         *,
         stale_after: timedelta = timedelta(seconds=15),
         wait_s: float | None = None,
+        busy: Callable[[str], Exception] | None = None,
     ) -> None:
+        """``busy``: the error raised when a lock stays held past ``wait_s`` (``LockBusy`` by
+        default; a service passes its own, which its routes already map)."""
         self.coll = coll
         self.stale_after = stale_after
+        self.busy = busy or (
+            lambda key: LockBusy(f"{key} is being changed by someone else; try again")
+        )
         # a waiter outlasts a crashed holder's lock, and then takes it over
         self.wait_s = wait_s if wait_s is not None else 2 * stale_after.total_seconds() + 1
         self._held: dict[str, asyncio.Event] = {}  # keys held in this process -> set on release
@@ -87,7 +93,7 @@ class DocLocks:
             if await self._took_over_stale(key):
                 continue
             if time.monotonic() > deadline:
-                raise LockBusy(f"{key} is being changed by someone else; try again")
+                raise self.busy(key)
             if key not in self._held:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, _LOCAL_WAIT_S)

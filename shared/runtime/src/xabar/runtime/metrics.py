@@ -1,11 +1,10 @@
-"""Prometheus metrics: a pure-ASGI request middleware and the /metrics endpoint."""
+"""Prometheus metrics of HTTP requests: a pure-ASGI middleware (``serve`` exposes the registry on
+the operators' listener, see ``xabar.runtime.app``)."""
 
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.requests import Request
-from starlette.responses import Response
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("xabar_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -58,7 +57,3 @@ class MetricsMiddleware:
 def _route_of(scope: Scope) -> str:
     route: Any = scope.get("route")  # set by Starlette's router on a match
     return str(getattr(route, "path", "unmatched"))
-
-
-async def metrics_endpoint(_: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -128,6 +128,7 @@ def query_int(request: Request, name: str, *, default: int, low: int = 0, high: 
 
 
 def query_optional_int(request: Request, name: str, *, low: int = 0, high: int) -> int | None:
+    """The query parameter ``name`` as an integer from ``low`` to ``high``, None when absent."""
     raw = _query(request, name)
     return None if raw is None else whole_number(raw, name, low=low, high=high)
 

@@ -128,9 +128,4 @@ class LimitedHttpTools(HttpToolsProtocol):
             self.transport.close()
 
 
-def limited_protocol(limits: HeaderLimits) -> type[LimitedHttpTools]:
-    """``LimitedHttpTools`` with other limits."""
-    return type("LimitedHttpTools", (LimitedHttpTools,), {"limits": limits})
-
-
-__all__ = ["HeaderLimits", "LimitedHttpTools", "limited_protocol", "refusal"]
+__all__ = ["HeaderLimits", "LimitedHttpTools", "refusal"]

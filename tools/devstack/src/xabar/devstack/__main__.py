@@ -19,6 +19,7 @@ import httpx
 from xabar.devstack.clients import CHIEF_EMAIL, ensure_chief
 from xabar.devstack.demo import publish_profiles, write_demo_files
 from xabar.devstack.stack import DEFAULT_PORTS, SERVICES, Stack, running_stack, say
+from xabar.devstack.tips import send_demo_tips
 
 
 def _ports() -> dict[str, int]:
@@ -52,6 +53,8 @@ def load_demo(stack: Stack) -> None:
         if count >= expected:
             break
         time.sleep(1)
+    tips = send_demo_tips(stack)
+    say("stack", f"{tips} citizen tips with photos sent through ingest (the newsroom's inbox)")
     marker.write_text(
         json.dumps({"articles": expected, "seconds": round(time.monotonic() - started, 1)})
     )
@@ -117,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench-newsroom", help="the editors' lists and searches at 100,000 articles (p99)"
     )
     newsroom.add_argument("--articles", type=int, default=100_000)
+    sub.add_parser("hostile", help="ingest's peak memory under 20 concurrent hostile requests")
     drills = sub.add_parser("drills", help="fault drills under load (see `make drills`)")
     drills.add_argument(
         "--only",
@@ -143,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         if unknown or not groups:
             parser.error(f"--only takes some of {', '.join(GROUPS)}; got {args.only!r}")
         return bench_main(tuple(g for g in GROUPS if g in groups))
+    if args.cmd == "hostile":
+        from xabar.devstack.hostile import main as hostile_main
+
+        return hostile_main()
     from xabar.devstack.drills import DRILLS
     from xabar.devstack.drills import main as drills_main
 

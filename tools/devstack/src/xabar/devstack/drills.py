@@ -16,6 +16,8 @@ Drills (each on a fresh stack in .bench/drills/<name>):
                     and replays it; the feed goes on
   replica-churn     a second feed replica joins mid-stream and is SIGKILLed later: every event
                     applied exactly once
+  comments          readers' comments on one article, ingest SIGKILLed and restarted; careful
+                    clients retry with one Idempotency-Key: every 202 is stored and sent once
 """
 
 import asyncio
@@ -47,7 +49,10 @@ from xabar.runtime.bus import list_dead_letters, replay_dead_letters
 from xabar.runtime.localinfra import free_port
 
 RELAXED = {
-    "ingest": {"XABAR_INGEST_SUBMIT_RATE_LIMIT": "100000000"},
+    "ingest": {
+        "XABAR_INGEST_SUBMIT_RATE_LIMIT": "100000000",
+        "XABAR_INGEST_COMMENT_RATE_LIMIT": "100000000",
+    },
     "polls": {"XABAR_POLLS_ADDRESS_LIMIT": "1000000", "XABAR_POLLS_ADDRESS_COOLDOWN_S": "0"},
 }
 FAST_CLAIM = {
@@ -417,6 +422,12 @@ async def drill_poison(stack: Stack) -> DrillResult:
     )
 
 
+async def _drill_comments(stack: Stack) -> DrillResult:
+    from xabar.devstack.comments_drill import drill_comments  # it builds on this module
+
+    return await drill_comments(stack)
+
+
 DRILLS: dict[
     str, tuple[Callable[[Stack], Coroutine[Any, Any, DrillResult]], dict[str, dict[str, str]]]
 ] = {
@@ -429,6 +440,7 @@ DRILLS: dict[
     "redis-restart-ingest": (lambda s: drill_kill9_ingest(s, redis_restart=True), RELAXED),
     "poison": (drill_poison, {}),
     "replica-churn": (lambda s: drill_kill9_feed(s, churn=True), FAST_CLAIM),
+    "comments": (_drill_comments, RELAXED),
 }
 
 

@@ -5,7 +5,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,11 +140,11 @@ async def publish_synthetic_articles(redis_url: str, count: int, batch: int = 20
                             "updated_at": at.isoformat(),
                         },
                     )
-                    raw = await BinaryMessageFormatV1.encode(
+                    raw = await BinaryMessageFormatV1.encode(  # as EventBus.publish writes it
                         message=event.model_dump_json().encode(),
                         reply_to=None,
-                        headers={"event_type": event.type, "event_id": str(event.event_id)},
-                        correlation_id=str(uuid.uuid4()),
+                        headers=None,
+                        correlation_id=event.correlation_id,
                     )
                     pipe.xadd(ARTICLES_STREAM, {"__data__": raw}, maxlen=1_000_000)
                 await pipe.execute()

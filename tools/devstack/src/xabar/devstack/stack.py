@@ -1,5 +1,6 @@
 """Start Redis, FerretDB and the four services as local processes; stop them all cleanly."""
 
+import base64
 import json
 import os
 import secrets
@@ -15,7 +16,10 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from xabar.runtime.auth import generate_keys
 from xabar.runtime.localinfra import Server, free_port, kill_process, local_infra, stop_process
 
 SERVICES = ("feed", "ingest", "publisher", "polls")
@@ -36,12 +40,32 @@ def load_secrets(state: Path) -> dict[str, str]:
         data: dict[str, str] = json.loads(path.read_text())
     else:
         data = {}
-    for name in ("jwt_secret", "address_salt", "cookie_secret", "chief_password"):
+    for name in ("address_salt", "ingest_address_salt", "cookie_secret", "chief_password"):
         data.setdefault(name, secrets.token_urlsafe(32))
+    data.pop("jwt_secret", None)  # tokens are signed asymmetrically now
+    if "token_private_key" not in data:  # editors' tokens: only the publisher holds the private
+        data["token_private_key"], data["token_public_key"] = generate_keys()
+    if "newsroom_private_key" not in data:
+        data |= newsroom_key_pair()
     state.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     return data
+
+
+def newsroom_key_pair() -> dict[str, str]:
+    """The newsroom's X25519 key pair, base64: ingest seals reporters' contacts to the public
+    key, the publisher opens them with the private one (libsodium sealed boxes)."""
+    key = X25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    return {
+        "newsroom_private_key": base64.b64encode(
+            key.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        ).decode(),
+        "newsroom_public_key": base64.b64encode(
+            key.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+        ).decode(),
+    }
 
 
 @dataclass
@@ -145,12 +169,18 @@ def service_env(
         "PORT": str(port),
         "REDIS_URL": redis_url,
         "MONGODB_URL": mongo_url,
-        "JWT_SECRET": secrets_["jwt_secret"],
         "CONSUMER_NAME": f"{name}-1",
         "LOG_JSON": "false",
     }
+    if name in ("ingest", "polls", "feed"):  # the feed: for the newsroom's preview
+        env |= {"TOKEN_PUBLIC_KEY": secrets_["token_public_key"]}
     if name == "ingest":
-        env |= {"ADDRESS_SALT": secrets_["address_salt"]}
+        env |= {
+            "ADDRESS_SALT": secrets_["ingest_address_salt"],  # its own, never the polls'
+            "NEWSROOM_PUBLIC_KEY": secrets_["newsroom_public_key"],
+            "PUBLIC_URL": url["ingest"],
+            "SITE_URL": url["feed"],
+        }
     if name == "polls":
         env |= {
             "ADDRESS_SALT": secrets_["address_salt"],
@@ -159,6 +189,9 @@ def service_env(
         }
     if name == "publisher":
         env |= {
+            "NEWSROOM_PRIVATE_KEY": secrets_["newsroom_private_key"],
+            "TOKEN_PRIVATE_KEY": secrets_["token_private_key"],
+            "POLLS_URL": url["polls"],
             "INGEST_URL": url["ingest"],
             "SITE_URL": url["feed"],
             "PUBLIC_URL": url["publisher"],

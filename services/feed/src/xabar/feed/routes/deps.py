@@ -25,9 +25,10 @@ from xabar.feed.errors import (
 )
 from xabar.feed.feeds import Feeds
 from xabar.feed.pages import Pages
-from xabar.feed.routes.keys import paged
+from xabar.feed.routes.keys import Vote, paged, split_vote
 
 Render = Callable[[], Awaitable[Rendered]]
+RenderVoted = Callable[[Vote | None], Awaitable[Rendered]]
 
 _PAGE = re.compile(r"[0-9]{1,9}")
 MAX_SLUG = 300
@@ -61,13 +62,15 @@ class Deps:
     def of(request: Request) -> "Deps":
         return cast(Deps, request.app.state.deps)
 
-    async def cached(self, request: Request, render: Render, page: int = 1) -> Response:
-        """The page at the request's canonical URL (its path, and ``?page=N`` past page 1)
-        from the cache, rendered first if it is missing or stale; if the read model does not
-        answer, the last page rendered there (an outdated page beats no page), else
-        ``ReadModelUnavailable``. In the coding the request accepts; 304 when its validators
-        still match."""
-        key = paged(request.scope["path"], page)
+    async def cached(
+        self, request: Request, render: Render, page: int = 1, *, key: str | None = None
+    ) -> Response:
+        """The page at the request's canonical URL (``key``, by default its path and
+        ``?page=N`` past page 1) from the cache, rendered first if it is missing or stale; if
+        the read model does not answer, the last page rendered there (an outdated page beats
+        no page), else ``ReadModelUnavailable``. In the coding the request accepts; 304 when
+        its validators still match."""
+        key = key or paged(request.scope["path"], page)
         rendered = self.cache.get(key)
         if rendered is None:
             try:
@@ -80,15 +83,39 @@ class Deps:
             rendered.route = str(getattr(route, "path", rendered.route))
         return respond(rendered, request.headers)
 
+    async def page(
+        self, request: Request, render: RenderVoted, page: int = 1, *, key: str | None = None
+    ) -> Response:
+        """A page that shows polls: as ``cached``; after a vote (``?voted=...&tally=N``), the
+        variant that says so, from the variants' cache while it shows a tally at least ``N``,
+        else rendered (``render(vote)`` waits for that tally, a bounded while) and kept there.
+        A vote the page does not show (another poll, an option it has not) gets the page."""
+        query = request.scope["query_string"].decode("latin-1")
+        found = split_vote(request.scope["path"], query) if query else None
+        if found is None:
+            return await self.cached(request, lambda: render(None), page, key=key)
+        variant_key, vote = found
+        rendered = self.cache.get_variant(variant_key)
+        if rendered is None or rendered.vote_tally is None or rendered.vote_tally < vote.tally:
+            rendered = await render(vote)
+            if rendered.vote_tally is None or rendered.status != 200:
+                return await self.cached(request, lambda: render(None), page, key=key)
+            route = request.scope.get("route")
+            rendered.route = str(getattr(route, "path", rendered.route))
+            self.cache.put_variant(variant_key, rendered)
+        return respond(rendered, request.headers)
 
-def page_number(request: Request, error: type[FeedError] = PageNotFound) -> int:
-    """``?page=N`` (1 when absent); anything but a whole number from 1 raises ``error``: the
-    pages answer it as their 404, the JSON API as a 400."""
-    raw = request.query_params.get("page")
+
+def page_number(
+    request: Request, error: type[FeedError] = PageNotFound, *, name: str = "page"
+) -> int:
+    """``?page=N`` (or another parameter ``name``; 1 when absent); anything but a whole number
+    from 1 raises ``error``: the pages answer it as their 404, the JSON API as a 400."""
+    raw = request.query_params.get(name)
     if raw is None:
         return 1
     if not _PAGE.fullmatch(raw):
-        raise error("page must be a whole number from 1")
+        raise error(f"{name} must be a whole number from 1")
     return int(raw)
 
 

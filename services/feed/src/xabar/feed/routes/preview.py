@@ -9,7 +9,6 @@ the preview is what the readers' site would render, byte for byte, today.
 
 import copy
 from datetime import UTC, datetime
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +18,7 @@ from xabar.feed.documents import ArticleDoc, article_doc
 from xabar.feed.pages import HTML
 from xabar.feed.repository import ArticleRead, ReadModel, Snapshot
 from xabar.feed.routes.deps import Deps
-from xabar.runtime.auth import AuthError, Role, TokenCodec
+from xabar.runtime.auth import AuthError, Role, TokenVerifier
 from xabar.runtime.bodies import parse_body
 from xabar.runtime.errors import BadRequest
 from xabar.runtime.openapi import ErrorBody
@@ -35,25 +34,38 @@ class PostedArticle(ReadModel):
 
     def __init__(self, real: ReadModel, doc: ArticleDoc) -> None:
         super().__init__(real.redis)
+        self.real = real
         self.doc = doc
 
-    async def article(self, slug: str, **_: Any) -> ArticleRead:
-        now = datetime.now(UTC)
-        return ArticleRead(Snapshot(None, 0, now), self.doc, None)
+    async def article(self, slug: str, comments_from: int = 0, comments: int = 0) -> ArticleRead:
+        """The posted article; if it is on the site already, with its poll and readers'
+        comments as its page shows them."""
+        held = await self.real.article(slug, comments_from, comments)
+        if held.article is None or held.article.article_id != self.doc.article_id:
+            return ArticleRead(Snapshot(None, 0, datetime.now(UTC)), self.doc, None)
+        doc = self.doc.model_copy(update={"comment_count": held.article.comment_count})
+        return ArticleRead(
+            held.snapshot, doc, held.poll, comments=held.comments, continued=held.continued
+        )
 
 
 @router.post(
     "/api/v1/preview",
     "An article rendered as the article page renders it, not stored (an editor's token)",
     body=ArticleState,
-    responses={200: "text/html", 401: ErrorBody, 413: ErrorBody, 422: ErrorBody},
+    responses={200: "text/html", 401: ErrorBody, 413: ErrorBody, 422: ErrorBody, 503: ErrorBody},
     include_in_schema=False,
 )
 async def preview(request: Request) -> Response:
     deps = Deps.of(request)
-    codec = TokenCodec(deps.settings.jwt_secret.get_secret_value())
+    if not deps.settings.token_public_key.strip():
+        raise BadRequest(
+            503, "preview_unavailable", "no TOKEN_PUBLIC_KEY is set, so no editor is known here"
+        )
+    # a preview shows what the editor sent and stores nothing: signature and expiry suffice
+    verifier = TokenVerifier(deps.settings.token_public_key, None)
     try:
-        codec.authenticate(request, Role.CONTRIBUTOR)
+        verifier.authenticate(request, Role.CONTRIBUTOR)
     except AuthError as exc:
         raise BadRequest(
             401,

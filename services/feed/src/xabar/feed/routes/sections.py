@@ -26,7 +26,9 @@ async def section_page(request: Request) -> Response:
     deps = Deps.of(request)
     country = country_of(request)
     n = page_number(request)
-    return await deps.cached(request, page=n, render=lambda: deps.pages.section(country, n))
+    return await deps.page(
+        request, page=n, render=lambda vote: deps.pages.section(country, n, vote)
+    )
 
 
 @router.get(

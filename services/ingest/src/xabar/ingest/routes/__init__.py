@@ -5,6 +5,8 @@ endpoints declared with their OpenAPI operation; errors mapped once (``errors``)
 - ``attachments``: stored photos, for editors (bearer token);
 - ``report``: the reporters' form (Russian HTML);
 - ``status``: receipt look-ups for people (Russian HTML);
+- ``comments``: readers' comments (the form the feed frames, its post, the API);
+- ``letters``: letters to the editors, "Напишите нам" (the form, its post, the API);
 - ``ops``: health, readiness, metrics and this document (served by the runtime).
 
 Endpoints get their collaborators from ``Deps.of(request)`` (``xabar.ingest.deps``).
@@ -15,13 +17,20 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from xabar.ingest.deps import Deps
-from xabar.ingest.routes import attachments, ops, report, status, submissions
+from xabar.ingest.routes import attachments, comments, letters, ops, report, status, submissions
 from xabar.ingest.routes.errors import exception_handlers
 from xabar.runtime.auth import Role
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.routing import Endpoint, Operation
 
-ROUTERS = (submissions.router, attachments.router, report.router, status.router)
+ROUTERS = (
+    submissions.router,
+    attachments.router,
+    report.router,
+    status.router,
+    comments.router,
+    letters.router,
+)
 
 
 def guard(op: Operation, endpoint: Endpoint) -> Endpoint:

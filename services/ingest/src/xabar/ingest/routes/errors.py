@@ -23,6 +23,7 @@ from xabar.ingest.errors import (
     LimitExceeded,
     MalformedBody,
     NotFound,
+    Overloaded,
     RateLimited,
     StorageUnavailable,
     StoreDown,
@@ -61,6 +62,7 @@ ERRORS: dict[type[Exception], ErrorMap] = {
     RateLimited: ErrorMap(429, "rate_limited", headers=_wait),
     AttachmentDamaged: ErrorMap(500, "attachment_damaged"),
     StorageUnavailable: ErrorMap(503, "storage_unavailable", headers=lambda _: _retry_after(5)),
+    Overloaded: ErrorMap(503, "busy", headers=lambda _: _retry_after(5)),
     StoreDown: ErrorMap(503, "storage_unavailable", headers=lambda _: _retry_after(5)),
     Exception: ErrorMap(500, "internal_error"),
 }

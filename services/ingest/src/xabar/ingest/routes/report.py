@@ -3,6 +3,7 @@
 typed kept, and what to fix (photos must be attached again: a browser cannot refill them)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from xabar.ingest.errors import (
     InvalidSubmission,
     LimitExceeded,
     MalformedBody,
+    Overloaded,
     RateLimited,
     StorageUnavailable,
     UnsupportedMedia,
@@ -27,11 +29,21 @@ from xabar.ingest.forms import (
     form_to_data,
     russian_field_errors,
 )
-from xabar.ingest.routes.html import answer_errors_with, html, pages_answer, size
+from xabar.ingest.photos import decodable_megapixels
+from xabar.ingest.routes.common import FormPage
+from xabar.ingest.routes.html import (
+    FOREIGN_ORIGIN,
+    Words,
+    answer_errors_with,
+    html,
+    pages_answer,
+    size,
+)
 from xabar.ingest.routes.submissions import read_tip_form
 from xabar.runtime.bodies import MULTIPART
 from xabar.runtime.errors import BadRequest
 from xabar.runtime.routing import ErrorMap, Router
+from xabar.runtime.security import ForeignOrigin
 
 router = Router(tags=["form"])
 
@@ -67,34 +79,24 @@ class ReportForm(BaseModel):
 
 
 @dataclass
-class ReportPage:
+class ReportPage(FormPage):
     """The form's pages; once the post is read, ``values`` holds what was typed."""
 
-    deps: Deps
-    values: dict[str, str] | None = None
     had_photos: bool = False
 
-    def form(
-        self,
-        status: int = 200,
-        *,
-        errors: dict[str, str] | None = None,
-        notice: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
+    template = "report.html"
+    title = "Сообщите новость"
+    shown = SHOWN_FIELDS
+    messages = FIELD_MESSAGES
+    words = Words("сообщение", "сообщений")
+
+    def context(self) -> dict[str, Any]:
         settings = self.deps.settings
-        body = self.deps.pages.render(
-            "report.html",
-            page_title="Напишите нам",
-            form_token=self.deps.signer.issue(),
-            values={name: (self.values or {}).get(name, "") for name in SHOWN_FIELDS},
-            errors=errors or {},
-            known_fields=KNOWN_FIELDS,
-            notice=notice,
-            max_photos=settings.max_photos,
-            max_photo_mb=size(settings.max_photo_bytes),
-        )
-        return html(body, status, headers)
+        return {
+            "known_fields": KNOWN_FIELDS,
+            "max_photos": settings.max_photos,
+            "max_photo_mb": size(settings.max_photo_bytes),
+        }
 
     def message(self, status: int, title: str, message: str) -> Response:
         page = self.deps.pages.render("message.html", page_title=title, message=message)
@@ -118,6 +120,7 @@ class ReportPage:
             "max_photo_mb": size(settings.max_photo_bytes),
             "max_megapixels": size(settings.max_photo_pixels, 1_000_000),
             "max_total_mb": size(settings.max_multipart_bytes()),
+            "max_decode_megapixels": f"{decodable_megapixels(settings.max_decode_bytes):.0f}",
         }
 
     def limit_notice(self, exc: LimitExceeded) -> str:
@@ -132,6 +135,8 @@ class ReportPage:
             )
         if exc.status == 415:
             return self.message(415, "Неверный формат", "Отправьте сообщение через форму.")
+        if isinstance(exc, ForeignOrigin):
+            return self.message(403, "Форма отклонена", FOREIGN_ORIGIN)
         if exc.code == "not_utf8":
             return self.message(
                 400,
@@ -169,7 +174,7 @@ class ReportPage:
                 "Проверьте сообщение и отправьте его ещё раз." + again
             )
             return self.form(status, notice=notice)
-        if isinstance(exc, StorageUnavailable):
+        if isinstance(exc, StorageUnavailable | Overloaded):
             notice = (
                 "Не удалось сохранить сообщение из-за технической неполадки. "
                 "Отправьте форму ещё раз через минуту." + again
@@ -183,7 +188,8 @@ class ReportPage:
 
 @router.get("/report", "The reporters' form (Russian HTML)", responses=pages_answer(200))
 async def report_form(request: Request) -> Response:
-    return ReportPage(Deps.of(request)).form()
+    deps = Deps.of(request)
+    return ReportPage(deps, deps.binding(request)).form()
 
 
 @router.post(
@@ -191,23 +197,25 @@ async def report_form(request: Request) -> Response:
     "Send the form; answers with the receipt page, or the form again with what to fix",
     body=ReportForm,
     body_media=MULTIPART,
-    responses=pages_answer(200, 400, 413, 415, 422, 429, 503),
+    responses=pages_answer(200, 400, 403, 413, 415, 422, 429, 503),
 )
 async def send_report(request: Request) -> Response:
     deps = Deps.of(request)
-    page = ReportPage(deps)
+    page = ReportPage(deps, deps.binding(request))
     answer_errors_with(request, page)
-    form = await read_tip_form(request, deps.settings)
-    page.values, page.had_photos = form.fields, bool(form.photos)
-    check = deps.signer.check(form.fields)
-    client = deps.client_hash(request)
-    await deps.submit_limit.check(client)
-    accepted = await deps.service.submit(
-        validate_submission(form_to_data(form.fields)),
-        form.photos,
-        client_hash=client,
-        idempotency_key=f"form:{check.nonce}",
-        correlation_id=correlation(request),
-        form=True,
-    )
+    deps.origins.require(request)
+    async with deps.upload(request):
+        form = await read_tip_form(request, deps.settings)
+        page.values, page.had_photos = form.fields, bool(form.photos)
+        check = deps.signer.check(form.fields, page.client)
+        client = deps.client_hash(request)
+        await deps.submit_limit.check(client)
+        accepted = await deps.service.submit(
+            validate_submission(form_to_data(form.fields)),
+            form.photos,
+            client_hash=client,
+            idempotency_key=f"form:{check.nonce}",
+            correlation_id=correlation(request),
+            form=True,
+        )
     return page.receipt(accepted.receipt)

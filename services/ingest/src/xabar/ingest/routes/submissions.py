@@ -5,10 +5,15 @@
   limit named), 415 another content type, 422 invalid fields or an Idempotency-Key reused for
   another request, 429 over the rate limit (Retry-After), 503 storage unavailable (nothing
   stored: send again).
-- ``GET /api/v1/submissions/{id}`` with ``X-Receipt-Code`` (or ``?code=``): the status; 404 for
-  an unknown id and for a wrong code alike.
+- ``GET /api/v1/receipt`` with ``X-Receipt-Code``: the status of the tip whose receipt code it is
+  (the code alone finds it); 404 for a code no tip has.
+- ``GET /api/v1/submissions/{id}`` with ``X-Receipt-Code`` (or ``?code=``): the same, by id and
+  code; 404 for an unknown id and for a wrong code alike.
+
+Look-ups are rate limited per client (429, Retry-After).
 """
 
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +26,11 @@ from xabar.ingest.domain import (
     NewSubmission,
     Receipt,
     SubmissionStatusView,
-    check_idempotency_key,
     validate_submission,
 )
 from xabar.ingest.errors import InvalidSubmission, LimitExceeded, UnsupportedMedia
 from xabar.ingest.forms import form_to_data
+from xabar.ingest.routes.common import IDEMPOTENCY_KEY, idempotency_key
 from xabar.runtime.bodies import (
     JSON,
     MULTIPART,
@@ -40,17 +45,6 @@ from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import Router
 
 router = Router(tags=["submissions"])
-
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "a retry with the same key and body returns the first response and "
-    "stores nothing new; the same key with another body is refused (422). A key is "
-    "remembered for XABAR_INGEST_IDEMPOTENCY_RETENTION_S (default 24 h) after its first "
-    "request",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-}
 
 
 TIP_FIELDS = 40
@@ -128,6 +122,7 @@ async def read_submission(request: Request, settings: IngestSettings) -> tuple[A
     responses={
         202: Receipt,
         400: ErrorBody,
+        403: ErrorBody,
         413: ErrorBody,
         415: ErrorBody,
         422: ErrorBody,
@@ -138,22 +133,49 @@ async def read_submission(request: Request, settings: IngestSettings) -> tuple[A
 )
 async def send_submission(request: Request) -> Response:
     deps = Deps.of(request)
-    raw_key = request.headers.get("idempotency-key")
-    key = check_idempotency_key(raw_key) if raw_key is not None else None
+    deps.origins.require(request)  # a browser's post from another site's page: 403
+    key = idempotency_key(request)
     client = deps.client_hash(request)
     await deps.submit_limit.check(client)
-    data, photos = await read_submission(request, deps.settings)
-    accepted = await deps.service.submit(
-        validate_submission(data),
-        photos,
-        client_hash=client,
-        idempotency_key=key,
-        correlation_id=correlation(request),
+    # a JSON body is small; one that may carry photos waits for room in the uploads' budget
+    room: AbstractAsyncContextManager[None] = (
+        nullcontext() if media_type(request.headers) == JSON else deps.upload(request)
     )
+    async with room:
+        data, photos = await read_submission(request, deps.settings)
+        accepted = await deps.service.submit(
+            validate_submission(data),
+            photos,
+            client_hash=client,
+            idempotency_key=key,
+            correlation_id=correlation(request),
+        )
     headers = {"Location": accepted.receipt.status_url}
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
     return json_response(accepted.receipt, 202, headers)
+
+
+RECEIPT_CODE = {
+    "name": "X-Receipt-Code",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 64},
+    "description": "the receipt code given when the tip was accepted",
+}
+
+
+@router.get(
+    "/api/v1/receipt",
+    "Status of the tip whose receipt code is sent in X-Receipt-Code (the code alone finds it)",
+    responses={200: SubmissionStatusView, 404: ErrorBody, 429: ErrorBody},
+    parameters=[RECEIPT_CODE],
+)
+async def receipt_status(request: Request) -> Response:
+    deps = Deps.of(request)
+    await deps.lookup_limit.check(deps.client_hash(request))
+    view = await deps.service.receipt_status(request.headers.get("x-receipt-code"))
+    return json_response(view, headers={"Cache-Control": "no-store"})
 
 
 @router.get(
@@ -161,7 +183,7 @@ async def send_submission(request: Request) -> Response:
     "Status of a submission, for the holder of its receipt code",
     responses={200: SubmissionStatusView, 404: ErrorBody, 429: ErrorBody},
     parameters=[
-        {"name": "X-Receipt-Code", "in": "header", "required": False, "schema": {"type": "string"}},
+        RECEIPT_CODE,
         {
             "name": "code",
             "in": "query",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.requests import Request
 
@@ -44,3 +46,17 @@ def safe_return_to(value: str | None, site_url: str) -> str | None:
     if value == site_url or any(value.startswith(site_url + sep) for sep in "/?#"):
         return value
     return None
+
+
+VOTED, TALLY = "voted", "tally"
+
+
+def with_vote(url: str, poll_id: str, options: Sequence[str], tally: int) -> str:
+    """``url`` (a page of the site) saying what was just counted, for the page to show it:
+    ``voted=POLL_ID.OPTION[-OPTION...]`` and ``tally=N``, the poll's counted-vote sequence with
+    this vote (the version of the first ``poll.tallied`` that includes it), added to its query
+    (in place of any it had) before its fragment."""
+    parts = urlsplit(url)
+    kept = [p for p in parts.query.split("&") if p and p.partition("=")[0] not in (VOTED, TALLY)]
+    kept += [f"{VOTED}={poll_id}.{'-'.join(options)}", f"{TALLY}={tally}"]
+    return urlunsplit(parts._replace(query="&".join(kept)))

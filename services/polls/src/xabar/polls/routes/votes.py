@@ -3,7 +3,8 @@
 A vote posted from another site's page (``Origin``, else ``Sec-Fetch-Site`` and ``Referer``) is
 refused 403 before anything else: nothing is counted and no cookie is set. A JSON vote is
 answered 201 with its receipt; an HTML form's vote with a 303 to where the reader
-came from (``return_to`` under the site's URL) or to the poll's page. Refusals are the polls'
+came from (``return_to`` under the site's URL, told what was counted: ``params.with_vote``) or
+to the poll's page. Refusals are the polls'
 errors, answered by the app's exception handlers (a page for the form). The same endpoint is
 what the fast lane in front of the app calls (``routes.fastlane``), so there is no second
 implementation of the vote to keep in step.
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from xabar.polls.deps import Deps
-from xabar.polls.routes.params import poll_id_of, safe_return_to
+from xabar.polls.routes.params import poll_id_of, safe_return_to, with_vote
 from xabar.polls.schemas import VoteForm, VoteReceipt, VoteRequest
 from xabar.runtime.bodies import (
     FORM,
@@ -93,7 +94,10 @@ async def _form_vote(request: Request, deps: Deps) -> Response:
     result = await deps.service.vote(
         poll_id, voter.voter_id, options, deps.identities.origin(request)
     )
-    target = return_to or f"{deps.pages.base}/polls/{poll_id}?vote=ok"
+    if return_to:  # the site's page says what was counted, and shows it in the results
+        target = with_vote(return_to, poll_id, result.options, result.counts.seq)
+    else:
+        target = f"{deps.pages.base}/polls/{poll_id}?vote=ok"
     response = RedirectResponse(target, status_code=303)
     if voter.is_new:
         deps.identities.cookies.issue(response, voter.voter_id)

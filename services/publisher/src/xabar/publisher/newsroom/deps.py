@@ -2,12 +2,16 @@
 composition root (``app.create_app``) and kept in ``app.state.newsroom``."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
 from xabar.publisher.config import PublisherSettings
+from xabar.publisher.newsroom.alerts import Alerts
+from xabar.publisher.newsroom.kept import Kept
 from xabar.publisher.newsroom.render import Pages
 from xabar.publisher.repositories.sessions import SessionStore
+from xabar.publisher.repositories.tips import TipIndex
 from xabar.publisher.routes.deps import Deps
 from xabar.runtime.security import OriginCheck
 
@@ -18,12 +22,19 @@ class Newsroom:
     api: Deps  # the publisher's services: articles, inbox, editors, library, audit
     sessions: SessionStore
     pages: Pages
+    alerts: Alerts
+    featured: Kept[list[dict[str, Any]]]  # the news of the day, kept a few seconds
+    tips: TipIndex  # the inbox's list (repositories.tips)
     origin: OriginCheck
 
     @property
     def base(self) -> str:
         """The base path ("" at the root, ``/newsroom`` behind the edge)."""
         return self.settings.newsroom_path
+
+    async def aclose(self) -> None:
+        """At shutdown: background work stops before the connections it uses are closed."""
+        await self.alerts.aclose()
 
     @classmethod
     def of(cls, request: Request) -> "Newsroom":

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import NoMatchFound, Route
 
 from xabar.publisher.domain import ROLE_LABELS
 from xabar.publisher.repositories.sessions import Session, SessionStore
@@ -50,8 +52,17 @@ class NavItem:
 
 
 def path_for(request: Request, endpoint: str, **params: Any) -> str:
-    """The path of a newsroom page (by its endpoint's name), base path included."""
-    return str(request.app.url_path_for(ROUTE_PREFIX + endpoint, **params))
+    """The path of a newsroom page (by its endpoint's name), base path included. Routes are
+    found by name in a map made once per app: Starlette's ``url_path_for`` tries every route in
+    turn (240 us a link with the publisher's routes, several milliseconds a list page)."""
+    routes: dict[str, Route] | None = getattr(request.app.state, "newsroom_routes", None)
+    if routes is None:
+        routes = {r.name: r for r in request.app.routes if isinstance(r, Route)}
+        request.app.state.newsroom_routes = routes
+    route = routes.get(ROUTE_PREFIX + endpoint)
+    if route is None:
+        raise NoMatchFound(ROUTE_PREFIX + endpoint, params)
+    return str(route.url_path_for(route.name, **params))
 
 
 @cache
@@ -61,24 +72,32 @@ def asset_version(name: str) -> str:
 
 
 class Dates:
-    """Times as the newsroom reads them, in its zone and in Russian."""
+    """Times as the newsroom reads them, in its zone and in Russian. The month names are Babel's
+    (CLDR, the genitive "format" forms: "7 марта"), read once; formatting a row's time is then a
+    string join, not a Babel pattern per call (65 us each)."""
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
+        self.locale = Locale.parse(LOCALE)
+        self.months = {n: str(name) for n, name in self.locale.months["format"]["wide"].items()}
+
+    def _day(self, local: datetime) -> str:
+        return f"{local.day}{NBSP}{self.months[local.month]}{NBSP}{local.year}"
 
     def when(self, value: datetime | None) -> str:
         if value is None:
             return "—"
-        return format_datetime(value, f"d{NBSP}MMMM{NBSP}y, HH:mm", tzinfo=self.zone, locale=LOCALE)
+        local = value.astimezone(self.zone)
+        return f"{self._day(local)}, {local:%H:%M}"
 
     def day(self, value: datetime) -> str:
-        return format_datetime(value, f"d{NBSP}MMMM{NBSP}y", tzinfo=self.zone, locale=LOCALE)
+        return self._day(value.astimezone(self.zone))
 
     def clock(self, value: datetime) -> str:
-        return format_datetime(value, "HH:mm", tzinfo=self.zone, locale=LOCALE)
+        return f"{value.astimezone(self.zone):%H:%M}"
 
     def weekday(self, value: datetime) -> str:
-        return format_datetime(value, "EEEE, d MMMM y", tzinfo=self.zone, locale=LOCALE)
+        return format_datetime(value, "EEEE, d MMMM y", tzinfo=self.zone, locale=self.locale)
 
     def local_input(self, value: datetime | None) -> str:
         return "" if value is None else value.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M")

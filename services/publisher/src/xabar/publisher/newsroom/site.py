@@ -7,13 +7,18 @@ from starlette.routing import BaseRoute, Route
 
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.newsroom import assets
+from xabar.publisher.newsroom.alerts import Alerts
 from xabar.publisher.newsroom.deps import Newsroom
+from xabar.publisher.newsroom.kept import Kept
 from xabar.publisher.newsroom.pages import routers
 from xabar.publisher.newsroom.render import Pages
 from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.repositories.sessions import SessionStore
+from xabar.publisher.repositories.tips import TipIndex
 from xabar.publisher.routes.deps import Deps
 from xabar.runtime.security import OriginCheck
+
+FEATURED_KEPT_S = 3.0
 
 
 def build(
@@ -23,7 +28,10 @@ def build(
     extra: tuple[PageRouter, ...] = (),
 ) -> Newsroom:
     sessions = SessionStore(
-        redis, idle_s=settings.session_idle_s, absolute_s=settings.session_absolute_s
+        redis,
+        idle_s=settings.session_idle_s,
+        absolute_s=settings.session_absolute_s,
+        revocations=api.accounts.revocations,
     )
     nav = [item for router in (*routers(), *extra) for item in router.nav]
     pages = Pages(
@@ -33,7 +41,16 @@ def build(
         sessions=sessions,
     )
     origin = OriginCheck([settings.newsroom_home(), *settings.form_origins])
-    return Newsroom(settings=settings, api=api, sessions=sessions, pages=pages, origin=origin)
+    return Newsroom(
+        settings=settings,
+        api=api,
+        sessions=sessions,
+        pages=pages,
+        tips=TipIndex(redis),
+        alerts=Alerts(redis, api.codec, settings.polls_url),
+        featured=Kept(FEATURED_KEPT_S),
+        origin=origin,
+    )
 
 
 def routes(settings: PublisherSettings, extra: tuple[PageRouter, ...] = ()) -> list[BaseRoute]:

@@ -6,6 +6,7 @@ update as each change, are the exact per-article history; this log is the newsro
 ``_id`` filters, and the log of a newsroom is modest).
 """
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from xabar.publisher.domain import Page, Period
 from xabar.publisher.repositories.collections import Collections
@@ -41,9 +44,14 @@ class AuditQuery:
         )
 
 
+LATEST = "publisher:audit:latest"
+LATEST_KEPT = 10_000
+
+
 class AuditLog:
-    def __init__(self, collections: Collections) -> None:
+    def __init__(self, collections: Collections, redis: Redis | None = None) -> None:
         self.coll = collections.audit
+        self.redis = redis  # the newest entries, for the newsroom's page (``latest``)
 
     async def record(
         self,
@@ -66,10 +74,32 @@ class AuditLog:
         }
         try:
             await self.coll.insert_one(entry)
-        except PyMongoError:
+            if self.redis is not None:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.lpush(LATEST, json.dumps(entry, default=str, ensure_ascii=False))
+                    pipe.ltrim(LATEST, 0, LATEST_KEPT - 1)
+                    await pipe.execute()
+        except (PyMongoError, RedisError):
             # The action itself is stored (with its revision); losing its log line must not
             # turn a done action into an error the editor would retry.
             log.exception("audit entry not written", extra={"action": action, "target": target_id})
+
+    async def latest(self, page: int, per_page: int) -> Page[dict[str, Any]]:
+        """The newest entries, newest first, from Redis (the last ``LATEST_KEPT``): a page is one
+        ``LRANGE``, whatever the size of the log in MongoDB."""
+        if self.redis is None:
+            return Page([], 0, page, per_page)
+        start = (page - 1) * per_page
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.llen(LATEST)
+            pipe.lrange(LATEST, start, start + per_page - 1)
+            total, rows = await pipe.execute()
+        items = []
+        for raw in rows:
+            entry = json.loads(raw)
+            entry["at"] = datetime.fromisoformat(entry["at"])
+            items.append(entry)
+        return Page(items, int(total), page, per_page)
 
     async def search(self, query: AuditQuery) -> Page[dict[str, Any]]:
         rows = [r for r in await self.coll.find({}).to_list(None) if query.matches(r)]

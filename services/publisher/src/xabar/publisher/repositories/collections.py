@@ -10,7 +10,10 @@ FerretDB's SQLite backend pushes down only ``_id`` filters, so:
   truth, written before the article; the scheduler checks each article by ``_id``). Small.
 - ``featured``: ``_id`` = ``"site"`` or ``"country:KZ"`` -> the news of the day.
 - ``inbox``: ``_id`` = submission id; the tip and its ``outbox``.
-- ``articles_pending`` / ``inbox_pending``: ``_id`` = a document with events to relay (markers).
+- ``comments``: ``_id`` = comment id; a reader's comment, its moderation and its ``outbox``.
+- ``letters``: ``_id`` = letter id; a reader's letter to the editors and whether it is handled.
+- ``articles_pending`` / ``inbox_pending`` / ``comments_pending``: ``_id`` = a document with
+  events to relay (markers).
 - ``editors`` (``_id`` = editor id) and ``editor_emails`` (``_id`` = e-mail -> editor id).
 - ``audit``: ``_id`` = time-ordered id of an editorial action.
 - ``locks``: ``_id`` = ``"<collection>:<doc id>"`` while a writer changes that document
@@ -19,16 +22,15 @@ FerretDB's SQLite backend pushes down only ``_id`` filters, so:
   ``"<media_id>:<n>"`` so reads go by ``_id`` (see ``media``).
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-T = TypeVar("T")
+# the write helpers every repository shares are the runtime's
+from xabar.runtime.mongo import insert_many_ignoring_duplicates, is_duplicate, upsert
+
 Coll = AsyncCollection[dict[str, Any]]
-DUPLICATE_KEY = 11000
 
 
 class Collections:
@@ -43,6 +45,9 @@ class Collections:
         self.inbox: Coll = db["inbox"]
         self.articles_pending: Coll = db["articles_pending"]
         self.inbox_pending: Coll = db["inbox_pending"]
+        self.comments: Coll = db["comments"]
+        self.comments_pending: Coll = db["comments_pending"]
+        self.letters: Coll = db["letters"]
         self.editors: Coll = db["editors"]
         self.editor_emails: Coll = db["editor_emails"]
         self.audit: Coll = db["audit"]
@@ -51,35 +56,4 @@ class Collections:
         self.media_chunks: Coll = db["media.chunks"]
 
 
-def is_duplicate(exc: Exception) -> bool:
-    if isinstance(exc, DuplicateKeyError):
-        return True
-    if isinstance(exc, BulkWriteError):
-        errors = exc.details.get("writeErrors", [])
-        return bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors)
-    return False
-
-
-async def upsert(op: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
-    """Run an upsert, again if a concurrent upsert of the same ``_id`` won the insert (both
-    MongoDB and FerretDB answer the loser with a duplicate key error; the retry updates)."""
-    for attempt in range(attempts):
-        try:
-            return await op()
-        except DuplicateKeyError:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def insert_many_ignoring_duplicates(coll: Coll, docs: list[dict[str, Any]]) -> set[Any]:
-    """Insert ``docs`` (unordered); returns the ``_id`` of those that existed already."""
-    if not docs:
-        return set()
-    try:
-        await coll.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        if not is_duplicate(exc):
-            raise
-        return {docs[e["index"]]["_id"] for e in exc.details.get("writeErrors", [])}
-    return set()
+__all__ = ["Coll", "Collections", "insert_many_ignoring_duplicates", "is_duplicate", "upsert"]

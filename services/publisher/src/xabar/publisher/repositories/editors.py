@@ -8,7 +8,7 @@ from datetime import datetime
 from pymongo.errors import DuplicateKeyError
 
 from xabar.publisher.domain import Doc
-from xabar.publisher.errors import EditorExists
+from xabar.publisher.errors import EditorExists, NotFound
 from xabar.publisher.repositories.collections import Collections
 
 
@@ -48,6 +48,24 @@ class EditorRepository:
             return None
         doc: Doc | None = await self.editors.find_one({"_id": claim["editor_id"]})
         return doc
+
+    async def get(self, editor_id: str) -> Doc:
+        """The account (without its password hash); ``NotFound`` if there is none."""
+        doc: Doc | None = await self.editors.find_one({"_id": editor_id}, {"password_hash": 0})
+        if doc is None:
+            raise NotFound("такой учётной записи нет")
+        return doc
+
+    async def password_hash(self, editor_id: str) -> str | None:
+        doc = await self.editors.find_one({"_id": editor_id}, {"password_hash": 1})
+        return None if doc is None else str(doc["password_hash"])
+
+    async def update(self, editor_id: str, changes: Doc) -> Doc:
+        """Change fields of the account; the account as it is now."""
+        done = await self.editors.update_one({"_id": editor_id}, {"$set": changes})
+        if done.matched_count != 1:
+            raise NotFound("такой учётной записи нет")
+        return await self.get(editor_id)
 
     async def set_password_hash(self, editor_id: str, password_hash: str) -> None:
         await self.editors.update_one(

@@ -15,16 +15,30 @@ from xabar.publisher.domain import Doc
 from xabar.publisher.errors import NotFound, VersionConflict
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.collections import Collections
+from xabar.publisher.repositories.tips import TipIndex
 from xabar.runtime.outbox import OUTBOX_FIELD, outbox_entry
 
 CHANGED_MEANWHILE = "сообщение изменили, пока вы его читали; обновите страницу и повторите"
 
 
 class InboxRepository:
-    def __init__(self, collections: Collections, relay: MarkedRelay) -> None:
+    def __init__(
+        self, collections: Collections, relay: MarkedRelay, tips: TipIndex | None = None
+    ) -> None:
         self.coll = collections.inbox
         self.relay = relay
         self.locks = relay.doc_locks
+        self.tips = tips  # the newsroom's list in Redis, put after each write
+
+    async def _indexed(self, doc: Doc) -> None:
+        if self.tips is not None:
+            await self.tips.put(doc)
+
+    async def rebuild_tips(self) -> int:
+        """Index every tip from one scan (older versions never overwrite newer ones)."""
+        if self.tips is None:
+            return 0
+        return await self.tips.put_many(await self.all())
 
     async def add(self, doc: Doc) -> bool:
         """Store a new tip; False if it is there already (a redelivery or a duplicate)."""
@@ -32,6 +46,7 @@ class InboxRepository:
             await self.coll.insert_one({**doc, OUTBOX_FIELD: []})
         except DuplicateKeyError:
             return False
+        await self._indexed(doc)
         return True
 
     async def get(self, submission_id: str) -> Doc:
@@ -68,6 +83,7 @@ class InboxRepository:
             if result.matched_count != 1:
                 raise VersionConflict(CHANGED_MEANWHILE, version)
         self.relay.kick(doc["_id"])
+        await self._indexed({**doc, **changes})
         return {**doc, **changes}
 
     async def note_published(self, submission_id: str, tip_version: int, changes: Doc) -> None:
@@ -78,3 +94,4 @@ class InboxRepository:
             if current != tip_version:
                 return  # the tip moved on meanwhile; the event is stored regardless
             await self.coll.update_one({"_id": submission_id}, {"$set": changes})
+        await self._indexed(await self.get(submission_id))

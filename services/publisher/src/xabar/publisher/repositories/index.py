@@ -18,9 +18,10 @@ decoded: about 3 s for 6,300 articles. Here every article has a small number (``
 A search (``search``) starts from the smallest set that must hold every result (the filter's
 sorted set, or the articles of the rarest word when there are few of them: at most
 ``MATERIALIZE``, intersected once) and walks it newest first, keeping the articles that are in
-every other set asked for (``SMISMEMBER``/``ZMSCORE`` a chunk at a time), until the page is full.
-The walk is bounded (``MAX_WALK``): past that the page says how many it found, not how many
-there are (``Page.exact`` is False).
+every other set asked for, in one Lua script (one round trip), until the page is full. The walk
+is bounded (``MAX_WALK`` members looked at, so Redis is held for a bounded time): past that the
+page says how many it found, not how many there are (``Page.exact`` is False); a list of filters
+alone counts its total exactly (``ZINTERCARD``, bounded).
 
 Every write of an article puts its summary afterwards (``ArticleRepository``): one Lua script
 that keeps the newer version only (a late or repeated put never rolls the index back), moves the
@@ -73,14 +74,14 @@ SUMMARY_FIELDS = (
 )
 TEXT_FIELDS = ("title", "lead", "body_html")  # what the word index reads (not in the summary)
 PIPELINE_CHUNK = 500
-MAX_TERMS = 32  # words indexed per article
+MAX_TERMS = 24  # words indexed per article (memory: about 3 KB an article in all, measured)
 MAX_TERM_LENGTH = 40
 MAX_QUERY_WORDS = 5
 MAX_EXPANSIONS = 32  # words a typed prefix stands for
 MATERIALIZE = 20_000  # a word's articles, at most, intersected with the filter at once
-MAX_WALK = 30_000  # articles looked at, at most, for one page
+MAX_WALK = 20_000  # articles looked at, at most, for one page (one script: Redis is held)
 MAX_COUNT = 100_000  # articles counted, at most, for a list's total
-WALK_CHUNK = 500
+WALK_CHUNK = 1000
 TEMP_TTL_S = 30
 BODY_CHARS = 3000  # the start of the body the words come from
 Summary = Mapping[str, Any]  # SUMMARY_FIELDS, article_id and terms; plain values
@@ -141,6 +142,55 @@ return out
 """
 
 
+# KEYS: the source (a sorted set, walked newest first), the sorted sets a member must be in, the
+# one it must not be in (if any), then each word's sets (a member must be in one of each word's).
+# ARGV: start, count, the most members to look at, chunk, how many sorted sets, 1 if a set to
+# avoid, how many words, then each word's number of sets.
+# -> {how many matched, 1 if the whole source was walked, member, score, member, score...}
+_WALK = """
+local start, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local limit, chunk = tonumber(ARGV[3]), tonumber(ARGV[4])
+local ns, nu, nw = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local words, k = {}, 2 + ns + nu
+for w = 1, nw do
+  local group = {}
+  for i = 1, tonumber(ARGV[7 + w]) do group[i] = KEYS[k]; k = k + 1 end
+  words[w] = group
+end
+local size = redis.call('ZCARD', KEYS[1])
+local out, matched, offset = {}, 0, 0
+while offset < size and offset < limit and matched <= start + count do
+  local rows = redis.call('ZREVRANGE', KEYS[1], offset, offset + chunk - 1, 'WITHSCORES')
+  if #rows == 0 then break end
+  for i = 1, #rows, 2 do
+    local m, ok = rows[i], true
+    for s = 1, ns do
+      if not redis.call('ZSCORE', KEYS[1 + s], m) then ok = false; break end
+    end
+    if ok and nu == 1 and redis.call('ZSCORE', KEYS[2 + ns], m) then ok = false end
+    if ok then
+      for w = 1, nw do
+        local hit = false
+        for _, key in ipairs(words[w]) do
+          if redis.call('SISMEMBER', key, m) == 1 then hit = true; break end
+        end
+        if not hit then ok = false; break end
+      end
+    end
+    if ok then
+      if matched >= start and matched < start + count then
+        out[#out + 1] = m
+        out[#out + 1] = rows[i + 1]
+      end
+      matched = matched + 1
+    end
+  end
+  offset = offset + #rows / 2
+end
+return {matched, offset >= size and 1 or 0, out}
+"""
+
+
 # --- what is indexed ------------------------------------------------------------------------------
 
 
@@ -176,12 +226,10 @@ def summary_of(article: Article) -> dict[str, Any]:
 
 
 def summary_row(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A summary from a document read with the ``projection()`` of the index."""
-    return {f: doc.get(f) for f in SUMMARY_FIELDS} | {
-        "article_id": str(doc["_id"]),
-        "terms": search_terms(
-            doc.get("title") or "", doc.get("lead") or "", doc.get("body_html") or ""
-        ),
+    """A summary from a document read with the ``projection()`` of the index (its words are
+    found only when it is put: a rebuild skips the articles the index holds already)."""
+    return {f: doc.get(f) for f in (*SUMMARY_FIELDS, *TEXT_FIELDS)} | {
+        "article_id": str(doc["_id"])
     }
 
 
@@ -250,6 +298,7 @@ class ArticleIndex:
         self.redis = redis
         self._put = redis.register_script(_PUT)
         self._read = redis.register_script(_READ)
+        self._walk_script = redis.register_script(_WALK)
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -298,8 +347,16 @@ class ArticleIndex:
             todo = batch[start : start + PIPELINE_CHUNK]
             for _ in range(5):
                 held = await self._held([str(s["article_id"]) for s in todo])
+                fresh = [
+                    (summary, before)
+                    for summary, before in zip(todo, held, strict=True)
+                    if before is None or int(before["version"]) < int(summary["version"])
+                ]
+                todo = [summary for summary, _ in fresh]
+                if not todo:
+                    break
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for summary, before in zip(todo, held, strict=True):
+                    for summary, before in fresh:
                         keys, args = self._args(summary, before)
                         await self._put(keys=keys, args=args, client=pipe)
                     results = await pipe.execute()
@@ -432,8 +489,10 @@ class ArticleIndex:
             return None
         counts = sizes[len(sorted_sets) :]
         totals: list[int] = []
-        for keys in words:
-            totals.append(sum(counts[: len(keys)]))
+        for n, keys in enumerate(words):  # the commonest first: a walk finds a hit sooner
+            sized = sorted(zip(counts[: len(keys)], keys, strict=True), reverse=True)
+            words[n] = [key for _, key in sized]
+            totals.append(sum(c for c, _ in sized))
             counts = counts[len(keys) :]
         rarest = min(range(len(words)), key=lambda i: totals[i]) if words else None
         if rarest is not None and totals[rarest] <= min(MATERIALIZE, by_size[0][0]):
@@ -485,53 +544,16 @@ class ArticleIndex:
         return Found(found.rows, int(total), int(total) < MAX_COUNT)
 
     async def _walked(self, plan: Plan, start: int, count: int, unless: str | None) -> Found:
-        kept: list[tuple[bytes, float]] = []
-        matched, offset = 0, 0
-        size = int(await self.redis.zcard(plan.source))
-        while offset < min(size, MAX_WALK) and matched < start + count + 1:
-            rows = cast(
-                "list[tuple[bytes, float]]",
-                await self.redis.zrevrange(
-                    plan.source, offset, offset + WALK_CHUNK - 1, withscores=True
-                ),
-            )
-            if not rows:
-                break
-            offset += len(rows)
-            for row in await self._passing(plan, rows, unless):
-                if start <= matched < start + count:
-                    kept.append(row)
-                matched += 1
-        return Found(kept, matched, exact=offset >= size)
-
-    async def _passing(
-        self, plan: Plan, rows: list[tuple[bytes, float]], unless: str | None
-    ) -> list[tuple[bytes, float]]:
-        members = [m for m, _ in rows]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in plan.in_sorted:
-                pipe.zmscore(key, members)  # type: ignore[arg-type]
-            if unless is not None:
-                pipe.zmscore(unless, members)  # type: ignore[arg-type]
-            for keys in plan.words:
-                for key in keys:
-                    pipe.smismember(key, members)
-            answers = await pipe.execute()
-        keep = [True] * len(rows)
-        at = 0
-        for _ in plan.in_sorted:
-            keep = [k and s is not None for k, s in zip(keep, answers[at], strict=True)]
-            at += 1
-        if unless is not None:
-            keep = [k and s is None for k, s in zip(keep, answers[at], strict=True)]
-            at += 1
-        for keys in plan.words:
-            hits = [False] * len(rows)
-            for answer in answers[at : at + len(keys)]:
-                hits = [h or bool(a) for h, a in zip(hits, answer, strict=True)]
-            at += len(keys)
-            keep = [k and h for k, h in zip(keep, hits, strict=True)]
-        return [row for row, k in zip(rows, keep, strict=True) if k]
+        """One script walks the source server-side (one round trip, at most ``MAX_WALK``
+        members looked at, so Redis is held for a bounded time)."""
+        keys = [plan.source, *plan.in_sorted, *([unless] if unless else [])]
+        for group in plan.words:
+            keys += group
+        args: list[Any] = [start, count, MAX_WALK, WALK_CHUNK, len(plan.in_sorted)]
+        args += [1 if unless else 0, len(plan.words), *(len(g) for g in plan.words)]
+        matched, exhausted, rows = await self._walk_script(keys=keys, args=args)
+        pairs = [(rows[i], float(rows[i + 1])) for i in range(0, len(rows), 2)]
+        return Found(pairs, int(matched), bool(exhausted))
 
     async def summaries(self, ids: list[str]) -> list[dict[str, Any]]:
         """The summaries of these articles (those indexed), in that order."""

@@ -11,7 +11,9 @@ of Redis gives no one a cookie that works. Keys:
   be ended at once (logout everywhere, a disabled account, a new password or role).
 
 A session is checked against both timeouts on every read, so a key that outlived its time (a
-clock step, a renewal race) is still refused.
+clock step, a renewal race) is still refused, and against the account's revocation time (the
+same per-account "not before" that ends its API tokens), so ending an account's sessions is one
+write that no session opened before it survives.
 """
 
 import hashlib
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from xabar.runtime.auth import Principal, Role
+from xabar.runtime.auth import Principal, Revocations, Role
 
 PREFIX = "publisher:session:"
 OF_EDITOR = "publisher:sessions-of:"
@@ -66,9 +68,11 @@ class SessionStore:
         *,
         idle_s: int,
         absolute_s: int,
+        revocations: Revocations | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis
+        self.revocations = revocations
         self.idle_s = idle_s
         self.absolute_s = absolute_s
         self.clock = clock
@@ -124,7 +128,7 @@ class SessionStore:
             return None
         now = self.clock()
         left = min(session.seen_at + self.idle_s, session.created_at + self.absolute_s) - now
-        if left <= 0:
+        if left <= 0 or await self._revoked(session):
             await self.close_sid(sid, session.editor_id)
             return None
         if now - session.seen_at >= TOUCH_S:
@@ -135,6 +139,13 @@ class SessionStore:
                 await pipe.execute()
         return session
 
+    async def _revoked(self, session: Session) -> bool:
+        """Whether the account's sessions and tokens were ended after this one began (logout,
+        a disabled account, a new password or role: ``runtime.auth.Revocations``)."""
+        if self.revocations is None:
+            return False
+        return await self.revocations.is_revoked(session.editor_id, session.created_at)
+
     async def close(self, token: str | None) -> None:
         if token:
             await self.close_sid(session_id(token))
@@ -143,7 +154,7 @@ class SessionStore:
         key = PREFIX + sid
         if editor_id is None:
             owner = await self.redis.hget(key, "editor")
-            editor_id = _text(owner) if owner else None
+            editor_id = text_of(owner) if owner else None
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.delete(key)
             pipe.delete(key + ":flash")
@@ -154,7 +165,7 @@ class SessionStore:
     async def close_all(self, editor_id: str) -> int:
         """End every session of an account; how many there were."""
         mine = OF_EDITOR + editor_id
-        sids = [_text(s) for s in await self.redis.smembers(mine)]
+        sids = [text_of(s) for s in await self.redis.smembers(mine)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for sid in sids:
                 pipe.delete(PREFIX + sid)
@@ -177,7 +188,7 @@ class SessionStore:
             await self.redis.delete(PREFIX + session.sid + ":flash")
 
 
-def _text(value: bytes | str) -> str:
+def text_of(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 

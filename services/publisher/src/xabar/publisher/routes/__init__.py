@@ -5,7 +5,7 @@ named, module-level endpoints declared with their OpenAPI operation.
 - ``articles``: list, create, read, edit;  - ``workflow``: submit ... unpublish, corrections;
 - ``featured``: the news of the day;  - ``revisions``: history, versions, diff, restore;
 - ``inbox``: citizen reporters' tips; - ``media``: uploads and public images;
-- ``audit``: the audit log.
+- ``audit``: the audit log;            - ``comments``: moderation of readers' comments.
 
 Every endpoint but the public ones (login, ``/media/{id}``, and the standard ``/healthz``,
 ``/readyz``, ``/metrics``, ``/openapi.json``) is wrapped by ``common.guard``, which checks the
@@ -22,6 +22,7 @@ from xabar.publisher.routes import (
     articles,
     audit,
     auth,
+    comments,
     editors,
     featured,
     inbox,
@@ -41,6 +42,7 @@ ROUTERS: tuple[PublisherRouter, ...] = (
     inbox.router,
     media.router,
     audit.router,
+    comments.router,
 )
 
 

@@ -21,7 +21,7 @@ def login_address_key(request: Request, settings: PublisherSettings) -> str:
     """The client's address (behind trusted proxies only) as a keyed hash: what login attempts
     are counted by, for the API and the newsroom alike."""
     address = client_address(request.scope, settings.trusted_networks())
-    return hash_address(address, "login-limit:" + settings.jwt_secret.get_secret_value())
+    return hash_address(address, Deps.of(request).codec.derive("login-limit"))
 
 
 @router.post(
@@ -38,6 +38,17 @@ async def login(request: Request) -> Response:
     token, doc = await deps.editors.login(body.email, body.password, address)
     out = TokenOut(access_token=token, expires_in=settings.token_ttl_s, editor=editor_out(doc))
     return json_response(out, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/api/v1/auth/logout",
+    "Log out: every token and newsroom session of this account stops working now",
+    security=Role.CONTRIBUTOR,
+    responses={204: None},
+)
+async def logout(request: Request) -> Response:
+    await Deps.of(request).accounts.end_everything(principal(request).editor_id)
+    return Response(status_code=204)
 
 
 @router.get(

@@ -51,14 +51,15 @@ class PublisherRouter(Router):
 
 def guard(op: Operation, endpoint: Endpoint) -> Endpoint:
     """The bearer token is checked first, before the body or the item is read: a missing,
-    malformed, expired or forged token is 401 (``AuthError``), a role below the operation's
-    minimum 403."""
+    malformed, expired, forged or revoked token is 401 (``AuthError``), a role below the
+    operation's minimum 403."""
     minimum: Role = op.security
 
     @functools.wraps(endpoint)
     async def checked(request: Request) -> Response:
         try:
-            request.state.principal = Deps.of(request).codec.authenticate(request, minimum)
+            codec = Deps.of(request).codec
+            request.state.principal = await codec.authenticate_live(request, minimum)
         except ForbiddenError:
             raise NotAllowed(f"для этого нужна роль «{ROLE_LABELS[minimum]}» или выше") from None
         return await endpoint(request)

@@ -5,24 +5,34 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from xabar.publisher.accounts import Accounts
 from xabar.publisher.articles import ArticleService
+from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.inbox import InboxService
+from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
+from xabar.publisher.polls import PollsClient
+from xabar.publisher.previews import FeedPreview
 from xabar.publisher.repositories.audit import AuditLog
-from xabar.runtime.auth import Principal, TokenCodec
+from xabar.runtime.auth import Principal, TokenIssuer
 
 
 @dataclass(frozen=True, slots=True)
 class Deps:
     settings: PublisherSettings
-    codec: TokenCodec
+    codec: TokenIssuer
     editors: EditorService
+    accounts: Accounts
     articles: ArticleService
     inbox: InboxService
     library: MediaLibrary
     audit: AuditLog
+    preview: FeedPreview
+    comments: CommentService
+    letters: LetterService
+    polls: PollsClient  # the polls service's API, for the newsroom's poll pages
 
     @classmethod
     def of(cls, request: Request) -> "Deps":

@@ -84,6 +84,7 @@ ERRORS: dict[type[Exception], ErrorMap] = {
 AUTH_MESSAGES = {
     "missing bearer token": "нужен токен: заголовок Authorization: Bearer <токен>",
     "token expired": "срок действия токена истёк; войдите снова",
+    "token revoked": "токен отозван (выход из системы или изменения учётной записи); войдите снова",
 }
 MESSAGES = {
     "unauthorized": "токен недействителен; войдите снова",

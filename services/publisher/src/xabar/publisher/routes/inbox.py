@@ -4,8 +4,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from xabar.contracts import COUNTRIES, SubmissionStatus
+from xabar.publisher.config import PublisherSettings
 from xabar.publisher.domain import Doc
-from xabar.publisher.inbox import InboxQuery
+from xabar.publisher.inbox import InboxQuery, reporter_contact
 from xabar.publisher.routes import params
 from xabar.publisher.routes.articles import article_out
 from xabar.publisher.routes.common import PublisherRouter, etag
@@ -44,14 +45,15 @@ def _tip_fields(doc: Doc) -> Doc:
     }
 
 
-def inbox_out(doc: Doc) -> InboxItemOut:
+def inbox_out(doc: Doc, settings: PublisherSettings) -> InboxItemOut:
     tip = doc["submission"]
+    contact = reporter_contact(tip, settings.newsroom_key())
     return InboxItemOut(
         **_tip_fields(doc),
         text=tip["text"],
         location=tip.get("location"),
         anonymous=bool(tip.get("anonymous")),
-        contact=ContactOut.model_validate(tip["contact"]) if tip.get("contact") else None,
+        contact=ContactOut.model_validate(contact.model_dump()) if contact else None,
         attachments=[AttachmentOut.model_validate(a) for a in tip.get("attachments") or []],
         reviewed_at=doc.get("reviewed_at"),
         reviewed_by=doc.get("reviewed_by"),
@@ -102,8 +104,9 @@ async def list_inbox(request: Request) -> Response:
     responses={200: InboxItemOut, 404: ErrorBody},
 )
 async def get_tip(request: Request) -> Response:
-    doc = await Deps.of(request).inbox.get(params.path_id(request, "submission_id"))
-    return json_response(inbox_out(doc))
+    deps = Deps.of(request)
+    doc = await deps.inbox.get(params.path_id(request, "submission_id"))
+    return json_response(inbox_out(doc, deps.settings))
 
 
 @router.post(
@@ -113,9 +116,10 @@ async def get_tip(request: Request) -> Response:
     responses=REVIEW_RESPONSES,
 )
 async def review_tip(request: Request) -> Response:
-    inbox = Deps.of(request).inbox
-    doc = await inbox.start_review(principal(request), params.path_id(request, "submission_id"))
-    return json_response(inbox_out(doc))
+    deps = Deps.of(request)
+    sid = params.path_id(request, "submission_id")
+    doc = await deps.inbox.start_review(principal(request), sid)
+    return json_response(inbox_out(doc, deps.settings))
 
 
 @router.post(
@@ -128,7 +132,7 @@ async def accept_tip(request: Request) -> Response:
     deps = Deps.of(request)
     done = await deps.inbox.accept(principal(request), params.path_id(request, "submission_id"))
     article = article_out(done.article, deps.settings)
-    out = AcceptOut(submission=inbox_out(done.submission), article=article)
+    out = AcceptOut(submission=inbox_out(done.submission, deps.settings), article=article)
     return json_response(out, 201, headers={"ETag": etag(done.article.version)})
 
 
@@ -140,8 +144,8 @@ async def accept_tip(request: Request) -> Response:
     responses={**REVIEW_RESPONSES, 422: ErrorBody},
 )
 async def reject_tip(request: Request) -> Response:
-    inbox = Deps.of(request).inbox
+    deps = Deps.of(request)
     body = await params.read_body(request, RejectIn, 16 * 1024)
     sid = params.path_id(request, "submission_id")
-    doc = await inbox.reject(principal(request), sid, body.public_reason)
-    return json_response(inbox_out(doc))
+    doc = await deps.inbox.reject(principal(request), sid, body.public_reason)
+    return json_response(inbox_out(doc, deps.settings))

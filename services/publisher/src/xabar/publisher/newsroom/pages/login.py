@@ -63,8 +63,7 @@ async def login_form(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The login page, with the login form's CSRF token (a new one if the cookie has none)."""
-    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    request.state.login_csrf = token
+    anonymous_csrf(request)
     page = await Newsroom.of(request).pages.render(
         request,
         "login.html",
@@ -74,20 +73,34 @@ async def login_form(
             "next": next_path or "",
             "error": error,
             "bye": request.query_params.get("bye") == "1",
+            "changed": request.query_params.get("changed") == "1",
         },
         status=status,
         headers=headers,
     )
-    page.set_cookie(
+    return keep_anonymous_csrf(request, page)
+
+
+def anonymous_csrf(request: Request) -> str:
+    """The CSRF token of a form posted without a session (login, a password link): its own
+    cookie's, or a new one; the page's ``csrf_field()`` writes it."""
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    request.state.login_csrf = token
+    return token
+
+
+def keep_anonymous_csrf(request: Request, response: Response) -> Response:
+    """Set the cookie of ``anonymous_csrf`` on the page that carries its form."""
+    response.set_cookie(
         LOGIN_COOKIE,
-        token,
+        str(request.state.login_csrf),
         max_age=LOGIN_FORM_TTL_S,
         path=cookie_path(request),
         secure=secure_cookies(request),
         httponly=True,
         samesite="strict",
     )
-    return page
+    return response
 
 
 @router.page("GET", "/login", "The login form", role=None)
@@ -145,7 +158,8 @@ async def login_submit(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     session = current(request)
-    await newsroom.sessions.close_sid(session.sid, session.editor_id)
+    await newsroom.api.accounts.end_everything(session.editor_id)  # every session, every token
+    await newsroom.sessions.close_all(session.editor_id)
     response = RedirectResponse(path_for(request, "login_page") + "?bye=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=cookie_path(request))
     return response

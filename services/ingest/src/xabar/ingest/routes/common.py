@@ -1,0 +1,118 @@
+"""What ingest's endpoints share: a Russian form page that shows itself again with what was
+typed and what to fix (``FormPage``), the first steps of every form post (``read_post``), and
+the API's ``Idempotency-Key`` and 202 answer."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xabar.ingest.deps import Deps
+from xabar.ingest.domain import check_idempotency_key
+from xabar.ingest.errors import InvalidSubmission
+from xabar.ingest.forms import FormCheck, russian_errors
+from xabar.ingest.routes.html import Words, answer_errors_with, html, notice_for
+from xabar.runtime.bodies import FORM, MULTIPART, Limits, read_form
+from xabar.runtime.http import json_response
+from xabar.runtime.routing import ErrorMap
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a retry with the same key and body returns the first response and "
+    "stores nothing new; the same key with another body is refused (422). A key is "
+    "remembered for XABAR_INGEST_IDEMPOTENCY_RETENTION_S (default 24 h) after its first "
+    "request",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``, checked (400 if it is not one), or None."""
+    raw = request.headers.get("idempotency-key")
+    return check_idempotency_key(raw) if raw is not None else None
+
+
+def accepted(body: BaseModel, replayed: bool, headers: Mapping[str, str] | None = None) -> Response:
+    """202: durably accepted (``Idempotent-Replayed`` when a retry got the first answer)."""
+    out = dict(headers or {})
+    if replayed:
+        out["Idempotent-Replayed"] = "true"
+    return json_response(body, 202, out or None)
+
+
+@dataclass
+class FormPage:
+    """A form's page. Subclasses name the template, the fields it shows again, the Russian
+    messages of its fields and the words its notices use; ``values`` holds what was typed once
+    the post is read."""
+
+    deps: Deps
+    client: str  # what the form's token is bound to (``Deps.binding``)
+    values: dict[str, str] | None = None
+
+    template: ClassVar[str]
+    title: ClassVar[str]
+    shown: ClassVar[tuple[str, ...]]
+    messages: ClassVar[Mapping[str, str]]
+    words: ClassVar[Words]
+
+    def context(self) -> dict[str, Any]:
+        """What else the template needs."""
+        return {}
+
+    def took(self, values: dict[str, str]) -> None:
+        """The post's fields, as read (before any check: a refused form shows them again)."""
+        self.values = values
+
+    def respond(self, body: str, status: int, headers: dict[str, str] | None) -> Response:
+        return html(body, status, headers)
+
+    def form(
+        self,
+        status: int = 200,
+        *,
+        errors: dict[str, str] | None = None,
+        notice: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        body = self.deps.pages.render(
+            self.template,
+            page_title=self.title,
+            form_token=self.deps.signer.issue(self.client),
+            values={name: (self.values or {}).get(name, "") for name in self.shown},
+            errors=errors or {},
+            notice=notice,
+            **self.context(),
+        )
+        return self.respond(body, status, headers)
+
+    def __call__(self, exc: Exception, spec: ErrorMap) -> Response:
+        """The form again, with what to fix (in Russian), under the status ``exc`` maps to."""
+        if isinstance(exc, InvalidSubmission):
+            return self.form(spec.status, errors=russian_errors(exc.fields, self.messages))
+        shared = notice_for(exc, self.words)
+        if shared is not None:
+            notice, headers = shared
+            return self.form(spec.status, notice=notice, headers=headers)
+        notice = f"Не удалось принять {self.words.one}. Попробуйте ещё раз."
+        return self.form(spec.status, notice=notice)
+
+
+async def read_post(request: Request, page: FormPage, limits: Limits) -> FormCheck:
+    """The first steps of a form post: its errors answered by ``page``, its Origin checked, its
+    body read within ``limits`` (``page.values``: what was typed), its token checked (the
+    nonce is the post's idempotency key)."""
+    answer_errors_with(request, page)
+    page.deps.origins.require(request)
+    form = await read_form(request, limits, accept=(FORM, MULTIPART))
+    values = dict(form.items)
+    page.took(values)
+    return page.deps.signer.check(values, page.client)
+
+
+__all__ = ["IDEMPOTENCY_KEY", "FormPage", "accepted", "idempotency_key", "read_post"]

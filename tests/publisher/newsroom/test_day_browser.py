@@ -1,0 +1,254 @@
+"""A newsroom day in a real browser (Debian's chromium through Playwright), against real ingest and
+publisher processes on the real Redis and FerretDB:
+
+- a tip sent through ingest (with a photo) appears in the open inbox without a reload; its page
+  shows the text, the place, the contact and the photo (which an anonymous browser cannot get);
+  the editor accepts it into a draft;
+- the chief creates an account, and a disabled editor's session and API token stop at once, in
+  the publisher and in ingest; after logout the chief's session and captured token stop too;
+- every page passes axe-core (no serious or critical violation), refuses nothing by its CSP and
+  fits a phone: screenshots of each in ``test-artifacts/newsroom-*.png``.
+"""
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.async_api import Browser, Page
+
+from tests.conftest import TokenKeys
+from tests.publisher.conftest import NEWSROOM_PUBLIC_KEY, SettingsFactory, env_of
+from tests.publisher.newsroom.conftest import PASSWORD
+from tests.publisher.newsroom.test_browser import CHIEF, create_editor, log_in
+from tests.support.browser import axe_violations, chromium, screenshots, watch_csp
+from tests.support.infra import Infra
+from tests.support.procs import ServiceProcess, service_process
+
+EDITOR = "editor@xabar.test"
+TITLE = "Отключили свет в Худжанде"
+
+
+@dataclass
+class Stack:
+    publisher: ServiceProcess
+    ingest: ServiceProcess
+
+    @property
+    def url(self) -> str:
+        return self.publisher.url
+
+
+@pytest.fixture
+def stack(
+    make_settings: SettingsFactory,
+    infra: Infra,
+    redis_url: str,
+    mongo_db_name: str,
+    token_keys: TokenKeys,
+    tmp_path: Path,
+) -> Iterator[Stack]:
+    ingest = service_process(
+        "xabar.ingest",
+        {
+            "XABAR_INGEST_REDIS_URL": redis_url,
+            "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
+            "XABAR_INGEST_MONGODB_DB": mongo_db_name + "_ingest",
+            "XABAR_INGEST_TOKEN_PUBLIC_KEY": token_keys.public,
+            "XABAR_INGEST_NEWSROOM_PUBLIC_KEY": NEWSROOM_PUBLIC_KEY,
+            "XABAR_INGEST_ADDRESS_SALT": "a" * 40,
+            "XABAR_INGEST_CONSUMER_NAME": "ingest-0",
+            "XABAR_INGEST_LOG_JSON": "false",
+        },
+        tmp_path,
+        "XABAR_INGEST_PORT",
+    )
+    publisher = service_process(
+        "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
+    )
+    publisher.env |= {
+        "XABAR_PUBLISHER_PUBLIC_URL": publisher.url,
+        "XABAR_PUBLISHER_INGEST_URL": ingest.url,
+    }
+    create_editor(publisher.env, CHIEF, "chief", "Гульнара Главная")
+    create_editor(publisher.env, EDITOR, "editor", "Тимур Редактор")
+    ingest.start()
+    try:
+        publisher.start()
+        try:
+            yield Stack(publisher, ingest)
+        finally:
+            publisher.terminate()
+    finally:
+        ingest.terminate()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+def photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (40, 120, 200)).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+async def send_tip(stack: Stack) -> str:
+    fields = {
+        "title": TITLE,
+        "text": "Третий день без света на улице Ленина.\nЖители жалуются.",
+        "country": "TJ",
+        "location": "Худжанд, ул. Ленина",
+        "contact_name": "Фарход",
+        "contact_email": "farhod@example.org",
+        "consent": "on",
+    }
+    async with httpx.AsyncClient(base_url=stack.ingest.url, timeout=10) as client:
+        resp = await client.post(
+            "/api/v1/submissions",
+            data=fields,
+            files=[("photos", ("svet.jpg", photo(), "image/jpeg"))],
+        )
+    assert resp.status_code == 202, resp.text
+    return str(resp.json()["submission_id"])
+
+
+async def looks_right(page: Page, name: str, refused: list[str]) -> None:
+    assert await axe_violations(page) == [], name
+    await screenshots(page, f"newsroom-{name}")
+    assert refused == [], f"{name}: {refused}"
+
+
+async def api_token(stack: Stack, email: str) -> str:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
+        resp = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["access_token"])
+
+
+async def refused_everywhere(stack: Stack, token: str) -> dict[str, int]:
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        me = await client.get(f"{stack.url}/api/v1/auth/me", headers=auth)
+        photo_of = await client.get(
+            f"{stack.ingest.url}/api/v1/attachments/{'0' * 32}", headers=auth
+        )
+    return {"publisher": me.status_code, "ingest": photo_of.status_code}
+
+
+async def test_a_tip_arrives_live_is_read_and_accepted(stack: Stack, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    refused = watch_csp(page)
+    await page.goto(f"{stack.url}/inbox")
+    await log_in(page, EDITOR)
+    await page.wait_for_url(f"{stack.url}/inbox")
+    assert "Сообщений нет" in await page.inner_text("main")
+    await looks_right(page, "inbox-empty", refused)
+
+    submission_id = await send_tip(stack)
+    row = page.locator(f"#inbox-rows [data-id='{submission_id}']")
+    await row.wait_for(timeout=30_000)  # no reload: inbox.js brought it
+    assert TITLE in await row.inner_text()
+    assert "Новых сообщений: 1" in await page.inner_text("#inbox-live")
+    await looks_right(page, "inbox", refused)
+
+    await row.locator("a").click()
+    await page.wait_for_url(f"{stack.url}/inbox/{submission_id}")
+    main = await page.inner_text("main")
+    assert "Третий день без света" in main
+    assert "Худжанд, ул. Ленина" in main
+    assert "farhod@example.org" in main
+    image = page.locator(".photos img")
+    await image.wait_for()
+    await page.wait_for_function("document.querySelector('.photos img').naturalWidth > 0")
+    photo_url = await image.get_attribute("src")
+    assert photo_url
+    await looks_right(page, "tip", refused)
+    async with httpx.AsyncClient(base_url=stack.url) as anonymous:
+        outside = await anonymous.get(photo_url)
+        assert outside.status_code == 303  # to the login page, no photo
+        assert not outside.headers.get("content-type", "").startswith("image/")
+
+    await page.click("button:has-text('Принять в черновик')")
+    await page.wait_for_url(f"{stack.url}/inbox/{submission_id}")
+    assert "Принято: создан черновик" in await page.inner_text("main")
+    assert "принято" in await page.inner_text("main")
+    await looks_right(page, "tip-accepted", refused)
+
+    await page.goto(f"{stack.url}/")
+    assert "Новые сообщения" in await page.inner_text("main")
+    await looks_right(page, "today-editor", refused)
+    await page.goto(f"{stack.url}/inbox?status=received&country=TJ&from=2026-01-01&to=2199-12-31")
+    await looks_right(page, "inbox-filtered", refused)
+    await page.goto(f"{stack.url}/audit")
+    assert "принял(а) сообщение" in await page.inner_text("main")
+    await looks_right(page, "audit", refused)
+
+
+async def test_disabled_and_logged_out_accounts_stop_at_once(
+    stack: Stack, browser: Browser
+) -> None:
+    chief = await browser.new_context(viewport={"width": 1280, "height": 900})
+    editor = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await chief.new_page()
+    refused = watch_csp(page)
+    await page.goto(f"{stack.url}/people")
+    await log_in(page, CHIEF)
+    await page.wait_for_url(f"{stack.url}/people")
+    await looks_right(page, "people", refused)
+
+    await page.fill("#new-name", "Айгерим Автор")
+    await page.fill("#new-email", "author@xabar.test")
+    await page.select_option("#new-role", "contributor")
+    await page.click("button:has-text('Создать')")
+    assert "Учётная запись author@xabar.test создана" in await page.inner_text("main")
+    await looks_right(page, "person", refused)
+    log = stack.publisher.log_path.read_text()
+    link = next(
+        line for line in log.splitlines() if "author@xabar.test" in line and "/password/" in line
+    )
+    reset_url = link.rsplit(" ", 1)[-1].strip()
+
+    newcomer = await (await browser.new_context()).new_page()
+    newcomer_refused = watch_csp(newcomer)
+    await newcomer.goto(reset_url)
+    await looks_right(newcomer, "password-link", newcomer_refused)
+    await newcomer.fill("#new", "пароль автора надёжный")
+    await newcomer.fill("#again", "пароль автора надёжный")
+    await newcomer.click("button[type=submit]")
+    await newcomer.wait_for_url(f"{stack.url}/login?changed=1")
+    await log_in(newcomer, "author@xabar.test", "пароль автора надёжный")
+    await newcomer.wait_for_url(f"{stack.url}/")
+    await newcomer.goto(f"{stack.url}/account")
+    await looks_right(newcomer, "account", newcomer_refused)
+
+    their = await editor.new_page()
+    await their.goto(f"{stack.url}/")
+    await log_in(their, EDITOR)
+    await their.wait_for_url(f"{stack.url}/")
+    token = await api_token(stack, EDITOR)
+    assert await refused_everywhere(stack, token) == {"publisher": 200, "ingest": 404}
+
+    await page.goto(f"{stack.url}/people")
+    await page.click("text=Тимур Редактор")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.click("button:has-text('Отключить')")
+    await page.wait_for_selector("text=Учётная запись отключена")
+    assert await refused_everywhere(stack, token) == {"publisher": 401, "ingest": 401}
+    await their.goto(f"{stack.url}/inbox")
+    assert their.url.startswith(f"{stack.url}/login?next=")
+
+    captured = await api_token(stack, CHIEF)
+    await page.click("text=Выйти")
+    await page.wait_for_url(f"{stack.url}/login?bye=1")
+    assert await refused_everywhere(stack, captured) == {"publisher": 401, "ingest": 401}
+    await page.goto(f"{stack.url}/people")
+    assert page.url.startswith(f"{stack.url}/login?next=")
+    await chief.close()
+    await editor.close()
