@@ -70,6 +70,17 @@ async def sentinel_url(redis_sentinel: LocalSentinel) -> str:
     return redis_sentinel.url
 
 
+DEPLOYMENTS = ("cluster", "sentinel")
+
+
+def deployment_url(request: pytest.FixtureRequest) -> str:
+    """For a module of the cluster tier that runs a service's tests again on each deployment:
+    its ``redis_url`` fixture, parametrized over ``DEPLOYMENTS``, returns this (the deployment
+    healthy and empty, as ``cluster_url`` and ``sentinel_url`` leave it)."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
 @pytest.fixture
 async def cluster_redis(cluster_url: str) -> AsyncIterator[aioredis.Redis]:
     client = parse_redis_url(cluster_url).client()
