@@ -44,6 +44,7 @@ from xabar.feed.documents import (
     profile_doc,
     tally_doc,
 )
+from xabar.runtime.luascripts import run_many
 
 log = logging.getLogger("xabar.feed.projector")
 
@@ -253,11 +254,8 @@ class Projector:
                 return [await self._apply(keys=scripts.APPLY_KEYS, args=calls[0][1])]
             except ResponseError as exc:  # the call failed as a whole (e.g. out of memory)
                 return [exc]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for _, args in calls:
-                await self._apply(keys=scripts.APPLY_KEYS, args=args, client=pipe)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
+        todo = [(self._apply, scripts.APPLY_KEYS, args) for _, args in calls]
+        return await run_many(self.redis, todo, raise_on_error=False)
 
     async def apply_many(
         self, events: Iterable[Event], *, generation: str | None = None, chunk: int = 1000
