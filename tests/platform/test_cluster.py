@@ -188,6 +188,7 @@ async def test_a_killed_master_is_replaced_by_its_replica_and_no_acknowledged_wr
     key = "{votes}:log"
     masters = [m.port for m in redis_cluster.masters()]
     victim = redis_cluster.node(owner(await cluster_slots(masters[0]), key_slot(key.encode())))
+    replica_port = await replica_of(victim.port)
     pipe = RedisPipe(cluster_url, replication=ONE_REPLICA, command_timeout=2.0)
     acked: list[int] = []
     failed = 0
@@ -211,13 +212,22 @@ async def test_a_killed_master_is_replaced_by_its_replica_and_no_acknowledged_wr
         try:
             await until(lambda: _true(len(acked) > 50), 30, "writes flow")
             victim.kill()  # SIGKILL: the master's replica must take its slots over
-            before = len(acked)
+            await until(
+                lambda: _true(redis_cluster.roles().get(replica_port) == "master"),
+                60,
+                "the replica is promoted",
+            )
+            # the new master has no replica of its own yet: WAIT 1 cannot be met, so nothing
+            # is acknowledged until the old master is back (as its replica)
+            before, refused = len(acked), failed
+            await until(lambda: _true(failed > refused + 3), 30, "writes are refused")
+            assert len(acked) == before
+            await asyncio.to_thread(victim.restart)
             await until(lambda: _true(len(acked) > before + 50), 60, "writes flow again")
         finally:
             stop.set()
             await task
             await pipe.aclose()
-    assert failed > 0  # the writes of the failover were refused, not acknowledged
     await asyncio.to_thread(redis_cluster.wait_ok)  # the old master is back, as a replica
     assert redis_cluster.roles()[victim.port] == "replica"
     client = parse_redis_url(cluster_url).client()
@@ -227,6 +237,16 @@ async def test_a_killed_master_is_replaced_by_its_replica_and_no_acknowledged_wr
         await client.aclose()
     lost = set(acked) - stored
     assert not lost, f"{len(lost)} acknowledged writes were lost"
+
+
+async def replica_of(port: int) -> int:
+    """The port of the replica of the master on ``port``."""
+    client = aioredis.Redis(port=port)
+    try:
+        info = await client.info("replication")
+    finally:
+        await client.aclose()
+    return int(info["slave0"]["port"])
 
 
 async def _true(value: bool) -> bool:
