@@ -40,6 +40,7 @@ from xabar.feed.documents import (
     article_fields,
     checked_id,
     comment_doc,
+    pack_article,
     poll_doc,
     profile_doc,
     tally_doc,
@@ -59,6 +60,7 @@ def epoch_ms(value: datetime) -> int:
 
 
 US = "\x1f"  # separates the header fields of the APPLY script
+RS = "\x1e"  # separates an article's tags in its header
 MAX_STAMP = 10**13 - 1  # stamps are 13 digits (until the year 2286)
 
 
@@ -81,8 +83,10 @@ def script_args(event: Event) -> tuple[str, str | bytes] | None:
             ",".join(doc["countries"]),
             "1" if doc["featured"] else "0",
             ",".join(doc["featured_countries"]),
+            RS.join(t for t in doc["tags"] if t),
+            to_json(doc["updated_at"]).decode().strip('"'),
         )
-        return US.join(header), to_json(doc)
+        return US.join(header), pack_article(to_json(doc))
     if isinstance(event, ArticleUnpublished):
         header = ("U", event.data.article_id, str(event.version), str(epoch_ms(event.occurred_at)))
         return US.join(header), ""

@@ -10,7 +10,7 @@ Global keys (prefix ``{feed}:``)::
 
 Per generation ``G`` (prefix ``{feed}:G:``)::
 
-    a       hash   article_id -> ArticleDoc JSON (published articles only)
+    a       hash   article_id -> ArticleDoc JSON, zlib-compressed (published articles only)
     v       hash   article_id -> version last applied (kept after unpublishing: a tombstone)
     sl      hash   article_id -> current slug
     m       hash   article_id -> the lists it is in and its updated_at (RFC 3339, as in its
@@ -81,7 +81,8 @@ REV = f"{BASE}rev"
 #   fill (a rebuild: the revision is left alone).
 # ARGV[2k], ARGV[2k+1] (k = 1, 2, ...): event k's header and document.
 #   header: fields joined by US (\x1f): kind, id, version, occurred_ms, then by kind
-#   A (article upsert): slug, published_ms, countries, featured 0/1, featured countries
+#   A (article upsert): slug, published_ms, countries, featured 0/1, featured countries, tags
+#                       (joined by RS, \x1e), updated_at (as in the document)
 #   U (unpublish):      -
 #   P (poll state):     opens_ms, countries
 #   T (poll tally):     -
@@ -89,7 +90,8 @@ REV = f"{BASE}rev"
 #   K (comment published): article id, parent id or "", stamp (published_at in ms, 13 digits)
 #   X (comment removed): -
 #   (country lists are comma-joined ISO codes)
-#   document: the document JSON (A, P, T, C, K), else "".
+#   document: the document JSON (P, T, C, K; A: zlib-compressed: ``documents.pack_article``),
+#   else "" (U, X).
 # The new revision is also PUBLISHed on the channel named like the revision key.
 # Returns {revision after the batch or 0 if nothing served changed, outcome of event 1, ...}:
 #   1 = changed the target/current generation, 0 = changed nothing (duplicate or older version),
@@ -137,23 +139,6 @@ local function unlist_article(P, id)
   local tags = string.match(rest or '', '^|[^|]*|(.*)$')
   for _, t in ipairs(split_by(tags, RS)) do redis.call('ZREM', P .. 'z:t:' .. t, id) end
   redis.call('HDEL', P .. 'm', id)
-end
-
--- The article document's tags and updated_at: its JSON has the ArticleDoc fields in order,
--- "tags" right before "image" and "updated_at" last (the projector's article_fields; a test
--- keeps it so), and no string in it holds an unescaped quote, so neither can be forged.
-local function tags_of(doc)
-  local from = string.find(doc, '"tags":[', 1, true)
-  if not from then return {} end
-  local to = string.find(doc, '],"image":', from, true)
-  if not to then return {} end
-  local ok, tags = pcall(cjson.decode, string.sub(doc, from + 7, to))
-  if not ok or type(tags) ~= 'table' then return {} end
-  return tags
-end
-
-local function updated_of(doc)
-  return string.match(string.sub(doc, -80), '"updated_at":"([^"]*)"}$')
 end
 
 local function unplace_poll(P, id)
@@ -272,13 +257,13 @@ local function apply(P, h, doc)
     if featured == '1' then redis.call('ZADD', P .. 'z:f', score, id) end
     for _, c in ipairs(split(h[9])) do redis.call('ZADD', P .. 'z:f:' .. c, score, id) end
     local tags = {}
-    for _, t in ipairs(tags_of(doc)) do
-      if type(t) == 'string' and t ~= '' then
+    for _, t in ipairs(split_by(h[10], RS)) do
+      if t ~= '' then
         redis.call('ZADD', P .. 'z:t:' .. t, score, id)
         tags[#tags + 1] = t
       end
     end
-    local listed = h[7] .. '|' .. featured .. '|' .. h[9] .. '|' .. (updated_of(doc) or '')
+    local listed = h[7] .. '|' .. featured .. '|' .. h[9] .. '|' .. (h[11] or '')
     redis.call('HSET', P .. 'm', id, listed .. '|' .. table.concat(tags, RS))
   elseif kind == 'U' then
     vkey = 'v'
