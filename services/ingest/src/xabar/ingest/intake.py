@@ -16,14 +16,15 @@ longer than ``claim_idle_ms`` are claimed. An event may so be published twice, w
 consumers dedupe by it. The event goes out only after its document is in MongoDB, so a review
 coming back always finds the submission.
 
-Keys (``P`` = ``xabar:ingest``):
+Keys (``P`` = ``xabar:ingest``; ``T`` = ``{P:intake}``, the stream's name as a hash tag, so that
+every note shares the stream's slot and one ``ACCEPT`` stays single-slot on Redis Cluster):
 
 - ``P:intake`` stream: ``id``, ``doc`` (the document as JSON), ``event`` (JSON); never trimmed:
   an entry leaves only once MongoDB has the document and the event is published.
-- ``P:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
-- ``P:receipt:{hash}`` the id of the submission whose receipt code has this hash (a receipt
+- ``T:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
+- ``T:receipt:{hash}`` the id of the submission whose receipt code has this hash (a receipt
   code alone finds its tip), until the document and its receipt are in MongoDB.
-- ``P:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
+- ``T:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
   sealed receipt code, kept (from the accept) for as long as its key can be replayed: a form's
   token lives ``form_max_age_s``, an API key is remembered ``idempotency_retention_s``. A replay
   is so answered from Redis alone, MongoDB down or not (see ``service``).
@@ -129,14 +130,20 @@ class Intake:
     def stream(self) -> str:
         return f"{self.p}:intake"
 
+    @property
+    def tag(self) -> str:
+        """The hash tag of the notes: the stream's own name, so they share its slot (one
+        ``ACCEPT`` writes both, on Redis Cluster too)."""
+        return f"{{{self.stream}}}"
+
     def pending_key(self, submission_id: str) -> str:
-        return f"{self.p}:pending:{submission_id}"
+        return f"{self.tag}:pending:{submission_id}"
 
     def key_record(self, submission_id: str) -> str:
-        return f"{self.p}:idem:{submission_id}"
+        return f"{self.tag}:idem:{submission_id}"
 
     def receipt_key(self, receipt_hash: str) -> str:
-        return f"{self.p}:receipt:{receipt_hash}"
+        return f"{self.tag}:receipt:{receipt_hash}"
 
     def notes(self, doc: Doc) -> dict[str, str]:
         """What the accept of ``doc`` notes beside the stream (dropped once it is moved): for a

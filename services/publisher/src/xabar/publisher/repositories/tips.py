@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from xabar.contracts import SubmissionStatus
 from xabar.publisher.domain import Doc, Page, Period
+from xabar.runtime.luascripts import run_many
 
 log = logging.getLogger("xabar.publisher.tips")
 
@@ -161,13 +162,10 @@ class TipIndex:
         batch = list(docs)
         for start in range(0, len(batch), CHUNK):
             chunk = batch[start : start + CHUNK]
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for doc in chunk:
-                    keys, args = self._call(doc)
-                    await self._put(keys=keys, args=args, client=pipe)
-                    pipe.zadd(ARRIVED, {str(doc["_id"]): _ms(doc["received_at"])}, nx=True)
-                replies = await pipe.execute()
-            for doc, reply in zip(chunk, replies[::2], strict=True):
+            replies = await run_many(self.redis, [(self._put, *self._call(d)) for d in chunk])
+            arrived = {str(d["_id"]): _ms(d["received_at"]) for d in chunk}
+            await self.redis.zadd(ARRIVED, arrived, nx=True)
+            for doc, reply in zip(chunk, replies, strict=True):
                 if isinstance(reply, list):
                     await self._put_one(doc, reply)
         return len(batch)
