@@ -36,8 +36,8 @@ from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
     sentinel_url,
 )
 from tests.support.infra import Infra
-from xabar.runtime.deployment import parse_redis_url
 from xabar.runtime.auth import Principal, TokenIssuer, generate_keys
+from xabar.runtime.deployment import parse_redis_url
 from xabar.runtime.localinfra import Server, local_infra, start_redis
 
 REDIS_DATABASES = 4000
