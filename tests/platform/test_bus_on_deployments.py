@@ -13,8 +13,8 @@ pytestmark = ON_DEPLOYMENTS
 # slot and others is refused on a cluster (the bus publishes there without one, see
 # ``EventBus._publish_cluster``), and ``CLIENT LIST`` on a replicated primary also lists its
 # replicas' and the sentinels' links, which are not the bus's.
-del test_publish_many_on_the_callers_transaction_is_atomic_with_its_commands  # noqa: F405, F821
-del test_stop_lets_the_handler_in_flight_finish_and_ack_and_leaves_no_connection  # noqa: F405, F821
+del test_publish_many_on_the_callers_transaction_is_atomic_with_its_commands  # noqa: F821
+del test_stop_lets_the_handler_in_flight_finish_and_ack_and_leaves_no_connection  # noqa: F821
 
 
 @pytest.fixture(params=DEPLOYMENTS)
