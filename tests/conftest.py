@@ -30,6 +30,7 @@ from tests.support.browser import chromium
 from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
     cluster_redis,
     cluster_url,
+    collect_cluster_leaks,
     redis_cluster,
     redis_sentinel,
     sentinel_redis,

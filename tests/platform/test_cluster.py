@@ -11,13 +11,13 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 from redis.exceptions import RedisError
 
-from tests.support.ha import restarted, until
+from tests.support.ha import ON_DEPLOYMENTS, restarted, until
 from xabar.runtime.deployment import ClusterDeployment, parse_redis_url
 from xabar.runtime.localinfra import LocalRedisCluster
 from xabar.runtime.redispipe import RedisPipe
 from xabar.runtime.replication import NotReplicated, Replication
 
-pytestmark = pytest.mark.cluster
+pytestmark = ON_DEPLOYMENTS
 
 ONE_REPLICA = Replication(replicas=1, timeout_ms=2000)
 

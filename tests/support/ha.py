@@ -10,6 +10,7 @@ it before it ends (``restarted``).
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -77,10 +78,19 @@ DEPLOYMENTS = ("cluster", "sentinel")
 # broker's stop, the COMMAND GETKEYS it sends first) to the garbage collector: a ResourceWarning
 # on close, not a lost or repeated write (each test asserts what it stored and delivered). On one
 # node the suite keeps that check strict.
+# ``collect_cluster_leaks`` collects them at each test's end, under the filter, so that none is
+# left for a later test to report.
 ON_DEPLOYMENTS = [
     pytest.mark.cluster,
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.usefixtures("collect_cluster_leaks"),
 ]
+
+
+@pytest.fixture
+def collect_cluster_leaks() -> Iterator[None]:
+    yield
+    gc.collect()
 
 
 def deployment_url(request: pytest.FixtureRequest) -> str:
