@@ -13,6 +13,8 @@ from tests.polls.conftest import EventSink, SettingsFactory, client_for, create_
 from xabar.contracts import PollClosed, PollOpened, PollTallied
 from xabar.runtime.auth import Principal, Role
 
+LATE, EARLY = "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"
+
 
 def iso(moment: datetime) -> str:
     return moment.isoformat()
@@ -31,6 +33,10 @@ def soon(seconds: float) -> datetime:
         ({"question": "Вопрос?", "options": ["A", "B"], "results_visibility": "never"}, None),
         ({"question": "Вопрос?", "options": ["A", "B"], "surprise": 1}, "surprise"),
         ({"question": "Вопрос?", "options": ["A", "B"], "opens_at": "2030-01-01T00:00:00"}, None),
+        # past what a datetime holds once in UTC: a 422, not an OverflowError and a 500
+        ({"question": "Вопрос?", "options": ["A", "B"], "opens_at": LATE}, "opens_at"),
+        ({"question": "Вопрос?", "options": ["A", "B"], "closes_at": EARLY}, "closes_at"),
+        ({"question": "Вопрос?", "options": ["A", "B"], "closes_at": "2200-01-01T00:00Z"}, None),
     ],
 )
 async def test_invalid_polls_are_refused_with_field_errors(
@@ -42,6 +48,22 @@ async def test_invalid_polls_are_refused_with_field_errors(
     assert error["code"] == "validation_failed"
     if field:
         assert field in {f["field"].split(".")[0] for f in error["fields"]}
+    assert "Error" not in r.text and "out of range" not in r.text
+
+
+async def test_an_edit_to_a_date_past_what_a_datetime_holds_is_422(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    later = {"opens_at": iso(soon(86400)), "closes_at": iso(soon(2 * 86400))}
+    poll = await create_poll(client, auth, **later)
+    for field, value in (("opens_at", LATE), ("closes_at", EARLY)):
+        r = await client.patch(
+            f"/api/v1/polls/{poll['poll_id']}", json={field: value}, headers=auth
+        )
+        assert r.status_code == 422, r.text
+        assert [f["message"] for f in r.json()["error"]["fields"]] == [
+            "дата и время — с 1900 по 2199 год"
+        ]
 
 
 @pytest.mark.parametrize(

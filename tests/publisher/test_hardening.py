@@ -33,8 +33,10 @@ from tests.publisher.conftest import (
 )
 from tests.support.procs import service_process
 from xabar.contracts import ARTICLES_STREAM, REVIEWS_STREAM, Contact, Submission
+from xabar.publisher.images import UploadSlots
 from xabar.publisher.routes.errors import exception_handlers
 from xabar.runtime.auth import Role
+from xabar.runtime.errors import BadRequest
 from xabar.runtime.locks import LockBusy
 
 C = Role.CONTRIBUTOR
@@ -309,3 +311,27 @@ async def test_storage_errors_are_503_with_retry_after_and_never_the_drivers_tex
             assert resp.json()["error"]["code"] in ("storage_unavailable", "busy")
             for leak in ("127.0.0.1", "Errno", "articles:", "Connection refused"):
                 assert leak not in resp.text
+
+
+async def test_uploads_are_read_a_few_at_a_time_and_a_wait_past_its_bound_is_503() -> None:
+    slots = UploadSlots(2, wait_s=0.2)
+    inside = most = 0
+
+    async def one() -> None:
+        nonlocal inside, most
+        async with slots.hold():
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.02)
+            inside -= 1
+
+    await asyncio.gather(*(one() for _ in range(10)))
+    assert most == 2
+    async with slots.hold(), slots.hold():
+        with pytest.raises(BadRequest) as refused:
+            async with slots.hold():
+                pass
+    assert refused.value.status == 503 and refused.value.code == "overloaded"
+    assert refused.value.headers == {"Retry-After": "5"}
+    async with slots.hold(), slots.hold():  # the slots were given back
+        pass

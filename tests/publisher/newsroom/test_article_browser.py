@@ -343,3 +343,62 @@ async def test_a_contributor_has_no_publish_button_and_a_forged_one_is_refused(
     await page.reload()
     assert "черновик" in await page.inner_text(".editor-side")
     await context.close()
+
+
+async def test_a_countrys_profile_edited_in_the_newsroom_shows_on_the_site(
+    stack: Stack, browser: Browser
+) -> None:
+    context, page = await signed_in(browser, stack, EDITOR)
+    refused = watch_csp(page)
+    base = stack.publisher.url
+    await page.click("nav >> text=О странах")
+    await page.wait_for_url(f"{base}/countries")
+    assert "не заполнен" in await page.inner_text("main")
+    await check(page, "countries", refused)
+    await page.click("text=Таджикистан")
+    await page.wait_for_url(f"{base}/countries/TJ")
+    await check(page, "country-edit", refused)
+    await page.fill(
+        "#p-lead", "Республика Таджикистан — горная страна на юго-востоке Центральной Азии."
+    )
+    editor = page.locator(".ql-editor")
+    await editor.click()
+    await page.click("button[aria-label='Жирный']")
+    await page.keyboard.type("Памир")
+    await page.click("button[aria-label='Жирный']")
+    await page.keyboard.type(" занимает почти половину страны.")
+    await page.fill("#f-label-1", "Столица")
+    await page.fill("#f-value-1", "Душанбе")
+    await page.fill("#f-label-2", "Валюта")
+    await page.fill("#f-value-2", "сомони")
+    await page.click("button:has-text('Опубликовать')")
+    await page.wait_for_url(f"{base}/countries/TJ")
+    assert "опубликован (версия 1)" in await page.inner_text("main")
+    await check(page, "country-published", refused)
+
+    about = await context.new_page()
+    site = f"{stack.feed.url}/tajikistan/about"
+
+    async def shown() -> bool:
+        await about.goto(site)
+        return "горная страна на юго-востоке" in await about.inner_text("main")
+
+    await eventually(shown, 30, "the profile on the site's «О стране» page")
+    text = await about.inner_text("main")
+    assert "Душанбе" in text and "сомони" in text
+    assert await about.locator("main strong, main b", has_text="Памир").count() >= 1
+    await screenshots(about, "newsroom-country-on-the-site")
+
+    # a second edit is version 2, and the site follows it
+    await page.fill("#p-lead", "Таджикистан: вторая редакция справки.")
+    await page.click("button:has-text('Опубликовать')")
+    assert "опубликован (версия 2)" in await page.inner_text("main")
+
+    async def followed() -> bool:
+        await about.goto(site)
+        return "вторая редакция справки" in await about.inner_text("main")
+
+    await eventually(followed, 30, "the second version on the site")
+    await page.goto(f"{base}/countries")
+    assert "версия 2" in await page.inner_text("main")
+    await context.close()

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 from xabar.contracts import PollOption
 
@@ -15,6 +23,21 @@ OptionId = Annotated[str, StringConstraints(pattern=r"^o[0-9]{1,2}$")]
 ArticleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Visibility = Literal["always", "after_vote", "after_close"]
 Phase = Literal["scheduled", "open", "closed"]
+
+
+def _in_range(value: datetime) -> datetime:
+    """A date-time from 1900 to 2199 in UTC (9999-12-31 with a negative offset is past what a
+    datetime holds once in UTC: refused here, not a 500 later)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1900 <= utc.year <= 2199:
+        raise PydanticCustomError("range", "дата и время — с 1900 по 2199 год")
+    return utc
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 class _In(BaseModel):
@@ -27,8 +50,8 @@ class NewPoll(_In):
     question: Question
     options: list[OptionText] = Field(min_length=2, max_length=20)
     multiple: bool = False
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
+    opens_at: Moment | None = None
+    closes_at: Moment | None = None
     results_visibility: Visibility = "always"
     countries: list[str] = Field(
         default_factory=list, max_length=10, description="country sections that show it"
@@ -45,8 +68,8 @@ class PollEdit(_In):
     question: Question | None = None
     options: list[OptionText] | None = Field(default=None, min_length=2, max_length=20)
     multiple: bool | None = None
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
+    opens_at: Moment | None = None
+    closes_at: Moment | None = None
     results_visibility: Visibility | None = None
     countries: list[str] | None = Field(default=None, max_length=10)
     front_page: bool | None = None

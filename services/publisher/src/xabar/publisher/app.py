@@ -19,7 +19,7 @@ from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
 from xabar.publisher.handlers import wire
-from xabar.publisher.images import ImageWork
+from xabar.publisher.images import ImageWork, UploadSlots
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
@@ -31,6 +31,7 @@ from xabar.publisher.newsroom.web import PageRouter
 from xabar.publisher.passwords import Passwords
 from xabar.publisher.polls import PollsClient
 from xabar.publisher.previews import FeedPreview
+from xabar.publisher.profiles import ProfileService
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.bundle import Repositories
 from xabar.publisher.repositories.collections import Collections
@@ -53,6 +54,7 @@ from xabar.runtime.security import PagePolicy
 from xabar.runtime.workers import cancel_and_wait
 
 log = logging.getLogger("xabar.publisher.app")
+REBUILD_GRACE_S = 15.0  # how long a shutdown waits for the start's rebuilds to finish
 
 # The newsroom's pages run their own scripts (and the vendored editor) and poll for news.
 NEWSROOM_POLICY = PagePolicy().with_(script_src="'self'", connect_src="'self'")
@@ -69,10 +71,12 @@ class Publisher:
     article_relay: MarkedRelay
     inbox_relay: MarkedRelay
     comment_relay: MarkedRelay
+    profile_relay: MarkedRelay
     articles: ArticleService
     inbox: InboxService
     comments: CommentService
     letters: LetterService
+    profiles: ProfileService
     editors: EditorService
     accounts: Accounts
     library: MediaLibrary
@@ -95,17 +99,23 @@ class Publisher:
             comments=self.comments,
             letters=self.letters,
             polls=self.polls,
+            uploads=UploadSlots(
+                self.settings.media_upload_concurrency, self.settings.media_upload_wait_s
+            ),
+            profiles=self.profiles,
         )
 
     async def start_relays(self) -> None:
         await self.article_relay.start()
         await self.inbox_relay.start()
         await self.comment_relay.start()
+        await self.profile_relay.start()
 
     async def stop_relays(self) -> None:
         await self.article_relay.stop()
         await self.inbox_relay.stop()
         await self.comment_relay.stop()
+        await self.profile_relay.stop()
 
     async def rebuild_queues(self) -> None:
         """The comments' and letters' queues in Redis, from their documents (a crash between
@@ -156,6 +166,9 @@ def build(
     comment_relay = MarkedRelay(
         collections.comments, collections.comments_pending, bus, locks, **relay_opts
     )
+    profile_relay = MarkedRelay(
+        collections.country_profiles, collections.country_profiles_pending, bus, locks, **relay_opts
+    )
     repos = Repositories.build(
         collections,
         article_relay=article_relay,
@@ -163,6 +176,7 @@ def build(
         index=ArticleIndex(redis),
         media=media,
         comment_relay=comment_relay,
+        profile_relay=profile_relay,
         redis=redis,
     )
     articles = ArticleService(repos, settings)
@@ -181,12 +195,14 @@ def build(
         article_relay=article_relay,
         inbox_relay=inbox_relay,
         comment_relay=comment_relay,
+        profile_relay=profile_relay,
         articles=articles,
         inbox=InboxService(repos, articles, ingest),
         comments=CommentService(
             repos.comments, articles, repos.audit, settings.comments_moderation
         ),
         letters=LetterService(repos.letters, repos.audit),
+        profiles=ProfileService(repos.profiles, repos.audit),
         editors=editors,
         accounts=Accounts(
             editors,
@@ -300,6 +316,10 @@ def create_app(
             indexing.append(asyncio.create_task(parts.rebuild_queues(), name="publisher-queues"))
             yield
         finally:
+            # a rebuild is a bounded scan: let it finish (cancelling PyMongo mid-call can break
+            # its client's locks, and then closing the client hangs); cancel only past a bound
+            if indexing:
+                await asyncio.wait(indexing, timeout=REBUILD_GRACE_S)
             await cancel_and_wait(indexing)
             await scheduler.stop()
             await parts.stop_relays()

@@ -8,6 +8,10 @@
         line). An e-mail that exists already is left unchanged (exit 0, with a note).
     python -m xabar.publisher import-articles FILE.jsonl [--batch-size 500] [--no-progress]
         create and publish articles (see ``importer`` for the line format); idempotent.
+    python -m xabar.publisher import-profiles FILE.json
+        store and publish («О стране») each country profile of a JSON list (the fields of
+        ``country_profile.published``'s data but ``updated_at``) whose country has none yet; a
+        profile the newsroom edited is never overwritten.
     python -m xabar.publisher republish-all [--no-progress]
         re-emit every published article as ``article.updated`` with its current version.
 
@@ -18,6 +22,7 @@ settings.
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -62,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
     ia.add_argument("file", type=Path)
     ia.add_argument("--batch-size", type=int, default=500)
     ia.add_argument("--no-progress", action="store_true")
+    ip = sub.add_parser(
+        "import-profiles",
+        help="store and publish the countries' profiles of a JSON file that have none yet",
+    )
+    ip.add_argument("file", type=Path)
     ra = sub.add_parser("republish-all", help="re-emit every published article as article.updated")
     ra.add_argument("--no-progress", action="store_true")
     return p
@@ -88,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             return create_editor(settings, args)
         if command == "import-articles":
             return run(settings, lambda parts: _import(parts, args), with_bus=True)
+        if command == "import-profiles":
+            return run(settings, lambda parts: _import_profiles(parts, args), with_bus=True)
         return run(settings, lambda parts: _republish(parts, args), with_bus=True)
     except PublisherError as exc:
         print(f"publisher: {exc.message}", file=sys.stderr)
@@ -168,6 +180,22 @@ async def _import(parts: Publisher, args: argparse.Namespace) -> int:
     for number, problem in report.invalid[:50]:
         print(f"  line {number}: {problem}", file=sys.stderr)
     return 1 if report.invalid else 0
+
+
+async def _import_profiles(parts: Publisher, args: argparse.Namespace) -> int:
+    try:
+        items = json.loads(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PublisherError(f"cannot read {args.file}: {exc}") from exc
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise PublisherError(f"{args.file}: a JSON list of profiles is expected")
+    stored = await parts.profiles.seed(items)
+    print(
+        f"country profiles from {args.file}: {len(stored)} stored and published"
+        + (f" ({', '.join(stored)})" if stored else "")
+        + f", {len(items) - len(stored)} kept as the newsroom left them"
+    )
+    return 0
 
 
 def _lines(path: Path) -> list[str]:

@@ -59,6 +59,9 @@ Added by the publisher:
 - ``XABAR_PUBLISHER_MEDIA_ENCODE_CONCURRENCY`` (default 2): how many images are decoded and
   re-encoded at once (uploads, tips' photos, imports); each holds a few times its pixels in
   memory while it runs, so memory stays within this times ``MAX_MEDIA_PIXELS`` times ~16 bytes.
+- ``XABAR_PUBLISHER_MEDIA_UPLOAD_CONCURRENCY`` (default 3), ``XABAR_PUBLISHER_MEDIA_UPLOAD_WAIT_S``
+  (default 30): how many uploads (the API's and the newsroom's) are read and prepared at once;
+  the others wait that long with their bodies unread, then get 503 with ``Retry-After``.
 - ``XABAR_PUBLISHER_NEWSROOM_PATH`` (default empty: the root): the base path of the newsroom, the
   editors' web app (``/newsroom`` behind the compose edge); every link, form action, redirect and
   the session cookie's ``Path`` start with it.
@@ -141,6 +144,10 @@ class PublisherSettings(ServiceSettings):
     max_media_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     max_media_pixels: int = Field(default=50_000_000, ge=1)
     media_encode_concurrency: int = Field(default=2, ge=1, le=16)
+    # uploads (bodies up to max_media_bytes) read and prepared at once; the others wait up to
+    # media_upload_wait_s, then 503: the memory of concurrent uploads stays bounded
+    media_upload_concurrency: int = Field(default=3, ge=1, le=32)
+    media_upload_wait_s: float = Field(default=30.0, gt=0, le=600)
 
     newsroom_path: str = ""
     newsroom_origin: str = ""

@@ -25,6 +25,7 @@ from xabar.contracts import (
     CommentPublished,
     CommentRemoved,
     CommentSubmitted,
+    CountryProfilePublished,
     LetterReceived,
     SubmissionReceived,
     SubmissionReceivedV2,
@@ -51,6 +52,7 @@ PUBLISHES = (
     SubmissionReviewed,
     CommentPublished,
     CommentRemoved,
+    CountryProfilePublished,
 )
 GROUP_COMMENTS = f"{GROUP_PUBLISHER}.comments"
 GROUP_LETTERS = f"{GROUP_PUBLISHER}.letters"

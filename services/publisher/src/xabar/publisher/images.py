@@ -17,11 +17,14 @@ allowed image (``max_pixels``) takes.
 import asyncio
 import io
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from xabar.publisher.errors import BadMedia, MediaTooLarge
+from xabar.runtime.errors import BadRequest
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -158,3 +161,30 @@ class ImageWork:
             return await asyncio.to_thread(
                 prepare_image, data, max_bytes=self.max_bytes, max_pixels=self.max_pixels
             )
+
+
+class UploadSlots:
+    """Bodies that may carry an image (up to ``max_media_bytes``) are read and prepared at most
+    ``slots`` at a time: the others wait, their bytes unread in the socket (uvicorn pauses
+    reading), for up to ``wait_s``, then get 503 with ``Retry-After``. This bounds the memory of
+    concurrent uploads, as ``ImageWork`` bounds that of decoding."""
+
+    def __init__(self, slots: int, wait_s: float) -> None:
+        self._slots = asyncio.Semaphore(slots)
+        self.wait_s = wait_s
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.wait_s)
+        except TimeoutError:
+            raise BadRequest(
+                503,
+                "overloaded",
+                "too many uploads in progress; send it again",
+                headers={"Retry-After": "5"},
+            ) from None
+        try:
+            yield
+        finally:
+            self._slots.release()

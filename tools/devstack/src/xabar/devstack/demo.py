@@ -237,8 +237,9 @@ PROFILES = Path(__file__).parent / "data" / "profiles.json"
 
 
 def profile_events(now: datetime | None = None) -> list[Event]:
-    """The six sections' "О стране", as the newsroom will emit them (``country_profile
-    .published``); until the newsroom edits profiles, the devstack publishes these."""
+    """The six sections' "О стране" as ``country_profile.published`` v1, for the bench's stack
+    (which has no publisher data). ``make run`` has the publisher store and publish them
+    (``import-profiles``), so that the newsroom's edits follow as versions 2, 3, ..."""
     at = (now or datetime.now(UTC)).replace(microsecond=0)
     events: list[Event] = []
     for profile in json.loads(PROFILES.read_text(encoding="utf-8")):

@@ -98,6 +98,12 @@ def page_guard(op: Operation, endpoint: Endpoint) -> Endpoint:
 
     @functools.wraps(endpoint)
     async def checked(request: Request) -> Response:
+        if access.form is not None and access.form.max_files:  # an upload: a few at a time
+            async with Newsroom.of(request).api.uploads.hold():
+                return await guarded(request)
+        return await guarded(request)
+
+    async def guarded(request: Request) -> Response:
         newsroom = Newsroom.of(request)
         unsafe = request.method in UNSAFE_METHODS
         if unsafe:

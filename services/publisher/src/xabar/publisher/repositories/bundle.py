@@ -15,6 +15,7 @@ from xabar.publisher.repositories.featured import FeaturedRepository
 from xabar.publisher.repositories.inbox import InboxRepository
 from xabar.publisher.repositories.index import ArticleIndex
 from xabar.publisher.repositories.letters import LetterRepository
+from xabar.publisher.repositories.profiles import ProfileRepository
 from xabar.publisher.repositories.schedule import ScheduleRepository
 from xabar.publisher.repositories.slugs import SlugRegistry
 from xabar.publisher.repositories.tips import TipIndex
@@ -33,6 +34,7 @@ class Repositories:
     media: MediaStore
     comments: CommentRepository
     letters: LetterRepository
+    profiles: ProfileRepository
 
     @classmethod
     def build(
@@ -44,6 +46,7 @@ class Repositories:
         index: ArticleIndex,
         media: MediaStore,
         comment_relay: MarkedRelay,
+        profile_relay: MarkedRelay,
         redis: Redis,
     ) -> "Repositories":
         articles = ArticleRepository(collections, article_relay, index)
@@ -59,4 +62,5 @@ class Repositories:
             media=media,
             comments=CommentRepository(collections, comment_relay, redis),
             letters=LetterRepository(collections, article_relay.doc_locks, redis),
+            profiles=ProfileRepository(collections, profile_relay),
         )

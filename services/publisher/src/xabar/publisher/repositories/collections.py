@@ -12,7 +12,9 @@ FerretDB's SQLite backend pushes down only ``_id`` filters, so:
 - ``inbox``: ``_id`` = submission id; the tip and its ``outbox``.
 - ``comments``: ``_id`` = comment id; a reader's comment, its moderation and its ``outbox``.
 - ``letters``: ``_id`` = letter id; a reader's letter to the editors and whether it is handled.
-- ``articles_pending`` / ``inbox_pending`` / ``comments_pending``: ``_id`` = a document with
+- ``country_profiles``: ``_id`` = country code; its «О стране» profile and its ``outbox``.
+- ``articles_pending`` / ``inbox_pending`` / ``comments_pending`` /
+  ``country_profiles_pending``: ``_id`` = a document with
   events to relay (markers).
 - ``editors`` (``_id`` = editor id) and ``editor_emails`` (``_id`` = e-mail -> editor id).
 - ``audit``: ``_id`` = time-ordered id of an editorial action.
@@ -48,6 +50,8 @@ class Collections:
         self.comments: Coll = db["comments"]
         self.comments_pending: Coll = db["comments_pending"]
         self.letters: Coll = db["letters"]
+        self.country_profiles: Coll = db["country_profiles"]
+        self.country_profiles_pending: Coll = db["country_profiles_pending"]
         self.editors: Coll = db["editors"]
         self.editor_emails: Coll = db["editor_emails"]
         self.audit: Coll = db["audit"]

@@ -10,11 +10,13 @@ from xabar.publisher.articles import ArticleService
 from xabar.publisher.comments import CommentService
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.editors import EditorService
+from xabar.publisher.images import UploadSlots
 from xabar.publisher.inbox import InboxService
 from xabar.publisher.letters import LetterService
 from xabar.publisher.library import MediaLibrary
 from xabar.publisher.polls import PollsClient
 from xabar.publisher.previews import FeedPreview
+from xabar.publisher.profiles import ProfileService
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.runtime.auth import Principal, TokenIssuer
 
@@ -33,6 +35,8 @@ class Deps:
     comments: CommentService
     letters: LetterService
     polls: PollsClient  # the polls service's API, for the newsroom's poll pages
+    uploads: UploadSlots  # bodies that may carry an image, a few at a time
+    profiles: ProfileService  # «О стране»
 
     @classmethod
     def of(cls, request: Request) -> "Deps":

@@ -36,8 +36,9 @@ MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the image
 )
 async def upload(request: Request) -> Response:
     deps = Deps.of(request)
-    data = await upload_bytes(request, deps.settings.max_media_bytes)
-    stored = await deps.library.upload(principal(request), data)
+    async with deps.uploads.hold():
+        data = await upload_bytes(request, deps.settings.max_media_bytes)
+        stored = await deps.library.upload(principal(request), data)
     return json_response(media_out(stored, deps.settings), 201)
 
 

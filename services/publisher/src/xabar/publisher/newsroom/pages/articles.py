@@ -13,6 +13,7 @@ shows the page it renders in a sandboxed frame.
 """
 
 import html
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -41,6 +42,7 @@ PER_PAGE = 30
 MAX_QUERY = 200
 # The article form: the body may be long (the API takes a million characters).
 ARTICLE_FORM = Limits(max_bytes=1_200_000, max_fields=60, max_field_bytes=1_050_000)
+FRAME_SRC = re.compile(r'<iframe\b[^>]*\bsrc="([^"]+)"')
 PREVIEW_POLICY = PagePolicy().with_(script_src="'self'", connect_src="'self'")  # the newsroom's
 
 
@@ -249,6 +251,9 @@ async def _preview(request: Request, article_id: str | None) -> Response:
     policy = PREVIEW_POLICY.with_(
         style_src=f"'self' {site}", img_src=f"'self' {site} {media} data:", base_uri=site
     )
+    frames = {o for src in FRAME_SRC.findall(page) if (o := origin_of(html.unescape(src)))}
+    if frames:  # the readers' comment form, as the site frames it (from ingest)
+        policy = policy.with_(frame_src=" ".join(sorted(frames)))
     return await newsroom.pages.render(
         request,
         "articles/preview.html",

@@ -38,6 +38,7 @@ ACTIONS = {
     "editor.password_reset": "задал(а) пароль по ссылке",
     "editor.reset_link": "отправил(а) ссылку для пароля",
     "media.upload": "загрузил(а) фото",
+    "country_profile.published": "опубликовал(а) профиль страны",
 }
 
 
