@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
@@ -34,6 +35,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRed
     try:
         yield cluster
     finally:
+        collect_leaks()
         cluster.stop()
 
 
@@ -43,6 +45,7 @@ def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSe
     try:
         yield setup
     finally:
+        collect_leaks()
         setup.stop()
 
 
@@ -90,7 +93,15 @@ ON_DEPLOYMENTS = [
 @pytest.fixture
 def collect_cluster_leaks() -> Iterator[None]:
     yield
-    gc.collect()
+    collect_leaks()
+
+
+def collect_leaks() -> None:
+    """Collect what redis-py's cluster client left to the garbage collector (see above), its
+    ResourceWarnings ignored."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def deployment_url(request: pytest.FixtureRequest) -> str:
