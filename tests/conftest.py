@@ -27,8 +27,18 @@ from playwright.async_api import Browser
 from pymongo import AsyncMongoClient
 
 from tests.support.browser import chromium
+from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
+    cluster_redis,
+    cluster_url,
+    collect_cluster_leaks,
+    redis_cluster,
+    redis_sentinel,
+    sentinel_redis,
+    sentinel_url,
+)
 from tests.support.infra import Infra
 from xabar.runtime.auth import Principal, TokenIssuer, generate_keys
+from xabar.runtime.deployment import parse_redis_url
 from xabar.runtime.localinfra import Server, local_infra, start_redis
 
 REDIS_DATABASES = 4000
@@ -99,7 +109,8 @@ async def redis_url(infra: Infra) -> str:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
+    """A client of the deployment ``redis_url`` names (a cluster tier module names a cluster)."""
+    client = parse_redis_url(redis_url).client()
     yield client
     await client.aclose()
 

@@ -126,12 +126,12 @@ async def test_a_redelivered_event_changes_nothing(
     event = published(state, 1)
     await publisher.publish(event)
     await wait_drained(redis, ARTICLES_STREAM)
-    revision = await redis.get("feed:rev")
+    revision = await redis.get("{feed}:rev")
     etag = (await client.get("/")).headers["etag"]
     await publisher.publish(event)  # the same event again, as a redelivery would bring it
     await publisher.publish(published(state, 1))  # or a duplicate with another event id
     await wait_drained(redis, ARTICLES_STREAM)
-    assert await redis.get("feed:rev") == revision
+    assert await redis.get("{feed}:rev") == revision
     assert (await client.get("/")).headers["etag"] == etag
 
 
@@ -164,8 +164,8 @@ async def test_an_event_the_script_fails_on_changes_nothing_for_the_rest_of_its_
     applies it whole once the cause is gone."""
     projector = Projector(redis)
     await projector.apply(published(article_state(countries=("KZ",))))  # the read model exists
-    generation = (await redis.get("feed:current")).decode()
-    broken = f"feed:{generation}:z:c:TM"
+    generation = (await redis.get("{feed}:current")).decode()
+    broken = f"{{feed}}:{generation}:z:c:TM"
     await redis.set(broken, "not a sorted set")
     good = [article_state(countries=("KZ",)) for _ in range(2)]
     bad = article_state(countries=("TM",))
@@ -176,7 +176,7 @@ async def test_an_event_the_script_fails_on_changes_nothing_for_the_rest_of_its_
     assert result.errors[0] is None and result.errors[2] is None
     assert isinstance(result.errors[1], ApplyError) and "WRONGTYPE" in str(result.errors[1])
     assert result.changed == 2
-    versions = f"feed:{generation}:v"
+    versions = f"{{feed}}:{generation}:v"
     assert await redis.hget(versions, bad.article_id) is None  # not recorded: not applied
     assert await redis.hget(versions, good[1].article_id) == b"1"
 
@@ -193,8 +193,8 @@ async def test_the_live_projector_dead_letters_only_the_event_it_cannot_apply(
     first = article_state(title="Первая в пачке", countries=("KZ",))
     await publisher.publish(published(first))
     await wait_drained(redis, ARTICLES_STREAM)
-    generation = (await redis.get("feed:current")).decode()
-    await redis.set(f"feed:{generation}:z:c:TM", "not a sorted set")
+    generation = (await redis.get("{feed}:current")).decode()
+    await redis.set(f"{{feed}}:{generation}:z:c:TM", "not a sorted set")
     before = article_state(title="Соседка до", countries=("KZ",))
     bad = article_state(title="Несчастная", countries=("TM",))
     after = article_state(title="Соседка после", countries=("UZ",))

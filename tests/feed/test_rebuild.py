@@ -165,20 +165,20 @@ async def test_a_rebuild_reproduces_every_page_byte_for_byte(
         second = before[f"/news/{slugs[0]}?comments=2"].decode()
         assert "Мнение 59" in second and "Мнение 5<" not in second
         assert "Снятый" not in before[f"/news/{slugs[1]}"].decode()
-        old = (await redis.get("feed:current") or b"").decode()
-        assert await redis.keys(f"feed:{old}:*")
+        old = (await redis.get("{feed}:current") or b"").decode()
+        assert await redis.keys(f"{{feed}}:{old}:*")
 
         proc = await _rebuild_process(settings, "--grace", "0", "--batch", "7")
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
-        new = (await redis.get("feed:current") or b"").decode()
+        new = (await redis.get("{feed}:current") or b"").decode()
         assert new != old
         assert f"rebuilt read model {new} (was {old}): {len(events)} entries" in out.decode()
         assert f"rebuild {new}" in err.decode() and "ev/s" in err.decode()  # the progress bar
-        assert await redis.keys(f"feed:{old}:*") == []  # the old generation is gone
-        assert await redis.get("feed:building") is None
+        assert await redis.keys(f"{{feed}}:{old}:*") == []  # the old generation is gone
+        assert await redis.get("{feed}:building") is None
 
-        revision = int(await redis.get("feed:rev") or 0)
+        revision = int(await redis.get("{feed}:rev") or 0)
         cache = app.state.cache
 
         async def switched() -> bool:
@@ -224,22 +224,22 @@ async def test_events_published_during_a_rebuild_are_not_lost(
     report = await task
     assert report.entries >= len(base)
     await wait_drained(redis, ARTICLES_STREAM, timeout=30)
-    current = (await redis.get("feed:current") or b"").decode()
+    current = (await redis.get("{feed}:current") or b"").decode()
     assert current == report.generation
-    assert await redis.zcard(f"feed:{current}:z:all") == len(base) + len(late)
+    assert await redis.zcard(f"{{feed}}:{current}:z:all") == len(base) + len(late)
     for i, state in enumerate(late):
-        assert await redis.hget(f"feed:{current}:s", state.slug) == state.article_id.encode()
-        assert await redis.hget(f"feed:{current}:v", base[i].article_id) == b"2"
+        assert await redis.hget(f"{{feed}}:{current}:s", state.slug) == state.article_id.encode()
+        assert await redis.hget(f"{{feed}}:{current}:v", base[i].article_id) == b"2"
 
 
 async def test_only_one_rebuild_runs_at_a_time(
     settings: FeedSettings, redis: aioredis.Redis
 ) -> None:
-    await redis.set("feed:building", "g999", ex=60)
+    await redis.set("{feed}:building", "g999", ex=60)
     with pytest.raises(RebuildError, match="another rebuild is running"):
         await rebuild(redis, progress=False, grace_s=0)
     proc = await _rebuild_process(settings, "--no-progress")
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     assert "rebuild failed: another rebuild is running" in err.decode()
-    assert await redis.get("feed:building") == b"g999"  # the other one's lock is left alone
+    assert await redis.get("{feed}:building") == b"g999"  # the other one's lock is left alone

@@ -132,7 +132,7 @@ async def test_an_entry_whose_id_mongodb_holds_with_another_receipt_is_dead_lett
         submission_id = first.json()["submission_id"]
         mover = app.state.mover
         await mover.drain()
-        await redis.delete(f"xabar:ingest:idem:{submission_id}")  # its retention is over
+        await redis.delete(f"{{xabar:ingest:intake}}:idem:{submission_id}")  # its retention is over
         service = app.state.service
         service._mongo_failed_at = 1e18  # MongoDB "just failed": the key is taken as new
         second = await client.post(
@@ -177,7 +177,7 @@ async def test_a_review_of_a_submission_in_mongodb_applies_while_its_intake_note
         code = accepted.json()["receipt_code"]
         url, headers = f"/api/v1/submissions/{submission_id}", {"X-Receipt-Code": code}
         # the note is still in the intake, but the stored document (reviewed) decides
-        assert await redis.exists(f"xabar:ingest:pending:{submission_id}")
+        assert await redis.exists(f"{{xabar:ingest:intake}}:pending:{submission_id}")
         assert (await client.get(url, headers=headers)).json()["status"] == "rejected"
         # the mover takes it as a redelivery (same receipt): nothing lost, the event goes out
         assert await app.state.mover.drain() == 1
@@ -194,9 +194,11 @@ async def test_a_receipt_shows_the_same_times_before_and_after_the_move(
         url = f"/api/v1/submissions/{accepted['submission_id']}"
         headers = {"X-Receipt-Code": accepted["receipt_code"]}
         before = (await client.get(url, headers=headers)).json()
-        assert await redis.exists(f"xabar:ingest:pending:{accepted['submission_id']}")
+        assert await redis.exists(f"{{xabar:ingest:intake}}:pending:{accepted['submission_id']}")
         assert await app.state.mover.drain() == 1
-        assert not await redis.exists(f"xabar:ingest:pending:{accepted['submission_id']}")
+        assert not await redis.exists(
+            f"{{xabar:ingest:intake}}:pending:{accepted['submission_id']}"
+        )
         after = (await client.get(url, headers=headers)).json()
         assert after["received_at"] == before["received_at"]
         assert after["updated_at"] == before["updated_at"]

@@ -93,7 +93,7 @@ async def test_a_receipt_code_alone_finds_its_tip_before_and_after_the_move(
         assert page.status_code == 200 and "Получено" in page.text
 
         await app.state.mover.drain()
-        assert not [k async for k in redis.scan_iter("xabar:ingest:receipt:*")]
+        assert not [k async for k in redis.scan_iter("{xabar:ingest:intake}:receipt:*")]
         held = await mongo[settings.mongodb_db]["receipts"].find({}).to_list(None)
         assert [r["submission_id"] for r in held] == [submission_id]
         assert code not in json.dumps(held)  # only the code's hash is kept

@@ -63,7 +63,7 @@ async def test_bursts_from_one_address_or_subnet_are_flagged_not_silently_accept
             return sorted((d["flags"] for d in docs), key=len)
 
         async def written() -> bool:
-            return int(await redis.xlen("polls:votes")) == 0
+            return int(await redis.xlen("{polls}:votes")) == 0
 
         await eventually(written, what="vote log written")
         assert await logged() == [[]] * 5 + [["subnet"]] * 3

@@ -61,7 +61,7 @@ async def test_ten_thousand_concurrent_voters_give_exact_totals(
         assert got == expected
         assert data["results"]["total_votes"] == VOTERS
         assert sum(o["percent"] for o in data["results"]["options"]) == 100
-        assert await redis.scard(f"polls:voters:{pid}") == VOTERS
+        assert await redis.scard(f"{{polls}}:voters:{pid}") == VOTERS
         print(f"{VOTERS} HTTP votes in {elapsed:.1f}s")
 
         # and the durable log has every one of them, once
@@ -148,7 +148,7 @@ async def test_spoofed_forwarded_for_from_an_untrusted_peer_creates_no_new_voter
         assert statuses.count(429) == 17
         counts = await app.state.polls.service.counter.counts(pid)
         assert counts.total == 3
-        assert await redis.scard(f"polls:voters:{pid}") == 3
+        assert await redis.scard(f"{{polls}}:voters:{pid}") == 3
 
         # The same header from the trusted proxy is believed: a new address gets its own quota.
         proxied = httpx.ASGITransport(app=app, client=("10.0.0.1", 40000))
@@ -160,7 +160,7 @@ async def test_spoofed_forwarded_for_from_an_untrusted_peer_creates_no_new_voter
             )
         assert r.status_code == 201
         # every stored address is a salted hash, never the address itself
-        entries = await redis.xrange("polls:votes")
+        entries = await redis.xrange("{polls}:votes")
         mongo_entries = await app.state.polls.service.votes.for_poll(pid)
         stored = [VoteEntry.of(e[1]).address for e in entries] + [e.address for e in mongo_entries]
         assert stored and all(len(a) == 32 and "." not in a for a in stored)

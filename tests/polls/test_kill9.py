@@ -77,13 +77,13 @@ async def test_kill9_during_votes_loses_no_acknowledged_vote(
         assert failures > 0  # the kill was felt by the load
 
         async def written() -> bool:
-            return int(await redis.xlen("polls:votes")) == 0
+            return int(await redis.xlen("{polls}:votes")) == 0
 
         await eventually(written, timeout=60, what="every counted vote in MongoDB")
 
-        counted = {v.decode() for v in await redis.smembers(f"polls:voters:{pid}")}
+        counted = {v.decode() for v in await redis.smembers(f"{{polls}}:voters:{pid}")}
         assert set(acked) <= counted  # nothing acknowledged is lost
-        counts = await redis.hgetall(f"polls:counts:{pid}")
+        counts = await redis.hgetall(f"{{polls}}:counts:{pid}")
         assert int(counts[b"#total"]) == len(counted)
 
         mongo = mongo_client(settings.mongodb_url)

@@ -52,7 +52,7 @@ async def test_a_redis_crash_answers_503_and_the_service_recovers_on_its_own(
             probe = Redis.from_url(server.url)  # a connection of its own: the pooled ones died
 
             async def written() -> bool:
-                return int(await probe.xlen("polls:votes")) == 0
+                return int(await probe.xlen("{polls}:votes")) == 0
 
             try:
                 await eventually(written, what="the vote log written after the outage")

@@ -25,7 +25,7 @@ from xabar.runtime.mongo import mongo_client
 
 async def drained(redis: Redis) -> None:
     async def empty() -> bool:
-        return int(await redis.xlen("polls:votes")) == 0
+        return int(await redis.xlen("{polls}:votes")) == 0
 
     await eventually(empty, what="vote log written to MongoDB")
 
@@ -69,10 +69,10 @@ async def test_recount_reports_differences_and_repair_rewrites_redis(
         voters = await cast(service, pid, 10)
         await drained(redis)
         # Redis drifts from the log: inflated counters, one voter forgotten
-        await redis.hincrby(f"polls:counts:{pid}", "o:o1", 7)
-        await redis.hincrby(f"polls:counts:{pid}", "#total", 7)
-        await redis.srem(f"polls:voters:{pid}", voters[3])
-        seq_before = int(await redis.hget(f"polls:counts:{pid}", "#seq"))
+        await redis.hincrby(f"{{polls}}:counts:{pid}", "o:o1", 7)
+        await redis.hincrby(f"{{polls}}:counts:{pid}", "#total", 7)
+        await redis.srem(f"{{polls}}:voters:{pid}", voters[3])
+        seq_before = int(await redis.hget(f"{{polls}}:counts:{pid}", "#seq"))
 
         rc, out, _ = await run_cli(settings, "recount", pid)
         assert rc == 1
@@ -160,7 +160,7 @@ async def test_entries_a_crashed_writer_left_pending_are_claimed_and_stored_once
     )
     assert {o.status for o in outcomes} == {"ok"}
     await polls.writer.ensure_group()
-    read = await redis.xreadgroup(GROUP, "crashed-writer", {"polls:votes": ">"}, count=20)
+    read = await redis.xreadgroup(GROUP, "crashed-writer", {"{polls}:votes": ">"}, count=20)
     assert len(read[0][1]) == 20
     # half of what it read had reached MongoDB before the crash
     half = [VoteEntry.of(fields) for _, fields in read[0][1][:10]]
@@ -168,7 +168,7 @@ async def test_entries_a_crashed_writer_left_pending_are_claimed_and_stored_once
 
     survivor = VoteLogWriter(
         polls.service.counter.redis,
-        "polls:votes",
+        "{polls}:votes",
         polls.service.votes,
         consumer="survivor",
         claim_idle_ms=100,
@@ -176,8 +176,8 @@ async def test_entries_a_crashed_writer_left_pending_are_claimed_and_stored_once
     await asyncio.sleep(0.15)
     assert await survivor.claim_stale() == 20
     assert await survivor.drain() == 50
-    assert int(await redis.xlen("polls:votes")) == 0
-    pending = await redis.xpending("polls:votes", GROUP)
+    assert int(await redis.xlen("{polls}:votes")) == 0
+    pending = await redis.xpending("{polls}:votes", GROUP)
     assert pending["pending"] == 0
     assert await polls.service.votes.collection.count_documents({"poll_id": pid}) == 50
     [report] = await polls.service.recount(pid)
@@ -254,7 +254,7 @@ async def test_a_poison_entry_in_the_vote_log_goes_to_its_dlq_and_the_votes_afte
     make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
 ) -> None:
     settings = make_settings(votelog_interval_s=0.05)
-    await redis.xadd("polls:votes", {"v": "not|a|vote"})  # too few parts: does not decode
+    await redis.xadd("{polls}:votes", {"v": "not|a|vote"})  # too few parts: does not decode
     async with running(settings) as app, client_for(app) as client:
         service = app.state.polls.service
         pid = (await create_poll(client, auth))["poll_id"]
@@ -262,16 +262,16 @@ async def test_a_poison_entry_in_the_vote_log_goes_to_its_dlq_and_the_votes_afte
         await drained(redis)
         docs = await service.votes.collection.find({"poll_id": pid}).to_list(None)
         assert sorted(d["_id"] for d in docs) == sorted(f"{pid}:{v}" for v in voters)
-        letters = await list_dead_letters(redis, "polls:votes")
+        letters = await list_dead_letters(redis, "{polls}:votes")
         assert [letter.payload for letter in letters] == [{b"v": b"not|a|vote"}]
         assert letters[0].deliveries >= 5 and "ValueError" in letters[0].error
-        pending = await redis.xpending("polls:votes", GROUP)
+        pending = await redis.xpending("{polls}:votes", GROUP)
         assert pending["pending"] == 0
 
         # replayed by the ops CLI: still poison, back in the DLQ; the votes after it written
-        assert await replay_dead_letters(redis, "polls:votes") == 1
+        assert await replay_dead_letters(redis, "{polls}:votes") == 1
         more = await cast(service, pid, 3, prefix="w")
         await drained(redis)
-        assert await redis.xlen(dlq_stream("polls:votes")) == 1
+        assert await redis.xlen(dlq_stream("{polls}:votes")) == 1
         count = await service.votes.collection.count_documents({"poll_id": pid})
         assert count == len(voters) + len(more)

@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -40,13 +39,13 @@ def create_app(
     """The feed app. Its whole read model lives in Redis (``feed:*``): it uses no MongoDB; a
     ``mongo`` client handed in is only closed at shutdown."""
     bus = bus or EventBus(
-        settings.redis_url,
+        settings.redis,
         consumer_name=settings.consumer_name,
         options=settings.bus_options(),
         name="feed",
     )
     now = clock or (lambda: datetime.now(UTC))
-    redis = aioredis.from_url(settings.redis_url)
+    redis = settings.redis_client()
     cache = PageCache(
         settings.page_cache_entries,
         max_bytes=settings.page_cache_mb << 20,

@@ -1,8 +1,8 @@
 """Rendered pages, cached per process and invalidated by events.
 
 Every rendered page is tagged with the read model's revision it was built from (read atomically
-with the data). The projector bumps ``feed:rev`` with every change (once per script call) and
-publishes the new value on the pub/sub channel ``feed:rev``; the projector's own process learns it
+with the data). The projector bumps ``{feed}:rev`` with every change (once per script call) and
+publishes the new value on the pub/sub channel ``{feed}:rev``; the projector's own process learns it
 at once, every other replica through its ``RevisionWatcher``, which listens to that channel and
 also reads the key every 100 ms (``XABAR_FEED_REVISION_POLL_MS``) in case a message was lost
 while it reconnected. So a cached page is served only while no change happened since it was
@@ -371,10 +371,10 @@ class PageCache:
 
 
 class RevisionWatcher:
-    """Keeps ``cache.revision`` up with ``feed:rev``: pushed (pub/sub), and read every
+    """Keeps ``cache.revision`` up with ``{feed}:rev``: pushed (pub/sub), and read every
     ``interval`` seconds as the fallback.
 
-    The projectors publish every new revision on the channel ``feed:rev``, so a replica that
+    The projectors publish every new revision on the channel ``{feed}:rev``, so a replica that
     runs no projector sees a change as soon as the message arrives; the poll (one GET per
     interval per process) bounds the staleness to ``interval`` when a message is lost, e.g. while
     the subscription reconnects, and notices a revision that went back (Redis emptied). Both are

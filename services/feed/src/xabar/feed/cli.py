@@ -12,7 +12,6 @@ import argparse
 import gc
 import sys
 
-import redis.asyncio as aioredis
 import uvloop
 
 from xabar.feed.config import FeedSettings
@@ -43,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _rebuild(settings: FeedSettings, batch: int, progress: bool, grace: float) -> int:
-    redis = aioredis.from_url(settings.redis_url)
+    redis = settings.redis_client()
     try:
         report = await rebuild(redis, batch=batch, progress=progress, grace_s=grace)
     except RebuildError as exc:

@@ -5,6 +5,7 @@ and read back with ``model_validate_json``. They are the feed's own shapes: a ne
 changes the builders here, and a ``rebuild`` re-projects everything.
 """
 
+import zlib
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,6 +20,22 @@ from xabar.contracts import (
     PublicComment,
 )
 from xabar.feed.sanitize import clean_html, clean_text, safe_url
+
+# An article's document is stored zlib-compressed in the read model (``a``): its body is most of
+# its bytes, and the read model is one slot of a cluster (``docs/redis-keys.md``). The scripts
+# never look inside it (what they need rides in the event's header); readers unpack it. A
+# document stored before (plain JSON, which begins with "{", as no zlib stream does) reads as is.
+ARTICLE_ZLIB_LEVEL = 6
+
+
+def pack_article(doc_json: bytes) -> bytes:
+    return zlib.compress(doc_json, ARTICLE_ZLIB_LEVEL)
+
+
+def unpack_article(raw: bytes | str) -> bytes | str:
+    if isinstance(raw, str) or raw[:1] == b"{":
+        return raw
+    return zlib.decompress(raw)
 
 
 class _Doc(BaseModel):

@@ -40,10 +40,12 @@ from xabar.feed.documents import (
     article_fields,
     checked_id,
     comment_doc,
+    pack_article,
     poll_doc,
     profile_doc,
     tally_doc,
 )
+from xabar.runtime.luascripts import run_many
 
 log = logging.getLogger("xabar.feed.projector")
 
@@ -58,6 +60,7 @@ def epoch_ms(value: datetime) -> int:
 
 
 US = "\x1f"  # separates the header fields of the APPLY script
+RS = "\x1e"  # separates an article's tags in its header
 MAX_STAMP = 10**13 - 1  # stamps are 13 digits (until the year 2286)
 
 
@@ -80,8 +83,10 @@ def script_args(event: Event) -> tuple[str, str | bytes] | None:
             ",".join(doc["countries"]),
             "1" if doc["featured"] else "0",
             ",".join(doc["featured_countries"]),
+            RS.join(t for t in doc["tags"] if t),
+            to_json(doc["updated_at"]).decode().strip('"'),
         )
-        return US.join(header), to_json(doc)
+        return US.join(header), pack_article(to_json(doc))
     if isinstance(event, ArticleUnpublished):
         header = ("U", event.data.article_id, str(event.version), str(epoch_ms(event.occurred_at)))
         return US.join(header), ""
@@ -253,11 +258,8 @@ class Projector:
                 return [await self._apply(keys=scripts.APPLY_KEYS, args=calls[0][1])]
             except ResponseError as exc:  # the call failed as a whole (e.g. out of memory)
                 return [exc]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for _, args in calls:
-                await self._apply(keys=scripts.APPLY_KEYS, args=args, client=pipe)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
+        todo = [(self._apply, scripts.APPLY_KEYS, args) for _, args in calls]
+        return await run_many(self.redis, todo, raise_on_error=False)
 
     async def apply_many(
         self, events: Iterable[Event], *, generation: str | None = None, chunk: int = 1000

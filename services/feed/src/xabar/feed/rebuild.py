@@ -2,18 +2,18 @@
 
 How it works (``python -m xabar.feed rebuild``):
 
-1. A new generation ``gN`` is named and claimed as ``feed:building`` (a lock that expires unless
+1. A new generation ``gN`` is named and claimed as ``{feed}:building`` (a lock that expires unless
    the rebuild keeps refreshing it, so a crashed rebuild does not block the next one).
 2. ``xabar.articles``, ``xabar.polls`` and ``xabar.comments`` are read from their first entry
    with XRANGE in pages of ``batch`` entries; each page is parsed with
    ``xabar.contracts.parse_event`` and applied by ``APPLY`` script calls of 100 events,
-   pipelined, into ``feed:gN:*`` only. Redis applies one page while Python decodes the next
+   pipelined, into ``{feed}:gN:*`` only. Redis applies one page while Python decodes the next
    and the one after is fetched. Meanwhile the live
-   projector keeps serving ``feed:current`` and applies every new event to both generations, so
+   projector keeps serving ``{feed}:current`` and applies every new event to both generations, so
    nothing that arrives during the rebuild is missed. Version gating makes the overlap harmless.
-3. One script switches ``feed:current`` to ``gN`` (and bumps the revision, so every replica drops
+3. One script switches ``{feed}:current`` to ``gN`` (and bumps the revision, so every replica drops
    its cached pages); after a short grace period the old generation's keys are deleted. Nothing
-   reads them after the switch: every read is one script that resolves ``feed:current`` itself
+   reads them after the switch: every read is one script that resolves ``{feed}:current`` itself
    (``xabar.feed.repository``), and cached pages are in memory; the grace is only a margin.
 
 History: the streams keep their entries: producers trim them only to ``stream_maxlen`` (setting
@@ -44,7 +44,7 @@ log = logging.getLogger("xabar.feed.rebuild")
 
 STREAMS = (ARTICLES_STREAM, POLLS_STREAM, COMMENTS_STREAM)
 LOCK_TTL_S = 60
-_GENERATION_KEY = re.compile(rb"^feed:(g\d+):")
+_GENERATION_KEY = re.compile(rb"^\{feed\}:(g\d+):")
 
 _REFRESH = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -83,7 +83,7 @@ async def rebuild(
     if not await redis.set(scripts.BUILDING, generation, nx=True, ex=LOCK_TTL_S):
         other = await redis.get(scripts.BUILDING)
         raise RebuildError(
-            f"another rebuild is running (feed:building = {other!r}); "
+            f"another rebuild is running ({scripts.BUILDING} = {other!r}); "
             f"it expires {LOCK_TTL_S}s after that rebuild stops"
         )
     report = RebuildReport(generation, None)
@@ -212,7 +212,7 @@ async def _delete_generations(redis: Redis, keep: set[str | None]) -> int:
     }
     deleted = 0
     doomed: list[bytes] = []
-    async for key in redis.scan_iter(match="feed:g*:*", count=1000):
+    async for key in redis.scan_iter(match=f"{scripts.BASE}g*:*", count=1000):
         m = _GENERATION_KEY.match(key)
         if m and m.group(1).decode() not in protected:
             doomed.append(key)

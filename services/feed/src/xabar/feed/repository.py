@@ -14,7 +14,14 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from xabar.feed import scripts
-from xabar.feed.documents import ArticleDoc, CommentDoc, CountryProfileDoc, PollDoc, TallyDoc
+from xabar.feed.documents import (
+    ArticleDoc,
+    CommentDoc,
+    CountryProfileDoc,
+    PollDoc,
+    TallyDoc,
+    unpack_article,
+)
 from xabar.feed.errors import ReadModelUnavailable
 
 ALL = "z:all"
@@ -129,7 +136,7 @@ def _article(raw: Any, comments: Any = None) -> ArticleDoc | None:
     """The stored document, with the count of its approved comments when it was read."""
     if not raw:
         return None
-    doc = ArticleDoc.model_validate_json(raw)
+    doc = ArticleDoc.model_validate_json(unpack_article(raw))
     if comments is None:
         return doc
     return doc.model_copy(update={"comment_count": int(comments)})

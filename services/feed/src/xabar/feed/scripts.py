@@ -1,16 +1,16 @@
 """The read model's Redis layout and the Lua scripts that write and read it.
 
-Global keys (prefix ``feed:``)::
+Global keys (prefix ``{feed}:``)::
 
-    feed:current      name of the generation pages are served from, e.g. "g3"
-    feed:building     generation a running ``rebuild`` fills (expires unless refreshed)
-    feed:genseq       counter naming new generations
-    feed:rev          revision: +1 whenever served content changes (page caches watch it); each
+    {feed}:current      name of the generation pages are served from, e.g. "g3"
+    {feed}:building     generation a running ``rebuild`` fills (expires unless refreshed)
+    {feed}:genseq       counter naming new generations
+    {feed}:rev          revision: +1 whenever served content changes (page caches watch it); each
                       new value is also published on the pub/sub channel of the same name
 
-Per generation ``G`` (prefix ``feed:G:``)::
+Per generation ``G`` (prefix ``{feed}:G:``)::
 
-    a       hash   article_id -> ArticleDoc JSON (published articles only)
+    a       hash   article_id -> ArticleDoc JSON, zlib-compressed (published articles only)
     v       hash   article_id -> version last applied (kept after unpublishing: a tombstone)
     sl      hash   article_id -> current slug
     m       hash   article_id -> the lists it is in and its updated_at (RFC 3339, as in its
@@ -54,14 +54,24 @@ shown, not of the order they came in: when a comment comes or goes, its descenda
 are placed again, parents first, so a reply approved before its parent joins it once the parent
 comes, and the replies of a removed comment start threads of their own.
 
-Keys are computed inside the scripts from the generation name (the generation is only known
-inside the script, atomically with the write); this needs a single Redis, not a cluster.
+Every key begins with ``{feed}:`` (``BASE``) and so shares the hash tag ``{feed}``: on Redis
+Cluster the whole read model is one slot, on one master (and its replicas). That is what keeps
+every read one script call (a page's list, its documents, the featured article, the poll and the
+comment counts are read in one consistent step) and every event one atomic write whatever lists
+it moves an article between. Each script gets ``BASE`` as its last KEYS entry and builds the
+generation's keys from it (``BASE .. generation .. ':' ..``): the names of a country's, a tag's
+or an article's keys are only known inside the script, but all of them are in the declared slot.
+What that puts on one node is a bench figure (``python -m xabar.devstack memory``, see
+``docs/redis-keys.md``); the streams, the other services' keys and the page caches' traffic are
+elsewhere, and replicas serve the read scripts of the feed's replicas.
 """
 
-CURRENT = "feed:current"
-BUILDING = "feed:building"
-GENSEQ = "feed:genseq"
-REV = "feed:rev"
+TAG = "{feed}"  # the hash tag of every key of the read model: one slot (see the docstring)
+BASE = f"{TAG}:"  # the prefix of every key; scripts get it as their last KEYS entry
+CURRENT = f"{BASE}current"
+BUILDING = f"{BASE}building"
+GENSEQ = f"{BASE}genseq"
+REV = f"{BASE}rev"
 
 # Applies a batch of events, each on its own: one event's failure neither stops nor undoes the
 # others (each runs under pcall; like any Redis script, a failing one keeps what it wrote before
@@ -71,7 +81,8 @@ REV = "feed:rev"
 #   fill (a rebuild: the revision is left alone).
 # ARGV[2k], ARGV[2k+1] (k = 1, 2, ...): event k's header and document.
 #   header: fields joined by US (\x1f): kind, id, version, occurred_ms, then by kind
-#   A (article upsert): slug, published_ms, countries, featured 0/1, featured countries
+#   A (article upsert): slug, published_ms, countries, featured 0/1, featured countries, tags
+#                       (joined by RS, \x1e), updated_at (as in the document)
 #   U (unpublish):      -
 #   P (poll state):     opens_ms, countries
 #   T (poll tally):     -
@@ -79,7 +90,8 @@ REV = "feed:rev"
 #   K (comment published): article id, parent id or "", stamp (published_at in ms, 13 digits)
 #   X (comment removed): -
 #   (country lists are comma-joined ISO codes)
-#   document: the document JSON (A, P, T, C, K), else "".
+#   document: the document JSON (P, T, C, K; A: zlib-compressed: ``documents.pack_article``),
+#   else "" (U, X).
 # The new revision is also PUBLISHed on the channel named like the revision key.
 # Returns {revision after the batch or 0 if nothing served changed, outcome of event 1, ...}:
 #   1 = changed the target/current generation, 0 = changed nothing (duplicate or older version),
@@ -127,23 +139,6 @@ local function unlist_article(P, id)
   local tags = string.match(rest or '', '^|[^|]*|(.*)$')
   for _, t in ipairs(split_by(tags, RS)) do redis.call('ZREM', P .. 'z:t:' .. t, id) end
   redis.call('HDEL', P .. 'm', id)
-end
-
--- The article document's tags and updated_at: its JSON has the ArticleDoc fields in order,
--- "tags" right before "image" and "updated_at" last (the projector's article_fields; a test
--- keeps it so), and no string in it holds an unescaped quote, so neither can be forged.
-local function tags_of(doc)
-  local from = string.find(doc, '"tags":[', 1, true)
-  if not from then return {} end
-  local to = string.find(doc, '],"image":', from, true)
-  if not to then return {} end
-  local ok, tags = pcall(cjson.decode, string.sub(doc, from + 7, to))
-  if not ok or type(tags) ~= 'table' then return {} end
-  return tags
-end
-
-local function updated_of(doc)
-  return string.match(string.sub(doc, -80), '"updated_at":"([^"]*)"}$')
 end
 
 local function unplace_poll(P, id)
@@ -262,13 +257,13 @@ local function apply(P, h, doc)
     if featured == '1' then redis.call('ZADD', P .. 'z:f', score, id) end
     for _, c in ipairs(split(h[9])) do redis.call('ZADD', P .. 'z:f:' .. c, score, id) end
     local tags = {}
-    for _, t in ipairs(tags_of(doc)) do
-      if type(t) == 'string' and t ~= '' then
+    for _, t in ipairs(split_by(h[10], RS)) do
+      if t ~= '' then
         redis.call('ZADD', P .. 'z:t:' .. t, score, id)
         tags[#tags + 1] = t
       end
     end
-    local listed = h[7] .. '|' .. featured .. '|' .. h[9] .. '|' .. (updated_of(doc) or '')
+    local listed = h[7] .. '|' .. featured .. '|' .. h[9] .. '|' .. (h[11] or '')
     redis.call('HSET', P .. 'm', id, listed .. '|' .. table.concat(tags, RS))
   elseif kind == 'U' then
     vkey = 'v'
@@ -318,16 +313,16 @@ end
 
 local first, second = false, false  -- the generation(s) each event goes to
 if target ~= '' then
-  first = 'feed:' .. target .. ':'
+  first = KEYS[5] .. target .. ':'
 else
   local cur = redis.call('GET', KEYS[1])
   if not cur then
     cur = 'g' .. redis.call('INCR', KEYS[3])
     redis.call('SET', KEYS[1], cur)
   end
-  first = 'feed:' .. cur .. ':'
+  first = KEYS[5] .. cur .. ':'
   local building = redis.call('GET', KEYS[2])
-  if building and building ~= cur then second = 'feed:' .. building .. ':' end
+  if building and building ~= cur then second = KEYS[5] .. building .. ':' end
 end
 
 local function one(header, doc)
@@ -354,7 +349,7 @@ if changed and target == '' then
 end
 return out
 """
-APPLY_KEYS = [CURRENT, BUILDING, GENSEQ, REV]
+APPLY_KEYS = [CURRENT, BUILDING, GENSEQ, REV, BASE]
 
 # Switch the served generation to ARGV[1] if the caller still holds the build lock.
 # Returns {previous generation or false, new revision}.
@@ -382,7 +377,7 @@ READ_PAGE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, 0, '0', false, false, false, false, 0} end
-local P = 'feed:' .. cur .. ':'
+local P = KEYS[3] .. cur .. ':'
 local list, start, stop = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local fkey, pkey, exclude = ARGV[4], ARGV[5], ARGV[6] == '1'
 local total = redis.call('ZCARD', P .. list)
@@ -424,7 +419,7 @@ if stop >= start then
 end
 return out
 """
-READ_KEYS = [CURRENT, REV]
+READ_KEYS = [CURRENT, REV, BASE]
 
 # One article by slug (ARGV[1]) plus the newest poll embedded in it, and its comments from
 # index ARGV[2] to ARGV[3] in reading order (see the layout of k:a above).
@@ -436,7 +431,7 @@ READ_ARTICLE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, '0', false, false, false, 0, 0, false} end
-local P = 'feed:' .. cur .. ':'
+local P = KEYS[3] .. cur .. ':'
 local lm = redis.call('GET', P .. 'lm') or '0'
 local doc, gone = false, 0
 local poll, tally = false, false
@@ -486,7 +481,7 @@ READ_POLL = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, '0', false, false} end
-local P = 'feed:' .. cur .. ':'
+local P = KEYS[3] .. cur .. ':'
 local lm = redis.call('GET', P .. 'lm') or '0'
 return {cur, rev, lm, redis.call('HGET', P .. 'p', ARGV[1]), redis.call('HGET', P .. 't', ARGV[1])}
 """
@@ -497,7 +492,7 @@ READ_POLLS = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, 0, '0'} end
-local P = 'feed:' .. cur .. ':'
+local P = KEYS[3] .. cur .. ':'
 local total = redis.call('ZCARD', P .. 'z:polls')
 local lm = redis.call('GET', P .. 'lm') or '0'
 local out = {cur, rev, total, lm}
@@ -517,7 +512,7 @@ READ_SINCE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, '0'} end
-local P = 'feed:' .. cur .. ':'
+local P = KEYS[3] .. cur .. ':'
 local lm = redis.call('GET', P .. 'lm') or '0'
 local out = {cur, rev, lm}
 local ids = redis.call('ZREVRANGEBYSCORE', P .. ARGV[1], '+inf', ARGV[2],
@@ -536,7 +531,7 @@ READ_RANGE_ASC = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, 0, '0'} end
-local P = 'feed:' .. cur .. ':'
+local P = KEYS[3] .. cur .. ':'
 local total = redis.call('ZCARD', P .. ARGV[1])
 local lm = redis.call('GET', P .. 'lm') or '0'
 local out = {cur, rev, total, lm}

@@ -55,15 +55,15 @@ def create_app(
     mongo: AsyncMongoClient[dict[str, Any]] | None = None,
 ) -> Starlette:
     owns_mongo = mongo is None
-    mongo = mongo or mongo_client(settings.mongodb_url)
+    mongo = mongo or mongo_client(settings.mongodb_url, settings.mongo_durability())
     bus = bus or EventBus(
-        settings.redis_url,
+        settings.redis,
         consumer_name=settings.consumer_name,
         options=settings.bus_options(),
         name="ingest",
     )
-    redis = aioredis.from_url(settings.redis_url)
-    pipe = RedisPipe(settings.redis_url)  # the accepts and their rate limit
+    redis = settings.redis_client()
+    pipe = settings.redis_pipe()  # the accepts and their rate limit
     db = mongo[settings.mongodb_db]
 
     repository = SubmissionRepository(db, settings.storage_timeout_s)

@@ -16,14 +16,15 @@ longer than ``claim_idle_ms`` are claimed. An event may so be published twice, w
 consumers dedupe by it. The event goes out only after its document is in MongoDB, so a review
 coming back always finds the submission.
 
-Keys (``P`` = ``xabar:ingest``):
+Keys (``P`` = ``xabar:ingest``; ``T`` = ``{P:intake}``, the stream's name as a hash tag, so that
+every note shares the stream's slot and one ``ACCEPT`` stays single-slot on Redis Cluster):
 
 - ``P:intake`` stream: ``id``, ``doc`` (the document as JSON), ``event`` (JSON); never trimmed:
   an entry leaves only once MongoDB has the document and the event is published.
-- ``P:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
-- ``P:receipt:{hash}`` the id of the submission whose receipt code has this hash (a receipt
+- ``T:pending:{id}`` what a receipt look-up needs until the document is in MongoDB.
+- ``T:receipt:{hash}`` the id of the submission whose receipt code has this hash (a receipt
   code alone finds its tip), until the document and its receipt are in MongoDB.
-- ``P:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
+- ``T:idem:{id}`` for a submission sent with an Idempotency-Key: the request's fingerprint and
   sealed receipt code, kept (from the accept) for as long as its key can be replayed: a form's
   token lives ``form_max_age_s``, an API key is remembered ``idempotency_retention_s``. A replay
   is so answered from Redis alone, MongoDB down or not (see ``service``).
@@ -129,14 +130,20 @@ class Intake:
     def stream(self) -> str:
         return f"{self.p}:intake"
 
+    @property
+    def tag(self) -> str:
+        """The hash tag of the notes: the stream's own name, so they share its slot (one
+        ``ACCEPT`` writes both, on Redis Cluster too)."""
+        return f"{{{self.stream}}}"
+
     def pending_key(self, submission_id: str) -> str:
-        return f"{self.p}:pending:{submission_id}"
+        return f"{self.tag}:pending:{submission_id}"
 
     def key_record(self, submission_id: str) -> str:
-        return f"{self.p}:idem:{submission_id}"
+        return f"{self.tag}:idem:{submission_id}"
 
     def receipt_key(self, receipt_hash: str) -> str:
-        return f"{self.p}:receipt:{receipt_hash}"
+        return f"{self.tag}:receipt:{receipt_hash}"
 
     def notes(self, doc: Doc) -> dict[str, str]:
         """What the accept of ``doc`` notes beside the stream (dropped once it is moved): for a
@@ -159,7 +166,9 @@ class Intake:
         whose record is in Redis, nothing is stored and that record (its ``fingerprint`` and,
         for a tip, its ``sealed_code``) is returned instead; else the record is kept
         ``keep_key_ms``. ``IntakeUnavailable``: Redis did not answer (the script may or may not
-        have run)."""
+        have run), or fewer replicas than the deployment asks for confirmed it in time
+        (``runtime.replication``: the accept is then not acknowledged, and a retry with the same
+        key finds it)."""
         doc_id = str(doc["_id"])
         idem = doc.get("idempotency")
         if idem and keep_key_ms <= 0:
@@ -183,6 +192,7 @@ class Intake:
                     *notes.values(),
                     *(part for pair in entry.items() for part in pair),
                 ],
+                durable=True,
             )
         except RedisError as exc:
             raise IntakeUnavailable("the intake did not answer") from exc
@@ -192,8 +202,10 @@ class Intake:
         return None
 
     async def known(self, submission_id: str) -> Doc | None:
-        """The key record of ``submission_id`` (``fingerprint``, ``sealed_code``), or None."""
-        raw = await self._get(self.key_record(submission_id))
+        """The key record of ``submission_id`` (``fingerprint``, ``sealed_code``), or None. Read
+        durably: a replay is acknowledged only once the replicas have what this connection wrote
+        (the accept of the key, when it ran here and was not confirmed then)."""
+        raw = await self._get(self.key_record(submission_id), durable=True)
         if raw is None:
             return None
         record: Doc = json.loads(raw)
@@ -210,9 +222,9 @@ class Intake:
         raw = await self._get(self.receipt_key(receipt_hash))
         return None if raw is None else _s(raw)
 
-    async def _get(self, key: str) -> Any:
+    async def _get(self, key: str, *, durable: bool = False) -> Any:
         try:
-            return await self._pipe.execute("GET", key)
+            return await self._pipe.execute("GET", key, durable=durable)
         except RedisError as exc:
             raise IntakeUnavailable("the intake did not answer") from exc
 

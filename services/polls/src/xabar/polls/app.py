@@ -29,7 +29,6 @@ from xabar.runtime.encodings import EncodedCache
 from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
-from xabar.runtime.redispipe import RedisPipe
 from xabar.runtime.security import OriginCheck, PagePolicy
 
 
@@ -66,16 +65,16 @@ def create_app(
     mongo: AsyncMongoClient[dict[str, Any]] | None = None,
     redis: Redis | None = None,
 ) -> Starlette:
-    mongo = mongo or mongo_client(settings.mongodb_url)
+    mongo = mongo or mongo_client(settings.mongodb_url, settings.mongo_durability())
     bus = bus or EventBus(
-        settings.redis_url,
+        settings.redis,
         consumer_name=settings.consumer_name,
         options=settings.bus_options(),
         name="polls",
     )
     declare_channels(bus)
     redis = redis or redis_client(settings)
-    pipe = RedisPipe(settings.redis_url)  # votes are counted on it
+    pipe = settings.redis_pipe()  # votes are counted on it
     polls = build(settings, redis=redis, mongo=mongo, publish=bus.publish, pipe=pipe)
     api = OpenAPI("Xabar polls", "1.0.0", "Reader polls and an exact vote counter")
     api.include(*routes.ROUTERS)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from xabar.contracts import Event
 from xabar.polls.config import PollsSettings
@@ -30,10 +30,7 @@ Publish = Callable[[Event], Awaitable[Any]]
 
 
 def redis_client(settings: PollsSettings) -> Redis:
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=settings.redis_max_connections, timeout=10
-    )
-    return Redis.from_pool(pool)
+    return settings.redis_client(max_connections=settings.redis_max_connections, pool_timeout=10)
 
 
 def address_policy(settings: PollsSettings) -> AddressPolicy:

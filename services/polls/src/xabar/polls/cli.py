@@ -71,7 +71,7 @@ async def _with_polls(settings: PollsSettings, *, bus: EventBus | None, consumer
     return build(
         settings,
         redis=redis_client(settings),
-        mongo=mongo_client(settings.mongodb_url),
+        mongo=mongo_client(settings.mongodb_url, settings.mongo_durability()),
         publish=bus.publish if bus else no_publish,
         consumer=consumer,
     )
@@ -86,7 +86,7 @@ async def _import(settings: PollsSettings, path: Path) -> int:
     except ValidationError as exc:
         print(f"polls: {path} is not a valid poll import:\n{exc}", file=sys.stderr)
         return 2
-    bus = EventBus(settings.redis_url, consumer_name=f"{settings.consumer_name}-import")
+    bus = EventBus(settings.redis, consumer_name=f"{settings.consumer_name}-import")
     declare_channels(bus)
     await bus.start()
     polls = await _with_polls(settings, bus=bus, consumer=f"{settings.consumer_name}-import")

@@ -1,6 +1,9 @@
 """The vote counter in Redis: one Lua script decides and counts every vote atomically.
 
-Keys (``P`` = the ``redis_prefix`` setting):
+Keys (``P`` = ``{prefix}``: the ``redis_prefix`` setting as a hash tag, so that every key of the
+counter, the vote log included, is in one slot and the vote stays one atomic script on Redis
+Cluster too; that slot holds the counters, the voter sets and the log not yet in MongoDB: see
+``docs/redis-keys.md`` for how much that puts on one node):
 
 - ``P:state:{poll}``  hash, the poll's mirror: ``version``, ``opens_at``/``closes_at`` (epoch ms,
   "" for none), ``closed`` ("0"/"1"), ``multiple`` ("0"/"1"), ``doc`` (JSON of the poll).
@@ -31,6 +34,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from xabar.polls.domain import Poll, epoch_ms
+from xabar.runtime.luascripts import run_many
 from xabar.runtime.redispipe import RedisPipe
 
 # KEYS: 1 state, 2 counts, 3 voters, 4 log stream, 5 dirty, 6 addr votes, 7 cooldown,
@@ -256,7 +260,7 @@ class VoteCounter:
         (the command line)."""
         self.redis = redis
         self._r: Any = redis  # redis-py's reply types are unions; we know the shapes
-        self.p = prefix
+        self.p = prefix if "{" in prefix else f"{{{prefix}}}"  # one hash tag: see the docstring
         self.policy = policy
         self._cast = redis.register_script(CAST)
         self._mirror = redis.register_script(MIRROR)
@@ -359,18 +363,20 @@ class VoteCounter:
             poll_id, voter_id, options, address, subnet, count_rate=count_rate
         )
         if self._piped_cast is not None:
-            return self._outcome(poll_id, await self._piped_cast(keys, args))
+            # acknowledged once the replicas the deployment asks for have it (WAIT)
+            return self._outcome(poll_id, await self._piped_cast(keys, args, durable=True))
         return self._outcome(poll_id, await self._cast(keys=keys, args=args))
 
     async def cast_batch(
         self, poll_id: str, votes: Sequence[tuple[str, Sequence[str]]]
     ) -> list[CastOutcome]:
-        """Many address-less votes in one pipelined round trip (each still its own script)."""
-        pipe = self._r.pipeline(transaction=False)
-        for voter_id, options in votes:
-            keys, args = self._cast_call(poll_id, voter_id, options, "", "")
-            await self._cast(keys=keys, args=args, client=pipe)
-        return [self._outcome(poll_id, r) for r in await pipe.execute()]
+        """Many address-less votes in one pipelined round trip (each still its own script;
+        on a cluster, sent concurrently: ``xabar.runtime.luascripts``)."""
+        calls = [
+            (self._cast, *self._cast_call(poll_id, voter_id, options, "", ""))
+            for voter_id, options in votes
+        ]
+        return [self._outcome(poll_id, r) for r in await run_many(self.redis, calls)]
 
     def _outcome(self, poll_id: str, reply: Sequence[Any]) -> CastOutcome:
         status = _str(reply[0])

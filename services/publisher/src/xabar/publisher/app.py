@@ -269,14 +269,14 @@ def create_app(
 ) -> Starlette:
     """The publisher's app: the API, and the newsroom under ``settings.newsroom_path``
     (``newsroom_pages``: routers of more pages, for tests)."""
-    mongo = mongo or mongo_client(settings.mongodb_url)
+    mongo = mongo or mongo_client(settings.mongodb_url, settings.mongo_durability())
     bus = bus or EventBus(
-        settings.redis_url,
+        settings.redis,
         consumer_name=settings.consumer_name,
         options=settings.bus_options(),
         name="publisher",
     )
-    redis = aioredis.from_url(settings.redis_url)
+    redis = settings.redis_client()
     parts = build(settings, mongo, bus, redis)
     scheduler = Scheduler(parts.articles, settings.scheduler_interval_s)
     wire(bus, parts.inbox, parts.comments, parts.letters)

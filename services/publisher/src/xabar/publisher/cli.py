@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-import redis.asyncio as aioredis
 from pydantic import ValidationError
 from tqdm import tqdm  # type: ignore[import-untyped]
 
@@ -111,15 +110,15 @@ def run(
     settings: PublisherSettings, fn: Callable[[Publisher], Awaitable[T]], *, with_bus: bool
 ) -> T:
     async def go() -> T:
-        mongo = mongo_client(settings.mongodb_url)
+        mongo = mongo_client(settings.mongodb_url, settings.mongo_durability())
         bus = EventBus(
-            settings.redis_url,
+            settings.redis,
             consumer_name=f"{settings.consumer_name}-cli",
             options=settings.bus_options(),
             name="publisher",
         )
         bus.publishes(*PUBLISHES)
-        redis = aioredis.from_url(settings.redis_url)
+        redis = settings.redis_client()
         if with_bus:
             await bus.start()
         parts = build(settings, mongo, bus, redis, login_limits=False)

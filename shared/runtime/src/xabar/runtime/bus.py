@@ -41,11 +41,12 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from types import UnionType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from faststream import AckPolicy, BaseMiddleware, StreamMessage
-from faststream.redis import BinaryMessageFormatV1, RedisBroker, StreamSub
+from faststream.redis import BinaryMessageFormatV1, StreamSub
 from faststream.redis.message import BatchStreamMessage, RedisStreamMessage
 from faststream.redis.parser import MessageFormat
 from faststream.redis.publisher.usecase import StreamPublisher
@@ -63,6 +64,7 @@ from xabar.contracts import (
     dlq_stream,
     parse_event,
 )
+from xabar.runtime.deployment import RedisDeployment, as_deployment, in_order
 from xabar.runtime.logs import correlation_id_var
 
 log = logging.getLogger("xabar.bus")
@@ -129,19 +131,21 @@ class EventBus:
 
     def __init__(
         self,
-        redis_url: str,
+        redis: str | RedisDeployment,
         *,
         consumer_name: str,
         options: BusOptions | None = None,
         name: str = "",
     ) -> None:
-        """``name``: the service this bus belongs to, as its AsyncAPI document names it."""
+        """``redis``: the deployment (or its URL: one node, Sentinel or a cluster, see
+        ``xabar.runtime.deployment``). ``name``: the service this bus belongs to, as its AsyncAPI
+        document names it."""
         self.options = options or BusOptions()
         self.consumer_name = consumer_name
         self.name = name
         self.message_format: type[MessageFormat] = BinaryMessageFormatV1
-        self.broker = RedisBroker(
-            redis_url,
+        self.deployment = as_deployment(redis)
+        self.broker = self.deployment.broker(
             logger=logging.getLogger("xabar.bus.faststream"),
             log_level=logging.DEBUG,
             graceful_timeout=self.options.graceful_timeout_s,
@@ -223,12 +227,32 @@ class EventBus:
         ]
         if not batch:
             return []
+        if self.deployment.is_cluster:  # FastStream's cluster publisher takes no pipeline
+            return await self._publish_cluster(batch, pipeline)
         if pipeline is not None:
             await self._queue(batch, pipeline)
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             await self._queue(batch, pipe)
             ids: list[bytes] = await pipe.execute()
+        return ids
+
+    async def _publish_cluster(
+        self, batch: list[tuple[StreamPublisher, Outgoing]], pipeline: Pipeline | None
+    ) -> list[bytes]:
+        """The XADDs of a batch on a cluster, written as FastStream writes them: in one
+        round trip per node (in order on each, so a stream keeps the batch's order)."""
+        pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=False)
+        for publisher, out in batch:
+            data = await self.message_format.encode(
+                message=out.body, reply_to=None, headers=None, correlation_id=out.correlation_id
+            )
+            target = publisher.stream
+            pipe.xadd(target.name, {DATA_FIELD: data}, maxlen=target.maxlen)
+            EVENTS_PUBLISHED.labels(target.name, out.type).inc()
+        if pipeline is not None:
+            return []
+        ids: list[bytes] = await pipe.execute()
         return ids
 
     async def _queue(self, batch: list[tuple[StreamPublisher, Outgoing]], pipe: Pipeline) -> None:
@@ -494,30 +518,32 @@ class EventBus:
     async def _dead_letter(
         self, stream: str, group: str, dead: Sequence["_Letter"], also_ack: Sequence[bytes] = ()
     ) -> None:
-        """Move ``dead`` to the dead-letter stream and ack them (with ``also_ack``), atomically.
+        """Move ``dead`` to the dead-letter stream and ack them (with ``also_ack``), atomically
+        (on a cluster, where the two streams lie in different slots, in that order).
         A message that is no stream entry (FastStream's TestRedisBroker) is only logged."""
         letters = [d for d in dead if d.entry_id]
         acks = [*(d.entry_id for d in letters), *(i for i in also_ack if i)]
-        if letters or acks:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for letter in letters:
-                    pipe.xadd(
-                        dlq_stream(stream),
-                        dead_letter_fields(
-                            stream,
-                            group,
-                            self.consumer_name,
-                            letter.entry_id,
-                            letter.fields,
-                            letter.error,
-                            letter.deliveries,
-                        ),
-                        maxlen=self.options.stream_maxlen,
-                        approximate=True,
-                    )
-                if acks:
-                    pipe.xack(stream, group, *acks)
-                await pipe.execute()
+        steps: list[Callable[[Any], Any]] = [
+            partial(
+                _xadd,
+                dlq_stream(stream),
+                dead_letter_fields(
+                    stream,
+                    group,
+                    self.consumer_name,
+                    letter.entry_id,
+                    letter.fields,
+                    letter.error,
+                    letter.deliveries,
+                ),
+                self.options.stream_maxlen,
+            )
+            for letter in letters
+        ]
+        if acks:
+            steps.append(lambda r: r.xack(stream, group, *acks))
+        if steps:  # on a cluster the letters first, then the ack: a crash between repeats them
+            await in_order(self.redis, *steps)
         for letter in dead:
             EVENTS_HANDLED.labels(stream, group, "dead_lettered").inc()
             log.error(
@@ -751,6 +777,14 @@ def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _xadd(stream: str, fields: Mapping[Any, Any], maxlen: int, redis: Any) -> Any:
+    return redis.xadd(stream, fields, maxlen=maxlen, approximate=True)
+
+
+def _xdel(stream: str, entry_id: str, redis: Any) -> Any:
+    return redis.xdel(stream, entry_id)
+
+
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:
     """Create ``group`` on ``stream`` (and the stream) from the start of history, if missing."""
     with contextlib.suppress(ResponseError):
@@ -802,9 +836,12 @@ async def replay_dead_letters(
     for letter in await list_dead_letters(redis, stream, count=100_000):
         if wanted is not None and letter.dlq_id not in wanted:
             continue
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(letter.stream, letter.payload, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
-            pipe.xdel(dlq_stream(stream), letter.dlq_id)
-            await pipe.execute()
+        # back on the stream, then out of the DLQ (on a cluster one after the other: a crash
+        # between replays it twice, which idempotent consumers absorb)
+        await in_order(
+            redis,
+            partial(_xadd, letter.stream, letter.payload, maxlen),
+            partial(_xdel, dlq_stream(stream), letter.dlq_id),
+        )
         replayed += 1
     return replayed

@@ -1,7 +1,8 @@
 """Settings every service shares. Each service subclasses ``ServiceSettings`` with its prefix."""
 
 import socket
-from typing import Annotated, ClassVar, Self
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -9,6 +10,11 @@ from redis.asyncio import Redis
 
 from xabar.runtime.auth import Revocations, TokenVerifier, public_key
 from xabar.runtime.bus import BusOptions
+from xabar.runtime.deployment import RedisDeployment, parse_redis_url
+from xabar.runtime.errors import ConfigError
+from xabar.runtime.mongo import MongoDurability
+from xabar.runtime.redispipe import RedisPipe
+from xabar.runtime.replication import Replication
 
 PLACEHOLDERS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "xxx", "todo"})
 METRICS_PORT_OFFSET = 1000
@@ -31,6 +37,16 @@ class ServiceSettings(BaseSettings):
     (``metrics_host``, loopback by default); unset, it is ``port`` + 1000; 0 turns it off.
     ``form_origins``: comma-separated origins (``https://news.example``) whose pages may post
     forms to this service, besides the service's own public URL (see ``security.OriginCheck``).
+
+    ``redis_url`` names the Redis deployment: ``redis://host:port/db`` (one node),
+    ``redis+sentinel://host:port,host:port/mastername`` or ``redis+cluster://host:port,...``
+    (see ``xabar.runtime.deployment``); ``redis`` is it, parsed once, and every Redis connection
+    of the service is built from it (``redis_client``, ``redis_pipe``, the bus).
+    ``redis_min_replicas``: how many replicas must confirm a durable write (a tip, a comment, a
+    vote) before it is acknowledged (``WAIT``; 0 on one node, 1 in the HA profiles), within
+    ``redis_wait_timeout_ms``, else the request is answered 503 (see ``runtime.replication``).
+    ``mongodb_write_concern`` and ``mongodb_journal``: the write concern of the service's
+    MongoDB client (``majority`` and journaled by default; see ``runtime.mongo``).
     """
 
     # hide_input_in_errors: a refused setting must not print the secrets beside it
@@ -42,7 +58,11 @@ class ServiceSettings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     form_origins: Annotated[tuple[str, ...], NoDecode] = ()
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_min_replicas: int = Field(default=0, ge=0, le=16)
+    redis_wait_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
+    mongodb_write_concern: str = Field(default="majority", pattern=r"^(majority|[0-9]{1,2})$")
+    mongodb_journal: bool = True
     mongodb_db: str
     consumer_name: str = Field(default_factory=socket.gethostname, min_length=1)
     log_level: str = "INFO"
@@ -61,6 +81,15 @@ class ServiceSettings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _names_a_deployment(cls, value: str) -> str:
+        try:
+            parse_redis_url(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")
@@ -95,3 +124,25 @@ class ServiceSettings(BaseSettings):
             claim_idle_ms=self.claim_idle_ms,
             max_deliveries=self.max_deliveries,
         )
+
+    # --- the connections every service builds from its settings ----------------------------
+
+    @cached_property
+    def redis(self) -> RedisDeployment:
+        """The Redis deployment ``redis_url`` names, parsed once."""
+        return parse_redis_url(self.redis_url)
+
+    def replication(self) -> Replication:
+        return Replication(self.redis_min_replicas, self.redis_wait_timeout_ms)
+
+    def redis_client(self, **options: Any) -> Redis:
+        """A redis-py client on the deployment (``options``: ``max_connections``, ...)."""
+        return self.redis.client(**options)
+
+    def redis_pipe(self) -> RedisPipe:
+        """The hot-path pipe on the deployment; its durable writes wait for the replicas."""
+        return self.redis.pipe(replication=self.replication())
+
+    def mongo_durability(self) -> MongoDurability:
+        w = self.mongodb_write_concern
+        return MongoDurability(w=int(w) if w.isdigit() else w, journal=self.mongodb_journal)

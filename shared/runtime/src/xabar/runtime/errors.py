@@ -4,6 +4,7 @@
 
     RuntimeFault
     ├── InfraError          local redis-server or FerretDB could not be installed or started
+    ├── ConfigError         a setting that names nothing usable (a Redis URL of no deployment)
     └── BadRequest          a request refused before any service logic ran (status, code, message)
         ├── BodyError       a body over a limit, of another type, or malformed (runtime.bodies)
         └── BadParameter    a query or path parameter out of its form or range (runtime.params)
@@ -21,6 +22,10 @@ class RuntimeFault(Exception):
 
 class InfraError(RuntimeFault):
     """Local infrastructure (redis-server, FerretDB) could not be installed or started."""
+
+
+class ConfigError(RuntimeFault, ValueError):
+    """A setting names nothing usable; the message says why, in words a deployer reads."""
 
 
 class BadRequest(RuntimeFault):

@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 
 from xabar.contracts import STREAM_OF_TYPE, dlq_stream
 from xabar.runtime.bus import list_dead_letters, replay_dead_letters
+from xabar.runtime.deployment import parse_redis_url
 
 
 async def streams_report(redis: Redis) -> list[dict[str, Any]]:
@@ -68,7 +69,7 @@ def _s(v: Any) -> Any:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    redis = Redis.from_url(args.redis_url)
+    redis = parse_redis_url(args.redis_url).client()
     try:
         if args.cmd == "streams":
             print(json.dumps(await streams_report(redis), ensure_ascii=False, indent=2))

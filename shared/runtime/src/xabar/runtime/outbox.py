@@ -116,12 +116,11 @@ class SentSet:
         todo = await self.unsent(entries)
         for start in range(0, len(todo), PIPELINE_CHUNK):
             chunk = todo[start : start + PIPELINE_CHUNK]
-            async with self.bus.redis.pipeline(transaction=True) as pipe:
-                await self.bus.publish_many(
-                    [Outgoing.of_json(entry["event"]) for entry in chunk], pipeline=pipe
-                )
-                pipe.sadd(self.key, *[e["event_id"] for e in chunk])
-                await pipe.execute()
+            # two steps, the events first: the streams and the sent set are in other slots (on
+            # a cluster, other nodes), so no MULTI holds them all. A crash between the steps
+            # sends the chunk again: consumers dedupe by event id; the other order could lose it
+            await self.bus.publish_many([Outgoing.of_json(entry["event"]) for entry in chunk])
+            await self.bus.redis.sadd(self.key, *[e["event_id"] for e in chunk])
         return len(todo)
 
 

@@ -103,9 +103,9 @@ async def settle_failed(
     failed: Sequence[FailedEntry],
     max_deliveries: int,
 ) -> tuple[list[tuple[FailedEntry, int]], list[tuple[FailedEntry, int]]]:
-    """Failed entries delivered ``max_deliveries`` times go to ``<stream>.dlq`` (acknowledged
-    and deleted, all in one MULTI/EXEC); the others stay pending. Returns (left pending,
-    dead-lettered), each with its delivery count."""
+    """Failed entries delivered ``max_deliveries`` times go to ``<stream>.dlq`` (written there
+    first, then acknowledged and deleted in one MULTI/EXEC); the others stay pending. Returns
+    (left pending, dead-lettered), each with its delivery count."""
     r: Any = redis
     kept: list[tuple[FailedEntry, int]] = []
     dead: list[tuple[FailedEntry, int]] = []
@@ -114,7 +114,11 @@ async def settle_failed(
         deliveries = int(rows[0]["times_delivered"]) if rows else 1
         (dead if deliveries >= max_deliveries else kept).append((item, deliveries))
     if dead:
-        async with redis.pipeline(transaction=True) as pipe:
+        # two steps, the dead letters first: ``<stream>.dlq`` is another slot than the stream
+        # (on a cluster, maybe another node), so one MULTI cannot hold both. A crash between them
+        # leaves the entries pending: delivered again, they are dead-lettered again (a dead
+        # letter twice, each naming the same entry id; never none)
+        async with redis.pipeline(transaction=False) as pipe:
             for item, deliveries in dead:
                 error = "".join(traceback.format_exception_only(item.error)).strip()
                 pipe.xadd(
@@ -123,7 +127,9 @@ async def settle_failed(
                         stream, group, consumer, item.entry_id, item.fields, error, deliveries
                     ),
                 )
-            entry_ids = [item.entry_id for item, _ in dead]
+            await pipe.execute()
+        entry_ids = [item.entry_id for item, _ in dead]
+        async with redis.pipeline(transaction=True) as pipe:  # one key: one slot
             pipe.xack(stream, group, *entry_ids)
             pipe.xdel(stream, *entry_ids)
             await pipe.execute()

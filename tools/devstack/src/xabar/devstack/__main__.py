@@ -128,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         "hostile", help="each service's peak memory under 20 concurrent hostile requests"
     )
     hostile.add_argument("--rounds", type=int, default=3, help="rounds of 20 of each kind")
+    memory = sub.add_parser(
+        "memory", help="Redis bytes per stored article, one node and a 3-master cluster"
+    )
+    memory.add_argument("--articles", type=int, default=20_000)
+    memory.add_argument("--body-chars", type=int, default=1500)
+    memory.add_argument("--single-only", action="store_true", help="no cluster run")
     drills = sub.add_parser("drills", help="fault drills under load (see `make drills`)")
     drills.add_argument(
         "--only",
@@ -141,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         from xabar.devstack.asyncapi import main as asyncapi_main
 
         return asyncapi_main()
+    if args.cmd == "memory":
+        from xabar.devstack.memory import main as memory_main
+
+        return memory_main(args.articles, args.body_chars, cluster=not args.single_only)
     if args.cmd == "bench-newsroom":
         from xabar.devstack.newsroom_bench import main as newsroom_main
 

@@ -50,6 +50,7 @@ from redis.asyncio import Redis
 
 from xabar.publisher.content import html_to_text
 from xabar.publisher.domain import Article, ArticleQuery, ArticleStatus, Page
+from xabar.runtime.luascripts import run_many
 
 log = logging.getLogger("xabar.publisher.index")
 
@@ -355,11 +356,8 @@ class ArticleIndex:
                 todo = [summary for summary, _ in fresh]
                 if not todo:
                     break
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for summary, before in fresh:
-                        keys, args = self._args(summary, before)
-                        await self._put(keys=keys, args=args, client=pipe)
-                    results = await pipe.execute()
+                calls = [(self._put, *self._args(s, before)) for s, before in fresh]
+                results = await run_many(self.redis, calls)
                 todo = [s for s, r in zip(todo, results, strict=True) if r == -1]
                 if not todo:
                     break

@@ -28,6 +28,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from xabar.publisher.domain import Page
+from xabar.runtime.luascripts import run_many
 
 log = logging.getLogger("xabar.publisher.queues")
 
@@ -108,11 +109,8 @@ class StatusQueues:
     async def put_many(self, entries: Iterable[Entry]) -> int:
         batch = list(entries)
         for start in range(0, len(batch), CHUNK):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for entry in batch[start : start + CHUNK]:
-                    keys, args = self._call(entry)
-                    await self._put(keys=keys, args=args, client=pipe)
-                await pipe.execute()
+            calls = [(self._put, *self._call(entry)) for entry in batch[start : start + CHUNK]]
+            await run_many(self.redis, calls)
         return len(batch)
 
     async def page(

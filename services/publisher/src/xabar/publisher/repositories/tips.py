@@ -19,29 +19,42 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from xabar.contracts import SubmissionStatus
 from xabar.publisher.domain import Doc, Page, Period
+from xabar.runtime.luascripts import run_many
 
 log = logging.getLogger("xabar.publisher.tips")
 
-PREFIX = "xabar:publisher:tips"
+PREFIX = "xabar:publisher:{tips}"  # one hash tag: every script is single-slot
 SUMMARIES = f"{PREFIX}:summaries"
 ALL = f"{PREFIX}:all"
 ARRIVED = f"{PREFIX}:arrived"  # by when the publisher stored each tip: what "new" means live
+STATUS_SETS = tuple(f"{PREFIX}:status:{s.value}" for s in SubmissionStatus)  # one may be left
 EXCERPT = 280
 CHUNK = 500
 
-# A tip's summary, unless the one held is newer: KEYS 1 the summaries hash; ARGV 1 the tip's id,
-# 2 its summary (JSON, with ``_sets``: the sorted sets it is in), 3 its version, 4 its score,
-# 5.. the sorted sets to add it to (those of the summary held are left first).
+# A tip's summary, unless the one held is newer: KEYS 1 the summaries hash, 2.. the sorted sets
+# to add it to (ARGV 5 of them), then sets the caller knows it may have to leave; ARGV 1 the
+# tip's id, 2 its summary (JSON, with ``_sets``: the sorted sets it is in), 3 its version, 4 its
+# score, 5 how many sets to add it to. Every key it touches is in KEYS: when the summary held is
+# in a set the caller did not pass, nothing is written and the reply is {'sets', that summary's
+# sets as JSON}, to be called again with them. Returns 1 (put) or 0 (the held one is newer).
 PUT_NEWER = """
+local passed = {}
+for i = 2, #KEYS do passed[KEYS[i]] = i end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
+local leave = {}
 if old then
   local prev = cjson.decode(old)
   if tonumber(prev['version']) > tonumber(ARGV[3]) then return 0 end
-  for _, key in ipairs(prev['_sets']) do redis.call('ZREM', key, ARGV[1]) end
+  for _, key in ipairs(prev['_sets']) do
+    if not passed[key] then return {'sets', cjson.encode(prev['_sets'])} end
+    leave[#leave + 1] = passed[key]
+  end
 end
+for _, i in ipairs(leave) do redis.call('ZREM', KEYS[i], ARGV[1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-for i = 5, #ARGV do redis.call('ZADD', ARGV[i], ARGV[4], ARGV[1]) end
+for i = 2, 1 + tonumber(ARGV[5]) do redis.call('ZADD', KEYS[i], ARGV[4], ARGV[1]) end
 return 1
 """
 
@@ -112,23 +125,35 @@ class TipIndex:
         self.redis = redis
         self._put = redis.register_script(PUT_NEWER)
 
-    def _args(self, doc: Doc) -> list[Any]:
+    def _call(self, doc: Doc, leave: Iterable[str] = ()) -> tuple[list[str], list[Any]]:
         summary = summary_of(doc) | {"detail": detail_of(doc)}
         keys = sets_of(summary)
         summary["_sets"] = keys
         score = _ms(doc["received_at"])
-        return [
+        extra = [k for k in dict.fromkeys([*STATUS_SETS, *leave]) if k not in keys]
+        args = [
             summary["submission_id"],
             json.dumps(summary, ensure_ascii=False),
             summary["version"],
             score,
-            *keys,
+            len(keys),
         ]
+        return [SUMMARIES, *keys, *extra], args
+
+    async def _put_one(self, doc: Doc, reply: Any = None) -> None:
+        """Put ``doc`` (``reply``: that of a first call made already), with the sets its held
+        summary is in when the first call did not know them."""
+        keys, args = self._call(doc)
+        if reply is None:
+            reply = await self._put(keys=keys, args=args)
+        if isinstance(reply, list):  # held in sets we did not pass: once more with them
+            keys, args = self._call(doc, json.loads(reply[1]))
+            await self._put(keys=keys, args=args)
 
     async def put(self, doc: Doc) -> None:
         """Index a tip as just written; never raises (the next rebuild repairs)."""
         try:
-            await self._put(keys=[SUMMARIES], args=self._args(doc))
+            await self._put_one(doc)
             await self.redis.zadd(ARRIVED, {str(doc["_id"]): now_ms()}, nx=True)
         except Exception:
             log.exception("tip not indexed", extra={"submission_id": str(doc.get("_id"))})
@@ -136,11 +161,13 @@ class TipIndex:
     async def put_many(self, docs: Iterable[Doc]) -> int:
         batch = list(docs)
         for start in range(0, len(batch), CHUNK):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for doc in batch[start : start + CHUNK]:
-                    await self._put(keys=[SUMMARIES], args=self._args(doc), client=pipe)
-                    pipe.zadd(ARRIVED, {str(doc["_id"]): _ms(doc["received_at"])}, nx=True)
-                await pipe.execute()
+            chunk = batch[start : start + CHUNK]
+            replies = await run_many(self.redis, [(self._put, *self._call(d)) for d in chunk])
+            arrived = {str(d["_id"]): _ms(d["received_at"]) for d in chunk}
+            await self.redis.zadd(ARRIVED, arrived, nx=True)
+            for doc, reply in zip(chunk, replies, strict=True):
+                if isinstance(reply, list):
+                    await self._put_one(doc, reply)
         return len(batch)
 
     async def search(self, query: TipQuery) -> Page[dict[str, Any]]:
