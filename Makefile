@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen
 
-.PHONY: install run test test-fast lint bench drills clean vendor
+.PHONY: install run test test-fast test-cluster lint bench drills clean vendor
 
 install:  ## install what is missing: redis-server, uv, the Python env, FerretDB
 	@./scripts/bootstrap.sh
@@ -11,12 +11,15 @@ install:  ## install what is missing: redis-server, uv, the Python env, FerretDB
 run: install  ## Redis, FerretDB and the four services on fixed ports, with demo content
 	@$(UV) python -m xabar.devstack run
 
-test:  ## the whole test suite against real Redis, FerretDB and a headless Chromium (lint too)
+test:  ## the whole suite against real Redis, FerretDB and a headless Chromium, the cluster tier too
 	@XABAR_BROWSER=1 ./scripts/bootstrap.sh
 	@$(UV) pytest $(PYTEST_ARGS)
 
 test-fast:  ## the tests that need no Redis, FerretDB or browser (tests/conftest.py marks them)
-	@$(UV) pytest -m "not infra and not browser and not slow" $(PYTEST_ARGS)
+	@$(UV) pytest -m "not infra and not browser and not slow and not cluster" $(PYTEST_ARGS)
+
+test-cluster:  ## the cluster tier alone: a local 3+3 Redis Cluster and a Sentinel setup (tests.support.ha)
+	@$(UV) pytest -m cluster $(PYTEST_ARGS)
 
 lint: install  ## ruff and mypy strict
 	@$(UV) ruff check .

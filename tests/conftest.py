@@ -37,6 +37,7 @@ from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
 )
 from tests.support.infra import Infra
 from xabar.runtime.auth import Principal, TokenIssuer, generate_keys
+from xabar.runtime.deployment import parse_redis_url
 from xabar.runtime.localinfra import Server, local_infra, start_redis
 
 REDIS_DATABASES = 4000
@@ -107,7 +108,8 @@ async def redis_url(infra: Infra) -> str:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
+    """A client of the deployment ``redis_url`` names (a cluster tier module names a cluster)."""
+    client = parse_redis_url(redis_url).client()
     yield client
     await client.aclose()
 

@@ -166,7 +166,9 @@ class Intake:
         whose record is in Redis, nothing is stored and that record (its ``fingerprint`` and,
         for a tip, its ``sealed_code``) is returned instead; else the record is kept
         ``keep_key_ms``. ``IntakeUnavailable``: Redis did not answer (the script may or may not
-        have run)."""
+        have run), or fewer replicas than the deployment asks for confirmed it in time
+        (``runtime.replication``: the accept is then not acknowledged, and a retry with the same
+        key finds it)."""
         doc_id = str(doc["_id"])
         idem = doc.get("idempotency")
         if idem and keep_key_ms <= 0:
@@ -190,6 +192,7 @@ class Intake:
                     *notes.values(),
                     *(part for pair in entry.items() for part in pair),
                 ],
+                durable=True,
             )
         except RedisError as exc:
             raise IntakeUnavailable("the intake did not answer") from exc
@@ -199,8 +202,10 @@ class Intake:
         return None
 
     async def known(self, submission_id: str) -> Doc | None:
-        """The key record of ``submission_id`` (``fingerprint``, ``sealed_code``), or None."""
-        raw = await self._get(self.key_record(submission_id))
+        """The key record of ``submission_id`` (``fingerprint``, ``sealed_code``), or None. Read
+        durably: a replay is acknowledged only once the replicas have what this connection wrote
+        (the accept of the key, when it ran here and was not confirmed then)."""
+        raw = await self._get(self.key_record(submission_id), durable=True)
         if raw is None:
             return None
         record: Doc = json.loads(raw)
@@ -217,9 +222,9 @@ class Intake:
         raw = await self._get(self.receipt_key(receipt_hash))
         return None if raw is None else _s(raw)
 
-    async def _get(self, key: str) -> Any:
+    async def _get(self, key: str, *, durable: bool = False) -> Any:
         try:
-            return await self._pipe.execute("GET", key)
+            return await self._pipe.execute("GET", key, durable=durable)
         except RedisError as exc:
             raise IntakeUnavailable("the intake did not answer") from exc
 

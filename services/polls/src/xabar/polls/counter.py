@@ -363,7 +363,8 @@ class VoteCounter:
             poll_id, voter_id, options, address, subnet, count_rate=count_rate
         )
         if self._piped_cast is not None:
-            return self._outcome(poll_id, await self._piped_cast(keys, args))
+            # acknowledged once the replicas the deployment asks for have it (WAIT)
+            return self._outcome(poll_id, await self._piped_cast(keys, args, durable=True))
         return self._outcome(poll_id, await self._cast(keys=keys, args=args))
 
     async def cast_batch(

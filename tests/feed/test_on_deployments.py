@@ -1,0 +1,25 @@
+"""The feed's projector and its rebuild on a Redis Cluster and under Sentinel (the cluster tier)."""
+
+import pytest
+
+from tests.feed.test_projection import (  # noqa: F401  (the tests, run here on each deployment)
+    test_a_published_article_appears_on_the_front_page_in_its_sections_and_every_feed,
+    test_a_redelivered_event_changes_nothing,
+    test_an_older_version_arriving_late_never_rolls_back,
+    test_an_unpublished_article_disappears_everywhere,
+)
+from tests.feed.test_rebuild import (  # noqa: F401
+    test_events_published_during_a_rebuild_are_not_lost,
+)
+from tests.support.ha import DEPLOYMENTS, ON_DEPLOYMENTS, deployment_url
+
+pytestmark = ON_DEPLOYMENTS
+
+# Not yet here: test_rebuild's byte-for-byte rebuild passes under Sentinel but fails on the
+# cluster (an empty KEYS answer through the cluster client, not yet understood); see the
+# README's scale-out chapter.
+
+
+@pytest.fixture(params=DEPLOYMENTS)
+def redis_url(request: pytest.FixtureRequest) -> str:
+    return deployment_url(request)
