@@ -9,7 +9,6 @@ image's file document lists them in ``metadata.variants`` and is written after t
 exists only once all its sizes do.
 """
 
-import hashlib
 import logging
 import re
 import uuid
@@ -25,7 +24,7 @@ from xabar.publisher.images import EXTENSIONS, Encoded, ImageWork
 from xabar.publisher.repositories.collections import Collections
 from xabar.publisher.repositories.library import LibraryIndex
 from xabar.runtime.auth import Principal, Role, TokenIssuer
-from xabar.runtime.chunks import ChunkStore, CorruptFile, StoredFile
+from xabar.runtime.chunks import ChunkStore, CorruptFile, StoredFile, stored_file
 
 log = logging.getLogger("xabar.publisher.media")
 
@@ -137,19 +136,21 @@ class MediaStore:
         result = await self.store.files.update_one({"_id": media_id}, {"$set": changes})
         if result.matched_count != 1:
             raise NotFound("такого изображения нет")
-        doc = await self.store.files.find_one({"_id": media_id})
-        if doc is not None and self.library is not None:
-            await self.library.put_many([library_item(_stored_of(doc), doc.get("metadata") or {})])
+        stored = await self.store.head(media_id)
+        if stored is not None and self.library is not None:
+            await self.library.put_many([library_item(_media(stored), stored.doc["metadata"])])
 
     async def rebuild_library(self) -> int:
         """Put every image of the bucket (not its sizes) in the library's list (at start)."""
         if self.library is None:
             return 0
         items = []
-        async for doc in self.store.files.find({}, {"length": 1, "uploadDate": 1, "metadata": 1}):
+        async for doc in self.store.files.find(
+            {}, {"length": 1, "uploadDate": 1, "sha256": 1, "metadata": 1}
+        ):
             meta = doc.get("metadata") or {}
             if "variant_of" not in meta and "content_type" in meta:
-                items.append(library_item(_stored_of(doc), meta))
+                items.append(library_item(_media(stored_file(doc)), meta))
         await self.library.put_many(items)
         return len(items)
 
@@ -157,7 +158,6 @@ class MediaStore:
         self, file_id: str, image: Encoded, *, filename: str, metadata: dict[str, Any]
     ) -> StoredMedia:
         """One file of the bucket: its chunks first, its file document last."""
-        digest = hashlib.sha256(image.data).hexdigest()
         stored = await self.store.put(
             file_id,
             image.data,
@@ -166,7 +166,6 @@ class MediaStore:
                 "content_type": image.media_type,
                 "width": image.width,
                 "height": image.height,
-                "sha256": digest,
                 **metadata,
             },
         )
@@ -208,20 +207,6 @@ def _media(stored: StoredFile) -> StoredMedia:
         int(meta["height"]),
         stored.sha256,
         stored.uploaded_at,
-        tuple(Variant(**v) for v in meta.get("variants") or ()),
-    )
-
-
-def _stored_of(doc: dict[str, Any]) -> StoredMedia:
-    meta = doc.get("metadata") or {}
-    return StoredMedia(
-        str(doc["_id"]),
-        meta["content_type"],
-        int(doc["length"]),
-        int(meta["width"]),
-        int(meta["height"]),
-        meta["sha256"],
-        doc["uploadDate"],
         tuple(Variant(**v) for v in meta.get("variants") or ()),
     )
 

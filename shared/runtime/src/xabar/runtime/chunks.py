@@ -95,7 +95,7 @@ class ChunkStore:
     async def head(self, file_id: str) -> StoredFile | None:
         """The file's document, without its bytes."""
         doc = await self.files.find_one({"_id": file_id})
-        return None if doc is None else _stored(doc)
+        return None if doc is None else stored_file(doc)
 
     async def get(self, file_id: str) -> tuple[StoredFile, bytes] | None:
         """The file and its bytes, checked against its digest; None if there is no such file."""
@@ -130,7 +130,8 @@ class ChunkStore:
 # and ``stored_at``; the publisher's media kept the digest in ``metadata.sha256``.
 
 
-def _stored(doc: Doc) -> StoredFile:
+def stored_file(doc: Doc) -> StoredFile:
+    """A file document (as ``head`` reads it, or from a scan of the files) as a ``StoredFile``."""
     length = int(doc["length"] if "length" in doc else doc["size"])
     sha256 = str(doc.get("sha256") or doc["metadata"]["sha256"])
     at = doc.get("uploadDate") or doc.get("stored_at") or datetime.now(UTC)
