@@ -26,6 +26,18 @@ NO_STORE = {"Cache-Control": "no-store"}
 MAX_POLL_BYTES = 64_000
 
 
+# what a change of a poll with a JSON body may answer
+CHANGE_RESPONSES = {
+    200: PollView,
+    400: ErrorBody,
+    404: ErrorBody,
+    409: ErrorBody,
+    413: ErrorBody,
+    415: ErrorBody,
+    422: ErrorBody,
+}
+
+
 @router.get(
     "/api/v1/polls",
     "All polls, newest first, with results where they are visible",
@@ -92,15 +104,7 @@ async def create_poll(request: Request) -> Response:
     "/api/v1/polls/{poll_id}",
     "Change a poll before it opens (editors)",
     body=PollEdit,
-    responses={
-        200: PollView,
-        400: ErrorBody,
-        404: ErrorBody,
-        409: ErrorBody,
-        413: ErrorBody,
-        415: ErrorBody,
-        422: ErrorBody,
-    },
+    responses=CHANGE_RESPONSES,
     security=Role.EDITOR,
     tags=["authoring"],
 )
@@ -132,15 +136,7 @@ async def _editor_view(deps: Deps, poll: Poll) -> Response:
     "/api/v1/polls/{poll_id}/placement",
     "Where the poll is shown: the front page, country sections, articles (editors; at any time)",
     body=Placement,
-    responses={
-        200: PollView,
-        400: ErrorBody,
-        404: ErrorBody,
-        409: ErrorBody,
-        413: ErrorBody,
-        415: ErrorBody,
-        422: ErrorBody,
-    },
+    responses=CHANGE_RESPONSES,
     security=Role.EDITOR,
     tags=["authoring"],
 )
