@@ -12,9 +12,6 @@
     return;
   }
   var status = document.getElementById("autosave-status");
-  form.querySelectorAll("[data-without-js]").forEach(function (hint) {
-    hint.hidden = true; // what to type without the editor: the editor is here
-  });
 
   function say(text) {
     if (status) {

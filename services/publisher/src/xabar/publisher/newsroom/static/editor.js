@@ -72,6 +72,11 @@
       toolbar.setAttribute("aria-label", "Оформление текста");
       labelButtons(toolbar);
     }
+    if (area.form) {
+      area.form.querySelectorAll("[data-without-js]").forEach(function (hint) {
+        hint.hidden = true; // what to type without the editor: the editor is here
+      });
+    }
     var editable = holder.querySelector(".ql-editor");
     editable.setAttribute("role", "textbox");
     editable.setAttribute("aria-multiline", "true");
