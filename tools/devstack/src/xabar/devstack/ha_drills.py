@@ -42,6 +42,7 @@ from xabar.devstack.drills import (
 )
 from xabar.devstack.stack import Stack, say
 
+from xabar.runtime.deployment import parse_redis_url
 from xabar.runtime.localinfra import LocalRedisCluster, LocalSentinel, Server
 
 CLIENTS = 8  # of tips, and as many of votes
@@ -156,8 +157,10 @@ async def _fail_sentinel_primary(setup: LocalSentinel, details: dict[str, Any]) 
 
 
 async def _master_of(cluster: LocalRedisCluster, key: str) -> Server:
-    client = RedisCluster.from_url(cluster.url.replace("redis+cluster://", "redis://", 1))
+    client = parse_redis_url(cluster.url).client()
     try:
+        if not isinstance(client, RedisCluster):
+            raise RuntimeError(f"not a cluster: {cluster.url}")
         await client.initialize()
         node = client.get_node_from_key(key)
         if node is None:
