@@ -106,7 +106,7 @@ class ServiceProc:
     def _forward(self, stream: IO[bytes] | None) -> None:
         if stream is None:
             return
-        with open(self.log_path, "ab") as log:
+        with stream, open(self.log_path, "ab") as log:  # the pipe closed at the process's end
             for line in stream:
                 log.write(line)
                 log.flush()
@@ -226,8 +226,10 @@ RedisKind = Literal["single", "sentinel", "cluster"]
 
 
 def _deployment(
-    kind: RedisKind, state: Path
+    kind: RedisKind | LocalRedisCluster | LocalSentinel, state: Path
 ) -> AbstractContextManager[LocalRedisCluster | LocalSentinel | None]:
+    if isinstance(kind, LocalRedisCluster | LocalSentinel):
+        return nullcontext(kind)
     if kind == "sentinel":
         return redis_sentinel(state / "redis-sentinel")
     if kind == "cluster":
@@ -251,12 +253,13 @@ def running_stack(
     ports: Mapping[str, int] | None = None,
     echo: bool = True,
     extra_env: Mapping[str, Mapping[str, str]] | None = None,
-    redis: RedisKind = "single",
+    redis: RedisKind | LocalRedisCluster | LocalSentinel = "single",
 ) -> Iterator[Stack]:
     """Everything up and ready; on exit the services stop first, then FerretDB and Redis.
     ``redis``: the services talk to one redis-server, to a Sentinel-managed one (a primary, two
     replicas, three sentinels) or to a 3-master, 3-replica Redis Cluster, each started here on
-    loopback by the runtime's ``localinfra`` (``Stack.deployment``)."""
+    loopback by the runtime's ``localinfra`` (``Stack.deployment``), or to a deployment of
+    those two kinds that the caller started (and stops)."""
     state.mkdir(parents=True, exist_ok=True)
     logs = state / "logs"
     logs.mkdir(exist_ok=True)
