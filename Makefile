@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen
+# make test runs its files on this many pytest-xdist workers (each file's tests on one worker, so
+# a module's servers start once); TEST_WORKERS=0 runs everything in this process, one at a time
+TEST_WORKERS ?= 2
 
 .PHONY: install run test test-fast test-cluster lint bench drills clean vendor
 
@@ -13,7 +16,7 @@ run: install  ## Redis, FerretDB and the four services on fixed ports, with demo
 
 test:  ## the whole suite against real Redis, FerretDB and a headless Chromium, the cluster tier too
 	@XABAR_BROWSER=1 ./scripts/bootstrap.sh
-	@$(UV) pytest $(PYTEST_ARGS)
+	@$(UV) pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast:  ## the tests that need no Redis, FerretDB or browser (tests/conftest.py marks them)
 	@$(UV) pytest -m "not infra and not browser and not slow and not cluster" $(PYTEST_ARGS)

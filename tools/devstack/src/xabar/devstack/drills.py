@@ -18,6 +18,10 @@ Drills (each on a fresh stack in .bench/drills/<name>):
                     applied exactly once
   comments          readers' comments on one article, ingest SIGKILLed and restarted; careful
                     clients retry with one Idempotency-Key: every 202 is stored and sent once
+  redis-failover    tips and votes on a Sentinel-managed Redis (REDIS_MIN_REPLICAS=1), its
+                    primary SIGKILLed and a replica promoted: every 202 and 201 kept once
+  cluster-master-kill  the same on a 3-master, 3-replica Redis Cluster, one master SIGKILLed
+                    until its replica takes over (ha_drills.py)
 """
 
 import asyncio
@@ -42,7 +46,7 @@ from xabar.devstack.clients import (
     submit_until_accepted,
 )
 from xabar.devstack.loadgen import publish_synthetic_articles
-from xabar.devstack.stack import ServiceProc, Stack, running_stack, say
+from xabar.devstack.stack import RedisKind, ServiceProc, Stack, running_stack, say
 
 from xabar.contracts import ARTICLES_STREAM, GROUP_FEED, dlq_stream
 from xabar.runtime.bus import list_dead_letters, replay_dead_letters
@@ -55,6 +59,8 @@ RELAXED = {
     },
     "polls": {"XABAR_POLLS_ADDRESS_LIMIT": "1000000", "XABAR_POLLS_ADDRESS_COOLDOWN_S": "0"},
 }
+# votes from one address as fast as the load sends them (the drills count, the limits do not)
+VOTING = {**RELAXED, "polls": {**RELAXED["polls"], "XABAR_POLLS_VOTE_RATE_LIMIT": "100000000"}}
 FAST_CLAIM = {
     n: {f"XABAR_{n.upper()}_CLAIM_IDLE_MS": "2000"}
     for n in ("feed", "ingest", "publisher", "polls")
@@ -428,6 +434,12 @@ async def _drill_comments(stack: Stack) -> DrillResult:
     return await drill_comments(stack)
 
 
+async def _drill_failover(stack: Stack) -> DrillResult:
+    from xabar.devstack.ha_drills import drill_failover  # it builds on this module
+
+    return await drill_failover(stack)
+
+
 DRILLS: dict[
     str, tuple[Callable[[Stack], Coroutine[Any, Any, DrillResult]], dict[str, dict[str, str]]]
 ] = {
@@ -441,6 +453,18 @@ DRILLS: dict[
     "poison": (drill_poison, {}),
     "replica-churn": (lambda s: drill_kill9_feed(s, churn=True), FAST_CLAIM),
     "comments": (_drill_comments, RELAXED),
+    "redis-failover": (_drill_failover, VOTING),
+    "cluster-master-kill": (_drill_failover, VOTING),
+}
+# the drills whose services talk to another Redis deployment than one redis-server; each
+# service then waits for one replica to confirm a tip or a vote (WAIT) before answering it
+ON_DEPLOYMENT: dict[str, RedisKind] = {
+    "redis-failover": "sentinel",
+    "cluster-master-kill": "cluster",
+}
+REPLICATED = {
+    n: {f"XABAR_{n.upper()}_REDIS_MIN_REPLICAS": "1"}
+    for n in ("feed", "ingest", "publisher", "polls")
 }
 
 
@@ -453,11 +477,12 @@ def main(names: list[str] | None = None) -> int:
         say("drill", f"--- {name}")
         started = time.monotonic()
         merged: dict[str, dict[str, str]] = {}
-        for part in (env,):
+        redis = ON_DEPLOYMENT.get(name, "single")
+        for part in (env, REPLICATED if redis != "single" else {}):
             for svc, values in part.items():
                 merged.setdefault(svc, {}).update(values)
         try:
-            with running_stack(base / name, echo=False, extra_env=merged) as stack:
+            with running_stack(base / name, echo=False, extra_env=merged, redis=redis) as stack:
                 result = asyncio.run(drill(stack))
         except Exception as exc:  # a drill that could not finish counts as failed, loudly
             result = DrillResult(name, -1, -1, {"error": f"{type(exc).__name__}: {exc}"})
@@ -465,10 +490,10 @@ def main(names: list[str] | None = None) -> int:
         results.append(result)
         say("drill", f"{name}: lost={result.lost} duplicated={result.duplicated} {result.details}")
     print()
-    print(f"{'drill':<18}{'lost':>6}{'dup':>6}  details")
+    print(f"{'drill':<20}{'lost':>6}{'dup':>6}  details")
     for r in results:
         print(
-            f"{r.name:<18}{r.lost:>6}{r.duplicated:>6}  {json.dumps(r.details, ensure_ascii=False)}"
+            f"{r.name:<20}{r.lost:>6}{r.duplicated:>6}  {json.dumps(r.details, ensure_ascii=False)}"
         )
     out = Path(".bench/drills.json" if names is None else ".bench/drills-partial.json")
     out.parent.mkdir(exist_ok=True)

@@ -148,6 +148,13 @@ def page_urls(article_id: str) -> dict[str, str]:
         "page: history": f"/articles/{article_id}/revisions",
         "page: diff": f"/articles/{article_id}/diff",
         "page: media library": "/media-library",
+        "page: today (dashboard)": "/",
+        "page: inbox": "/inbox",
+        "page: inbox, filters": "/inbox?status=received&country=TJ",
+        "page: inbox updates": "/inbox/updates?after=0",
+        "page: people": "/people",
+        "page: account": "/account",
+        "page: audit log": "/audit",
     }
 
 

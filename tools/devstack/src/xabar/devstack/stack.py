@@ -10,17 +10,27 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from xabar.runtime.auth import generate_keys
-from xabar.runtime.localinfra import Server, free_port, kill_process, local_infra, stop_process
+from xabar.runtime.localinfra import (
+    LocalRedisCluster,
+    LocalSentinel,
+    Server,
+    free_port,
+    kill_process,
+    local_infra,
+    redis_cluster,
+    redis_sentinel,
+    stop_process,
+)
 
 SERVICES = ("feed", "ingest", "publisher", "polls")
 DEFAULT_PORTS = {"feed": 8080, "ingest": 8081, "publisher": 8082, "polls": 8083}
@@ -134,12 +144,19 @@ class Stack:
     mongo: Server
     secrets: dict[str, str]
     services: dict[str, ServiceProc]
+    # the Redis deployment the services talk to when it is not ``redis`` (see ``running_stack``)
+    deployment: LocalRedisCluster | LocalSentinel | None = None
+
+    @property
+    def redis_url(self) -> str:
+        """The services' Redis deployment setting: ``deployment``'s URL, else ``redis``'s."""
+        return self.deployment.url if self.deployment is not None else self.redis.url
 
     def env_for(self, name: str) -> dict[str, str]:
         return service_env(
             name,
             self.services[name].port,
-            self.redis.url,
+            self.redis_url,
             self.mongo.url,
             self.secrets,
             {n: s.port for n, s in self.services.items()},
@@ -205,6 +222,19 @@ def service_env(
     return {p + k: v for k, v in env.items()}
 
 
+RedisKind = Literal["single", "sentinel", "cluster"]
+
+
+def _deployment(
+    kind: RedisKind, state: Path
+) -> AbstractContextManager[LocalRedisCluster | LocalSentinel | None]:
+    if kind == "sentinel":
+        return redis_sentinel(state / "redis-sentinel")
+    if kind == "cluster":
+        return redis_cluster(state / "redis-cluster")
+    return nullcontext()
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -221,8 +251,12 @@ def running_stack(
     ports: Mapping[str, int] | None = None,
     echo: bool = True,
     extra_env: Mapping[str, Mapping[str, str]] | None = None,
+    redis: RedisKind = "single",
 ) -> Iterator[Stack]:
-    """Everything up and ready; on exit the services stop first, then FerretDB and Redis."""
+    """Everything up and ready; on exit the services stop first, then FerretDB and Redis.
+    ``redis``: the services talk to one redis-server, to a Sentinel-managed one (a primary, two
+    replicas, three sentinels) or to a 3-master, 3-replica Redis Cluster, each started here on
+    loopback by the runtime's ``localinfra`` (``Stack.deployment``)."""
     state.mkdir(parents=True, exist_ok=True)
     logs = state / "logs"
     logs.mkdir(exist_ok=True)
@@ -235,10 +269,12 @@ def running_stack(
                 f"another with XABAR_{name.upper()}_PORT"
             )
     say("stack", f"starting redis-server and FerretDB (state in {state})")
-    with local_infra(state) as (redis, mongo):
-        say("stack", f"redis {redis.url}  ferretdb {mongo.url}")
+    with ExitStack() as infra:
+        single, mongo = infra.enter_context(local_infra(state))
+        deployment = infra.enter_context(_deployment(redis, state))
+        say("stack", f"redis {deployment.url if deployment else single.url}  ferretdb {mongo.url}")
         services = {n: ServiceProc(n, chosen[n], {}, logs / f"{n}.log", echo) for n in SERVICES}
-        stack = Stack(state, redis, mongo, sec, services)
+        stack = Stack(state, single, mongo, sec, services, deployment)
         try:
             for name, svc in services.items():
                 svc.env = {**stack.env_for(name), **((extra_env or {}).get(name, {}))}
