@@ -37,6 +37,7 @@ from xabar.publisher.repositories.collections import Collections
 from xabar.publisher.repositories.index import ArticleIndex
 from xabar.publisher.repositories.library import LibraryIndex
 from xabar.publisher.repositories.logins import LoginThrottle
+from xabar.publisher.repositories.resets import ResetLinks
 from xabar.publisher.routes import ROUTERS, api_routes
 from xabar.publisher.routes.deps import Deps
 from xabar.publisher.routes.errors import exception_handlers
@@ -203,7 +204,7 @@ def build(
         accounts=Accounts(
             editors,
             revocations,
-            redis,
+            ResetLinks(redis),
             mailer(settings),
             reset_url=lambda token: f"{settings.newsroom_home()}password/{token}",
             reset_ttl_s=settings.reset_link_ttl_s,
