@@ -63,16 +63,19 @@ def test_infrastructure_uses_the_real_images_with_durable_volumes(compose: dict[
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
-def test_app_services_wait_for_healthy_dependencies_and_build_from_their_dockerfile(
+def test_app_services_wait_for_healthy_dependencies_and_build_from_the_one_dockerfile(
     compose: dict[str, Any], name: str
 ) -> None:
     service = compose["services"][name]
     assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     assert service["depends_on"]["mongo"]["condition"] == "service_healthy"
-    dockerfile = ROOT / service["build"]["dockerfile"]
-    assert dockerfile.exists()
-    text = dockerfile.read_text()
-    assert f'"xabar.{name}"' in text and "uv sync --frozen" in text
+    build = service["build"]
+    assert build["context"] == "." and build.get("dockerfile", "Dockerfile") == "Dockerfile"
+    assert build["args"] == {"SERVICE": name, "PORT": str(DEFAULT_PORTS[name])}
+    text = (ROOT / "Dockerfile").read_text()
+    assert '--package "xabar-${SERVICE}"' in text and "uv sync --frozen" in text
+    assert 'exec python -m "xabar.$XABAR_SERVICE"' in (ROOT / "deploy" / "start.sh").read_text()
+    assert not (ROOT / "services" / name / "Dockerfile").exists()  # one recipe, not four
     # scaled replicas must not fight over a host port: only the edge publishes ports
     assert "ports" not in service
     assert "container_name" not in service

@@ -11,7 +11,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
 
 from xabar.ingest import routes
 from xabar.ingest.addresses import binding_hasher, comments_hasher, tips_hasher
@@ -33,12 +32,9 @@ from xabar.ingest.repository import (
 from xabar.ingest.routes.html import PAGES
 from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
-from xabar.runtime.app import service_app, standard_routes
-from xabar.runtime.asyncapi import asyncapi_routes
+from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.auth import RevokedTokens
 from xabar.runtime.bus import EventBus
-from xabar.runtime.health import mongo_check, redis_check
-from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.redispipe import RedisPipe
@@ -55,13 +51,8 @@ def create_app(
     mongo: AsyncMongoClient[dict[str, Any]] | None = None,
 ) -> Starlette:
     owns_mongo = mongo is None
-    mongo = mongo or mongo_client(settings.mongodb_url, settings.mongo_durability())
-    bus = bus or EventBus(
-        settings.redis,
-        consumer_name=settings.consumer_name,
-        options=settings.bus_options(),
-        name="ingest",
-    )
+    mongo = mongo or settings.mongo_client()
+    bus = bus or settings.event_bus("ingest")
     redis = settings.redis_client()
     pipe = settings.redis_pipe()  # the accepts and their rate limit
     db = mongo[settings.mongodb_db]
@@ -128,9 +119,7 @@ def create_app(
                 await mongo.close()
 
     served = [
-        *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
-        Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *asyncapi_routes(bus, api),
+        *service_routes(api, bus, redis=redis, mongo=mongo),
         *routes.routes(),
     ]
     app = service_app(

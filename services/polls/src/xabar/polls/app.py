@@ -8,7 +8,6 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
 
 from xabar.polls import routes
 from xabar.polls.bootstrap import build, redis_client
@@ -21,13 +20,10 @@ from xabar.polls.routes.fastlane import FastLane
 from xabar.polls.service import PollService
 from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities, VoterCookies
-from xabar.runtime.app import service_app, standard_routes
-from xabar.runtime.asyncapi import asyncapi_routes
+from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.auth import RevokedTokens
 from xabar.runtime.bus import EventBus
 from xabar.runtime.encodings import EncodedCache
-from xabar.runtime.health import mongo_check, redis_check
-from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.security import OriginCheck, PagePolicy
 
@@ -65,13 +61,8 @@ def create_app(
     mongo: AsyncMongoClient[dict[str, Any]] | None = None,
     redis: Redis | None = None,
 ) -> Starlette:
-    mongo = mongo or mongo_client(settings.mongodb_url, settings.mongo_durability())
-    bus = bus or EventBus(
-        settings.redis,
-        consumer_name=settings.consumer_name,
-        options=settings.bus_options(),
-        name="polls",
-    )
+    mongo = mongo or settings.mongo_client()
+    bus = bus or settings.event_bus("polls")
     declare_channels(bus)
     redis = redis or redis_client(settings)
     pipe = settings.redis_pipe()  # votes are counted on it
@@ -100,9 +91,7 @@ def create_app(
     app = service_app(
         routes=[
             *routes.routes(),
-            *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
-            Route("/openapi.json", api.endpoint, include_in_schema=False),
-            *asyncapi_routes(bus, api),
+            *service_routes(api, bus, redis=redis, mongo=mongo),
         ],
         lifespan=lifespan,
         middleware=[

@@ -3,16 +3,10 @@
 Messages are Russian: they reach readers (the HTML page) and editors as they are.
 """
 
-from pymongo.errors import ConnectionFailure
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from xabar.runtime.errors import UNREACHABLE
 
 # Redis or MongoDB cannot be reached right now: answered 503, retried by the loops, no traceback.
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionFailure,
-)
+UNAVAILABLE: tuple[type[Exception], ...] = UNREACHABLE
 
 
 class PollsError(Exception):

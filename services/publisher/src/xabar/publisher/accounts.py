@@ -6,30 +6,21 @@ account's "not before" time (``runtime.auth.Revocations``), which the newsroom's
 every service's token check read. Re-enabling an account ends nothing (a disabled one has no live
 session or token left).
 
-A reset link carries a random token; Redis keeps only its SHA-256 (``publisher:reset:{hash}``
--> editor id) for ``reset_ttl_s``, and using it deletes it (``GETDEL``), so it works once. The
-link is e-mailed when SMTP is configured and written to the log otherwise (``mail.Mailer``).
+A reset link carries a random token; ``repositories.resets.ResetLinks`` keeps only its SHA-256
+for ``reset_ttl_s``, and using it deletes it, so it works once. The link is e-mailed when SMTP
+is configured and written to the log otherwise (``mail.Mailer``).
 """
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from redis.asyncio import Redis
 
 from xabar.publisher.domain import Doc, utcnow
 from xabar.publisher.editors import MIN_PASSWORD, EditorService
 from xabar.publisher.errors import InvalidCredentials, InvalidInput, NotAllowed, NotFound
 from xabar.publisher.mail import Mailer
-from xabar.publisher.repositories.sessions import text_of
+from xabar.publisher.repositories.resets import ResetLinks
 from xabar.runtime.auth import Principal, Revocations, Role
-
-RESET_PREFIX = "publisher:reset:"
-
-
-def _reset_key(token: str) -> str:
-    return RESET_PREFIX + hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +34,7 @@ class Accounts:
         self,
         editors: EditorService,
         revocations: Revocations,
-        redis: Redis,
+        resets: ResetLinks,
         mailer: Mailer,
         *,
         reset_url: Callable[[str], str],
@@ -53,7 +44,7 @@ class Accounts:
         self.repo = editors.repo
         self.audit = editors.audit
         self.revocations = revocations
-        self.redis = redis
+        self.resets = resets
         self.mailer = mailer
         self.reset_url = reset_url
         self.reset_ttl_s = reset_ttl_s
@@ -104,7 +95,7 @@ class Accounts:
         """A one-time link to set a new password, e-mailed to the account (or logged)."""
         doc = await self.repo.get(editor_id)
         token = secrets.token_urlsafe(32)
-        await self.redis.set(_reset_key(token), editor_id, ex=self.reset_ttl_s)
+        await self.resets.put(token, editor_id, self.reset_ttl_s)
         link = ResetLink(editor_id, self.reset_url(token))
         await self.mailer.send_reset_link(doc["email"], doc["name"], link.url, self.reset_ttl_s)
         await self.audit.record(by, "editor.reset_link", "editor", editor_id)
@@ -112,23 +103,20 @@ class Accounts:
 
     async def reset_target(self, token: str) -> Doc | None:
         """The account a reset link is for, while it is valid (it is not used up here)."""
-        if not token or len(token) > 100:
-            return None
-        editor_id = await self.redis.get(_reset_key(token))
+        editor_id = await self.resets.peek(token)
         if editor_id is None:
             return None
         try:
-            return await self.repo.get(text_of(editor_id))
+            return await self.repo.get(editor_id)
         except NotFound:
             return None
 
     async def reset_password(self, token: str, new: str) -> Doc:
         """Use a reset link: the new password is set and the link is gone."""
         self._check_password(new)
-        raw = await self.redis.getdel(_reset_key(token)) if token and len(token) <= 100 else None
-        if raw is None:
+        editor_id = await self.resets.take(token)
+        if editor_id is None:
             raise NotFound("ссылка недействительна: она уже использована или устарела")
-        editor_id = text_of(raw)
         doc = await self.repo.get(editor_id)
         await self._set_password(editor_id, new)
         who = Principal(editor_id, str(doc["name"]), Role(doc["role"]))

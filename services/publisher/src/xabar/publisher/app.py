@@ -11,7 +11,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
-from starlette.routing import Route
 
 from xabar.publisher.accounts import Accounts
 from xabar.publisher.articles import ArticleService
@@ -38,17 +37,15 @@ from xabar.publisher.repositories.collections import Collections
 from xabar.publisher.repositories.index import ArticleIndex
 from xabar.publisher.repositories.library import LibraryIndex
 from xabar.publisher.repositories.logins import LoginThrottle
+from xabar.publisher.repositories.resets import ResetLinks
 from xabar.publisher.routes import ROUTERS, api_routes
 from xabar.publisher.routes.deps import Deps
 from xabar.publisher.routes.errors import exception_handlers
 from xabar.publisher.scheduler import Scheduler
-from xabar.runtime.app import service_app, standard_routes
-from xabar.runtime.asyncapi import asyncapi_routes
+from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.auth import Revocations, TokenIssuer
 from xabar.runtime.bus import EventBus
-from xabar.runtime.health import mongo_check, redis_check
 from xabar.runtime.locks import DocLocks
-from xabar.runtime.mongo import mongo_client
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.security import PagePolicy
 from xabar.runtime.workers import cancel_and_wait
@@ -207,7 +204,7 @@ def build(
         accounts=Accounts(
             editors,
             revocations,
-            redis,
+            ResetLinks(redis),
             mailer(settings),
             reset_url=lambda token: f"{settings.newsroom_home()}password/{token}",
             reset_ttl_s=settings.reset_link_ttl_s,
@@ -269,13 +266,8 @@ def create_app(
 ) -> Starlette:
     """The publisher's app: the API, and the newsroom under ``settings.newsroom_path``
     (``newsroom_pages``: routers of more pages, for tests)."""
-    mongo = mongo or mongo_client(settings.mongodb_url, settings.mongo_durability())
-    bus = bus or EventBus(
-        settings.redis,
-        consumer_name=settings.consumer_name,
-        options=settings.bus_options(),
-        name="publisher",
-    )
+    mongo = mongo or settings.mongo_client()
+    bus = bus or settings.event_bus("publisher")
     redis = settings.redis_client()
     parts = build(settings, mongo, bus, redis)
     scheduler = Scheduler(parts.articles, settings.scheduler_interval_s)
@@ -333,9 +325,7 @@ def create_app(
 
     api.include(*ROUTERS)
     routes = [
-        *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
-        Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *asyncapi_routes(bus, api),
+        *service_routes(api, bus, redis=redis, mongo=mongo),
         *api_routes(),
         *newsroom_site.routes(settings, newsroom_pages),
     ]

@@ -85,6 +85,14 @@ class Anomaly(_Read):
     last_at: datetime
 
 
+class PollAnomaly(Anomaly):
+    poll_id: str
+
+
+class AnomalyList(_Read):
+    items: list[PollAnomaly]
+
+
 class PollResults(_Read):
     poll_id: str
     status: str
@@ -130,6 +138,11 @@ class PollsClient:
         path = f"/api/v1/polls/{poll_id}/placement"
         return self._read(Poll, await self._call(who, "PUT", path, body))
 
+    async def anomalies(self, who: Principal, *, timeout_s: float | None = None) -> AnomalyList:
+        """The bursts of votes flagged on every poll (the dashboard's alerts)."""
+        found = await self._call(who, "GET", "/api/v1/anomalies", timeout_s=timeout_s)
+        return self._read(AnomalyList, found)
+
     def _read(self, model: type[M], data: Any) -> M:
         try:
             return model.model_validate(data)
@@ -138,12 +151,21 @@ class PollsClient:
             raise UpstreamUnavailable(NOT_UNDERSTOOD) from exc
 
     async def _call(
-        self, who: Principal, method: str, path: str, body: Mapping[str, Any] | None = None
+        self,
+        who: Principal,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {self.issue(who)}", "Accept": "application/json"}
         url = self.base_url + path
+        timeout = self.client.timeout if timeout_s is None else httpx.Timeout(timeout_s)
         try:
-            async with self.client.stream(method, url, json=body, headers=headers) as resp:
+            async with self.client.stream(
+                method, url, json=body, headers=headers, timeout=timeout
+            ) as resp:
                 raw = bytearray()
                 async for chunk in resp.aiter_bytes():
                     raw.extend(chunk)

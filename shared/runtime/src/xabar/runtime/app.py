@@ -15,14 +15,19 @@ from typing import Any
 
 import uvicorn
 from prometheus_client import start_http_server
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
+from xabar.runtime.asyncapi import asyncapi_routes
+from xabar.runtime.bus import EventBus
 from xabar.runtime.config import ServiceSettings
-from xabar.runtime.health import Check, health_routes
+from xabar.runtime.health import Check, health_routes, mongo_check, redis_check
 from xabar.runtime.metrics import MetricsMiddleware
+from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.protocol import LimitedHttpTools
 from xabar.runtime.security import PagePolicy, SecurityHeaders
 
@@ -32,6 +37,18 @@ log = logging.getLogger("xabar.app")
 def standard_routes(checks: dict[str, Check]) -> list[BaseRoute]:
     """/healthz (process alive) and /readyz (dependencies answer; no detail in the answer)."""
     return [*health_routes(checks)]
+
+
+def service_routes(
+    api: OpenAPI, bus: EventBus, *, redis: Redis, mongo: AsyncMongoClient[Any]
+) -> list[BaseRoute]:
+    """What every service serves beside its own routes: ``/healthz``, ``/readyz`` (Redis and
+    MongoDB answer), ``/openapi.json`` (``api``) and ``/asyncapi.json`` (``bus``'s channels)."""
+    return [
+        *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
+        Route("/openapi.json", api.endpoint, include_in_schema=False),
+        *asyncapi_routes(bus, api),
+    ]
 
 
 def service_app(

@@ -6,13 +6,14 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from xabar.runtime.auth import Revocations, TokenVerifier, public_key
-from xabar.runtime.bus import BusOptions
+from xabar.runtime.bus import BusOptions, EventBus
 from xabar.runtime.deployment import RedisDeployment, parse_redis_url
 from xabar.runtime.errors import ConfigError
-from xabar.runtime.mongo import MongoDurability
+from xabar.runtime.mongo import MongoDoc, MongoDurability, mongo_client
 from xabar.runtime.redispipe import RedisPipe
 from xabar.runtime.replication import Replication
 
@@ -142,6 +143,17 @@ class ServiceSettings(BaseSettings):
     def redis_pipe(self) -> RedisPipe:
         """The hot-path pipe on the deployment; its durable writes wait for the replicas."""
         return self.redis.pipe(replication=self.replication())
+
+    def event_bus(self, name: str) -> EventBus:
+        """The service's event bus on the deployment: its consumer is ``consumer_name``, its
+        streams are bounded and claimed as the settings say; ``name`` titles its AsyncAPI."""
+        return EventBus(
+            self.redis, consumer_name=self.consumer_name, options=self.bus_options(), name=name
+        )
+
+    def mongo_client(self) -> AsyncMongoClient[MongoDoc]:
+        """The service's MongoDB client, with its write concern (``runtime.mongo``)."""
+        return mongo_client(self.mongodb_url, self.mongo_durability())
 
     def mongo_durability(self) -> MongoDurability:
         w = self.mongodb_write_concern

@@ -11,9 +11,38 @@
 
 ``BadRequest`` carries its HTTP status: ``runtime.http.error_handlers`` renders it as the JSON
 error body; a service whose users are people catches it (or maps it) to answer a page.
+
+The storage drivers' errors are named here once, so that a service maps them (to 503, say)
+without importing a driver:
+
+- ``STORAGE_ERRORS``: every error of redis-py and PyMongo (``RedisError``, ``PyMongoError``);
+- ``UNREACHABLE``: Redis or MongoDB cannot be reached right now (a connection refused or timed
+  out), which a retry may cure;
+- ``UNAVAILABLE``: what a background loop backs off on (``runtime.workers``): ``UNREACHABLE``,
+  a server-side timeout (``ExecutionTimeout``, ``WTimeoutError``) and the builtin connection
+  and timeout errors.
 """
 
 from typing import Any
+
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+STORAGE_ERRORS: tuple[type[Exception], ...] = (PyMongoError, RedisError)
+UNREACHABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionFailure,
+)
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    *UNREACHABLE,
+    ExecutionTimeout,
+    WTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 class RuntimeFault(Exception):

@@ -24,23 +24,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from xabar.runtime.errors import UNAVAILABLE
 
 log = logging.getLogger("xabar.workers")
 
 Step = Callable[[], Awaitable[bool | None]]
-
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionFailure,
-    ExecutionTimeout,
-    WTimeoutError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 class Worker:

@@ -3,9 +3,9 @@
 - dead letters on any stream (the event streams and the services' own work streams) and a
   consumer group that lags or holds many pending entries: the runtime's ``ops.streams_report``
   (the same figures as ``xabar-ops streams``), read from the shared Redis;
-- poll anomalies: asked from the polls API (``GET /api/v1/anomalies``) with a short token of the
-  editor who opens the page (the polls service owns them; nothing of the polls' data is read
-  here directly).
+- poll anomalies: asked from the polls API (``GET /api/v1/anomalies``) through the publisher's
+  one ``PollsClient``, with a short token of the editor who opens the page (the polls service
+  owns them; nothing of the polls' data is read here directly).
 
 Reading them takes a Redis scan and an HTTP call, so the answer is kept ``ttl_s`` seconds and
 refreshed in the background: a page never waits for it but the first time.
@@ -14,14 +14,14 @@ refreshed in the background: a page never waits for it but the first time.
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from dataclasses import dataclass
 
-import httpx
 from redis.asyncio import Redis
 
-from xabar.runtime.auth import Principal, TokenIssuer
+from xabar.publisher.errors import PublisherError
+from xabar.publisher.polls import PollsClient
+from xabar.runtime.auth import Principal
 from xabar.runtime.ops import streams_report
 
 log = logging.getLogger("xabar.publisher.newsroom.alerts")
@@ -40,18 +40,15 @@ class Alerts:
     def __init__(
         self,
         redis: Redis,
-        tokens: TokenIssuer,
-        polls_url: str,
+        polls_client: PollsClient,
         *,
         ttl_s: float = 10.0,
         timeout_s: float = 2.0,
     ) -> None:
         self.redis = redis
-        self.tokens = tokens
-        self.polls_url = polls_url.rstrip("/")
+        self.polls_client = polls_client
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
-        self._tls = ssl.create_default_context()  # made once: a client per refresh is cheap then
         self._value: list[Alert] | None = None
         self._at = 0.0
         self._refreshing: asyncio.Task[None] | None = None
@@ -105,24 +102,16 @@ class Alerts:
         return out
 
     async def polls(self, who: Principal) -> list[Alert]:
-        token = self.tokens.issue(who)
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s, verify=self._tls) as client:
-                resp = await client.get(
-                    f"{self.polls_url}/api/v1/anomalies",
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            if resp.status_code != 200:
-                raise ValueError(f"polls answered {resp.status_code}")
-            items = resp.json()["items"]
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            items = (await self.polls_client.anomalies(who, timeout_s=self.timeout_s)).items
+        except PublisherError as exc:  # not reached, not understood, or refused
             log.warning("poll anomalies not read: %s", type(exc).__name__)
             silent = "Сервис опросов не ответил: аномалии голосования не проверены."
             return [Alert(silent, "warning")]
-        polls = sorted({str(item["poll_id"]) for item in items})
+        polls = sorted({item.poll_id for item in items})
         if not polls:
             return []
-        votes = sum(int(item.get("flagged_votes") or 0) for item in items)
+        votes = sum(item.flagged_votes for item in items)
         return [
             Alert(
                 f"Аномалии голосования в опросах: {len(polls)} (подозрительных голосов: {votes}).",

@@ -1,16 +1,18 @@
 """What every newsroom page gets its collaborators from: one typed object, built by the
 composition root (``app.create_app``) and kept in ``app.state.newsroom``."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
 from xabar.publisher.config import PublisherSettings
+from xabar.publisher.errors import InvalidInput, PublisherError
 from xabar.publisher.newsroom.alerts import Alerts
 from xabar.publisher.newsroom.kept import Kept
 from xabar.publisher.newsroom.render import Pages
-from xabar.publisher.repositories.sessions import SessionStore
+from xabar.publisher.repositories.sessions import Session, SessionStore
 from xabar.publisher.repositories.tips import TipIndex
 from xabar.publisher.routes.deps import Deps
 from xabar.runtime.security import OriginCheck
@@ -31,6 +33,25 @@ class Newsroom:
     def base(self) -> str:
         """The base path ("" at the root, ``/newsroom`` behind the edge)."""
         return self.settings.newsroom_path
+
+    async def attempt(
+        self,
+        session: Session,
+        work: Callable[[], Awaitable[object]],
+        *,
+        done: str,
+        failed: str,
+        refused: tuple[type[PublisherError], ...] = (InvalidInput,),
+    ) -> bool:
+        """Run ``work`` and flash ``done``; if it is ``refused``, flash «``failed``: its
+        message.» as an error instead. Whether it was done."""
+        try:
+            await work()
+        except refused as exc:
+            await self.sessions.flash(session, f"{failed}: {exc.message}.", "error")
+            return False
+        await self.sessions.flash(session, done)
+        return True
 
     async def aclose(self) -> None:
         """At shutdown: background work stops before the connections it uses are closed."""

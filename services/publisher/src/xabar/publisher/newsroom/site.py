@@ -47,7 +47,7 @@ def build(
         sessions=sessions,
         pages=pages,
         tips=TipIndex(redis),
-        alerts=Alerts(redis, api.codec, settings.polls_url),
+        alerts=Alerts(redis, api.polls),
         featured=Kept(FEATURED_KEPT_S),
         origin=origin,
     )

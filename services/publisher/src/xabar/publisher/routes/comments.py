@@ -2,13 +2,14 @@
 approve, reject, spam, bulk approve, a passage edited out, an author's address blocked for a
 while, and the comments of an article closed or opened again."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xabar.publisher.comments import CommentStatus
+from xabar.publisher.comments import CommentService, CommentStatus
 from xabar.publisher.domain import Doc
 from xabar.publisher.routes import params
 from xabar.publisher.routes.common import PublisherRouter
@@ -26,7 +27,7 @@ from xabar.publisher.schemas import (
     CommentSummary,
     EditOutIn,
 )
-from xabar.runtime.auth import Role
+from xabar.runtime.auth import Principal, Role
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 
@@ -77,6 +78,15 @@ def comment_id(request: Request) -> str:
     return params.path_id(request, "comment_id")
 
 
+Moderation = Callable[[CommentService, Principal, str], Awaitable[Doc]]
+
+
+async def _moderate(request: Request, action: Moderation) -> Response:
+    """``action`` (approve, reject, spam) on the comment of the path, by the editor."""
+    doc = await action(Deps.of(request).comments, principal(request), comment_id(request))
+    return json_response(comment_out(doc))
+
+
 @router.get(
     "/api/v1/comments",
     "Readers' comments in one status (by default pending: oldest first; the others newest "
@@ -122,10 +132,7 @@ async def get_comment(request: Request) -> Response:
     responses=ACTION,
 )
 async def approve_comment(request: Request) -> Response:
-    comments = Deps.of(request).comments
-    return json_response(
-        comment_out(await comments.approve(principal(request), comment_id(request)))
-    )
+    return await _moderate(request, CommentService.approve)
 
 
 @router.post(
@@ -135,10 +142,7 @@ async def approve_comment(request: Request) -> Response:
     responses=ACTION,
 )
 async def reject_comment(request: Request) -> Response:
-    comments = Deps.of(request).comments
-    return json_response(
-        comment_out(await comments.reject(principal(request), comment_id(request)))
-    )
+    return await _moderate(request, CommentService.reject)
 
 
 @router.post(
@@ -148,9 +152,7 @@ async def reject_comment(request: Request) -> Response:
     responses=ACTION,
 )
 async def spam_comment(request: Request) -> Response:
-    comments = Deps.of(request).comments
-    doc = await comments.mark_spam(principal(request), comment_id(request))
-    return json_response(comment_out(doc))
+    return await _moderate(request, CommentService.mark_spam)
 
 
 @router.post(

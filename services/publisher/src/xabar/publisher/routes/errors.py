@@ -10,8 +10,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pymongo.errors import PyMongoError
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,6 +31,7 @@ from xabar.publisher.errors import (
 )
 from xabar.publisher.routes.common import etag
 from xabar.runtime.auth import AuthError, ForbiddenError
+from xabar.runtime.errors import STORAGE_ERRORS
 from xabar.runtime.http import error_response
 from xabar.runtime.locks import LockBusy
 from xabar.runtime.routing import ErrorMap, error_handlers
@@ -76,8 +75,7 @@ ERRORS: dict[type[Exception], ErrorMap] = {
     AuthError: ErrorMap(401, "unauthorized", _headers(WWW_Authenticate='Bearer realm="xabar"')),
     ForbiddenError: ErrorMap(403, "forbidden"),
     LockBusy: ErrorMap(503, "busy", _headers(Retry_After="1")),
-    PyMongoError: _STORAGE,
-    RedisError: _STORAGE,
+    **dict.fromkeys(STORAGE_ERRORS, _STORAGE),  # the drivers' errors (PyMongoError, RedisError)
 }
 
 # What is said for an error that is not the publisher's own (its text is not ours to show).

@@ -169,12 +169,13 @@ async def comment_edit(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     session = current(request)
     passage = posted(request).get("passage") or ""
-    try:
-        await newsroom.api.comments.edit(session.principal, path_id(request, "comment_id"), passage)
-    except InvalidInput as exc:
-        await newsroom.sessions.flash(session, f"Отрывок не убран: {exc.message}.", "error")
-    else:
-        await newsroom.sessions.flash(session, "Отрывок убран: на его месте «[отредактировано]».")
+    comment_id = path_id(request, "comment_id")
+    await newsroom.attempt(
+        session,
+        lambda: newsroom.api.comments.edit(session.principal, comment_id, passage),
+        done="Отрывок убран: на его месте «[отредактировано]».",
+        failed="Отрывок не убран",
+    )
     return back_to(request)
 
 

@@ -283,13 +283,18 @@ async def poll_place(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     session = current(request)
     poll_id = poll_id_of(request)
-    try:
+
+    async def place() -> None:
         front_page, countries, articles = placement_of(posted(request))
         await newsroom.api.polls.place(session.principal, poll_id, front_page, countries, articles)
-    except (InvalidInput, InvalidTransition) as exc:
-        await newsroom.sessions.flash(session, f"Размещение не изменено: {exc.message}.", "error")
-    else:
-        await newsroom.sessions.flash(session, "Размещение опроса сохранено.")
+
+    await newsroom.attempt(
+        session,
+        place,
+        done="Размещение опроса сохранено.",
+        failed="Размещение не изменено",
+        refused=(InvalidInput, InvalidTransition),
+    )
     return see_other(request, "poll", poll_id=poll_id)
 
 
@@ -298,10 +303,11 @@ async def poll_close(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     session = current(request)
     poll_id = poll_id_of(request)
-    try:
-        await newsroom.api.polls.close(session.principal, poll_id)
-    except InvalidTransition as exc:
-        await newsroom.sessions.flash(session, f"Опрос не закрыт: {exc.message}.", "error")
-    else:
-        await newsroom.sessions.flash(session, "Опрос закрыт: голоса больше не принимаются.")
+    await newsroom.attempt(
+        session,
+        lambda: newsroom.api.polls.close(session.principal, poll_id),
+        done="Опрос закрыт: голоса больше не принимаются.",
+        failed="Опрос не закрыт",
+        refused=(InvalidTransition,),
+    )
     return see_other(request, "poll", poll_id=poll_id)
