@@ -2,13 +2,19 @@
 APIs, once per token or key, the events, the address hash of their own, the abuse controls."""
 
 import asyncio
+import html
 import json
 import re
+import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nh3
 import redis.asyncio as aioredis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pymongo import AsyncMongoClient
 
 from tests.conftest import TOKEN_KEYS
@@ -26,6 +32,8 @@ from tests.support.infra import Infra
 from tests.support.procs import service_process
 from xabar.contracts import CommentSubmitted, LetterReceived
 from xabar.ingest.addresses import comments_hasher, tips_hasher
+from xabar.ingest.domain import plain_text
+from xabar.ingest.intake import doc_from_json, doc_to_json
 
 Mongo = AsyncMongoClient[dict[str, Any]]
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
@@ -47,6 +55,46 @@ def letter(**overrides: Any) -> dict[str, Any]:
         "text": "В статье о ЕАЭС перепутаны даты.",
         **overrides,
     }
+
+
+def _through_nh3(value: str) -> str:
+    """``plain_text`` without its shortcut for text with neither ``<`` nor ``&``: every input
+    through nh3 until nothing changes."""
+    drop = re.compile(
+        "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff]"
+    )
+    text = drop.sub(
+        "", unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
+    )
+    for _ in range(8):
+        cleaned = drop.sub("", html.unescape(nh3.clean(text, tags=set())))
+        if cleaned == text:
+            break
+        text = cleaned
+    return text.strip()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(st.characters(blacklist_characters="<&"), max_size=300))
+def test_text_without_a_tag_or_an_entity_is_cleaned_as_nh3_would_clean_it(value: str) -> None:
+    """The accept's shortcut (no ``<``, no ``&``: nothing for nh3 to remove) changes nothing."""
+    assert plain_text(value) == _through_nh3(value)
+    quoted = f"{value} > \"цитата\" 'x' >> {value}"
+    assert plain_text(quoted) == _through_nh3(quoted)
+
+
+def test_a_document_keeps_its_fields_and_times_through_the_intakes_json() -> None:
+    now = datetime(2026, 12, 2, 3, 4, 5, 123000, tzinfo=UTC)
+    doc = {
+        "_id": "c1",
+        "name": "Алишер «А»",
+        "text": "a\nb",
+        "parent_id": None,
+        "submitted_at": now,
+    }
+    raw = doc_to_json(doc)
+    assert "Алишер" in raw and ", " not in raw  # compact, not ASCII-escaped
+    assert doc_from_json(raw) == doc
 
 
 async def _token(client: httpx.AsyncClient, path: str) -> str:

@@ -149,6 +149,8 @@ def plain_text(value: str) -> str:
     """
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
     text = _DROP_CHARS.sub("", text)
+    if "<" not in text and "&" not in text:  # no tag and no entity: nh3 would change nothing
+        return text.strip()
     for _ in range(8):
         cleaned = html.unescape(nh3.clean(text, tags=set()))
         cleaned = _DROP_CHARS.sub("", cleaned)

@@ -72,6 +72,7 @@ class ReadersService:
         self.sealer = sealer
         self._secret = settings.address_salt.get_secret_value().encode()
         self._mongo_failed_at = -1e9
+        self._accepted = {k.name: ACCEPTED.labels(k.name) for k in (comments, letters)}
 
     async def comment(
         self,
@@ -164,7 +165,9 @@ class ReadersService:
         doc_id = str(doc["_id"])
         doc["event_id"] = str(event.event_id)  # what tells a redelivery from a reused id
         if key is not None:
-            known = await self._known(kind, doc_id, form=form)
+            # a form token's record is only ever in Redis, and the accept's script answers from
+            # it: no look-up first. An API key's record may have left Redis for MongoDB.
+            known = None if form else await self._known(kind, doc_id)
             if known is not None:
                 return self._replay(doc_id, known, print_)
             doc["idempotency"] = {"fingerprint": print_}
@@ -176,7 +179,7 @@ class ReadersService:
             raise StorageUnavailable(f"the {kind.name} could not be stored; send it again") from exc
         if known is not None:  # a request with this key got there first
             return self._replay(doc_id, known, print_)
-        ACCEPTED.labels(kind.name).inc()
+        self._accepted[kind.name].inc()
         return Taken(doc_id, replayed=False)
 
     def _replay(self, doc_id: str, known: Doc, print_: str) -> Taken:
@@ -185,14 +188,14 @@ class ReadersService:
             raise IdempotencyConflict("this key was already used for a different request")
         return Taken(doc_id, replayed=True)
 
-    async def _known(self, kind: Kind, doc_id: str, *, form: bool) -> Doc | None:
-        """The key's record: Redis first (it lives as long as the key can be replayed), then,
-        for an API key and while MongoDB answers, the stored document."""
+    async def _known(self, kind: Kind, doc_id: str) -> Doc | None:
+        """An API key's record: Redis first (it lives as long as the key can be replayed),
+        then, while MongoDB answers, the stored document."""
         try:
             record = await kind.intake.known(doc_id)
         except IntakeUnavailable as exc:
             raise StorageUnavailable(f"the {kind.name} could not be stored; send it again") from exc
-        if record is not None or form:
+        if record is not None:
             return record
         if time.monotonic() - self._mongo_failed_at < self.settings.storage_timeout_s:
             return None
