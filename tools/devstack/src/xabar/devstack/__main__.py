@@ -119,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated services to measure (ingest, polls, feed); baselines always run",
     )
     bench.add_argument("--seconds", type=int, default=8, help="length of each wrk run (default 8)")
+    bench.add_argument(
+        "--feed-workers",
+        type=int,
+        default=0,
+        help="worker processes of the feed and of nginx (default: the cores wrk leaves)",
+    )
     sub.add_parser("asyncapi", help="print the AsyncAPI document of every service's events")
     newsroom = sub.add_parser(
         "bench-newsroom", help="the editors' lists and searches at 100,000 articles (p99)"
@@ -163,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(groups) - set(GROUPS))
         if unknown or not groups:
             parser.error(f"--only takes some of {', '.join(GROUPS)}; got {args.only!r}")
-        return bench_main(tuple(g for g in GROUPS if g in groups), max(1, args.seconds))
+        return bench_main(
+            tuple(g for g in GROUPS if g in groups),
+            max(1, args.seconds),
+            max(0, args.feed_workers) or None,
+        )
     if args.cmd == "hostile":
         from xabar.devstack.hostile import main as hostile_main
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,9 @@ class WrkResult:
     errors: int
     # CPU microseconds per request spent by each process group while wrk ran (``CpuMeter``)
     cpu_us: dict[str, float] | None = None
+    # seconds waited before it for the stack to go quiet, and whether it did (``CpuMeter``)
+    settled_s: float = 0.0
+    settled: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,11 +116,21 @@ def cpu_seconds(pid: int) -> float:
 
 class CpuMeter:
     """The CPU time of named process groups (a process and its children, e.g. the feed's
-    workers) over one measurement: where a request's cost goes on this machine."""
+    workers) over one measurement: where a request's cost goes on this machine.
 
-    def __init__(self, roots: dict[str, int], seconds: int = 8) -> None:
+    Before each measurement it waits until the groups are quiet (``settle``): together at most
+    ``QUIET_CORES`` of a core over ``QUIET_WINDOW_S``, so that what an earlier measurement left
+    to do in the background (movers and writers catching up, a projector, Redis rewriting its
+    AOF) is not counted against the next one, and does not take its CPU."""
+
+    QUIET_CORES = 0.15  # an idle stack of four services, Redis and FerretDB uses about 0.05
+    QUIET_WINDOW_S = 1.0
+    QUIET_TIMEOUT_S = 180.0
+
+    def __init__(self, roots: dict[str, int], seconds: int = 8, *, settle: bool = True) -> None:
         self.roots = roots
         self.seconds = seconds  # of each wrk run
+        self.settle_first = settle
 
     def _now(self) -> dict[str, float]:
         return {
@@ -124,11 +138,30 @@ class CpuMeter:
             for name, pid in self.roots.items()
         }
 
+    def settle(self) -> tuple[float, bool]:
+        """Wait until the groups are quiet; the seconds waited and whether they got quiet
+        within ``QUIET_TIMEOUT_S`` (a measurement that follows anyway is marked unsettled)."""
+        start = time.monotonic()
+        before = self._now()
+        while True:
+            time.sleep(self.QUIET_WINDOW_S)
+            after = self._now()
+            busy = sum(after.values()) - sum(before.values())
+            waited = time.monotonic() - start
+            if busy <= self.QUIET_CORES * self.QUIET_WINDOW_S:
+                return round(waited - self.QUIET_WINDOW_S, 1), True
+            if waited >= self.QUIET_TIMEOUT_S:
+                return round(waited, 1), False
+            before = after
+
     def wrk(self, name: str, url: str, **kw: Any) -> WrkResult:
-        """``wrk(name, url, **kw)``, with the CPU each group spent per request."""
+        """``wrk(name, url, **kw)`` once the groups are quiet, with the CPU each group spent
+        per request."""
+        settled_s, settled = self.settle() if self.settle_first and self.roots else (0.0, True)
         before = self._now()
         result = wrk(name, url, **{"seconds": self.seconds, **kw})
         after = self._now()
+        result.settled_s, result.settled = settled_s, settled
         if result.requests:
             result.cpu_us = {
                 name: round((after[name] - before[name]) / result.requests * 1e6, 1)
