@@ -10,7 +10,8 @@ Reader pages are also measured against Debian's nginx serving the same bytes fro
 (``nginx.py``), in the same run with the same wrk settings (-t1 -c32), the request accepting
 gzip and brotli as a browser does: each page's figure is a ratio to nginx's (target >= 0.9),
 and its p99 must stay within 5 ms. The feed and nginx get the same number of worker processes:
-the cores wrk leaves (``server_workers``; ``--feed-workers`` to choose).
+the cores wrk leaves (``server_workers``; ``--feed-workers`` to choose), and while the reader
+pages run, wrk is pinned to one CPU and the servers to the others (``run_reader_pages``).
 
 Before every run the bench waits until the stack is quiet (``CpuMeter.settle``: all its processes
 together at most 0.15 of a core over a second), so that no run pays for what an earlier one left
@@ -38,9 +39,11 @@ from xabar.devstack.loadgen import (
     CpuMeter,
     WrkResult,
     children,
+    pin,
     publish_synthetic_articles,
     publish_synthetic_comments,
     rss_mb,
+    split_cpus,
 )
 from xabar.devstack.nginx import StaticPage, static_baseline
 from xabar.devstack.stack import Stack, running_stack, say
@@ -312,20 +315,43 @@ def static_copies(urls: list[str]) -> list[StaticPage]:
 def run_reader_pages(
     stack: Stack, runs: list[tuple[str, str, dict[str, Any]]], meter: CpuMeter
 ) -> list[WrkResult]:
-    """Every reader page on the feed, then the same bytes on nginx, page after page."""
+    """Every reader page on the feed, then the same bytes on nginx, page after page.
+
+    With two CPUs or more, wrk runs on one CPU and the servers of the pages (the feed, the
+    polls service, Redis, nginx) on the others while these run, as a load generator on its own
+    machine would: sharing CPUs, the scheduler makes wrk and the server take turns on one CPU
+    instead of running side by side, and how much it does so depends on the server's answers'
+    rhythm, not its cost (unpinned, the feed and nginx each spent 5-6 us of CPU per page, yet
+    the feed spent 19 us per request waiting to run, nginx 5, and ratios went from 0.3 to 1.3
+    from one run to the next)."""
     static = static_copies([url for name, url, _ in runs if not name.endswith(" 304")])
     workers = max(1, len(children(stack.services["feed"].proc.pid)))  # type: ignore[union-attr]
-    say("bench", f"nginx with {workers} worker(s), as the feed")
+    cpus = split_cpus()
     results: list[WrkResult] = []
     with static_baseline(Path(".bench/nginx").resolve(), static, workers) as (nginx, pid):
-        theirs = CpuMeter({**meter.roots, "nginx": pid}, meter.seconds)
-        for n, (name, url, kw) in enumerate(runs):
-            say("bench", f"wrk {name}")
-            results.append(meter.wrk(name, url, **kw))
-            if n < len(static):
-                say("bench", f"wrk nginx: {name}")
-                target = f"{nginx}/{static[n].name}"
-                results.append(theirs.wrk(f"nginx: {name}", target, **kw))
+        roots = [stack.services[n].proc.pid for n in ("feed", "polls")]  # type: ignore[union-attr]
+        servers = [p for r in [*roots, stack.redis.proc.pid, pid] for p in [r, *children(r)]]
+        if cpus is not None:
+            pin(servers, cpus[1])
+        say(
+            "bench",
+            f"nginx with {workers} worker(s), as the feed"
+            + (f"; wrk on CPU {min(cpus[0])}, the servers on the others" if cpus else ""),
+        )
+        wrk_cpus = cpus[0] if cpus else None
+        ours = CpuMeter(meter.roots, meter.seconds, wrk_cpus=wrk_cpus)
+        theirs = CpuMeter({**meter.roots, "nginx": pid}, meter.seconds, wrk_cpus=wrk_cpus)
+        try:
+            for n, (name, url, kw) in enumerate(runs):
+                say("bench", f"wrk {name}")
+                results.append(ours.wrk(name, url, **kw))
+                if n < len(static):
+                    say("bench", f"wrk nginx: {name}")
+                    target = f"{nginx}/{static[n].name}"
+                    results.append(theirs.wrk(f"nginx: {name}", target, **kw))
+        finally:
+            if cpus is not None:  # the other groups run as they always did
+                pin(servers, cpus[0] | cpus[1])
     return results
 
 

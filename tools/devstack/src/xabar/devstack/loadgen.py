@@ -80,11 +80,13 @@ def wrk(
     method: str = "GET",
     body: str | None = None,
     headers: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
 ) -> WrkResult:
-    """One wrk run (1 thread: the other core is the server's)."""
+    """One wrk run (1 thread: the other core is the server's); on ``cpus`` only, when given."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    pinned = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
     lua = [f'wrk.method = "{method}"']
     if body is not None:
         lua.append(f"wrk.body = {json.dumps(body, ensure_ascii=False)}")
@@ -95,7 +97,7 @@ def wrk(
         script = f.name
     try:
         out = subprocess.run(  # noqa: S603
-            [binary, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url],
+            [*pinned, binary, *_wrk_args(connections, seconds, script, url)],
             capture_output=True,
             text=True,
             check=True,
@@ -103,6 +105,10 @@ def wrk(
     finally:
         Path(script).unlink(missing_ok=True)
     return parse_wrk(name, out)
+
+
+def _wrk_args(connections: int, seconds: int, script: str, url: str) -> list[str]:
+    return ["-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -127,10 +133,18 @@ class CpuMeter:
     QUIET_WINDOW_S = 1.0
     QUIET_TIMEOUT_S = 180.0
 
-    def __init__(self, roots: dict[str, int], seconds: int = 8, *, settle: bool = True) -> None:
+    def __init__(
+        self,
+        roots: dict[str, int],
+        seconds: int = 8,
+        *,
+        settle: bool = True,
+        wrk_cpus: set[int] | None = None,
+    ) -> None:
         self.roots = roots
         self.seconds = seconds  # of each wrk run
         self.settle_first = settle
+        self.wrk_cpus = wrk_cpus  # wrk runs on these CPUs only (None: anywhere)
 
     def _now(self) -> dict[str, float]:
         return {
@@ -159,7 +173,7 @@ class CpuMeter:
         per request."""
         settled_s, settled = self.settle() if self.settle_first and self.roots else (0.0, True)
         before = self._now()
-        result = wrk(name, url, **{"seconds": self.seconds, **kw})
+        result = wrk(name, url, **{"seconds": self.seconds, "cpus": self.wrk_cpus, **kw})
         after = self._now()
         result.settled_s, result.settled = settled_s, settled
         if result.requests:
@@ -168,6 +182,29 @@ class CpuMeter:
                 for name in self.roots
             }
         return result
+
+
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Every thread of ``pids`` onto ``cpus`` only (all the machine's again: ``cpus`` = all)."""
+    for pid in pids:
+        try:
+            threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:  # the thread ended meanwhile
+                continue
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(wrk's CPU, the servers' CPUs): the first CPU this process may use for wrk, the others
+    for what it loads; None on a single CPU."""
+    mine = sorted(os.sched_getaffinity(0))
+    if len(mine) < 2:
+        return None
+    return {mine[0]}, set(mine[1:])
 
 
 def children(pid: int) -> list[int]:
