@@ -125,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="worker processes of the feed and of nginx (default: the cores wrk leaves)",
     )
+    bench.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="wrk and the reader pages' servers share every CPU (default: wrk on one CPU only)",
+    )
     sub.add_parser("asyncapi", help="print the AsyncAPI document of every service's events")
     newsroom = sub.add_parser(
         "bench-newsroom", help="the editors' lists and searches at 100,000 articles (p99)"
@@ -173,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             tuple(g for g in GROUPS if g in groups),
             max(1, args.seconds),
             max(0, args.feed_workers) or None,
+            not args.no_pin,
         )
     if args.cmd == "hostile":
         from xabar.devstack.hostile import main as hostile_main

@@ -218,6 +218,7 @@ def run_wrk(
     slug: str,
     groups: tuple[str, ...] = GROUPS,
     meter: CpuMeter | None = None,
+    pin_cpus: bool = True,
 ) -> list[WrkResult]:
     feed = stack.services["feed"].url
     rss_etag = httpx.get(feed + RSS, headers=BROWSER).headers.get("etag", "")
@@ -283,7 +284,7 @@ def run_wrk(
         say("bench", f"wrk {name}")
         results.append(meter.wrk(name, url, **kw))
     if "feed" in groups:
-        results += run_reader_pages(stack, feeds, meter)
+        results += run_reader_pages(stack, feeds, meter, pin_cpus)
     for name, url, kw in [run for group in order if group != "feed" for run in chosen[group]]:
         if name == "comment accept":  # the tips accepted just before are still being moved
             asyncio.run(_intakes_drained(stack))
@@ -313,7 +314,7 @@ def static_copies(urls: list[str]) -> list[StaticPage]:
 
 
 def run_reader_pages(
-    stack: Stack, runs: list[tuple[str, str, dict[str, Any]]], meter: CpuMeter
+    stack: Stack, runs: list[tuple[str, str, dict[str, Any]]], meter: CpuMeter, pin_cpus: bool
 ) -> list[WrkResult]:
     """Every reader page on the feed, then the same bytes on nginx, page after page.
 
@@ -326,7 +327,7 @@ def run_reader_pages(
     from one run to the next)."""
     static = static_copies([url for name, url, _ in runs if not name.endswith(" 304")])
     workers = max(1, len(children(stack.services["feed"].proc.pid)))  # type: ignore[union-attr]
-    cpus = split_cpus()
+    cpus = split_cpus() if pin_cpus else None
     results: list[WrkResult] = []
     with static_baseline(Path(".bench/nginx").resolve(), static, workers) as (nginx, pid):
         roots = [stack.services[n].proc.pid for n in ("feed", "polls")]  # type: ignore[union-attr]
@@ -381,11 +382,15 @@ def server_workers() -> int:
 
 
 def main(
-    groups: tuple[str, ...] = GROUPS, seconds: int = SECONDS, feed_workers: int | None = None
+    groups: tuple[str, ...] = GROUPS,
+    seconds: int = SECONDS,
+    feed_workers: int | None = None,
+    pin_cpus: bool = True,
 ) -> int:
     """Run the bench; ``groups`` limits it to some services' endpoints (the baselines always
     run, and the feed's figures need the 100,000 articles, loaded only when "feed" is chosen).
-    ``feed_workers``: the feed's worker processes, and nginx's (default ``server_workers()``)."""
+    ``feed_workers``: the feed's worker processes, and nginx's (default ``server_workers()``);
+    ``pin_cpus`` False: wrk and the reader pages' servers share every CPU."""
     state = Path(".bench/state").resolve()
     shutil.rmtree(state, ignore_errors=True)
     workers = feed_workers or server_workers()
@@ -417,6 +422,7 @@ def main(
                 "bench-500",
                 groups,
                 meter_of(stack, baseline.pid, seconds),
+                pin_cpus,
             )
             memory = service_memory(stack)
             if "feed" in groups:
@@ -428,6 +434,7 @@ def main(
     ratios = {
         name: {
             "ratio": round(by[m].rps / by[b].rps, 2),
+            "cpu_ratio": cpu_ratio(by[m], by[b]),
             "target": t,
             "met": by[m].rps / by[b].rps >= t,
         }
@@ -442,6 +449,7 @@ def main(
         },
         "groups": list(groups),
         "feed_workers": workers,
+        "reader_pages_pinned": pin_cpus and split_cpus() is not None,
         "quiet_before_each_run": {
             "cores_at_most": CpuMeter.QUIET_CORES,
             "window_s": CpuMeter.QUIET_WINDOW_S,
@@ -493,6 +501,7 @@ def reader_ratios(by: dict[str, WrkResult]) -> dict[str, dict[str, Any]]:
         ours, theirs = by[name], by[f"nginx: {name}"]
         ratio = round(ours.rps / theirs.rps, 2)
         out[name] = {
+            "cpu_ratio": cpu_ratio(ours, theirs),
             "rps": round(ours.rps),
             "nginx_rps": round(theirs.rps),
             "ratio": ratio,
@@ -506,6 +515,16 @@ def reader_ratios(by: dict[str, WrkResult]) -> dict[str, dict[str, Any]]:
             "settled": ours.settled and theirs.settled,
         }
     return out
+
+
+def cpu_ratio(ours: WrkResult, theirs: WrkResult) -> float | None:
+    """The baseline's CPU per request (all the groups metered) over ours: what the ratio of
+    throughputs would be if both were bound by CPU alone (above 1: ours costs less). On a busy
+    machine it moves much less than the throughputs, which the scheduler sways."""
+    if not ours.cpu_us or not theirs.cpu_us:
+        return None
+    mine = sum(ours.cpu_us.values())
+    return round(sum(theirs.cpu_us.values()) / mine, 2) if mine > 0 else None
 
 
 def _cpus() -> str:
@@ -530,12 +549,16 @@ def _verdict(met: bool) -> str:
     return "ok" if met else "MISSED"
 
 
+PINNED = "; reader pages: wrk on one CPU, their servers on the others"
+
+
 def _print(report: dict[str, Any]) -> None:
     print()
     quiet = report["quiet_before_each_run"]
     print(
         f"machine: {report['machine']['cpus']}; feed and nginx: {report['feed_workers']} worker(s)"
-        f" each; before each run the stack was waited on until it used <= "
+        f" each{PINNED if report.get('reader_pages_pinned') else ''}"
+        f"; before each run the stack was waited on until it used <= "
         f'{quiet["cores_at_most"]} of a core over {quiet["window_s"]} s ("quiet s")'
     )
     print(
@@ -551,21 +574,24 @@ def _print(report: dict[str, Any]) -> None:
     print()
     for name, v in report["ratios"].items():
         print(
-            f"{name:<22} {v['ratio']:>5} x baseline (target >= {v['target']})  {_verdict(v['met'])}"
+            f"{name:<22} {v['ratio']:>5} x baseline (target >= {v['target']})  "
+            f"{_verdict(v['met']):<8} CPU per request: {v['cpu_ratio']} x the baseline's"
         )
     if "projector" not in report:
         _print_memory(report)
         return
     print()
     print(
-        f"{'reader page':<26}{'xabar':>8}{'nginx':>8}{'ratio':>7}  {'':8}{'p99 ms':>7}  "
-        f"(targets: >= {NGINX_TARGET} x nginx, p99 <= {P99_TARGET_MS} ms at 32 connections)"
+        f"{'reader page':<26}{'xabar':>8}{'nginx':>8}{'ratio':>7}  {'':8}{'p99 ms':>7}  {'':8}"
+        f"{'cpu x':>6}  (targets: >= {NGINX_TARGET} x nginx, p99 <= {P99_TARGET_MS} ms at 32 "
+        "connections; cpu x: nginx's CPU per request over the feed's)"
     )
     pages = report["reader_pages"]
     for name, v in pages.items():
         print(
             f"{name:<26}{v['rps']:>8}{v['nginx_rps']:>8}{v['ratio']:>7}  "
-            f"{_verdict(v['ratio_met']):<8}{v['p99_ms']:>7.2f}  {_verdict(v['p99_met'])}"
+            f"{_verdict(v['ratio_met']):<8}{v['p99_ms']:>7.2f}  {_verdict(v['p99_met']):<8}"
+            f"{v['cpu_ratio'] or '':>6}"
             f"{'' if v['settled'] else '  (the stack was not quiet before it)'}"
         )
     met = sum(v["met"] for v in pages.values())
