@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import brotli  # type: ignore[import-untyped]
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from pydantic_core import to_json
 
@@ -20,7 +21,7 @@ from xabar.feed.comments import comment_html
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc822, rfc3339
 from xabar.feed.documents import ArticleDoc, article_doc, article_fields, unpack_article
-from xabar.feed.fastpath import FastPath
+from xabar.feed.fastpath import FastPath, Hits
 from xabar.feed.pages import json_for_script
 from xabar.feed.projector import script_args
 from xabar.feed.sanitize import absolute_urls, clean_html, clean_text, excerpt_html, safe_url
@@ -461,3 +462,35 @@ async def test_the_fast_path_answers_a_page_after_a_vote_once_it_shows_that_tall
             assert sent[0]["status"] == 200 and sent[1]["body"] == body
     assert reached == [b"voted=poll-1.o2&tally=21"]  # a newer vote: the endpoint waits for it
     assert cache.variant_count == 1 and cache.get("/") is None  # a variant, not the page
+
+
+async def test_batched_hits_reach_the_metrics_as_one_observation_each_would() -> None:
+    """The protocol's request counts and latencies, added up and passed on at the flush, give
+    the counter and every histogram bucket what one observation per request gives."""
+    latencies = [0.0002, 0.0009, 0.001, 0.003, 0.03, 0.7, 4.0, 0.0004]
+    one_by_one, batched = Hits(), Hits(batched=True)
+    for seconds in latencies:
+        one_by_one.count("GET", "/units/hits/single", 200, seconds)
+        batched.count("GET", "/units/hits/batched", 200, seconds)
+    batched.count("HEAD", "/units/hits/batched", 304, 0.0001)
+
+    def sample(name: str, route: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"method": "GET", "route": route, **labels})
+
+    assert sample("xabar_http_request_seconds_count", "/units/hits/batched") is None
+    batched.flush()
+    for name, labels in [
+        ("xabar_http_requests_total", {"status": "200"}),
+        ("xabar_http_request_seconds_count", {}),
+        ("xabar_http_request_seconds_sum", {}),
+        *[
+            ("xabar_http_request_seconds_bucket", {"le": le})
+            for le in ("0.001", "0.0025", "0.005", "0.05", "1.0", "2.5", "+Inf")
+        ],
+    ]:
+        expected = sample(name, "/units/hits/single", **labels)
+        assert expected is not None
+        assert sample(name, "/units/hits/batched", **labels) == pytest.approx(expected), name
+    head = {"method": "HEAD", "route": "/units/hits/batched", "status": "304"}
+    assert REGISTRY.get_sample_value("xabar_http_requests_total", head) == 1
+    assert sample("xabar_http_request_seconds_count", "/units/hits/batched") == len(latencies)

@@ -27,6 +27,7 @@ import re
 import time
 import urllib.parse
 import weakref
+from bisect import bisect_left
 from typing import Any, ClassVar
 
 from prometheus_client.metrics import Counter, Histogram
@@ -43,9 +44,11 @@ from xabar.runtime.protocol import LimitedHttpTools
 
 class Hits:
     """Requests answered from the cache, counted in the shared request metrics (children made
-    once per label set). With ``batched``, the counts are added up here and passed on to the
-    counter at most ``FLUSH_S`` later (the protocol's answers are too cheap for a lock each);
-    latencies are observed one by one either way."""
+    once per label set). With ``batched``, each request's count and latency are added up here,
+    per label set and latency bucket, and passed on to the counter and the histogram at most
+    ``FLUSH_S`` later: the same figures as one observation each, for a fraction of the cost (the
+    protocol's answers are too cheap for the metric's lock, two increments and a bucket walk
+    each, which cost more than the answer itself)."""
 
     FLUSH_S = 1.0
 
@@ -53,27 +56,30 @@ class Hits:
         self.batched = batched
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._latency: dict[tuple[str, str], Histogram] = {}
-        self._pending: dict[tuple[str, str, int], int] = {}
+        self._pending: dict[tuple[str, str, int], _Batch] = {}
         self._flush: asyncio.TimerHandle | None = None
 
     def count(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
-        if self.batched:
-            self._pending[key] = self._pending.get(key, 0) + 1
+        if not self.batched:
+            self._counter(key).inc()
+            self._histogram(method, route).observe(seconds)
+            return
+        batch = self._pending.get(key)
+        if batch is None:
+            batch = self._pending[key] = _Batch()
             if self._flush is None:
                 self._flush = asyncio.get_running_loop().call_later(self.FLUSH_S, self.flush)
-        else:
-            self._counter(key).inc()
-        latency = self._latency.get((method, route))
-        if latency is None:
-            latency = self._latency[(method, route)] = LATENCY.labels(method, route)
-        latency.observe(seconds)
+        batch.requests += 1
+        batch.seconds += seconds
+        batch.buckets[bisect_left(BOUNDS, seconds)] += 1
 
     def flush(self) -> None:
         self._flush = None
         pending, self._pending = self._pending, {}
-        for key, n in pending.items():
-            self._counter(key).inc(n)
+        for key, batch in pending.items():
+            self._counter(key).inc(batch.requests)
+            batch.observed_by(self._histogram(key[0], key[1]))
 
     def _counter(self, key: tuple[str, str, int]) -> Counter:
         counter = self._counters.get(key)
@@ -81,6 +87,36 @@ class Hits:
             method, route, status = key
             counter = self._counters[key] = REQUESTS.labels(method, route, str(status))
         return counter
+
+    def _histogram(self, method: str, route: str) -> Histogram:
+        latency = self._latency.get((method, route))
+        if latency is None:
+            latency = self._latency[(method, route)] = LATENCY.labels(method, route)
+        return latency
+
+
+# the latency histogram's upper bounds (+Inf last): an observation goes to the first >= it
+BOUNDS: tuple[float, ...] = tuple(LATENCY._upper_bounds)
+
+
+class _Batch:
+    """The requests of one label set since the last flush: how many, their latencies' sum and
+    how many fell in each of the histogram's buckets."""
+
+    __slots__ = ("buckets", "requests", "seconds")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.seconds = 0.0
+        self.buckets = [0] * len(BOUNDS)
+
+    def observed_by(self, histogram: Histogram) -> None:
+        """Into ``histogram`` as ``requests`` observations of these latencies would have gone
+        (prometheus_client observes one value at a time: its sum and bucket values take more)."""
+        histogram._sum.inc(self.seconds)
+        for bucket, n in zip(histogram._buckets, self.buckets, strict=True):
+            if n:
+                bucket.inc(n)
 
 
 class FastPath:

@@ -120,6 +120,17 @@ def main(argv: list[str] | None = None) -> int:
         "vote and the feed's reads on a 3+3 Redis Cluster); baselines always run",
     )
     bench.add_argument("--seconds", type=int, default=8, help="length of each wrk run (default 8)")
+    bench.add_argument(
+        "--feed-workers",
+        type=int,
+        default=0,
+        help="worker processes of the feed and of nginx (default: the cores wrk leaves)",
+    )
+    bench.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="wrk and the reader pages' servers share every CPU (default: wrk on one CPU only)",
+    )
     sub.add_parser("asyncapi", help="print the AsyncAPI document of every service's events")
     newsroom = sub.add_parser(
         "bench-newsroom", help="the editors' lists and searches at 100,000 articles (p99)"
@@ -165,7 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         if unknown or not groups:
             parser.error(f"--only takes some of {', '.join(GROUPS)}, cluster; got {args.only!r}")
         on_one_node = tuple(g for g in GROUPS if g in groups)
-        code = bench_main(on_one_node, max(1, args.seconds)) if on_one_node else 0
+        code = 0
+        if on_one_node:
+            code = bench_main(
+                on_one_node,
+                max(1, args.seconds),
+                max(0, args.feed_workers) or None,
+                not args.no_pin,
+            )
         if "cluster" in groups:  # the same on a 3+3 Redis Cluster (bench_cluster.py)
             from xabar.devstack.bench_cluster import main as cluster_main
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,9 @@ class WrkResult:
     errors: int
     # CPU microseconds per request spent by each process group while wrk ran (``CpuMeter``)
     cpu_us: dict[str, float] | None = None
+    # seconds waited before it for the stack to go quiet, and whether it did (``CpuMeter``)
+    settled_s: float = 0.0
+    settled: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,11 +81,13 @@ def wrk(
     method: str = "GET",
     body: str | None = None,
     headers: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
 ) -> WrkResult:
-    """One wrk run (1 thread: the other core is the server's)."""
+    """One wrk run (1 thread: the other core is the server's); on ``cpus`` only, when given."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    pinned = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
     lua = [f'wrk.method = "{method}"']
     if body is not None:
         lua.append(f"wrk.body = {json.dumps(body, ensure_ascii=False)}")
@@ -92,7 +98,7 @@ def wrk(
         script = f.name
     try:
         out = subprocess.run(  # noqa: S603
-            [binary, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url],
+            [*pinned, binary, *_wrk_args(connections, seconds, script, url)],
             capture_output=True,
             text=True,
             check=True,
@@ -100,6 +106,10 @@ def wrk(
     finally:
         Path(script).unlink(missing_ok=True)
     return parse_wrk(name, out)
+
+
+def _wrk_args(connections: int, seconds: int, script: str, url: str) -> list[str]:
+    return ["-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -113,11 +123,29 @@ def cpu_seconds(pid: int) -> float:
 
 class CpuMeter:
     """The CPU time of named process groups (a process and its children, e.g. the feed's
-    workers) over one measurement: where a request's cost goes on this machine."""
+    workers) over one measurement: where a request's cost goes on this machine.
 
-    def __init__(self, roots: dict[str, int], seconds: int = 8) -> None:
+    Before each measurement it waits until the groups are quiet (``settle``): together at most
+    ``QUIET_CORES`` of a core over ``QUIET_WINDOW_S``, so that what an earlier measurement left
+    to do in the background (movers and writers catching up, a projector, Redis rewriting its
+    AOF) is not counted against the next one, and does not take its CPU."""
+
+    QUIET_CORES = 0.15  # an idle stack of four services, Redis and FerretDB uses about 0.05
+    QUIET_WINDOW_S = 1.0
+    QUIET_TIMEOUT_S = 180.0
+
+    def __init__(
+        self,
+        roots: dict[str, int],
+        seconds: int = 8,
+        *,
+        settle: bool = True,
+        wrk_cpus: set[int] | None = None,
+    ) -> None:
         self.roots = roots
         self.seconds = seconds  # of each wrk run
+        self.settle_first = settle
+        self.wrk_cpus = wrk_cpus  # wrk runs on these CPUs only (None: anywhere)
 
     def _now(self) -> dict[str, float]:
         return {
@@ -125,17 +153,59 @@ class CpuMeter:
             for name, pid in self.roots.items()
         }
 
-    def wrk(self, name: str, url: str, **kw: Any) -> WrkResult:
-        """``wrk(name, url, **kw)``, with the CPU each group spent per request."""
+    def settle(self) -> tuple[float, bool]:
+        """Wait until the groups are quiet; the seconds waited and whether they got quiet
+        within ``QUIET_TIMEOUT_S`` (a measurement that follows anyway is marked unsettled)."""
+        start = time.monotonic()
         before = self._now()
-        result = wrk(name, url, **{"seconds": self.seconds, **kw})
+        while True:
+            time.sleep(self.QUIET_WINDOW_S)
+            after = self._now()
+            busy = sum(after.values()) - sum(before.values())
+            waited = time.monotonic() - start
+            if busy <= self.QUIET_CORES * self.QUIET_WINDOW_S:
+                return round(waited - self.QUIET_WINDOW_S, 1), True
+            if waited >= self.QUIET_TIMEOUT_S:
+                return round(waited, 1), False
+            before = after
+
+    def wrk(self, name: str, url: str, **kw: Any) -> WrkResult:
+        """``wrk(name, url, **kw)`` once the groups are quiet, with the CPU each group spent
+        per request."""
+        settled_s, settled = self.settle() if self.settle_first and self.roots else (0.0, True)
+        before = self._now()
+        result = wrk(name, url, **{"seconds": self.seconds, "cpus": self.wrk_cpus, **kw})
         after = self._now()
+        result.settled_s, result.settled = settled_s, settled
         if result.requests:
             result.cpu_us = {
                 name: round((after[name] - before[name]) / result.requests * 1e6, 1)
                 for name in self.roots
             }
         return result
+
+
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Every thread of ``pids`` onto ``cpus`` only (all the machine's again: ``cpus`` = all)."""
+    for pid in pids:
+        try:
+            threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:  # the thread ended meanwhile
+                continue
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(wrk's CPU, the servers' CPUs): the first CPU this process may use for wrk, the others
+    for what it loads; None on a single CPU."""
+    mine = sorted(os.sched_getaffinity(0))
+    if len(mine) < 2:
+        return None
+    return {mine[0]}, set(mine[1:])
 
 
 def children(pid: int) -> list[int]:
