@@ -16,12 +16,18 @@ How it works (``python -m xabar.feed rebuild``):
    reads them after the switch: every read is one script that resolves ``{feed}:current`` itself
    (``xabar.feed.repository``), and cached pages are in memory; the grace is only a margin.
 
-History: the streams keep their entries: producers trim them only to ``stream_maxlen`` (setting
-``XABAR_<SERVICE>_STREAM_MAXLEN``, default 1,000,000 entries per stream, approximate MAXLEN),
-far above what the portal produces. If history was trimmed or lost anyway, have the publisher
-re-emit every article's current state (its ``republish-all`` command; the polls service likewise
-for its polls), then rebuild: re-emitted events carry the current versions and win over anything
-older, and a replay needs no more than the newest event of each aggregate.
+History older than the stream (between steps 2 and 3): ``xabar.articles`` keeps a window, not the
+   whole history (``xabar.runtime.bus.STREAM_WINDOWS``: 100,000 entries; every article event
+   carries the whole article, so a million of them would be 5 GB on one node). After the
+   replay, every article the new generation does not hold yet
+   (its events were older than the window) is taken over from the served generation
+   (``take_over``): listed again from its stored document through the same version-gated steps,
+   its tombstone kept if it was unpublished, and every slug the served generation knows copied
+   (old slugs redirect, unpublished ones answer 410). The polls' and comments' streams keep
+   ``stream_maxlen`` entries (default 1,000,000). A rebuild that must build every article's
+   document anew from its event (a new document shape) needs every article's newest event in
+   the window: raise the window above the articles' count, have the publisher re-emit every
+   article's current state (``republish-all``), then rebuild.
 """
 
 import asyncio
