@@ -200,6 +200,39 @@ async def test_a_rebuild_reproduces_every_page_byte_for_byte(
         assert front is not None and front.revision >= revision  # rendered anew from the rebuild
 
 
+async def test_a_rebuild_over_a_trimmed_stream_takes_the_older_articles_over(
+    settings: FeedSettings, publisher: EventBus, redis: aioredis.Redis
+) -> None:
+    """``xabar.articles`` keeps a window (``STREAM_WINDOWS``): what is older than it comes from
+    the served generation, so the pages stay the same byte for byte (tombstones, old slugs and
+    Last-Modified included)."""
+    events, slugs = _history()
+    async with running(settings) as (app, client):
+        await publish_all(publisher, events)
+        await wait_drained(redis, ARTICLES_STREAM, POLLS_STREAM, COMMENTS_STREAM)
+        moved_from, gone = (f"/news/{events[n].data.slug}" for n in (6, 7))
+        paths = [*_paths(slugs), moved_from, gone]
+        before = {path: await client.get(path) for path in paths}
+        assert before[moved_from].status_code == 301 and before[gone].status_code == 410
+        # the window holds the last 3 article events: articles 6 (its slug moved), 7 (gone), 8
+        await redis.xtrim(ARTICLES_STREAM, maxlen=3, approximate=False)
+        report = await rebuild(redis, progress=False, grace_s=0)
+        assert report.per_stream[ARTICLES_STREAM] == 3
+        assert report.taken_over == 37  # every other article, from the served generation
+        revision = int(await redis.get("{feed}:rev") or 0)
+
+        async def switched() -> bool:
+            return bool(app.state.cache.revision >= revision)
+
+        await eventually(switched, what="the app hearing of the switch")
+        for path in paths:
+            response = await client.get(path)
+            want = before[path]
+            assert response.status_code == want.status_code, path
+            assert response.content == want.content, path
+            assert response.headers.get("last-modified") == want.headers.get("last-modified")
+
+
 async def test_events_published_during_a_rebuild_are_not_lost(
     client: object, publisher: EventBus, redis: aioredis.Redis
 ) -> None:

@@ -53,7 +53,8 @@ async def _rebuild(settings: FeedSettings, batch: int, progress: bool, grace: fl
     print(
         f"rebuilt read model {report.generation} (was {report.previous or 'none'}): "
         f"{report.entries} entries, {report.applied} applied, {report.skipped} skipped, "
-        f"{report.deleted_keys} old keys deleted"
+        f"{report.deleted_keys} old keys deleted, {report.taken_over} articles older than the "
+        "stream taken over from the served generation"
     )
     return 0
 

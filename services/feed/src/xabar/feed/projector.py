@@ -22,10 +22,10 @@ call; bumps the revision the page caches watch, once per script call that change
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic_core import to_json
 from redis.asyncio import Redis
@@ -77,26 +77,37 @@ def stamp(value: datetime) -> str:
     return f"{min(MAX_STAMP, max(0, epoch_ms(value))):013d}"
 
 
+def article_header(doc: Mapping[str, Any], version: int, occurred_ms: int) -> str:
+    """The ``APPLY`` header of an article upsert: the lists ``doc`` (its fields) puts it in."""
+    header = (
+        "A",
+        doc["article_id"],
+        str(version),
+        str(occurred_ms),
+        doc["slug"],
+        str(epoch_ms(doc["published_at"])),
+        ",".join(doc["countries"]),
+        "1" if doc["featured"] else "0",
+        ",".join(doc["featured_countries"]),
+        RS.join(t for t in doc["tags"] if t),
+        to_json(doc["updated_at"]).decode().strip('"'),
+    )
+    return US.join(header)
+
+
 def script_args(event: Event) -> tuple[str, str | bytes] | None:
     """The ``APPLY`` script's header and document for ``event``; None if not ours."""
     if isinstance(event, ArticlePublished | ArticleUpdated):
         doc = article_fields(event.data, event.version)
+        occurred = epoch_ms(event.occurred_at)
+        return article_header(doc, event.version, occurred), pack_article(to_json(doc))
+    if isinstance(event, ArticleUnpublished):
         header: tuple[str, ...] = (
-            "A",
-            doc["article_id"],
+            "U",
+            event.data.article_id,
             str(event.version),
             str(epoch_ms(event.occurred_at)),
-            doc["slug"],
-            str(epoch_ms(doc["published_at"])),
-            ",".join(doc["countries"]),
-            "1" if doc["featured"] else "0",
-            ",".join(doc["featured_countries"]),
-            RS.join(t for t in doc["tags"] if t),
-            to_json(doc["updated_at"]).decode().strip('"'),
         )
-        return US.join(header), pack_article(to_json(doc))
-    if isinstance(event, ArticleUnpublished):
-        header = ("U", event.data.article_id, str(event.version), str(epoch_ms(event.occurred_at)))
         return US.join(header), ""
     if isinstance(event, PollOpened | PollClosed):
         poll = poll_doc(event.data, event.version)
@@ -175,11 +186,20 @@ class DocWrite:
     doc: bytes
 
 
+class Labelled(Protocol):
+    """What an outcome's error names: an event, or an article taken over by a rebuild."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def event_id(self) -> Any: ...
+
+
 @dataclass(slots=True)
 class Batch:
     """Events turned into script calls (``Projector.prepare``), ready to send."""
 
-    events: Sequence[Event]
+    events: Sequence[Labelled]
     errors: list[BaseException | None]  # per event: the failure of its preparation, if any
     generation: str | None = None  # the one a rebuild fills; None: live
     items: list[tuple[int, str, str | bytes]] = field(default_factory=list)  # event, header, doc
@@ -329,7 +349,7 @@ class Projector:
 
     @staticmethod
     def _settle(
-        events: Sequence[Event],
+        events: Sequence[Labelled],
         calls: list[tuple[list[int], list[str | bytes]]],
         replies: list[Any],
         result: Outcomes,

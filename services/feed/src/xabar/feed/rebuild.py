@@ -16,12 +16,18 @@ How it works (``python -m xabar.feed rebuild``):
    reads them after the switch: every read is one script that resolves ``{feed}:current`` itself
    (``xabar.feed.repository``), and cached pages are in memory; the grace is only a margin.
 
-History: the streams keep their entries: producers trim them only to ``stream_maxlen`` (setting
-``XABAR_<SERVICE>_STREAM_MAXLEN``, default 1,000,000 entries per stream, approximate MAXLEN),
-far above what the portal produces. If history was trimmed or lost anyway, have the publisher
-re-emit every article's current state (its ``republish-all`` command; the polls service likewise
-for its polls), then rebuild: re-emitted events carry the current versions and win over anything
-older, and a replay needs no more than the newest event of each aggregate.
+History older than the stream (between steps 2 and 3): ``xabar.articles`` keeps a window, not the
+   whole history (``xabar.runtime.bus.STREAM_WINDOWS``: 100,000 entries; every article event
+   carries the whole article, so a million of them would be 5 GB on one node). After the
+   replay, every article the new generation does not hold yet
+   (its events were older than the window) is taken over from the served generation
+   (``take_over``): listed again from its stored document through the same version-gated steps,
+   its tombstone kept if it was unpublished, and every slug the served generation knows copied
+   (old slugs redirect, unpublished ones answer 410). The polls' and comments' streams keep
+   ``stream_maxlen`` entries (default 1,000,000). A rebuild that must build every article's
+   document anew from its event (a new document shape) needs every article's newest event in
+   the window: raise the window above the articles' count, have the publisher re-emit every
+   article's current state (``republish-all``), then rebuild.
 """
 
 import asyncio
@@ -29,15 +35,17 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from xabar.contracts import ARTICLES_STREAM, COMMENTS_STREAM, POLLS_STREAM, ContractError, Event
 from xabar.feed import scripts
+from xabar.feed.documents import ArticleDoc, unpack_article
 from xabar.feed.errors import RebuildError
-from xabar.feed.projector import Outcomes, Projector
+from xabar.feed.projector import US, Batch, DocWrite, Outcomes, Projector, article_header
+from xabar.feed.repository import Documents
 from xabar.runtime.bus import entry_event
 
 log = logging.getLogger("xabar.feed.rebuild")
@@ -63,6 +71,7 @@ class RebuildReport:
     skipped: int = 0
     per_stream: dict[str, int] = field(default_factory=dict)
     deleted_keys: int = 0
+    taken_over: int = 0  # articles older than the stream's window, from the served generation
 
 
 async def rebuild(
@@ -86,7 +95,7 @@ async def rebuild(
             f"another rebuild is running ({scripts.BUILDING} = {other!r}); "
             f"it expires {LOCK_TTL_S}s after that rebuild stops"
         )
-    report = RebuildReport(generation, None)
+    report = RebuildReport(generation, await _current(redis))
     refresh = redis.register_script(_REFRESH)
     projector = Projector(redis)
     try:
@@ -112,6 +121,7 @@ async def rebuild(
                     lambda: refresh(keys=[scripts.BUILDING], args=[generation, LOCK_TTL_S]),
                 )
                 report.per_stream[stream] = count
+        report.taken_over = await take_over(redis, projector, report.previous, generation)
         if before_switch is not None:
             await before_switch()
         switch = redis.register_script(scripts.SWITCH)
@@ -192,6 +202,100 @@ async def _replay(
         for task in (fetching, applying):
             if task is not None and not task.done():
                 task.cancel()
+
+
+_MAX_LM = """
+local held = tonumber(redis.call('GET', KEYS[1]) or '0')
+local other = tonumber(redis.call('GET', KEYS[2]) or '0')
+if other > held then redis.call('SET', KEYS[1], other) end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _TakenOver:
+    """An article taken over from the served generation (what an outcome's error names)."""
+
+    event_id: str
+    type: str = "article (taken over)"
+
+
+async def take_over(
+    redis: Redis, projector: Projector, served: str | None, generation: str, chunk: int = 500
+) -> int:
+    """Give ``generation`` the articles whose events are no longer in ``xabar.articles`` (the
+    stream is trimmed to a window, ``xabar.runtime.bus.STREAM_WINDOWS``) from the served
+    generation: each article ``generation`` does not hold after the replay is listed again from
+    its stored document (a tombstone stays a tombstone), through the same version-gated steps,
+    and every slug it knows that ``generation`` does not (old slugs redirect, unpublished ones
+    answer 410) is copied. Returns how many articles it took over.
+
+    What comes from the served generation is its documents as they were built, not the events:
+    a rebuild that must build every document anew needs the whole history (the publisher's
+    ``republish-all`` while the rebuild runs, or a window above the articles' count)."""
+    if served is None or served == generation:
+        return 0
+    old, new = f"{scripts.BASE}{served}:", f"{scripts.BASE}{generation}:"
+    async for pairs in _hash_chunks(redis, old + "s", chunk):
+        async with redis.pipeline(transaction=False) as pipe:
+            for slug, owner in pairs:
+                pipe.hsetnx(new + "s", slug, owner)
+            await pipe.execute()
+    taken = 0
+    async for pairs in _hash_chunks(redis, old + "v", chunk):
+        ids = [k.decode() for k, _ in pairs]
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(new + "v", ids)
+            pipe.hmget(old + "sl", ids)
+            held, listed = await pipe.execute()
+        missing = [(n, i) for n, i in enumerate(ids) if held[n] is None]
+        if not missing:
+            continue
+        docs = await _documents(redis, served, [i for n, i in missing if listed[n]])
+        labels = [_TakenOver(article_id) for _, article_id in missing]
+        batch = Batch(labels, [None] * len(labels), generation)
+        for at, (n, article_id) in enumerate(missing):
+            version = int(pairs[n][1])
+            doc = docs.get(article_id)
+            if doc is None:  # unpublished (or its document lost): a tombstone
+                header = US.join(("U", article_id, str(version), "0"))
+                batch.tombstones.append(DocWrite(at, article_id, version, b""))
+            else:
+                fields = ArticleDoc.model_validate_json(unpack_article(doc)).model_dump()
+                header = article_header(fields, version, 0)
+                batch.docs.append(DocWrite(at, article_id, version, doc))
+            batch.items.append((at, header, ""))
+        outcome = await projector.send(batch)
+        for error in outcome.errors:
+            if error is not None:
+                raise error
+        taken += len(missing)
+    await redis.register_script(_MAX_LM)(keys=[new + "lm", old + "lm"])
+    return taken
+
+
+async def _hash_chunks(
+    redis: Redis, key: str, chunk: int
+) -> AsyncIterator[list[tuple[bytes, bytes]]]:
+    """The fields and values of a hash, ``chunk`` (about) at a time (HSCAN)."""
+    cursor = 0
+    while True:
+        cursor, found = await redis.hscan(key, cursor, count=chunk)
+        if found:
+            yield list(cast("dict[bytes, bytes]", found).items())
+        if int(cursor) == 0:
+            return
+
+
+async def _documents(redis: Redis, generation: str, ids: list[str]) -> dict[str, bytes]:
+    """The packed documents of ``ids`` in ``generation``: from their buckets, or (a generation
+    written before the documents had buckets) from ``{feed}:G:a``."""
+    docs = await Documents(redis).read(generation, ids)
+    lost = [i for i in ids if i not in docs]
+    if lost:
+        legacy = await redis.hmget(f"{scripts.BASE}{generation}:a", lost)
+        docs |= {i: cast("bytes", raw) for i, raw in zip(lost, legacy, strict=True) if raw}
+    return docs
 
 
 async def _current(redis: Redis) -> str | None:

@@ -176,7 +176,7 @@ async def _run(script: AsyncScript, args: list[Any]) -> Any:
         raise ReadModelUnavailable(f"the read model cannot be read: {exc!r}") from exc
 
 
-class _Documents:
+class Documents:
     """The articles' documents of a generation, read from their buckets in one pipeline."""
 
     def __init__(self, redis: Redis) -> None:
@@ -209,7 +209,7 @@ class _Documents:
 class ReadModel:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._docs = _Documents(redis)
+        self._docs = Documents(redis)
         self._page = redis.register_script(scripts.READ_PAGE)
         self._article = redis.register_script(scripts.READ_ARTICLE)
         self._polls = redis.register_script(scripts.READ_POLLS)

@@ -39,7 +39,7 @@ import logging
 import traceback
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from types import UnionType
@@ -83,14 +83,26 @@ EVENTS_HANDLED = Counter(
 DATA_FIELD = b"__data__"
 
 
+# Streams trimmed to a window shorter than ``stream_maxlen``: their consumers need only the
+# window (the feed's rebuild takes what is older from the read model it replaces, see
+# ``xabar.feed.rebuild``), and their entries are large (every article event carries the whole
+# article): 100,000 of them are about 0.5 GB, a million 5 GB (``docs/redis-keys.md``).
+STREAM_WINDOWS: Mapping[str, int] = {"xabar.articles": 100_000}
+
+
 @dataclass(frozen=True, slots=True)
 class BusOptions:
     stream_maxlen: int = 1_000_000
+    stream_windows: Mapping[str, int] = field(default_factory=lambda: dict(STREAM_WINDOWS))
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     polling_interval_ms: int = 100
     batch: int = 100  # entries per XREADGROUP (and per handler call of ``subscribe_batch``)
     graceful_timeout_s: float = 10.0  # how long ``stop`` waits for handlers in flight
+
+    def maxlen(self, stream: str) -> int:
+        """The entries ``stream`` is trimmed to (approximately) when appended to."""
+        return min(self.stream_maxlen, self.stream_windows.get(stream, self.stream_maxlen))
 
 
 class BusError(Exception):
@@ -204,7 +216,7 @@ class EventBus:
             if known is None:
                 self._declared[stream] = tuple(classes)
                 self._publishers[stream] = self.broker.publisher(
-                    stream=StreamSub(stream, maxlen=self.options.stream_maxlen),
+                    stream=StreamSub(stream, maxlen=self.options.maxlen(stream)),
                     schema=_union(classes),
                     description=f"{self.name or 'this service'} appends {_names(classes)}",
                 )
@@ -283,7 +295,7 @@ class EventBus:
                 raise BusError(f"this bus does not declare that it publishes {item.type}")
         if stream not in self._publishers:  # a bus that declares nothing: made as needed
             self._publishers[stream] = self.broker.publisher(
-                stream=StreamSub(stream, maxlen=self.options.stream_maxlen),
+                stream=StreamSub(stream, maxlen=self.options.maxlen(stream)),
                 include_in_schema=False,
             )
         return self._publishers[stream]

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from xabar.runtime.auth import Revocations, TokenVerifier, public_key
-from xabar.runtime.bus import BusOptions, EventBus
+from xabar.runtime.bus import STREAM_WINDOWS, BusOptions, EventBus
 from xabar.runtime.deployment import RedisDeployment, parse_redis_url
 from xabar.runtime.errors import ConfigError
 from xabar.runtime.mongo import MongoDoc, MongoDurability, mongo_client
@@ -69,6 +69,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
+    # streams kept to a shorter window, e.g. XABAR_PUBLISHER_STREAM_WINDOWS='{"xabar.articles":
+    # 100000}' (``xabar.runtime.bus.STREAM_WINDOWS``)
+    stream_windows: dict[str, Annotated[int, Field(ge=1000)]] = Field(
+        default_factory=lambda: dict(STREAM_WINDOWS)
+    )
     claim_idle_ms: int = Field(default=30_000, ge=10)
     max_deliveries: int = Field(default=5, ge=1)
     # The publisher's public key (Ed25519, base64 or PEM) that editors' tokens are verified
@@ -122,6 +127,7 @@ class ServiceSettings(BaseSettings):
     def bus_options(self) -> BusOptions:
         return BusOptions(
             stream_maxlen=self.stream_maxlen,
+            stream_windows=self.stream_windows,
             claim_idle_ms=self.claim_idle_ms,
             max_deliveries=self.max_deliveries,
         )

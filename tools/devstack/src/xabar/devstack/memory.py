@@ -2,17 +2,20 @@
 3-master cluster, and how they split across the cluster's masters.
 
 Each article is stored as the platform stores it: its ``article.published`` event appended to
-``xabar.articles`` by the bus (the stream keeps its entries, trimmed only at ``stream_maxlen``),
-applied by the feed's projector to its read model (``{feed}``), and put in the publisher's
-article index (``{idx}``: summaries, lists and the word index). The figure is the growth of
-``used_memory`` of every master over an empty start, divided by the articles; the split by key
-family is ``MEMORY USAGE`` of every key (``SAMPLES 0``: exact). Articles are generated: a title,
-a lead and a body of ``--body-chars`` characters of Russian words (half of them random
-syllables, so that the text compresses no better than prose), one or two countries, two tags,
-one in twenty featured.
+``xabar.articles`` by the bus (the stream keeps a window, ``STREAM_WINDOWS``), applied by the
+feed's projector to its read model (the lists ``{feed}``, the documents in their buckets
+``{feed.dN}``), and put in the publisher's article index (``{idx}``: summaries, lists and the word
+index). The figure is the growth of ``used_memory`` of every master over an empty start, divided by
+the articles; the split by key family is ``MEMORY USAGE`` of every key (``SAMPLES 0``: exact).
+Articles are generated: a title, a lead and a body of ``--body-chars`` characters of Russian words
+(half of them random syllables, so that the text compresses no better than prose), one or two
+countries, two tags, one in twenty featured.
 
-Extrapolation to more articles is linear (every structure here grows by one entry per article);
-the report prints the share of each master at 1,000,000 articles against a 4 GB node.
+Extrapolation to more articles is linear (every structure here grows by one entry per article),
+but for ``xabar.articles``, which the bus trims to its window (``STREAM_WINDOWS``): at 1,000,000
+articles it holds the window's entries, not one per article. The report prints each master's
+bytes at 1,000,000 articles against a 4 GB node, and the bytes an article of every key shape
+(``MEMORY USAGE``).
 """
 
 import asyncio
@@ -29,14 +32,15 @@ from typing import Any
 
 import redis
 
-from xabar.contracts import Event, parse_event
+from xabar.contracts import ARTICLES_STREAM, Event, parse_event
 from xabar.feed.projector import Projector
 from xabar.publisher.repositories.index import ArticleIndex
-from xabar.runtime.bus import EventBus
+from xabar.runtime.bus import BusOptions, EventBus
 from xabar.runtime.deployment import parse_redis_url
 from xabar.runtime.localinfra import start_redis, start_redis_cluster
 
 CHUNK = 500
+WINDOW = BusOptions().maxlen(ARTICLES_STREAM)  # the entries xabar.articles keeps
 NODE_BYTES = 4 * 1024**3
 ARCHIVE = 1_000_000
 COUNTRIES = ("KZ", "KG", "TJ", "TM", "UZ")
@@ -60,10 +64,19 @@ class Figure:
     families: dict[str, int] = field(default_factory=dict)  # key family -> MEMORY USAGE sum
     family_by_master: dict[int, dict[str, int]] = field(default_factory=dict)
     shapes: dict[str, int] = field(default_factory=dict)  # key shape -> MEMORY USAGE sum
+    stream_by_master: dict[int, int] = field(default_factory=dict)  # xabar.articles' bytes
 
     @property
     def total(self) -> int:
         return sum(self.used_by_master.values())
+
+    def at_archive(self, port: int) -> float:
+        """Bytes of one master at ``ARCHIVE`` articles: what grows with the articles, plus the
+        ``xabar.articles`` stream at its window (it holds ``WINDOW`` entries at most)."""
+        used = self.used_by_master[port]
+        stream = self.stream_by_master.get(port, 0)
+        per_entry = stream / self.articles
+        return (used - stream) / self.articles * ARCHIVE + per_entry * min(ARCHIVE, WINDOW)
 
     def report(self) -> dict[str, Any]:
         per_article = self.total / self.articles
@@ -71,12 +84,13 @@ class Figure:
             str(port): {
                 "bytes_per_article": round(used / self.articles),
                 "share": round(used / self.total, 3) if self.total else 0.0,
-                "at_1m_articles_gb": round(used / self.articles * ARCHIVE / 1024**3, 2),
+                "at_1m_articles_gb": round(self.at_archive(port) / 1024**3, 2),
                 "families": self.family_by_master.get(port, {}),
             }
             for port, used in sorted(self.used_by_master.items())
         }
-        biggest = max(self.used_by_master.values()) / self.articles * ARCHIVE
+        biggest = max(self.at_archive(port) for port in self.used_by_master)
+        in_all = sum(self.at_archive(port) for port in self.used_by_master)
         return {
             "deployment": self.deployment,
             "articles": self.articles,
@@ -90,7 +104,8 @@ class Figure:
                 if v / self.articles >= 1
             },
             "masters": masters,
-            "at_1m_articles_gb": round(per_article * ARCHIVE / 1024**3, 2),
+            "at_1m_articles_gb": round(in_all / 1024**3, 2),
+            "stream_window": WINDOW,
             "largest_master_at_1m_of_4gb": round(biggest / NODE_BYTES, 3),
         }
 
@@ -270,6 +285,7 @@ def measure(deployment: str, url: str, ports: list[int], events: list[Event]) ->
             totals[family] += size
         for shape, size in by_shape.items():
             shapes[shape] += size
+        figure.stream_by_master[port] = by_shape.get(ARTICLES_STREAM, 0)
     figure.families = dict(totals)
     figure.shapes = dict(shapes)
     return figure
@@ -298,7 +314,8 @@ def _print(report: dict[str, Any]) -> None:
     print(
         f"{report['deployment']}: {report['articles']} articles, "
         f"{report['bytes_per_article']} bytes an article; "
-        f"1,000,000 articles: {report['at_1m_articles_gb']} GB in all"
+        f"1,000,000 articles: {report['at_1m_articles_gb']} GB in all "
+        f"(xabar.articles at its window of {report['stream_window']:,} entries)"
     )
     for family, size in report["bytes_per_article_by_family"].items():
         print(f"  {family:<26} {size:>6} bytes an article (MEMORY USAGE)")
