@@ -118,9 +118,11 @@ async def test_a_deep_page_costs_the_same_redis_commands_as_page_one(
     client: httpx.AsyncClient, deep: list[ArticleState], make_settings: Any, redis_url: str
 ) -> None:
     """Constant cost, shown structurally: rendering page 1039 sends Redis exactly the commands
-    rendering page 2 does (one script: ZCARD, ZREVRANGE by index, HMGET of 6 documents and a
-    ZCARD of each one's comments), so no work grows with the page number. ZREVRANGE by index is
-    O(log n + page size). (The last page holds fewer articles, so the page before it is asked.)"""
+    rendering page 2 does (one script: ZCARD, ZREVRANGE by index and a ZCARD of each article's
+    comments; then one HMGET per bucket of the 6 documents, in one pipeline: as many as the
+    buckets the page's ids fall in, 6 at most), so no work grows with the page number. ZREVRANGE
+    by index is O(log n + page size). (The last page holds fewer articles, so the page before it
+    is asked.)"""
     counter = aioredis.from_url(redis_url)
     try:
         deltas = []
@@ -131,8 +133,10 @@ async def test_a_deep_page_costs_the_same_redis_commands_as_page_one(
             after = await _command_calls(counter)
             assert response.status_code == 200
             deltas.append({c: after.get(c, 0) - before.get(c, 0) for c in READ_COMMANDS})
+        buckets = [d.pop("hmget") for d in deltas]
+        assert all(1 <= n <= 6 for n in buckets), buckets
         assert deltas[0] == deltas[1] == deltas[2]
-        assert deltas[0]["evalsha"] == 1 and deltas[0]["hmget"] == 1
+        assert deltas[0]["evalsha"] == 1
         assert deltas[0]["zcard"] == 1 + 6  # the list's length, each article's comments
         assert deltas[0]["zrange"] == deltas[0]["scan"] == deltas[0]["sort"] == 0
         # asked again, with nothing changed: served from the page cache, no Redis at all

@@ -28,7 +28,7 @@ from tests.support.waiting import eventually
 from xabar.contracts import ARTICLES_STREAM, COMMENTS_STREAM, POLLS_STREAM, ArticleState, Event
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
-from xabar.feed.rebuild import rebuild
+from xabar.feed.rebuild import rebuild, scan_keys
 from xabar.feed.routes.keys import FRONT as FRONT_KEY
 from xabar.runtime.bus import EventBus
 
@@ -129,6 +129,11 @@ def _paths(slugs: list[str]) -> list[str]:
     ]
 
 
+async def _keys(redis: aioredis.Redis, pattern: str) -> list[bytes]:
+    """The keys matching ``pattern`` on every node (on a cluster, KEYS asks one)."""
+    return [key async for key in scan_keys(redis, pattern)]
+
+
 def _env(settings: FeedSettings) -> dict[str, str]:
     return {
         **os.environ,
@@ -166,7 +171,8 @@ async def test_a_rebuild_reproduces_every_page_byte_for_byte(
         assert "Мнение 59" in second and "Мнение 5<" not in second
         assert "Снятый" not in before[f"/news/{slugs[1]}"].decode()
         old = (await redis.get("{feed}:current") or b"").decode()
-        assert await redis.keys(f"{{feed}}:{old}:*")
+        assert await _keys(redis, f"{{feed}}:{old}:*")
+        assert await _keys(redis, f"{{feed.d*}}:{old}:*")  # the documents' buckets
 
         proc = await _rebuild_process(settings, "--grace", "0", "--batch", "7")
         out, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -175,7 +181,8 @@ async def test_a_rebuild_reproduces_every_page_byte_for_byte(
         assert new != old
         assert f"rebuilt read model {new} (was {old}): {len(events)} entries" in out.decode()
         assert f"rebuild {new}" in err.decode() and "ev/s" in err.decode()  # the progress bar
-        assert await redis.keys(f"{{feed}}:{old}:*") == []  # the old generation is gone
+        assert await _keys(redis, f"{{feed}}:{old}:*") == []  # the old generation is gone
+        assert await _keys(redis, f"{{feed.d*}}:{old}:*") == []  # its documents too
         assert await redis.get("{feed}:building") is None
 
         revision = int(await redis.get("{feed}:rev") or 0)

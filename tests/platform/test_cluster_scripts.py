@@ -75,13 +75,17 @@ async def test_the_feed_projects_and_serves_a_page_from_one_slot(
     assert (await reads.revision())[1] == page.snapshot.generation
 
 
-async def test_the_whole_read_model_is_one_slot_of_the_cluster(
+async def test_the_lists_are_one_slot_and_the_documents_spread_over_every_master(
     cluster_redis: aioredis.Redis,
 ) -> None:
-    await Projector(cluster_redis).apply_events([article(n) for n in range(5)])
+    await Projector(cluster_redis).apply_events([article(n) for n in range(60)])
     keys = [k async for k in cluster_redis.scan_iter(match=f"{scripts.BASE}*")]
     assert len(keys) > 10
     assert {key_slot(k) for k in keys} == {key_slot(scripts.CURRENT.encode())}
+    docs = [k async for k in cluster_redis.scan_iter(match=scripts.DOC_PATTERN)]
+    assert len(docs) > 30
+    masters = {cluster_redis.get_node_from_key(k).name for k in docs}
+    assert masters == {node.name for node in cluster_redis.get_primaries()}
 
 
 def _poll(now: datetime) -> Poll:

@@ -162,6 +162,10 @@ def test_the_feeds_scripts_get_one_slot() -> None:
     # a generation's keys, built in the scripts from the declared prefix, are in that slot too
     built = [f"{scripts.BASE}g7:z:c:KZ", f"{scripts.BASE}g7:k:a:some-article"]
     assert _one_slot(built) == _one_slot(scripts.READ_KEYS)
+    assert len(_one_slot(scripts.GENERATIONS_KEYS)) == 1
+    # an article's document: one bucket's keys (every generation's) are one slot
+    bucket = scripts.doc_bucket("some-article")
+    assert len(_one_slot([scripts.doc_key(bucket, g) for g in ("g7", "g8")])) == 1
 
 
 def test_a_votes_keys_are_one_slot() -> None:

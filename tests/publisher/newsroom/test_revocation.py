@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import TokenKeys
 from tests.publisher.conftest import NEWSROOM_PUBLIC_KEY, SettingsFactory, running_in_task
-from tests.publisher.newsroom.conftest import ORIGIN, PASSWORD, Newsroom, csrf_of
+from tests.publisher.newsroom.conftest import ORIGIN, PASSWORD, Newsroom, csrf_of, submit
 from tests.support.infra import Infra
 from tests.support.serving import started
 from xabar.ingest.app import create_app as ingest_app
@@ -158,11 +158,7 @@ async def test_disabling_an_account_ends_its_session_and_token_and_bars_login(
         page = await chief.get(f"/people/{editor_id}")
         assert page.status_code == 200
         assert "Отключить" in page.text
-        resp = await chief.post(
-            f"/people/{editor_id}/active",
-            data={"csrf": csrf_of(page.text), "active": "0"},
-            headers={"Origin": ORIGIN},
-        )
+        resp = await submit(chief, f"/people/{editor_id}/active", page, active="0")
         assert resp.status_code == 303
         assert all_refused(await token_works(newsroom, services, token))
         assert (await newsroom.client.get("/")).status_code == 303
@@ -172,11 +168,7 @@ async def test_disabling_an_account_ends_its_session_and_token_and_bars_login(
         page = await chief.get(f"/people/{editor_id}")
         assert "отключена" in page.text
         assert "Учётная запись отключена" in page.text  # the flash of the last action
-        resp = await chief.post(
-            f"/people/{editor_id}/active",
-            data={"csrf": csrf_of(page.text), "active": "1"},
-            headers={"Origin": ORIGIN},
-        )
+        resp = await submit(chief, f"/people/{editor_id}/active", page, active="1")
         assert resp.status_code == 303
     assert (await newsroom.login(email)).status_code == 303  # enabled again
 
@@ -190,17 +182,9 @@ async def test_a_new_role_ends_the_old_sessions_and_tokens(
     editor_id = await editor_id_of(newsroom, email)
     async with chief_client(newsroom) as chief:
         page = await chief.get(f"/people/{editor_id}")
-        resp = await chief.post(
-            f"/people/{editor_id}/role",
-            data={"csrf": csrf_of(page.text), "role": "contributor"},
-            headers={"Origin": ORIGIN},
-        )
+        resp = await submit(chief, f"/people/{editor_id}/role", page, role="contributor")
         assert resp.status_code == 303
-        bad = await chief.post(
-            f"/people/{editor_id}/role",
-            data={"csrf": csrf_of(page.text), "role": "emperor"},
-            headers={"Origin": ORIGIN},
-        )
+        bad = await submit(chief, f"/people/{editor_id}/role", page, role="emperor")
         assert bad.status_code == 303
         assert "выберите роль" in (await chief.get(f"/people/{editor_id}")).text
     assert all_refused(await token_works(newsroom, services, token))
@@ -220,11 +204,7 @@ async def test_only_a_chief_sees_people_and_nobody_disables_themself(newsroom: N
         chief_id = await editor_id_of(newsroom, "chief@xabar.test")
         page = await chief.get(f"/people/{chief_id}")
         assert "Отключить" not in page.text
-        resp = await chief.post(
-            f"/people/{chief_id}/active",
-            data={"csrf": csrf_of(page.text), "active": "0"},
-            headers={"Origin": ORIGIN},
-        )
+        resp = await submit(chief, f"/people/{chief_id}/active", page, active="0")
         assert resp.status_code == 303
         after = await chief.get(f"/people/{chief_id}")
         assert "свою учётную запись отключить нельзя" in after.text
@@ -238,27 +218,23 @@ async def test_changing_ones_password_ends_every_session_and_token(
     token = await api_token(newsroom, email)
     await newsroom.login(email)
     page = await newsroom.client.get("/account")
-    wrong = await newsroom.client.post(
+    wrong = await submit(
+        newsroom.client,
         "/account/password",
-        data={
-            "csrf": csrf_of(page.text),
-            "current_password": "не тот",
-            "new_password": "новый пароль редакции",
-            "new_password_again": "новый пароль редакции",
-        },
-        headers={"Origin": ORIGIN},
+        page,
+        current_password="не тот",
+        new_password="новый пароль редакции",
+        new_password_again="новый пароль редакции",
     )
     assert wrong.status_code == 422
     assert "текущий пароль введён неверно" in wrong.text
-    done = await newsroom.client.post(
+    done = await submit(
+        newsroom.client,
         "/account/password",
-        data={
-            "csrf": csrf_of(page.text),
-            "current_password": PASSWORD,
-            "new_password": "новый пароль редакции",
-            "new_password_again": "новый пароль редакции",
-        },
-        headers={"Origin": ORIGIN},
+        page,
+        current_password=PASSWORD,
+        new_password="новый пароль редакции",
+        new_password_again="новый пароль редакции",
     )
     assert done.status_code == 303
     assert done.headers["location"] == "/login?changed=1"
@@ -275,27 +251,18 @@ async def test_a_new_account_sets_its_password_with_a_link_that_works_once(
     async with chief_client(newsroom) as chief:
         page = await chief.get("/people")
         with caplog.at_level(logging.WARNING, logger="xabar.publisher.mail"):
-            resp = await chief.post(
+            resp = await submit(
+                chief,
                 "/people",
-                data={
-                    "csrf": csrf_of(page.text),
-                    "email": "New.Reporter@xabar.test",
-                    "name": "Новый Репортёр",
-                    "role": "contributor",
-                },
-                headers={"Origin": ORIGIN},
+                page,
+                email="New.Reporter@xabar.test",
+                name="Новый Репортёр",
+                role="contributor",
             )
         assert resp.status_code == 303
         assert "создана" in (await chief.get(resp.headers["location"])).text
-        again = await chief.post(
-            "/people",
-            data={
-                "csrf": csrf_of(page.text),
-                "email": "new.reporter@xabar.test",
-                "name": "X",
-                "role": "editor",
-            },
-            headers={"Origin": ORIGIN},
+        again = await submit(
+            chief, "/people", page, email="new.reporter@xabar.test", name="X", role="editor"
         )
         assert again.status_code == 422
         assert "уже есть" in again.text
@@ -335,16 +302,7 @@ async def test_a_new_account_sets_its_password_with_a_link_that_works_once(
 async def test_the_audit_log_is_a_page_for_editors(newsroom: Newsroom) -> None:
     async with chief_client(newsroom) as chief:
         page = await chief.get("/people")
-        await chief.post(
-            "/people",
-            data={
-                "csrf": csrf_of(page.text),
-                "email": "a@xabar.test",
-                "name": "Автор",
-                "role": "contributor",
-            },
-            headers={"Origin": ORIGIN},
-        )
+        await submit(chief, "/people", page, email="a@xabar.test", name="Автор", role="contributor")
         log = await chief.get("/audit")
         assert log.status_code == 200
         assert "создал(а) учётную запись" in log.text

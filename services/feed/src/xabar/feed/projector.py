@@ -7,6 +7,14 @@ duplicated events change nothing, and an old event arriving late never rolls sta
 event succeeds or fails on its own (``apply_events`` answers one outcome per event), which is what
 the bus needs to ack a batch but the entry that failed.
 
+An article's document lives in its bucket (its own slot, ``scripts.doc_key``), not in the lists'
+slot, so an article event is three single-slot steps, each version-gated on its own keys: the
+generations to write are read (``GENERATIONS``), the documents of upserts are written
+(``PUT_DOCS``, one call per bucket), the lists (``APPLY``), then the tombstones of unpublished
+articles (``PUT_DOCS``). An event whose document step failed is not sent to ``APPLY`` (it fails,
+stays pending and is delivered again); a crash between two steps leaves each step either done or
+not, and the redelivery does what is missing and nothing twice.
+
 ``handle_batch`` is the live path (what the bus's batch handlers in ``xabar.feed.handlers``
 call; bumps the revision the page caches watch, once per script call that changed something);
 ``apply_many`` fills a generation being rebuilt, two pipelines in flight.
@@ -130,6 +138,14 @@ def script_args(event: Event) -> tuple[str, str | bytes] | None:
     return None
 
 
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class ApplyError(Exception):
     """The ``APPLY`` script failed for one event (the others of its call went on)."""
 
@@ -149,13 +165,26 @@ class Outcomes:
     revision: int = 0  # the newest revision the batch caused (0: it changed nothing served)
 
 
+@dataclass(frozen=True, slots=True)
+class DocWrite:
+    """An article's document (b"" for an unpublish) for its bucket."""
+
+    event: int  # its index in the batch
+    article_id: str
+    version: int
+    doc: bytes
+
+
 @dataclass(slots=True)
 class Batch:
-    """Events turned into ``APPLY`` calls (``Projector.prepare``), ready to send."""
+    """Events turned into script calls (``Projector.prepare``), ready to send."""
 
     events: Sequence[Event]
     errors: list[BaseException | None]  # per event: the failure of its preparation, if any
-    calls: list[tuple[list[int], list[str | bytes]]] = field(default_factory=list)
+    generation: str | None = None  # the one a rebuild fills; None: live
+    items: list[tuple[int, str, str | bytes]] = field(default_factory=list)  # event, header, doc
+    docs: list[DocWrite] = field(default_factory=list)  # upserts: before APPLY
+    tombstones: list[DocWrite] = field(default_factory=list)  # unpublishes: after APPLY
 
 
 class Projector:
@@ -172,6 +201,8 @@ class Projector:
         self.on_revision = on_revision
         self.script_batch = script_batch
         self._apply = redis.register_script(scripts.APPLY)
+        self._put_docs = redis.register_script(scripts.PUT_DOCS)
+        self._generations = redis.register_script(scripts.GENERATIONS)
 
     async def apply(self, event: Event) -> Applied:
         """Apply one event to the served generation (and to one being rebuilt)."""
@@ -207,10 +238,8 @@ class Projector:
         return await self.send(self.prepare(events, generation=generation))
 
     def prepare(self, events: Sequence[Event], *, generation: str | None = None) -> Batch:
-        """The Python half of ``apply_events``: the script calls for ``events``."""
-        batch = Batch(events, [None] * len(events))
-        index: list[int] = []
-        args: list[str | bytes] = [generation or ""]
+        """The Python half of ``apply_events``: the script arguments for ``events``."""
+        batch = Batch(events, [None] * len(events), generation)
         for i, event in enumerate(events):
             try:
                 prepared = script_args(event)
@@ -219,23 +248,93 @@ class Projector:
                 continue
             if prepared is None:
                 continue
-            index.append(i)
-            args.extend(prepared)
-            if len(index) >= self.script_batch:
-                batch.calls.append((index, args))
-                index, args = [], [generation or ""]
-        if index:
-            batch.calls.append((index, args))
+            header, doc = prepared
+            kind, article_id, version, _ = header.split(US, 3)
+            if kind == "A":  # the document goes to its bucket, the header to the lists
+                batch.docs.append(DocWrite(i, article_id, int(version), _bytes(doc)))
+                doc = ""
+            elif kind == "U":
+                batch.tombstones.append(DocWrite(i, article_id, int(version), b""))
+            batch.items.append((i, header, doc))
         return batch
 
     async def send(self, batch: Batch) -> Outcomes:
-        """The Redis half of ``apply_events``: run the prepared calls in one round trip."""
+        """The Redis half of ``apply_events``: the documents, the lists, the tombstones."""
         result = Outcomes(list(batch.errors))
-        if not batch.calls:
+        if not batch.items:
             return result
-        events = batch.events
-        replies = await self._run(batch.calls)
-        for (indexes, _), reply in zip(batch.calls, replies, strict=True):
+        generations = await self._targets(batch)
+        await self._write_docs(batch.docs, generations, result.errors)
+        calls = self._calls(batch, result.errors)
+        if calls:
+            replies = await self._run(calls)
+            self._settle(batch.events, calls, replies, result)
+        tombstones = [t for t in batch.tombstones if result.errors[t.event] is None]
+        await self._write_docs(tombstones, generations, result.errors)
+        if result.revision and self.on_revision is not None:
+            self.on_revision(result.revision)
+        return result
+
+    async def _targets(self, batch: Batch) -> list[str]:
+        """The generations the documents go to: the one a rebuild fills, or the served one and
+        one being rebuilt (``APPLY`` reads them again itself: a rebuild that starts in between
+        replays this event from its stream, a switch in between serves the one written)."""
+        if batch.generation is not None:
+            return [batch.generation]
+        if not batch.docs and not batch.tombstones:
+            return []
+        current, building = await self._generations(keys=scripts.GENERATIONS_KEYS)
+        return [_text(g) for g in (current, building) if g]
+
+    async def _write_docs(
+        self, docs: list[DocWrite], generations: list[str], errors: list[BaseException | None]
+    ) -> None:
+        """``PUT_DOCS`` once per bucket; the events of a bucket whose call failed fail."""
+        if not docs:
+            return
+        by_bucket: dict[int, list[DocWrite]] = {}
+        for write in docs:
+            by_bucket.setdefault(scripts.doc_bucket(write.article_id), []).append(write)
+        todo = []
+        for bucket, writes in by_bucket.items():
+            keys = [scripts.doc_key(bucket, g) for g in generations]
+            args: list[str | bytes | int] = []
+            for w in writes:
+                args += [w.article_id, w.version, w.doc]
+            todo.append((self._put_docs, keys, args))
+        replies = await run_many(self.redis, todo, raise_on_error=False)
+        for writes, reply in zip(by_bucket.values(), replies, strict=True):
+            if isinstance(reply, BaseException):
+                for w in writes:
+                    errors[w.event] = reply
+
+    def _calls(
+        self, batch: Batch, errors: list[BaseException | None]
+    ) -> list[tuple[list[int], list[str | bytes]]]:
+        """The ``APPLY`` calls, ``script_batch`` events each, of the events not failed yet."""
+        calls: list[tuple[list[int], list[str | bytes]]] = []
+        index: list[int] = []
+        args: list[str | bytes] = [batch.generation or ""]
+        for i, header, doc in batch.items:
+            if errors[i] is not None:
+                continue
+            index.append(i)
+            args += [header, doc]
+            if len(index) >= self.script_batch:
+                calls.append((index, args))
+                index, args = [], [batch.generation or ""]
+        if index:
+            calls.append((index, args))
+        return calls
+
+    @staticmethod
+    def _settle(
+        events: Sequence[Event],
+        calls: list[tuple[list[int], list[str | bytes]]],
+        replies: list[Any],
+        result: Outcomes,
+    ) -> None:
+        for (indexes, _), reply in zip(calls, replies, strict=True):
             if isinstance(reply, BaseException):
                 for i in indexes:
                     result.errors[i] = reply
@@ -248,9 +347,6 @@ class Projector:
                     result.errors[i] = ApplyError(f"{events[i].type} {events[i].event_id}: {text}")
                 elif outcome == 1:
                     result.changed += 1
-        if result.revision and self.on_revision is not None:
-            self.on_revision(result.revision)
-        return result
 
     async def _run(self, calls: list[tuple[list[int], list[str | bytes]]]) -> list[Any]:
         if len(calls) == 1:

@@ -27,7 +27,7 @@ older, and a replay needs no more than the newest event of each aggregate.
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,7 @@ log = logging.getLogger("xabar.feed.rebuild")
 
 STREAMS = (ARTICLES_STREAM, POLLS_STREAM, COMMENTS_STREAM)
 LOCK_TTL_S = 60
-_GENERATION_KEY = re.compile(rb"^\{feed\}:(g\d+):")
+_GENERATION_KEY = re.compile(rb"^\{feed(?:\.d\d+)?\}:(g\d+):")
 
 _REFRESH = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -212,13 +212,22 @@ async def _delete_generations(redis: Redis, keep: set[str | None]) -> int:
     }
     deleted = 0
     doomed: list[bytes] = []
-    async for key in redis.scan_iter(match=f"{scripts.BASE}g*:*", count=1000):
-        m = _GENERATION_KEY.match(key)
-        if m and m.group(1).decode() not in protected:
-            doomed.append(key)
-            if len(doomed) >= 500:
-                deleted += await redis.unlink(*doomed)
-                doomed.clear()
+    for pattern in (f"{scripts.BASE}g*:*", scripts.DOC_PATTERN):
+        async for key in scan_keys(redis, pattern):
+            m = _GENERATION_KEY.match(key)
+            if m and m.group(1).decode() not in protected:
+                doomed.append(key)
+                if len(doomed) >= 500:
+                    deleted += await redis.unlink(*doomed)
+                    doomed.clear()
     if doomed:
         deleted += await redis.unlink(*doomed)
     return deleted
+
+
+async def scan_keys(redis: Redis, pattern: str) -> AsyncIterator[bytes]:
+    """Every key matching ``pattern``: on a cluster, of every master (KEYS, and a SCAN sent as
+    one command, answer for one node; redis-py's cluster ``scan_iter`` scans each master to its
+    end)."""
+    async for key in redis.scan_iter(match=pattern, count=1000):
+        yield key

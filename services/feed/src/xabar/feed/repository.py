@@ -1,5 +1,10 @@
-"""Reads of the read model. Every read is one Lua script call: one round trip, one consistent
-snapshot of the served generation, and the revision it belongs to (for the page caches).
+"""Reads of the read model. Every read is one Lua script call (one consistent snapshot of the
+served generation's lists, and the revision it belongs to, for the page caches), then, when it
+names articles, one pipeline that reads their documents from their buckets (``DOC_BUCKETS``
+keys of their own hash tag, spread over a cluster's nodes; in parallel per node). A document is
+written before any list names it and removed after no list does (``xabar.feed.projector``), so
+the documents read for a snapshot are that snapshot's or newer: a page may show a newer version
+of an article than its revision says, and is dropped from the caches when that revision moves.
 
 Paging is by index in a sorted set (ZREVRANGE start stop): O(log n + page size), so page 1039
 costs what page 1 costs.
@@ -132,6 +137,16 @@ def _when(value: str | None) -> datetime | None:
         return None
 
 
+def _unversioned(raw: Any) -> bytes | None:
+    """The document of a bucket's entry ("VERSION:" then the packed document); None for a
+    tombstone or no entry."""
+    if not raw:
+        return None
+    data = raw if isinstance(raw, bytes) else str(raw).encode()
+    _, _, doc = data.partition(b":")
+    return doc or None
+
+
 def _article(raw: Any, comments: Any = None) -> ArticleDoc | None:
     """The stored document, with the count of its approved comments when it was read."""
     if not raw:
@@ -144,12 +159,6 @@ def _article(raw: Any, comments: Any = None) -> ArticleDoc | None:
 
 def _comment(raw: Any) -> CommentDoc | None:
     return CommentDoc.model_validate_json(raw) if raw else None
-
-
-def _articles(pairs: list[Any]) -> list[ArticleDoc]:
-    """Docs read as (doc, comment count) pairs, those still there."""
-    docs = (_article(pairs[i], pairs[i + 1]) for i in range(0, len(pairs), 2))
-    return [d for d in docs if d is not None]
 
 
 def _poll(poll: Any, tally: Any) -> PollRead | None:
@@ -167,9 +176,40 @@ async def _run(script: AsyncScript, args: list[Any]) -> Any:
         raise ReadModelUnavailable(f"the read model cannot be read: {exc!r}") from exc
 
 
+class _Documents:
+    """The articles' documents of a generation, read from their buckets in one pipeline."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def read(self, generation: Any, ids: list[str]) -> dict[str, bytes]:
+        """Article id -> its packed document, for those of ``ids`` still published."""
+        gen = _str(generation)
+        wanted = list(dict.fromkeys(i for i in ids if i))
+        if gen is None or not wanted:
+            return {}
+        by_bucket: dict[int, list[str]] = {}
+        for article_id in wanted:
+            by_bucket.setdefault(scripts.doc_bucket(article_id), []).append(article_id)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for bucket, members in by_bucket.items():
+                    pipe.hmget(scripts.doc_key(bucket, gen), members)
+                replies = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise ReadModelUnavailable(f"the read model cannot be read: {exc!r}") from exc
+        out: dict[str, bytes] = {}
+        for members, values in zip(by_bucket.values(), replies, strict=True):
+            for article_id, raw in zip(members, values, strict=True):
+                if (doc := _unversioned(raw)) is not None:
+                    out[article_id] = doc
+        return out
+
+
 class ReadModel:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._docs = _Documents(redis)
         self._page = redis.register_script(scripts.READ_PAGE)
         self._article = redis.register_script(scripts.READ_ARTICLE)
         self._polls = redis.register_script(scripts.READ_POLLS)
@@ -203,12 +243,15 @@ class ReadModel:
                 profile,
             ],
         )
-        gen, rev, total, lm, featured, poll, tally, profile_doc, featured_comments, *docs = raw
+        gen, rev, total, lm, fid, poll, tally, profile_doc, featured_comments, *pairs = raw
+        ids = [_str(pairs[i]) or "" for i in range(0, len(pairs), 2)]
+        docs = await self._docs.read(gen, [*ids, *([_str(fid) or ""] if fid else [])])
+        items = [_article(docs.get(i), pairs[2 * n + 1]) for n, i in enumerate(ids)]
         return ListRead(
             snapshot=_snapshot(gen, rev, lm),
             total=int(total),
-            items=_articles(docs),
-            featured=_article(featured, featured_comments),
+            items=[d for d in items if d is not None],
+            featured=_article(docs.get(_str(fid) or ""), featured_comments) if fid else None,
             poll=_poll(poll, tally),
             profile=CountryProfileDoc.model_validate_json(profile_doc) if profile_doc else None,
         )
@@ -219,7 +262,9 @@ class ReadModel:
         (threads oldest first, each followed by its replies)."""
         stop = comments_from + comments - 1
         raw = await _run(self._article, [slug, comments_from, stop])
-        gen, rev, lm, doc, poll, tally, gone, count, head, *rest = raw
+        gen, rev, lm, article_id, poll, tally, gone, count, head, *rest = raw
+        key = _str(article_id) or ""
+        doc = (await self._docs.read(gen, [key])).get(key) if key and not gone else None
         shown = [
             CommentRead(c, _str(rest[i]) or "")
             for i in range(0, len(rest), 2)
@@ -246,8 +291,10 @@ class ReadModel:
     async def since(self, list_key: str, since: datetime, limit: int) -> ListRead:
         """Articles of ``list_key`` published at or after ``since``, newest first."""
         since_ms = int(since.timestamp() * 1000)
-        gen, rev, lm, *docs = await _run(self._since, [list_key, since_ms, limit])
-        items = [d for d in (_article(x) for x in docs) if d is not None]
+        gen, rev, lm, *found = await _run(self._since, [list_key, since_ms, limit])
+        ids = [_str(i) or "" for i in found]
+        docs = await self._docs.read(gen, ids)
+        items = [d for d in (_article(docs.get(i)) for i in ids) if d is not None]
         return ListRead(_snapshot(gen, rev, lm), len(items), items, None, None)
 
     async def slugs(self, list_key: str, start: int, count: int) -> SlugsRead:

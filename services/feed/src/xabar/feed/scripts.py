@@ -8,9 +8,15 @@ Global keys (prefix ``{feed}:``)::
     {feed}:rev          revision: +1 whenever served content changes (page caches watch it); each
                       new value is also published on the pub/sub channel of the same name
 
-Per generation ``G`` (prefix ``{feed}:G:``)::
+Per generation ``G``, the articles' documents, spread over ``DOC_BUCKETS`` buckets of their
+own hash tag (``{feed.dN}``, N = crc32(article id) mod ``DOC_BUCKETS``: on a cluster they spread
+over every master)::
 
-    a       hash   article_id -> ArticleDoc JSON, zlib-compressed (published articles only)
+    {feed.dN}:G:a  hash  article_id -> "VERSION:" then the ArticleDoc JSON, zlib-compressed;
+                         "VERSION:" alone once unpublished (a tombstone: the version gate)
+
+Per generation ``G`` (prefix ``{feed}:G:``): the lists and indexes::
+
     v       hash   article_id -> version last applied (kept after unpublishing: a tombstone)
     sl      hash   article_id -> current slug
     m       hash   article_id -> the lists it is in and its updated_at (RFC 3339, as in its
@@ -44,8 +50,13 @@ Per generation ``G`` (prefix ``{feed}:G:``)::
 
 Events are applied by the ``APPLY`` script, many per call: for each event it compares the event's
 version with the stored one and changes nothing unless it is newer, and writes everything the
-event changes in that one call. Poll state (opened/closed) and poll
-tallies are gated separately, so the order between the two kinds never matters.
+event changes in the lists in that one call. An article's document is written apart, by
+``PUT_DOCS`` in its bucket, gated by the version stored with it: before ``APPLY`` for an upsert
+(a list never names an article whose document is not there yet), after it for an unpublish (a
+list never names a document that is gone). Each step is idempotent on its own, so a crash
+between them is repaired when the event is delivered again (``xabar.feed.projector``). Poll
+state (opened/closed) and poll tallies are gated separately, so the order between the two kinds
+never matters.
 
 Comments: replies are shown one level deep. A shown comment whose parent is shown (on the same
 article) goes into its parent's thread (the thread of the parent's first comment, however deep
@@ -54,11 +65,13 @@ shown, not of the order they came in: when a comment comes or goes, its descenda
 are placed again, parents first, so a reply approved before its parent joins it once the parent
 comes, and the replies of a removed comment start threads of their own.
 
-Every key begins with ``{feed}:`` (``BASE``) and so shares the hash tag ``{feed}``: on Redis
-Cluster the whole read model is one slot, on one master (and its replicas). That is what keeps
-every read one script call (a page's list, its documents, the featured article, the poll and the
-comment counts are read in one consistent step) and every event one atomic write whatever lists
-it moves an article between. Each script gets ``BASE`` as its last KEYS entry and builds the
+Every key but the documents' begins with ``{feed}:`` (``BASE``) and so shares the hash tag
+``{feed}``: on Redis Cluster the lists are one slot, on one master (and its replicas), the
+documents (most of the bytes) spread over all of them. A page is two round trips: one script
+reads the list's ids, the featured article, the poll and the comment counts in one consistent
+step; then the documents of those ids are read from their buckets (one pipeline, in parallel
+per node). Every event is one atomic write of the lists whatever lists it moves an article
+between. Each script gets ``BASE`` as its last KEYS entry and builds the
 generation's keys from it (``BASE .. generation .. ':' ..``): the names of a country's, a tag's
 or an article's keys are only known inside the script, but all of them are in the declared slot.
 What that puts on one node is a bench figure (``python -m xabar.devstack memory``, see
@@ -66,12 +79,60 @@ What that puts on one node is a bench figure (``python -m xabar.devstack memory`
 elsewhere, and replicas serve the read scripts of the feed's replicas.
 """
 
-TAG = "{feed}"  # the hash tag of every key of the read model: one slot (see the docstring)
+import zlib
+
+TAG = "{feed}"  # the hash tag of the lists and indexes of the read model: one slot
 BASE = f"{TAG}:"  # the prefix of every key; scripts get it as their last KEYS entry
 CURRENT = f"{BASE}current"
 BUILDING = f"{BASE}building"
 GENSEQ = f"{BASE}genseq"
 REV = f"{BASE}rev"
+DOC_BUCKETS = 256  # buckets of the articles' documents, each its own slot: {feed.d0} ...
+DOC_PATTERN = "{feed.d*}:g*:*"  # every bucket key of every generation
+
+
+def doc_bucket(article_id: str) -> int:
+    return zlib.crc32(article_id.encode()) % DOC_BUCKETS
+
+
+def doc_key(bucket: int, generation: str) -> str:
+    """The documents of the articles of ``bucket`` in ``generation``."""
+    return f"{{feed.d{bucket}}}:{generation}:a"
+
+
+# Writes documents into one bucket, version-gated: KEYS: the bucket's document hash of each
+# generation to write (the served one and one being rebuilt, or the one a rebuild fills).
+# ARGV: triples of article id, version, document ("" for an unpublish: the tombstone "VERSION:").
+# Returns how many (document, generation) pairs changed.
+PUT_DOCS = r"""
+local changed = 0
+for i = 1, #ARGV, 3 do
+  local id, version, doc = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  for k = 1, #KEYS do
+    local held = redis.call('HGET', KEYS[k], id)
+    local at = held and string.find(held, ':', 1, true)
+    if not held or version > tonumber(string.sub(held, 1, at - 1)) then
+      redis.call('HSET', KEYS[k], id, version .. ':' .. doc)
+      changed = changed + 1
+    end
+  end
+end
+return changed
+"""
+
+# The generations an event goes to: the served one (named and created if there is none yet)
+# and the one being rebuilt, if any. Returns {current, building or false}.
+GENERATIONS = r"""
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  cur = 'g' .. redis.call('INCR', KEYS[3])
+  redis.call('SET', KEYS[1], cur)
+end
+local building = redis.call('GET', KEYS[2])
+if building == cur then building = false end
+return {cur, building}
+"""
+GENERATIONS_KEYS = [CURRENT, BUILDING, GENSEQ]
 
 # Applies a batch of events, each on its own: one event's failure neither stops nor undoes the
 # others (each runs under pcall; like any Redis script, a failing one keeps what it wrote before
@@ -90,8 +151,8 @@ REV = f"{BASE}rev"
 #   K (comment published): article id, parent id or "", stamp (published_at in ms, 13 digits)
 #   X (comment removed): -
 #   (country lists are comma-joined ISO codes)
-#   document: the document JSON (P, T, C, K; A: zlib-compressed: ``documents.pack_article``),
-#   else "" (U, X).
+#   document: the document JSON (P, T, C, K), else "" (A: its document goes to its bucket,
+#   ``PUT_DOCS``; U, X).
 # The new revision is also PUBLISHed on the channel named like the revision key.
 # Returns {revision after the batch or 0 if nothing served changed, outcome of event 1, ...}:
 #   1 = changed the target/current generation, 0 = changed nothing (duplicate or older version),
@@ -249,7 +310,6 @@ local function apply(P, h, doc)
     if not newer(P, vkey, id, version) then return 0 end
     local slug, score, featured = h[5], h[6], h[8]
     unlist_article(P, id)
-    redis.call('HSET', P .. 'a', id, doc)
     redis.call('HSET', P .. 's', slug, id)
     redis.call('HSET', P .. 'sl', id, slug)
     redis.call('ZADD', P .. 'z:all', score, id)
@@ -270,7 +330,6 @@ local function apply(P, h, doc)
     if not newer(P, vkey, id, version) then return 0 end
     unlist_article(P, id)
     redis.call('HDEL', P .. 'sl', id)  -- its slugs stay in s: their pages answer 410 Gone
-    redis.call('HDEL', P .. 'a', id)
   elseif kind == 'P' then
     vkey = 'pv'
     if not newer(P, vkey, id, version) then return 0 end
@@ -370,9 +429,10 @@ SWITCH_KEYS = [CURRENT, BUILDING, REV]
 # ARGV: list suffix, start, stop, featured suffix or "", poll suffix or "", "1" to leave the
 # featured article out of the items (the front page shows it above the list), a country code
 # whose profile to read or "".
-# Returns {generation, revision, total, lm, featured doc, poll doc, tally doc, profile doc,
-# the featured article's comment count, then per item its doc and its comment count}. The poll
-# is the newest of the given poll list (where the polls say they are shown).
+# Returns {generation, revision, total, lm, featured id, poll doc, tally doc, profile doc,
+# the featured article's comment count, then per item its id and its comment count}. The poll
+# is the newest of the given poll list (where the polls say they are shown). The documents of
+# the ids are read from their buckets next (``xabar.feed.repository``).
 READ_PAGE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
@@ -382,12 +442,11 @@ local list, start, stop = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local fkey, pkey, exclude = ARGV[4], ARGV[5], ARGV[6] == '1'
 local total = redis.call('ZCARD', P .. list)
 local lm = redis.call('GET', P .. 'lm') or '0'
-local featured, fid, fcount = false, false, 0
+local fid, fcount = false, 0
 if fkey ~= '' then
   local top = redis.call('ZREVRANGE', P .. fkey, 0, 0)
   if top[1] then
     fid = top[1]
-    featured = redis.call('HGET', P .. 'a', fid)
     fcount = redis.call('ZCARD', P .. 'k:a:' .. fid)
   end
 end
@@ -401,7 +460,7 @@ if pkey ~= '' then
 end
 local profile = false
 if ARGV[7] and ARGV[7] ~= '' then profile = redis.call('HGET', P .. 'cp', ARGV[7]) end
-local out = {cur, rev, total, lm, featured, poll, tally, profile, fcount}
+local out = {cur, rev, total, lm, fid, poll, tally, profile, fcount}
 if stop >= start then
   local want = stop - start + 1
   local ids = redis.call('ZREVRANGE', P .. list, start, exclude and stop + 1 or stop)
@@ -409,12 +468,9 @@ if stop >= start then
   for _, id in ipairs(ids) do
     if #kept < want and not (exclude and id == fid) then kept[#kept + 1] = id end
   end
-  if #kept > 0 then
-    local docs = redis.call('HMGET', P .. 'a', unpack(kept))
-    for i = 1, #docs do
-      out[#out + 1] = docs[i]
-      out[#out + 1] = redis.call('ZCARD', P .. 'k:a:' .. kept[i])
-    end
+  for _, id in ipairs(kept) do
+    out[#out + 1] = id
+    out[#out + 1] = redis.call('ZCARD', P .. 'k:a:' .. id)
   end
 end
 return out
@@ -423,24 +479,24 @@ READ_KEYS = [CURRENT, REV, BASE]
 
 # One article by slug (ARGV[1]) plus the newest poll embedded in it, and its comments from
 # index ARGV[2] to ARGV[3] in reading order (see the layout of k:a above).
-# Returns {generation, revision, lm, doc or false, poll doc, tally doc, gone, comment count,
-# the doc of the thread the first comment continues (false when it starts one), then per comment
-# its thread's first comment id ("" for a thread's first) and its doc}: gone is 1 when the slug
-# was an article's that is unpublished now.
+# Returns {generation, revision, lm, article id or false, poll doc, tally doc, gone, comment
+# count, the doc of the thread the first comment continues (false when it starts one), then per
+# comment its thread's first comment id ("" for a thread's first) and its doc}: gone is 1 when
+# the slug was an article's that is unpublished now (else its document is read from its bucket
+# next).
 READ_ARTICLE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, '0', false, false, false, 0, 0, false} end
 local P = KEYS[3] .. cur .. ':'
 local lm = redis.call('GET', P .. 'lm') or '0'
-local doc, gone = false, 0
+local gone = 0
 local poll, tally = false, false
 local count, head = 0, false
 local threads, ids = {}, {}
 local id = redis.call('HGET', P .. 's', ARGV[1])
 if id then
-  doc = redis.call('HGET', P .. 'a', id)
-  if not doc then gone = 1 end
+  if not redis.call('HGET', P .. 'sl', id) then gone = 1 end
   local top = redis.call('ZREVRANGE', P .. 'z:polls:a:' .. id, 0, 0)
   if top[1] then
     poll = redis.call('HGET', P .. 'p', top[1])
@@ -449,7 +505,7 @@ if id then
   local list = P .. 'k:a:' .. id
   count = redis.call('ZCARD', list)
   local start, stop = tonumber(ARGV[2]), tonumber(ARGV[3])
-  if doc and stop >= start then
+  if gone == 0 and stop >= start then
     -- a member is "stamp id \1" (a thread's first) or "stamp id \1 stamp id" (a reply in it);
     -- stamps are 13 characters
     for i, m in ipairs(redis.call('ZRANGE', list, start, stop)) do
@@ -465,7 +521,7 @@ if id then
     if threads[1] and threads[1] ~= '' then head = redis.call('HGET', P .. 'k', threads[1]) end
   end
 end
-local reply = {cur, rev, lm, doc, poll, tally, gone, count, head}
+local reply = {cur, rev, lm, id or false, poll, tally, gone, count, head}
 if #ids > 0 then
   local docs = redis.call('HMGET', P .. 'k', unpack(ids))
   for i = 1, #ids do
@@ -507,7 +563,7 @@ return out
 """
 
 # Articles of a list published at or after ARGV[2] (ms), newest first, at most ARGV[3].
-# Returns {generation, revision, lm, docs...}.
+# Returns {generation, revision, lm, ids...} (their documents are in their buckets).
 READ_SINCE = r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
@@ -517,10 +573,7 @@ local lm = redis.call('GET', P .. 'lm') or '0'
 local out = {cur, rev, lm}
 local ids = redis.call('ZREVRANGEBYSCORE', P .. ARGV[1], '+inf', ARGV[2],
                       'LIMIT', 0, tonumber(ARGV[3]))
-if #ids > 0 then
-  local docs = redis.call('HMGET', P .. 'a', unpack(ids))
-  for i = 1, #docs do out[#out + 1] = docs[i] end
-end
+for _, id in ipairs(ids) do out[#out + 1] = id end
 return out
 """
 

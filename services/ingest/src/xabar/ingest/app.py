@@ -10,7 +10,6 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
 from xabar.ingest import routes
 from xabar.ingest.addresses import binding_hasher, comments_hasher, tips_hasher
@@ -33,7 +32,6 @@ from xabar.ingest.routes.html import PAGES
 from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
 from xabar.runtime.app import service_app, service_routes
-from xabar.runtime.auth import RevokedTokens
 from xabar.runtime.bus import EventBus
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
@@ -126,7 +124,7 @@ def create_app(
         routes=served,
         lifespan=lifespan,
         exception_handlers=routes.exception_handlers(),
-        middleware=[Middleware(RevokedTokens, verifier=deps.codec)],
+        tokens=deps.codec,
         pages=PAGES,
     )
     app.state.deps = deps

@@ -26,15 +26,13 @@ or Redis) in place of the drivers' errors; the service decides what each means f
 
 from typing import Any
 
+from xabar.runtime.errors import ServiceError
 
-class IngestError(Exception):
+
+class IngestError(ServiceError):
     """Base of every error the ingest service raises on purpose."""
 
     code = "ingest_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidSubmission(IngestError):

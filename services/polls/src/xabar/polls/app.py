@@ -21,7 +21,6 @@ from xabar.polls.service import PollService
 from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities, VoterCookies
 from xabar.runtime.app import service_app, service_routes
-from xabar.runtime.auth import RevokedTokens
 from xabar.runtime.bus import EventBus
 from xabar.runtime.encodings import EncodedCache
 from xabar.runtime.openapi import OpenAPI
@@ -98,8 +97,8 @@ def create_app(
             # the vote takes no token (FastLane refuses a secured operation), so it goes before
             # the revocation check, which would only look for a bearer token it never reads
             Middleware(FastLane, operation=routes.HOT_PATH, handlers=handlers),
-            Middleware(RevokedTokens, verifier=deps.tokens),
         ],
+        tokens=deps.tokens,
         exception_handlers=handlers,
         pages=pages,
     )

@@ -3,20 +3,16 @@
 Messages are Russian: they reach readers (the HTML page) and editors as they are.
 """
 
-from xabar.runtime.errors import UNREACHABLE
+from xabar.runtime.errors import UNREACHABLE, ServiceError
 
 # Redis or MongoDB cannot be reached right now: answered 503, retried by the loops, no traceback.
 UNAVAILABLE: tuple[type[Exception], ...] = UNREACHABLE
 
 
-class PollsError(Exception):
+class PollsError(ServiceError):
     """Base of every error the polls service raises on purpose."""
 
     code = "polls_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class PollNotFound(PollsError):

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from xabar.contracts import COUNTRIES, Event, PollClosed, PollOpened
 from xabar.polls.counter import AnomalyRow, CastOutcome, Counts, VoteCounter, VoteEntry
@@ -45,6 +46,7 @@ from xabar.runtime.locks import DocLocks
 from xabar.runtime.outbox import OutboxRelay
 
 log = logging.getLogger("xabar.polls")
+S = TypeVar("S", PollOpened, PollClosed)
 
 PRODUCER = "polls"
 # the outcome "rate" is reported as "rate_limited", as the limiter in front of the script did
@@ -289,8 +291,9 @@ class PollService:
         return new
 
     @staticmethod
-    def _opened(poll: Poll, correlation_id: str | None) -> PollOpened:
-        event: PollOpened = PollOpened.create(
+    def _state_event(kind: type[S], poll: Poll, correlation_id: str | None) -> S:
+        """``poll.opened`` or ``poll.closed``: the poll's state at its version."""
+        event: S = kind.create(
             producer=PRODUCER,
             correlation_id=correlation_id,
             aggregate_id=poll.poll_id,
@@ -299,16 +302,11 @@ class PollService:
         )
         return event
 
-    @staticmethod
-    def _closed(poll: Poll, correlation_id: str | None) -> PollClosed:
-        event: PollClosed = PollClosed.create(
-            producer=PRODUCER,
-            correlation_id=correlation_id,
-            aggregate_id=poll.poll_id,
-            version=poll.version,
-            data=poll.state(),
-        )
-        return event
+    def _opened(self, poll: Poll, correlation_id: str | None) -> PollOpened:
+        return self._state_event(PollOpened, poll, correlation_id)
+
+    def _closed(self, poll: Poll, correlation_id: str | None) -> PollClosed:
+        return self._state_event(PollClosed, poll, correlation_id)
 
     async def get(self, poll_id: str) -> Poll:
         poll = await self.polls.get(poll_id)

@@ -1,6 +1,7 @@
 """Composition root of the publisher service (the HTTP app and the CLI build the same parts)."""
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,8 @@ from xabar.publisher.repositories.index import ArticleIndex
 from xabar.publisher.repositories.library import LibraryIndex
 from xabar.publisher.repositories.logins import LoginThrottle
 from xabar.publisher.repositories.resets import ResetLinks
+from xabar.publisher.repositories.sessions import SessionStore
+from xabar.publisher.repositories.tips import TipIndex
 from xabar.publisher.routes import ROUTERS, api_routes
 from xabar.publisher.routes.deps import Deps
 from xabar.publisher.routes.errors import exception_handlers
@@ -47,6 +50,7 @@ from xabar.runtime.auth import Revocations, TokenIssuer
 from xabar.runtime.bus import EventBus
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.openapi import OpenAPI
+from xabar.runtime.ops import streams_report
 from xabar.runtime.security import PagePolicy
 from xabar.runtime.workers import cancel_and_wait
 
@@ -294,7 +298,19 @@ def create_app(
             log.exception("media library list not rebuilt; it repairs on the next start")
 
     deps = parts.deps()
-    newsroom = newsroom_site.build(settings, deps, redis, newsroom_pages)
+    newsroom = newsroom_site.build(
+        settings,
+        deps,
+        sessions=SessionStore(
+            redis,
+            idle_s=settings.session_idle_s,
+            absolute_s=settings.session_absolute_s,
+            revocations=deps.accounts.revocations,
+        ),
+        tips=TipIndex(redis),
+        streams=functools.partial(streams_report, redis),
+        extra=newsroom_pages,
+    )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

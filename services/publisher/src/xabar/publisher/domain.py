@@ -58,6 +58,11 @@ class Page(Generic[T]):
     per_page: int
     exact: bool = True  # False: ``total`` is how many were found, and there are more
 
+    @property
+    def pages(self) -> int:
+        """How many pages the whole list has (one, when it is empty)."""
+        return max(1, -(-self.total // self.per_page))
+
     @classmethod
     def of(cls, rows: list[T], page: int, per_page: int) -> "Page[T]":
         """The page ``page`` of ``rows`` (all of them, in order)."""

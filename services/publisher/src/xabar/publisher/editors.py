@@ -2,6 +2,7 @@
 (``repositories.logins``). Storage is the ``EditorRepository``."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from xabar.publisher.domain import Doc
@@ -19,20 +20,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+@dataclass(eq=False)
 class EditorService:
-    def __init__(
-        self,
-        repo: EditorRepository,
-        audit: AuditLog,
-        codec: TokenIssuer,
-        passwords: Passwords,
-        throttle: LoginThrottle | None = None,
-    ) -> None:
-        self.repo = repo
-        self.audit = audit
-        self.codec = codec
-        self.passwords = passwords
-        self.throttle = throttle
+    """Its collaborators; logins are limited by ``throttle`` (none: the CLI)."""
+
+    repo: EditorRepository
+    audit: AuditLog
+    codec: TokenIssuer
+    passwords: Passwords
+    throttle: LoginThrottle | None = None
 
     async def create(
         self,

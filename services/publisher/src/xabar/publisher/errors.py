@@ -24,13 +24,11 @@ Besides these, the routes map the runtime's ``AuthError`` (401), ``ForbiddenErro
 them in the newsroom.
 """
 
+from xabar.runtime.errors import ServiceError
 
-class PublisherError(Exception):
+
+class PublisherError(ServiceError):
     """Base of every error the publisher service raises on purpose."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class NotFound(PublisherError):

@@ -5,6 +5,7 @@ thread. Without ``SMTP_HOST`` nothing is sent: the message is written to the log
 import asyncio
 import logging
 import smtplib
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from pydantic import SecretStr
@@ -12,25 +13,17 @@ from pydantic import SecretStr
 log = logging.getLogger("xabar.publisher.mail")
 
 
+@dataclass(frozen=True, kw_only=True)
 class Mailer:
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        sender: str,
-        user: str = "",
-        password: SecretStr | None = None,
-        starttls: bool = True,
-        timeout_s: float = 15.0,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.sender = sender
-        self.user = user
-        self.password = password
-        self.starttls = starttls
-        self.timeout_s = timeout_s
+    """The SMTP server's settings (``host`` empty: nothing is sent, the message is logged)."""
+
+    host: str
+    port: int
+    sender: str
+    user: str = ""
+    password: SecretStr | None = None
+    starttls: bool = True
+    timeout_s: float = 15.0
 
     async def send_reset_link(self, to: str, name: str, url: str, ttl_s: int) -> None:
         hours = max(1, ttl_s // 3600)

@@ -1,7 +1,8 @@
 """Request and response bodies of the publisher's HTTP API (pydantic; they feed the OpenAPI)."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -16,7 +17,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from xabar.contracts import COUNTRIES, SubmissionStatus
-from xabar.publisher.domain import ArticleStatus, CorrectionNote, EditorRef, Image
+from xabar.publisher.domain import ArticleStatus, CorrectionNote, EditorRef, Image, Page
 from xabar.runtime.auth import Role
 
 MAX_TAGS = 30
@@ -28,6 +29,15 @@ class _In(BaseModel):
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class _Paged(_Out):
+    """A page of a list (each subclass declares ``items``, ``total``, ``page``, ``per_page``)."""
+
+    @classmethod
+    def of(cls, found: Page[Any], items: Sequence[Any], **more: Any) -> Self:
+        """The API's page of ``found``, with ``items`` (its rows as the API shows them)."""
+        return cls(items=items, total=found.total, page=found.page, per_page=found.per_page, **more)
 
 
 def invalid(message: str) -> PydanticCustomError:
@@ -275,7 +285,7 @@ class ArticleSummary(_Out):
     owner_id: str | None = None
 
 
-class ArticleList(_Out):
+class ArticleList(_Paged):
     items: list[ArticleSummary]
     total: int  # when not exact: how many were found, and there are more
     page: int
@@ -369,7 +379,7 @@ class InboxSummary(_Out):
     article_id: str | None = None
 
 
-class InboxList(_Out):
+class InboxList(_Paged):
     items: list[InboxSummary]
     total: int
     page: int
@@ -425,7 +435,7 @@ class AuditEntryOut(_Out):
     detail: dict[str, Any] = {}
 
 
-class AuditList(_Out):
+class AuditList(_Paged):
     items: list[AuditEntryOut]
     total: int
     page: int
@@ -459,7 +469,7 @@ class CommentOut(CommentSummary):
     published_at: datetime | None = None
 
 
-class CommentList(_Out):
+class CommentList(_Paged):
     items: list[CommentSummary]
     total: int
     page: int

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
 from xabar.runtime.asyncapi import asyncapi_routes
+from xabar.runtime.auth import RevokedTokens, TokenVerifier
 from xabar.runtime.bus import EventBus
 from xabar.runtime.config import ServiceSettings
 from xabar.runtime.health import Check, health_routes, mongo_check, redis_check
@@ -59,10 +60,12 @@ def service_app(
     middleware: Sequence[Middleware] = (),
     pages: PagePolicy | None = None,
     outermost: Sequence[Middleware] = (),
+    tokens: TokenVerifier | None = None,
 ) -> Starlette:
     """A service's Starlette app: security headers outermost (``pages`` is its HTML policy),
-    then ``middleware``, then request metrics. Starlette's trailing-slash redirect is off: it
-    builds its ``Location`` from the request's Host header.
+    then ``middleware``, then (given ``tokens``, the verifier of a service that takes editors'
+    tokens) ``RevokedTokens``, then request metrics. Starlette's trailing-slash redirect is
+    off: it builds its ``Location`` from the request's Host header.
 
     ``outermost`` goes before the security headers: only for a middleware whose own answers
     already carry them (the feed's fast path sends pages rendered with ``pages.headers()``),
@@ -74,6 +77,7 @@ def service_app(
             *outermost,
             Middleware(SecurityHeaders, policy=pages),
             *middleware,
+            *([Middleware(RevokedTokens, verifier=tokens)] if tokens is not None else []),
             Middleware(MetricsMiddleware),
         ],
         exception_handlers=dict(exception_handlers),

@@ -9,6 +9,8 @@
         ├── BodyError       a body over a limit, of another type, or malformed (runtime.bodies)
         └── BadParameter    a query or path parameter out of its form or range (runtime.params)
 
+    ServiceError            the base of each service's own tree (its ``errors.py``), ``message``
+
 ``BadRequest`` carries its HTTP status: ``runtime.http.error_handlers`` renders it as the JSON
 error body; a service whose users are people catches it (or maps it) to answer a page.
 
@@ -47,6 +49,16 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 class RuntimeFault(Exception):
     """Base of every error raised by xabar.runtime."""
+
+
+class ServiceError(Exception):
+    """The base of each service's own exception tree (``PublisherError``, ``PollsError``,
+    ``IngestError``): ``message`` is said to people as it is, in the service's words; the
+    service's routes map each class to HTTP once (``routing.ErrorMap``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class InfraError(RuntimeFault):

@@ -115,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="measure speed and memory (see `make bench`)")
     bench.add_argument(
         "--only",
-        default="ingest,polls,feed",
-        help="comma-separated services to measure (ingest, polls, feed); baselines always run",
+        default="ingest,polls,feed,cluster",
+        help="comma-separated groups to measure (ingest, polls, feed on one node; cluster: the "
+        "vote and the feed's reads on a 3+3 Redis Cluster); baselines always run",
     )
     bench.add_argument("--seconds", type=int, default=8, help="length of each wrk run (default 8)")
     bench.add_argument(
@@ -171,15 +172,25 @@ def main(argv: list[str] | None = None) -> int:
         from xabar.devstack.bench import main as bench_main
 
         groups = tuple(g.strip() for g in args.only.split(",") if g.strip())
-        unknown = sorted(set(groups) - set(GROUPS))
+        unknown = sorted(set(groups) - {*GROUPS, "cluster"})
         if unknown or not groups:
-            parser.error(f"--only takes some of {', '.join(GROUPS)}; got {args.only!r}")
-        return bench_main(
-            tuple(g for g in GROUPS if g in groups),
-            max(1, args.seconds),
-            max(0, args.feed_workers) or None,
-            not args.no_pin,
+            parser.error(f"--only takes some of {', '.join(GROUPS)}, cluster; got {args.only!r}")
+        on_one_node = tuple(g for g in GROUPS if g in groups)
+        code = (
+            bench_main(
+                on_one_node,
+                max(1, args.seconds),
+                max(0, args.feed_workers) or None,
+                not args.no_pin,
+            )
+            if on_one_node
+            else 0
         )
+        if "cluster" in groups:  # the same on a 3+3 Redis Cluster (bench_cluster.py)
+            from xabar.devstack.bench_cluster import main as cluster_main
+
+            cluster_main(max(1, args.seconds))
+        return code
     if args.cmd == "hostile":
         from xabar.devstack.hostile import main as hostile_main
 

@@ -22,6 +22,7 @@ from xabar.contracts import (
     CommentPublished,
     PublicComment,
 )
+from xabar.runtime.deployment import parse_redis_url
 
 
 @dataclass
@@ -262,7 +263,7 @@ async def publish_synthetic_comments(redis_url: str, article_id: str, count: int
         )
         for n in range(count)
     ]
-    redis = aioredis.from_url(redis_url)
+    redis = parse_redis_url(redis_url).client()  # one node, Sentinel or a cluster
     try:
         await _append(redis, COMMENTS_STREAM, events)
     finally:
@@ -272,7 +273,7 @@ async def publish_synthetic_comments(redis_url: str, article_id: str, count: int
 async def publish_synthetic_articles(redis_url: str, count: int, batch: int = 2000) -> None:
     """``count`` article.published events, as the publisher would emit them, straight onto the
     stream in pipelines (the feed's load for deep paging; the publisher is not under test)."""
-    redis = aioredis.from_url(redis_url)
+    redis = parse_redis_url(redis_url).client()  # one node, Sentinel or a cluster
     start = datetime(2020, 1, 1, tzinfo=UTC)
     try:
         for offset in range(0, count, batch):

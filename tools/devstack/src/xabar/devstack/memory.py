@@ -18,6 +18,7 @@ the report prints the share of each master at 1,000,000 articles against a 4 GB 
 import asyncio
 import json
 import random
+import re
 import tempfile
 import uuid
 from collections import defaultdict
@@ -58,6 +59,7 @@ class Figure:
     used_by_master: dict[int, int]  # port -> growth of used_memory (bytes)
     families: dict[str, int] = field(default_factory=dict)  # key family -> MEMORY USAGE sum
     family_by_master: dict[int, dict[str, int]] = field(default_factory=dict)
+    shapes: dict[str, int] = field(default_factory=dict)  # key shape -> MEMORY USAGE sum
 
     @property
     def total(self) -> int:
@@ -81,6 +83,11 @@ class Figure:
             "bytes_per_article": round(per_article),
             "bytes_per_article_by_family": {
                 k: round(v / self.articles) for k, v in sorted(self.families.items())
+            },
+            "bytes_per_article_by_key": {
+                k: round(v / self.articles)
+                for k, v in sorted(self.shapes.items(), key=lambda kv: -kv[1])
+                if v / self.articles >= 1
             },
             "masters": masters,
             "at_1m_articles_gb": round(per_article * ARCHIVE / 1024**3, 2),
@@ -186,9 +193,25 @@ def _used(port: int) -> int:
         client.close()
 
 
+_SHAPES = (
+    (re.compile(rb"\{feed\.d\d+\}"), b"{feed.dN}"),
+    (re.compile(rb":g\d+:"), b":G:"),
+    (re.compile(rb":(term|z:t|z:c|z:f|country|owner|status):.*"), rb":\1:*"),
+)
+
+
+def shape_of(key: bytes) -> str:
+    """A key with its variable parts (generation, bucket, word, tag, country...) as ``*``."""
+    for pattern, repl in _SHAPES:
+        key = pattern.sub(repl, key)
+    return key.decode(errors="replace")
+
+
 def family_of(key: bytes) -> str:
+    if key.startswith(b"{feed.d"):
+        return "feed documents {feed.dN}"
     if key.startswith(b"{feed}"):
-        return "feed read model {feed}"
+        return "feed lists {feed}"
     if key.startswith(b"xabar:publisher:{idx}"):
         return "publisher index {idx}"
     if key.startswith(b"xabar.") and not key.endswith(b".dlq"):
@@ -196,16 +219,19 @@ def family_of(key: bytes) -> str:
     return "other"
 
 
-def _families(port: int) -> dict[str, int]:
+def _families(port: int) -> tuple[dict[str, int], dict[str, int]]:
+    """MEMORY USAGE (exact) of every key of one node, by family and by key shape."""
     client = redis.Redis(port=port)
     sizes: dict[str, int] = defaultdict(int)
+    shapes: dict[str, int] = defaultdict(int)
     try:
         for key in client.scan_iter(count=1000):
-            used = client.memory_usage(key, samples=0)
-            sizes[family_of(key)] += int(used or 0)
+            used = int(client.memory_usage(key, samples=0) or 0)
+            sizes[family_of(key)] += used
+            shapes[shape_of(key)] += used
     finally:
         client.close()
-    return dict(sizes)
+    return dict(sizes), dict(shapes)
 
 
 async def store(url: str, events: list[Event]) -> None:
@@ -236,12 +262,16 @@ def measure(deployment: str, url: str, ports: list[int], events: list[Event]) ->
     used = {port: max(0, _used(port) - before[port]) for port in ports}
     figure = Figure(deployment, len(events), used)
     totals: dict[str, int] = defaultdict(int)
+    shapes: dict[str, int] = defaultdict(int)
     for port in ports:
-        mine = _families(port)
+        mine, by_shape = _families(port)
         figure.family_by_master[port] = {k: round(v / len(events)) for k, v in mine.items()}
         for family, size in mine.items():
             totals[family] += size
+        for shape, size in by_shape.items():
+            shapes[shape] += size
     figure.families = dict(totals)
+    figure.shapes = dict(shapes)
     return figure
 
 
@@ -272,6 +302,8 @@ def _print(report: dict[str, Any]) -> None:
     )
     for family, size in report["bytes_per_article_by_family"].items():
         print(f"  {family:<26} {size:>6} bytes an article (MEMORY USAGE)")
+    for shape, size in report["bytes_per_article_by_key"].items():
+        print(f"    {shape:<44} {size:>6}")
     if len(report["masters"]) > 1:
         for port, m in report["masters"].items():
             print(

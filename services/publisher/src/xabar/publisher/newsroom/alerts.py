@@ -15,16 +15,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-from redis.asyncio import Redis
+from typing import Any
 
 from xabar.publisher.errors import PublisherError
 from xabar.publisher.polls import PollsClient
 from xabar.runtime.auth import Principal
-from xabar.runtime.ops import streams_report
 
 log = logging.getLogger("xabar.publisher.newsroom.alerts")
+# the runtime's ``ops.streams_report`` on the shared Redis (the composition root binds it)
+StreamsReport = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 LAG_LIMIT = 1000
 PENDING_LIMIT = 100
@@ -39,13 +40,13 @@ class Alert:
 class Alerts:
     def __init__(
         self,
-        redis: Redis,
+        streams_report: StreamsReport,
         polls_client: PollsClient,
         *,
         ttl_s: float = 10.0,
         timeout_s: float = 2.0,
     ) -> None:
-        self.redis = redis
+        self.streams_report = streams_report
         self.polls_client = polls_client
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
@@ -75,7 +76,7 @@ class Alerts:
 
     async def streams(self) -> list[Alert]:
         try:
-            report = await streams_report(self.redis)
+            report = await self.streams_report()
         except Exception:
             log.exception("streams not read for the dashboard")
             return [Alert("Не удалось прочитать состояние потоков событий.")]

@@ -1,13 +1,12 @@
 """The newsroom's parts, built once by the publisher's composition root (``app.create_app``)."""
 
-import redis.asyncio as aioredis
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.newsroom import assets
-from xabar.publisher.newsroom.alerts import Alerts
+from xabar.publisher.newsroom.alerts import Alerts, StreamsReport
 from xabar.publisher.newsroom.deps import Newsroom
 from xabar.publisher.newsroom.kept import Kept
 from xabar.publisher.newsroom.pages import routers
@@ -24,15 +23,14 @@ FEATURED_KEPT_S = 3.0
 def build(
     settings: PublisherSettings,
     api: Deps,
-    redis: aioredis.Redis,
+    *,
+    sessions: SessionStore,
+    tips: TipIndex,
+    streams: StreamsReport,
     extra: tuple[PageRouter, ...] = (),
 ) -> Newsroom:
-    sessions = SessionStore(
-        redis,
-        idle_s=settings.session_idle_s,
-        absolute_s=settings.session_absolute_s,
-        revocations=api.accounts.revocations,
-    )
+    """The newsroom on the publisher's services (``api``) and its stores in Redis (built by the
+    composition root): ``sessions``, the inbox's ``tips`` and the ``streams`` report."""
     nav = [item for router in (*routers(), *extra) for item in router.nav]
     pages = Pages(
         base=settings.newsroom_path,
@@ -46,8 +44,8 @@ def build(
         api=api,
         sessions=sessions,
         pages=pages,
-        tips=TipIndex(redis),
-        alerts=Alerts(redis, api.polls),
+        tips=tips,
+        alerts=Alerts(streams, api.polls),
         featured=Kept(FEATURED_KEPT_S),
         origin=origin,
     )

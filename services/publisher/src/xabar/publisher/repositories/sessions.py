@@ -21,7 +21,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from redis.asyncio import Redis
 
@@ -61,21 +61,17 @@ class Session:
         return Principal(self.editor_id, self.name, self.role)
 
 
+@dataclass(eq=False)
 class SessionStore:
-    def __init__(
-        self,
-        redis: Redis,
-        *,
-        idle_s: int,
-        absolute_s: int,
-        revocations: Revocations | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.redis = redis
-        self.revocations = revocations
-        self.idle_s = idle_s
-        self.absolute_s = absolute_s
-        self.clock = clock
+    """Sessions in Redis: ``idle_s`` without a request ends one, ``absolute_s`` after it opened
+    ends it whatever; an account's revocation (``revocations``) ends all of its sessions."""
+
+    redis: Redis
+    _: KW_ONLY
+    idle_s: int
+    absolute_s: int
+    revocations: Revocations | None = None
+    clock: Callable[[], float] = time.time
 
     async def open(self, who: Principal) -> tuple[str, Session]:
         """A new session for ``who``: the cookie's token and the session."""

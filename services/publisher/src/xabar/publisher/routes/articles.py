@@ -67,14 +67,7 @@ async def list_articles(request: Request) -> Response:
     )
     found = await Deps.of(request).articles.search(principal(request), query)
     items = [ArticleSummary.model_validate(r) for r in found.items]
-    out = ArticleList(
-        items=items,
-        total=found.total,
-        page=found.page,
-        per_page=found.per_page,
-        exact=found.exact,
-    )
-    return json_response(out)
+    return json_response(ArticleList.of(found, items, exact=found.exact))
 
 
 @router.post(

@@ -40,5 +40,4 @@ async def list_audit(request: Request) -> Response:
     )
     found = await Deps.of(request).audit.search(wanted)
     items = [AuditEntryOut.model_validate({**r, "audit_id": r["_id"]}) for r in found.items]
-    out = AuditList(items=items, total=found.total, page=found.page, per_page=found.per_page)
-    return json_response(out)
+    return json_response(AuditList.of(found, items))

@@ -105,14 +105,8 @@ async def list_comments(request: Request) -> Response:
     status = CommentStatus(params.q_choice(request, "status", STATUSES) or "pending")
     article_id = params.q_str(request, "article_id", 100)
     found = await comments.queue(status, article_id, page, per_page)
-    out = CommentList(
-        items=[summary_out(r) for r in found.items],
-        total=found.total,
-        page=found.page,
-        per_page=found.per_page,
-        counts=await comments.counts(article_id),
-    )
-    return json_response(out)
+    items = [summary_out(r) for r in found.items]
+    return json_response(CommentList.of(found, items, counts=await comments.counts(article_id)))
 
 
 @router.get(

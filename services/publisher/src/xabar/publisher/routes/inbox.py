@@ -93,8 +93,7 @@ async def list_inbox(request: Request) -> Response:
     )
     found = await Deps.of(request).inbox.search(wanted)
     items = [inbox_summary(r) for r in found.items]
-    out = InboxList(items=items, total=found.total, page=found.page, per_page=found.per_page)
-    return json_response(out)
+    return json_response(InboxList.of(found, items))
 
 
 @router.get(

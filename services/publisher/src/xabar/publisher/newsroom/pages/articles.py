@@ -67,7 +67,7 @@ async def articles(request: Request) -> Response:
     found = await newsroom.api.articles.search(session.principal, query)
     chosen = {"q": text, "status": query.status, "country": query.country, "author": query.owner_id}
     kept = {k: v for k, v in chosen.items() if v}
-    pages = max(1, -(-found.total // PER_PAGE))
+    pages = found.pages
     return await newsroom.pages.render(
         request,
         "articles/list.html",

@@ -61,7 +61,7 @@ async def audit_log(request: Request) -> Response:
     newsroom = Newsroom.of(request)
     page = query_int(request, "page", default=1, low=1, high=10_000)
     found = await newsroom.api.audit.latest(page, PER_PAGE)
-    pages = max(1, -(-found.total // PER_PAGE))
+    pages = found.pages
     return await newsroom.pages.render(
         request,
         "audit/log.html",

@@ -104,7 +104,7 @@ async def comments(request: Request) -> Response:
             "rows": rows,
             "total": found.total,
             "page": page,
-            "pages": max(1, -(-found.total // PER_PAGE)),
+            "pages": found.pages,
             "article": await article_box(newsroom, article_id, known.get(article_id))
             if article_id
             else None,

@@ -87,7 +87,7 @@ async def inbox(request: Request) -> Response:
             "tips": found.items,
             "total": found.total,
             "page": page,
-            "pages": max(1, -(-found.total // PER_PAGE)),
+            "pages": found.pages,
             "chosen": chosen["raw"],
             "query": request.url.query,
             "filters_query": urlencode({k: v for k, v in chosen["raw"].items() if v}),

@@ -49,7 +49,7 @@ async def letters(request: Request) -> Response:
             "rows": rows,
             "total": found.total,
             "page": page,
-            "pages": max(1, -(-found.total // PER_PAGE)),
+            "pages": found.pages,
         },
     )
 

@@ -67,7 +67,7 @@ async def media_library(request: Request) -> Response:
             "items": [view(i, newsroom) for i in found.items],
             "total": found.total,
             "page": page,
-            "pages": max(1, -(-found.total // PER_PAGE)),
+            "pages": found.pages,
             "picking": picking,
             "can_upload": session.role.at_least(Role.EDITOR),
         },
