@@ -176,14 +176,16 @@ def main(argv: list[str] | None = None) -> int:
         if unknown or not groups:
             parser.error(f"--only takes some of {', '.join(GROUPS)}, cluster; got {args.only!r}")
         on_one_node = tuple(g for g in GROUPS if g in groups)
-        code = 0
-        if on_one_node:
-            code = bench_main(
+        code = (
+            bench_main(
                 on_one_node,
                 max(1, args.seconds),
                 max(0, args.feed_workers) or None,
                 not args.no_pin,
             )
+            if on_one_node
+            else 0
+        )
         if "cluster" in groups:  # the same on a 3+3 Redis Cluster (bench_cluster.py)
             from xabar.devstack.bench_cluster import main as cluster_main
 

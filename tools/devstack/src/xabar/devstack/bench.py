@@ -449,7 +449,7 @@ def main(
         },
         "groups": list(groups),
         "feed_workers": workers,
-        "reader_pages_pinned": pin_cpus and split_cpus() is not None,
+        "reader_pages_pinned": pin_cpus and "feed" in groups and split_cpus() is not None,
         "quiet_before_each_run": {
             "cores_at_most": CpuMeter.QUIET_CORES,
             "window_s": CpuMeter.QUIET_WINDOW_S,
