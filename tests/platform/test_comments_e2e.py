@@ -4,7 +4,10 @@ comments on one article, posted over ingest's real HTTP endpoint and approved th
 moderation API, are counted exactly on the article, the front page and in RSS."""
 
 import asyncio
+import random
 import re
+import time
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,15 +17,20 @@ import httpx
 import redis.asyncio as aioredis
 
 from tests.conftest import TokenKeys
+from tests.feed.conftest import running as feed_running
+from tests.feed.test_comments import SLASH, count_on, shown
 from tests.publisher.conftest import (
     NEWSROOM_PRIVATE_KEY,
     NEWSROOM_PUBLIC_KEY,
     Harness,
+    create_article,
+    publish,
     running_in_task,
 )
 from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
 from tests.support.waiting import eventually
+from xabar.feed.config import FeedSettings
 from xabar.publisher.config import PublisherSettings
 from xabar.runtime.localinfra import Server
 
@@ -169,3 +177,225 @@ async def test_a_comments_202_survives_kill9_of_redis_and_ingest_and_reaches_mod
 
 async def _empty(redis: aioredis.Redis, stream: str) -> bool:
     return int(await redis.xlen(stream)) == 0
+
+
+async def _post_all(
+    url: str, bodies: list[dict[str, Any]], lanes: int
+) -> list[tuple[str, httpx.Response]]:
+    """Every body posted to ingest's comments API at once, ``lanes`` in flight, each under a key
+    of its own: (key, answer)."""
+    gate = asyncio.Semaphore(lanes)
+    limits = httpx.Limits(max_connections=lanes, max_keepalive_connections=lanes)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+
+        async def send(n: int, body: dict[str, Any]) -> tuple[str, httpx.Response]:
+            key = f"e2e-{body['article_id']}-{len(bodies)}-{n}"
+            async with gate:
+                return key, await client.post(
+                    "/api/v1/comments", json=body, headers={"Idempotency-Key": key}
+                )
+
+        return await asyncio.gather(*(send(n, body) for n, body in enumerate(bodies)))
+
+
+async def _approve_all(h: Harness, article_id: str, expected: int) -> None:
+    """Every pending comment of the article approved through the bulk API, 200 a request."""
+
+    async def all_queued() -> bool:
+        resp = await h.client.get(
+            "/api/v1/comments",
+            params={"status": "pending", "article_id": article_id, "per_page": 1},
+            headers=h.auth(),
+        )
+        return int(resp.json()["total"]) >= expected
+
+    # polled slowly: the moderation queue's reads must not crowd out its writes
+    await eventually(
+        all_queued, timeout=180, every=0.5, what=f"{expected} comments in the pending queue"
+    )
+    print(f"queued at {time.monotonic():.1f}")
+    ids = await pending_ids(h, article_id)
+    for start in range(0, len(ids), 200):
+        resp = await h.client.post(
+            "/api/v1/comments/bulk-approve",
+            json={"comment_ids": ids[start : start + 200]},
+            headers=h.auth(),
+        )
+        assert resp.status_code == 200, resp.text
+        assert {i["status"] for i in resp.json()["items"]} == {"approved"}
+
+
+async def test_a_thousand_concurrent_comments_through_ingest_and_moderation_count_exactly(
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys, tmp_path: Path
+) -> None:
+    """An article published in the newsroom; 1,000 comments on it (a third of them replies)
+    posted at once over ingest's real HTTP endpoint, under its per-address rate limit set to
+    1,000 for the test (the 1,001st is refused); all approved through the moderation API. The
+    article, its comment pages, the front page and RSS then say 1000, each comment shown once."""
+    began = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def phase(name: str) -> None:
+        phases[name] = round(time.monotonic() - began - sum(phases.values()), 1)
+
+    proc = ingest_process(
+        infra,
+        redis_url,
+        mongo_db_name,
+        token_keys,
+        tmp_path,
+        COMMENT_RATE_LIMIT="1000",
+        COMMENT_RATE_WINDOW_S="3600",
+        INTAKE_BATCH="250",
+        INTAKE_INTERVAL_S="0.1",
+    )
+    publisher = publisher_settings(infra, redis_url, mongo_db_name, token_keys)
+    feed = FeedSettings(
+        redis_url=redis_url, consumer_name="feed-e2e", claim_idle_ms=200, log_json=False
+    )
+    async with (
+        started(proc),
+        running_in_task(publisher) as h,
+        feed_running(feed) as (_, site),
+    ):
+        article = await create_article(h, countries=["KZ"])
+        article_id = article["article_id"]
+        slug = (await publish(h, article_id))["slug"]
+
+        async def on_site() -> bool:
+            return (await site.get(f"/news/{slug}")).status_code == 200
+
+        await eventually(on_site, what="the article on the readers' site")
+
+        phase("services and the article up")
+        threads = [comment(article_id=article_id, name=f"Первый {n}") for n in range(100)]
+        first = await _post_all(proc.url, threads, 100)  # the threads answered below
+        assert {r.status_code for _, r in first} == {202}
+        parents = [r.json()["comment_id"] for _, r in first]
+        pick = random.Random(5).choice
+        rest = [
+            comment(
+                article_id=article_id,
+                name=f"Читатель {n}",
+                text=f"Мнение читателя номер {n}.",
+                reply_to=pick(parents) if n % 3 == 0 else None,
+            )
+            for n in range(900)
+        ]
+        second = await _post_all(proc.url, [{k: v for k, v in b.items() if v} for b in rest], 100)
+        assert {r.status_code for _, r in second} == {202}
+        async with httpx.AsyncClient(base_url=proc.url) as client:
+            over = await client.post("/api/v1/comments", json=comment(article_id=article_id))
+            assert over.status_code == 429  # the limit held: the 1,001st from one address
+        ids = {r.json()["comment_id"] for _, r in [*first, *second]}
+        assert len(ids) == 1000
+        replies = {
+            r.json()["comment_id"] for (_, r), b in zip(second, rest, strict=True) if b["reply_to"]
+        }
+
+        phase("1000 posted")
+        await _approve_all(h, article_id, 1000)
+        phase("queued and approved")
+
+        async def counted() -> bool:
+            return count_on((await site.get(f"/news/{slug}")).text) == [1000, 1000]
+
+        await eventually(counted, timeout=180, every=0.5, what="the article to count 1000 comments")
+        phase("counted on the article")
+        front = (await site.get("/")).text
+        assert f'href="/news/{slug}#comments">Комментарии [1000]</a>' in front
+        rss = ET.fromstring((await site.get("/rss.xml")).content)
+        (item,) = [i for i in rss.iter("item") if i.findtext("link", "").endswith(slug)]
+        assert item.findtext(SLASH) == "1000"
+        seen: list[str] = []
+        shown_replies: set[str] = set()
+        page_number = 1
+        while True:
+            page = await site.get(f"/news/{slug}", params={"comments": page_number})
+            if page.status_code == 404:
+                break
+            found = shown(page.text).found
+            assert found and (page_number > 1 or len(found) == 50), page_number
+            seen += [c["id"].removeprefix("comment-") for c in found]
+            shown_replies |= {c["id"].removeprefix("comment-") for c in found if c["reply"]}
+            page_number += 1
+        assert page_number > 20  # paged past 50, by plain links
+        assert len(seen) == len(set(seen)) == 1000 and set(seen) == ids  # each shown once
+        assert shown_replies == replies  # one level deep, under the comment answered
+        phase("every page read")
+    print(f"1000 comments end to end in {time.monotonic() - began:.1f} s: {phases}")
+
+
+async def _moderate(h: Harness, comment_id: str, action: str) -> None:
+    resp = await h.client.post(f"/api/v1/comments/{comment_id}/{action}", headers=h.auth())
+    assert resp.status_code == 200, resp.text
+
+
+async def test_a_rejected_comment_is_never_visible_anywhere_readers_look(
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys, tmp_path: Path
+) -> None:
+    """Four comments through ingest: one approved, one rejected, one marked spam, one approved
+    and then rejected. Readers see only the first: on the article (and its JSON-LD), the front
+    page, the section, RSS, Atom, JSON Feed and the feed's API, each counting 1."""
+    proc = ingest_process(infra, redis_url, mongo_db_name, token_keys, tmp_path)
+    publisher = publisher_settings(infra, redis_url, mongo_db_name, token_keys)
+    feed = FeedSettings(
+        redis_url=redis_url, consumer_name="feed-e2e", claim_idle_ms=200, log_json=False
+    )
+    async with (
+        started(proc),
+        running_in_task(publisher) as h,
+        feed_running(feed) as (_, site),
+        httpx.AsyncClient(base_url=proc.url, timeout=30) as client,
+    ):
+        article = await create_article(h, countries=["KZ"])
+        article_id = article["article_id"]
+        slug = (await publish(h, article_id))["slug"]
+        hidden = {"rejected": "Отклонённый", "spam": "Спамовый", "later": "Снятый"}
+        ids: dict[str, str] = {}
+        for which, word in {"kept": "Одобренный", **hidden}.items():
+            body = comment(article_id=article_id, name=f"{word} автор", text=f"{word} текст.")
+            resp = await client.post("/api/v1/comments", json=body)
+            assert resp.status_code == 202, resp.text
+            ids[which] = resp.json()["comment_id"]
+
+        async def all_queued() -> bool:
+            return set(await pending_ids(h, article_id)) == set(ids.values())
+
+        await eventually(all_queued, timeout=60, every=0.2, what="the comments in the queue")
+        await _moderate(h, ids["kept"], "approve")
+        await _moderate(h, ids["later"], "approve")
+
+        async def page_counts(n: int) -> bool:
+            return count_on((await site.get(f"/news/{slug}")).text) == [n, n]
+
+        await eventually(lambda: page_counts(2), every=0.2, what="two approved on the article")
+        assert "Снятый текст" in (await site.get(f"/news/{slug}")).text  # it was visible
+        await _moderate(h, ids["rejected"], "reject")
+        await _moderate(h, ids["spam"], "spam")
+        await _moderate(h, ids["later"], "reject")
+        await eventually(lambda: page_counts(1), every=0.2, what="one left on the article")
+
+        paths = [f"/news/{slug}", "/", "/news", "/kazakhstan", "/rss.xml", "/atom.xml"]
+        paths += ["/feed.json", "/kazakhstan/rss.xml", f"/api/v1/articles/{slug}"]
+        paths += ["/api/v1/articles", "/api/v1/front", "/api/v1/sections/KZ"]
+        for path in paths:
+            resp = await site.get(path)
+            assert resp.status_code == 200, path
+            for word in hidden.values():
+                assert word not in resp.text, (path, word)
+        page = (await site.get(f"/news/{slug}")).text
+        assert "Одобренный текст" in page and [c["id"] for c in shown(page).found] == [
+            f"comment-{ids['kept']}"
+        ]
+        jsonld = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+        assert jsonld and all(word not in "".join(jsonld) for word in hidden.values())
+        rss = ET.fromstring((await site.get("/rss.xml")).content)
+        (item,) = [i for i in rss.iter("item") if i.findtext("link", "").endswith(slug)]
+        assert item.findtext(SLASH) == "1"
+        front = (await site.get("/")).text
+        assert f'href="/news/{slug}#comments">Комментарии [1]</a>' in front
+        api = (await site.get(f"/api/v1/articles/{slug}")).json()
+        assert api["comment_count"] == 1
+        feed_json = (await site.get("/feed.json")).json()
+        assert any(slug in str(i.get("url", "")) for i in feed_json["items"])
