@@ -283,6 +283,17 @@ class OutboxRelay:
         holding the lock, to have the event out before it answers)."""
         return await self.sender.send(entries)
 
+    async def publish_now(self, entries: list[Entry]) -> None:
+        """``publish_entries`` right after a durable write, before the writer answers; a
+        failure is logged, not raised: the write is durable, and the relay (kicked) and its
+        sweeps publish the entries. Nothing when the relay is disabled."""
+        if not self.enabled:
+            return
+        try:
+            await self.publish_entries(entries)
+        except Exception as exc:
+            log.warning("publishing right after the write failed", extra={"error": repr(exc)})
+
     # --- passes ---------------------------------------------------------------------------------
 
     async def relay_doc(self, doc_id: Any) -> int:

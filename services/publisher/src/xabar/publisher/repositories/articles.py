@@ -20,7 +20,6 @@ FerretDB's quirks are kept here:
 - after each write the editors' list index (``index``) is given the new summary.
 """
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -35,8 +34,6 @@ from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.collections import Collections, insert_many_ignoring_duplicates
 from xabar.publisher.repositories.index import ArticleIndex, projection, summary_of, summary_row
 from xabar.runtime.outbox import OUTBOX_FIELD, outbox_entry
-
-log = logging.getLogger("xabar.publisher.repositories.articles")
 
 Entry = dict[str, str]
 REBUILD_BATCH = 1000
@@ -161,12 +158,7 @@ class ArticleRepository:
         writer and the relay hold the lock), so this is the relay's own pass, oldest first,
         without reading the document again or waiting for the lock: the event is on its stream
         before the response. If it fails, the relay (kicked) and its sweeps send it."""
-        if not self.relay.enabled:
-            return
-        try:
-            await self.relay.publish_entries(outbox)
-        except Exception as exc:  # the write is durable; the relay will publish
-            log.warning("publishing right after the write failed", extra={"error": repr(exc)})
+        await self.relay.publish_now(outbox)
 
     async def publish_events(self, events: Sequence[Event]) -> int:
         """Publish events that change nothing stored (re-emitting state; see ``republish_all``)."""

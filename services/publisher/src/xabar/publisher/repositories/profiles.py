@@ -10,7 +10,6 @@ publishing on the articles stream, where the feed reads profiles. Six documents 
 them all is cheap.
 """
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,8 +18,6 @@ from xabar.publisher.domain import Doc
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.collections import Collections, upsert
 from xabar.runtime.outbox import OUTBOX_FIELD, outbox_entry
-
-log = logging.getLogger("xabar.publisher.repositories.profiles")
 
 
 class HeldProfile:
@@ -48,7 +45,8 @@ class HeldProfile:
                 upsert=True,
             )
         )
-        await self._repo.relay_now([*outbox, entry])
+        # before the editor is answered (as articles do); a failure is left to the kicked relay
+        await self._repo.relay.publish_now([*outbox, entry])
         self._repo.relay.kick(self.code)
         self.doc = {**changes, "_id": self.code}
         return self.doc
@@ -70,13 +68,3 @@ class ProfileRepository:
     async def locked(self, code: str) -> AsyncIterator[HeldProfile]:
         async with self.relay.hold(code):
             yield HeldProfile(self, code, await self.coll.find_one({"_id": code}))
-
-    async def relay_now(self, outbox: list[dict[str, str]]) -> None:
-        """Publish the profile's unsent events before the editor is answered (as articles do);
-        if it fails, the kicked relay and its sweeps publish them."""
-        if not self.relay.enabled:
-            return
-        try:
-            await self.relay.publish_entries(outbox)
-        except Exception as exc:  # the write is durable; the relay will publish
-            log.warning("publishing right after the write failed", extra={"error": repr(exc)})
