@@ -227,7 +227,12 @@ async def drill_kill9_feed(stack: Stack, churn: bool = False) -> DrillResult:
         extra = ServiceProc(
             "feed",
             port,
-            {**feed.env, "XABAR_FEED_PORT": str(port), "XABAR_FEED_CONSUMER_NAME": "feed-2"},
+            {
+                **feed.env,
+                "XABAR_FEED_PORT": str(port),
+                "XABAR_FEED_METRICS_PORT": str(free_port()),  # not the first replica's
+                "XABAR_FEED_CONSUMER_NAME": "feed-2",
+            },
             stack.state / "logs" / "feed-2.log",
             echo=False,
         )

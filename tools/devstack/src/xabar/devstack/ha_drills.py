@@ -57,7 +57,7 @@ class Load:
     tips: list[tuple[str, str]] = field(default_factory=list)  # (key, id) per 202
     voters: list[str] = field(default_factory=list)  # per 201
     voted_before: list[str] = field(default_factory=list)  # a retry answered 409
-    answers: Counter[str] = field(default_factory=Counter)  # "tip 503", "vote connection", ...
+    answers: Counter[str] = field(default_factory=Counter)  # "tip 503", "vote 503", ...
     retried: int = 0  # items that took more than one attempt
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     fault_at: float | None = None
@@ -66,7 +66,9 @@ class Load:
     def acknowledged(self) -> int:
         return len(self.tips) + len(self.voters)
 
-    def during_fault(self, what: str) -> None:
+    def refused(self, what: str) -> None:
+        """Count an answer that was not an acknowledgement (a retry follows); one before the
+        kill is counted apart too: it would tell of a fault the drill did not make."""
         self.answers[what] += 1
         if self.fault_at is None:
             self.answers[f"{what} before the kill"] += 1
@@ -84,9 +86,9 @@ async def _tip(client: httpx.AsyncClient, load: Load, n: int) -> None:
                 load.tips.append((key, str(resp.json()["submission_id"])))
                 load.retried += attempt > 1
                 return
-            load.during_fault(f"tip {resp.status_code}")
+            load.refused(f"tip {resp.status_code}")
         except httpx.HTTPError:
-            load.during_fault("tip connection error")
+            load.refused("tip connection error")
         if time.monotonic() > end:
             raise TimeoutError(f"tip {n} not accepted within {DEADLINE_S}s")
         await asyncio.sleep(0.2)
@@ -103,9 +105,9 @@ async def _vote(client: httpx.AsyncClient, load: Load, path: str, option: str) -
                 (load.voters if resp.status_code == 201 else load.voted_before).append(voter)
                 load.retried += attempt > 1
                 return
-            load.during_fault(f"vote {resp.status_code}")
+            load.refused(f"vote {resp.status_code}")
         except httpx.HTTPError:
-            load.during_fault("vote connection error")
+            load.refused("vote connection error")
         if time.monotonic() > end:
             raise TimeoutError(f"vote not counted within {DEADLINE_S}s")
         await asyncio.sleep(0.2)
