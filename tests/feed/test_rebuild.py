@@ -26,6 +26,7 @@ from tests.feed.factory import (
 )
 from tests.support.waiting import eventually
 from xabar.contracts import ARTICLES_STREAM, COMMENTS_STREAM, POLLS_STREAM, ArticleState, Event
+from xabar.feed import scripts
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
 from xabar.feed.rebuild import rebuild, scan_keys
@@ -231,6 +232,41 @@ async def test_a_rebuild_over_a_trimmed_stream_takes_the_older_articles_over(
             assert response.status_code == want.status_code, path
             assert response.content == want.content, path
             assert response.headers.get("last-modified") == want.headers.get("last-modified")
+
+
+async def test_a_generation_written_before_the_buckets_is_served_then_rebuilt_into_them(
+    settings: FeedSettings, publisher: EventBus, redis: aioredis.Redis
+) -> None:
+    """An upgrade: the served generation holds its documents in one hash (``{feed}:G:a``, as
+    before the buckets); pages read them there until a rebuild moves them into the buckets, even
+    with the stream's history gone."""
+    states = [article_state(5000 + n, published_at=NOW - timedelta(hours=n)) for n in range(12)]
+    async with running(settings) as (app, client):
+        await publish_all(publisher, [published(s) for s in states])
+        await wait_drained(redis, ARTICLES_STREAM)
+        before = (await client.get("/news")).content
+        current = (await redis.get("{feed}:current") or b"").decode()
+        for state in states:  # the layout before the buckets
+            bucket = scripts.doc_key(scripts.doc_bucket(state.article_id), current)
+            raw = await redis.hget(bucket, state.article_id) or b""
+            await redis.hset(f"{{feed}}:{current}:a", state.article_id, raw.partition(b":")[2])
+            await redis.hdel(bucket, state.article_id)
+        await redis.incr("{feed}:rev")  # the pages cached before are dropped
+        revision = int(await redis.get("{feed}:rev") or 0)
+
+        async def heard() -> bool:
+            return bool(app.state.cache.revision >= revision)
+
+        await eventually(heard, what="the app hearing of the new revision")
+        assert (await client.get("/news")).content == before
+        await redis.xtrim(ARTICLES_STREAM, maxlen=0, approximate=False)
+        report = await rebuild(redis, progress=False, grace_s=0)
+        assert report.taken_over == len(states)
+        assert await _keys(redis, "{feed}:*:a") == []
+        revision = int(await redis.get("{feed}:rev") or 0)  # the switch's
+        await eventually(heard, what="the app hearing of the switch")
+        assert (await client.get(f"/news/{states[3].slug}")).status_code == 200
+        assert (await client.get("/news")).content == before
 
 
 async def test_events_published_during_a_rebuild_are_not_lost(

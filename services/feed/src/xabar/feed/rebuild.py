@@ -251,7 +251,7 @@ async def take_over(
         missing = [(n, i) for n, i in enumerate(ids) if held[n] is None]
         if not missing:
             continue
-        docs = await _documents(redis, served, [i for n, i in missing if listed[n]])
+        docs = await Documents(redis).read(served, [i for n, i in missing if listed[n]])
         labels = [_TakenOver(article_id) for _, article_id in missing]
         batch = Batch(labels, [None] * len(labels), generation)
         for at, (n, article_id) in enumerate(missing):
@@ -285,17 +285,6 @@ async def _hash_chunks(
             yield list(cast("dict[bytes, bytes]", found).items())
         if int(cursor) == 0:
             return
-
-
-async def _documents(redis: Redis, generation: str, ids: list[str]) -> dict[str, bytes]:
-    """The packed documents of ``ids`` in ``generation``: from their buckets, or (a generation
-    written before the documents had buckets) from ``{feed}:G:a``."""
-    docs = await Documents(redis).read(generation, ids)
-    lost = [i for i in ids if i not in docs]
-    if lost:
-        legacy = await redis.hmget(f"{scripts.BASE}{generation}:a", lost)
-        docs |= {i: cast("bytes", raw) for i, raw in zip(lost, legacy, strict=True) if raw}
-    return docs
 
 
 async def _current(redis: Redis) -> str | None:

@@ -12,7 +12,7 @@ costs what page 1 costs.
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -199,11 +199,25 @@ class Documents:
         except (RedisError, OSError) as exc:
             raise ReadModelUnavailable(f"the read model cannot be read: {exc!r}") from exc
         out: dict[str, bytes] = {}
+        held: set[str] = set()
         for members, values in zip(by_bucket.values(), replies, strict=True):
             for article_id, raw in zip(members, values, strict=True):
+                if raw:
+                    held.add(article_id)
                 if (doc := _unversioned(raw)) is not None:
                     out[article_id] = doc
+        if len(held) < len(wanted):  # rare: a generation written before the buckets
+            out |= await self._legacy(gen, [i for i in wanted if i not in held])
         return out
+
+    async def _legacy(self, generation: str, ids: list[str]) -> dict[str, bytes]:
+        """Documents of a generation written before the documents had buckets (one hash in the
+        lists' slot, ``{feed}:G:a``), until a rebuild replaces it."""
+        try:
+            values = await self.redis.hmget(f"{scripts.BASE}{generation}:a", ids)
+        except (RedisError, OSError) as exc:
+            raise ReadModelUnavailable(f"the read model cannot be read: {exc!r}") from exc
+        return {i: cast("bytes", raw) for i, raw in zip(ids, values, strict=True) if raw}
 
 
 class ReadModel:
