@@ -9,9 +9,8 @@ polls, and a voter's hash of the same address in none of ingest's."""
 import io
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -21,22 +20,12 @@ from PIL import Image
 from pymongo import MongoClient
 
 from tests.hostile.conftest import Hostile
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.infra
 
-T = TypeVar("T")
 NAME, EMAIL, PHONE = "Источник-Маркер-Zq7", "zq7marker@example.org", "+7 701 777 0199"
 NEEDLES = ("Маркер-Zq7", "zq7marker", "7017770199", "701 777 0199")
-
-
-def until(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def leaks(text: str) -> list[str]:

@@ -9,10 +9,8 @@ deployment (``tests.support.ha``), each waiting for one replica to confirm a dur
 
 import html
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
@@ -21,23 +19,13 @@ from xabar.devstack.clients import CHIEF_EMAIL, ensure_chief
 from xabar.devstack.stack import Stack, running_stack
 
 from tests.support.ha import ON_DEPLOYMENTS
+from tests.support.waiting import until
 from xabar.runtime.localinfra import LocalRedisCluster, LocalSentinel
 
 pytestmark = ON_DEPLOYMENTS
 
-T = TypeVar("T")
 SERVICES = ("feed", "ingest", "publisher", "polls")
 TITLE = "В Худжанде третий день нет света на улице Ленина"
-
-
-def until(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def jpeg() -> bytes:
