@@ -90,6 +90,7 @@ async def test_a_form_posted_from_another_site_counts_nothing_and_keeps_the_cook
         assert url == polls
         async with httpx.AsyncClient(base_url=polls) as editor:
             pid = (await create_poll(editor, auth, options=["Да", "Нет"]))["poll_id"]
+            earlier = (await create_poll(editor, auth, options=["Раньше", "Позже"]))["poll_id"]
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             try:
@@ -101,8 +102,14 @@ async def test_a_form_posted_from_another_site_counts_nothing_and_keeps_the_cook
                 assert "frame-ancestors 'none'" in csp
                 assert first.headers["x-content-type-options"] == "nosniff"
                 assert await page.locator("main h1").count() == 1
+                assert await voter_cookie(context) is None  # reading a poll sets no cookie
+                # the reader voted in another poll before: the polls know them by their cookie
+                await page.goto(f"{polls}/polls/{earlier}")
+                await page.get_by_label("Раньше").check()
+                async with page.expect_navigation():
+                    await page.get_by_role("button", name="Голосовать").click()
                 cookie = await voter_cookie(context)
-                assert cookie  # the reader is known to the polls
+                assert cookie
 
                 with other_site(forged_form(polls, pid)) as evil:
                     for _ in range(4):  # the probe that found it cast 4 counted votes

@@ -260,18 +260,29 @@ async def test_the_pages_are_compressed_once_a_change_and_sent_as_asked(
     async with client_for(app) as editor:
         pid = (await create_poll(editor, auth))["poll_id"]
     async with client_for(app) as reader:
-        await reader.get(f"/polls/{pid}")  # the voter cookie
+        first = await reader.get(f"/polls/{pid}")
+        assert "set-cookie" not in first.headers  # reading sets no cookie: the vote does
         tags = set()
         for coding in ("br", "gzip", "identity"):
             r = await reader.get(f"/polls/{pid}", headers={"Accept-Encoding": coding})
             assert r.status_code == 200 and "<main>" in r.text
             assert r.headers.get("content-encoding", "identity") == coding
             assert r.headers["vary"] == "Accept-Encoding"
+            assert r.headers["cache-control"] == "public, no-cache"
             tags.add(r.headers["etag"])
-        assert len(tags) == 1  # one rendering of the page, in three codings
+            again = await reader.get(
+                f"/polls/{pid}",
+                headers={"Accept-Encoding": coding, "If-None-Match": r.headers["etag"]},
+            )
+            assert again.status_code == 304 and again.content == b""
+        # one rendering of the page, in three codings: one tag each (strong tags differ per
+        # coding, RFC 9110 8.8.3), of the same body
+        assert len(tags) == 3
+        assert len({t.strip('"').removesuffix("-br").removesuffix("-gzip") for t in tags}) == 1
         assert (await vote(reader, pid, "o1")).status_code == 201
         after = await reader.get(f"/polls/{pid}", headers={"Accept-Encoding": "br"})
         assert after.headers["etag"] not in tags and "Всего голосов: 1" in after.text
+        assert after.headers["cache-control"] == "private, no-cache"  # the voter's own page
         listing = await reader.get("/polls", headers={"Accept-Encoding": "gzip"})
         assert listing.headers["content-encoding"] == "gzip" and pid in listing.text
         assert (await reader.get("/polls?page=²")).status_code == 422

@@ -14,6 +14,7 @@ from xabar.polls.bootstrap import build, redis_client
 from xabar.polls.config import PollsSettings
 from xabar.polls.deps import Deps
 from xabar.polls.handlers import declare_channels
+from xabar.polls.pagecache import ReaderPages
 from xabar.polls.pages import Pages
 from xabar.polls.routes.errors import exception_handlers
 from xabar.polls.routes.fastlane import FastLane
@@ -22,17 +23,24 @@ from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities, VoterCookies
 from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.bus import EventBus
-from xabar.runtime.encodings import EncodedCache
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.security import OriginCheck, PagePolicy
+from xabar.runtime.workers import Worker
 
 
-def deps_of(settings: PollsSettings, polls_service: PollService, redis: Redis) -> Deps:
+def deps_of(
+    settings: PollsSettings, polls_service: PollService, redis: Redis, policy: PagePolicy
+) -> Deps:
     cookies = VoterCookies(
         settings.cookie_secret.get_secret_value(),
         name=settings.cookie_name,
         max_age_s=settings.cookie_max_age_s,
         secure=settings.cookie_secure,
+    )
+    pages = Pages(
+        timezone=settings.display_timezone,
+        public_url=settings.public_url,
+        site_url=settings.site_url,
     )
     return Deps(
         service=polls_service,
@@ -40,13 +48,9 @@ def deps_of(settings: PollsSettings, polls_service: PollService, redis: Redis) -
             cookies, settings.proxy_networks(), settings.address_salt.get_secret_value()
         ),
         tokens=settings.token_verifier(redis),
-        pages=Pages(
-            timezone=settings.display_timezone,
-            public_url=settings.public_url,
-            site_url=settings.site_url,
-        ),
+        pages=pages,
         receipts=Receipts(),
-        page_cache=EncodedCache(2000),
+        reader_pages=ReaderPages(pages, polls_service, headers=policy.headers()),
         origins=OriginCheck(settings.vote_origins()),
         site_url=settings.site_url,
         page_size_max=settings.page_size_max,
@@ -75,8 +79,10 @@ def create_app(
         try:
             await polls.start()
             app.state.polls = polls
+            refresher.start()
             yield
         finally:
+            await refresher.stop()
             await polls.stop()
             await bus.stop()
             await polls.close()
@@ -86,7 +92,13 @@ def create_app(
     pages = PagePolicy().with_(
         style_src="'unsafe-inline'", form_action=f"'self' {settings.site_url}"
     )
-    deps = deps_of(settings, polls.service, redis)
+    deps = deps_of(settings, polls.service, redis, pages)
+    refresher = Worker(
+        "polls-pages-refresh",
+        deps.reader_pages.refresh,
+        interval=settings.pages_refresh_ms / 1000,
+        max_backoff=1.0,
+    )
     app = service_app(
         routes=[
             *routes.routes(),

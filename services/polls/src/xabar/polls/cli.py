@@ -55,9 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("polls", settings.log_level, json=settings.log_json)
     if args.command in (None, "serve"):
         from xabar.polls.app import create_app
+        from xabar.polls.routes.votes import CHOICE_COOKIE
         from xabar.runtime.app import serve
+        from xabar.runtime.fastprotocol import FastProtocol
 
-        serve(create_app(settings), settings)
+        app = create_app(settings)
+        # the public reader pages are answered before any ASGI scope exists; a voter's never
+        protocol = FastProtocol.serving(
+            app.state.deps.reader_pages,
+            name="PollsProtocol",
+            private_cookies=(settings.cookie_name, CHOICE_COOKIE),
+        )
+        serve(app, settings, protocol=protocol)
         return 0
     if args.command == "import-poll":
         return asyncio.run(_import(settings, args.file))

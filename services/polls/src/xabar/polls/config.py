@@ -60,6 +60,9 @@ Polls' own settings:
 - ``XABAR_POLLS_OUTBOX_SWEEP_S`` (5.0): how often the outbox relay sweeps pending events.
 - ``XABAR_POLLS_DISPLAY_TIMEZONE`` (Asia/Almaty): time zone of dates on the HTML pages.
 - ``XABAR_POLLS_PAGE_SIZE_MAX`` (100): largest ``per_page`` of the poll list.
+- ``XABAR_POLLS_PAGES_REFRESH_MS`` (100): how often the public reader pages (``/polls``,
+  ``/polls/ID`` without a voter cookie, answered from memory) are checked against the counters
+  and rendered again when what they show changed: at most this far behind a vote.
 """
 
 import zoneinfo
@@ -108,6 +111,7 @@ class PollsSettings(ServiceSettings):
     outbox_sweep_s: float = Field(default=5.0, gt=0)
     display_timezone: str = "Asia/Almaty"
     page_size_max: int = Field(default=100, ge=1)
+    pages_refresh_ms: int = Field(default=100, ge=10, le=10_000)
 
     @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from xabar.polls.pagecache import ReaderPages
 from xabar.polls.pages import Pages
 from xabar.polls.service import PollService
 from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities
 from xabar.runtime.auth import TokenVerifier
-from xabar.runtime.encodings import EncodedCache
 from xabar.runtime.security import OriginCheck
 
 
@@ -22,7 +22,7 @@ class Deps:
     tokens: TokenVerifier
     pages: Pages
     receipts: Receipts
-    page_cache: EncodedCache  # the reader pages, rendered and compressed once per change
+    reader_pages: ReaderPages  # the reader pages, rendered and compressed once per revision
     origins: OriginCheck  # the sites whose pages may post a vote
     site_url: str  # the feed: a form vote's return_to is followed only under it
     page_size_max: int  # the largest per_page of the poll list

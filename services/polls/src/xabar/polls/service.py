@@ -327,6 +327,12 @@ class PollService:
                 raise PollNotFound(poll_id)
         return found
 
+    async def views(
+        self, poll_ids: Sequence[str], voter_id: str | None
+    ) -> list[tuple[Poll, Counts, bool] | None]:
+        """``view`` of each poll as the mirror has it, in one round trip (None: not mirrored)."""
+        return await self.counter.views(poll_ids, voter_id)
+
     async def counts(self, poll_id: str) -> Counts:
         """The poll's counters as they are now (none counted: empty)."""
         return await self.counter.counts(poll_id) or Counts({}, 0, 0)
