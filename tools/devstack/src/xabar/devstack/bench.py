@@ -263,15 +263,16 @@ def run_wrk(
         ),
     ]
     polls_site = stack.services["polls"].url
+    polls_own = [
+        (name, polls_site + path, {"headers": BROWSER})
+        for name, path in polls_pages(poll["poll_id"])
+    ]
     feeds: list[tuple[str, str, dict[str, Any]]] = [
         *[
             (name, feed + path, {"headers": BROWSER})
             for name, path in reader_pages(poll["poll_id"])
         ],
-        *[
-            (name, polls_site + path, {"headers": BROWSER})
-            for name, path in polls_pages(poll["poll_id"])
-        ],
+        *polls_own,
     ]
     feeds.append(("rss 304", feed + RSS, {"headers": {**BROWSER, "If-None-Match": rss_etag}}))
     chosen = {"ingest": ingest, "polls": polls, "feed": feeds}
@@ -285,6 +286,8 @@ def run_wrk(
         results.append(meter.wrk(name, url, **kw))
     if "feed" in groups:
         results += run_reader_pages(stack, feeds, meter, pin_cpus)
+    elif "polls" in groups:  # the polls service's own pages, against nginx too
+        results += run_reader_pages(stack, polls_own, meter, pin_cpus)
     for name, url, kw in [run for group in order if group != "feed" for run in chosen[group]]:
         if name == "comment accept":  # the tips accepted just before are still being moved
             asyncio.run(_intakes_drained(stack))
@@ -449,7 +452,9 @@ def main(
         },
         "groups": list(groups),
         "feed_workers": workers,
-        "reader_pages_pinned": pin_cpus and "feed" in groups and split_cpus() is not None,
+        "reader_pages_pinned": pin_cpus
+        and ("feed" in groups or "polls" in groups)
+        and split_cpus() is not None,
         "quiet_before_each_run": {
             "cores_at_most": CpuMeter.QUIET_CORES,
             "window_s": CpuMeter.QUIET_WINDOW_S,
@@ -463,8 +468,9 @@ def main(
             "met": all(v <= 100 for v in memory.values()),
         },
     }
-    if "feed" in groups:
+    if "feed" in groups or "polls" in groups:
         report["reader_pages"] = reader_ratios(by)
+    if "feed" in groups:
         last = next(
             r
             for r in runs
@@ -498,6 +504,8 @@ def main(
 def reader_ratios(by: dict[str, WrkResult]) -> dict[str, dict[str, Any]]:
     out = {}
     for name, _ in [*reader_pages(), *polls_pages()]:
+        if name not in by:  # not measured in this run (--only)
+            continue
         ours, theirs = by[name], by[f"nginx: {name}"]
         ratio = round(ours.rps / theirs.rps, 2)
         out[name] = {
@@ -577,16 +585,21 @@ def _print(report: dict[str, Any]) -> None:
             f"{name:<22} {v['ratio']:>5} x baseline (target >= {v['target']})  "
             f"{_verdict(v['met']):<8} CPU per request: {v['cpu_ratio']} x the baseline's"
         )
+    if "reader_pages" in report:
+        _print_reader_pages(report["reader_pages"])
     if "projector" not in report:
         _print_memory(report)
         return
+    _print_deep_page(report)
+
+
+def _print_reader_pages(pages: dict[str, dict[str, Any]]) -> None:
     print()
     print(
         f"{'reader page':<26}{'xabar':>8}{'nginx':>8}{'ratio':>7}  {'':8}{'p99 ms':>7}  {'':8}"
         f"{'cpu x':>6}  (targets: >= {NGINX_TARGET} x nginx, p99 <= {P99_TARGET_MS} ms at 32 "
         "connections; cpu x: nginx's CPU per request over the feed's)"
     )
-    pages = report["reader_pages"]
     for name, v in pages.items():
         print(
             f"{name:<26}{v['rps']:>8}{v['nginx_rps']:>8}{v['ratio']:>7}  "
@@ -596,6 +609,9 @@ def _print(report: dict[str, Any]) -> None:
         )
     met = sum(v["met"] for v in pages.values())
     print(f"{'reader pages':<26} {met} of {len(pages)} meet both targets")
+
+
+def _print_deep_page(report: dict[str, Any]) -> None:
     d = report["deep_page_p50_ratio"]
     print(f"{'deep page / page 1':<22} {d['value']:>5} (target <= 1.2)  {_verdict(d['met'])}")
     v = report["publish_to_visible"]
