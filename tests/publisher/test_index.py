@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.crc import key_slot
 
 from xabar.publisher.domain import Article, ArticleQuery, ArticleStatus, EditorRef
 from xabar.publisher.repositories import index as idx
@@ -163,7 +164,9 @@ async def test_edits_move_an_article_between_lists_and_words(
     assert await listed(index, ArticleQuery(country="KZ")) == []
     assert await listed(index, ArticleQuery(status="published", country="UZ")) == [first.article_id]
     # a word nobody has any more leaves the vocabulary; an older version is ignored
-    assert await redis.zrangebylex(idx.VOCABULARY, b"[\xd0\xb0", b"[\xd0\xb0\xff") == []
+    for bucket in range(idx.BUCKETS):
+        vocabulary = idx.vocabulary_key(bucket)
+        assert await redis.zrangebylex(vocabulary, b"[\xd0\xb0", b"[\xd0\xb0\xff") == []
     await index.put(first)
     assert await listed(index, ArticleQuery(status="published")) == [first.article_id]
 
@@ -176,7 +179,9 @@ async def test_a_put_based_on_a_summary_changed_meanwhile_is_refused_then_retrie
     three = one.model_copy(update={"title": "Алматы", "version": 3})
     await index.put(one)
     await index.put(two)
-    keys, args = index._args(summary_of(three), summary_of(one) | {"version": 1})
+    (held,) = await index._state([one.article_id])
+    assert held.n is not None
+    keys, args = index._args(summary_of(three), held.n, summary_of(one) | {"version": 1})
     assert await index._put(keys=keys, args=args) == -1  # read version 1, it holds 2
     await index.put(three)  # reads again: applied
     assert await listed(index, ArticleQuery(text="алматы")) == [one.article_id]
@@ -213,3 +218,55 @@ async def test_summaries_by_article_id_and_documents_indexed_as_stored(
     got = await index.summaries([two.article_id, "f" * 32, one.article_id])
     assert [s["article_id"] for s in got] == [two.article_id, one.article_id]
     assert "terms" not in got[0]
+
+
+def test_the_buckets_cover_the_clusters_slots_evenly() -> None:
+    # bucket B's tag lands in the B-th of BUCKETS equal slot ranges: on masters that hold equal
+    # ranges the summaries and words split evenly
+    slots = [key_slot(idx.summaries_key(b).encode()) for b in range(idx.BUCKETS)]
+    width = 16384 // idx.BUCKETS
+    assert [s // width for s in slots] == list(range(idx.BUCKETS))
+    assert len({idx.term_key("газ", b) for b in range(idx.BUCKETS)}) == idx.BUCKETS
+
+
+async def test_summaries_and_words_live_in_the_buckets_and_the_lists_on_one_tag(
+    index: ArticleIndex, redis: aioredis.Redis
+) -> None:
+    arts = list(corpus(200, seed=5))
+    await index.put_many(summary_of(a) for a in arts)
+    keys = [k.decode() async for k in redis.scan_iter(match="xabar:publisher:*", count=1000)]
+    on_idx = [k for k in keys if k.startswith(idx.PREFIX)]
+    assert on_idx and all(":term:" not in k and "summaries" not in k for k in on_idx)
+    buckets = {k.split("}")[0] for k in keys if k.endswith(":summaries")}
+    assert len(buckets) == idx.BUCKETS  # 200 articles, numbered 1..200: every bucket has some
+    # one bucket holds its own articles' summaries and nobody else's
+    held = await redis.hgetall(idx.summaries_key(3))
+    assert held and all(int(n) % idx.BUCKETS == 3 for n in held)
+
+
+async def test_a_put_cut_between_its_two_steps_is_done_again_by_the_next_put(
+    index: ArticleIndex, redis: aioredis.Redis
+) -> None:
+    one = article(1, title="Газ", status="draft", version=1)
+    await index.put(one)
+    two = one.model_copy(update={"title": "Нефть", "status": ArticleStatus.PUBLISHED, "version": 2})
+    (held,) = await index._state([one.article_id])
+    keys, args = index._list_args(index._normal(summary_of(two)), held)
+    assert await index._list(keys=keys, args=args) == held.n  # the lists moved, then a crash
+    assert await listed(index, ArticleQuery(text="нефть")) == []  # the words are behind
+    await index.put(two)  # the summary is older: put again; the lists' step changes nothing
+    assert await listed(index, ArticleQuery(text="нефть", status="published")) == [one.article_id]
+    assert await listed(index, ArticleQuery(text="газ")) == []
+    assert await listed(index, ArticleQuery(status="draft")) == []
+
+
+async def test_the_index_as_it_was_on_one_slot_is_dropped_before_a_rebuild(
+    index: ArticleIndex, redis: aioredis.Redis
+) -> None:
+    await redis.hset(idx.OLD_LAYOUT, "1", "{}")
+    await redis.sadd(f"{idx.PREFIX}:term:газ", 1)
+    await redis.zadd(idx.ALL, {"1": 1.0})
+    await index.put(article(2, title="Нефть"))
+    assert await index.drop_legacy() >= 3
+    assert not await redis.exists(idx.OLD_LAYOUT, f"{idx.PREFIX}:term:газ", idx.ALL)
+    assert await index.drop_legacy() == 0  # once: the new layout is kept

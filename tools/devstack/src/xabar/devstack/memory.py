@@ -210,6 +210,7 @@ def _used(port: int) -> int:
 
 _SHAPES = (
     (re.compile(rb"\{feed\.d\d+\}"), b"{feed.dN}"),
+    (re.compile(rb"\{idx\.\d+\.\d+\}"), b"{idx.N}"),
     (re.compile(rb":g\d+:"), b":G:"),
     (re.compile(rb":(term|z:t|z:c|z:f|country|owner|status):.*"), rb":\1:*"),
 )
@@ -228,7 +229,9 @@ def family_of(key: bytes) -> str:
     if key.startswith(b"{feed}"):
         return "feed lists {feed}"
     if key.startswith(b"xabar:publisher:{idx}"):
-        return "publisher index {idx}"
+        return "publisher lists {idx}"
+    if key.startswith(b"xabar:publisher:{idx."):
+        return "publisher words {idx.N}"
     if key.startswith(b"xabar.") and not key.endswith(b".dlq"):
         return "streams"
     return "other"

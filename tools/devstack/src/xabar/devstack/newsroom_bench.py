@@ -214,7 +214,7 @@ async def index_memory(redis_url: str) -> dict[str, float]:
     try:
         total = 0
         keys = 0
-        async for key in client.scan_iter(match="xabar:publisher:{idx}:*", count=2000):
+        async for key in client.scan_iter(match="xabar:publisher:{idx*", count=2000):
             total += int(await client.memory_usage(key) or 0)
             keys += 1
         info = await client.info("memory")
