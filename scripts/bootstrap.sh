@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what `make run` and `make test` need on a fresh Debian machine, and nothing twice:
-# redis-server (Debian; for `make test` also chromium and npm), uv (PyPI), the Python environment
+# redis-server (Debian; for `make test` also chromium, its chromium-l10n, and npm), uv (PyPI), the Python environment
 # (from uv.lock), FerretDB v1.24.2 (built once from the Go module proxy into ~/.cache/xabar, see
 # xabar.runtime.localinfra).
 set -euo pipefail
@@ -14,6 +14,8 @@ if [ "${XABAR_BENCH_TOOLS:-0}" = 1 ]; then
 fi
 if [ "${XABAR_BROWSER:-0}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # its Russian UI strings: without them a date input shows mm/dd/yyyy whatever the page's locale
+  [ -e /usr/lib/chromium/locales/ru.pak ] || need_apt+=(chromium-l10n)
   # the test that the vendored newsroom files are what package-lock.json pins runs `npm ci`
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 fi

@@ -18,7 +18,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from tests.ingest.conftest import MakeSettings, eventually
-from tests.support.browser import ARTIFACTS, CHROMIUM, axe_violations, chromium, watch_csp
+from tests.support.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    axe_violations,
+    chromium,
+    new_context,
+    new_page,
+    watch_csp,
+)
 from tests.support.fuzz import served
 from xabar.ingest.app import create_app
 from xabar.runtime.localinfra import free_port
@@ -80,7 +88,7 @@ async def test_a_reader_comments_from_an_article_page_and_writes_to_the_editors(
         settings = make_settings(public_url=ingest, site_url=site_url, form_min_fill_s=1.0)
         with served(create_app(settings), port=port):
             async with chromium() as browser:
-                context = await browser.new_context(java_script_enabled=False, locale="ru-RU")
+                context = await new_context(browser, java_script_enabled=False)
                 page = await context.new_page()
                 refused = watch_csp(page)
                 await page.goto(f"{site_url}/article")
@@ -116,7 +124,7 @@ async def test_a_reader_comments_from_an_article_page_and_writes_to_the_editors(
                 assert refused == []  # no script, no style the pages' own policy refuses
 
                 # axe-core runs as a script: in a page of its own, every page of the forms
-                checker = await browser.new_page()
+                checker = await new_page(browser)
                 for path in (
                     f"/comments/form?article_id={ARTICLE}",
                     f"/comments/form?article_id={ARTICLE}&reply_to={PARENT}",
@@ -150,7 +158,7 @@ async def test_another_site_can_neither_frame_the_comment_form_nor_post_a_form(
         settings = make_settings(public_url=ingest, site_url=site_url)
         with served(create_app(settings), port=port):
             async with chromium() as browser:
-                page = await browser.new_page()
+                page = await new_page(browser)
                 await page.goto(f"{other_url}/frame")
                 await asyncio.sleep(1.0)
                 frame = page.frame(name="comment-form")

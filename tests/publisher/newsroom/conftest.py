@@ -1,17 +1,22 @@
 """Fixtures of the newsroom's tests: the publisher in-process (the API and the newsroom) against
-the real Redis and FerretDB, editors of every role, and a client that logs in through the form."""
+the real Redis and FerretDB, editors of every role, and a client that logs in through the form;
+the services as processes for the browser tests (``processes``)."""
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import TokenKeys
 from tests.publisher.conftest import Harness, SettingsFactory, running_in_task
+from tests.publisher.newsroom.processes import PASSWORD, Processes, running
+from tests.support.infra import Infra
+from tests.support.procs import ServiceProcess
 from xabar.runtime.auth import Role
 
-PASSWORD = "пароль-редакции-1"
 ORIGIN = "http://publisher.test"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -86,3 +91,24 @@ class Newsroom:
 async def newsroom(make_settings: SettingsFactory) -> AsyncIterator[Newsroom]:
     async with running_in_task(make_settings()) as h:
         yield Newsroom(h)
+
+
+@pytest.fixture
+def processes(
+    make_settings: SettingsFactory,
+    infra: Infra,
+    redis_url: str,
+    mongo_db_name: str,
+    token_keys: TokenKeys,
+    tmp_path: Path,
+) -> Processes:
+    """The services as processes (not yet started) on this test's Redis and FerretDB."""
+    return Processes(make_settings, infra, redis_url, mongo_db_name, token_keys, tmp_path)
+
+
+@pytest.fixture
+def polls(processes: Processes) -> Iterator[ServiceProcess]:
+    """A polls process, started."""
+    proc = processes.polls()
+    with running(proc, timeout=60):
+        yield proc

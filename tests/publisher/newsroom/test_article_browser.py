@@ -6,11 +6,9 @@ edit one draft and neither text is lost; a contributor has no publish button and
 of it is refused. Every page passes axe-core (no serious or critical violation) with no CSP
 refusal, and is screenshotted at desktop and phone width in ``test-artifacts/``."""
 
-import asyncio
 import base64
 import io
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,15 +17,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, Page
 
-from tests.conftest import TokenKeys
-from tests.publisher.conftest import SettingsFactory, env_of
-from tests.publisher.newsroom.conftest import PASSWORD
-from tests.publisher.newsroom.processes import feed_process
-from tests.publisher.newsroom.test_browser import create_editor
-from tests.support.browser import ARTIFACTS, axe_violations, chromium, screenshots, watch_csp
-from tests.support.procs import ServiceProcess, service_process
+from tests.publisher.newsroom.browsing import check_page, signed_in, type_formatted
+from tests.publisher.newsroom.processes import Processes, running
+from tests.support.browser import ARTIFACTS, screenshots, watch_csp
+from tests.support.procs import ServiceProcess
+from tests.support.waiting import eventually
 
 EDITOR, SECOND, CONTRIBUTOR = "editor@xabar.test", "second@xabar.test", "author@xabar.test"
 ZONE = ZoneInfo("Asia/Almaty")
@@ -41,84 +37,38 @@ class Stack:
 
 
 @pytest.fixture
-def stack(
-    make_settings: SettingsFactory, redis_url: str, token_keys: TokenKeys, tmp_path: Path
-) -> Iterator[Stack]:
-    feed = feed_process(redis_url, token_keys, tmp_path, "feed-newsroom")
-    env = env_of(make_settings(scheduler_interval_s=1.0))
-    publisher = service_process("xabar.publisher", env, tmp_path, "XABAR_PUBLISHER_PORT")
-    publisher.env |= {
-        "XABAR_PUBLISHER_PUBLIC_URL": publisher.url,
-        "XABAR_PUBLISHER_SITE_URL": feed.url,
-        "XABAR_PUBLISHER_FEED_URL": feed.url,
-    }
-    create_editor(publisher.env, EDITOR, "editor", "Айгуль Редактор")
-    create_editor(publisher.env, SECOND, "editor", "Бахтияр Второй")
-    create_editor(publisher.env, CONTRIBUTOR, "contributor", "Дина Автор")
+def stack(processes: Processes, tmp_path: Path) -> Iterator[Stack]:
+    feed = processes.feed("feed-newsroom")
+    publisher = processes.publisher(
+        (EDITOR, "editor", "Айгуль Редактор"),
+        (SECOND, "editor", "Бахтияр Второй"),
+        (CONTRIBUTOR, "contributor", "Дина Автор"),
+        settings={"scheduler_interval_s": 1.0},
+        SITE_URL=feed.url,
+        FEED_URL=feed.url,
+    )
     photo = tmp_path / "bridge.jpg"
     exif = Image.Exif()
     exif[0x8825] = {1: "N", 2: (38.0, 33.0, 0.0)}
     image = Image.new("RGB", (1200, 800), (30, 110, 170))
     image.paste((230, 200, 40), (0, 500, 1200, 800))
     image.save(photo, "JPEG", exif=exif)
-    try:
-        feed.start(timeout=90)  # a loaded box starts processes slowly
-        publisher.start(timeout=90)
-    except BaseException:
-        for started in (publisher, feed):
-            if started.proc is not None:
-                started.terminate()
-        raise
-    try:
+    with running(feed, publisher):
         yield Stack(publisher, feed, photo)
-    finally:
-        publisher.terminate()
-        feed.terminate()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-async def signed_in(browser: Browser, stack: Stack, email: str) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    await page.goto(f"{stack.publisher.url}/login")
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{stack.publisher.url}/")
-    return context, page
-
-
-async def check(page: Page, name: str, refused: list[str]) -> None:
-    assert await axe_violations(page) == [], name
-    await screenshots(page, f"newsroom-{name}")
-    assert refused == [], f"{name}: the page's CSP refused {refused}"
 
 
 async def write_body(page: Page) -> None:
     """A subheading, bold and a link, typed with the toolbar as a journalist does."""
-    editor = page.locator(".ql-editor")
-    await editor.click()
+    await page.locator(".ql-editor").click()
     await page.keyboard.type("Мост открыли утром.")
     await page.keyboard.press("Enter")
-    await page.keyboard.type("Что известно")
-    await page.click("button[aria-label='Подзаголовок']")
-    await page.keyboard.press("End")
-    await page.keyboard.press("Enter")
-    await page.click("button[aria-label='Жирный']")
-    await page.keyboard.type("Движение запущено")
-    await page.click("button[aria-label='Жирный']")
-    await page.keyboard.type(", сообщает ")
-    await page.keyboard.type("министерство")
-    for _ in range(len("министерство")):
-        await page.keyboard.press("Shift+ArrowLeft")
-    await page.click("button[aria-label='Ссылка']")
-    await page.fill(".ql-tooltip input[type=text]", "https://mintrans.example/news")
-    await page.keyboard.press("Enter")
+    await type_formatted(
+        page,
+        heading="Что известно",
+        bold="Движение запущено",
+        joiner=", сообщает ",
+        linked=("министерство", "https://mintrans.example/news"),
+    )
 
 
 async def create_draft(page: Page, base: str, title: str, text: str) -> str:
@@ -132,23 +82,14 @@ async def create_draft(page: Page, base: str, title: str, text: str) -> str:
     return page.url
 
 
-async def eventually(check_fn: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check_fn():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{what} not within {timeout}s")
-
-
 async def test_write_attach_preview_publish_and_read_it_on_the_site(
     stack: Stack, browser: Browser
 ) -> None:
-    context, page = await signed_in(browser, stack, EDITOR)
+    context, page = await signed_in(browser, stack.publisher.url, EDITOR)
     refused = watch_csp(page)
     base = stack.publisher.url
     await page.goto(f"{base}/articles/new")
-    await check(page, "article-new", refused)
+    await check_page(page, "article-new", refused)
     await page.fill("#a-title", "Новый мост через Вахш открыли")
     await page.fill("#a-lead", "Движение по мосту запустили в понедельник")
     await write_body(page)
@@ -158,7 +99,7 @@ async def test_write_attach_preview_publish_and_read_it_on_the_site(
     await page.wait_for_url(f"{base}/articles/*")
     article_url = page.url
     assert "Черновик создан." in await page.inner_text("main")
-    await check(page, "article-editor", refused)
+    await check_page(page, "article-editor", refused)
 
     # a photo from the library: uploaded with the plain file field, then chosen
     await page.click("text=Выбрать из медиатеки")
@@ -167,7 +108,7 @@ async def test_write_attach_preview_publish_and_read_it_on_the_site(
     await page.fill("#m-credit", "Фото: Минтранс")
     await page.click("button:has-text('Загрузить')")
     assert "метаданные удалены" in await page.inner_text("main")
-    await check(page, "media-library-pick", refused)
+    await check_page(page, "media-library-pick", refused)
     await page.click("button:has-text('Выбрать')")
     await page.wait_for_url(article_url)
     assert "Фото статьи выбрано." in await page.inner_text("main")
@@ -186,7 +127,7 @@ async def test_write_attach_preview_publish_and_read_it_on_the_site(
     assert await frame.locator(".body h2").inner_text() == "Что известно"
     href = await frame.locator(".body a").get_attribute("href")
     assert href == "https://mintrans.example/news"
-    await check(preview, "article-preview", preview_refused)
+    await check_page(preview, "article-preview", preview_refused)
     # the sandboxed frame is drawn by a process of its own: once back at desktop width, let it
     # lay out again before the desktop picture is taken again
     await preview.wait_for_timeout(1000)
@@ -195,14 +136,14 @@ async def test_write_attach_preview_publish_and_read_it_on_the_site(
 
     await page.click("button[value=publish]")
     assert "Статья опубликована." in await page.inner_text("main")
-    await check(page, "article-published", refused)
+    await check_page(page, "article-published", refused)
 
     async with httpx.AsyncClient(base_url=stack.feed.url, timeout=10) as feed:
 
         async def on_front() -> bool:
             return "Новый мост через Вахш открыли" in (await feed.get("/")).text
 
-        await eventually(on_front, 30, "the article on the readers' front page")
+        await eventually(on_front, 30, "the article on the readers' front page", every=0.5)
         rss = (await feed.get("/rss.xml")).text
         assert "Новый мост через Вахш открыли" in rss
         front = await context.new_page()
@@ -212,13 +153,13 @@ async def test_write_attach_preview_publish_and_read_it_on_the_site(
 
     await page.goto(f"{base}/articles?q=вахш")
     assert "Новый мост через Вахш открыли" in await page.inner_text("main")
-    await check(page, "article-list", refused)
+    await check_page(page, "article-list", refused)
     await page.goto(f"{article_url}/revisions")
-    await check(page, "article-revisions", refused)
+    await check_page(page, "article-revisions", refused)
     await page.click("text=Что изменилось >> nth=0")
-    await check(page, "article-diff", refused)
+    await check_page(page, "article-diff", refused)
     await page.goto(f"{base}/media-library")
-    await check(page, "media-library", refused)
+    await check_page(page, "media-library", refused)
     # drag and drop: a photo dropped on the upload form is sent by the form itself
     dropped = base64.b64encode(stack.photo.read_bytes()).decode()
     async with page.expect_navigation():
@@ -243,7 +184,7 @@ async def test_write_attach_preview_publish_and_read_it_on_the_site(
 async def test_an_article_scheduled_a_minute_ahead_appears_on_its_own(
     stack: Stack, browser: Browser
 ) -> None:
-    context, page = await signed_in(browser, stack, EDITOR)
+    context, page = await signed_in(browser, stack.publisher.url, EDITOR)
     refused = watch_csp(page)
     base = stack.publisher.url
     await create_draft(page, base, "Заседание правительства перенесли", "Заседание пройдёт позже.")
@@ -253,14 +194,14 @@ async def test_an_article_scheduled_a_minute_ahead_appears_on_its_own(
     await page.fill("#w-when", when.strftime("%Y-%m-%dT%H:%M"))
     await page.click("button[value=schedule]")
     assert "Публикация запланирована" in await page.inner_text("main")
-    await check(page, "article-scheduled", refused)
+    await check_page(page, "article-scheduled", refused)
     async with httpx.AsyncClient(base_url=stack.feed.url, timeout=10) as feed:
         assert "Заседание правительства перенесли" not in (await feed.get("/")).text
 
         async def appeared() -> bool:
             return "Заседание правительства перенесли" in (await feed.get("/")).text
 
-        await eventually(appeared, 150, "the scheduled article on the front page")
+        await eventually(appeared, 150, "the scheduled article on the front page", every=0.5)
     assert datetime.now(ZONE) >= when  # not before its time
     await page.reload()
     assert "опубликована" in await page.inner_text(".editor-side")
@@ -270,8 +211,8 @@ async def test_an_article_scheduled_a_minute_ahead_appears_on_its_own(
 async def test_two_browsers_edit_one_draft_and_neither_text_is_lost(
     stack: Stack, browser: Browser
 ) -> None:
-    ann, ann_page = await signed_in(browser, stack, EDITOR)
-    bob, bob_page = await signed_in(browser, stack, SECOND)
+    ann, ann_page = await signed_in(browser, stack.publisher.url, EDITOR)
+    bob, bob_page = await signed_in(browser, stack.publisher.url, SECOND)
     refused = watch_csp(ann_page)
     base = stack.publisher.url
     url = await create_draft(ann_page, base, "Общий материал", "Общий первый абзац.")
@@ -289,7 +230,7 @@ async def test_two_browsers_edit_one_draft_and_neither_text_is_lost(
     main = await ann_page.inner_text("main")
     assert "Ваш вариант" in main and "Их вариант" in main
     assert "Абзац Айгуль." in main and "Абзац Бахтияра." in main
-    await check(ann_page, "article-conflict", refused)
+    await check_page(ann_page, "article-conflict", refused)
     await ann_page.click("button:has-text('Сохранить объединённое')")
     assert "Сохранено." in await ann_page.inner_text("main")
     await bob_page.goto(url)
@@ -303,13 +244,13 @@ async def test_two_browsers_edit_one_draft_and_neither_text_is_lost(
 async def test_a_contributor_has_no_publish_button_and_a_forged_one_is_refused(
     stack: Stack, browser: Browser
 ) -> None:
-    context, page = await signed_in(browser, stack, CONTRIBUTOR)
+    context, page = await signed_in(browser, stack.publisher.url, CONTRIBUTOR)
     refused = watch_csp(page)
     base = stack.publisher.url
     await create_draft(page, base, "Заметка автора", "Текст автора.")
     assert await page.locator("button[value=publish]").count() == 0
     assert await page.locator("button[value=submit]").count() == 1
-    await check(page, "article-contributor", refused)
+    await check_page(page, "article-contributor", refused)
     # the draft saves itself while the author types (no button)
     await page.locator(".ql-editor").click()
     await page.keyboard.press("Control+End")
@@ -337,16 +278,16 @@ async def test_a_contributor_has_no_publish_button_and_a_forged_one_is_refused(
 async def test_a_countrys_profile_edited_in_the_newsroom_shows_on_the_site(
     stack: Stack, browser: Browser
 ) -> None:
-    context, page = await signed_in(browser, stack, EDITOR)
+    context, page = await signed_in(browser, stack.publisher.url, EDITOR)
     refused = watch_csp(page)
     base = stack.publisher.url
     await page.click("nav >> text=О странах")
     await page.wait_for_url(f"{base}/countries")
     assert "не заполнен" in await page.inner_text("main")
-    await check(page, "countries", refused)
+    await check_page(page, "countries", refused)
     await page.click("text=Таджикистан")
     await page.wait_for_url(f"{base}/countries/TJ")
-    await check(page, "country-edit", refused)
+    await check_page(page, "country-edit", refused)
     await page.fill(
         "#p-lead", "Республика Таджикистан — горная страна на юго-востоке Центральной Азии."
     )
@@ -363,7 +304,7 @@ async def test_a_countrys_profile_edited_in_the_newsroom_shows_on_the_site(
     await page.click("button:has-text('Опубликовать')")
     await page.wait_for_url(f"{base}/countries/TJ")
     assert "опубликован (версия 1)" in await page.inner_text("main")
-    await check(page, "country-published", refused)
+    await check_page(page, "country-published", refused)
 
     about = await context.new_page()
     site = f"{stack.feed.url}/tajikistan/about"
@@ -372,7 +313,7 @@ async def test_a_countrys_profile_edited_in_the_newsroom_shows_on_the_site(
         await about.goto(site)
         return "горная страна на юго-востоке" in await about.inner_text("main")
 
-    await eventually(shown, 30, "the profile on the site's «О стране» page")
+    await eventually(shown, 30, "the profile on the site's «О стране» page", every=0.5)
     text = await about.inner_text("main")
     assert "Душанбе" in text and "сомони" in text
     assert await about.locator("main strong, main b", has_text="Памир").count() >= 1
@@ -387,7 +328,7 @@ async def test_a_countrys_profile_edited_in_the_newsroom_shows_on_the_site(
         await about.goto(site)
         return "вторая редакция справки" in await about.inner_text("main")
 
-    await eventually(followed, 30, "the second version on the site")
+    await eventually(followed, 30, "the second version on the site", every=0.5)
     await page.goto(f"{base}/countries")
     assert "версия 2" in await page.inner_text("main")
     await context.close()

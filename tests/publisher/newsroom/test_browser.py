@@ -3,81 +3,26 @@ process: log in through the form and land where one was going, every page passes
 no serious or critical violation and no CSP refusal, fits a phone's screen, and a form posted
 from another site's page is refused. Screenshots in ``test-artifacts/newsroom-*.png``."""
 
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser
 
-from tests.publisher.conftest import SettingsFactory, env_of
-from tests.publisher.newsroom.conftest import PASSWORD
-from tests.support.browser import axe_violations, chromium, screenshots, watch_csp
-from tests.support.procs import ServiceProcess, service_process
-
-CHIEF = "chief@xabar.test"
-
-
-@dataclass
-class Running:
-    proc: ServiceProcess
-    env: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return self.proc.url
-
-
-def create_editor(env: dict[str, str], email: str, role: str, name: str) -> None:
-    command = [sys.executable, "-m", "xabar.publisher", "create-editor", "--email", email]
-    subprocess.run(
-        [*command, "--name", name, "--role", role],
-        env={**os.environ, **env, "XABAR_PUBLISHER_NEW_EDITOR_PASSWORD": PASSWORD},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+from tests.publisher.newsroom.browsing import check_page, log_in
+from tests.publisher.newsroom.processes import CHIEF, Processes, running
+from tests.support.browser import new_context, new_page, screenshots, watch_csp
+from tests.support.procs import ServiceProcess
 
 
 @pytest.fixture
-def publisher(make_settings: SettingsFactory, tmp_path: Path) -> Iterator[Running]:
-    env = env_of(make_settings())
-    proc = service_process("xabar.publisher", env, tmp_path, "XABAR_PUBLISHER_PORT")
-    origin = f"http://127.0.0.1:{proc.port}"
-    proc.env |= {"XABAR_PUBLISHER_PUBLIC_URL": origin}
-    env = proc.env
-    create_editor(env, CHIEF, "chief", "Гульнара Главная")
-    proc.start()
-    try:
-        yield Running(proc, env)
-    finally:
-        proc.terminate()
+def publisher(processes: Processes) -> Iterator[ServiceProcess]:
+    proc = processes.publisher()
+    with running(proc):
+        yield proc
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-async def check_page(page: Page, name: str, refused: list[str]) -> None:
-    violations = await axe_violations(page)
-    assert violations == [], f"{name}: {violations}"
-    await screenshots(page, f"newsroom-{name}")
-    assert refused == [], f"{name}: the page's CSP refused {refused}"
-
-
-async def log_in(page: Page, email: str = CHIEF, password: str = PASSWORD) -> None:
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", password)
-    await page.click("button[type=submit]")
-
-
-async def test_log_in_see_today_and_log_out(publisher: Running, browser: Browser) -> None:
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+async def test_log_in_see_today_and_log_out(publisher: ServiceProcess, browser: Browser) -> None:
+    page = await new_page(browser)
     refused = watch_csp(page)
     resp = await page.goto(f"{publisher.url}/?from=test")
     assert resp is not None
@@ -111,9 +56,9 @@ async def test_log_in_see_today_and_log_out(publisher: Running, browser: Browser
 
 
 async def test_a_form_on_another_sites_page_is_refused(
-    publisher: Running, browser: Browser
+    publisher: ServiceProcess, browser: Browser
 ) -> None:
-    context = await browser.new_context()
+    context = await new_context(browser)
     page = await context.new_page()
     await page.goto(f"{publisher.url}/login")
     await log_in(page)

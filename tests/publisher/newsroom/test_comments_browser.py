@@ -13,23 +13,18 @@ Screenshots in ``test-artifacts/newsroom-comment-*.png``.
 
 import asyncio
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Frame, Page
 
-from tests.conftest import TokenKeys
-from tests.publisher.conftest import SettingsFactory, env_of
-from tests.publisher.newsroom.conftest import PASSWORD
-from tests.publisher.newsroom.processes import feed_process, ingest_process
-from tests.publisher.newsroom.test_article_browser import eventually
-from tests.publisher.newsroom.test_browser import CHIEF, check_page, create_editor, log_in
-from tests.support.browser import chromium, screenshots, watch_csp
-from tests.support.infra import Infra
-from tests.support.procs import ServiceProcess, service_process
+from tests.publisher.newsroom.browsing import check_page, open_signed_in
+from tests.publisher.newsroom.processes import CHIEF, PASSWORD, Processes, running
+from tests.support.browser import new_context, new_page, screenshots, watch_csp
+from tests.support.procs import ServiceProcess
+from tests.support.waiting import eventually
 
 SLASH = "{http://purl.org/rss/1.0/modules/slash/}comments"
 TITLE = "В Бишкеке открыли новый парк"
@@ -45,51 +40,14 @@ class Stack:
 
 
 @pytest.fixture
-def stack(
-    make_settings: SettingsFactory,
-    infra: Infra,
-    redis_url: str,
-    mongo_db_name: str,
-    token_keys: TokenKeys,
-    tmp_path: Path,
-) -> Iterator[Stack]:
-    feed = feed_process(redis_url, token_keys, tmp_path, "feed-comments")
-    ingest = ingest_process(
-        infra,
-        redis_url,
-        mongo_db_name,
-        token_keys,
-        tmp_path,
-        "ingest-comments",
-        FORM_MIN_FILL_S="1",
-    )
+def stack(processes: Processes) -> Iterator[Stack]:
+    feed = processes.feed("feed-comments")
+    ingest = processes.ingest("ingest-comments", FORM_MIN_FILL_S="1")
     feed.env["XABAR_FEED_INGEST_PUBLIC_URL"] = ingest.url
     ingest.env |= {"XABAR_INGEST_SITE_URL": feed.url, "XABAR_INGEST_PUBLIC_URL": ingest.url}
-    publisher = service_process(
-        "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
-    )
-    publisher.env |= {
-        "XABAR_PUBLISHER_PUBLIC_URL": publisher.url,
-        "XABAR_PUBLISHER_SITE_URL": feed.url,
-        "XABAR_PUBLISHER_FEED_URL": feed.url,
-        "XABAR_PUBLISHER_INGEST_URL": ingest.url,
-    }
-    create_editor(publisher.env, CHIEF, "chief", "Гульнара Главная")
-    started: list[ServiceProcess] = []
-    try:
-        for proc in (feed, ingest, publisher):
-            proc.start(timeout=90)  # a loaded box starts processes slowly
-            started.append(proc)
+    publisher = processes.publisher(SITE_URL=feed.url, FEED_URL=feed.url, INGEST_URL=ingest.url)
+    with running(feed, ingest, publisher):
         yield Stack(feed, ingest, publisher)
-    finally:
-        for proc in reversed(started):
-            proc.terminate()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def published(stack: Stack) -> str:
@@ -115,7 +73,7 @@ async def published(stack: Stack) -> str:
         async def on_site() -> bool:
             return (await feed.get(f"/news/{slug}")).status_code == 200
 
-        await eventually(on_site, 30, "the article on the site")
+        await eventually(on_site, 30, "the article on the site", every=0.5)
     return slug
 
 
@@ -147,7 +105,7 @@ async def moderate(page: Page, base: str, text: str, button: str) -> None:
         await page.goto(f"{base}/comments?status=pending")
         return await row.count() == 1
 
-    await eventually(listed, 30, f"«{text}» waiting for moderation")
+    await eventually(listed, 30, f"«{text}» waiting for moderation", every=0.5)
     await row.locator(f"button:has-text('{button}')").click()
     await page.wait_for_load_state()
 
@@ -157,18 +115,15 @@ async def test_a_comment_approved_in_the_newsroom_shows_and_counts_and_a_rejecte
 ) -> None:
     slug = await published(stack)
     article_url = f"{stack.feed.url}/news/{slug}"
-    reader = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    reader = await new_context(browser)
     page = await reader.new_page()
     await post_comment(page, article_url, "Айбек", KEPT, "newsroom-comment-sent")
     await post_comment(page, article_url, "Незнакомец", REJECTED)
 
-    editor = await browser.new_context(viewport={"width": 1280, "height": 900})
-    desk = await editor.new_page()
+    desk = await new_page(browser)
     refused = watch_csp(desk)
     base = stack.publisher.url
-    await desk.goto(f"{base}/comments")
-    await log_in(desk)
-    await desk.wait_for_url(f"{base}/comments")
+    await open_signed_in(desk, f"{base}/comments")
     await moderate(desk, base, KEPT, "Одобрить")
     assert "Комментарий одобрен" in await desk.inner_text("main")
     await moderate(desk, base, REJECTED, "Отклонить")
@@ -180,7 +135,7 @@ async def test_a_comment_approved_in_the_newsroom_shows_and_counts_and_a_rejecte
             html = (await feed.get(f"/news/{slug}")).text
             return KEPT in html and "Комментарии [1]" in html
 
-        await eventually(shown, 30, "the approved comment on the article")
+        await eventually(shown, 30, "the approved comment on the article", every=0.5)
         await page.goto(article_url)
         assert KEPT in await page.inner_text("#comments")
         assert await page.inner_text("#comments-title") == "Комментарии [1]"
@@ -209,4 +164,4 @@ async def test_a_comment_approved_in_the_newsroom_shows_and_counts_and_a_rejecte
         await page.goto(article_url)
         assert REJECTED not in await page.inner_text("body")
     await reader.close()
-    await editor.close()
+    await desk.close()

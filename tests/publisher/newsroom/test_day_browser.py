@@ -12,9 +12,8 @@ publisher processes on the real Redis and FerretDB:
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,14 +22,11 @@ from playwright.async_api import Browser, Page
 from xabar.devstack.tips import TIPS as DEMO_TIPS
 from xabar.devstack.tips import send_demo_tips
 
-from tests.conftest import TokenKeys
-from tests.publisher.conftest import SettingsFactory, env_of
-from tests.publisher.newsroom.conftest import PASSWORD
-from tests.publisher.newsroom.processes import ingest_process
-from tests.publisher.newsroom.test_browser import CHIEF, create_editor, log_in
-from tests.support.browser import axe_violations, chromium, screenshots, watch_csp
-from tests.support.infra import Infra
-from tests.support.procs import ServiceProcess, service_process
+from tests.publisher.newsroom.browsing import check_page, log_in, open_signed_in
+from tests.publisher.newsroom.processes import CHIEF, PASSWORD, THE_CHIEF, Processes, running
+from tests.support.browser import new_context, new_page, watch_csp
+from tests.support.procs import ServiceProcess
+from tests.support.waiting import eventually
 
 EDITOR = "editor@xabar.test"
 TITLE = "Отключили свет в Худжанде"
@@ -47,39 +43,13 @@ class Stack:
 
 
 @pytest.fixture
-def stack(
-    make_settings: SettingsFactory,
-    infra: Infra,
-    redis_url: str,
-    mongo_db_name: str,
-    token_keys: TokenKeys,
-    tmp_path: Path,
-) -> Iterator[Stack]:
-    ingest = ingest_process(infra, redis_url, mongo_db_name, token_keys, tmp_path, "ingest-0")
-    publisher = service_process(
-        "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
+def stack(processes: Processes) -> Iterator[Stack]:
+    ingest = processes.ingest("ingest-0")
+    publisher = processes.publisher(
+        THE_CHIEF, (EDITOR, "editor", "Тимур Редактор"), INGEST_URL=ingest.url
     )
-    publisher.env |= {
-        "XABAR_PUBLISHER_PUBLIC_URL": publisher.url,
-        "XABAR_PUBLISHER_INGEST_URL": ingest.url,
-    }
-    create_editor(publisher.env, CHIEF, "chief", "Гульнара Главная")
-    create_editor(publisher.env, EDITOR, "editor", "Тимур Редактор")
-    ingest.start()
-    try:
-        publisher.start()
-        try:
-            yield Stack(publisher, ingest)
-        finally:
-            publisher.terminate()
-    finally:
-        ingest.terminate()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
+    with running(ingest, publisher):
+        yield Stack(publisher, ingest)
 
 
 def photo() -> bytes:
@@ -119,12 +89,6 @@ async def photo_shown(page: Page, timeout: float = 30) -> None:
         await asyncio.sleep(0.2)
 
 
-async def looks_right(page: Page, name: str, refused: list[str]) -> None:
-    assert await axe_violations(page) == [], name
-    await screenshots(page, f"newsroom-{name}")
-    assert refused == [], f"{name}: {refused}"
-
-
 async def api_token(stack: Stack, email: str) -> str:
     async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
         resp = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
@@ -143,20 +107,18 @@ async def refused_everywhere(stack: Stack, token: str) -> dict[str, int]:
 
 
 async def test_a_tip_arrives_live_is_read_and_accepted(stack: Stack, browser: Browser) -> None:
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page = await new_page(browser)
     refused = watch_csp(page)
-    await page.goto(f"{stack.url}/inbox")
-    await log_in(page, EDITOR)
-    await page.wait_for_url(f"{stack.url}/inbox")
+    await open_signed_in(page, f"{stack.url}/inbox", EDITOR)
     assert "Сообщений нет" in await page.inner_text("main")
-    await looks_right(page, "inbox-empty", refused)
+    await check_page(page, "inbox-empty", refused)
 
     submission_id = await send_tip(stack)
     row = page.locator(f"#inbox-rows [data-id='{submission_id}']")
     await row.wait_for(timeout=30_000)  # no reload: inbox.js brought it
     assert TITLE in await row.inner_text()
     assert "Новых сообщений: 1" in await page.inner_text("#inbox-live")
-    await looks_right(page, "inbox", refused)
+    await check_page(page, "inbox", refused)
 
     await row.locator("a").click()
     await page.wait_for_url(f"{stack.url}/inbox/{submission_id}")
@@ -168,7 +130,7 @@ async def test_a_tip_arrives_live_is_read_and_accepted(stack: Stack, browser: Br
     await photo_shown(page)
     photo_url = await image.get_attribute("src")
     assert photo_url
-    await looks_right(page, "tip", refused)
+    await check_page(page, "tip", refused)
     async with httpx.AsyncClient(base_url=stack.url) as anonymous:
         outside = await anonymous.get(photo_url)
         assert outside.status_code == 303  # to the login page, no photo
@@ -178,46 +140,44 @@ async def test_a_tip_arrives_live_is_read_and_accepted(stack: Stack, browser: Br
     await page.wait_for_url(f"{stack.url}/inbox/{submission_id}")
     assert "Принято: создан черновик" in await page.inner_text("main")
     assert "принято" in await page.inner_text("main")
-    await looks_right(page, "tip-accepted", refused)
+    await check_page(page, "tip-accepted", refused)
 
     await page.goto(f"{stack.url}/")
     assert "Новые сообщения" in await page.inner_text("main")
-    await looks_right(page, "today-editor", refused)
+    await check_page(page, "today-editor", refused)
     await page.goto(f"{stack.url}/inbox?status=received&country=TJ&from=2026-01-01&to=2199-12-31")
-    await looks_right(page, "inbox-filtered", refused)
+    await check_page(page, "inbox-filtered", refused)
     await page.goto(f"{stack.url}/audit")
     assert "принял(а) сообщение" in await page.inner_text("main")
-    await looks_right(page, "audit", refused)
+    await check_page(page, "audit", refused)
 
 
 async def test_disabled_and_logged_out_accounts_stop_at_once(
     stack: Stack, browser: Browser
 ) -> None:
-    chief = await browser.new_context(viewport={"width": 1280, "height": 900})
-    editor = await browser.new_context(viewport={"width": 1280, "height": 900})
+    chief = await new_context(browser)
+    editor = await new_context(browser)
     page = await chief.new_page()
     refused = watch_csp(page)
-    await page.goto(f"{stack.url}/people")
-    await log_in(page, CHIEF)
-    await page.wait_for_url(f"{stack.url}/people")
-    await looks_right(page, "people", refused)
+    await open_signed_in(page, f"{stack.url}/people", CHIEF)
+    await check_page(page, "people", refused)
 
     await page.fill("#new-name", "Айгерим Автор")
     await page.fill("#new-email", "author@xabar.test")
     await page.select_option("#new-role", "contributor")
     await page.click("button:has-text('Создать')")
     assert "Учётная запись author@xabar.test создана" in await page.inner_text("main")
-    await looks_right(page, "person", refused)
+    await check_page(page, "person", refused)
     log = stack.publisher.log_path.read_text()
     link = next(
         line for line in log.splitlines() if "author@xabar.test" in line and "/password/" in line
     )
     reset_url = link.rsplit(" ", 1)[-1].strip()
 
-    newcomer = await (await browser.new_context()).new_page()
+    newcomer = await new_page(browser)
     newcomer_refused = watch_csp(newcomer)
     await newcomer.goto(reset_url)
-    await looks_right(newcomer, "password-link", newcomer_refused)
+    await check_page(newcomer, "password-link", newcomer_refused)
     await newcomer.fill("#new", "пароль автора надёжный")
     await newcomer.fill("#again", "пароль автора надёжный")
     await newcomer.click("button[type=submit]")
@@ -225,12 +185,10 @@ async def test_disabled_and_logged_out_accounts_stop_at_once(
     await log_in(newcomer, "author@xabar.test", "пароль автора надёжный")
     await newcomer.wait_for_url(f"{stack.url}/")
     await newcomer.goto(f"{stack.url}/account")
-    await looks_right(newcomer, "account", newcomer_refused)
+    await check_page(newcomer, "account", newcomer_refused)
 
     their = await editor.new_page()
-    await their.goto(f"{stack.url}/")
-    await log_in(their, EDITOR)
-    await their.wait_for_url(f"{stack.url}/")
+    await open_signed_in(their, f"{stack.url}/", EDITOR)
     token = await api_token(stack, EDITOR)
     assert await refused_everywhere(stack, token) == {"publisher": 200, "ingest": 404}
 
@@ -259,25 +217,20 @@ async def test_the_demos_tips_wait_in_the_inbox_with_their_photos(
     """What the first ``make run`` leaves in «Входящие»: the demo's citizen tips, each with a
     photo an editor sees."""
     assert await asyncio.to_thread(send_demo_tips, stack.ingest.url) == len(DEMO_TIPS)
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page = await new_page(browser)
     refused = watch_csp(page)
-    await page.goto(f"{stack.url}/inbox")
-    await log_in(page, EDITOR)
-    await page.wait_for_url(f"{stack.url}/inbox")
+    await open_signed_in(page, f"{stack.url}/inbox", EDITOR)
     rows = page.locator("#inbox-rows [data-id]")
 
     async def all_there() -> bool:
         await page.reload()
         return await rows.count() == len(DEMO_TIPS)
 
-    deadline = asyncio.get_running_loop().time() + 30
-    while not await all_there():
-        assert asyncio.get_running_loop().time() < deadline, "the demo's tips not in the inbox"
-        await asyncio.sleep(0.5)
+    await eventually(all_there, 30, "the demo's tips in the inbox", every=0.5)
     listed = await page.inner_text("main")
     for tip in DEMO_TIPS:
         assert str(tip["title"]) in listed
-    await looks_right(page, "inbox-demo", refused)
+    await check_page(page, "inbox-demo", refused)
     for n in range(len(DEMO_TIPS)):
         await page.goto(f"{stack.url}/inbox")
         await rows.nth(n).locator("a").click()

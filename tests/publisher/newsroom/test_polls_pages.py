@@ -4,30 +4,18 @@ placement and its early close reach the polls service under the editor's own ide
 the polls service would refuse is answered in Russian with what was typed kept; and when the
 polls service does not answer, every page says so in Russian (502, never a 500)."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import TokenKeys
 from tests.publisher.conftest import SettingsFactory, create_article, publish, running_in_task
 from tests.publisher.newsroom.conftest import ORIGIN, Newsroom, csrf_of
-from tests.publisher.newsroom.polls_service import polls_process
-from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess
 from xabar.runtime.auth import Role
 from xabar.runtime.localinfra import free_port
-
-
-@pytest.fixture
-def polls(
-    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys, tmp_path: Path
-) -> Iterator[ServiceProcess]:
-    with polls_process(infra, redis_url, mongo_db_name, token_keys, tmp_path) as proc:
-        yield proc
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ against a real publisher process on the real Redis and FerretDB:
   and fits a phone (screenshots in ``test-artifacts/newsroom-*.png``).
 """
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,16 +18,13 @@ import pytest
 import redis.asyncio as aioredis
 from playwright.async_api import Browser, Dialog, Page
 
-from tests.conftest import TokenKeys
 from tests.feed.test_xss import PAYLOADS
-from tests.publisher.conftest import SettingsFactory, env_of, eventually, send_tip
+from tests.publisher.conftest import eventually, send_tip
 from tests.publisher.moderation import comment, letter, public_events
-from tests.publisher.newsroom.conftest import PASSWORD
-from tests.publisher.newsroom.polls_service import polls_process
-from tests.publisher.newsroom.test_browser import CHIEF, check_page, create_editor, log_in
-from tests.support.browser import chromium, watch_csp
-from tests.support.infra import Infra
-from tests.support.procs import ServiceProcess, service_process
+from tests.publisher.newsroom.browsing import check_page, open_signed_in
+from tests.publisher.newsroom.processes import CHIEF, PASSWORD, Processes, running
+from tests.support.browser import new_page, watch_csp
+from tests.support.procs import ServiceProcess
 from xabar.contracts import CommentPublished
 
 CONTROL = {chr(c) for c in range(32)} - {"\n"}
@@ -38,34 +33,11 @@ FOREIGN = ", ".join(
 )
 
 
-@contextmanager
-def publisher_process(
-    make_settings: SettingsFactory, tmp_path: Path, **env: str
-) -> Iterator[ServiceProcess]:
-    """A publisher process with the chief's account; ``env``: more of its settings."""
-    proc = service_process(
-        "xabar.publisher", env_of(make_settings()), tmp_path, "XABAR_PUBLISHER_PORT"
-    )
-    proc.env |= {"XABAR_PUBLISHER_PUBLIC_URL": proc.url}
-    proc.env |= {f"XABAR_PUBLISHER_{k}": v for k, v in env.items()}
-    create_editor(proc.env, CHIEF, "chief", "Гульнара Главная")
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-
-
 @pytest.fixture
-def publisher(make_settings: SettingsFactory, tmp_path: Path) -> Iterator[ServiceProcess]:
-    with publisher_process(make_settings, tmp_path) as proc:
+def publisher(processes: Processes) -> Iterator[ServiceProcess]:
+    proc = processes.publisher()
+    with running(proc):
         yield proc
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def published_article(url: str, title: str) -> str:
@@ -121,7 +93,7 @@ async def test_a_moderator_approves_comments_and_hostile_text_stays_text(
     for event in (good, *hostile):
         await send_tip(redis_url, event)
 
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page = await new_page(browser)
     refused = watch_csp(page)
     dialogs: list[str] = []
 
@@ -130,9 +102,7 @@ async def test_a_moderator_approves_comments_and_hostile_text_stays_text(
         await dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    await page.goto(f"{publisher.url}/comments")
-    await log_in(page)
-    await page.wait_for_url(f"{publisher.url}/comments")
+    await open_signed_in(page, f"{publisher.url}/comments")
     await reload_until(page, f"{publisher.url}/comments", "li.comment", 1 + len(PAYLOADS))
     assert await page.inner_text("h1") == f"Комментарии {1 + len(PAYLOADS)} ждут модерации"
     await check_page(page, "comments", refused)
@@ -176,19 +146,10 @@ async def test_a_moderator_approves_comments_and_hostile_text_stays_text(
 
 
 @pytest.fixture
-def with_polls(
-    make_settings: SettingsFactory,
-    infra: Infra,
-    redis_url: str,
-    mongo_db_name: str,
-    token_keys: TokenKeys,
-    tmp_path: Path,
-) -> Iterator[ServiceProcess]:
+def with_polls(processes: Processes, polls: ServiceProcess) -> Iterator[ServiceProcess]:
     """A publisher process whose newsroom calls a real polls process."""
-    with (
-        polls_process(infra, redis_url, mongo_db_name, token_keys, tmp_path) as polls,
-        publisher_process(make_settings, tmp_path, POLLS_URL=polls.url) as proc,
-    ):
+    proc = processes.publisher(POLLS_URL=polls.url)
+    with running(proc):
         yield proc
 
 
@@ -197,11 +158,9 @@ async def test_an_editor_creates_a_poll_and_places_it(
 ) -> None:
     url = with_polls.url
     article_id = await published_article(url, "Выборы в Кыргызстане")
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page = await new_page(browser)
     refused = watch_csp(page)
-    await page.goto(f"{url}/polls")
-    await log_in(page)
-    await page.wait_for_url(f"{url}/polls")
+    await open_signed_in(page, f"{url}/polls")
     assert "Опросов ещё нет." in await page.inner_text("main")
     await check_page(page, "polls-empty", refused)
 
@@ -266,11 +225,9 @@ async def test_an_editor_reads_a_letter_and_marks_it_handled(
     ]
     for event in (*hostile, kind):
         await send_tip(redis_url, event)
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page = await new_page(browser)
     refused = watch_csp(page)
-    await page.goto(f"{publisher.url}/letters")
-    await log_in(page)
-    await page.wait_for_url(f"{publisher.url}/letters")
+    await open_signed_in(page, f"{publisher.url}/letters")
     await reload_until(page, f"{publisher.url}/letters", "li.letter-row", 1 + len(hostile))
     await check_page(page, "letters", refused)
     await no_foreign_markup(page)

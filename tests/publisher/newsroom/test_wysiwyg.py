@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from tests.publisher.conftest import SettingsFactory, running_in_task
-from tests.publisher.newsroom.conftest import PASSWORD, Newsroom
-from tests.support.browser import axe_violations, chromium, screenshots, watch_csp
+from tests.publisher.newsroom.browsing import open_signed_in, type_formatted
+from tests.publisher.newsroom.conftest import Newsroom
+from tests.support.browser import axe_violations, new_page, screenshots, watch_csp
 from tests.support.serving import over_http
 from xabar.publisher.newsroom.deps import Newsroom as NewsroomParts
 from xabar.publisher.newsroom.web import PageRouter, posted
@@ -66,23 +67,13 @@ async def served(make_settings: SettingsFactory) -> AsyncIterator[tuple[str, New
             yield url, newsroom
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
 async def test_a_journalist_formats_text_and_the_form_sends_html(
     served: tuple[str, Newsroom], browser: Browser
 ) -> None:
     url, _ = served
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page = await new_page(browser)
     refused = watch_csp(page)
-    await page.goto(f"{url}/test-wysiwyg")
-    await page.fill("input[name=email]", "writer@xabar.test")
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{url}/test-wysiwyg")
+    await open_signed_in(page, f"{url}/test-wysiwyg", "writer@xabar.test")
     editor = page.locator(".ql-editor")
     await editor.wait_for()
     assert await page.locator("textarea[name=body_html]").is_hidden()
@@ -98,20 +89,13 @@ async def test_a_journalist_formats_text_and_the_form_sends_html(
     await editor.click()
     await page.keyboard.press("Control+End")
     await page.keyboard.press("Enter")
-    await page.keyboard.type("Главное")
-    await page.click("button[aria-label='Подзаголовок']")
-    await page.keyboard.press("End")
-    await page.keyboard.press("Enter")
-    await page.click("button[aria-label='Жирный']")
-    await page.keyboard.type("важно")
-    await page.click("button[aria-label='Жирный']")
-    await page.keyboard.type(" и ")
-    await page.keyboard.type("источник")
-    for _ in range(len("источник")):
-        await page.keyboard.press("Shift+ArrowLeft")
-    await page.click("button[aria-label='Ссылка']")
-    await page.fill(".ql-tooltip input[type=text]", "https://example.org/source")
-    await page.keyboard.press("Enter")
+    await type_formatted(
+        page,
+        heading="Главное",
+        bold="важно",
+        joiner=" и ",
+        linked=("источник", "https://example.org/source"),
+    )
     await screenshots(page, "newsroom-wysiwyg")
     assert refused == []
 
