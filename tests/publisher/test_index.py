@@ -270,3 +270,14 @@ async def test_the_index_as_it_was_on_one_slot_is_dropped_before_a_rebuild(
     assert await index.drop_legacy() >= 3
     assert not await redis.exists(idx.OLD_LAYOUT, f"{idx.PREFIX}:term:газ", idx.ALL)
     assert await index.drop_legacy() == 0  # once: the new layout is kept
+
+
+def test_each_step_of_a_put_is_one_slot() -> None:
+    index = ArticleIndex.__new__(ArticleIndex)
+    one = summary_of(article(7, title="Газ и нефть Астаны", countries=["KZ", "UZ"], owner_id="ann"))
+    held = idx.Held(None, None, None)
+    keys, _ = index._list_args(index._normal(one), held)
+    assert len({key_slot(k.encode()) for k in keys}) == 1 and len(keys) >= 5
+    keys, _ = index._args(one, 7, None)
+    assert len({key_slot(k.encode()) for k in keys}) == 1 and len(keys) >= 4
+    assert key_slot(keys[0].encode()) == key_slot(idx.summaries_key(7 % idx.BUCKETS).encode())

@@ -4,18 +4,19 @@
 Each article is stored as the platform stores it: its ``article.published`` event appended to
 ``xabar.articles`` by the bus (the stream keeps a window, ``STREAM_WINDOWS``), applied by the
 feed's projector to its read model (the lists ``{feed}``, the documents in their buckets
-``{feed.dN}``), and put in the publisher's article index (``{idx}``: summaries, lists and the word
-index). The figure is the growth of ``used_memory`` of every master over an empty start, divided by
-the articles; the split by key family is ``MEMORY USAGE`` of every key (``SAMPLES 0``: exact).
-Articles are generated: a title, a lead and a body of ``--body-chars`` characters of Russian words
-(half of them random syllables, so that the text compresses no better than prose), one or two
-countries, two tags, one in twenty featured.
+``{feed.dN}``), and put in the publisher's article index (its lists on ``{idx}``, its summaries
+and words in 32 buckets ``{idx.N}``). The figure is the growth of ``used_memory`` of every master
+over an empty start, divided by the articles; the split by key family is ``MEMORY USAGE`` of
+every key (``SAMPLES 0``: exact). Articles are generated: a title, a lead and a body of
+``--body-chars`` characters of Russian words (half of them random syllables, so that the text
+compresses no better than prose), one or two countries, two tags, one in twenty featured.
 
 Extrapolation to more articles is linear (every structure here grows by one entry per article),
 but for ``xabar.articles``, which the bus trims to its window (``STREAM_WINDOWS``): at 1,000,000
 articles it holds the window's entries, not one per article. The report prints each master's
-bytes at 1,000,000 articles against a 4 GB node, and the bytes an article of every key shape
-(``MEMORY USAGE``).
+bytes an article (and how many of them are the stream's entry), its bytes at 1,000,000 articles
+against a 4 GB node and whether it fits with room to spare (``ROOM``: at most 75% of the node),
+and the bytes an article of every key shape (``MEMORY USAGE``).
 """
 
 import asyncio
@@ -42,6 +43,7 @@ from xabar.runtime.localinfra import start_redis, start_redis_cluster
 CHUNK = 500
 WINDOW = BusOptions().maxlen(ARTICLES_STREAM)  # the entries xabar.articles keeps
 NODE_BYTES = 4 * 1024**3
+ROOM = 0.75  # "fits with room to spare": a master at 1,000,000 articles uses at most this of a node
 ARCHIVE = 1_000_000
 COUNTRIES = ("KZ", "KG", "TJ", "TM", "UZ")
 TAGS = ("экономика", "политика", "культура", "спорт", "общество", "энергетика", "транспорт")
@@ -83,8 +85,13 @@ class Figure:
         masters = {
             str(port): {
                 "bytes_per_article": round(used / self.articles),
+                "stream_bytes_per_article": round(
+                    self.stream_by_master.get(port, 0) / self.articles
+                ),
                 "share": round(used / self.total, 3) if self.total else 0.0,
                 "at_1m_articles_gb": round(self.at_archive(port) / 1024**3, 2),
+                "at_1m_of_4gb": round(self.at_archive(port) / NODE_BYTES, 3),
+                "fits_with_room": self.at_archive(port) <= ROOM * NODE_BYTES,
                 "families": self.family_by_master.get(port, {}),
             }
             for port, used in sorted(self.used_by_master.items())
@@ -107,6 +114,8 @@ class Figure:
             "at_1m_articles_gb": round(in_all / 1024**3, 2),
             "stream_window": WINDOW,
             "largest_master_at_1m_of_4gb": round(biggest / NODE_BYTES, 3),
+            "room": ROOM,
+            "every_master_fits_with_room": biggest <= ROOM * NODE_BYTES,
         }
 
 
@@ -325,13 +334,22 @@ def _print(report: dict[str, Any]) -> None:
     for shape, size in report["bytes_per_article_by_key"].items():
         print(f"    {shape:<44} {size:>6}")
     if len(report["masters"]) > 1:
+        room = report["room"]
         for port, m in report["masters"].items():
+            families = ", ".join(f"{k} {v}" for k, v in sorted(m["families"].items()))
+            verdict = f"fits with room (<= {room:.0%})" if m["fits_with_room"] else "NO ROOM"
             print(
                 f"  master :{port}  {m['bytes_per_article']:>6} bytes an article "
-                f"({m['share']:.0%}), 1,000,000 articles: {m['at_1m_articles_gb']} GB"
+                f"({m['stream_bytes_per_article']} of them the stream's entry; {m['share']:.0%}); "
+                f"1,000,000 articles: {m['at_1m_articles_gb']} GB = {m['at_1m_of_4gb']:.0%} "
+                f"of 4 GB: {verdict}\n      {families}"
             )
         largest = report["largest_master_at_1m_of_4gb"]
-        print(f"  largest master at 1,000,000 articles: {largest:.0%} of a 4 GB node")
+        met = "met" if report["every_master_fits_with_room"] else "NOT met"
+        print(
+            f"  largest master at 1,000,000 articles: {largest:.0%} of a 4 GB node "
+            f"(target: every master <= {room:.0%}: {met})"
+        )
 
 
 def main(articles: int, body_chars: int, cluster: bool = True) -> int:
