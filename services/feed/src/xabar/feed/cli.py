@@ -16,8 +16,10 @@ import uvloop
 
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
-from xabar.feed.rebuild import rebuild
+from xabar.feed.rebuild import BATCH, rebuild
 from xabar.runtime.logs import configure_logging
+
+REBUILD_GC_THRESHOLDS = (50_000, 20, 100)  # Python's default: (700, 10, 10)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the site (default)")
     serve.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     rb = sub.add_parser("rebuild", help="rebuild the read model by replaying the streams")
-    rb.add_argument("--batch", type=int, default=1000, help="stream entries per round trip")
+    rb.add_argument("--batch", type=int, default=BATCH, help="stream entries per XRANGE page")
     rb.add_argument("--no-progress", action="store_true", help="no progress bar")
     rb.add_argument(
         "--grace",
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = FeedSettings()  # required values come from the env
     configure_logging("feed", settings.log_level, json=settings.log_json)
     if args.command == "rebuild":
+        # what the imports made is never scanned, and the collector runs less often: a page of
+        # events is thousands of objects, each of which would otherwise start a collection
+        gc.freeze()
+        gc.set_threshold(*REBUILD_GC_THRESHOLDS)
         # uvloop, as the server runs on: its socket I/O costs the replay less
         return uvloop.run(_rebuild(settings, args.batch, not args.no_progress, args.grace))
     return _serve(settings, getattr(args, "worker", None))

@@ -1,8 +1,11 @@
 """The event channels of the feed: ``article.*``, ``country_profile.*``, ``comment.*`` and
 ``poll.*`` into the read model.
 
-All are batch subscriptions (``EventBus.subscribe_batch``): many events per Redis round trip,
-each acked only once applied, one outcome per event (``Projector.handle_batch``).
+All are batch subscriptions (``EventBus.subscribe_batch``): up to ``BATCH`` events per
+XREADGROUP, each acked only once applied, one outcome per event (``Projector.handle_batch``). A
+batch that large is what the projector needs to keep up with a backlog (a batch's documents take
+one script call per bucket they fall in, of ``scripts.DOC_BUCKETS``); when the stream is quiet, a
+read answers with what is there, so it costs no latency.
 ``declare_channels`` is what the service's bus (and its AsyncAPI document) is made of; ``wire``
 adds the projector the handlers take from FastStream's context.
 """
@@ -34,6 +37,8 @@ ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryP
 CommentEvent = CommentPublished | CommentRemoved
 PollEvent = PollOpened | PollClosed | PollTallied
 
+BATCH = 1000  # entries per XREADGROUP and per handler call
+
 
 async def on_articles(
     events: Sequence[ArticleEvent], projector: Annotated[Projector, Context("projector")]
@@ -59,9 +64,9 @@ async def on_polls(
 
 
 def declare_channels(bus: EventBus) -> None:
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP_FEED, on_articles)
-    bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, on_polls)
-    bus.subscribe_batch(COMMENTS_STREAM, GROUP_FEED, on_comments)
+    bus.subscribe_batch(ARTICLES_STREAM, GROUP_FEED, on_articles, batch=BATCH)
+    bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, on_polls, batch=BATCH)
+    bus.subscribe_batch(COMMENTS_STREAM, GROUP_FEED, on_comments, batch=BATCH)
 
 
 def wire(bus: EventBus, projector: Projector) -> None:
