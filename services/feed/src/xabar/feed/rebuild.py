@@ -9,9 +9,10 @@ How it works (``python -m xabar.feed rebuild``):
    per bucket they fall in); each page is parsed with ``xabar.contracts.parse_event`` and
    applied (``Projector.apply_events``, ``CHUNK`` events a step) into ``{feed}:gN:*`` only. Redis
    applies one chunk while Python prepares the next or decodes the next page, and the page after
-   is fetched. The slugs of the served generation are copied by a script, 500 a call. Meanwhile the live
-   projector keeps serving ``{feed}:current`` and applies every new event to both generations, so
-   nothing that arrives during the rebuild is missed. Version gating makes the overlap harmless.
+   is fetched. The slugs of the served generation are copied by a script, 500 a call.
+   Meanwhile the live projector keeps serving ``{feed}:current`` and applies every new event to
+   both generations, so nothing that arrives during the rebuild is missed. Version gating makes
+   the overlap harmless.
 3. One script switches ``{feed}:current`` to ``gN`` (and bumps the revision, so every replica drops
    its cached pages); after a short grace period the old generation's keys are deleted. Nothing
    reads them after the switch: every read is one script that resolves ``{feed}:current`` itself
