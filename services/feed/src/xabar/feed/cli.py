@@ -16,7 +16,6 @@ import uvloop
 
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
-from xabar.feed.rebuild import BATCH, rebuild
 from xabar.runtime.logs import configure_logging
 
 REBUILD_GC_THRESHOLDS = (50_000, 20, 100)  # Python's default: (700, 10, 10)
@@ -32,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the site (default)")
     serve.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     rb = sub.add_parser("rebuild", help="rebuild the read model by replaying the streams")
-    rb.add_argument("--batch", type=int, default=BATCH, help="stream entries per XRANGE page")
+    rb.add_argument(
+        "--batch", type=int, default=None, help="stream entries per XRANGE page (default 5000)"
+    )
     rb.add_argument("--no-progress", action="store_true", help="no progress bar")
     rb.add_argument(
         "--grace",
@@ -43,10 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _rebuild(settings: FeedSettings, batch: int, progress: bool, grace: float) -> int:
+async def _rebuild(settings: FeedSettings, batch: int | None, progress: bool, grace: float) -> int:
+    from xabar.feed.rebuild import BATCH, rebuild  # not imported by the site (tqdm)
+
     redis = settings.redis_client()
     try:
-        report = await rebuild(redis, batch=batch, progress=progress, grace_s=grace)
+        report = await rebuild(redis, batch=batch or BATCH, progress=progress, grace_s=grace)
     except RebuildError as exc:
         print(f"rebuild failed: {exc}", file=sys.stderr)
         return 1
@@ -78,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: FeedSettings, worker: int | None) -> int:
     from xabar.feed.app import create_app
     from xabar.feed.fastpath import FastProtocol
-    from xabar.feed.workers import Supervisor, listening_socket, worker_count, worker_settings
+    from xabar.feed.workers import (
+        Supervisor,
+        listening_socket,
+        trim_heap,
+        worker_count,
+        worker_settings,
+    )
     from xabar.runtime.app import serve
 
     count = worker_count(settings)
@@ -89,5 +98,6 @@ def _serve(settings: FeedSettings, worker: int | None) -> int:
     app = create_app(own)
     protocol = FastProtocol.serving(app.state.deps.cache)
     gc.freeze()  # what the imports and the app made lives as long as the process: never scanned
+    trim_heap()  # what the imports allocated and freed
     serve(app, own, sockets=sockets, protocol=protocol)
     return 0

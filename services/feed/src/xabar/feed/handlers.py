@@ -31,6 +31,7 @@ from xabar.contracts import (
     PollTallied,
 )
 from xabar.feed.projector import Projector
+from xabar.feed.workers import trim_heap
 from xabar.runtime.bus import EventBus, Outcomes
 
 ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryProfilePublished
@@ -38,6 +39,7 @@ CommentEvent = CommentPublished | CommentRemoved
 PollEvent = PollOpened | PollClosed | PollTallied
 
 BATCH = 1000  # entries per XREADGROUP and per handler call
+TRIM_AFTER = 250  # article events in a batch after which the heap is trimmed (workers.trim_heap)
 
 
 async def on_articles(
@@ -45,7 +47,10 @@ async def on_articles(
 ) -> Outcomes:
     """Apply article events (and the countries' profiles, on the same stream) to the read
     model, version-gated per article (per country)."""
-    return await projector.handle_batch(events)
+    outcomes = await projector.handle_batch(events)
+    if len(events) >= TRIM_AFTER:  # a backlog: give back what the batch's objects took
+        trim_heap()
+    return outcomes
 
 
 async def on_comments(
