@@ -16,8 +16,9 @@ import uvloop
 
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
-from xabar.feed.rebuild import rebuild
 from xabar.runtime.logs import configure_logging
+
+REBUILD_GC_THRESHOLDS = (50_000, 20, 100)  # Python's default: (700, 10, 10)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the site (default)")
     serve.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     rb = sub.add_parser("rebuild", help="rebuild the read model by replaying the streams")
-    rb.add_argument("--batch", type=int, default=1000, help="stream entries per round trip")
+    rb.add_argument(
+        "--batch", type=int, default=None, help="stream entries per XRANGE page (default 5000)"
+    )
     rb.add_argument("--no-progress", action="store_true", help="no progress bar")
     rb.add_argument(
         "--grace",
@@ -41,10 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _rebuild(settings: FeedSettings, batch: int, progress: bool, grace: float) -> int:
+async def _rebuild(settings: FeedSettings, batch: int | None, progress: bool, grace: float) -> int:
+    from xabar.feed.rebuild import BATCH, rebuild  # not imported by the site (tqdm)
+
     redis = settings.redis_client()
     try:
-        report = await rebuild(redis, batch=batch, progress=progress, grace_s=grace)
+        report = await rebuild(redis, batch=batch or BATCH, progress=progress, grace_s=grace)
     except RebuildError as exc:
         print(f"rebuild failed: {exc}", file=sys.stderr)
         return 1
@@ -64,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = FeedSettings()  # required values come from the env
     configure_logging("feed", settings.log_level, json=settings.log_json)
     if args.command == "rebuild":
+        # what the imports made is never scanned, and the collector runs less often: a page of
+        # events is thousands of objects, each of which would otherwise start a collection
+        gc.freeze()
+        gc.set_threshold(*REBUILD_GC_THRESHOLDS)
         # uvloop, as the server runs on: its socket I/O costs the replay less
         return uvloop.run(_rebuild(settings, args.batch, not args.no_progress, args.grace))
     return _serve(settings, getattr(args, "worker", None))
@@ -72,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: FeedSettings, worker: int | None) -> int:
     from xabar.feed.app import create_app
     from xabar.feed.fastpath import FastProtocol
-    from xabar.feed.workers import Supervisor, listening_socket, worker_count, worker_settings
+    from xabar.feed.workers import (
+        Supervisor,
+        listening_socket,
+        trim_heap,
+        worker_count,
+        worker_settings,
+    )
     from xabar.runtime.app import serve
 
     count = worker_count(settings)
@@ -83,5 +98,6 @@ def _serve(settings: FeedSettings, worker: int | None) -> int:
     app = create_app(own)
     protocol = FastProtocol.serving(app.state.deps.cache)
     gc.freeze()  # what the imports and the app made lives as long as the process: never scanned
+    trim_heap()  # what the imports allocated and freed
     serve(app, own, sockets=sockets, protocol=protocol)
     return 0

@@ -1,8 +1,11 @@
 """The event channels of the feed: ``article.*``, ``country_profile.*``, ``comment.*`` and
 ``poll.*`` into the read model.
 
-All are batch subscriptions (``EventBus.subscribe_batch``): many events per Redis round trip,
-each acked only once applied, one outcome per event (``Projector.handle_batch``).
+All are batch subscriptions (``EventBus.subscribe_batch``): up to ``BATCH`` events per
+XREADGROUP, each acked only once applied, one outcome per event (``Projector.handle_batch``). A
+batch that large is what the projector needs to keep up with a backlog (a batch's documents take
+one script call per bucket they fall in, of ``scripts.DOC_BUCKETS``); when the stream is quiet, a
+read answers with what is there, so it costs no latency.
 ``declare_channels`` is what the service's bus (and its AsyncAPI document) is made of; ``wire``
 adds the projector the handlers take from FastStream's context.
 """
@@ -28,11 +31,15 @@ from xabar.contracts import (
     PollTallied,
 )
 from xabar.feed.projector import Projector
+from xabar.feed.workers import trim_heap
 from xabar.runtime.bus import EventBus, Outcomes
 
 ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryProfilePublished
 CommentEvent = CommentPublished | CommentRemoved
 PollEvent = PollOpened | PollClosed | PollTallied
+
+BATCH = 1000  # entries per XREADGROUP and per handler call
+TRIM_AFTER = 250  # article events in a batch after which the heap is trimmed (workers.trim_heap)
 
 
 async def on_articles(
@@ -40,7 +47,10 @@ async def on_articles(
 ) -> Outcomes:
     """Apply article events (and the countries' profiles, on the same stream) to the read
     model, version-gated per article (per country)."""
-    return await projector.handle_batch(events)
+    outcomes = await projector.handle_batch(events)
+    if len(events) >= TRIM_AFTER:  # a backlog: give back what the batch's objects took
+        trim_heap()
+    return outcomes
 
 
 async def on_comments(
@@ -59,9 +69,9 @@ async def on_polls(
 
 
 def declare_channels(bus: EventBus) -> None:
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP_FEED, on_articles)
-    bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, on_polls)
-    bus.subscribe_batch(COMMENTS_STREAM, GROUP_FEED, on_comments)
+    bus.subscribe_batch(ARTICLES_STREAM, GROUP_FEED, on_articles, batch=BATCH)
+    bus.subscribe_batch(POLLS_STREAM, GROUP_FEED, on_polls, batch=BATCH)
+    bus.subscribe_batch(COMMENTS_STREAM, GROUP_FEED, on_comments, batch=BATCH)
 
 
 def wire(bus: EventBus, projector: Projector) -> None:

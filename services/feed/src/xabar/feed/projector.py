@@ -1,11 +1,14 @@
 """The read-model projector: applies ``article.*``, ``comment.*`` and ``poll.*`` events to Redis.
 
 Events are applied by the ``APPLY`` script (see ``xabar.feed.scripts``), up to ``script_batch``
-events per call and every call of a batch in one pipeline round trip. For each event the script
-checks the aggregate's version and writes everything the event changes: redelivered and
-duplicated events change nothing, and an old event arriving late never rolls state back. Each
-event succeeds or fails on its own (``apply_events`` answers one outcome per event), which is what
-the bus needs to ack a batch but the entry that failed.
+events per call. For each event the script checks the aggregate's version and writes everything
+the event changes: redelivered and duplicated events change nothing, and an old event arriving
+late never rolls state back. Each event succeeds or fails on its own (``apply_events`` answers
+one outcome per event), which is what the bus needs to ack a batch but the entry that failed.
+
+A batch (the bus's, up to ``xabar.feed.handlers.BATCH``; a rebuild's page) is applied ``chunk``
+events at a time, one chunk in flight: Python prepares the next chunk (sanitizing, serializing,
+compressing: most of the cost) while Redis applies the one before, so the two run on two cores.
 
 An article's document lives in its bucket (its own slot, ``scripts.doc_key``), not in the lists'
 slot, so an article event is three single-slot steps, each version-gated on its own keys: the
@@ -17,7 +20,7 @@ not, and the redelivery does what is missing and nothing twice.
 
 ``handle_batch`` is the live path (what the bus's batch handlers in ``xabar.feed.handlers``
 call; bumps the revision the page caches watch, once per script call that changed something);
-``apply_many`` fills a generation being rebuilt, two pipelines in flight.
+``apply_many`` fills a generation in chunks (tests, the memory bench).
 """
 
 import asyncio
@@ -25,7 +28,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pydantic_core import to_json
 from redis.asyncio import Redis
@@ -69,6 +72,7 @@ def epoch_ms(value: datetime) -> int:
 
 US = "\x1f"  # separates the header fields of the APPLY script
 RS = "\x1e"  # separates an article's tags in its header
+PREPARE_STEP = 50  # events prepared between two looks at the replies of the chunk in flight
 MAX_STAMP = 10**13 - 1  # stamps are 13 digits (until the year 2286)
 
 
@@ -175,6 +179,12 @@ class Outcomes:
     changed: int = 0
     revision: int = 0  # the newest revision the batch caused (0: it changed nothing served)
 
+    def merge(self, offset: int, part: "Outcomes") -> None:
+        """Take in the outcomes of a chunk whose first event is event ``offset`` of these."""
+        self.errors[offset : offset + len(part.errors)] = part.errors
+        self.changed += part.changed
+        self.revision = max(self.revision, part.revision)
+
 
 @dataclass(frozen=True, slots=True)
 class DocWrite:
@@ -216,10 +226,12 @@ class Projector:
         on_revision: Callable[[int], None] | None = None,
         *,
         script_batch: int = 100,
+        chunk: int = 250,
     ) -> None:
         self.redis = redis
         self.on_revision = on_revision
         self.script_batch = script_batch
+        self.chunk = chunk
         self._apply = redis.register_script(scripts.APPLY)
         self._put_docs = redis.register_script(scripts.PUT_DOCS)
         self._generations = redis.register_script(scripts.GENERATIONS)
@@ -247,22 +259,61 @@ class Projector:
     async def apply_events(
         self, events: Sequence[Event], *, generation: str | None = None
     ) -> Outcomes:
-        """Apply ``events`` in one round trip: ``script_batch`` events per script call, the
-        calls pipelined. ``generation`` None is the live path (served generation and one being
-        rebuilt, revision bumped); a name fills that generation only (rebuild).
+        """Apply ``events``: ``chunk`` events at a time, each chunk one round trip per step
+        (``send``), Python preparing the next chunk while Redis applies the one before (one
+        chunk in flight at a time, so the chunks are applied in their order). ``generation``
+        None is the live path (served generation and one being rebuilt, revision bumped); a
+        name fills that generation only (rebuild).
 
         An event that cannot be turned into script arguments, or that the script fails on, gets
-        its exception as its outcome; the others are applied. A failure of the round trip itself
+        its exception as its outcome; the others are applied. A failure of a round trip itself
         (Redis unreachable) raises: then nothing is known to be applied.
         """
-        return await self.send(self.prepare(events, generation=generation))
+        result = Outcomes([None] * len(events))
+        targets = None if generation is None else [generation]
+        sending: tuple[int, asyncio.Task[Outcomes]] | None = None
+        try:
+            for start in range(0, len(events), self.chunk):
+                batch = await self.prepare_stepwise(
+                    events[start : start + self.chunk], generation=generation
+                )
+                if targets is None and (batch.docs or batch.tombstones):
+                    targets = await self.generations()
+                if sending is not None:
+                    result.merge(sending[0], await sending[1])
+                sending = (start, asyncio.ensure_future(self.send(batch, targets or [])))
+                await asyncio.sleep(0)  # it writes its first step now, Redis runs it meanwhile
+            if sending is not None:
+                result.merge(sending[0], await sending[1])
+                sending = None
+        finally:
+            if sending is not None and not sending[1].done():
+                sending[1].cancel()
+        return result
 
-    def prepare(self, events: Sequence[Event], *, generation: str | None = None) -> Batch:
+    def prepare(self, events: Sequence[Labelled], *, generation: str | None = None) -> Batch:
         """The Python half of ``apply_events``: the script arguments for ``events``."""
         batch = Batch(events, [None] * len(events), generation)
-        for i, event in enumerate(events):
+        self._prepare_into(batch, 0, len(events))
+        return batch
+
+    async def prepare_stepwise(
+        self, events: Sequence[Labelled], *, generation: str | None = None
+    ) -> Batch:
+        """``prepare``, yielding to the event loop every ``PREPARE_STEP`` events, so that a
+        chunk in flight takes its next step (its reply read, the next step sent) meanwhile."""
+        batch = Batch(events, [None] * len(events), generation)
+        for start in range(0, len(events), PREPARE_STEP):
+            self._prepare_into(batch, start, min(len(events), start + PREPARE_STEP))
+            await asyncio.sleep(0)
+        return batch
+
+    @staticmethod
+    def _prepare_into(batch: Batch, start: int, stop: int) -> None:
+        for i in range(start, stop):
+            event = batch.events[i]
             try:
-                prepared = script_args(event)
+                prepared = script_args(cast("Event", event))
             except Exception as exc:  # a bug or an input we cannot render: this event fails
                 batch.errors[i] = exc
                 continue
@@ -276,35 +327,40 @@ class Projector:
             elif kind == "U":
                 batch.tombstones.append(DocWrite(i, article_id, int(version), b""))
             batch.items.append((i, header, doc))
-        return batch
 
-    async def send(self, batch: Batch) -> Outcomes:
-        """The Redis half of ``apply_events``: the documents, the lists, the tombstones."""
+    async def send(self, batch: Batch, targets: list[str] | None = None) -> Outcomes:
+        """The Redis half of ``apply_events``: the documents, the lists, the tombstones, each
+        one round trip. ``targets``: the generations the documents go to (``generations``;
+        read here when None)."""
         result = Outcomes(list(batch.errors))
         if not batch.items:
             return result
-        generations = await self._targets(batch)
-        await self._write_docs(batch.docs, generations, result.errors)
+        if targets is None:
+            targets = await self._targets(batch)
+        await self._write_docs(batch.docs, targets, result.errors)
         calls = self._calls(batch, result.errors)
         if calls:
             replies = await self._run(calls)
             self._settle(batch.events, calls, replies, result)
         tombstones = [t for t in batch.tombstones if result.errors[t.event] is None]
-        await self._write_docs(tombstones, generations, result.errors)
+        await self._write_docs(tombstones, targets, result.errors)
         if result.revision and self.on_revision is not None:
             self.on_revision(result.revision)
         return result
 
+    async def generations(self) -> list[str]:
+        """The generations a live event's documents go to: the served one and one being rebuilt
+        (``APPLY`` reads them again itself: a rebuild that starts in between replays the event
+        from its stream, a switch in between serves the one written)."""
+        current, building = await self._generations(keys=scripts.GENERATIONS_KEYS)
+        return [_text(g) for g in (current, building) if g]
+
     async def _targets(self, batch: Batch) -> list[str]:
-        """The generations the documents go to: the one a rebuild fills, or the served one and
-        one being rebuilt (``APPLY`` reads them again itself: a rebuild that starts in between
-        replays this event from its stream, a switch in between serves the one written)."""
         if batch.generation is not None:
             return [batch.generation]
         if not batch.docs and not batch.tombstones:
             return []
-        current, building = await self._generations(keys=scripts.GENERATIONS_KEYS)
-        return [_text(g) for g in (current, building) if g]
+        return await self.generations()
 
     async def _write_docs(
         self, docs: list[DocWrite], generations: list[str], errors: list[BaseException | None]
@@ -378,49 +434,26 @@ class Projector:
         return await run_many(self.redis, todo, raise_on_error=False)
 
     async def apply_many(
-        self, events: Iterable[Event], *, generation: str | None = None, chunk: int = 1000
+        self, events: Iterable[Event], *, generation: str | None = None, chunk: int = 5000
     ) -> int:
-        """Apply ``events`` ``chunk`` at a time (``apply_events``); returns how many changed
-        something. Raises the first failure of an event (a rebuild stops on it).
-
-        Two chunks are in flight at a time, so Python prepares one while Redis runs the other.
-        That may apply two events of one aggregate out of order, which changes nothing: every
-        write is version-gated per aggregate, so the outcome is the newest version whatever the
-        order (the same property that makes redelivery and late events harmless).
-        """
+        """Apply ``events`` ``chunk`` at a time (``apply_events``, which overlaps preparing and
+        applying); returns how many changed something. Raises the first failure of an event (a
+        rebuild stops on it)."""
         changed = 0
-        in_flight: set[asyncio.Task[Outcomes]] = set()
-
-        def settle(done: set[asyncio.Task[Outcomes]]) -> None:
-            nonlocal changed
-            for task in done:
-                outcome = task.result()
-                changed += outcome.changed
-                for error in outcome.errors:
-                    if error is not None:
-                        raise error
-
         batch: list[Event] = []
-        try:
-            for event in events:
-                batch.append(event)
-                if len(batch) >= chunk:
-                    if len(in_flight) >= 2:
-                        done, in_flight = await asyncio.wait(
-                            in_flight, return_when=asyncio.FIRST_COMPLETED
-                        )
-                        settle(done)
-                    in_flight.add(
-                        asyncio.create_task(self.apply_events(batch, generation=generation))
-                    )
-                    batch = []
-                    await asyncio.sleep(0)  # let it write before the next chunk is prepared
-            if batch:
-                in_flight.add(asyncio.create_task(self.apply_events(batch, generation=generation)))
-            if in_flight:
-                done, in_flight = await asyncio.wait(in_flight)
-                settle(done)
-        finally:
-            for task in in_flight:
-                task.cancel()
+        for event in events:
+            batch.append(event)
+            if len(batch) >= chunk:
+                changed += raise_first(await self.apply_events(batch, generation=generation))
+                batch = []
+        if batch:
+            changed += raise_first(await self.apply_events(batch, generation=generation))
         return changed
+
+
+def raise_first(outcome: Outcomes) -> int:
+    """Raise the first failure of ``outcome``; else answer how many events changed something."""
+    for error in outcome.errors:
+        if error is not None:
+            raise error
+    return outcome.changed

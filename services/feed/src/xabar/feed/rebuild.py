@@ -5,12 +5,14 @@ How it works (``python -m xabar.feed rebuild``):
 1. A new generation ``gN`` is named and claimed as ``{feed}:building`` (a lock that expires unless
    the rebuild keeps refreshing it, so a crashed rebuild does not block the next one).
 2. ``xabar.articles``, ``xabar.polls`` and ``xabar.comments`` are read from their first entry
-   with XRANGE in pages of ``batch`` entries; each page is parsed with
-   ``xabar.contracts.parse_event`` and applied by ``APPLY`` script calls of 100 events,
-   pipelined, into ``{feed}:gN:*`` only. Redis applies one page while Python decodes the next
-   and the one after is fetched. Meanwhile the live
-   projector keeps serving ``{feed}:current`` and applies every new event to both generations, so
-   nothing that arrives during the rebuild is missed. Version gating makes the overlap harmless.
+   with XRANGE in pages of ``batch`` entries (``BATCH``, 5,000: a page's documents take one call
+   per bucket they fall in); each page is parsed with ``xabar.contracts.parse_event`` and
+   applied (``Projector.apply_events``, ``CHUNK`` events a step) into ``{feed}:gN:*`` only. Redis
+   applies one chunk while Python prepares the next or decodes the next page, and the page after
+   is fetched. The slugs of the served generation are copied by a script, 500 a call.
+   Meanwhile the live projector keeps serving ``{feed}:current`` and applies every new event to
+   both generations, so nothing that arrives during the rebuild is missed. Version gating makes
+   the overlap harmless.
 3. One script switches ``{feed}:current`` to ``gN`` (and bumps the revision, so every replica drops
    its cached pages); after a short grace period the old generation's keys are deleted. Nothing
    reads them after the switch: every read is one script that resolves ``{feed}:current`` itself
@@ -52,6 +54,9 @@ log = logging.getLogger("xabar.feed.rebuild")
 
 STREAMS = (ARTICLES_STREAM, POLLS_STREAM, COMMENTS_STREAM)
 LOCK_TTL_S = 60
+BATCH = 5000  # stream entries per XRANGE page: a page's documents take one call per bucket
+DECODE_STEP = 100  # entries decoded between two looks at the page being applied
+CHUNK = 1000  # events per step of a page (``Projector.apply_events``)
 _GENERATION_KEY = re.compile(rb"^\{feed(?:\.d\d+)?\}:(g\d+):")
 
 _REFRESH = """
@@ -77,7 +82,7 @@ class RebuildReport:
 async def rebuild(
     redis: Redis,
     *,
-    batch: int = 1000,
+    batch: int = BATCH,
     progress: bool = True,
     grace_s: float = 0.5,
     streams: tuple[str, ...] = STREAMS,
@@ -97,7 +102,7 @@ async def rebuild(
         )
     report = RebuildReport(generation, await _current(redis))
     refresh = redis.register_script(_REFRESH)
-    projector = Projector(redis)
+    projector = Projector(redis, chunk=CHUNK)
     try:
         total = 0
         for stream in streams:
@@ -175,17 +180,7 @@ async def _replay(
             if rows:
                 last = rows[-1][0]
                 fetching = fetch("(" + (last.decode() if isinstance(last, bytes) else str(last)))
-            events: list[Event] = []
-            for entry_id, fields in rows:
-                try:
-                    events.append(entry_event(fields or {}))
-                except ContractError as exc:  # poison or unknown type: the live path skips it too
-                    report.skipped += 1
-                    log.warning(
-                        "skipping unreadable entry",
-                        extra={"stream": stream, "entry_id": entry_id, "error": str(exc)},
-                    )
-            prepared = projector.prepare(events, generation=generation)
+            events = await _decode(rows, stream, report)
             if applying is not None:
                 settle(await applying)
                 applying = None
@@ -193,8 +188,8 @@ async def _replay(
                     raise RebuildError(f"the build lock of {generation} expired or was taken")
             if not rows:
                 return seen
-            applying = asyncio.ensure_future(projector.send(prepared))
-            await asyncio.sleep(0)  # it writes its calls now, and Redis runs them meanwhile
+            applying = asyncio.ensure_future(projector.apply_events(events, generation=generation))
+            await asyncio.sleep(0)  # it writes its first chunk now, and Redis runs it meanwhile
             seen += len(rows)
             report.entries += len(rows)
             bar.update(len(rows))
@@ -203,6 +198,31 @@ async def _replay(
             if task is not None and not task.done():
                 task.cancel()
 
+
+async def _decode(rows: list[Any], stream: str, report: RebuildReport) -> list[Event]:
+    """The events of a page of entries, yielding to the page being applied now and then (so
+    that its next chunk is sent while this one is decoded)."""
+    events: list[Event] = []
+    for n, (entry_id, fields) in enumerate(rows):
+        if n % DECODE_STEP == DECODE_STEP - 1:
+            await asyncio.sleep(0)
+        try:
+            events.append(entry_event(fields or {}))
+        except ContractError as exc:  # poison or unknown type: the live path skips it too
+            report.skipped += 1
+            log.warning(
+                "skipping unreadable entry",
+                extra={"stream": stream, "entry_id": entry_id, "error": str(exc)},
+            )
+    return events
+
+
+# The slugs ARGV (slug, owner pairs) names that KEYS[1] (a generation's slug hash) lacks.
+_COPY_SLUGS = """
+local n = 0
+for i = 1, #ARGV, 2 do n = n + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return n
+"""
 
 _MAX_LM = """
 local held = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -236,11 +256,9 @@ async def take_over(
     if served is None or served == generation:
         return 0
     old, new = f"{scripts.BASE}{served}:", f"{scripts.BASE}{generation}:"
+    copy_slugs = redis.register_script(_COPY_SLUGS)
     async for pairs in _hash_chunks(redis, old + "s", chunk):
-        async with redis.pipeline(transaction=False) as pipe:
-            for slug, owner in pairs:
-                pipe.hsetnx(new + "s", slug, owner)
-            await pipe.execute()
+        await copy_slugs(keys=[new + "s"], args=[v for pair in pairs for v in pair])
     taken = 0
     async for pairs in _hash_chunks(redis, old + "v", chunk):
         ids = [k.decode() for k, _ in pairs]

@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="ingest,polls,feed,cluster",
         help="comma-separated groups to measure (ingest, polls, feed on one node; cluster: the "
-        "vote and the feed's reads on a 3+3 Redis Cluster); baselines always run",
+        "vote and the feed's reads on a 3+3 Redis Cluster); baselines always run; "
+        "projector alone: the feed projector's live and rebuild rates, nothing else",
     )
     bench.add_argument("--seconds", type=int, default=8, help="length of each wrk run (default 8)")
     bench.add_argument(
@@ -172,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         from xabar.devstack.bench import main as bench_main
 
         groups = tuple(g.strip() for g in args.only.split(",") if g.strip())
+        if groups == ("projector",):  # the feed projector's live and rebuild rates alone
+            from xabar.devstack.bench import projector_main
+
+            return projector_main(max(0, args.feed_workers) or None)
         unknown = sorted(set(groups) - {*GROUPS, "cluster"})
         if unknown or not groups:
             parser.error(f"--only takes some of {', '.join(GROUPS)}, cluster; got {args.only!r}")
