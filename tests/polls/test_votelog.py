@@ -167,8 +167,7 @@ async def test_entries_a_crashed_writer_left_pending_are_claimed_and_stored_once
     await polls.service.votes.write(half)
 
     survivor = VoteLogWriter(
-        polls.service.counter.redis,
-        "{polls}:votes",
+        polls.service.counter,
         polls.service.votes,
         consumer="survivor",
         claim_idle_ms=100,

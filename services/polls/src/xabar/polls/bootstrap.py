@@ -19,7 +19,7 @@ from xabar.polls.repository import PollRepository, TallyVersions, VoteLog
 from xabar.polls.scheduler import Scheduler
 from xabar.polls.service import PollService
 from xabar.polls.tally import Tallier
-from xabar.polls.votelog import VoteLogWriter
+from xabar.polls.votelog import Pacer, VoteLogWriter
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.outbox import OutboxRelay
 from xabar.runtime.redispipe import RedisPipe
@@ -129,14 +129,18 @@ def build(
         kick=relay.kick,  # a change with events has them relayed now
     )
     writer = VoteLogWriter(
-        redis,
-        counter.log_stream,
+        counter,
         votes,
         consumer=consumer or settings.consumer_name,
         batch=settings.votelog_batch,
         claim_idle_ms=settings.claim_idle_ms,
         max_deliveries=settings.max_deliveries,
         interval=settings.votelog_interval_s,
+        pacer=Pacer(
+            yield_above=settings.votelog_yield_above,
+            max_backlog=settings.votelog_max_backlog,
+            max_lag_ms=int(settings.votelog_max_lag_s * 1000),
+        ),
     )
     tallier = Tallier(service, publish, interval=settings.tally_interval_s)
     scheduler = Scheduler(

@@ -54,9 +54,14 @@ Polls' own settings:
 - ``XABAR_POLLS_RESYNC_INTERVAL_S`` (60.0): how often the Redis mirror of every poll is checked
   against MongoDB (and lost counters rebuilt from the vote log).
 - ``XABAR_POLLS_VOTELOG_BATCH`` (1000) vote-log entries written to MongoDB (one round trip)
-  every ``XABAR_POLLS_VOTELOG_INTERVAL_S`` (0.5) seconds at most: 2,000 votes a second. A burst
-  above that waits in the Redis stream (durable; recounts read it there too) and is written
-  after it.
+  every ``XABAR_POLLS_VOTELOG_INTERVAL_S`` (0.5) seconds while votes come in: 2,000 votes a
+  second; batch after batch without a pause once none came in since the writer's last look.
+- ``XABAR_POLLS_VOTELOG_YIELD_ABOVE`` (2000; 0: never): while votes come in faster than this
+  many a second, the writer writes nothing: the burst waits in the Redis stream (durable;
+  recounts and rebuilds read it there too) and is written after it, unless the stream holds
+  ``XABAR_POLLS_VOTELOG_MAX_BACKLOG`` (100000) entries or its oldest is
+  ``XABAR_POLLS_VOTELOG_MAX_LAG_S`` (60) seconds older than its newest: then it writes at its
+  pace under any load (``votelog.py``).
 - ``XABAR_POLLS_OUTBOX_SWEEP_S`` (5.0): how often the outbox relay sweeps pending events.
 - ``XABAR_POLLS_DISPLAY_TIMEZONE`` (Asia/Almaty): time zone of dates on the HTML pages.
 - ``XABAR_POLLS_PAGE_SIZE_MAX`` (100): largest ``per_page`` of the poll list.
@@ -108,6 +113,11 @@ class PollsSettings(ServiceSettings):
     resync_interval_s: float = Field(default=60.0, gt=0)
     votelog_batch: int = Field(default=1000, ge=1, le=5000)
     votelog_interval_s: float = Field(default=0.5, ge=0)
+    # the writer steps aside while votes come in faster than this (a second; 0: never), until
+    # the stream holds votelog_max_backlog entries or spans votelog_max_lag_s (votelog.py)
+    votelog_yield_above: int = Field(default=2000, ge=0)
+    votelog_max_backlog: int = Field(default=100_000, ge=1)
+    votelog_max_lag_s: float = Field(default=60.0, gt=0)
     outbox_sweep_s: float = Field(default=5.0, gt=0)
     display_timezone: str = "Asia/Almaty"
     page_size_max: int = Field(default=100, ge=1)

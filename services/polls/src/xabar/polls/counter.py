@@ -32,6 +32,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
 
 from xabar.polls.domain import Poll, epoch_ms
 from xabar.runtime.luascripts import run_many
@@ -228,6 +229,17 @@ class VoteEntry:
             seq=int(get("seq") or 0),
             flags=tuple(f for f in get("flag").split(",") if f),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The vote-log stream at one look: ``added`` entries ever appended (Redis's
+    ``entries-added``; -1 where the server does not say), ``length`` still in it, and ``span_ms``
+    from its oldest entry to the newest appended (entry ids carry Redis's clock)."""
+
+    added: int
+    length: int
+    span_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -522,6 +534,17 @@ class VoteCounter:
         for i in range(0, len(items), chunk):
             await self._r.srem(self.voters_key(poll_id), *items[i : i + chunk])
 
+    async def log_backlog(self) -> Backlog:
+        """How the vote-log stream stands (one ``XINFO STREAM``): what the writer paces by."""
+        try:
+            info = await self._r.xinfo_stream(self.log_stream)
+        except ResponseError:  # no stream yet: nothing counted since Redis started
+            return Backlog(0, 0, 0)
+        first = info.get("first-entry")
+        newest = _id_ms(info.get("last-generated-id"))
+        oldest = _id_ms(first[0]) if first else newest
+        return Backlog(int(info.get("entries-added", -1)), int(info["length"]), newest - oldest)
+
     async def unlogged_entries(self, poll_id: str | None = None) -> list[VoteEntry]:
         """Vote-log entries still in Redis (not yet acknowledged as written to MongoDB)."""
         out: list[VoteEntry] = []
@@ -585,6 +608,11 @@ def _failed(status: str, reply: Sequence[Any]) -> CastOutcome:
     if status in ("cooldown", "limit", "rate"):
         return CastOutcome(status, retry_ms=max(0, int(reply[1])))
     return CastOutcome(status)
+
+
+def _id_ms(entry_id: Any) -> int:
+    """The time part (ms) of a stream entry id."""
+    return int(_str(entry_id or b"0-0").partition("-")[0] or 0)
 
 
 def _split(value: Any) -> tuple[str, ...]:
