@@ -94,10 +94,18 @@ async def test_a_handler_failing_twice_is_delivered_three_times_and_applied_once
     assert await redis.xlen(dlq_stream(ARTICLES_STREAM)) == 0
 
 
-async def test_a_consumer_killed_with_sigkill_loses_no_entry(
-    redis_url: str, redis: aioredis.Redis, buses: list[EventBus], tmp_path: Path
-) -> None:
-    n = 40
+async def killed_holding_entries(
+    redis_url: str,
+    redis: aioredis.Redis,
+    buses: list[EventBus],
+    tmp_path: Path,
+    n: int,
+    *consumer_args: str,
+    held: int,
+) -> set[str]:
+    """``n`` events published, a consumer process (``tests.support.consumer_proc`` with
+    ``consumer_args``: its delay, and its batch size) SIGKILLed once it has done ``held`` and
+    holds some unacked; the events' ids."""
     producer = new_bus(buses, redis_url, "producer")
     await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     ids = set()
@@ -106,48 +114,49 @@ async def test_a_consumer_killed_with_sigkill_loses_no_entry(
         ids.add(str(event.event_id))
         await producer.publish(event)
 
+    command = [sys.executable, "-m", "tests.support.consumer_proc", redis_url, ARTICLES_STREAM]
     with open(tmp_path / "victim.log", "wb") as log:
         victim = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.support.consumer_proc",
-                redis_url,
-                ARTICLES_STREAM,
-                GROUP,
-                "victim",
-                "done",
-                "0.05",
-            ],
+            [*command, GROUP, "victim", "done", *consumer_args],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     try:
 
         async def victim_holds_entries() -> bool:
-            return await redis.scard("done") >= 3 and await pending(redis) > 0
+            return await redis.scard("done") >= held and await pending(redis) > 0
 
         await eventually(victim_holds_entries, timeout=30)
     finally:
         victim.kill()  # SIGKILL: no shutdown, no ack
         victim.wait()
-    held = await pending(redis)
-    assert held > 0, "the victim died holding unacknowledged entries"
+    assert await pending(redis) > 0, "the victim died holding unacknowledged entries"
     assert await redis.scard("done") < n
+    return ids
 
+
+async def all_rescued(redis: aioredis.Redis, rescuer: EventBus, ids: set[str]) -> None:
+    """The rescuer, started, claims what the victim held: every event done, nothing pending."""
+    await rescuer.start()
+
+    async def all_done() -> bool:
+        return await redis.scard("done") == len(ids) and await pending(redis) == 0
+
+    await eventually(all_done, timeout=30)
+    assert {m.decode() for m in await redis.smembers("done")} == ids
+
+
+async def test_a_consumer_killed_with_sigkill_loses_no_entry(
+    redis_url: str, redis: aioredis.Redis, buses: list[EventBus], tmp_path: Path
+) -> None:
+    ids = await killed_holding_entries(redis_url, redis, buses, tmp_path, 40, "0.05", held=3)
     rescuer = new_bus(buses, redis_url, "rescuer")
 
     async def record(event: Event) -> None:
         await redis.sadd("done", str(event.event_id))
 
     rescuer.subscribe(ARTICLES_STREAM, GROUP, record)
-    await rescuer.start()
-
-    async def all_done() -> bool:
-        return await redis.scard("done") == n and await pending(redis) == 0
-
-    await eventually(all_done, timeout=30)
-    assert {m.decode() for m in await redis.smembers("done")} == ids
+    await all_rescued(redis, rescuer, ids)
 
 
 async def test_a_poison_entry_lands_in_the_dead_letter_stream_with_its_error(
@@ -386,44 +395,7 @@ async def test_a_batch_handler_that_raises_leaves_its_whole_batch_pending_for_re
 async def test_a_batch_consumer_killed_with_sigkill_loses_no_entry(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus], tmp_path: Path
 ) -> None:
-    n = 60
-    producer = new_bus(buses, redis_url, "producer")
-    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
-    ids = set()
-    for _ in range(n):
-        event = sample("article.published")
-        ids.add(str(event.event_id))
-        await producer.publish(event)
-
-    with open(tmp_path / "victim.log", "wb") as log:
-        victim = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.support.consumer_proc",
-                redis_url,
-                ARTICLES_STREAM,
-                GROUP,
-                "victim",
-                "done",
-                "0.2",
-                "5",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-
-        async def victim_holds_entries() -> bool:
-            return await redis.scard("done") >= 5 and await pending(redis) > 0
-
-        await eventually(victim_holds_entries, timeout=30)
-    finally:
-        victim.kill()  # SIGKILL: no shutdown, no ack
-        victim.wait()
-    assert await pending(redis) > 0, "the victim died holding unacknowledged entries"
-    assert await redis.scard("done") < n
-
+    ids = await killed_holding_entries(redis_url, redis, buses, tmp_path, 60, "0.2", "5", held=5)
     rescuer = new_bus(buses, redis_url, "rescuer")
 
     async def record(batch: Sequence[Event]) -> list[BaseException | None]:
@@ -431,13 +403,7 @@ async def test_a_batch_consumer_killed_with_sigkill_loses_no_entry(
         return [None] * len(batch)
 
     rescuer.subscribe_batch(ARTICLES_STREAM, GROUP, record)
-    await rescuer.start()
-
-    async def all_done() -> bool:
-        return await redis.scard("done") == n and await pending(redis) == 0
-
-    await eventually(all_done, timeout=30)
-    assert {m.decode() for m in await redis.smembers("done")} == ids
+    await all_rescued(redis, rescuer, ids)
 
 
 # --- publishing and stopping ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -29,6 +29,7 @@ from tests.support.serving import in_own_task
 from tests.support.waiting import eventually
 from xabar.contracts import (
     ARTICLES_STREAM,
+    AggregateEvent,
     AttachmentRef,
     Contact,
     Event,
@@ -180,6 +181,15 @@ async def publish(h: Harness, article_id: str) -> dict[str, Any]:
 # --- tips and a fake ingest ---------------------------------------------------------------------
 
 
+E = TypeVar("E", bound=AggregateEvent)
+
+
+def from_ingest(kind: type[E], aggregate_id: str, data: Any) -> E:
+    """An event of ``kind`` as ingest sends it: the first version of its aggregate."""
+    event: E = kind.create(producer="ingest", aggregate_id=aggregate_id, version=1, data=data)
+    return event
+
+
 def tip(
     submission_id: str | None = None,
     *,
@@ -189,11 +199,10 @@ def tip(
     received_at: datetime | None = None,
 ) -> SubmissionReceived:
     sid = submission_id or f"sub-{uuid.uuid4().hex[:10]}"
-    event: SubmissionReceived = SubmissionReceived.create(
-        producer="ingest",
-        aggregate_id=sid,
-        version=1,
-        data=Submission(
+    return from_ingest(
+        SubmissionReceived,
+        sid,
+        Submission(
             submission_id=sid,
             title="Отключили свет в Худжанде",
             text=text,
@@ -205,7 +214,6 @@ def tip(
             received_at=received_at or datetime.now(UTC) - timedelta(minutes=5),
         ),
     )
-    return event
 
 
 async def send_tip(redis_url: str, event: Event) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from tests.publisher.conftest import Harness, eventually, stream_events
+from tests.publisher.conftest import Harness, eventually, from_ingest, stream_events
 from xabar.contracts import (
     COMMENTS_STREAM,
     SUBMISSIONS_STREAM,
@@ -29,11 +29,10 @@ def comment(
     comment_id: str | None = None,
 ) -> CommentSubmitted:
     cid = comment_id or f"cmt-{uuid.uuid4().hex[:12]}"
-    event: CommentSubmitted = CommentSubmitted.create(
-        producer="ingest",
-        aggregate_id=cid,
-        version=1,
-        data=CommentSubmission(
+    return from_ingest(
+        CommentSubmitted,
+        cid,
+        CommentSubmission(
             comment_id=cid,
             article_id=article_id,
             parent_id=parent_id,
@@ -43,7 +42,6 @@ def comment(
             submitted_at=datetime.now(UTC),
         ),
     )
-    return event
 
 
 def letter(
@@ -54,11 +52,10 @@ def letter(
     reply_to_sealed: str | None = None,
 ) -> LetterReceived:
     lid = f"let-{uuid.uuid4().hex[:12]}"
-    event: LetterReceived = LetterReceived.create(
-        producer="ingest",
-        aggregate_id=lid,
-        version=1,
-        data=Letter(
+    return from_ingest(
+        LetterReceived,
+        lid,
+        Letter(
             letter_id=lid,
             name=name,
             reply_to_sealed=reply_to_sealed,
@@ -67,7 +64,6 @@ def letter(
             received_at=datetime.now(UTC),
         ),
     )
-    return event
 
 
 async def public_events(redis: aioredis.Redis) -> list[Event]:

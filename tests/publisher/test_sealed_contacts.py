@@ -16,6 +16,7 @@ from tests.publisher.conftest import (
     SettingsFactory,
     create_article,
     eventually,
+    from_ingest,
     running,
     send_tip,
     stream_events,
@@ -38,11 +39,10 @@ def sealed_tip(contact: Contact | None) -> SubmissionReceivedV2:
     if contact is not None:
         plain = contact.model_dump_json(exclude_none=True).encode()
         box = base64.b64encode(SealedBox(NEWSROOM_KEY.public_key).encrypt(plain)).decode()
-    event: SubmissionReceivedV2 = SubmissionReceivedV2.create(
-        producer="ingest",
-        aggregate_id=sid,
-        version=1,
-        data=SealedSubmission(
+    return from_ingest(
+        SubmissionReceivedV2,
+        sid,
+        SealedSubmission(
             submission_id=sid,
             title="Отключили свет в Худжанде",
             text="Третий день без света на улице Ленина.",
@@ -53,7 +53,6 @@ def sealed_tip(contact: Contact | None) -> SubmissionReceivedV2:
             received_at=datetime.now(UTC) - timedelta(minutes=5),
         ),
     )
-    return event
 
 
 async def test_a_sealed_contact_is_opened_for_editors_and_stored_only_sealed(

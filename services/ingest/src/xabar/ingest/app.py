@@ -5,10 +5,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 
 from xabar.ingest import routes
@@ -33,6 +29,8 @@ from xabar.ingest.sealing import Sealer, public_key
 from xabar.ingest.service import IngestService
 from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.bus import EventBus
+from xabar.runtime.config import RedisClient
+from xabar.runtime.mongo import Collection, Database, MongoClient
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.redispipe import RedisPipe
@@ -46,7 +44,7 @@ def create_app(
     settings: IngestSettings,
     *,
     bus: EventBus | None = None,
-    mongo: AsyncMongoClient[dict[str, Any]] | None = None,
+    mongo: MongoClient | None = None,
 ) -> Starlette:
     owns_mongo = mongo is None
     mongo = mongo or settings.mongo_client()
@@ -139,9 +137,9 @@ def create_app(
 
 def _mover(
     settings: IngestSettings,
-    redis: aioredis.Redis,
+    redis: RedisClient,
     intake: Intake,
-    collection: AsyncCollection[dict[str, Any]],
+    collection: Collection,
     bus: EventBus,
     **kw: Any,
 ) -> Mover:
@@ -161,9 +159,9 @@ def _mover(
 
 def _readers(
     settings: IngestSettings,
-    redis: aioredis.Redis,
+    redis: RedisClient,
     pipe: RedisPipe,
-    db: AsyncDatabase[dict[str, Any]],
+    db: Database,
     bus: EventBus,
 ) -> tuple[ReadersService, list[Mover]]:
     """Comments and letters: an intake and a mover each (see ``readers``)."""
@@ -182,7 +180,7 @@ def _deps(
     settings: IngestSettings,
     service: IngestService,
     readers: ReadersService,
-    redis: aioredis.Redis,
+    redis: RedisClient,
     pipe: RedisPipe,
 ) -> Deps:
     def throttle(name: str, limit: int, window_s: int, what: str) -> Throttle:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 
 from xabar.ingest.addresses import AddressHasher
@@ -20,6 +19,7 @@ from xabar.ingest.readers import ReadersService
 from xabar.ingest.service import IngestService
 from xabar.runtime.auth import TokenVerifier
 from xabar.runtime.clients import Network, client_address
+from xabar.runtime.errors import REDIS_ERRORS
 from xabar.runtime.ratelimit import RateLimiter
 from xabar.runtime.security import OriginCheck
 
@@ -40,7 +40,7 @@ class Throttle:
         accepted submission is then stored in MongoDB and published once Redis is back."""
         try:
             verdict = await self.limiter.hit(client)
-        except RedisError:
+        except REDIS_ERRORS:
             log.warning("rate limiter unavailable; letting the request through")
             return
         if not verdict.allowed:

@@ -45,24 +45,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pymongo
 from pydantic_core import to_json
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import (
-    BulkWriteError,
-    ConnectionFailure,
-    DuplicateKeyError,
-    ExecutionTimeout,
-    PyMongoError,
-    WTimeoutError,
-)
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from xabar.contracts import STREAM_OF_TYPE, Event, parse_event
 from xabar.ingest.errors import IntakeUnavailable
+from xabar.ingest.repository import insert_moved
 from xabar.runtime.bus import EventBus, Outgoing
-from xabar.runtime.mongo import is_duplicate
+from xabar.runtime.config import RedisClient
+from xabar.runtime.errors import REDIS_ERRORS, STORAGE_ERRORS
+from xabar.runtime.mongo import Collection, deadline
 from xabar.runtime.redispipe import RedisPipe
 from xabar.runtime.streams import FailedEntry, Outcome, Row, StreamWorker
 
@@ -192,7 +183,7 @@ class Intake:
                 ],
                 durable=True,
             )
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise IntakeUnavailable("the intake did not answer") from exc
         if reply[0] == b"known":
             known: Doc = json.loads(reply[1])
@@ -223,7 +214,7 @@ class Intake:
     async def _get(self, key: str, *, durable: bool = False) -> Any:
         try:
             return await self._pipe.execute("GET", key, durable=durable)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise IntakeUnavailable("the intake did not answer") from exc
 
 
@@ -236,9 +227,9 @@ class Mover(StreamWorker):
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         intake: Intake,
-        submissions: AsyncCollection[Doc],
+        submissions: Collection,
         bus: EventBus,
         *,
         consumer: str,
@@ -267,7 +258,7 @@ class Mover(StreamWorker):
             claim_idle_ms=claim_idle_ms,
             max_deliveries=max_deliveries,
             what="an accepted submission",
-            unavailable=(RedisError, PyMongoError, OSError),
+            unavailable=(*STORAGE_ERRORS, OSError),
         )
         self.intake = intake
         self.submissions = submissions
@@ -288,8 +279,15 @@ class Mover(StreamWorker):
                 ready.append(_Entry.of(entry_id, fields))
             except Exception as exc:  # the entry itself is damaged
                 failed.append(FailedEntry(entry_id, fields, exc))
-        with pymongo.timeout(self.storage_timeout_s):
-            moved = await self._insert(ready, failed)
+        moved: list[_Entry] = []
+        with deadline(self.storage_timeout_s):
+            docs = [entry.doc for entry in ready]
+            outcomes = await insert_moved(self.submissions, docs, self.identity)
+            for entry, error in zip(ready, outcomes, strict=True):
+                if error is None:
+                    moved.append(entry)
+                else:
+                    failed.append(FailedEntry(entry.entry_id, entry.fields, error))
             if moved and self.on_moved is not None:
                 await self.on_moved([entry.doc for entry in moved])
         notes = [key for entry in moved for key in self.intake.note_keys(entry.doc)]
@@ -303,69 +301,6 @@ class Mover(StreamWorker):
         await self.bus.publish_many(
             Outgoing(e.type, e.event_id, e.correlation_id, e.body) for e in events
         )
-
-    async def _insert(self, entries: list[_Entry], failed: list[FailedEntry]) -> list[_Entry]:
-        """Insert the documents of ``entries``; those that are in MongoDB afterwards are
-        returned, the others added to ``failed``. An ``_id`` already stored with the same
-        receipt is a redelivery of the same entry; with another one, a conflict."""
-        if not entries:
-            return []
-        try:
-            await self.submissions.insert_many([e.doc for e in entries], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if not is_duplicate(exc):
-                return await self._insert_one_by_one(entries, failed)
-            indexes = [e.get("index") for e in errors]
-            if not all(isinstance(i, int) and 0 <= i < len(entries) for i in indexes):
-                return await self._insert_one_by_one(entries, failed)
-            duplicates = {entries[i].submission_id for i in indexes}
-            return await self._check_duplicates(entries, duplicates, failed)
-        except Exception as exc:  # the whole batch refused: find the entries at fault
-            if isinstance(exc, PyMongoError) and _unavailable(exc):
-                raise
-            return await self._insert_one_by_one(entries, failed)
-        return entries
-
-    async def _insert_one_by_one(
-        self, entries: list[_Entry], failed: list[FailedEntry]
-    ) -> list[_Entry]:
-        duplicates: set[str] = set()
-        inserted: list[_Entry] = []
-        for entry in entries:
-            try:
-                await self.submissions.insert_one(entry.doc)
-            except DuplicateKeyError:
-                duplicates.add(entry.submission_id)
-            except Exception as exc:
-                if isinstance(exc, PyMongoError) and _unavailable(exc):
-                    raise
-                failed.append(FailedEntry(entry.entry_id, entry.fields, exc))
-                continue
-            inserted.append(entry)
-        checked = await self._check_duplicates(
-            [e for e in entries if e.submission_id in duplicates], duplicates, failed
-        )
-        return [e for e in entries if e in inserted or e in checked]
-
-    async def _check_duplicates(
-        self, entries: list[_Entry], duplicates: set[str], failed: list[FailedEntry]
-    ) -> list[_Entry]:
-        out: list[_Entry] = []
-        for entry in entries:
-            if entry.submission_id in duplicates:
-                held = await self.submissions.find_one(
-                    {"_id": entry.submission_id}, {self.identity: 1}
-                )
-                if held is not None and held.get(self.identity) != entry.doc.get(self.identity):
-                    conflict = ValueError(
-                        f"MongoDB holds another submission under {entry.submission_id} (its key "
-                        "used again after its record left Redis)"
-                    )
-                    failed.append(FailedEntry(entry.entry_id, entry.fields, conflict))
-                    continue
-            out.append(entry)
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,13 +323,6 @@ class _Entry:
         if event.type not in STREAM_OF_TYPE:
             raise ValueError(f"no stream for event type {event.type!r}")
         return cls(entry_id, fields, doc, event)
-
-
-def _unavailable(exc: PyMongoError) -> bool:
-    """MongoDB unreachable or too slow: no entry's fault."""
-    return isinstance(exc, ConnectionFailure | ExecutionTimeout | WTimeoutError) or bool(
-        getattr(exc, "timeout", False)
-    )
 
 
 def _stored_event(fields: dict[bytes, bytes]) -> StoredEvent:

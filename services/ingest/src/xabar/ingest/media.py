@@ -4,13 +4,11 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from xabar.ingest.photos import CleanPhoto
 from xabar.runtime.chunks import ChunkStore
 from xabar.runtime.chunks import CorruptFile as CorruptAttachment
+from xabar.runtime.mongo import Database
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -27,7 +25,7 @@ class StoredPhoto:
 
 
 class AttachmentStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: Database) -> None:
         self.store = ChunkStore(db["attachments"], db["attachment_chunks"], chunk_bytes=CHUNK_BYTES)
 
     async def put(

@@ -10,18 +10,16 @@ kick after its write, after the first pass; one whose document never came is dro
 """
 
 from datetime import timedelta
-from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-
+from xabar.runtime.mongo import Collection
 from xabar.runtime.outbox import Markers, OutboxRelay, Publish
 
 
 class SubmissionRelay(OutboxRelay):
     def __init__(
         self,
-        submissions: AsyncCollection[dict[str, Any]],
-        pending: AsyncCollection[dict[str, Any]],
+        submissions: Collection,
+        pending: Collection,
         publish: Publish,
         *,
         sweep_interval: float = 5.0,

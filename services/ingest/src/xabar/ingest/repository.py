@@ -32,7 +32,14 @@ from typing import Any
 import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    PyMongoError,
+    WTimeoutError,
+)
 
 from xabar.ingest.errors import (
     AttachmentDamaged,
@@ -41,6 +48,7 @@ from xabar.ingest.errors import (
 )
 from xabar.ingest.media import AttachmentStore, CorruptAttachment, StoredPhoto
 from xabar.ingest.photos import CleanPhoto
+from xabar.runtime.mongo import is_duplicate
 
 Doc = dict[str, Any]
 DUPLICATE_KEY = 11000
@@ -201,3 +209,74 @@ class AttachmentRepository:
         """Remove an attachment that lost an idempotency race."""
         async with bounded(None, "removing a photo"):
             await self.store.delete(attachment_id, AttachmentStore.chunk_count(photo))
+
+
+async def insert_moved(
+    collection: AsyncCollection[Doc], docs: list[Doc], identity: str
+) -> list[Exception | None]:
+    """Insert ``docs`` (their ``_id`` chosen by their writer), in one bulk write when it goes
+    through: one outcome a document, None once MongoDB holds it (inserted now, or by an earlier
+    delivery of the same document: the same ``identity`` under its ``_id``), else what refuses
+    it for good (another document under that ``_id``, a document MongoDB will not take).
+    MongoDB unreachable or too slow is no document's fault: it raises."""
+    if not docs:
+        return []
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        indexes = [e.get("index") for e in exc.details.get("writeErrors", [])]
+        if is_duplicate(exc) and all(isinstance(i, int) and 0 <= i < len(docs) for i in indexes):
+            held = {i for i in indexes if isinstance(i, int)}
+            return await _conflicts(collection, docs, held, identity)
+        return await _insert_one_by_one(collection, docs, identity)
+    except Exception as exc:  # the whole batch refused: find the documents at fault
+        if isinstance(exc, PyMongoError) and _unavailable(exc):
+            raise
+        return await _insert_one_by_one(collection, docs, identity)
+    return [None] * len(docs)
+
+
+async def _insert_one_by_one(
+    collection: AsyncCollection[Doc], docs: list[Doc], identity: str
+) -> list[Exception | None]:
+    outcomes: list[Exception | None] = []
+    held: set[int] = set()
+    for n, doc in enumerate(docs):
+        outcome: Exception | None = None
+        try:
+            await collection.insert_one(doc)
+        except DuplicateKeyError:
+            held.add(n)
+        except Exception as exc:
+            if isinstance(exc, PyMongoError) and _unavailable(exc):
+                raise
+            outcome = exc
+        outcomes.append(outcome)
+    conflicts = await _conflicts(collection, docs, held, identity)
+    return [outcome or conflict for outcome, conflict in zip(outcomes, conflicts, strict=True)]
+
+
+async def _conflicts(
+    collection: AsyncCollection[Doc], docs: list[Doc], held: set[int], identity: str
+) -> list[Exception | None]:
+    """For each of ``docs`` whose ``_id`` MongoDB already ``held``: a conflict when the stored
+    document is another (its ``identity`` differs); None for the others."""
+    out: list[Exception | None] = []
+    for n, doc in enumerate(docs):
+        conflict: Exception | None = None
+        if n in held:
+            stored = await collection.find_one({"_id": doc["_id"]}, {identity: 1})
+            if stored is not None and stored.get(identity) != doc.get(identity):
+                conflict = ValueError(
+                    f"MongoDB holds another submission under {doc['_id']} (its key used again "
+                    "after its record left Redis)"
+                )
+        out.append(conflict)
+    return out
+
+
+def _unavailable(exc: PyMongoError) -> bool:
+    """MongoDB unreachable or too slow: no document's fault."""
+    return isinstance(exc, ConnectionFailure | ExecutionTimeout | WTimeoutError) or bool(
+        getattr(exc, "timeout", False)
+    )

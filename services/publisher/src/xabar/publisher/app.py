@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
-from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
 from xabar.publisher.accounts import Accounts
@@ -48,7 +46,9 @@ from xabar.publisher.scheduler import Scheduler
 from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.auth import Revocations, TokenIssuer
 from xabar.runtime.bus import EventBus
+from xabar.runtime.config import RedisClient
 from xabar.runtime.locks import DocLocks
+from xabar.runtime.mongo import MongoClient
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.ops import streams_report
 from xabar.runtime.security import PagePolicy
@@ -134,9 +134,9 @@ class Publisher:
 
 def build(
     settings: PublisherSettings,
-    mongo: AsyncMongoClient[dict[str, Any]],
+    mongo: MongoClient,
     bus: EventBus,
-    redis: aioredis.Redis,
+    redis: RedisClient,
     *,
     login_limits: bool = True,
 ) -> Publisher:
@@ -239,7 +239,7 @@ def editor_service(
     settings: PublisherSettings,
     repos: Repositories,
     codec: TokenIssuer,
-    redis: aioredis.Redis | None,
+    redis: RedisClient | None,
 ) -> EditorService:
     """Editors' accounts; logins limited in Redis (none without ``redis``: the CLI)."""
     passwords = Passwords(
@@ -265,7 +265,7 @@ def create_app(
     settings: PublisherSettings,
     *,
     bus: EventBus | None = None,
-    mongo: AsyncMongoClient[dict[str, Any]] | None = None,
+    mongo: MongoClient | None = None,
     newsroom_pages: tuple[PageRouter, ...] = (),
 ) -> Starlette:
     """The publisher's app: the API, and the newsroom under ``settings.newsroom_path``

@@ -2,21 +2,21 @@
 
 import socket
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self, TypeAlias
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from xabar.runtime.auth import Revocations, TokenVerifier, public_key
 from xabar.runtime.bus import STREAM_WINDOWS, BusOptions, EventBus
 from xabar.runtime.deployment import RedisDeployment, parse_redis_url
 from xabar.runtime.errors import ConfigError
-from xabar.runtime.mongo import MongoDoc, MongoDurability, mongo_client
+from xabar.runtime.mongo import MongoClient, MongoDurability, mongo_client
 from xabar.runtime.redispipe import RedisPipe
 from xabar.runtime.replication import Replication
 
+RedisClient: TypeAlias = Redis  # the client type, for those that hold one without calling it
 PLACEHOLDERS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "xxx", "todo"})
 METRICS_PORT_OFFSET = 1000
 
@@ -157,7 +157,7 @@ class ServiceSettings(BaseSettings):
             self.redis, consumer_name=self.consumer_name, options=self.bus_options(), name=name
         )
 
-    def mongo_client(self) -> AsyncMongoClient[MongoDoc]:
+    def mongo_client(self) -> MongoClient:
         """The service's MongoDB client, with its write concern (``runtime.mongo``)."""
         return mongo_client(self.mongodb_url, self.mongo_durability())
 

@@ -18,6 +18,7 @@ The storage drivers' errors are named here once, so that a service maps them (to
 without importing a driver:
 
 - ``STORAGE_ERRORS``: every error of redis-py and PyMongo (``RedisError``, ``PyMongoError``);
+  ``REDIS_ERRORS`` and ``MONGO_ERRORS``: each driver's alone;
 - ``UNREACHABLE``: Redis or MongoDB cannot be reached right now (a connection refused or timed
   out), which a retry may cure;
 - ``UNAVAILABLE``: what a background loop backs off on (``runtime.workers``): ``UNREACHABLE``,
@@ -32,7 +33,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-STORAGE_ERRORS: tuple[type[Exception], ...] = (PyMongoError, RedisError)
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError,)
+MONGO_ERRORS: tuple[type[Exception], ...] = (PyMongoError,)
+STORAGE_ERRORS: tuple[type[Exception], ...] = (*MONGO_ERRORS, *REDIS_ERRORS)
 UNREACHABLE: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,

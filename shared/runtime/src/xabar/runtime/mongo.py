@@ -9,17 +9,27 @@ primary step-down is sent once more to the new primary, with the same transactio
 is applied once), and reads go to the primary (a service reads its own writes). On FerretDB and
 a standalone ``mongod`` the same settings are accepted: there is one member, so ``majority`` is
 it, and PyMongo retries nothing (retryable writes need a replica set).
+
+The driver's types are named here (``MongoClient``, ``Database``, ``Collection``), so that a
+composition root or a worker can hand a collection to its repository without importing PyMongo;
+``deadline(seconds)`` bounds every MongoDB call made inside it.
 """
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 MongoDoc = dict[str, Any]
+MongoClient: TypeAlias = AsyncMongoClient[MongoDoc]
+Database: TypeAlias = AsyncDatabase[MongoDoc]
+Collection: TypeAlias = AsyncCollection[MongoDoc]
 DUPLICATE_KEY = 11000
 T = TypeVar("T")
 
@@ -48,6 +58,11 @@ def mongo_client(url: str, durability: MongoDurability | None = None) -> AsyncMo
         retryReads=True,
         readPreference="primary",
     )
+
+
+def deadline(seconds: float) -> AbstractContextManager[None]:
+    """Every MongoDB call inside gets at most ``seconds`` (PyMongo's ``timeout``)."""
+    return pymongo.timeout(seconds)
 
 
 def is_duplicate(exc: Exception) -> bool:
