@@ -3,6 +3,7 @@ in-process behind httpx, and helpers to read the submissions stream and make pho
 
 import base64
 import io
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 from nacl.public import PrivateKey, SealedBox
 from PIL import Image
+from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
 from tests.conftest import TokenKeys
@@ -211,3 +213,17 @@ def review_event(submission_id: str, version: int, status: str, **data: Any) -> 
             **data,
         },
     )
+
+
+Mongo = AsyncMongoClient[dict[str, Any]]
+FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+RECEIPT_CODE = re.compile(r'<span class="code">([^<]+)</span>')  # the id, then the code
+
+
+async def form_token(client: httpx.AsyncClient, path: str = "/report") -> str:
+    """The signed anti-abuse token of the form on ``path``, as a browser gets it."""
+    page = await client.get(path)
+    assert page.status_code == 200, page.text
+    match = FORM_TOKEN.search(page.text)
+    assert match, page.text
+    return match.group(1)

@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 from PIL import Image
-from pymongo import AsyncMongoClient
 
 from tests.conftest import TokenKeys
 from tests.ingest.conftest import (
     INTAKE,
     MakeSettings,
+    Mongo,
     jpeg_with_gps,
     moved,
     multipart_fields,
@@ -29,8 +29,6 @@ from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Contact, SubmissionReceivedV2
 from xabar.ingest.config import IngestSettings
 from xabar.runtime.auth import Principal, Role
-
-Mongo = AsyncMongoClient[dict[str, Any]]
 
 
 def _token(keys: TokenKeys, role: Role = Role.CONTRIBUTOR) -> str:

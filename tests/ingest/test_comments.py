@@ -15,14 +15,16 @@ import nh3
 import redis.asyncio as aioredis
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pymongo import AsyncMongoClient
 
 from tests.conftest import TOKEN_KEYS
 from tests.ingest.conftest import (
     ADDRESS_SALT,
+    FORM_TOKEN,
     NEWSROOM_PUBLIC_KEY,
     MakeSettings,
+    Mongo,
     eventually,
+    form_token,
     keyed_requests,
     running,
     stream_events,
@@ -35,8 +37,6 @@ from xabar.ingest.addresses import comments_hasher, tips_hasher
 from xabar.ingest.domain import plain_text
 from xabar.ingest.intake import doc_from_json, doc_to_json
 
-Mongo = AsyncMongoClient[dict[str, Any]]
-TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 ARTICLE = "0f3c2a9d8b7e4c6a9d1e2f3a4b5c6d7e"
 COMMENTS_INTAKE = "xabar:ingest:comments:intake"
 LETTERS_INTAKE = "xabar:ingest:letters:intake"
@@ -97,14 +97,6 @@ def test_a_document_keeps_its_fields_and_times_through_the_intakes_json() -> Non
     assert doc_from_json(raw) == doc
 
 
-async def _token(client: httpx.AsyncClient, path: str) -> str:
-    page = await client.get(path)
-    assert page.status_code == 200, page.text
-    match = TOKEN.search(page.text)
-    assert match, page.text
-    return match.group(1)
-
-
 async def _events(redis: aioredis.Redis, kind: type) -> list[Any]:
     return [e for e in await stream_events(redis) if isinstance(e, kind)]
 
@@ -130,7 +122,9 @@ async def test_the_comment_form_is_russian_fresh_and_framable_only_by_the_site(
         assert "frame-ancestors https://news.example" in csp and "script-src" not in csp
         assert page.headers["cache-control"] == "no-store"
         again = await client.get("/comments/form", params={"article_id": ARTICLE})
-        assert TOKEN.search(again.text) != TOKEN.search(page.text)  # every view a fresh token
+        assert FORM_TOKEN.search(again.text) != FORM_TOKEN.search(
+            page.text
+        )  # every view a fresh token
         reply = await client.get(
             "/comments/form", params={"article_id": ARTICLE, "reply_to": "a" * 32}
         )
@@ -157,7 +151,7 @@ async def test_a_comment_form_post_is_accepted_once_with_the_comments_own_addres
             "reply_to": "b" * 32,
             "name": "<b>Алишер</b>",
             "text": "Спасибо <script>alert(1)</script>за новость!\nВторая строка.",
-            "form_token": await _token(client, path),
+            "form_token": await form_token(client, path),
             "website": "",
         }
         first = await client.post("/comments", data=fields)
@@ -191,15 +185,15 @@ async def test_the_comment_forms_abuse_controls_refuse_in_russian_and_store_noth
         path = f"/comments/form?article_id={ARTICLE}"
         base = {"article_id": ARTICLE, "name": "Бот", "text": "Купите таблетки"}
         fast = await client.post(
-            "/comments", data={**base, "form_token": await _token(client, path)}
+            "/comments", data={**base, "form_token": await form_token(client, path)}
         )
         assert fast.status_code == 422 and "слишком быстро" in fast.text
         assert "Купите таблетки" in fast.text  # what was typed is kept
-        honeypot = {**base, "form_token": await _token(client, path), "website": "http://x"}
+        honeypot = {**base, "form_token": await form_token(client, path), "website": "http://x"}
         assert (await client.post("/comments", data=honeypot)).status_code == 422
         foreign = await client.post(
             "/comments",
-            data={**base, "form_token": await _token(client, path)},
+            data={**base, "form_token": await form_token(client, path)},
             headers={"Origin": "https://evil.example"},
         )
         assert foreign.status_code == 403 and "только со страниц нашего сайта" in foreign.text
@@ -214,7 +208,7 @@ async def test_the_comment_forms_abuse_controls_refuse_in_russian_and_store_noth
             "/comments",
             data={
                 **base,
-                "form_token": await _token(client, f"/comments/form?article_id={ARTICLE}"),
+                "form_token": await form_token(client, f"/comments/form?article_id={ARTICLE}"),
             },
         )
         assert form.status_code == 429 and "Слишком много комментариев" in form.text
@@ -258,7 +252,7 @@ async def test_a_letter_is_accepted_once_its_way_to_answer_sealed(
         page = await client.get("/letters")
         assert page.status_code == 200 and "Напишите нам" in page.text
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-        fields = {**letter(), "form_token": await _token(client, "/letters"), "website": ""}
+        fields = {**letter(), "form_token": await form_token(client, "/letters"), "website": ""}
         sent = await client.post("/letters", data=fields)
         assert sent.status_code == 200 and "Письмо получено" in sent.text
         assert (await client.post("/letters", data=fields)).status_code == 200  # once

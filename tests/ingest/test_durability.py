@@ -17,6 +17,7 @@ from tests.ingest.conftest import (
     INTAKE,
     NEWSROOM_PUBLIC_KEY,
     MakeSettings,
+    Mongo,
     jpeg_with_gps,
     keyed_requests,
     moved,
@@ -32,8 +33,6 @@ from xabar.contracts import SUBMISSIONS_STREAM, Event, SubmissionReceivedV2, par
 from xabar.ingest.intake import StoredEvent
 from xabar.runtime.localinfra import start_ferretdb, start_redis
 
-Mongo = AsyncMongoClient[dict[str, Any]]
-
 
 async def _drained(db: Any, timeout: float = 120) -> None:
     """Wait until the relay has published every stored event: no pending marker is left (a
@@ -46,6 +45,14 @@ async def _drained(db: Any, timeout: float = 120) -> None:
     assert await db["submissions"].count_documents({"outbox.0": {"$exists": True}}) == 0
 
 
+def assert_one_event_id_each(events: list[SubmissionReceivedV2]) -> None:
+    """However often a submission's event was sent, it was sent under one event id."""
+    by_submission: dict[str, set[str]] = {}
+    for event in events:
+        by_submission.setdefault(event.aggregate_id, set()).add(str(event.event_id))
+    assert all(len(event_ids) == 1 for event_ids in by_submission.values()), by_submission
+
+
 def _process(env: dict[str, str], tmp: Path, relay: bool) -> ServiceProcess:
     return service_process(
         "xabar.ingest",
@@ -55,7 +62,10 @@ def _process(env: dict[str, str], tmp: Path, relay: bool) -> ServiceProcess:
     )
 
 
-def _env(infra: Infra, redis_url: str, mongo_db_name: str, keys: TokenKeys) -> dict[str, str]:
+@pytest.fixture
+def env(infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys) -> dict[str, str]:
+    """An ingest process's settings on the test's Redis and FerretDB."""
+    keys = token_keys
     return {
         "XABAR_INGEST_REDIS_URL": redis_url,
         "XABAR_INGEST_MONGODB_URL": infra.mongo_url,
@@ -71,15 +81,12 @@ def _env(infra: Infra, redis_url: str, mongo_db_name: str, keys: TokenKeys) -> d
 
 
 async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_stored_and_sent_once(
-    infra: Infra,
-    redis_url: str,
+    env: dict[str, str],
     redis: aioredis.Redis,
     mongo: Mongo,
     mongo_db_name: str,
-    token_keys: TokenKeys,
     tmp_path: Path,
 ) -> None:
-    env = _env(infra, redis_url, mongo_db_name, token_keys)
     first = await asyncio.to_thread(_process(env, tmp_path, relay=False).start)
     try:
         async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
@@ -125,15 +132,12 @@ async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_sto
 
 
 async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_each_once(
-    infra: Infra,
-    redis_url: str,
+    env: dict[str, str],
     redis: aioredis.Redis,
     mongo: Mongo,
     mongo_db_name: str,
-    token_keys: TokenKeys,
     tmp_path: Path,
 ) -> None:
-    env = _env(infra, redis_url, mongo_db_name, token_keys)
     proc = _process(env, tmp_path, relay=True)
     await asyncio.to_thread(proc.start)
     accepted: dict[str, str] = {}  # submission id -> title, for every 202
@@ -182,10 +186,7 @@ async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_eac
         assert all(titles[s] == t for s, t in accepted.items())
         events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceivedV2)]
         assert {e.aggregate_id for e in events} == set(titles)  # every stored one is sent
-        by_submission: dict[str, set[str]] = {}
-        for e in events:
-            by_submission.setdefault(e.aggregate_id, set()).add(str(e.event_id))
-        assert all(len(ids) == 1 for ids in by_submission.values())  # resent with one id
+        assert_one_event_id_each(events)  # resent with one id
         print(f"accepted {len(accepted)}, stored {len(titles)}, events {len(events)}")
     finally:
         stop.set()
@@ -228,10 +229,7 @@ async def test_a_crash_while_moving_a_batch_stores_it_once_and_resends_with_the_
         events = [e for e in await stream_events(redis) if isinstance(e, SubmissionReceivedV2)]
         assert len(events) == 50  # ten sent twice, each time under its one event id
         assert {e.aggregate_id for e in events} == set(ids)
-        by_submission: dict[str, set[str]] = {}
-        for event in events:
-            by_submission.setdefault(event.aggregate_id, set()).add(str(event.event_id))
-        assert all(len(event_ids) == 1 for event_ids in by_submission.values())
+        assert_one_event_id_each(events)
         assert {e.event_id for e in published} <= {e.event_id for e in events}
 
 

@@ -1,14 +1,13 @@
 """The Russian form "Народный репортер" / "Напишите нам", in-process against the real servers."""
 
-import re
-from typing import Any
-
 import httpx
 import redis.asyncio as aioredis
-from pymongo import AsyncMongoClient
 
 from tests.ingest.conftest import (
+    RECEIPT_CODE,
     MakeSettings,
+    Mongo,
+    form_token,
     jpeg_with_gps,
     moved,
     multipart_fields,
@@ -17,17 +16,6 @@ from tests.ingest.conftest import (
     tip,
 )
 from xabar.ingest.config import IngestSettings
-
-Mongo = AsyncMongoClient[dict[str, Any]]
-TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
-CODE = re.compile(r'<span class="code">([^<]+)</span>')
-
-
-async def _token(client: httpx.AsyncClient) -> str:
-    page = await client.get("/report")
-    match = TOKEN.search(page.text)
-    assert match, page.text
-    return match.group(1)
 
 
 async def _count(mongo: Mongo, settings: IngestSettings) -> int:
@@ -50,12 +38,12 @@ async def test_the_form_is_russian_and_forbids_scripts(client: httpx.AsyncClient
 async def test_a_form_post_with_a_photo_shows_a_receipt_that_finds_the_submission(
     client: httpx.AsyncClient, redis: aioredis.Redis, mongo: Mongo, settings: IngestSettings
 ) -> None:
-    fields = {**multipart_fields(tip()), "form_token": await _token(client), "website": ""}
+    fields = {**multipart_fields(tip()), "form_token": await form_token(client), "website": ""}
     photos = [("photos", ("photo.jpg", jpeg_with_gps(), "image/jpeg"))]
     posted = await client.post("/report", data=fields, files=photos)
     assert posted.status_code == 200, posted.text
     assert "Сообщение получено" in posted.text
-    submission_id, code = CODE.findall(posted.text)
+    submission_id, code = RECEIPT_CODE.findall(posted.text)
     doc = await stored(mongo[settings.mongodb_db], submission_id)
     assert len(doc["attachments"]) == 1
 
@@ -78,7 +66,7 @@ async def test_a_filled_honeypot_is_refused_and_stores_nothing(
 ) -> None:
     fields = {
         **multipart_fields(tip()),
-        "form_token": await _token(client),
+        "form_token": await form_token(client),
         "website": "http://cheap-pills.example",
     }
     posted = await client.post("/report", data=fields)
@@ -92,7 +80,7 @@ async def test_a_form_sent_faster_than_a_person_can_is_refused(
 ) -> None:
     settings = make_settings(form_min_fill_s=30.0)
     async with running(settings) as (_, client):
-        fields = {**multipart_fields(tip()), "form_token": await _token(client)}
+        fields = {**multipart_fields(tip()), "form_token": await form_token(client)}
         posted = await client.post("/report", data=fields)
         assert posted.status_code == 422
         assert "слишком быстро" in posted.text
@@ -108,7 +96,7 @@ async def test_invalid_form_fields_come_back_in_russian_with_the_values_escaped(
     fields = {
         **multipart_fields(tip(title="<script>alert(1)</script>", text="мало")),
         "contact_email": "not-an-email",
-        "form_token": await _token(client),
+        "form_token": await form_token(client),
     }
     fields.pop("consent")
     posted = await client.post("/report", data=fields)
@@ -127,7 +115,7 @@ async def test_form_limits_and_content_type_are_answered_in_russian(
 ) -> None:
     settings = make_settings(max_photos=1)
     async with running(settings) as (_, client):
-        fields = {**multipart_fields(tip()), "form_token": await _token(client)}
+        fields = {**multipart_fields(tip()), "form_token": await form_token(client)}
         two = [("photos", (f"{i}.jpg", jpeg_with_gps(), "image/jpeg")) for i in range(2)]
         posted = await client.post("/report", data=fields, files=two)
         assert posted.status_code == 413

@@ -2,16 +2,17 @@
 a review of a submission the mover has not caught up with, the receipt's times across the move.
 All against the real Redis and FerretDB."""
 
-import re
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
-from pymongo import AsyncMongoClient
 
 from tests.ingest.conftest import (
     INTAKE,
+    RECEIPT_CODE,
     MakeSettings,
+    Mongo,
+    form_token,
     jpeg_with_gps,
     moved,
     multipart_fields,
@@ -24,17 +25,11 @@ from xabar.contracts import SUBMISSIONS_STREAM, SubmissionReviewed, dlq_stream
 from xabar.ingest.intake import doc_from_json
 from xabar.runtime.bus import list_dead_letters, replay_dead_letters
 
-Mongo = AsyncMongoClient[dict[str, Any]]
 DEAD_MONGO = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300"
-TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
-CODE = re.compile(r'<span class="code">([^<]+)</span>')
 
 
 async def _form(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, str]:
-    page = await client.get("/report")
-    match = TOKEN.search(page.text)
-    assert match, page.text
-    return {**multipart_fields(body), "form_token": match.group(1), "website": ""}
+    return {**multipart_fields(body), "form_token": await form_token(client), "website": ""}
 
 
 async def test_while_mongodb_is_down_keyed_tips_without_photos_are_accepted_and_replayed(
@@ -57,10 +52,10 @@ async def test_while_mongodb_is_down_keyed_tips_without_photos_are_accepted_and_
         fields = await _form(client, tip(title="Форма без фото"))
         posted = await client.post("/report", data=fields)
         assert posted.status_code == 200, posted.text
-        form_id, form_code = CODE.findall(posted.text)
+        form_id, form_code = RECEIPT_CODE.findall(posted.text)
         reposted = await client.post("/report", data=fields)  # a double click
         assert reposted.status_code == 200
-        assert CODE.findall(reposted.text) == [form_id, form_code]
+        assert RECEIPT_CODE.findall(reposted.text) == [form_id, form_code]
 
         # a photo is stored in MongoDB (in chunks) before the tip: refused, honestly
         photos = [("photos", ("photo.jpg", jpeg_with_gps(), "image/jpeg"))]

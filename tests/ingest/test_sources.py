@@ -3,17 +3,17 @@ written anywhere and erased after its retention; a receipt code alone finds its 
 token is good only for the client it was served to; the status follows an unpublished article."""
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
-from pymongo import AsyncMongoClient
 
 from tests.ingest.conftest import (
+    FORM_TOKEN,
     INTAKE,
     MakeSettings,
+    Mongo,
     eventually,
     moved,
     multipart_fields,
@@ -25,10 +25,7 @@ from tests.ingest.conftest import (
 )
 from xabar.contracts import SUBMISSIONS_STREAM, SubmissionReviewed
 
-Mongo = AsyncMongoClient[dict[str, Any]]
 MARKER = "Маркер-Источника-7Q"
-TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
-CODE = re.compile(r'<span class="code">([^<]+)</span>')
 
 
 def _review(submission_id: str, version: int, status: str, **data: Any) -> SubmissionReviewed:
@@ -114,7 +111,7 @@ async def test_a_form_token_is_good_only_for_the_client_it_was_served_to(
 ) -> None:
     settings = make_settings()
     async with running(settings, peer=("198.51.100.1", 1000)) as (_, first):
-        token = TOKEN.search((await first.get("/report")).text)
+        token = FORM_TOKEN.search((await first.get("/report")).text)
         assert token is not None
         fields = {**multipart_fields(tip()), "form_token": token.group(1), "website": ""}
         async with running(settings, peer=("198.51.100.2", 1000)) as (_, other):
@@ -183,7 +180,7 @@ async def test_a_form_post_from_another_site_is_refused_and_stores_nothing(
 ) -> None:
     settings = make_settings(public_url="https://tips.example", site_url="https://news.example")
     async with running(settings) as (_, client):
-        token = TOKEN.search((await client.get("/report")).text)
+        token = FORM_TOKEN.search((await client.get("/report")).text)
         assert token is not None
         fields = {**multipart_fields(tip()), "form_token": token.group(1), "website": ""}
         foreign = [
@@ -202,7 +199,7 @@ async def test_a_form_post_from_another_site_is_refused_and_stores_nothing(
             assert status.status_code == 403
         assert await redis.xlen(INTAKE) == 0
         for ours in ("https://tips.example", "https://news.example"):
-            again = TOKEN.search((await client.get("/report")).text)
+            again = FORM_TOKEN.search((await client.get("/report")).text)
             assert again is not None
             sent = {**fields, "form_token": again.group(1)}
             page = await client.post("/report", data=sent, headers={"Origin": ours})

@@ -22,44 +22,22 @@ from tests.conftest import TokenKeys
 from tests.feed.conftest import running as feed_running
 from tests.feed.test_comments import SLASH, count_on, shown
 from tests.publisher.conftest import (
-    NEWSROOM_PRIVATE_KEY,
     NEWSROOM_PUBLIC_KEY,
     Harness,
     create_article,
     publish,
+    publisher_settings,
     running_in_task,
 )
 from tests.support.infra import Infra
 from tests.support.procs import ServiceProcess, service_process
 from tests.support.waiting import eventually
 from xabar.feed.config import FeedSettings
-from xabar.publisher.config import PublisherSettings
 from xabar.runtime.localinfra import Server
 
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 ARTICLE = "0f3c2a9d8b7e4c6a9d1e2f3a4b5c6d7e"
 COMMENTS_INTAKE = "xabar:ingest:comments:intake"
-
-
-def publisher_settings(
-    infra: Infra, redis_url: str, db: str, keys: TokenKeys, **overrides: Any
-) -> PublisherSettings:
-    values: dict[str, Any] = {
-        "redis_url": redis_url,
-        "mongodb_url": infra.mongo_url,
-        "mongodb_db": db,
-        "token_private_key": keys.private,
-        "newsroom_private_key": NEWSROOM_PRIVATE_KEY,
-        "consumer_name": "publisher-e2e",
-        "claim_idle_ms": 200,
-        "relay_sweep_s": 0.3,
-        "scheduler_interval_s": 0.2,
-        "site_url": "http://site.test",
-        "public_url": "http://publisher.test",
-        "log_json": False,
-        **overrides,
-    }
-    return PublisherSettings(**values)
 
 
 def ingest_process(
@@ -113,7 +91,7 @@ async def services(
     infra: Infra, redis_url: str, db: str, keys: TokenKeys, tmp: Path, **ingest_env: str
 ) -> AsyncIterator[Site]:
     proc = ingest_process(infra, redis_url, db, keys, tmp, **ingest_env)
-    publisher = publisher_settings(infra, redis_url, db, keys)
+    publisher = publisher_settings(infra, redis_url, db, keys, consumer_name="publisher-e2e")
     feed = FeedSettings(
         redis_url=redis_url, consumer_name="feed-e2e", claim_idle_ms=200, log_json=False
     )
@@ -187,7 +165,9 @@ async def test_a_comments_202_survives_kill9_of_redis_and_ingest_and_reaches_mod
         assert api_id in ids
 
         second = ingest_process(*args, FORM_MIN_FILL_S="0", RELAY_SWEEP_S="0.3")
-        settings = publisher_settings(infra, redis_url, mongo_db_name, token_keys)
+        settings = publisher_settings(
+            infra, redis_url, mongo_db_name, token_keys, consumer_name="publisher-e2e"
+        )
         async with (
             started(second),
             httpx.AsyncClient(base_url=second.url, timeout=30) as client,

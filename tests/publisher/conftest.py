@@ -3,6 +3,7 @@ tokens of every role, a fake ingest photo endpoint on a local port, stream reade
 
 import asyncio
 import base64
+import hashlib
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -59,6 +60,18 @@ async def stream_events(redis: aioredis.Redis, stream: str = ARTICLES_STREAM) ->
     return out
 
 
+def attachment_ref(attachment_id: str, data: bytes) -> AttachmentRef:
+    """The reference a tip carries to its photo ``data`` (a 64×48 JPEG) stored in ingest."""
+    return AttachmentRef(
+        attachment_id=attachment_id,
+        content_type="image/jpeg",
+        size=len(data),
+        width=64,
+        height=48,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
 def jpeg(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), color).save(out, "JPEG", quality=80)
@@ -87,27 +100,40 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
     return {f"XABAR_PUBLISHER_{k}": v for k, v in values.items()}
 
 
+def publisher_settings(
+    infra: Infra,
+    redis_url: str,
+    db: str,
+    keys: TokenKeys,
+    consumer_name: str = "publisher-test",
+    **overrides: Any,
+) -> PublisherSettings:
+    """A publisher's settings for tests on ``infra`` (database ``db``), quick to sweep and claim;
+    ``overrides``: any of them."""
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "mongodb_url": infra.mongo_url,
+        "mongodb_db": db,
+        "token_private_key": keys.private,
+        "newsroom_private_key": NEWSROOM_PRIVATE_KEY,
+        "consumer_name": consumer_name,
+        "claim_idle_ms": 200,
+        "relay_sweep_s": 0.3,
+        "scheduler_interval_s": 0.2,
+        "site_url": "http://site.test",
+        "public_url": "http://publisher.test",
+        "log_json": False,
+        **overrides,
+    }
+    return PublisherSettings(**values)
+
+
 @pytest.fixture
 def make_settings(
     infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
 ) -> SettingsFactory:
     def make(**overrides: Any) -> PublisherSettings:
-        values: dict[str, Any] = {
-            "redis_url": redis_url,
-            "mongodb_url": infra.mongo_url,
-            "mongodb_db": mongo_db_name,
-            "token_private_key": token_keys.private,
-            "newsroom_private_key": NEWSROOM_PRIVATE_KEY,
-            "consumer_name": "publisher-test",
-            "claim_idle_ms": 200,
-            "relay_sweep_s": 0.3,
-            "scheduler_interval_s": 0.2,
-            "site_url": "http://site.test",
-            "public_url": "http://publisher.test",
-            "log_json": False,
-        }
-        values.update(overrides)
-        return PublisherSettings(**values)
+        return publisher_settings(infra, redis_url, mongo_db_name, token_keys, **overrides)
 
     return make
 

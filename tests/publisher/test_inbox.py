@@ -1,6 +1,5 @@
 """The inbox of tips: filters and paging, review, reject with a public reason, photo copy faults."""
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -9,6 +8,7 @@ from tests.publisher.conftest import (
     FakeIngest,
     Harness,
     SettingsFactory,
+    attachment_ref,
     jpeg,
     running_in_task,
     send_tip,
@@ -16,7 +16,7 @@ from tests.publisher.conftest import (
     tip,
 )
 from tests.support.waiting import eventually
-from xabar.contracts import REVIEWS_STREAM, AttachmentRef, SubmissionReviewed, SubmissionStatus
+from xabar.contracts import REVIEWS_STREAM, SubmissionReviewed, SubmissionStatus
 from xabar.runtime.localinfra import free_port
 
 
@@ -88,24 +88,16 @@ async def test_inbox_filters_and_pages_review_and_reject_with_a_public_reason(
     ]
 
 
-def _ref(attachment_id: str, data: bytes) -> AttachmentRef:
-    return AttachmentRef(
-        attachment_id=attachment_id,
-        content_type="image/jpeg",
-        size=len(data),
-        width=64,
-        height=48,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
-
-
 async def test_accept_copes_with_a_gone_photo_and_an_unreachable_ingest(
     make_settings: SettingsFactory, fake_ingest: FakeIngest, redis_url: str
 ) -> None:
     photo = jpeg()
     fake_ingest.photos = {"att-here": photo}
-    gone = tip("sub-gone", attachments=(_ref("att-here", photo), _ref("att-gone", photo)))
-    down = tip("sub-down", attachments=(_ref("att-x", photo),))
+    gone = tip(
+        "sub-gone",
+        attachments=(attachment_ref("att-here", photo), attachment_ref("att-gone", photo)),
+    )
+    down = tip("sub-down", attachments=(attachment_ref("att-x", photo),))
     async with running_in_task(make_settings(ingest_url=fake_ingest.url)) as h:
         await send_tip(redis_url, gone)
         await _wait_for_tips(h, 1)

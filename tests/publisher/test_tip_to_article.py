@@ -3,7 +3,6 @@
 Real Redis and FerretDB; only ingest's photo endpoint is faked (a tiny Starlette app on a local
 port that checks the bearer token the publisher mints for itself)."""
 
-import hashlib
 import io
 from typing import Any
 
@@ -14,6 +13,7 @@ from tests.conftest import TokenKeys
 from tests.publisher.conftest import (
     FakeIngest,
     SettingsFactory,
+    attachment_ref,
     jpeg,
     running,
     send_tip,
@@ -24,22 +24,10 @@ from tests.support.waiting import eventually
 from xabar.contracts import (
     REVIEWS_STREAM,
     ArticlePublished,
-    AttachmentRef,
     SubmissionReviewed,
     SubmissionStatus,
 )
 from xabar.runtime.auth import Role, TokenVerifier
-
-
-def ref(attachment_id: str, data: bytes) -> AttachmentRef:
-    return AttachmentRef(
-        attachment_id=attachment_id,
-        content_type="image/jpeg",
-        size=len(data),
-        width=64,
-        height=48,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
 
 
 async def test_tip_accepted_edited_twice_and_published_reaches_the_stream_with_its_version(
@@ -51,7 +39,7 @@ async def test_tip_accepted_edited_twice_and_published_reaches_the_stream_with_i
 ) -> None:
     first, second = jpeg(color=(10, 200, 10)), jpeg(color=(10, 10, 200))
     fake_ingest.photos = {"att-1": first, "att-2": second}
-    event = tip(attachments=(ref("att-1", first), ref("att-2", second)))
+    event = tip(attachments=(attachment_ref("att-1", first), attachment_ref("att-2", second)))
     sid = event.data.submission_id
     async with running(make_settings(ingest_url=fake_ingest.url)) as h:
         await send_tip(redis_url, event)
