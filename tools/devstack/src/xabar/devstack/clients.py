@@ -86,3 +86,12 @@ async def feed_total(stack: Stack) -> int:
         if resp.status_code != 200:
             return 0
         return int(resp.json().get("total", 0))
+
+
+def publisher_api(stack: Stack, token: str, timeout: float = 30) -> httpx.AsyncClient:
+    """A client of the publisher's API with ``token`` (``chief_token``) as its bearer."""
+    return httpx.AsyncClient(
+        base_url=stack.services["publisher"].url,
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {token}"},
+    )

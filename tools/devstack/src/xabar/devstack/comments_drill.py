@@ -14,7 +14,7 @@ import httpx
 import redis.asyncio as aioredis
 from faststream.redis.parser import BinaryMessageFormatV1
 from pymongo import AsyncMongoClient
-from xabar.devstack.clients import chief_token, ensure_chief
+from xabar.devstack.clients import chief_token, ensure_chief, publisher_api
 from xabar.devstack.drills import DrillResult, restart, wait_until
 from xabar.devstack.stack import Stack, say
 
@@ -27,11 +27,7 @@ AT_LEAST = 400
 async def _article(stack: Stack) -> str:
     """A published article to comment on (its id is what the feed's frame carries)."""
     token = await chief_token(stack)
-    async with httpx.AsyncClient(
-        base_url=stack.services["publisher"].url,
-        timeout=30,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as pub:
+    async with publisher_api(stack, token) as pub:
         created = await pub.post(
             "/api/v1/articles",
             json={"title": "Статья для комментариев", "lead": "Лид.", "body_html": "<p>Т.</p>"},
@@ -87,11 +83,7 @@ async def _moderation_queue(stack: Stack, article_id: str) -> list[str] | None:
     """The comment ids in the publisher's moderation queue, or None if it has none (yet)."""
     token = await chief_token(stack)
     ids: list[str] = []
-    async with httpx.AsyncClient(
-        base_url=stack.services["publisher"].url,
-        timeout=30,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as pub:
+    async with publisher_api(stack, token) as pub:
         page = 0
         while True:
             page += 1

@@ -43,6 +43,7 @@ from xabar.devstack.clients import (
     ensure_chief,
     feed_total,
     import_poll,
+    publisher_api,
     submit_until_accepted,
 )
 from xabar.devstack.loadgen import publish_synthetic_articles
@@ -96,13 +97,18 @@ def restart(svc: ServiceProc) -> None:
     svc.wait_ready(90)
 
 
+async def redis_killed_and_restarted(stack: Stack, said: str) -> None:
+    """redis-server SIGKILLed (``said`` so), down a second, then restarted from its AOF."""
+    stack.redis.kill()
+    say("drill", said)
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(stack.redis.restart)
+    say("drill", "redis-server restarted from its AOF")
+
+
 async def inbox_ids(stack: Stack, token: str) -> list[str]:
     ids: list[str] = []
-    async with httpx.AsyncClient(
-        base_url=stack.services["publisher"].url,
-        timeout=30,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as client:
+    async with publisher_api(stack, token) as client:
         page = 1
         while True:
             resp = await client.get("/api/v1/inbox", params={"page": page, "per_page": 100})
@@ -177,11 +183,7 @@ async def drill_kill9_ingest(
             await asyncio.to_thread(stack.mongo.restart)
             say("drill", "FerretDB back")
         elif redis_restart:
-            stack.redis.kill()
-            say("drill", "redis-server SIGKILLed under tips")
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(stack.redis.restart)
-            say("drill", "redis-server restarted from its AOF")
+            await redis_killed_and_restarted(stack, "redis-server SIGKILLed under tips")
         else:
             ingest.kill9()
             say("drill", "ingest SIGKILLed")
@@ -369,11 +371,7 @@ async def drill_votes(stack: Stack, fault_redis: bool) -> DrillResult:
     async def fault() -> None:
         await asyncio.sleep(2)
         if fault_redis:
-            stack.redis.kill()
-            say("drill", "redis-server SIGKILLed")
-            await asyncio.sleep(1)
-            await asyncio.to_thread(stack.redis.restart)
-            say("drill", "redis-server restarted from its AOF")
+            await redis_killed_and_restarted(stack, "redis-server SIGKILLed")
         else:
             polls.kill9()
             say("drill", "polls SIGKILLed")
