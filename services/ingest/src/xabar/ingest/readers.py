@@ -86,31 +86,16 @@ class ReadersService:
         """Accept a comment durably (or answer a replay of its key with the first id)."""
         kind = self.comments
         comment_id, print_ = self._identity(kind, draft, idempotency_key)
-        now = _now()
-        event: Event = CommentSubmitted.create(
-            producer=PRODUCER,
-            correlation_id=correlation_id or comment_id,
-            aggregate_id=comment_id,
-            version=1,
-            data=CommentSubmission(
-                comment_id=comment_id,
-                article_id=draft.article_id,
-                parent_id=draft.reply_to,
-                name=draft.name,
-                text=draft.text,
-                client_hash=client_hash,
-                submitted_at=now,
-            ),
+        data = CommentSubmission(
+            comment_id=comment_id,
+            article_id=draft.article_id,
+            parent_id=draft.reply_to,
+            name=draft.name,
+            text=draft.text,
+            client_hash=client_hash,
+            submitted_at=_now(),
         )
-        doc: Doc = {
-            "_id": comment_id,
-            "article_id": draft.article_id,
-            "parent_id": draft.reply_to,
-            "name": draft.name,
-            "text": draft.text,
-            "client_hash": client_hash,
-            "submitted_at": now,
-        }
+        doc, event = _stored(comment_id, CommentSubmitted, data, correlation_id)
         return await self._accept(kind, doc, event, idempotency_key, print_, form=form)
 
     async def letter(
@@ -124,30 +109,16 @@ class ReadersService:
         """Accept a letter durably; its way to answer is sealed before it is written."""
         kind = self.letters
         letter_id, print_ = self._identity(kind, draft, idempotency_key)
-        now = _now()
         sealed = self.sealer.seal_text(draft.reply_to) if draft.reply_to else None
-        event: Event = LetterReceived.create(
-            producer=PRODUCER,
-            correlation_id=correlation_id or letter_id,
-            aggregate_id=letter_id,
-            version=1,
-            data=Letter(
-                letter_id=letter_id,
-                name=draft.name,
-                reply_to_sealed=sealed,
-                subject=draft.subject,
-                text=draft.text,
-                received_at=now,
-            ),
+        data = Letter(
+            letter_id=letter_id,
+            name=draft.name,
+            reply_to_sealed=sealed,
+            subject=draft.subject,
+            text=draft.text,
+            received_at=_now(),
         )
-        doc: Doc = {
-            "_id": letter_id,
-            "name": draft.name,
-            "reply_to_sealed": sealed,
-            "subject": draft.subject,
-            "text": draft.text,
-            "received_at": now,
-        }
+        doc, event = _stored(letter_id, LetterReceived, data, correlation_id)
         return await self._accept(kind, doc, event, idempotency_key, print_, form=form)
 
     def _identity(self, kind: Kind, draft: BaseModel, key: str | None) -> tuple[str, str]:
@@ -204,6 +175,24 @@ class ReadersService:
         except DatabaseUnavailable:
             self._mongo_failed_at = time.monotonic()
             return None
+
+
+def _stored(
+    doc_id: str,
+    kind: type[CommentSubmitted | LetterReceived],
+    data: CommentSubmission | Letter,
+    correlation_id: str | None,
+) -> tuple[Doc, Event]:
+    """The document to store (``data``'s fields, its id as ``_id``) and its event."""
+    event: Event = kind.create(
+        producer=PRODUCER,
+        correlation_id=correlation_id or doc_id,
+        aggregate_id=doc_id,
+        version=1,
+        data=data,
+    )
+    id_field = "comment_id" if isinstance(data, CommentSubmission) else "letter_id"
+    return {"_id": doc_id, **data.model_dump(exclude={id_field})}, event
 
 
 def _now() -> datetime:
