@@ -8,7 +8,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from tests.conftest import TokenKeys
-from tests.ingest.conftest import jpeg_with_gps, multipart_fields, tip
+from tests.ingest.conftest import Mongo, jpeg_with_gps, multipart_fields, stored, tip
+from xabar.ingest.config import IngestSettings
 from xabar.runtime.auth import Principal, Role
 
 
@@ -42,9 +43,12 @@ async def test_every_route_is_declared(
 
 
 async def test_real_responses_match_the_document(
-    app_client: tuple[Starlette, httpx.AsyncClient], token_keys: TokenKeys
+    app_client: tuple[Starlette, httpx.AsyncClient],
+    token_keys: TokenKeys,
+    settings: IngestSettings,
+    mongo: Mongo,
 ) -> None:
-    app, client = app_client
+    _, client = app_client
     doc = (await client.get("/openapi.json")).json()
     sub = "/api/v1/submissions"
     status_path = "/api/v1/submissions/{submission_id}"
@@ -71,8 +75,8 @@ async def test_real_responses_match_the_document(
     _check(doc, status_path, "GET", await client.get(receipt["status_url"]))
 
     token = token_keys.issue(Principal("e", "E", Role.EDITOR))
-    stored = await app.state.service.submissions.get(receipt["submission_id"])
-    attachment_id = stored["attachments"][0]["attachment_id"]
+    submission = await stored(mongo[settings.mongodb_db], receipt["submission_id"])  # moved
+    attachment_id = submission["attachments"][0]["attachment_id"]
     photo = await client.get(
         f"/api/v1/attachments/{attachment_id}", headers={"Authorization": f"Bearer {token}"}
     )

@@ -18,7 +18,6 @@ hash under the comments' own key.
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -37,13 +36,14 @@ from xabar.ingest.deps import Deps, correlation
 from xabar.ingest.routes.common import (
     IDEMPOTENCY_KEY,
     FormPage,
+    SignedForm,
     accepted,
+    api_answers,
     idempotency_key,
     read_post,
 )
 from xabar.ingest.routes.html import Words, framed_by, html, notice_for
 from xabar.runtime.bodies import FORM, Limits, read_json
-from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import ErrorMap, Router
 
 router = Router(tags=["comments"])
@@ -53,21 +53,16 @@ MAX_JSON = 32 * 1024
 WORDS = Words("комментарий", "комментариев")
 NO_ARTICLE = "Не удалось открыть форму комментария: не указана статья."
 FRAME_ANSWERS = dict.fromkeys((200, 400, 403, 413, 415, 422, 429, 503), "text/html")
-API_ANSWERS = {
-    202: CommentAccepted,
-    **dict.fromkeys((400, 403, 413, 415, 422, 429, 503), ErrorBody),
-}
+API_ANSWERS = api_answers(CommentAccepted)
 
 
-class CommentForm(BaseModel):
+class CommentForm(SignedForm):
     """The fields of the comment form (application/x-www-form-urlencoded)."""
 
     article_id: str
     reply_to: str | None = None
     name: str
     text: str
-    form_token: str = Field(description="the signed token served with the form")
-    website: str | None = Field(default=None, description="honeypot: must stay empty")
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,7 +17,23 @@ from xabar.ingest.forms import FormCheck, russian_errors
 from xabar.ingest.routes.html import Words, answer_errors_with, html, notice_for
 from xabar.runtime.bodies import FORM, MULTIPART, Limits, read_form
 from xabar.runtime.http import json_response
+from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import ErrorMap
+
+REFUSALS = (400, 403, 413, 415, 422, 429, 503)  # what a readers' API post may answer instead
+
+
+def api_answers(accepted: type[BaseModel]) -> dict[int, type[BaseModel]]:
+    """The answers of a readers' API post: 202 with ``accepted``, or one of ``REFUSALS``."""
+    return {202: accepted, **dict.fromkeys(REFUSALS, ErrorBody)}
+
+
+class SignedForm(BaseModel):
+    """What every readers' form sends besides its own fields: its token and the honeypot."""
+
+    form_token: str = Field(description="the signed token served with the form")
+    website: str | None = Field(default=None, description="honeypot: must stay empty")
+
 
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",

@@ -5,7 +5,6 @@ Accepted durably as a tip is (``readers``); the way to answer is sealed to the n
 
 from typing import Any
 
-from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,34 +23,30 @@ from xabar.ingest.deps import Deps, correlation
 from xabar.ingest.routes.common import (
     IDEMPOTENCY_KEY,
     FormPage,
+    SignedForm,
     accepted,
+    api_answers,
     idempotency_key,
     read_post,
 )
 from xabar.ingest.routes.html import Words, html, pages_answer
 from xabar.runtime.bodies import FORM, Limits, read_json
-from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import Router
 
 router = Router(tags=["letters"])
 
 LETTER_LIMITS = Limits(max_bytes=96 * 1024, max_fields=10, max_field_bytes=64 * 1024)
 MAX_JSON = 96 * 1024
-API_ANSWERS = {
-    202: LetterAccepted,
-    **dict.fromkeys((400, 403, 413, 415, 422, 429, 503), ErrorBody),
-}
+API_ANSWERS = api_answers(LetterAccepted)
 
 
-class LetterForm(BaseModel):
+class LetterForm(SignedForm):
     """The fields of the letter form (application/x-www-form-urlencoded)."""
 
     name: str
     reply_to: str | None = None
     subject: str
     text: str
-    form_token: str = Field(description="the signed token served with the form")
-    website: str | None = Field(default=None, description="honeypot: must stay empty")
 
 
 class LetterPage(FormPage):
