@@ -199,19 +199,30 @@ async def test_turns_written_while_a_wait_is_out_share_the_next_wait(
     pipe = RedisPipe(cluster_url, replication=ONE_REPLICA)
     push = pipe.script("return redis.call('RPUSH', KEYS[1], ARGV[1])")
 
-    async def one(n: int) -> int:
-        await asyncio.sleep(n * 0.0003)  # one caller a loop turn, or nearly
-        reply: int = await push([key], [n], durable=True)
-        return reply
+    async def caller(n: int) -> list[int]:
+        await asyncio.sleep(n * 0.0003)
+        return [await push([key], [n], durable=True) for _ in range(20)]  # each after the last
 
     try:
         await push([key], ["first"], durable=True)  # connected, the slot map read
         seed = int(cluster_url.rsplit(":", 1)[1])
         port = owner(await cluster_slots(seed), key_slot(key.encode()))
         before = await waits_on(port)
-        lengths = await asyncio.gather(*(one(n) for n in range(200)))
-        assert sorted(lengths) == list(range(2, 202))  # every write ran once and was confirmed
-        assert await waits_on(port) - before < 200  # fewer WAITs than turns: they were shared
+        done = asyncio.Event()
+
+        async def reader() -> int:  # plain commands between them, in every loop turn
+            reads = 0
+            while not done.is_set():
+                assert int(await pipe.execute("LLEN", key)) >= 1
+                reads += 1
+            return reads
+
+        readers = [asyncio.ensure_future(reader()) for _ in range(8)]
+        lengths = [n for replies in await asyncio.gather(*map(caller, range(20))) for n in replies]
+        done.set()
+        assert min(await asyncio.gather(*readers)) > 0
+        assert sorted(lengths) == list(range(2, 402))  # every write ran once, each its own reply
+        assert await waits_on(port) - before < 400  # fewer WAITs than writes: they were shared
         strict = RedisPipe(cluster_url, replication=Replication(replicas=2, timeout_ms=100))
 
         async def late(n: int) -> Any:
@@ -227,7 +238,7 @@ async def test_turns_written_while_a_wait_is_out_share_the_next_wait(
             assert [type(r) for r in refused] == [NotReplicated] * 6
         finally:
             await strict.aclose()
-        assert int(await cluster_redis.llen(key)) == 207
+        assert int(await cluster_redis.llen(key)) == 407
     finally:
         await pipe.aclose()
 

@@ -237,7 +237,12 @@ class _Link:
         if not deferred:
             return
         if protocol is self.protocol and protocol.lost is None and protocol.transport is not None:
-            protocol.transport.write(self._send_wait(protocol, deferred))
+            # commands queued this turn were expected before this WAIT: they go out first, and
+            # it covers them too (the flush scheduled for them then finds nothing to send)
+            data, self._buffer = b"".join(self._buffer), []
+            wait, self._wait = self._wait, None
+            callers = [*deferred, *([wait] if wait is not None else [])]
+            protocol.transport.write(data + self._send_wait(protocol, callers))
             return
         for caller in deferred:  # lost with their connection
             if not caller.done():
