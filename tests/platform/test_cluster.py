@@ -182,6 +182,67 @@ async def test_durable_writes_wait_for_the_replica_of_their_slots_master(
         await pipe.aclose()
 
 
+async def waits_on(port: int) -> int:
+    """How many WAITs a node has run."""
+    client = aioredis.Redis(port=port)
+    try:
+        stats = await client.info("commandstats")
+        return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+    finally:
+        await client.aclose()
+
+
+async def test_turns_written_while_a_wait_is_out_share_the_next_wait(
+    cluster_url: str, cluster_redis: aioredis.Redis
+) -> None:
+    key = "{poll:group}:log"
+    pipe = RedisPipe(cluster_url, replication=ONE_REPLICA)
+    push = pipe.script("return redis.call('RPUSH', KEYS[1], ARGV[1])")
+
+    async def caller(n: int) -> list[int]:
+        await asyncio.sleep(n * 0.0003)
+        return [await push([key], [n], durable=True) for _ in range(20)]  # each after the last
+
+    try:
+        await push([key], ["first"], durable=True)  # connected, the slot map read
+        seed = int(cluster_url.rsplit(":", 1)[1])
+        port = owner(await cluster_slots(seed), key_slot(key.encode()))
+        before = await waits_on(port)
+        done = asyncio.Event()
+
+        async def reader() -> int:  # plain commands between them, in every loop turn
+            reads = 0
+            while not done.is_set():
+                assert int(await pipe.execute("LLEN", key)) >= 1
+                reads += 1
+            return reads
+
+        readers = [asyncio.ensure_future(reader()) for _ in range(8)]
+        lengths = [n for replies in await asyncio.gather(*map(caller, range(20))) for n in replies]
+        done.set()
+        assert min(await asyncio.gather(*readers)) > 0
+        assert sorted(lengths) == list(range(2, 402))  # every write ran once, each its own reply
+        assert await waits_on(port) - before < 400  # fewer WAITs than writes: they were shared
+        strict = RedisPipe(cluster_url, replication=Replication(replicas=2, timeout_ms=100))
+
+        async def late(n: int) -> Any:
+            await asyncio.sleep(0.005)  # written while the first WAIT is out
+            return await strict.execute("RPUSH", key, n, durable=True)
+
+        try:  # a WAIT shared by several turns refuses every one of them when it falls short
+            refused = await asyncio.gather(
+                *(strict.execute("RPUSH", key, n, durable=True) for n in range(3)),
+                *(late(n) for n in range(3)),
+                return_exceptions=True,
+            )
+            assert [type(r) for r in refused] == [NotReplicated] * 6
+        finally:
+            await strict.aclose()
+        assert int(await cluster_redis.llen(key)) == 407
+    finally:
+        await pipe.aclose()
+
+
 async def test_a_killed_master_is_replaced_by_its_replica_and_no_acknowledged_write_is_lost(
     redis_cluster: LocalRedisCluster, cluster_url: str
 ) -> None:

@@ -274,3 +274,23 @@ async def test_a_poison_entry_in_the_vote_log_goes_to_its_dlq_and_the_votes_afte
         assert await redis.xlen(dlq_stream("{polls}:votes")) == 1
         count = await service.votes.collection.count_documents({"poll_id": pid})
         assert count == len(voters) + len(more)
+
+
+async def test_the_writer_steps_aside_while_votes_pour_in_and_writes_them_all_after(
+    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+) -> None:
+    settings = make_settings(votelog_yield_above=1, votelog_interval_s=0.05)
+    async with running(settings) as app, client_for(app) as client:
+        service = app.state.polls.service
+        pid = (await create_poll(client, auth))["poll_id"]
+        await asyncio.sleep(0.3)  # the writer has had its first looks at the stream
+        voters = await cast(service, pid, 100, prefix="early")  # a burst: well above 1 a second
+        # written meanwhile: at most what one look let through before it saw the burst
+        in_redis = int(await redis.xlen("{polls}:votes"))
+        more = await cast(service, pid, 100, prefix="late")
+        assert int(await redis.xlen("{polls}:votes")) >= in_redis + 100  # none of these written
+        await drained(redis)  # the burst over, everything is written
+        docs = await service.votes.collection.count_documents({"poll_id": pid})
+        assert docs == len(voters) + len(more)
+        backlog = await service.counter.log_backlog()
+        assert backlog.length == 0 and backlog.added >= 200

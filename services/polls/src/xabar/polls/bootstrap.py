@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 
 from xabar.contracts import Event
 from xabar.polls.config import PollsSettings
-from xabar.polls.counter import AddressPolicy, VoteCounter
+from xabar.polls.counter import AddressPolicy
 from xabar.polls.errors import ConcurrentChange
-from xabar.polls.repository import PollRepository, TallyVersions, VoteLog
+from xabar.polls.repository import Storage
 from xabar.polls.scheduler import Scheduler
 from xabar.polls.service import PollService
 from xabar.polls.tally import Tallier
@@ -55,7 +55,7 @@ class Polls:
     writer: VoteLogWriter
     tallier: Tallier
     scheduler: Scheduler
-    clients: tuple[Redis, AsyncMongoClient[dict[str, Any]], RedisPipe | None]
+    storage: Storage
 
     async def prepare(self) -> None:
         """Before serving: indexes, the Redis mirror checked against MongoDB (lost counters
@@ -84,11 +84,7 @@ class Polls:
 
     async def close(self) -> None:
         """Close the connections ``build`` was given (after ``stop``)."""
-        redis, mongo, pipe = self.clients
-        if pipe is not None:
-            await pipe.aclose()
-        await redis.aclose()
-        await mongo.close()
+        await self.storage.close()
 
 
 def build(
@@ -100,13 +96,18 @@ def build(
     consumer: str | None = None,
     pipe: RedisPipe | None = None,
 ) -> Polls:
-    db = mongo[settings.mongodb_db]
-    polls = PollRepository(db)
-    votes = VoteLog(db)
-    counter = VoteCounter(redis, settings.redis_prefix, address_policy(settings), pipe)
+    storage = Storage.open(
+        redis=redis,
+        mongo=mongo,
+        db_name=settings.mongodb_db,
+        prefix=settings.redis_prefix,
+        policy=address_policy(settings),
+        pipe=pipe,
+    )
+    polls, votes, counter = storage.polls, storage.votes, storage.counter
     # every write of a poll's document, and the relay's passes over it, hold the poll's lock
     locks = DocLocks(
-        db["locks"],
+        storage.locks,
         stale_after=timedelta(seconds=15),
         wait_s=20.0,
         busy=lambda _key: ConcurrentChange(),
@@ -122,7 +123,7 @@ def build(
     service = PollService(
         polls=polls,
         votes=votes,
-        tallies=TallyVersions(db),
+        tallies=storage.tallies,
         counter=counter,
         locks=locks,
         relay=relay,
@@ -148,4 +149,4 @@ def build(
         interval=settings.scheduler_interval_s,
         resync_interval=settings.resync_interval_s,
     )
-    return Polls(settings, service, relay, writer, tallier, scheduler, (redis, mongo, pipe))
+    return Polls(settings, service, relay, writer, tallier, scheduler, storage)

@@ -1,4 +1,11 @@
-"""MongoDB storage: polls (with their outbox) and the durable vote log.
+"""The polls' storage: one repository per aggregate, and ``Storage``, which opens them on the
+service's clients and closes those clients.
+
+MongoDB: polls (with their outbox), the durable vote log, the tally versions, the polls' locks.
+Redis: ``counter.VoteCounter`` (the counting script, counters, voter sets, the vote-log stream,
+the poll mirror and the anomalies; every key under one hash tag). Nothing else in the service
+calls a driver: the rest gets these repositories (and the runtime's relay, locks and stream
+worker their collection or client from here).
 
 Only ``_id`` lookups on hot paths (FerretDB pushes down nothing else). Scans by ``poll_id`` are
 for recounts and rebuilds, which are rare and off the request path.
@@ -7,16 +14,21 @@ for recounts and rebuilds, which are rare and off the request path.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+from redis.asyncio import Redis
 
 from xabar.contracts import Event
-from xabar.polls.counter import VoteEntry
+from xabar.polls.counter import AddressPolicy, VoteCounter, VoteEntry
 from xabar.polls.domain import Poll, from_epoch_ms
 from xabar.polls.errors import ConcurrentChange
 from xabar.runtime.outbox import OUTBOX_FIELD, outbox_entry
+from xabar.runtime.redispipe import RedisPipe
 
 DUPLICATE_KEY = 11000
 
@@ -126,6 +138,47 @@ class VoteLog:
 
     async def poll_ids(self) -> set[str]:
         return {str(p) for p in await self.collection.distinct("poll_id")}
+
+
+@dataclass
+class Storage:
+    """Every repository of the service, on the clients it was opened with."""
+
+    polls: PollRepository
+    votes: VoteLog
+    tallies: TallyVersions
+    counter: VoteCounter
+    locks: AsyncCollection[dict[str, Any]]  # the polls' document locks (``runtime.locks``)
+    clients: tuple[Redis, AsyncMongoClient[dict[str, Any]], RedisPipe | None]
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        redis: Redis,
+        mongo: AsyncMongoClient[dict[str, Any]],
+        db_name: str,
+        prefix: str,
+        policy: AddressPolicy,
+        pipe: RedisPipe | None = None,
+    ) -> Storage:
+        """``pipe``: the connection votes are counted on (the HTTP app's; none: redis-py)."""
+        db = mongo[db_name]
+        return cls(
+            polls=PollRepository(db),
+            votes=VoteLog(db),
+            tallies=TallyVersions(db),
+            counter=VoteCounter(redis, prefix, policy, pipe),
+            locks=db["locks"],
+            clients=(redis, mongo, pipe),
+        )
+
+    async def close(self) -> None:
+        redis, mongo, pipe = self.clients
+        if pipe is not None:
+            await pipe.aclose()
+        await redis.aclose()
+        await mongo.close()
 
 
 def entry_of(doc: dict[str, Any]) -> VoteEntry:

@@ -24,7 +24,10 @@ shares one; a caller's write is acknowledged only when that ``WAIT`` counted eno
 else ``NotReplicated`` (see ``xabar.runtime.replication``). ``WAIT`` blocks the connection while
 it waits, so the commands queued behind it wait too (a fraction of a millisecond on a healthy
 replica link; up to the timeout when the replicas are gone, when every durable write fails
-anyway).
+anyway). Group commit: while one ``WAIT`` is on the wire, the turns after it send their commands
+at once but no ``WAIT`` of their own; when it answers, one ``WAIT`` goes out for all of them
+(it counts the replicas that have every write the connection made before it), so a connection
+pays one replication round trip per round trip, not one per loop turn.
 
 Only for short commands: a blocking one (``XREADGROUP ... BLOCK``, ``BLPOP``) would hold up
 every caller queued behind it, so those stay on redis-py. A caller whose connection breaks gets
@@ -164,6 +167,8 @@ class _Link:
         self._buffer: list[bytes] = []
         self._flush_scheduled = False
         self._wait: asyncio.Future[Any] | None = None  # the WAIT after this turn's commands
+        self._waiting: asyncio.Future[Any] | None = None  # a WAIT sent and not answered yet
+        self._deferred: list[asyncio.Future[Any]] = []  # written commands' WAITs, sent next
 
     def send(self, protocol: _Protocol, packed: bytes) -> asyncio.Future[Any]:
         if protocol is not self.protocol or protocol.lost is not None:
@@ -196,17 +201,62 @@ class _Link:
                 wait.set_exception(RedisConnectionError("connection to Redis lost"))
             return  # the commands' waiters have failed with the connection
         if wait is not None:
-            protocol.expect(wait)
-            data += _pack(self.pipe.replication.wait_command())
+            if self._waiting is None:
+                data += self._send_wait(protocol, [wait])
+            else:  # group commit: one WAIT, once the one on the wire answers, covers these too
+                self._deferred.append(wait)
         protocol.transport.write(data)
+
+    def _send_wait(self, protocol: _Protocol, callers: list[asyncio.Future[Any]]) -> bytes:
+        """A ``WAIT`` for every command written so far on ``protocol``, answered to ``callers``;
+        its RESP to write after them."""
+        sent: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        protocol.expect(sent)
+        self._waiting = sent
+        sent.add_done_callback(lambda done: self._waited(protocol, done, callers))
+        return _pack(self.pipe.replication.wait_command())
+
+    def _waited(
+        self, protocol: _Protocol, done: asyncio.Future[Any], callers: list[asyncio.Future[Any]]
+    ) -> None:
+        if self._waiting is done:
+            self._waiting = None
+        failure = (
+            RedisConnectionError("connection to Redis lost")
+            if done.cancelled()
+            else done.exception()
+        )
+        for caller in callers:
+            if caller.done():
+                continue
+            if failure is not None:
+                caller.set_exception(failure)
+            else:
+                caller.set_result(done.result())
+        deferred, self._deferred = self._deferred, []
+        if not deferred:
+            return
+        if protocol is self.protocol and protocol.lost is None and protocol.transport is not None:
+            # commands queued this turn were expected before this WAIT: they go out first, and
+            # it covers them too (the flush scheduled for them then finds nothing to send)
+            data, self._buffer = b"".join(self._buffer), []
+            wait, self._wait = self._wait, None
+            callers = [*deferred, *([wait] if wait is not None else [])]
+            protocol.transport.write(data + self._send_wait(protocol, callers))
+            return
+        for caller in deferred:  # lost with their connection
+            if not caller.done():
+                caller.set_exception(RedisConnectionError("connection to Redis lost"))
 
     def _lost(self, protocol: _Protocol) -> None:
         if self.protocol is protocol:
             self.protocol = None
             self._buffer = []  # commands of the lost connection: their waiters fail with it
             wait, self._wait = self._wait, None
-            if wait is not None and not wait.done():
-                wait.set_exception(RedisConnectionError("connection to Redis lost"))
+            deferred, self._deferred = self._deferred, []
+            for caller in [*deferred, *([wait] if wait is not None else [])]:
+                if not caller.done():
+                    caller.set_exception(RedisConnectionError("connection to Redis lost"))
 
     def drop(self, why: BaseException) -> None:
         protocol = self.protocol

@@ -1,7 +1,10 @@
 """The benchmark baselines: a bare Starlette app on the services' own server settings.
 
 ``/bare`` answers a constant; ``/xadd`` does one XADD (what a durable accept needs at the least);
-``/hincrby`` does one HINCRBY (what a vote needs at the least). ``python -m xabar.devstack.baseline
+``/hincrby`` does one HINCRBY (what a vote needs at the least); ``/hincrby-wait`` one HINCRBY and
+``WAIT 1 1000`` in one pipelined round trip on one connection, 503 unless a replica confirmed it
+(what any write acknowledged only once replicated costs at the least; on a deployment with
+replicas). ``python -m xabar.devstack.baseline
 PORT REDIS_URL``; the URL is a deployment setting as the services read it (one node, Sentinel or
 a cluster: ``xabar.runtime.deployment``), so that a baseline runs on the services' own Redis.
 """
@@ -52,6 +55,13 @@ def create_app(redis_url: str) -> Starlette:
         await clients[0].hincrby(COUNTS, "option", 1)
         return PlainTextResponse("ok")
 
+    async def hincrby_wait(_: Request) -> Response:
+        async with clients[0].pipeline(transaction=False) as pipe:
+            pipe.hincrby(COUNTS, "option", 1)
+            pipe.execute_command("WAIT", 1, 1000)
+            _, confirmed = await pipe.execute()
+        return PlainTextResponse("ok", status_code=200 if int(confirmed) >= 1 else 503)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         clients.append(await _connect(redis_url))
@@ -63,6 +73,7 @@ def create_app(redis_url: str) -> Starlette:
             Route("/bare", bare),
             Route("/xadd", xadd, methods=["POST"]),
             Route("/hincrby", hincrby, methods=["POST"]),
+            Route("/hincrby-wait", hincrby_wait, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
