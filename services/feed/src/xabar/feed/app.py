@@ -17,7 +17,7 @@ from xabar.feed.feeds import Feeds
 from xabar.feed.handlers import wire
 from xabar.feed.pages import Pages, page_policy, templates
 from xabar.feed.projector import Projector
-from xabar.feed.repository import ReadModel
+from xabar.feed.repository import ReadModel, Revisions
 from xabar.feed.routes import ROUTERS as FEED_ROUTERS
 from xabar.feed.routes import Deps, exception_handlers, routes
 from xabar.feed.routes.assets import load_assets, robots
@@ -48,7 +48,7 @@ def create_app(
     projector = Projector(redis, on_revision=cache.observe)
     if settings.projector:
         wire(bus, projector)
-    watcher = RevisionWatcher(redis, cache, interval=settings.revision_poll_ms / 1000)
+    watcher = RevisionWatcher(Revisions(redis), cache, interval=settings.revision_poll_ms / 1000)
     policy = page_policy(settings)
     env = templates()
     feeds = Feeds(settings, read_model, env, now)
