@@ -1,14 +1,17 @@
 """Fixtures of the feed tests: settings against the session's real Redis, the app in-process
 behind httpx (its lifespan runs the projector on the real streams), and a publisher-side bus."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
+from tests.support.procs import ServiceProcess, service_process
 from tests.support.waiting import eventually
 from xabar.contracts import Event
 from xabar.feed.app import create_app
@@ -89,3 +92,31 @@ async def wait_drained(redis: Any, *streams: str, timeout: float = 10.0) -> None
         return await drained(redis, *streams)
 
     await eventually(check, timeout, what=f"the feed consumed {', '.join(streams)}")
+
+
+PROCESS_START_S = 90  # interpreters importing the app on a loaded box
+
+
+@asynccontextmanager
+async def feed_process(
+    redis_url: str, tmp_path: Path, consumer: str, workers: int = 1, **env: str
+) -> AsyncIterator[ServiceProcess]:
+    """``python -m xabar.feed`` as its own process (``workers`` of them on one port), with
+    ``env`` (``XABAR_FEED_*`` settings) beside the Redis URL and the consumer name."""
+    proc = service_process(
+        "xabar.feed",
+        {
+            "XABAR_FEED_REDIS_URL": redis_url,
+            "XABAR_FEED_CONSUMER_NAME": consumer,
+            "XABAR_FEED_LOG_JSON": "false",
+            "XABAR_FEED_WORKERS": str(workers),
+            **env,
+        },
+        tmp_path,
+        "XABAR_FEED_PORT",
+    )
+    try:
+        await asyncio.to_thread(proc.start, PROCESS_START_S)
+        yield proc
+    finally:
+        await asyncio.to_thread(proc.terminate)

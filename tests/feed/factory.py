@@ -2,7 +2,7 @@
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from xabar.contracts import (
     ArticleImage,
@@ -14,6 +14,7 @@ from xabar.contracts import (
     CommentPublished,
     CommentRemoval,
     CommentRemoved,
+    Event,
     PollClosed,
     PollOpened,
     PollOption,
@@ -52,25 +53,31 @@ def article_state(n: int | None = None, **overrides: Any) -> ArticleState:
     return ArticleState(**fields)
 
 
+E = TypeVar("E", bound=Event)
+
+
+def _event(cls: type[E], producer: str, aggregate_id: str, version: int, data: Any) -> E:
+    return cls.create(  # type: ignore[no-any-return]
+        producer=producer, aggregate_id=aggregate_id, version=version, data=data
+    )
+
+
 def published(state: ArticleState, version: int = 1) -> ArticlePublished:
-    return ArticlePublished.create(
-        producer="publisher", aggregate_id=state.article_id, version=version, data=state
-    )  # type: ignore[no-any-return]
+    return _event(ArticlePublished, "publisher", state.article_id, version, state)
 
 
 def updated(state: ArticleState, version: int) -> ArticleUpdated:
-    return ArticleUpdated.create(
-        producer="publisher", aggregate_id=state.article_id, version=version, data=state
-    )  # type: ignore[no-any-return]
+    return _event(ArticleUpdated, "publisher", state.article_id, version, state)
 
 
 def unpublished(state: ArticleState, version: int) -> ArticleUnpublished:
-    return ArticleUnpublished.create(
-        producer="publisher",
-        aggregate_id=state.article_id,
-        version=version,
-        data=ArticleRemoval(article_id=state.article_id, slug=state.slug, unpublished_at=now()),
-    )  # type: ignore[no-any-return]
+    return _event(
+        ArticleUnpublished,
+        "publisher",
+        state.article_id,
+        version,
+        ArticleRemoval(article_id=state.article_id, slug=state.slug, unpublished_at=now()),
+    )
 
 
 def poll_state(poll_id: str, question: str, options: list[str], **overrides: Any) -> PollState:
@@ -85,15 +92,11 @@ def poll_state(poll_id: str, question: str, options: list[str], **overrides: Any
 
 
 def poll_opened(state: PollState, version: int = 1) -> PollOpened:
-    return PollOpened.create(
-        producer="polls", aggregate_id=state.poll_id, version=version, data=state
-    )  # type: ignore[no-any-return]
+    return _event(PollOpened, "polls", state.poll_id, version, state)
 
 
 def poll_closed(state: PollState, version: int) -> PollClosed:
-    return PollClosed.create(
-        producer="polls", aggregate_id=state.poll_id, version=version, data=state
-    )  # type: ignore[no-any-return]
+    return _event(PollClosed, "polls", state.poll_id, version, state)
 
 
 def poll_tallied(poll_id: str, counts: list[int], version: int) -> PollTallied:
@@ -143,9 +146,7 @@ COMMENTS_FROM = datetime(2026, 2, 17, 5, 0, tzinfo=UTC)
 
 
 def comment_published(data: PublicComment, version: int = 2) -> CommentPublished:
-    return CommentPublished.create(
-        producer="publisher", aggregate_id=data.comment_id, version=version, data=data
-    )  # type: ignore[no-any-return]
+    return _event(CommentPublished, "publisher", data.comment_id, version, data)
 
 
 def comment_removed(data: PublicComment, version: int = 3) -> CommentRemoved:

@@ -12,31 +12,21 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
+from tests.feed.conftest import feed_process
 from tests.feed.factory import article_state, published
-from tests.support.procs import ServiceProcess, service_process
+from tests.support.procs import ServiceProcess
 from tests.support.waiting import eventually
 from xabar.feed.cache import PageCache, Rendered
 from xabar.feed.fastpath import FastProtocol
 from xabar.runtime.bus import EventBus
 
-START_S = 90
 HEADLINE = "Новость для быстрого ответа"
 
 
 @pytest.fixture
 async def site(redis_url: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
-    env = {
-        "XABAR_FEED_REDIS_URL": redis_url,
-        "XABAR_FEED_CONSUMER_NAME": "feed-protocol",
-        "XABAR_FEED_LOG_JSON": "false",
-        "XABAR_FEED_WORKERS": "1",
-    }
-    proc = service_process("xabar.feed", env, tmp_path, "XABAR_FEED_PORT")
-    try:
-        await asyncio.to_thread(proc.start, START_S)
+    async with feed_process(redis_url, tmp_path, "feed-protocol") as proc:
         yield proc
-    finally:
-        await asyncio.to_thread(proc.terminate)
 
 
 class Conn:

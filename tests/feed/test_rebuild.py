@@ -29,7 +29,8 @@ from xabar.contracts import ARTICLES_STREAM, COMMENTS_STREAM, POLLS_STREAM, Arti
 from xabar.feed import scripts
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
-from xabar.feed.rebuild import rebuild, scan_keys
+from xabar.feed.generations import scan_keys
+from xabar.feed.rebuild import rebuild
 from xabar.feed.routes.keys import FRONT as FRONT_KEY
 from xabar.runtime.bus import EventBus
 

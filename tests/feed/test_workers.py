@@ -1,7 +1,6 @@
 """The site as several worker processes on one port: each answers, each follows the shared
 revision at once, and one that dies is started again while the others serve."""
 
-import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -12,15 +11,15 @@ import pytest
 from xabar.devstack.loadgen import children
 from xabar.devstack.stack import port_is_free
 
+from tests.feed.conftest import feed_process
 from tests.feed.factory import article_state, published
-from tests.support.procs import ServiceProcess, service_process
+from tests.support.procs import ServiceProcess
 from tests.support.waiting import eventually
 from xabar.feed.workers import METRICS_STEP
 from xabar.runtime.bus import EventBus
 from xabar.runtime.localinfra import free_port
 
 WORKERS = 2
-START_S = 90  # two interpreters importing the app on a loaded box
 
 
 def metrics_ports(count: int) -> int:
@@ -35,19 +34,12 @@ def metrics_ports(count: int) -> int:
 
 @pytest.fixture
 async def site(redis_url: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
-    env = {
-        "XABAR_FEED_REDIS_URL": redis_url,
-        "XABAR_FEED_CONSUMER_NAME": "feed-workers",
-        "XABAR_FEED_LOG_JSON": "false",
-        "XABAR_FEED_WORKERS": str(WORKERS),
-        "XABAR_FEED_METRICS_PORT": str(metrics_ports(WORKERS)),  # worker N: this + 100 N
-    }
-    proc = service_process("xabar.feed", env, tmp_path, "XABAR_FEED_PORT")
-    try:
-        await asyncio.to_thread(proc.start, START_S)
+    # worker N's metrics: XABAR_FEED_METRICS_PORT + 100 N
+    metrics = str(metrics_ports(WORKERS))
+    async with feed_process(
+        redis_url, tmp_path, "feed-workers", WORKERS, XABAR_FEED_METRICS_PORT=metrics
+    ) as proc:
         yield proc
-    finally:
-        await asyncio.to_thread(proc.terminate)
 
 
 async def test_every_worker_serves_the_newest_page_and_a_dead_one_comes_back(

@@ -8,7 +8,6 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
 
 from xabar.feed.api import JsonApi
 from xabar.feed.cache import PageCache, RevisionWatcher
@@ -18,14 +17,12 @@ from xabar.feed.feeds import Feeds
 from xabar.feed.handlers import wire
 from xabar.feed.pages import Pages, page_policy, templates
 from xabar.feed.projector import Projector
-from xabar.feed.repository import ReadModel
+from xabar.feed.repository import ReadModel, Revisions
 from xabar.feed.routes import ROUTERS as FEED_ROUTERS
 from xabar.feed.routes import Deps, exception_handlers, routes
 from xabar.feed.routes.assets import load_assets, robots
-from xabar.runtime.app import service_app, standard_routes
-from xabar.runtime.asyncapi import asyncapi_routes
+from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.bus import EventBus
-from xabar.runtime.health import redis_check
 from xabar.runtime.openapi import OpenAPI
 
 
@@ -38,12 +35,7 @@ def create_app(
 ) -> Starlette:
     """The feed app. Its whole read model lives in Redis (``feed:*``): it uses no MongoDB; a
     ``mongo`` client handed in is only closed at shutdown."""
-    bus = bus or EventBus(
-        settings.redis,
-        consumer_name=settings.consumer_name,
-        options=settings.bus_options(),
-        name="feed",
-    )
+    bus = bus or settings.event_bus("feed")
     now = clock or (lambda: datetime.now(UTC))
     redis = settings.redis_client()
     cache = PageCache(
@@ -56,7 +48,7 @@ def create_app(
     projector = Projector(redis, on_revision=cache.observe)
     if settings.projector:
         wire(bus, projector)
-    watcher = RevisionWatcher(redis, cache, interval=settings.revision_poll_ms / 1000)
+    watcher = RevisionWatcher(Revisions(redis), cache, interval=settings.revision_poll_ms / 1000)
     policy = page_policy(settings)
     env = templates()
     feeds = Feeds(settings, read_model, env, now)
@@ -92,14 +84,10 @@ def create_app(
             if mongo is not None:
                 await mongo.close()
 
-    all_routes = [
-        *standard_routes({"redis": redis_check(redis)}),
-        Route("/openapi.json", api.endpoint, include_in_schema=False),
-        *asyncapi_routes(bus, api),
-        *routes(),
-    ]
     app = service_app(
-        routes=all_routes,
+        # first: the site's catch-all routes (sections) would take them; readiness asks Redis
+        # only, the feed keeps nothing in MongoDB
+        routes=[*service_routes(api, bus, redis=redis, mongo=None), *routes()],
         lifespan=lifespan,
         # cached pages carry the policy's headers already (Pages renders them in)
         outermost=[Middleware(FastPath, cache=cache)],

@@ -30,10 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-from xabar.feed import scripts
+from xabar.feed.repository import UNAVAILABLE, Revisions
 from xabar.runtime.rendered import (
     BR,
     CODINGS,
@@ -216,8 +213,8 @@ class RevisionWatcher:
     runtime ``Worker`` loops: a failure is logged once, retried every ``interval``.
     """
 
-    def __init__(self, redis: Redis, cache: PageCache, interval: float = 0.1) -> None:
-        self.redis = redis
+    def __init__(self, revisions: Revisions, cache: PageCache, interval: float = 0.1) -> None:
+        self.revisions = revisions
         self.cache = cache
         self.interval = interval
         self._polled: int | None = None
@@ -230,7 +227,7 @@ class RevisionWatcher:
             name,
             step,
             interval=interval,
-            unavailable=(RedisError, OSError, ValueError),
+            unavailable=UNAVAILABLE,
             min_backoff=self.interval,
             max_backoff=self.interval,
         )
@@ -239,8 +236,7 @@ class RevisionWatcher:
         """Read the revision. It went back (Redis was emptied) only when it is lower than the
         one read before on this same connection: a read that was in flight while the projector
         or the pub/sub told a newer one is not a step back."""
-        value = await self.redis.get(scripts.REV)
-        revision = int(value or 0)
+        revision = await self.revisions.read()
         previous, self._polled = self._polled, revision
         if previous is not None and revision < previous:
             log.warning("read-model revision went back; clearing the page cache")
@@ -261,13 +257,5 @@ class RevisionWatcher:
     async def _listen(self) -> None:
         """Subscribe and apply every revision pushed, until stopped (or the connection fails:
         the worker then subscribes again)."""
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            await pubsub.subscribe(scripts.REV)
-            while not self._listener.stopping:
-                message = await pubsub.get_message(timeout=LISTEN_S)
-                if message is not None and message.get("type") == "message":
-                    self.cache.observe(int(message["data"]))
-        finally:
-            with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+        async for revision in self.revisions.pushed(lambda: self._listener.stopping, LISTEN_S):
+            self.cache.observe(revision)

@@ -18,7 +18,10 @@ from xabar.feed.config import FeedSettings
 from xabar.feed.errors import RebuildError
 from xabar.runtime.logs import configure_logging
 
-REBUILD_GC_THRESHOLDS = (50_000, 20, 100)  # Python's default: (700, 10, 10)
+# the collector's thresholds where events are applied (the rebuild, the worker that runs the
+# projector): a batch of events is thousands of objects, each of which would otherwise start a
+# collection. Python's default: (700, 10, 10)
+PROJECTING_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,10 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = FeedSettings()  # required values come from the env
     configure_logging("feed", settings.log_level, json=settings.log_json)
     if args.command == "rebuild":
-        # what the imports made is never scanned, and the collector runs less often: a page of
-        # events is thousands of objects, each of which would otherwise start a collection
-        gc.freeze()
-        gc.set_threshold(*REBUILD_GC_THRESHOLDS)
+        gc.freeze()  # what the imports made is never scanned
+        gc.set_threshold(*PROJECTING_GC_THRESHOLDS)
         # uvloop, as the server runs on: its socket I/O costs the replay less
         return uvloop.run(_rebuild(settings, args.batch, not args.no_progress, args.grace))
     return _serve(settings, getattr(args, "worker", None))
@@ -99,5 +100,7 @@ def _serve(settings: FeedSettings, worker: int | None) -> int:
     protocol = FastProtocol.serving(app.state.deps.cache)
     gc.freeze()  # what the imports and the app made lives as long as the process: never scanned
     trim_heap()  # what the imports allocated and freed
+    if own.projector:  # worker_settings leaves it on in worker 0 only
+        gc.set_threshold(*PROJECTING_GC_THRESHOLDS)
     serve(app, own, sockets=sockets, protocol=protocol)
     return 0

@@ -28,11 +28,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic_core import to_json
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from xabar.contracts import (
     ArticlePublished,
@@ -56,7 +54,10 @@ from xabar.feed.documents import (
     profile_doc,
     tally_doc,
 )
-from xabar.runtime.luascripts import run_many
+from xabar.feed.writes import ProjectionWrites
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("xabar.feed.projector")
 
@@ -157,10 +158,6 @@ def _bytes(value: str | bytes) -> bytes:
     return value.encode() if isinstance(value, str) else value
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class ApplyError(Exception):
     """The ``APPLY`` script failed for one event (the others of its call went on)."""
 
@@ -222,19 +219,16 @@ class Projector:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: "Redis",
         on_revision: Callable[[int], None] | None = None,
         *,
         script_batch: int = 100,
         chunk: int = 250,
     ) -> None:
-        self.redis = redis
+        self.writes = ProjectionWrites(redis)
         self.on_revision = on_revision
         self.script_batch = script_batch
         self.chunk = chunk
-        self._apply = redis.register_script(scripts.APPLY)
-        self._put_docs = redis.register_script(scripts.PUT_DOCS)
-        self._generations = redis.register_script(scripts.GENERATIONS)
 
     async def apply(self, event: Event) -> Applied:
         """Apply one event to the served generation (and to one being rebuilt)."""
@@ -340,7 +334,7 @@ class Projector:
         await self._write_docs(batch.docs, targets, result.errors)
         calls = self._calls(batch, result.errors)
         if calls:
-            replies = await self._run(calls)
+            replies = await self.writes.apply([args for _, args in calls])
             self._settle(batch.events, calls, replies, result)
         tombstones = [t for t in batch.tombstones if result.errors[t.event] is None]
         await self._write_docs(tombstones, targets, result.errors)
@@ -352,8 +346,7 @@ class Projector:
         """The generations a live event's documents go to: the served one and one being rebuilt
         (``APPLY`` reads them again itself: a rebuild that starts in between replays the event
         from its stream, a switch in between serves the one written)."""
-        current, building = await self._generations(keys=scripts.GENERATIONS_KEYS)
-        return [_text(g) for g in (current, building) if g]
+        return await self.writes.generations()
 
     async def _targets(self, batch: Batch) -> list[str]:
         if batch.generation is not None:
@@ -377,8 +370,8 @@ class Projector:
             args: list[str | bytes | int] = []
             for w in writes:
                 args += [w.article_id, w.version, w.doc]
-            todo.append((self._put_docs, keys, args))
-        replies = await run_many(self.redis, todo, raise_on_error=False)
+            todo.append((keys, args))
+        replies = await self.writes.put_docs(todo)
         for writes, reply in zip(by_bucket.values(), replies, strict=True):
             if isinstance(reply, BaseException):
                 for w in writes:
@@ -423,15 +416,6 @@ class Projector:
                     result.errors[i] = ApplyError(f"{events[i].type} {events[i].event_id}: {text}")
                 elif outcome == 1:
                     result.changed += 1
-
-    async def _run(self, calls: list[tuple[list[int], list[str | bytes]]]) -> list[Any]:
-        if len(calls) == 1:
-            try:
-                return [await self._apply(keys=scripts.APPLY_KEYS, args=calls[0][1])]
-            except ResponseError as exc:  # the call failed as a whole (e.g. out of memory)
-                return [exc]
-        todo = [(self._apply, scripts.APPLY_KEYS, args) for _, args in calls]
-        return await run_many(self.redis, todo, raise_on_error=False)
 
     async def apply_many(
         self, events: Iterable[Event], *, generation: str | None = None, chunk: int = 5000

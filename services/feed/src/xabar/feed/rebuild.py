@@ -34,21 +34,23 @@ History older than the stream (between steps 2 and 3): ``xabar.articles`` keeps 
 
 import asyncio
 import logging
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from xabar.contracts import ARTICLES_STREAM, COMMENTS_STREAM, POLLS_STREAM, ContractError, Event
 from xabar.feed import scripts
 from xabar.feed.documents import ArticleDoc, unpack_article
 from xabar.feed.errors import RebuildError
+from xabar.feed.generations import Generations, prefix
 from xabar.feed.projector import US, Batch, DocWrite, Outcomes, Projector, article_header
 from xabar.feed.repository import Documents
 from xabar.runtime.bus import entry_event
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("xabar.feed.rebuild")
 
@@ -57,14 +59,6 @@ LOCK_TTL_S = 60
 BATCH = 5000  # stream entries per XRANGE page: a page's documents take one call per bucket
 DECODE_STEP = 100  # entries decoded between two looks at the page being applied
 CHUNK = 1000  # events per step of a page (``Projector.apply_events``)
-_GENERATION_KEY = re.compile(rb"^\{feed(?:\.d\d+)?\}:(g\d+):")
-
-_REFRESH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
 
 
 @dataclass
@@ -80,7 +74,7 @@ class RebuildReport:
 
 
 async def rebuild(
-    redis: Redis,
+    redis: "Redis",
     *,
     batch: int = BATCH,
     progress: bool = True,
@@ -93,20 +87,20 @@ async def rebuild(
     ``before_switch`` runs after the replay reached the streams' ends and before the switch:
     the window in which only the live projector's double writes keep new events (tests use it).
     """
-    generation = f"g{await redis.incr(scripts.GENSEQ)}"
-    if not await redis.set(scripts.BUILDING, generation, nx=True, ex=LOCK_TTL_S):
-        other = await redis.get(scripts.BUILDING)
+    store = Generations(redis)
+    generation, other = await store.claim(LOCK_TTL_S)
+    if other is not None:
         raise RebuildError(
             f"another rebuild is running ({scripts.BUILDING} = {other!r}); "
             f"it expires {LOCK_TTL_S}s after that rebuild stops"
         )
-    report = RebuildReport(generation, await _current(redis))
-    refresh = redis.register_script(_REFRESH)
+    report = RebuildReport(generation, await store.current())
     projector = Projector(redis, chunk=CHUNK)
+    documents = Documents(redis)
     try:
         total = 0
         for stream in streams:
-            total += int(await redis.xlen(stream))
+            total += await store.stream_length(stream)
         with tqdm(
             total=total,
             unit="ev",
@@ -115,33 +109,24 @@ async def rebuild(
             dynamic_ncols=True,
         ) as bar:
             for stream in streams:
-                count = await _replay(
-                    redis,
-                    projector,
-                    stream,
-                    generation,
-                    batch,
-                    report,
-                    bar,
-                    lambda: refresh(keys=[scripts.BUILDING], args=[generation, LOCK_TTL_S]),
-                )
+                count = await _replay(store, projector, stream, generation, batch, report, bar)
                 report.per_stream[stream] = count
-        report.taken_over = await take_over(redis, projector, report.previous, generation)
+        report.taken_over = await take_over(
+            store, documents, projector, report.previous, generation
+        )
         if before_switch is not None:
             await before_switch()
-        switch = redis.register_script(scripts.SWITCH)
         try:
-            previous, _rev = await switch(keys=scripts.SWITCH_KEYS, args=[generation])
+            report.previous = await store.switch(generation)
         except Exception as exc:
             raise RebuildError(f"could not switch to {generation}: {exc}") from exc
-        report.previous = previous.decode() if isinstance(previous, bytes) else previous
     except BaseException:
-        await _release(redis, generation)
-        await _delete_generations(redis, keep={await _current(redis)})
+        await store.release(generation)
+        await store.delete_all_but({await store.current()})
         raise
     if grace_s > 0:
         await asyncio.sleep(grace_s)  # a margin: no read resolves the old generation any more
-    report.deleted_keys = await _delete_generations(redis, keep={generation})
+    report.deleted_keys = await store.delete_all_but({generation})
     log.info(
         "read model rebuilt",
         extra={"generation": generation, "entries": report.entries, "applied": report.applied},
@@ -150,20 +135,19 @@ async def rebuild(
 
 
 async def _replay(
-    redis: Redis,
+    store: Generations,
     projector: Projector,
     stream: str,
     generation: str,
     batch: int,
     report: RebuildReport,
     bar: Any,
-    refresh: Any,
 ) -> int:
     """Read ``stream`` in XRANGE pages of ``batch`` entries and apply them. Three things overlap:
     Redis applies page N while Python decodes and prepares page N+1 and page N+2 is fetched."""
 
     def fetch(after: str) -> asyncio.Task[Any]:
-        return asyncio.ensure_future(redis.xrange(stream, min=after, max="+", count=batch))
+        return asyncio.ensure_future(store.stream_page(stream, after, batch))
 
     def settle(done: Outcomes) -> None:
         report.applied += done.changed
@@ -184,7 +168,7 @@ async def _replay(
             if applying is not None:
                 settle(await applying)
                 applying = None
-                if not await refresh():
+                if not await store.refresh(generation, LOCK_TTL_S):
                     raise RebuildError(f"the build lock of {generation} expired or was taken")
             if not rows:
                 return seen
@@ -217,21 +201,6 @@ async def _decode(rows: list[Any], stream: str, report: RebuildReport) -> list[E
     return events
 
 
-# The slugs ARGV (slug, owner pairs) names that KEYS[1] (a generation's slug hash) lacks.
-_COPY_SLUGS = """
-local n = 0
-for i = 1, #ARGV, 2 do n = n + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return n
-"""
-
-_MAX_LM = """
-local held = tonumber(redis.call('GET', KEYS[1]) or '0')
-local other = tonumber(redis.call('GET', KEYS[2]) or '0')
-if other > held then redis.call('SET', KEYS[1], other) end
-return 1
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class _TakenOver:
     """An article taken over from the served generation (what an outcome's error names)."""
@@ -241,7 +210,12 @@ class _TakenOver:
 
 
 async def take_over(
-    redis: Redis, projector: Projector, served: str | None, generation: str, chunk: int = 500
+    store: Generations,
+    documents: Documents,
+    projector: Projector,
+    served: str | None,
+    generation: str,
+    chunk: int = 500,
 ) -> int:
     """Give ``generation`` the articles whose events are no longer in ``xabar.articles`` (the
     stream is trimmed to a window, ``xabar.runtime.bus.STREAM_WINDOWS``) from the served
@@ -255,21 +229,15 @@ async def take_over(
     ``republish-all`` while the rebuild runs, or a window above the articles' count)."""
     if served is None or served == generation:
         return 0
-    old, new = f"{scripts.BASE}{served}:", f"{scripts.BASE}{generation}:"
-    copy_slugs = redis.register_script(_COPY_SLUGS)
-    async for pairs in _hash_chunks(redis, old + "s", chunk):
-        await copy_slugs(keys=[new + "s"], args=[v for pair in pairs for v in pair])
+    await store.copy_slugs(served, generation, chunk)
     taken = 0
-    async for pairs in _hash_chunks(redis, old + "v", chunk):
+    async for pairs in store.hash_chunks(prefix(served) + "v", chunk):
         ids = [k.decode() for k, _ in pairs]
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(new + "v", ids)
-            pipe.hmget(old + "sl", ids)
-            held, listed = await pipe.execute()
+        held, listed = await store.held_and_listed(served, generation, ids)
         missing = [(n, i) for n, i in enumerate(ids) if held[n] is None]
         if not missing:
             continue
-        docs = await Documents(redis).read(served, [i for n, i in missing if listed[n]])
+        docs = await documents.read(served, [i for n, i in missing if listed[n]])
         labels = [_TakenOver(article_id) for _, article_id in missing]
         batch = Batch(labels, [None] * len(labels), generation)
         for at, (n, article_id) in enumerate(missing):
@@ -288,57 +256,5 @@ async def take_over(
             if error is not None:
                 raise error
         taken += len(missing)
-    await redis.register_script(_MAX_LM)(keys=[new + "lm", old + "lm"])
+    await store.keep_last_modified(served, generation)
     return taken
-
-
-async def _hash_chunks(
-    redis: Redis, key: str, chunk: int
-) -> AsyncIterator[list[tuple[bytes, bytes]]]:
-    """The fields and values of a hash, ``chunk`` (about) at a time (HSCAN)."""
-    cursor = 0
-    while True:
-        cursor, found = await redis.hscan(key, cursor, count=chunk)
-        if found:
-            yield list(cast("dict[bytes, bytes]", found).items())
-        if int(cursor) == 0:
-            return
-
-
-async def _current(redis: Redis) -> str | None:
-    value = await redis.get(scripts.CURRENT)
-    return value.decode() if isinstance(value, bytes) else value
-
-
-async def _release(redis: Redis, generation: str) -> None:
-    if await redis.get(scripts.BUILDING) == generation.encode():
-        await redis.delete(scripts.BUILDING)
-
-
-async def _delete_generations(redis: Redis, keep: set[str | None]) -> int:
-    """Delete the keys of every generation but ``keep``, the current and one being built."""
-    current, building = await redis.mget([scripts.CURRENT, scripts.BUILDING])
-    protected = {g for g in keep if g} | {
-        g.decode() for g in (current, building) if isinstance(g, bytes)
-    }
-    deleted = 0
-    doomed: list[bytes] = []
-    for pattern in (f"{scripts.BASE}g*:*", scripts.DOC_PATTERN):
-        async for key in scan_keys(redis, pattern):
-            m = _GENERATION_KEY.match(key)
-            if m and m.group(1).decode() not in protected:
-                doomed.append(key)
-                if len(doomed) >= 500:
-                    deleted += await redis.unlink(*doomed)
-                    doomed.clear()
-    if doomed:
-        deleted += await redis.unlink(*doomed)
-    return deleted
-
-
-async def scan_keys(redis: Redis, pattern: str) -> AsyncIterator[bytes]:
-    """Every key matching ``pattern``: on a cluster, of every master (KEYS, and a SCAN sent as
-    one command, answer for one node; redis-py's cluster ``scan_iter`` scans each master to its
-    end)."""
-    async for key in redis.scan_iter(match=pattern, count=1000):
-        yield key

@@ -10,6 +10,8 @@ Paging is by index in a sorted set (ZREVRANGE start stop): O(log n + page size),
 costs what page 1 costs.
 """
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -326,3 +328,30 @@ class ReadModel:
     async def revision(self) -> tuple[int, str | None]:
         rev, gen = await self.redis.mget([scripts.REV, scripts.CURRENT])
         return int(rev or 0), _str(gen)
+
+
+UNAVAILABLE = (RedisError, OSError, ValueError)  # what a read of the revision may fail with
+
+
+class Revisions:
+    """The read model's revision (``{feed}:rev``): read, or heard as the projectors push it."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def read(self) -> int:
+        return int(await self.redis.get(scripts.REV) or 0)
+
+    async def pushed(self, stopping: Callable[[], bool], wait_s: float) -> AsyncIterator[int]:
+        """Every revision published on ``{feed}:rev`` from now on, until ``stopping()`` (looked
+        at every ``wait_s`` at least) or the connection fails (it raises then)."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(scripts.REV)
+            while not stopping():
+                message = await pubsub.get_message(timeout=wait_s)
+                if message is not None and message.get("type") == "message":
+                    yield int(message["data"])
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -41,12 +41,16 @@ def standard_routes(checks: dict[str, Check]) -> list[BaseRoute]:
 
 
 def service_routes(
-    api: OpenAPI, bus: EventBus, *, redis: Redis, mongo: AsyncMongoClient[Any]
+    api: OpenAPI, bus: EventBus, *, redis: Redis, mongo: AsyncMongoClient[Any] | None
 ) -> list[BaseRoute]:
     """What every service serves beside its own routes: ``/healthz``, ``/readyz`` (Redis and
-    MongoDB answer), ``/openapi.json`` (``api``) and ``/asyncapi.json`` (``bus``'s channels)."""
+    MongoDB answer; ``mongo`` None: a service that keeps nothing in MongoDB, the feed),
+    ``/openapi.json`` (``api``) and ``/asyncapi.json`` (``bus``'s channels)."""
+    checks = {"redis": redis_check(redis)}
+    if mongo is not None:
+        checks["mongodb"] = mongo_check(mongo)
     return [
-        *standard_routes({"redis": redis_check(redis), "mongodb": mongo_check(mongo)}),
+        *standard_routes(checks),
         Route("/openapi.json", api.endpoint, include_in_schema=False),
         *asyncapi_routes(bus, api),
     ]
