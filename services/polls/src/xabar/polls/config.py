@@ -56,7 +56,7 @@ Polls' own settings:
 - ``XABAR_POLLS_VOTELOG_BATCH`` (1000) vote-log entries written to MongoDB (one round trip)
   every ``XABAR_POLLS_VOTELOG_INTERVAL_S`` (0.5) seconds while votes come in: 2,000 votes a
   second; batch after batch without a pause once none came in since the writer's last look.
-- ``XABAR_POLLS_VOTELOG_YIELD_ABOVE`` (2000; 0: never): while votes come in faster than this
+- ``XABAR_POLLS_VOTELOG_YIELD_ABOVE`` (200; 0: never): while votes come in faster than this
   many a second, the writer writes nothing: the burst waits in the Redis stream (durable;
   recounts and rebuilds read it there too) and is written after it, unless the stream holds
   ``XABAR_POLLS_VOTELOG_MAX_BACKLOG`` (100000) entries or its oldest is
@@ -115,7 +115,7 @@ class PollsSettings(ServiceSettings):
     votelog_interval_s: float = Field(default=0.5, ge=0)
     # the writer steps aside while votes come in faster than this (a second; 0: never), until
     # the stream holds votelog_max_backlog entries or spans votelog_max_lag_s (votelog.py)
-    votelog_yield_above: int = Field(default=2000, ge=0)
+    votelog_yield_above: int = Field(default=200, ge=0)
     votelog_max_backlog: int = Field(default=100_000, ge=1)
     votelog_max_lag_s: float = Field(default=60.0, gt=0)
     outbox_sweep_s: float = Field(default=5.0, gt=0)
