@@ -107,6 +107,14 @@ def processes(
 
 
 @pytest.fixture
+def publisher(processes: Processes) -> Iterator[ServiceProcess]:
+    """A publisher process with the chief's account, started."""
+    proc = processes.publisher()
+    with running(proc):
+        yield proc
+
+
+@pytest.fixture
 def polls(processes: Processes) -> Iterator[ServiceProcess]:
     """A polls process, started."""
     proc = processes.polls()

@@ -3,22 +3,13 @@ process: log in through the form and land where one was going, every page passes
 no serious or critical violation and no CSP refusal, fits a phone's screen, and a form posted
 from another site's page is refused. Screenshots in ``test-artifacts/newsroom-*.png``."""
 
-from collections.abc import Iterator
 
-import pytest
 from playwright.async_api import Browser
 
 from tests.publisher.newsroom.browsing import check_page, log_in
-from tests.publisher.newsroom.processes import CHIEF, Processes, running
+from tests.publisher.newsroom.processes import CHIEF
 from tests.support.browser import new_context, new_page, screenshots, watch_csp
 from tests.support.procs import ServiceProcess
-
-
-@pytest.fixture
-def publisher(processes: Processes) -> Iterator[ServiceProcess]:
-    proc = processes.publisher()
-    with running(proc):
-        yield proc
 
 
 async def test_log_in_see_today_and_log_out(publisher: ServiceProcess, browser: Browser) -> None:

@@ -33,13 +33,6 @@ FOREIGN = ", ".join(
 )
 
 
-@pytest.fixture
-def publisher(processes: Processes) -> Iterator[ServiceProcess]:
-    proc = processes.publisher()
-    with running(proc):
-        yield proc
-
-
 async def published_article(url: str, title: str) -> str:
     """An article published through the API with the chief's login; its id."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
