@@ -3,7 +3,6 @@ process: log in through the form and land where one was going, every page passes
 no serious or critical violation and no CSP refusal, fits a phone's screen, and a form posted
 from another site's page is refused. Screenshots in ``test-artifacts/newsroom-*.png``."""
 
-
 from playwright.async_api import Browser
 
 from tests.publisher.newsroom.browsing import check_page, log_in
