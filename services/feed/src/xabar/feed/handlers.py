@@ -38,7 +38,7 @@ ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryP
 CommentEvent = CommentPublished | CommentRemoved
 PollEvent = PollOpened | PollClosed | PollTallied
 
-BATCH = 1000  # entries per XREADGROUP and per handler call
+BATCH = 500  # entries per XREADGROUP and per handler call (two steps of the projector)
 TRIM_AFTER = 250  # article events in a batch after which the heap is trimmed (workers.trim_heap)
 
 
