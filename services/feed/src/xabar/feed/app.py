@@ -3,9 +3,7 @@
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
-from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -23,6 +21,7 @@ from xabar.feed.routes import Deps, exception_handlers, routes
 from xabar.feed.routes.assets import load_assets, robots
 from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.bus import EventBus
+from xabar.runtime.mongo import MongoClient
 from xabar.runtime.openapi import OpenAPI
 
 
@@ -30,7 +29,7 @@ def create_app(
     settings: FeedSettings,
     *,
     bus: EventBus | None = None,
-    mongo: AsyncMongoClient[dict[str, Any]] | None = None,
+    mongo: MongoClient | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
     """The feed app. Its whole read model lives in Redis (``feed:*``): it uses no MongoDB; a

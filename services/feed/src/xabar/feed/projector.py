@@ -57,7 +57,7 @@ from xabar.feed.documents import (
 from xabar.feed.writes import ProjectionWrites
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from xabar.runtime.config import RedisClient
 
 log = logging.getLogger("xabar.feed.projector")
 
@@ -219,7 +219,7 @@ class Projector:
 
     def __init__(
         self,
-        redis: "Redis",
+        redis: "RedisClient",
         on_revision: Callable[[int], None] | None = None,
         *,
         script_batch: int = 100,

@@ -50,7 +50,7 @@ from xabar.feed.repository import Documents
 from xabar.runtime.bus import entry_event
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from xabar.runtime.config import RedisClient
 
 log = logging.getLogger("xabar.feed.rebuild")
 
@@ -74,7 +74,7 @@ class RebuildReport:
 
 
 async def rebuild(
-    redis: "Redis",
+    redis: "RedisClient",
     *,
     batch: int = BATCH,
     progress: bool = True,

@@ -2,10 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -23,13 +20,15 @@ from xabar.polls.views import Receipts
 from xabar.polls.voters import Identities, VoterCookies
 from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.bus import EventBus
+from xabar.runtime.config import RedisClient
+from xabar.runtime.mongo import MongoClient
 from xabar.runtime.openapi import OpenAPI
 from xabar.runtime.security import OriginCheck, PagePolicy
 from xabar.runtime.workers import Worker
 
 
 def deps_of(
-    settings: PollsSettings, polls_service: PollService, redis: Redis, policy: PagePolicy
+    settings: PollsSettings, polls_service: PollService, redis: RedisClient, policy: PagePolicy
 ) -> Deps:
     cookies = VoterCookies(
         settings.cookie_secret.get_secret_value(),
@@ -61,8 +60,8 @@ def create_app(
     settings: PollsSettings,
     *,
     bus: EventBus | None = None,
-    mongo: AsyncMongoClient[dict[str, Any]] | None = None,
-    redis: Redis | None = None,
+    mongo: MongoClient | None = None,
+    redis: RedisClient | None = None,
 ) -> Starlette:
     mongo = mongo or settings.mongo_client()
     bus = bus or settings.event_bus("polls")

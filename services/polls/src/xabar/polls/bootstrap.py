@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
-
 from xabar.contracts import Event
 from xabar.polls.config import PollsSettings
 from xabar.polls.counter import AddressPolicy
@@ -20,7 +17,9 @@ from xabar.polls.scheduler import Scheduler
 from xabar.polls.service import PollService
 from xabar.polls.tally import Tallier
 from xabar.polls.votelog import Pacer, VoteLogWriter
+from xabar.runtime.config import RedisClient
 from xabar.runtime.locks import DocLocks
+from xabar.runtime.mongo import MongoClient
 from xabar.runtime.outbox import OutboxRelay
 from xabar.runtime.redispipe import RedisPipe
 
@@ -29,7 +28,7 @@ log = logging.getLogger("xabar.polls")
 Publish = Callable[[Event], Awaitable[Any]]
 
 
-def redis_client(settings: PollsSettings) -> Redis:
+def redis_client(settings: PollsSettings) -> RedisClient:
     return settings.redis_client(max_connections=settings.redis_max_connections, pool_timeout=10)
 
 
@@ -90,8 +89,8 @@ class Polls:
 def build(
     settings: PollsSettings,
     *,
-    redis: Redis,
-    mongo: AsyncMongoClient[dict[str, Any]],
+    redis: RedisClient,
+    mongo: MongoClient,
     publish: Publish,
     consumer: str | None = None,
     pipe: RedisPipe | None = None,

@@ -35,12 +35,10 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
-from pymongo.errors import ExecutionTimeout, PyMongoError, WTimeoutError
-
 from xabar.polls.counter import Backlog, VoteCounter, VoteEntry
-from xabar.polls.errors import UNAVAILABLE
 from xabar.polls.metrics import VOTES_LOGGED
 from xabar.polls.repository import VoteLog
+from xabar.runtime.errors import MONGO_ERRORS, UNAVAILABLE
 from xabar.runtime.streams import FailedEntry, Outcome, Row, StreamWorker
 
 GROUP = "votelog"
@@ -111,7 +109,7 @@ class VoteLogWriter(StreamWorker):
             claim_idle_ms=claim_idle_ms,
             max_deliveries=max_deliveries,
             what="a vote-log entry",
-            unavailable=(*UNAVAILABLE, ExecutionTimeout, WTimeoutError),
+            unavailable=UNAVAILABLE,
         )
         self.votes = votes
         self.counter = counter
@@ -163,6 +161,6 @@ class VoteLogWriter(StreamWorker):
 
 def _unavailable(exc: BaseException) -> bool:
     """Redis or MongoDB unreachable or too slow: no entry's fault."""
-    return isinstance(exc, (*UNAVAILABLE, ExecutionTimeout, WTimeoutError)) or (
-        isinstance(exc, PyMongoError) and bool(getattr(exc, "timeout", False))
+    return isinstance(exc, UNAVAILABLE) or (
+        isinstance(exc, MONGO_ERRORS) and bool(getattr(exc, "timeout", False))
     )
