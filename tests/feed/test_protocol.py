@@ -16,9 +16,10 @@ from tests.feed.conftest import feed_process
 from tests.feed.factory import article_state, published
 from tests.support.procs import ServiceProcess
 from tests.support.waiting import eventually
-from xabar.feed.cache import PageCache, Rendered
-from xabar.feed.fastpath import FastProtocol
+from xabar.feed.cache import PageCache
 from xabar.runtime.bus import EventBus
+from xabar.runtime.fastprotocol import FastProtocol
+from xabar.runtime.rendered import Rendered
 
 HEADLINE = "Новость для быстрого ответа"
 

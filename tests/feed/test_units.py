@@ -16,17 +16,19 @@ from pydantic_core import to_json
 
 from tests.feed.factory import article_state, image, published
 from xabar.contracts import Correction
-from xabar.feed.cache import BR, GZIP, IDENTITY, PageCache, Rendered, coding_for, not_modified
+from xabar.feed.cache import PageCache
 from xabar.feed.comments import comment_html
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc822, rfc3339
 from xabar.feed.documents import ArticleDoc, article_doc, article_fields, unpack_article
-from xabar.feed.fastpath import FastPath, Hits
+from xabar.feed.fastpath import FastPath
 from xabar.feed.pages import json_for_script
 from xabar.feed.projector import script_args
 from xabar.feed.sanitize import absolute_urls, clean_html, clean_text, excerpt_html, safe_url
 from xabar.feed.views import HrefOf, last_page, pager
 from xabar.feed.votes import Vote, split_vote
+from xabar.runtime.fastprotocol import Hits
+from xabar.runtime.rendered import BR, GZIP, IDENTITY, Rendered, coding_for, not_modified
 
 ALMATY = Dates(ZoneInfo("Asia/Almaty"))
 NOW = datetime(2026, 2, 17, 5, 0, tzinfo=UTC)  # 10:00 in Almaty (UTC+5)

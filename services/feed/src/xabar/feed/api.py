@@ -7,7 +7,6 @@ from pydantic import BaseModel
 
 from xabar.contracts import Country
 from xabar.feed import repository as rm
-from xabar.feed.cache import Rendered
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates
 from xabar.feed.documents import ArticleDoc
@@ -27,6 +26,7 @@ from xabar.feed.schemas import (
     SectionOut,
 )
 from xabar.feed.views import article_path, earliest, last_page, poll_expiry, poll_view
+from xabar.runtime.rendered import Rendered
 
 JSON = "application/json"
 

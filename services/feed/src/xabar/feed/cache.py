@@ -31,40 +31,14 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 
 from xabar.feed.repository import UNAVAILABLE, Revisions
-from xabar.runtime.rendered import (
-    BR,
-    CODINGS,
-    GZIP,
-    IDENTITY,
-    NO_CACHE,
-    CachedResponse,
-    Rendered,
-    Variant,
-    coding_for,
-    not_modified,
-    respond,
-)
+from xabar.runtime.rendered import Rendered
 from xabar.runtime.workers import Worker
 
 LISTEN_S = 0.5  # how long one wait for a pushed revision lasts
 
 log = logging.getLogger("xabar.feed.cache")
 
-__all__ = [
-    "BR",
-    "CODINGS",
-    "GZIP",
-    "IDENTITY",
-    "NO_CACHE",
-    "CachedResponse",
-    "PageCache",
-    "Rendered",
-    "RevisionWatcher",
-    "Variant",
-    "coding_for",
-    "not_modified",
-    "respond",
-]
+__all__ = ["PageCache", "RevisionWatcher"]
 
 
 class _Store:

@@ -81,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(settings: FeedSettings, worker: int | None) -> int:
     from xabar.feed.app import create_app
-    from xabar.feed.fastpath import FastProtocol
     from xabar.feed.workers import (
         Supervisor,
         listening_socket,
@@ -90,6 +89,7 @@ def _serve(settings: FeedSettings, worker: int | None) -> int:
         worker_settings,
     )
     from xabar.runtime.app import serve
+    from xabar.runtime.fastprotocol import FastProtocol
 
     count = worker_count(settings)
     if worker is None and count > 1:

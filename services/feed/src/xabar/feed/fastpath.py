@@ -26,11 +26,12 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from xabar.feed.cache import PageCache, Rendered, coding_for, not_modified
+from xabar.feed.cache import PageCache
 from xabar.feed.votes import split_vote
-from xabar.runtime.fastprotocol import FastProtocol, Hits, cache_key
+from xabar.runtime.fastprotocol import Hits
+from xabar.runtime.rendered import Rendered, coding_for, not_modified
 
-__all__ = ["FastPath", "FastProtocol", "Hits", "cache_key"]
+__all__ = ["FastPath"]
 
 
 class FastPath:

@@ -19,7 +19,6 @@ from jinja2 import Environment
 
 from xabar.contracts import COUNTRIES, Country
 from xabar.feed import repository as rm
-from xabar.feed.cache import Rendered
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import rfc822, rfc3339
 from xabar.feed.documents import ArticleDoc
@@ -27,6 +26,7 @@ from xabar.feed.errors import PageNotFound
 from xabar.feed.repository import ReadModel, Snapshot
 from xabar.feed.sanitize import absolute_urls
 from xabar.feed.views import article_path, last_page, sections_of
+from xabar.runtime.rendered import Rendered
 
 RSS = "application/rss+xml; charset=utf-8"
 ATOM = "application/atom+xml; charset=utf-8"

@@ -18,7 +18,6 @@ from markupsafe import Markup
 
 from xabar.contracts import COUNTRIES, Country
 from xabar.feed import repository as rm
-from xabar.feed.cache import Rendered
 from xabar.feed.comments import CommentViews
 from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates, rfc3339
@@ -45,6 +44,7 @@ from xabar.feed.views import (
     tally_version,
 )
 from xabar.feed.votes import Vote
+from xabar.runtime.rendered import Rendered
 from xabar.runtime.security import PagePolicy, origin_of
 
 R = TypeVar("R", bound="rm.ListRead | rm.ArticleRead | rm.PollsRead | rm.OnePollRead")

@@ -7,10 +7,10 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xabar.feed.cache import Rendered, respond
 from xabar.feed.errors import NotFound
 from xabar.feed.feeds import TEXT, Feeds
 from xabar.feed.routes.deps import Deps
+from xabar.runtime.rendered import Rendered, respond
 from xabar.runtime.routing import Router
 
 STATIC = Path(__file__).resolve().parents[1] / "static"

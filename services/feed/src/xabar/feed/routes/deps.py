@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from xabar.feed.api import JsonApi
-from xabar.feed.cache import PageCache, Rendered, respond
+from xabar.feed.cache import PageCache
 from xabar.feed.config import FeedSettings
 from xabar.feed.errors import (
     ArticleNotFound,
@@ -26,6 +26,7 @@ from xabar.feed.errors import (
 from xabar.feed.feeds import Feeds
 from xabar.feed.pages import Pages
 from xabar.feed.routes.keys import Vote, paged, split_vote
+from xabar.runtime.rendered import Rendered, respond
 
 Render = Callable[[], Awaitable[Rendered]]
 RenderVoted = Callable[[Vote | None], Awaitable[Rendered]]

@@ -6,10 +6,10 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xabar.feed.cache import respond
 from xabar.feed.errors import PageNotFound
 from xabar.feed.feeds import MAX_SITEMAP_CHUNK
 from xabar.feed.routes.deps import Deps
+from xabar.runtime.rendered import respond
 from xabar.runtime.routing import Router
 
 XML_FILE = {200: "application/xml", 304: None, 404: None}
