@@ -23,6 +23,7 @@ from xabar.contracts import (
     PollTally,
     PublicComment,
 )
+from xabar.publisher.comments import public_comment
 
 _ids = itertools.count(1)
 
@@ -130,15 +131,18 @@ def comment(
     minutes: int = 0,
     edited: bool = False,
 ) -> PublicComment:
-    """An approved comment on ``article``, ``minutes`` after a fixed moment."""
-    return PublicComment(
-        comment_id=comment_id,
-        article_id=article.article_id,
-        parent_id=parent_id,
-        name=name,
-        text=text,
-        edited=edited,
-        published_at=COMMENTS_FROM + timedelta(minutes=minutes),
+    """An approved comment on ``article``, ``minutes`` after a fixed moment, as the publisher
+    puts it in ``comment.published`` (from its moderation document)."""
+    return public_comment(
+        {
+            "_id": comment_id,
+            "article_id": article.article_id,
+            "parent_id": parent_id,
+            "name": name,
+            "text": text,
+            "edited": edited,
+            "published_at": COMMENTS_FROM + timedelta(minutes=minutes),
+        }
     )
 
 
