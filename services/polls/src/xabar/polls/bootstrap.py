@@ -18,6 +18,7 @@ from xabar.polls.service import PollService
 from xabar.polls.tally import Tallier
 from xabar.polls.votelog import Pacer, VoteLogWriter
 from xabar.runtime.config import RedisClient
+from xabar.runtime.lifecycle import Part, start_each, stop_each
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.mongo import MongoClient
 from xabar.runtime.outbox import OutboxRelay
@@ -68,18 +69,16 @@ class Polls:
         await self.scheduler.step()
         await self.service.counter.mark_dirty(*await self.service.open_poll_ids())
 
+    def parts(self) -> list[Part]:
+        """What runs in the background, in the order it starts (it stops in reverse)."""
+        return [self.relay, self.writer, self.tallier, self.scheduler]
+
     async def start(self) -> None:
         await self.prepare()
-        await self.relay.start()
-        await self.writer.start()
-        await self.tallier.start()
-        await self.scheduler.start()
+        await start_each(self.parts())
 
     async def stop(self) -> None:
-        await self.scheduler.stop()
-        await self.tallier.stop()
-        await self.writer.stop()
-        await self.relay.stop()
+        await stop_each(reversed(self.parts()))
 
     async def close(self) -> None:
         """Close the connections ``build`` was given (after ``stop``)."""

@@ -47,6 +47,7 @@ from xabar.runtime.app import service_app, service_routes
 from xabar.runtime.auth import Revocations, TokenIssuer
 from xabar.runtime.bus import EventBus
 from xabar.runtime.config import RedisClient
+from xabar.runtime.lifecycle import start_each, stop_each
 from xabar.runtime.locks import DocLocks
 from xabar.runtime.mongo import MongoClient
 from xabar.runtime.openapi import OpenAPI
@@ -106,17 +107,14 @@ class Publisher:
             profiles=self.profiles,
         )
 
+    def relays(self) -> list[MarkedRelay]:
+        return [self.article_relay, self.inbox_relay, self.comment_relay, self.profile_relay]
+
     async def start_relays(self) -> None:
-        await self.article_relay.start()
-        await self.inbox_relay.start()
-        await self.comment_relay.start()
-        await self.profile_relay.start()
+        await start_each(self.relays())
 
     async def stop_relays(self) -> None:
-        await self.article_relay.stop()
-        await self.inbox_relay.stop()
-        await self.comment_relay.stop()
-        await self.profile_relay.stop()
+        await stop_each(self.relays())
 
     async def rebuild_queues(self) -> None:
         """The comments' and letters' queues in Redis, from their documents (a crash between
