@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from xabar.ingest.errors import InvalidSubmission, LimitExceeded
+from xabar.runtime.png import write_png
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 KEEPS_MODE = {
@@ -177,9 +178,7 @@ def _encode(img: Image.Image, fmt: str) -> CleanPhoto:
             img = img.convert("RGB")
         img.save(out, "JPEG", quality=90)  # not optimize: it holds every coefficient at once
     elif fmt == "PNG":
-        if img.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
-            img = img.convert("RGBA")
-        img.save(out, "PNG", optimize=True)
+        img = write_png(img, out)
     else:
         if img.mode not in ("RGB", "RGBA"):
             img = img.convert("RGBA" if "A" in img.mode or transparency is not None else "RGB")

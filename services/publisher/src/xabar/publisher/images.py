@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from xabar.publisher.errors import BadMedia, MediaTooLarge
 from xabar.runtime.errors import BadRequest
+from xabar.runtime.png import write_png
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -119,9 +120,7 @@ def encode(img: Image.Image, media_type: str) -> Encoded:
         img = _opaque(img)
         img.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     elif media_type == "image/png":
-        if img.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
-            img = img.convert("RGBA")
-        img.save(out, "PNG", optimize=True)
+        img = write_png(img, out)
     else:
         if img.mode not in ("RGB", "RGBA"):
             img = img.convert("RGBA" if _alpha(img) else "RGB")
