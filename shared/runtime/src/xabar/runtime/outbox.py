@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -127,6 +127,7 @@ class SentSet:
 # --- markers ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, eq=False)
 class Markers:
     """Which documents may have pending events: ``{"_id": doc_id, at_field: when}`` in a small
     collection, written before the document's write.
@@ -137,20 +138,12 @@ class Markers:
     after a pass that published the document's events. A marker whose document does not exist
     is dropped once older than ``orphan_after`` (a request that marked and then failed)."""
 
-    def __init__(
-        self,
-        collection: AsyncCollection[Doc],
-        *,
-        at_field: str = "at",
-        grace: timedelta = timedelta(seconds=30),
-        settle: timedelta = timedelta(0),
-        orphan_after: timedelta = timedelta(minutes=2),
-    ) -> None:
-        self.collection = collection
-        self.at_field = at_field
-        self.grace = grace
-        self.settle = settle
-        self.orphan_after = orphan_after
+    collection: AsyncCollection[Doc]
+    _: KW_ONLY
+    at_field: str = "at"
+    grace: timedelta = timedelta(seconds=30)
+    settle: timedelta = timedelta(0)
+    orphan_after: timedelta = timedelta(minutes=2)
 
     async def mark(self, doc_id: Any) -> None:
         """Record that ``doc_id`` is about to get events (before the write)."""

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 from xabar.runtime.errors import UNAVAILABLE
 
@@ -31,29 +32,20 @@ log = logging.getLogger("xabar.workers")
 Step = Callable[[], Awaitable[bool | None]]
 
 
+@dataclass(eq=False)
 class Worker:
-    def __init__(
-        self,
-        name: str,
-        step: Step,
-        *,
-        interval: float,
-        unavailable: tuple[type[BaseException], ...] = UNAVAILABLE,
-        min_backoff: float = 0.2,
-        max_backoff: float = 5.0,
-        grace_s: float = 10.0,
-    ) -> None:
-        self.name = name
-        self.step = step
-        self.interval = interval
-        self.unavailable = unavailable
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
-        self.grace_s = grace_s
-        self._stopping = asyncio.Event()
-        self._woken = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.failures = 0  # steps failed in a row
+    name: str
+    step: Step
+    _: KW_ONLY
+    interval: float
+    unavailable: tuple[type[BaseException], ...] = UNAVAILABLE
+    min_backoff: float = 0.2
+    max_backoff: float = 5.0
+    grace_s: float = 10.0
+    failures: int = field(default=0, init=False)  # steps failed in a row
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _woken: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     @property
     def running(self) -> bool:
