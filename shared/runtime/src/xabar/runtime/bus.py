@@ -492,16 +492,15 @@ class EventBus:
     def _failed(
         self, stream: str, group: str, deliveries: int, event: str, error: BaseException
     ) -> None:
-        EVENTS_HANDLED.labels(stream, group, "failed").inc()
-        log.warning(
+        _outcome(
+            "failed",
+            logging.WARNING,
             "handler failed; entry stays pending for redelivery",
-            extra={
-                "stream": stream,
-                "group": group,
-                "deliveries": deliveries,
-                "event": event,
-                "error": repr(error),
-            },
+            stream,
+            group,
+            deliveries=deliveries,
+            event=event,
+            error=repr(error),
         )
 
     async def _delivery_counts(
@@ -557,16 +556,22 @@ class EventBus:
         if steps:  # on a cluster the letters first, then the ack: a crash between repeats them
             await in_order(self.redis, *steps)
         for letter in dead:
-            EVENTS_HANDLED.labels(stream, group, "dead_lettered").inc()
-            log.error(
+            _outcome(
+                "dead_lettered",
+                logging.ERROR,
                 "entry moved to the dead-letter stream",
-                extra={
-                    "stream": stream,
-                    "group": group,
-                    "entry_id": _s(letter.entry_id),
-                    "error": letter.error,
-                },
+                stream,
+                group,
+                entry_id=_s(letter.entry_id),
+                error=letter.error,
             )
+
+
+def _outcome(outcome: str, level: int, message: str, stream: str, group: str, **about: Any) -> None:
+    """An entry's ``outcome`` counted (``EVENTS_HANDLED``) and logged, with its stream and group;
+    the record names the caller, as a ``log`` call there would."""
+    EVENTS_HANDLED.labels(stream, group, outcome).inc()
+    log.log(level, message, extra={"stream": stream, "group": group, **about}, stacklevel=2)
 
 
 class _Deliveries(BaseMiddleware):
