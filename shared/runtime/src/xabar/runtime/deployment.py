@@ -115,8 +115,30 @@ class SingleNode(RedisDeployment):
         return RedisBroker(self.url, **options)
 
 
+class _NonBlockingPools(RedisDeployment):
+    """A deployment whose redis-py pools do not block for a free connection (Sentinel's, a
+    cluster's): past ``max_connections`` a caller gets an error at once (answered 503 like any
+    Redis error), so ``pool_timeout`` is not used."""
+
+    def client(
+        self,
+        *,
+        max_connections: int | None = None,
+        pool_timeout: float | None = None,
+        **options: Any,
+    ) -> Redis:
+        if max_connections is not None:
+            options["max_connections"] = max_connections
+        del pool_timeout
+        return self._client(**options)
+
+    @abstractmethod
+    def _client(self, **options: Any) -> Redis:
+        """The client, with the pool's ``max_connections`` among ``options`` when bounded."""
+
+
 @dataclass(frozen=True, slots=True)
-class SentinelDeployment(RedisDeployment):
+class SentinelDeployment(_NonBlockingPools):
     """The primary that a set of sentinels names for ``master_name``."""
 
     sentinels: tuple[Address, ...]
@@ -149,18 +171,7 @@ class SentinelDeployment(RedisDeployment):
             **options,
         )
 
-    def client(
-        self,
-        *,
-        max_connections: int | None = None,
-        pool_timeout: float | None = None,
-        **options: Any,
-    ) -> Redis:
-        if max_connections is not None:
-            options["max_connections"] = max_connections
-        # redis-py's sentinel pool does not block for a free connection: past max_connections
-        # a caller gets an error at once (answered 503 like any Redis error)
-        del pool_timeout
+    def _client(self, **options: Any) -> Redis:
         client: Redis = self.manager().master_for(
             self.master_name, redis_class=Redis, db=self.db, **self.auth(), **options
         )
@@ -178,7 +189,7 @@ class SentinelDeployment(RedisDeployment):
 
 
 @dataclass(frozen=True, slots=True)
-class ClusterDeployment(RedisDeployment):
+class ClusterDeployment(_NonBlockingPools):
     """A Redis Cluster, reached from its seed nodes."""
 
     seeds: tuple[Address, ...]
@@ -189,16 +200,7 @@ class ClusterDeployment(RedisDeployment):
     def describe(self) -> str:
         return f"{CLUSTER_SCHEME}://{_addresses(self.seeds)}"
 
-    def client(
-        self,
-        *,
-        max_connections: int | None = None,
-        pool_timeout: float | None = None,
-        **options: Any,
-    ) -> Redis:
-        if max_connections is not None:
-            options["max_connections"] = max_connections
-        del pool_timeout  # redis-py's cluster pools do not block either (see SentinelDeployment)
+    def _client(self, **options: Any) -> Redis:
         cluster = RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in self.seeds],
             username=self.username,
