@@ -26,9 +26,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import redis
 
@@ -595,22 +596,29 @@ def _sentinel_process(
     return Server(f"sentinel-{port}", port, "", _spawn(args, log), args, log)
 
 
-@contextlib.contextmanager
-def redis_cluster(state_dir: Path, **options: Any) -> Iterator[LocalRedisCluster]:
-    cluster = start_redis_cluster(state_dir, **options)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=_Stoppable)
 
 
 @contextlib.contextmanager
-def redis_sentinel(state_dir: Path, **options: Any) -> Iterator[LocalSentinel]:
-    setup = start_sentinel(state_dir, **options)
+def _running(start: Callable[..., _S], *args: Any, **options: Any) -> Iterator[_S]:
+    """What ``start(*args, **options)`` starts, for the ``with`` block; stopped after it."""
+    started = start(*args, **options)
     try:
-        yield setup
+        yield started
     finally:
-        setup.stop()
+        started.stop()
+
+
+def redis_cluster(state_dir: Path, **options: Any) -> AbstractContextManager[LocalRedisCluster]:
+    return _running(start_redis_cluster, state_dir, **options)
+
+
+def redis_sentinel(state_dir: Path, **options: Any) -> AbstractContextManager[LocalSentinel]:
+    return _running(start_sentinel, state_dir, **options)
 
 
 @contextlib.contextmanager
@@ -620,17 +628,11 @@ def local_infra(
     mongo_port: int | None = None,
     redis_databases: int = 16,
 ) -> Iterator[tuple[Server, Server]]:
-    redis = start_redis(state_dir / "redis", redis_port, redis_databases)
-    try:
-        mongo = start_ferretdb(state_dir / "ferretdb", mongo_port)
-    except BaseException:
-        redis.stop()
-        raise
-    try:
+    with (
+        _running(start_redis, state_dir / "redis", redis_port, redis_databases) as redis,
+        _running(start_ferretdb, state_dir / "ferretdb", mongo_port) as mongo,
+    ):
         yield redis, mongo
-    finally:
-        mongo.stop()
-        redis.stop()
 
 
 def main() -> None:
