@@ -71,13 +71,13 @@ Polls' own settings:
 """
 
 import zoneinfo
-from typing import Annotated, Self
+from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from xabar.runtime.clients import Network, parse_networks
-from xabar.runtime.config import ServiceSettings, require_secret
+from xabar.runtime.config import CommaSeparated, ServiceSettings, require_secret
 
 
 class PollsSettings(ServiceSettings):
@@ -89,10 +89,10 @@ class PollsSettings(ServiceSettings):
 
     cookie_secret: SecretStr
     address_salt: SecretStr
-    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    trusted_proxies: CommaSeparated = ()
     site_url: str = "http://127.0.0.1:8080"
     public_url: str = ""
-    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    allowed_origins: CommaSeparated = ()
     cookie_name: str = Field(default="xabar_voter", pattern=r"^[A-Za-z0-9_\-]+$")
     cookie_secure: bool = False
     cookie_max_age_s: int = Field(default=365 * 24 * 3600, ge=60)
@@ -122,13 +122,6 @@ class PollsSettings(ServiceSettings):
     display_timezone: str = "Asia/Almaty"
     page_size_max: int = Field(default=100, ge=1)
     pages_refresh_ms: int = Field(default=100, ge=10, le=10_000)
-
-    @field_validator("trusted_proxies", "allowed_origins", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(p.strip() for p in value.split(",") if p.strip())
-        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -4,7 +4,7 @@ import socket
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Self, TypeAlias
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis.asyncio import Redis
 
@@ -29,6 +29,18 @@ def require_secret(name: str, secret: SecretStr) -> None:
             f"{name} must be set to a real secret of at least 32 characters "
             "(placeholders are refused)"
         )
+
+
+def split_commas(value: object) -> object:
+    """A comma-separated setting's items, stripped, the empty ones left out (a value that is no
+    string, as given)."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
+
+
+# a setting that lists strings: ``a, b`` in the environment (NoDecode: not read as JSON)
+CommaSeparated: TypeAlias = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_commas)]
 
 
 class ServiceSettings(BaseSettings):
@@ -57,7 +69,7 @@ class ServiceSettings(BaseSettings):
     port: int = Field(ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
-    form_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    form_origins: CommaSeparated = ()
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_min_replicas: int = Field(default=0, ge=0, le=16)
     redis_wait_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
@@ -81,13 +93,6 @@ class ServiceSettings(BaseSettings):
     # private key instead (``PublisherSettings.token_private_key``).
     token_public_key: str = ""
     VERIFIES_TOKENS: ClassVar[bool] = False
-
-    @field_validator("form_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
-        return value
 
     @field_validator("redis_url")
     @classmethod
