@@ -25,7 +25,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from prometheus_client import Counter
@@ -136,38 +136,34 @@ async def settle_failed(
     return kept, dead
 
 
+@dataclass(eq=False)
 class StreamWorker:
-    def __init__(
-        self,
-        redis: Redis,
-        stream: str,
-        group: str,
-        *,
-        consumer: str,
-        handle: Handler,
-        batch: int,
-        interval: float = 0.0,
-        block_ms: int = 200,
-        claim_idle_ms: int = 30_000,
-        max_deliveries: int = 5,
-        what: str = "an entry",
-        unavailable: tuple[type[BaseException], ...] = UNAVAILABLE,
-    ) -> None:
-        """``interval``: the pause after each step, full or not (a steady pace); ``what``
-        names an entry in the logs ("a vote-log entry")."""
-        self.redis = redis
-        self.stream = stream
-        self.group = group
-        self.consumer = consumer
-        self.handle = handle
-        self.batch = batch
-        self.block_ms = block_ms
-        self.claim_idle_ms = claim_idle_ms
-        self.max_deliveries = max_deliveries
-        self.what = what
-        self._last_claim = 0.0
+    """``interval``: the pause after each step, full or not (a steady pace); ``what`` names an
+    entry in the logs ("a vote-log entry"); ``interval`` and ``unavailable`` go to its ``worker``.
+    """
+
+    redis: Redis
+    stream: str
+    group: str
+    _: KW_ONLY
+    consumer: str
+    handle: Handler
+    batch: int
+    interval: float = 0.0
+    block_ms: int = 200
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    what: str = "an entry"
+    unavailable: tuple[type[BaseException], ...] = UNAVAILABLE
+    worker: Worker = field(init=False)
+    _last_claim: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
         self.worker = Worker(
-            f"{stream}:{group}", self._work, interval=interval, unavailable=unavailable
+            f"{self.stream}:{self.group}",
+            self._work,
+            interval=self.interval,
+            unavailable=self.unavailable,
         )
 
     async def ensure_group(self) -> None:
