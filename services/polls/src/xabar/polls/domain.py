@@ -130,19 +130,8 @@ class Poll:
         return "Результаты будут опубликованы после закрытия опроса"
 
     def state(self) -> PollState:
-        return PollState(
-            poll_id=self.poll_id,
-            question=self.question,
-            options=self.options,
-            multiple=self.multiple,
-            results_visibility=self.results_visibility,
-            opens_at=self.opens_at,
-            closes_at=self.closes_at,
-            closed_at=self.closed_at,
-            countries=self.countries,
-            front_page=self.front_page,
-            article_ids=self.article_ids,
-        )
+        """The poll's public state: its fields that ``PollState`` names, read by name."""
+        return PollState.model_validate(self, from_attributes=True)
 
     def with_changes(self, **changes: Any) -> Poll:
         return replace(self, **changes)
