@@ -84,28 +84,21 @@ class RecountReport:
         return not self.differences
 
 
+def _no_kick(_poll_id: str) -> None:
+    """Without a relay to kick: the poll's events wait for the relay's sweep."""
+
+
+@dataclass(kw_only=True, eq=False)
 class PollService:
-    def __init__(
-        self,
-        *,
-        polls: PollRepository,
-        votes: VoteLog,
-        tallies: TallyVersions,
-        counter: VoteCounter,
-        locks: DocLocks,
-        relay: OutboxRelay,
-        kick: Callable[[str], None] | None = None,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.polls = polls
-        self.votes = votes
-        self.tallies = tallies
-        self.counter = counter
-        self.locks = locks
-        self.relay = relay
-        self.kick: Callable[[str], None] = kick or (lambda _poll_id: None)
-        self.clock = clock
-        self._sync_locks: dict[str, asyncio.Lock] = {}
+    polls: PollRepository
+    votes: VoteLog
+    tallies: TallyVersions
+    counter: VoteCounter
+    locks: DocLocks
+    relay: OutboxRelay
+    kick: Callable[[str], None] = _no_kick
+    clock: Callable[[], datetime] = utc_now
+    _sync_locks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
     # --- authoring --------------------------------------------------------------------------
 
