@@ -62,6 +62,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xabar.feed.projector")
 
+# what the projector applies, by the stream it comes on (the handlers' subscriptions)
+ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryProfilePublished
+CommentEvent = CommentPublished | CommentRemoved
+PollEvent = PollOpened | PollClosed | PollTallied
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
