@@ -103,14 +103,23 @@ def _links(parsed: Any) -> dict[str, str]:
     return {link["rel"]: link["href"] for link in parsed.feed.links}
 
 
+async def _first_page(
+    client: httpx.AsyncClient, path: str, media: str, version: str, loaded: list[ArticleState]
+) -> tuple[httpx.Response, Any]:
+    """The first page of the feed at ``path``: served as ``media``, valid as feedparser's
+    ``version``, the 20 newest articles in order; its response and the parsed feed."""
+    response = await client.get(path)
+    assert response.headers["content-type"].startswith(media)
+    parsed = _parsed(response)
+    assert parsed.version == version
+    assert [e.title for e in parsed.entries] == [s.title for s in loaded[:20]]
+    return response, parsed
+
+
 async def test_rss_is_valid_ordered_and_carries_every_required_element(
     client: httpx.AsyncClient, loaded: list[ArticleState]
 ) -> None:
-    response = await client.get("/rss.xml")
-    assert response.headers["content-type"].startswith("application/rss+xml")
-    parsed = _parsed(response)
-    assert parsed.version == "rss20"
-    assert [e.title for e in parsed.entries] == [s.title for s in loaded[:20]]
+    response, parsed = await _first_page(client, "/rss.xml", "application/rss+xml", "rss20", loaded)
     first = parsed.entries[0]
     assert first.link == f"{SITE}/news/{loaded[0].slug}"
     assert first.id.startswith("urn:uuid:") and first.guidislink is False
@@ -152,11 +161,9 @@ async def test_feeds_page_with_rfc5005_links_and_end_with_a_404(
 async def test_atom_is_valid_rfc4287_with_ids_dates_and_content(
     client: httpx.AsyncClient, loaded: list[ArticleState]
 ) -> None:
-    response = await client.get("/atom.xml")
-    assert response.headers["content-type"].startswith("application/atom+xml")
-    parsed = _parsed(response)
-    assert parsed.version == "atom10"
-    assert [e.title for e in parsed.entries] == [s.title for s in loaded[:20]]
+    response, parsed = await _first_page(
+        client, "/atom.xml", "application/atom+xml", "atom10", loaded
+    )
     first = parsed.entries[0]
     assert first.id.startswith("urn:uuid:")
     assert first.updated == "2026-02-17T05:00:00Z"

@@ -84,16 +84,7 @@ async def test_a_cached_page_is_the_same_bytes_as_the_asgi_fast_path_gives(
     site: ServiceProcess, publisher: EventBus
 ) -> None:
     await publisher.publish(published(article_state(title=HEADLINE)))
-
-    async def on_the_page() -> bool:
-        conn = await Conn.to(site)
-        try:
-            await conn.send(get("/"))
-            return HEADLINE in (await conn.answer())[2].decode()
-        finally:
-            await conn.close()
-
-    await eventually(on_the_page, what="the article on the front page")
+    await eventually(lambda: _front_page_has(site), what="the article on the front page")
     for coding in ("br", "gzip", "identity"):
         accept = f"Accept-Encoding: {coding}"
         await cached(site, "/", accept)

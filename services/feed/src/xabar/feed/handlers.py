@@ -15,28 +15,10 @@ from typing import Annotated
 
 from faststream import Context
 
-from xabar.contracts import (
-    ARTICLES_STREAM,
-    COMMENTS_STREAM,
-    GROUP_FEED,
-    POLLS_STREAM,
-    ArticlePublished,
-    ArticleUnpublished,
-    ArticleUpdated,
-    CommentPublished,
-    CommentRemoved,
-    CountryProfilePublished,
-    PollClosed,
-    PollOpened,
-    PollTallied,
-)
-from xabar.feed.projector import Projector
+from xabar.contracts import ARTICLES_STREAM, COMMENTS_STREAM, GROUP_FEED, POLLS_STREAM
+from xabar.feed.projector import ArticleEvent, CommentEvent, PollEvent, Projector
 from xabar.feed.workers import trim_heap
 from xabar.runtime.bus import EventBus, Outcomes
-
-ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryProfilePublished
-CommentEvent = CommentPublished | CommentRemoved
-PollEvent = PollOpened | PollClosed | PollTallied
 
 BATCH = 500  # entries per XREADGROUP and per handler call (two steps of the projector)
 TRIM_AFTER = 250  # article events in a batch after which the heap is trimmed (workers.trim_heap)

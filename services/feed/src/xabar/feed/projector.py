@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from pydantic_core import to_json
 
 from xabar.contracts import (
+    AggregateEvent,
     ArticlePublished,
     ArticleUnpublished,
     ArticleUpdated,
@@ -61,6 +62,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xabar.feed.projector")
 
+# what the projector applies, by the stream it comes on (the handlers' subscriptions)
+ArticleEvent = ArticlePublished | ArticleUpdated | ArticleUnpublished | CountryProfilePublished
+CommentEvent = CommentPublished | CommentRemoved
+PollEvent = PollOpened | PollClosed | PollTallied
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -82,13 +88,26 @@ def stamp(value: datetime) -> str:
     return f"{min(MAX_STAMP, max(0, epoch_ms(value))):013d}"
 
 
+def apply_header(kind: str, whose: str, version: int, occurred_ms: int, *fields: str) -> str:
+    """A header of the ``APPLY`` script: the kind of change ("A" an article upsert, "U" an
+    unpublish, "P" a poll, "T" a tally, "C" a country's profile, "K" a comment, "X" its
+    removal), whose it is (an id, a country code), the version it brings and when it happened
+    (ms since the epoch), then the fields of its kind."""
+    return US.join((kind, whose, str(version), str(occurred_ms), *fields))
+
+
+def event_header(kind: str, whose: str, event: AggregateEvent, *fields: str) -> str:
+    """``apply_header`` of ``event``'s version and time."""
+    return apply_header(kind, whose, event.version, epoch_ms(event.occurred_at), *fields)
+
+
 def article_header(doc: Mapping[str, Any], version: int, occurred_ms: int) -> str:
     """The ``APPLY`` header of an article upsert: the lists ``doc`` (its fields) puts it in."""
-    header = (
+    return apply_header(
         "A",
         doc["article_id"],
-        str(version),
-        str(occurred_ms),
+        version,
+        occurred_ms,
         doc["slug"],
         str(epoch_ms(doc["published_at"])),
         ",".join(doc["countries"]),
@@ -97,7 +116,6 @@ def article_header(doc: Mapping[str, Any], version: int, occurred_ms: int) -> st
         RS.join(t for t in doc["tags"] if t),
         to_json(doc["updated_at"]).decode().strip('"'),
     )
-    return US.join(header)
 
 
 def script_args(event: Event) -> tuple[str, str | bytes] | None:
@@ -107,50 +125,34 @@ def script_args(event: Event) -> tuple[str, str | bytes] | None:
         occurred = epoch_ms(event.occurred_at)
         return article_header(doc, event.version, occurred), pack_article(to_json(doc))
     if isinstance(event, ArticleUnpublished):
-        header: tuple[str, ...] = (
-            "U",
-            event.data.article_id,
-            str(event.version),
-            str(epoch_ms(event.occurred_at)),
-        )
-        return US.join(header), ""
+        return event_header("U", event.data.article_id, event), ""
     if isinstance(event, PollOpened | PollClosed):
         poll = poll_doc(event.data, event.version)
-        header = (
-            "P",
-            poll.poll_id,
-            str(event.version),
-            str(epoch_ms(event.occurred_at)),
-            str(epoch_ms(poll.opens_at)),
-            ",".join(poll.countries),
-        )
-        return US.join(header), poll.model_dump_json()
+        opens = str(epoch_ms(poll.opens_at))
+        header = event_header("P", poll.poll_id, event, opens, ",".join(poll.countries))
+        return header, poll.model_dump_json()
     if isinstance(event, CountryProfilePublished):
         profile = profile_doc(event.data, event.version)
         if profile is None:  # not a section of the portal
             return None
-        header = ("C", profile.country, str(event.version), str(epoch_ms(event.occurred_at)))
-        return US.join(header), profile.model_dump_json()
+        return event_header("C", profile.country, event), profile.model_dump_json()
     if isinstance(event, CommentPublished):
         comment = comment_doc(event.data, event.version)
-        header = (
+        header = event_header(
             "K",
             comment.comment_id,
-            str(event.version),
-            str(epoch_ms(event.occurred_at)),
+            event,
             comment.article_id,
             comment.parent_id or "",
             stamp(comment.published_at),
         )
-        return US.join(header), comment.model_dump_json()
+        return header, comment.model_dump_json()
     if isinstance(event, CommentRemoved):
         cid = checked_id(event.data.comment_id, "comment id")
-        header = ("X", cid, str(event.version), str(epoch_ms(event.occurred_at)))
-        return US.join(header), ""
+        return event_header("X", cid, event), ""
     if isinstance(event, PollTallied):
         tally = tally_doc(event.data, event.version)
-        header = ("T", tally.poll_id, str(event.version), str(epoch_ms(event.occurred_at)))
-        return US.join(header), tally.model_dump_json()
+        return event_header("T", tally.poll_id, event), tally.model_dump_json()
     return None
 
 

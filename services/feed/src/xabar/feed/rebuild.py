@@ -45,7 +45,7 @@ from xabar.feed import scripts
 from xabar.feed.documents import ArticleDoc, unpack_article
 from xabar.feed.errors import RebuildError
 from xabar.feed.generations import Generations, prefix
-from xabar.feed.projector import US, Batch, DocWrite, Outcomes, Projector, article_header
+from xabar.feed.projector import Batch, DocWrite, Outcomes, Projector, apply_header, article_header
 from xabar.feed.repository import Documents
 from xabar.runtime.bus import entry_event
 
@@ -244,7 +244,7 @@ async def take_over(
             version = int(pairs[n][1])
             doc = docs.get(article_id)
             if doc is None:  # unpublished (or its document lost): a tombstone
-                header = US.join(("U", article_id, str(version), "0"))
+                header = apply_header("U", article_id, version, 0)
                 batch.tombstones.append(DocWrite(at, article_id, version, b""))
             else:
                 fields = ArticleDoc.model_validate_json(unpack_article(doc)).model_dump()

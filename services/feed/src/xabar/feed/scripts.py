@@ -425,6 +425,16 @@ return {previous, rev}
 """
 SWITCH_KEYS = [CURRENT, BUILDING, REV]
 
+# A reply's tail of pairs: a[1], b[1], a[2], b[2], ... for the #a entries of a (b as long).
+APPEND_PAIRS = r"""
+local function append_pairs(out, a, b)
+  for i = 1, #a do
+    out[#out + 1] = a[i]
+    out[#out + 1] = b[i]
+  end
+end
+"""
+
 # Read one list page of the served generation, with what pages show beside it.
 # ARGV: list suffix, start, stop, featured suffix or "", poll suffix or "", "1" to leave the
 # featured article out of the items (the front page shows it above the list), a country code
@@ -484,7 +494,9 @@ READ_KEYS = [CURRENT, REV, BASE]
 # comment its thread's first comment id ("" for a thread's first) and its doc}: gone is 1 when
 # the slug was an article's that is unpublished now (else its document is read from its bucket
 # next).
-READ_ARTICLE = r"""
+READ_ARTICLE = (
+    APPEND_PAIRS
+    + r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, '0', false, false, false, 0, 0, false} end
@@ -524,13 +536,11 @@ end
 local reply = {cur, rev, lm, id or false, poll, tally, gone, count, head}
 if #ids > 0 then
   local docs = redis.call('HMGET', P .. 'k', unpack(ids))
-  for i = 1, #ids do
-    reply[#reply + 1] = threads[i]
-    reply[#reply + 1] = docs[i]
-  end
+  append_pairs(reply, threads, docs)
 end
 return reply
 """
+)
 
 # One poll by id (ARGV[1]). Returns {generation, revision, lm, poll doc, tally doc}.
 READ_POLL = r"""
@@ -580,7 +590,9 @@ return out
 # Slugs of a list by ascending index range, oldest first (stable sitemap chunks), each with
 # its updated_at. ARGV: list suffix, start, stop.
 # Returns {generation, revision, total, lm, slug, updated, slug, updated, ...}.
-READ_RANGE_ASC = r"""
+READ_RANGE_ASC = (
+    APPEND_PAIRS
+    + r"""
 local cur = redis.call('GET', KEYS[1])
 local rev = redis.call('GET', KEYS[2]) or '0'
 if not cur then return {false, rev, 0, '0'} end
@@ -594,10 +606,8 @@ if stop >= start then ids = redis.call('ZRANGE', P .. ARGV[1], start, stop) end
 if #ids > 0 then
   local slugs = redis.call('HMGET', P .. 'sl', unpack(ids))
   local updated = redis.call('HMGET', P .. 'm', unpack(ids))
-  for i = 1, #slugs do
-    out[#out + 1] = slugs[i]
-    out[#out + 1] = updated[i]
-  end
+  append_pairs(out, slugs, updated)
 end
 return out
 """
+)

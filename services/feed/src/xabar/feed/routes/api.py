@@ -1,8 +1,10 @@
 """The JSON API over the read model: the same data as the pages. Its errors are the JSON error
 body (``ErrorBody``); a bad ``page`` is a 400, a missing thing a 404."""
 
+from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -11,7 +13,7 @@ from xabar.feed.errors import NotFound
 from xabar.feed.routes.deps import CONDITIONAL, PAGE_PARAM, Deps, api_page, slug_of
 from xabar.feed.schemas import ArticleOut, FrontOut, PageOut, PollsOut, SectionOut
 from xabar.runtime.openapi import ErrorBody
-from xabar.runtime.routing import Router
+from xabar.runtime.routing import E, Router
 
 PAGED = (PAGE_PARAM, *CONDITIONAL)
 SECTION_PARAM: dict[str, Any] = {
@@ -22,6 +24,20 @@ SECTION_PARAM: dict[str, Any] = {
 }
 
 router = Router(prefix="/api/v1")
+
+
+def paged(
+    path: str, summary: str, body: type[BaseModel], tag: str, *parameters: dict[str, Any]
+) -> Callable[[E], E]:
+    """A list the API serves in pages of ``body``: ``?page=N``, a 400 for a page that is no
+    whole number from 1, a 404 past the last page (or for a list that is not there)."""
+    return router.get(
+        path,
+        summary,
+        responses={200: body, 304: None, 400: ErrorBody, 404: ErrorBody},
+        parameters=(*parameters, *PAGED),
+        tags=[tag],
+    )
 
 
 @router.get(
@@ -36,13 +52,7 @@ async def api_front(request: Request) -> Response:
     return await deps.cached(request, render=deps.api.front)
 
 
-@router.get(
-    "/articles",
-    "Latest news, newest first, paged",
-    responses={200: PageOut, 304: None, 400: ErrorBody, 404: ErrorBody},
-    parameters=PAGED,
-    tags=["articles"],
-)
+@paged("/articles", "Latest news, newest first, paged", PageOut, "articles")
 async def api_articles(request: Request) -> Response:
     deps = Deps.of(request)
     n = api_page(request)
@@ -70,12 +80,12 @@ def _section(request: Request) -> Country:
     return country
 
 
-@router.get(
+@paged(
     "/sections/{country}",
     "A country section (slug like `kazakhstan` or code like `KZ`), paged",
-    responses={200: SectionOut, 304: None, 400: ErrorBody, 404: ErrorBody},
-    parameters=(SECTION_PARAM, *PAGED),
-    tags=["sections"],
+    SectionOut,
+    "sections",
+    SECTION_PARAM,
 )
 async def api_section(request: Request) -> Response:
     deps = Deps.of(request)
@@ -84,13 +94,7 @@ async def api_section(request: Request) -> Response:
     return await deps.cached(request, page=n, render=lambda: deps.api.section(country, n))
 
 
-@router.get(
-    "/polls",
-    "All polls, newest first, paged",
-    responses={200: PollsOut, 304: None, 400: ErrorBody, 404: ErrorBody},
-    parameters=PAGED,
-    tags=["polls"],
-)
+@paged("/polls", "All polls, newest first, paged", PollsOut, "polls")
 async def api_polls(request: Request) -> Response:
     deps = Deps.of(request)
     n = api_page(request)

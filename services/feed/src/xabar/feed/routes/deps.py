@@ -106,6 +106,14 @@ class Deps:
             self.cache.put_variant(variant_key, rendered)
         return respond(rendered, request.headers)
 
+    async def paged(
+        self, request: Request, render: Callable[[int, Vote | None], Awaitable[Rendered]]
+    ) -> Response:
+        """Page ``?page=N`` (``page_number``) of a list that shows polls: as ``page``, of
+        ``render(N, vote)``."""
+        n = page_number(request)
+        return await self.page(request, lambda vote: render(n, vote), n)
+
 
 def page_number(
     request: Request, error: type[FeedError] = PageNotFound, *, name: str = "page"
@@ -124,10 +132,18 @@ def api_page(request: Request) -> int:
     return page_number(request, BadParameter)
 
 
+def path_param(
+    request: Request, name: str, longest: int, error: type[FeedError], message: str
+) -> str:
+    """The ``{name}`` path parameter; one longer than ``longest`` names nothing there is:
+    ``error(message)``, raised before anything is looked up."""
+    value: str = request.path_params[name]
+    if len(value) > longest:
+        raise error(message)
+    return value
+
+
 def slug_of(request: Request) -> str:
     """The ``{slug}`` path parameter; one longer than any slug the publisher makes is no
     article's."""
-    slug: str = request.path_params["slug"]
-    if len(slug) > MAX_SLUG:
-        raise ArticleNotFound("no such article")
-    return slug
+    return path_param(request, "slug", MAX_SLUG, ArticleNotFound, "no such article")

@@ -4,40 +4,48 @@ Status codes come from ``xabar.feed.routes.ERRORS``: a page that does not exist 
 ``NotFound`` and is answered with the site's 404 page.
 """
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from xabar.feed.errors import PageNotFound, PollNotFound
-from xabar.feed.routes.deps import Deps, page_number, slug_of
+from xabar.feed.pages import Pages
+from xabar.feed.routes.deps import Deps, page_number, path_param, slug_of
 from xabar.feed.routes.keys import comments_path
-from xabar.runtime.routing import Router
+from xabar.runtime.routing import E, Router
 
 HTML_PAGE = {200: "text/html", 304: None, 404: "text/html"}
 MAX_ID = 200
 MAX_TAG = 100
+LISTS = {"/news": Pages.news, "/polls": Pages.polls}  # the site's lists that show the polls
 
 router = Router(tags=["pages"])
 
 
-@router.get("/", "The front page", responses=HTML_PAGE, include_in_schema=False)
+def html_page(on: Router, path: str, summary: str) -> Callable[[E], E]:
+    """A readers' page of ``on``: HTML, 304 while unchanged, the site's 404 page for what is
+    not there; left out of /openapi.json, which describes the JSON API."""
+    return on.get(path, summary, responses=HTML_PAGE, include_in_schema=False)
+
+
+@html_page(router, "/", "The front page")
 async def front_page(request: Request) -> Response:
     deps = Deps.of(request)
     return await deps.page(request, render=deps.pages.front)
 
 
-@router.get("/news", "The news list, paged", responses=HTML_PAGE, include_in_schema=False)
-async def news_list(request: Request) -> Response:
+async def site_list(request: Request) -> Response:
+    """One of ``LISTS``, by its path: page N (``?page=N``), after a vote the variant showing it."""
     deps = Deps.of(request)
-    n = page_number(request)
-    return await deps.page(request, page=n, render=lambda vote: deps.pages.news(n, vote))
+    render = LISTS[request.scope["path"]]
+    return await deps.paged(request, lambda n, vote: render(deps.pages, n, vote))
 
 
-@router.get(
-    "/news/{slug}",
-    "An article, with page N of its comments (?comments=N)",
-    responses=HTML_PAGE,
-    include_in_schema=False,
-)
+html_page(router, "/news", "The news list, paged")(site_list)
+
+
+@html_page(router, "/news/{slug}", "An article, with page N of its comments (?comments=N)")
 async def article_page(request: Request) -> Response:
     deps = Deps.of(request)
     slug = slug_of(request)
@@ -46,27 +54,19 @@ async def article_page(request: Request) -> Response:
     return await deps.page(request, key=key, render=lambda vote: deps.pages.article(slug, n, vote))
 
 
-@router.get("/polls", "All polls, paged", responses=HTML_PAGE, include_in_schema=False)
-async def polls_page(request: Request) -> Response:
-    deps = Deps.of(request)
-    n = page_number(request)
-    return await deps.page(request, page=n, render=lambda vote: deps.pages.polls(n, vote))
+html_page(router, "/polls", "All polls, paged")(site_list)
 
 
-@router.get("/polls/{poll_id}", "One poll", responses=HTML_PAGE, include_in_schema=False)
+@html_page(router, "/polls/{poll_id}", "One poll")
 async def poll_page(request: Request) -> Response:
     deps = Deps.of(request)
-    poll_id: str = request.path_params["poll_id"]
-    if len(poll_id) > MAX_ID:
-        raise PollNotFound("no such poll")
+    poll_id = path_param(request, "poll_id", MAX_ID, PollNotFound, "no such poll")
     return await deps.page(request, render=lambda vote: deps.pages.poll(poll_id, vote))
 
 
-@router.get("/tags/{tag}", "The news of a tag, paged", responses=HTML_PAGE, include_in_schema=False)
+@html_page(router, "/tags/{tag}", "The news of a tag, paged")
 async def tag_page(request: Request) -> Response:
     deps = Deps.of(request)
-    tag: str = request.path_params["tag"]
-    if len(tag) > MAX_TAG:
-        raise PageNotFound("no such tag")
+    tag = path_param(request, "tag", MAX_TAG, PageNotFound, "no such tag")
     n = page_number(request)
     return await deps.cached(request, page=n, render=lambda: deps.pages.tag(tag, n))

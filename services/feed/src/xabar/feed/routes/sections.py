@@ -6,8 +6,8 @@ from starlette.responses import Response
 
 from xabar.contracts import Country, country_by_slug
 from xabar.feed.errors import NotFound
-from xabar.feed.routes.deps import Deps, page_number
-from xabar.feed.routes.pages import HTML_PAGE
+from xabar.feed.routes.deps import Deps
+from xabar.feed.routes.pages import html_page
 from xabar.runtime.routing import Router
 
 router = Router(tags=["sections"])
@@ -21,22 +21,14 @@ def country_of(request: Request) -> Country:
     return country
 
 
-@router.get("/{country}", "A country section, paged", responses=HTML_PAGE, include_in_schema=False)
+@html_page(router, "/{country}", "A country section, paged")
 async def section_page(request: Request) -> Response:
     deps = Deps.of(request)
     country = country_of(request)
-    n = page_number(request)
-    return await deps.page(
-        request, page=n, render=lambda vote: deps.pages.section(country, n, vote)
-    )
+    return await deps.paged(request, lambda n, vote: deps.pages.section(country, n, vote))
 
 
-@router.get(
-    "/{country}/about",
-    "О стране: a country's profile",
-    responses=HTML_PAGE,
-    include_in_schema=False,
-)
+@html_page(router, "/{country}/about", "О стране: a country's profile")
 async def about_page(request: Request) -> Response:
     deps = Deps.of(request)
     country = country_of(request)

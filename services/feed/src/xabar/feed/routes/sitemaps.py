@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from xabar.feed.errors import PageNotFound
-from xabar.feed.feeds import MAX_SITEMAP_CHUNK
+from xabar.feed.feeds import MAX_SITEMAP_CHUNK, Feeds
 from xabar.feed.routes.deps import Deps
 from xabar.runtime.rendered import respond
 from xabar.runtime.routing import Router
@@ -15,32 +15,25 @@ from xabar.runtime.routing import Router
 XML_FILE = {200: "application/xml", 304: None, 404: None}
 _CHUNK = re.compile(r"[1-9][0-9]{0,8}")
 
+SITEMAPS = (  # path, what it lists, how the feeds render it: whole files, of no parameter
+    ("/sitemap.xml", "The sitemap index", Feeds.sitemap_index),
+    ("/sitemap-news.xml", "Google News sitemap: the last two days", Feeds.news_sitemap),
+    ("/sitemap-pages.xml", "The site's own pages", Feeds.sitemap_pages),
+)
+RENDER_OF_PATH = {path: render for path, _, render in SITEMAPS}
+
 router = Router(tags=["crawlers"])
 
 
-@router.get("/sitemap.xml", "The sitemap index", responses=XML_FILE, include_in_schema=False)
-async def sitemap_index(request: Request) -> Response:
+async def sitemap(request: Request) -> Response:
+    """One of ``SITEMAPS``, by its path."""
     deps = Deps.of(request)
-    return await deps.cached(request, render=deps.feeds.sitemap_index)
+    render = RENDER_OF_PATH[request.scope["path"]]
+    return await deps.cached(request, render=lambda: render(deps.feeds))
 
 
-@router.get(
-    "/sitemap-news.xml",
-    "Google News sitemap: the last two days",
-    responses=XML_FILE,
-    include_in_schema=False,
-)
-async def news_sitemap(request: Request) -> Response:
-    deps = Deps.of(request)
-    return await deps.cached(request, render=deps.feeds.news_sitemap)
-
-
-@router.get(
-    "/sitemap-pages.xml", "The site's own pages", responses=XML_FILE, include_in_schema=False
-)
-async def pages_sitemap(request: Request) -> Response:
-    deps = Deps.of(request)
-    return await deps.cached(request, render=deps.feeds.sitemap_pages)
+for _path, _what, _ in SITEMAPS:
+    router.get(_path, _what, responses=XML_FILE, include_in_schema=False)(sitemap)
 
 
 @router.get(
