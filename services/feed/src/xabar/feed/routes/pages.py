@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from xabar.feed.errors import PageNotFound, PollNotFound
-from xabar.feed.pages import Pages
 from xabar.feed.routes.deps import Deps, page_number, path_param, slug_of
 from xabar.feed.routes.keys import comments_path
 from xabar.runtime.routing import E, Router
@@ -18,7 +17,6 @@ from xabar.runtime.routing import E, Router
 HTML_PAGE = {200: "text/html", 304: None, 404: "text/html"}
 MAX_ID = 200
 MAX_TAG = 100
-LISTS = {"/news": Pages.news, "/polls": Pages.polls}  # the site's lists that show the polls
 
 router = Router(tags=["pages"])
 
@@ -35,14 +33,10 @@ async def front_page(request: Request) -> Response:
     return await deps.page(request, render=deps.pages.front)
 
 
-async def site_list(request: Request) -> Response:
-    """One of ``LISTS``, by its path: page N (``?page=N``), after a vote the variant showing it."""
+@html_page(router, "/news", "The news list, paged")
+async def news_list(request: Request) -> Response:
     deps = Deps.of(request)
-    render = LISTS[request.scope["path"]]
-    return await deps.paged(request, lambda n, vote: render(deps.pages, n, vote))
-
-
-html_page(router, "/news", "The news list, paged")(site_list)
+    return await deps.paged(request, deps.pages.news)
 
 
 @html_page(router, "/news/{slug}", "An article, with page N of its comments (?comments=N)")
@@ -54,7 +48,10 @@ async def article_page(request: Request) -> Response:
     return await deps.page(request, key=key, render=lambda vote: deps.pages.article(slug, n, vote))
 
 
-html_page(router, "/polls", "All polls, paged")(site_list)
+@html_page(router, "/polls", "All polls, paged")
+async def polls_page(request: Request) -> Response:
+    deps = Deps.of(request)
+    return await deps.paged(request, deps.pages.polls)
 
 
 @html_page(router, "/polls/{poll_id}", "One poll")
