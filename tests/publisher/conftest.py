@@ -5,6 +5,9 @@ import asyncio
 import base64
 import hashlib
 import io
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -98,6 +101,22 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
         "LOG_LEVEL": "INFO",
     }
     return {f"XABAR_PUBLISHER_{k}": v for k, v in values.items()}
+
+
+async def publisher_cli(
+    settings: PublisherSettings, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m xabar.publisher`` with ``args`` as a subprocess on ``settings`` (``env_of``),
+    run off the event loop: its output and its exit code."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "xabar.publisher", *args],
+        env={**os.environ, **env_of(settings)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def publisher_settings(
