@@ -216,6 +216,12 @@ async def create_article(h: Harness, role: Role = Role.EDITOR, **fields: Any) ->
     return data
 
 
+async def article_and_url(h: Harness, **fields: Any) -> tuple[dict[str, Any], str]:
+    """A new article (``create_article``) and its URL in the API."""
+    article = await create_article(h, **fields)
+    return article, f"/api/v1/articles/{article['article_id']}"
+
+
 async def publish(h: Harness, article_id: str) -> dict[str, Any]:
     resp = await h.client.post(f"/api/v1/articles/{article_id}/publish", headers=h.auth())
     assert resp.status_code == 200, resp.text
