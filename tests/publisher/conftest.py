@@ -19,7 +19,6 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 import uvicorn
-from faststream.redis.parser import BinaryMessageFormatV1
 from nacl.public import PrivateKey
 from PIL import Image
 from starlette.applications import Starlette
@@ -39,12 +38,11 @@ from xabar.contracts import (
     Event,
     Submission,
     SubmissionReceived,
-    parse_event,
 )
 from xabar.publisher.app import Publisher, create_app
 from xabar.publisher.config import PublisherSettings
 from xabar.runtime.auth import Principal, Role, TokenIssuer, TokenVerifier
-from xabar.runtime.bus import EventBus
+from xabar.runtime.bus import EventBus, entry_event
 from xabar.runtime.localinfra import free_port
 
 SettingsFactory = Callable[..., PublisherSettings]
@@ -56,11 +54,8 @@ NEWSROOM_PUBLIC_KEY = base64.b64encode(bytes(NEWSROOM_KEY.public_key)).decode()
 
 
 async def stream_events(redis: aioredis.Redis, stream: str = ARTICLES_STREAM) -> list[Event]:
-    out = []
-    for _, fields in await redis.xrange(stream):
-        body, _headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
-        out.append(parse_event(body))
-    return out
+    """Every event on ``stream``, in order, read straight from Redis as the bus reads them."""
+    return [entry_event(fields) for _, fields in await redis.xrange(stream)]
 
 
 def attachment_ref(attachment_id: str, data: bytes) -> AttachmentRef:
