@@ -157,16 +157,39 @@ async def all_rescued(redis: aioredis.Redis, rescuer: EventBus, ids: set[str]) -
     assert {m.decode() for m in await redis.smembers("done")} == ids
 
 
+@pytest.mark.parametrize(
+    ("n", "consumer_args", "held", "batch"),
+    [(40, ("0.05",), 3, False), (60, ("0.2", "5"), 5, True)],
+    ids=["one-at-a-time", "batches"],
+)
 async def test_a_consumer_killed_with_sigkill_loses_no_entry(
-    redis_url: str, redis: aioredis.Redis, buses: list[EventBus], tmp_path: Path
+    redis_url: str,
+    redis: aioredis.Redis,
+    buses: list[EventBus],
+    tmp_path: Path,
+    n: int,
+    consumer_args: tuple[str, ...],
+    held: int,
+    batch: bool,
 ) -> None:
-    ids = await killed_holding_entries(redis_url, redis, buses, tmp_path, 40, "0.05", held=3)
+    """A consumer (one event a call, or ``batch``es of the victim's batch size) SIGKILLed holding
+    entries: a rescuer of the same kind claims them and does every event."""
+    ids = await killed_holding_entries(
+        redis_url, redis, buses, tmp_path, n, *consumer_args, held=held
+    )
     rescuer = new_bus(buses, redis_url, "rescuer")
 
     async def record(event: Event) -> None:
         await redis.sadd("done", str(event.event_id))
 
-    rescuer.subscribe(ARTICLES_STREAM, GROUP, record)
+    async def record_batch(events: Sequence[Event]) -> list[BaseException | None]:
+        await redis.sadd("done", *_ids(events))
+        return [None] * len(events)
+
+    if batch:
+        rescuer.subscribe_batch(ARTICLES_STREAM, GROUP, record_batch)
+    else:
+        rescuer.subscribe(ARTICLES_STREAM, GROUP, record)
     await all_rescued(redis, rescuer, ids)
 
 
@@ -385,20 +408,6 @@ async def test_a_batch_handler_that_raises_leaves_its_whole_batch_pending_for_re
     await eventually(all_applied)
     assert {m.decode() for m in await redis.smembers("applied")} == set(_ids(events))
     assert await redis.xlen(dlq_stream(ARTICLES_STREAM)) == 0
-
-
-async def test_a_batch_consumer_killed_with_sigkill_loses_no_entry(
-    redis_url: str, redis: aioredis.Redis, buses: list[EventBus], tmp_path: Path
-) -> None:
-    ids = await killed_holding_entries(redis_url, redis, buses, tmp_path, 60, "0.2", "5", held=5)
-    rescuer = new_bus(buses, redis_url, "rescuer")
-
-    async def record(batch: Sequence[Event]) -> list[BaseException | None]:
-        await redis.sadd("done", *_ids(batch))
-        return [None] * len(batch)
-
-    rescuer.subscribe_batch(ARTICLES_STREAM, GROUP, record)
-    await all_rescued(redis, rescuer, ids)
 
 
 # --- publishing and stopping ---------------------------------------------------------------------
