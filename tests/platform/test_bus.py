@@ -67,6 +67,22 @@ async def pending(redis: aioredis.Redis, stream: str = ARTICLES_STREAM) -> int:
     return int(info["pending"])
 
 
+async def on_the_stream(
+    buses: list[EventBus], redis_url: str, entries: Sequence[Event | bytes]
+) -> None:
+    """``entries`` put on the articles stream before any consumer starts (the group made first,
+    so the consumers read them all): an event published by a producer's bus, ``bytes`` added as
+    an entry's data as they are (what no bus writes)."""
+    producer = new_bus(buses, redis_url, "producer")
+    client = await producer.connect()
+    await ensure_group(client, ARTICLES_STREAM, GROUP)
+    for entry in entries:
+        if isinstance(entry, bytes):
+            await client.xadd(ARTICLES_STREAM, {"__data__": entry})
+        else:
+            await producer.publish(entry)
+
+
 async def test_a_handler_failing_twice_is_delivered_three_times_and_applied_once(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
@@ -106,13 +122,8 @@ async def killed_holding_entries(
     """``n`` events published, a consumer process (``tests.support.consumer_proc`` with
     ``consumer_args``: its delay, and its batch size) SIGKILLed once it has done ``held`` and
     holds some unacked; the events' ids."""
-    producer = new_bus(buses, redis_url, "producer")
-    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
-    ids = set()
-    for _ in range(n):
-        event = sample("article.published")
-        ids.add(str(event.event_id))
-        await producer.publish(event)
+    events = [sample("article.published") for _ in range(n)]
+    await on_the_stream(buses, redis_url, events)
 
     command = [sys.executable, "-m", "tests.support.consumer_proc", redis_url, ARTICLES_STREAM]
     with open(tmp_path / "victim.log", "wb") as log:
@@ -132,7 +143,7 @@ async def killed_holding_entries(
         victim.wait()
     assert await pending(redis) > 0, "the victim died holding unacknowledged entries"
     assert await redis.scard("done") < n
-    return ids
+    return set(_ids(events))
 
 
 async def all_rescued(redis: aioredis.Redis, rescuer: EventBus, ids: set[str]) -> None:
@@ -146,16 +157,39 @@ async def all_rescued(redis: aioredis.Redis, rescuer: EventBus, ids: set[str]) -
     assert {m.decode() for m in await redis.smembers("done")} == ids
 
 
+@pytest.mark.parametrize(
+    ("n", "consumer_args", "held", "batch"),
+    [(40, ("0.05",), 3, False), (60, ("0.2", "5"), 5, True)],
+    ids=["one-at-a-time", "batches"],
+)
 async def test_a_consumer_killed_with_sigkill_loses_no_entry(
-    redis_url: str, redis: aioredis.Redis, buses: list[EventBus], tmp_path: Path
+    redis_url: str,
+    redis: aioredis.Redis,
+    buses: list[EventBus],
+    tmp_path: Path,
+    n: int,
+    consumer_args: tuple[str, ...],
+    held: int,
+    batch: bool,
 ) -> None:
-    ids = await killed_holding_entries(redis_url, redis, buses, tmp_path, 40, "0.05", held=3)
+    """A consumer (one event a call, or ``batch``es of the victim's batch size) SIGKILLed holding
+    entries: a rescuer of the same kind claims them and does every event."""
+    ids = await killed_holding_entries(
+        redis_url, redis, buses, tmp_path, n, *consumer_args, held=held
+    )
     rescuer = new_bus(buses, redis_url, "rescuer")
 
     async def record(event: Event) -> None:
         await redis.sadd("done", str(event.event_id))
 
-    rescuer.subscribe(ARTICLES_STREAM, GROUP, record)
+    async def record_batch(events: Sequence[Event]) -> list[BaseException | None]:
+        await redis.sadd("done", *_ids(events))
+        return [None] * len(events)
+
+    if batch:
+        rescuer.subscribe_batch(ARTICLES_STREAM, GROUP, record_batch)
+    else:
+        rescuer.subscribe(ARTICLES_STREAM, GROUP, record)
     await all_rescued(redis, rescuer, ids)
 
 
@@ -238,16 +272,11 @@ def _ids(events: Sequence[Event]) -> list[str]:
 async def test_a_batch_handler_gets_many_events_per_call_in_stream_order_and_all_are_acked(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
-    producer = new_bus(buses, redis_url, "producer")
-    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
-    published: list[str] = []
-    for n in range(30):
-        event = sample("article.published" if n % 3 else "article.unpublished")
-        published.append(str(event.event_id))
-        await producer.publish(event)
+    events = [sample("article.published" if n % 3 else "article.unpublished") for n in range(30)]
+    published = _ids(events)
     future = json.loads(sample("article.published").model_dump_json())
     future["type"] = "article.archived"  # a type nobody knows yet: skipped and acked
-    await redis.xadd(ARTICLES_STREAM, {"__data__": json.dumps(future).encode()})
+    await on_the_stream(buses, redis_url, [*events, json.dumps(future).encode()])
 
     bus = new_bus(buses, redis_url, "c1")
     calls: list[list[str]] = []
@@ -272,12 +301,9 @@ async def test_a_batch_handler_gets_many_events_per_call_in_stream_order_and_all
 async def test_a_failing_event_stays_pending_alone_while_the_rest_of_its_batch_is_acked(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
-    producer = new_bus(buses, redis_url, "producer")
-    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     events = [sample("article.published") for _ in range(10)]
     flaky = str(events[4].event_id)
-    for event in events:
-        await producer.publish(event)
+    await on_the_stream(buses, redis_url, events)
 
     bus = new_bus(buses, redis_url, "c1")
     seen: Counter[str] = Counter()
@@ -313,14 +339,9 @@ async def test_a_failing_event_stays_pending_alone_while_the_rest_of_its_batch_i
 async def test_a_poison_entry_and_an_event_that_always_fails_leave_their_batch_and_go_to_the_dlq(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
-    producer = new_bus(buses, redis_url, "producer")
-    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     events = [sample("article.published") for _ in range(6)]
     doomed = str(events[2].event_id)
-    for n, event in enumerate(events):
-        await producer.publish(event)
-        if n == 3:
-            await redis.xadd(ARTICLES_STREAM, {"__data__": b"{not json"})
+    await on_the_stream(buses, redis_url, [*events[:4], b"{not json", *events[4:]])
 
     bus = new_bus(buses, redis_url, "c1")
     seen: Counter[str] = Counter()
@@ -364,11 +385,8 @@ async def test_a_poison_entry_and_an_event_that_always_fails_leave_their_batch_a
 async def test_a_batch_handler_that_raises_leaves_its_whole_batch_pending_for_redelivery(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
-    producer = new_bus(buses, redis_url, "producer")
-    await ensure_group(await producer.connect(), ARTICLES_STREAM, GROUP)
     events = [sample("article.published") for _ in range(5)]
-    for event in events:
-        await producer.publish(event)
+    await on_the_stream(buses, redis_url, events)
 
     bus = new_bus(buses, redis_url, "c1")
     failures = 0
@@ -390,20 +408,6 @@ async def test_a_batch_handler_that_raises_leaves_its_whole_batch_pending_for_re
     await eventually(all_applied)
     assert {m.decode() for m in await redis.smembers("applied")} == set(_ids(events))
     assert await redis.xlen(dlq_stream(ARTICLES_STREAM)) == 0
-
-
-async def test_a_batch_consumer_killed_with_sigkill_loses_no_entry(
-    redis_url: str, redis: aioredis.Redis, buses: list[EventBus], tmp_path: Path
-) -> None:
-    ids = await killed_holding_entries(redis_url, redis, buses, tmp_path, 60, "0.2", "5", held=5)
-    rescuer = new_bus(buses, redis_url, "rescuer")
-
-    async def record(batch: Sequence[Event]) -> list[BaseException | None]:
-        await redis.sadd("done", *_ids(batch))
-        return [None] * len(batch)
-
-    rescuer.subscribe_batch(ARTICLES_STREAM, GROUP, record)
-    await all_rescued(redis, rescuer, ids)
 
 
 # --- publishing and stopping ---------------------------------------------------------------------

@@ -4,6 +4,7 @@ failover), and ``WAIT`` through the replication helper."""
 
 import asyncio
 from collections import Counter
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -80,9 +81,8 @@ async def test_the_deployments_client_spreads_keys_over_every_master(
 async def test_the_pipe_routes_each_command_to_the_master_of_its_slot(
     cluster_url: str, cluster_redis: aioredis.Redis
 ) -> None:
-    pipe = RedisPipe(cluster_url)
-    incr = pipe.script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
-    try:
+    async with aclosing(RedisPipe(cluster_url)) as pipe:
+        incr = pipe.script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
         keys = [f"poll:{n}" for n in range(64)]
         replies = await asyncio.gather(
             *(incr([key], [n]) for n, key in enumerate(keys)),
@@ -99,8 +99,6 @@ async def test_the_pipe_routes_each_command_to_the_master_of_its_slot(
         assert await both(["{poll:7}:options", "{poll:7}:total"], []) == 1
         with pytest.raises(RedisError, match="CROSSSLOT"):  # untagged keys of two slots
             await both(["poll:1:options", "poll:2:total"], [])
-    finally:
-        await pipe.aclose()
 
 
 async def move_slot(slot: int, source: int, target: int, keys: list[str]) -> None:
@@ -137,8 +135,7 @@ async def test_the_pipe_follows_a_slot_that_moves_through_ask_and_then_moved(
     masters = [m.port for m in redis_cluster.masters()]
     source = owner(await cluster_slots(masters[0]), slot)
     target = next(p for p in masters if p != source)
-    pipe = RedisPipe(cluster_url)
-    try:
+    async with aclosing(RedisPipe(cluster_url)) as pipe:
         assert await pipe.execute("INCR", key) == 1  # the pipe's map: the slot on the source
         await move_slot(slot, source, target, [key])
         # the source answers ASK (the key left): the pipe asks the target, once
@@ -149,16 +146,13 @@ async def test_the_pipe_follows_a_slot_that_moves_through_ask_and_then_moved(
         assert await pipe.execute("INCR", key) == 4
         assert int(await cluster_redis.get(key)) == 4
         assert owner(await cluster_slots(masters[0]), slot) == target
-    finally:
-        await pipe.aclose()
 
 
 async def test_durable_writes_wait_for_the_replica_of_their_slots_master(
     cluster_url: str, cluster_redis: aioredis.Redis
 ) -> None:
-    pipe = RedisPipe(cluster_url, replication=ONE_REPLICA)
-    push = pipe.script("return redis.call('RPUSH', KEYS[1], ARGV[1])")
-    try:
+    async with aclosing(RedisPipe(cluster_url, replication=ONE_REPLICA)) as pipe:
+        push = pipe.script("return redis.call('RPUSH', KEYS[1], ARGV[1])")
         lengths = await asyncio.gather(
             *(push([f"{{poll:{n % 8}}}:log"], [n], durable=True) for n in range(80))
         )
@@ -171,15 +165,10 @@ async def test_durable_writes_wait_for_the_replica_of_their_slots_master(
         two = Replication(replicas=2, timeout_ms=200)
         with pytest.raises(NotReplicated, match="1 of the 2 replicas"):
             await two.write(cluster_redis, "{poll:3}:log", lambda p: p.rpush("{poll:3}:log", "y"))
-        strict = RedisPipe(cluster_url, replication=two)
-        try:
+        async with aclosing(RedisPipe(cluster_url, replication=two)) as strict:
             with pytest.raises(NotReplicated):
                 await strict.execute("RPUSH", "{poll:3}:log", "z", durable=True)
             assert await strict.execute("LLEN", "{poll:3}:log") == 13  # it did run
-        finally:
-            await strict.aclose()
-    finally:
-        await pipe.aclose()
 
 
 async def waits_on(port: int) -> int:

@@ -3,6 +3,7 @@ replies, error replies raise, a restarted server (which forgets its scripts) and
 handled, and the first burst of callers shares one connection attempt."""
 
 import asyncio
+from contextlib import aclosing
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,9 +17,8 @@ from xabar.runtime.redispipe import RedisPipe
 async def test_concurrent_callers_get_their_own_replies_in_the_selected_database(
     redis_url: str, redis: aioredis.Redis
 ) -> None:
-    pipe = RedisPipe(redis_url)
-    incr = pipe.script("return {KEYS[1], redis.call('INCRBY', KEYS[1], ARGV[1])}")
-    try:
+    async with aclosing(RedisPipe(redis_url)) as pipe:
+        incr = pipe.script("return {KEYS[1], redis.call('INCRBY', KEYS[1], ARGV[1])}")
         # the first burst arrives before there is a connection: one attempt serves them all
         replies = await asyncio.gather(*(incr([f"k{n % 7}"], [n]) for n in range(500)))
         assert len(replies) == 500
@@ -32,17 +32,14 @@ async def test_concurrent_callers_get_their_own_replies_in_the_selected_database
         with pytest.raises(ResponseError):
             await pipe.execute("INCR", "text")  # an error reply is this caller's alone
         assert await pipe.execute("INCRBY", "k0", 0) == int(await redis.get("k0"))
-    finally:
-        await pipe.aclose()
 
 
 async def test_a_killed_server_fails_the_callers_and_a_restarted_one_is_used_again(
     private_redis: Server,
 ) -> None:
     server = private_redis
-    pipe = RedisPipe(server.url)
-    script = pipe.script("return redis.call('INCR', KEYS[1])")
-    try:
+    async with aclosing(RedisPipe(server.url)) as pipe:
+        script = pipe.script("return redis.call('INCR', KEYS[1])")
         assert await script(["n"], []) == 1
         await asyncio.to_thread(server.kill)  # SIGKILL
         with pytest.raises(RedisConnectionError):
@@ -52,8 +49,6 @@ async def test_a_killed_server_fails_the_callers_and_a_restarted_one_is_used_aga
         await asyncio.to_thread(server.restart)  # from its AOF, without its script cache
         assert await script(["n"], []) == 2
         assert await script(["n"], []) == 3
-    finally:
-        await pipe.aclose()
 
 
 async def test_a_server_that_stops_answering_fails_every_waiting_caller_and_is_left(

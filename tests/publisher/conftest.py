@@ -5,6 +5,9 @@ import asyncio
 import base64
 import hashlib
 import io
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -16,7 +19,6 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 import uvicorn
-from faststream.redis.parser import BinaryMessageFormatV1
 from nacl.public import PrivateKey
 from PIL import Image
 from starlette.applications import Starlette
@@ -36,12 +38,11 @@ from xabar.contracts import (
     Event,
     Submission,
     SubmissionReceived,
-    parse_event,
 )
 from xabar.publisher.app import Publisher, create_app
 from xabar.publisher.config import PublisherSettings
 from xabar.runtime.auth import Principal, Role, TokenIssuer, TokenVerifier
-from xabar.runtime.bus import EventBus
+from xabar.runtime.bus import EventBus, entry_event
 from xabar.runtime.localinfra import free_port
 
 SettingsFactory = Callable[..., PublisherSettings]
@@ -53,11 +54,8 @@ NEWSROOM_PUBLIC_KEY = base64.b64encode(bytes(NEWSROOM_KEY.public_key)).decode()
 
 
 async def stream_events(redis: aioredis.Redis, stream: str = ARTICLES_STREAM) -> list[Event]:
-    out = []
-    for _, fields in await redis.xrange(stream):
-        body, _headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
-        out.append(parse_event(body))
-    return out
+    """Every event on ``stream``, in order, read straight from Redis as the bus reads them."""
+    return [entry_event(fields) for _, fields in await redis.xrange(stream)]
 
 
 def attachment_ref(attachment_id: str, data: bytes) -> AttachmentRef:
@@ -98,6 +96,22 @@ def env_of(settings: PublisherSettings) -> dict[str, str]:
         "LOG_LEVEL": "INFO",
     }
     return {f"XABAR_PUBLISHER_{k}": v for k, v in values.items()}
+
+
+async def publisher_cli(
+    settings: PublisherSettings, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m xabar.publisher`` with ``args`` as a subprocess on ``settings`` (``env_of``),
+    run off the event loop: its output and its exit code."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "xabar.publisher", *args],
+        env={**os.environ, **env_of(settings)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def publisher_settings(
@@ -195,6 +209,12 @@ async def create_article(h: Harness, role: Role = Role.EDITOR, **fields: Any) ->
     assert resp.status_code == 201, resp.text
     data: dict[str, Any] = resp.json()
     return data
+
+
+async def article_and_url(h: Harness, **fields: Any) -> tuple[dict[str, Any], str]:
+    """A new article (``create_article``) and its URL in the API."""
+    article = await create_article(h, **fields)
+    return article, f"/api/v1/articles/{article['article_id']}"
 
 
 async def publish(h: Harness, article_id: str) -> dict[str, Any]:

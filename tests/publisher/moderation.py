@@ -7,7 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from tests.publisher.conftest import Harness, eventually, from_ingest, stream_events
+from tests.publisher.conftest import Harness, eventually, from_ingest, send_tip, stream_events
 from xabar.contracts import (
     COMMENTS_STREAM,
     SUBMISSIONS_STREAM,
@@ -88,6 +88,15 @@ async def queued(h: Harness, comment_id: str, status: str = "pending") -> dict[s
 
     await eventually(there, what=f"comment {comment_id} in the queue {status}")
     return found
+
+
+async def arrived(
+    h: Harness, redis_url: str, event: CommentSubmitted, status: str = "pending"
+) -> dict[str, Any]:
+    """``event`` sent as ingest sends it; its comment's entry in the queue ``status``, once it is
+    there."""
+    await send_tip(redis_url, event)
+    return await queued(h, event.data.comment_id, status)
 
 
 async def drained(redis: aioredis.Redis, group: str) -> None:

@@ -17,7 +17,7 @@ from tests.publisher.conftest import (
     send_tip,
     stream_events,
 )
-from tests.publisher.moderation import comment, drained, public_events, queued
+from tests.publisher.moderation import arrived, comment, drained, public_events, queued
 from xabar.contracts import (
     ARTICLES_STREAM,
     AggregateEvent,
@@ -80,9 +80,7 @@ async def test_approve_publishes_then_reject_removes_then_approve_again_in_order
 ) -> None:
     h = harness
     event = comment("art-7", text="Хорошая статья", name="Дильноза")
-    cid = event.data.comment_id
-    await send_tip(redis_url, event)
-    await queued(h, cid)
+    cid = (await arrived(h, redis_url, event))["comment_id"]
     approved = await post(h, f"/api/v1/comments/{cid}/approve")
     assert (approved["status"], approved["public"], approved["version"]) == ("approved", True, 2)
     again = await post(h, f"/api/v1/comments/{cid}/approve")  # a second click changes nothing
@@ -123,8 +121,7 @@ async def test_a_rejected_or_spam_comment_never_appears_in_any_event(
         comment(text="Нормальный отзыв"),
     )
     for event in (bad, spam, good):
-        await send_tip(redis_url, event)
-        await queued(h, event.data.comment_id)
+        await arrived(h, redis_url, event)
     rejected = await post(h, f"/api/v1/comments/{bad.data.comment_id}/reject")
     assert (rejected["status"], rejected["public"]) == ("rejected", False)
     marked = await post(h, f"/api/v1/comments/{spam.data.comment_id}/spam")
@@ -146,9 +143,7 @@ async def test_edit_out_shows_the_mark_and_republishes_a_published_comment(
 ) -> None:
     h = harness
     event = comment(text="Автор статьи — дурак, но факты верные. Звоните 8-900-000-00-00.")
-    cid = event.data.comment_id
-    await send_tip(redis_url, event)
-    await queued(h, cid)
+    cid = (await arrived(h, redis_url, event))["comment_id"]
     edited = await post(h, f"/api/v1/comments/{cid}/edit", {"passage": "Звоните 8-900-000-00-00."})
     assert edited["text"] == "Автор статьи — дурак, но факты верные. [отредактировано]"
     assert edited["edited"] is True and edited["public"] is False
@@ -193,16 +188,12 @@ async def test_closing_comments_re_emits_the_article_and_refuses_later_comments(
     read = (await h.client.get(f"/api/v1/articles/{aid}", headers=h.auth())).json()
     assert read["version"] == published["version"] + 1
 
-    late = comment(aid, text="Поздно")
-    await send_tip(redis_url, late)
-    refused = await queued(h, late.data.comment_id, "rejected")
+    refused = await arrived(h, redis_url, comment(aid, text="Поздно"), "rejected")
     assert refused["reason"] == "closed"
     assert await public_events(redis) == []
 
     await post(h, f"/api/v1/articles/{aid}/comments/open")
-    after = comment(aid, text="Снова можно")
-    await send_tip(redis_url, after)
-    await queued(h, after.data.comment_id, "pending")
+    await arrived(h, redis_url, comment(aid, text="Снова можно"), "pending")
     missing = await h.client.post("/api/v1/articles/nope/comments/close", headers=h.auth())
     assert missing.status_code == 404
 
@@ -212,8 +203,7 @@ async def test_a_blocked_address_has_its_next_comments_rejected_on_arrival(
 ) -> None:
     h = harness
     troll = comment(text="Первый выпад", client_hash="troll-hash-0001")
-    await send_tip(redis_url, troll)
-    await queued(h, troll.data.comment_id)
+    await arrived(h, redis_url, troll)
     resp = await h.client.post(
         f"/api/v1/comments/{troll.data.comment_id}/block", json={"hours": 24}, headers=h.auth()
     )
@@ -237,8 +227,7 @@ async def test_a_blocked_address_has_its_next_comments_rejected_on_arrival(
     lifted = await h.client.delete("/api/v1/comment-blocks/troll-hash-0001", headers=h.auth())
     assert lifted.status_code == 204
     third = comment(text="Исправился", client_hash="troll-hash-0001")
-    await send_tip(redis_url, third)
-    await queued(h, third.data.comment_id, "pending")
+    await arrived(h, redis_url, third, "pending")
     again = await h.client.delete("/api/v1/comment-blocks/troll-hash-0001", headers=h.auth())
     assert again.status_code == 404
 
@@ -249,8 +238,7 @@ async def test_bulk_approve_says_per_comment_what_happened(
     h = harness
     events = [comment(text=f"Отзыв {n}") for n in range(3)]
     for event in events:
-        await send_tip(redis_url, event)
-        await queued(h, event.data.comment_id)
+        await arrived(h, redis_url, event)
     ids = [e.data.comment_id for e in events]
     done = await post(h, "/api/v1/comments/bulk-approve", {"comment_ids": [*ids, "nope"]})
     assert done["items"] == [
@@ -269,10 +257,7 @@ async def test_concurrent_approvals_of_one_comment_publish_it_once(
     harness: Harness, redis_url: str, redis: aioredis.Redis
 ) -> None:
     h = harness
-    event = comment(text="Спорный")
-    cid = event.data.comment_id
-    await send_tip(redis_url, event)
-    await queued(h, cid)
+    cid = (await arrived(h, redis_url, comment(text="Спорный")))["comment_id"]
     answers = await asyncio.gather(
         *(h.client.post(f"/api/v1/comments/{cid}/approve", headers=h.auth()) for _ in range(8))
     )

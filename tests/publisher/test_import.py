@@ -1,11 +1,8 @@
 """``import-articles`` and ``republish-all`` as the dev runner and ops call them (subprocesses)."""
 
-import asyncio
 import io
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,12 +12,13 @@ from PIL import Image
 
 from tests.publisher.conftest import (
     SettingsFactory,
-    env_of,
     jpeg,
+    publisher_cli,
     running_in_task,
     stream_events,
 )
 from xabar.contracts import ArticlePublished, ArticleUpdated
+from xabar.publisher.config import PublisherSettings
 
 
 def line(n: int, **extra: Any) -> dict[str, Any]:
@@ -41,15 +39,8 @@ def line(n: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xabar.publisher", *args, "--no-progress"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+async def cli(settings: PublisherSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    return await publisher_cli(settings, *args, "--no-progress")
 
 
 async def test_import_creates_and_publishes_once_and_republish_all_re_emits(
@@ -75,9 +66,8 @@ async def test_import_creates_and_publishes_once_and_republish_all_re_emits(
         "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n" + bad,
         encoding="utf-8",
     )
-    env = {**os.environ, **env_of(settings)}
 
-    first = await asyncio.to_thread(cli, env, "import-articles", str(path))
+    first = await cli(settings, "import-articles", str(path))
     assert first.returncode == 1, first.stderr  # two invalid lines are reported
     assert "30 created and published" in first.stdout
     assert "line 31:" in first.stderr and "line 32: not JSON" in first.stderr
@@ -104,11 +94,11 @@ async def test_import_creates_and_publishes_once_and_republish_all_re_emits(
     assert len(slugs) == 30
     assert "obse-obespokoena-ischeznoveniem-zhurnalista-0" in slugs
 
-    again = await asyncio.to_thread(cli, env, "import-articles", str(path))
+    again = await cli(settings, "import-articles", str(path))
     assert "0 created and published, 30 there already" in again.stdout, again.stderr
     assert len(await stream_events(redis)) == len(events)  # nothing new
 
-    re_emit = await asyncio.to_thread(cli, env, "republish-all")
+    re_emit = await cli(settings, "republish-all")
     assert re_emit.returncode == 0, re_emit.stderr
     assert "re-emitted 30" in re_emit.stdout
     replays = [e for e in (await stream_events(redis))[len(events) :]]

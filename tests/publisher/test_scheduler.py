@@ -15,6 +15,7 @@ from tests.conftest import TokenKeys
 from tests.publisher.conftest import (
     Harness,
     SettingsFactory,
+    article_and_url,
     create_article,
     env_of,
     running_in_task,
@@ -139,8 +140,7 @@ async def test_scheduling_in_the_past_is_refused_and_return_cancels_the_schedule
     harness: Harness,
 ) -> None:
     h = harness
-    article = await create_article(h)
-    url = f"/api/v1/articles/{article['article_id']}"
+    _, url = await article_and_url(h)
     past = await h.client.post(
         f"{url}/schedule",
         json={"publish_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()},

@@ -6,7 +6,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from tests.publisher.conftest import Harness, create_article, jpeg, publish, stream_events
+from tests.publisher.conftest import (
+    Harness,
+    article_and_url,
+    create_article,
+    jpeg,
+    publish,
+    stream_events,
+)
 from tests.support.waiting import eventually
 from xabar.contracts import ArticlePublished, ArticleUnpublished, ArticleUpdated
 from xabar.runtime.auth import Role
@@ -154,8 +161,7 @@ async def test_two_concurrent_edits_of_one_version_one_wins_one_gets_409(
     harness: Harness,
 ) -> None:
     h = harness
-    article = await create_article(h)
-    url = f"/api/v1/articles/{article['article_id']}"
+    article, url = await article_and_url(h)
     headers = {**h.auth(), "If-Match": f'"{article["version"]}"'}
     first, second = await asyncio.gather(
         h.client.patch(url, json={"title": "Первая правка"}, headers=headers),
@@ -178,8 +184,7 @@ async def test_many_concurrent_edits_of_one_version_exactly_one_is_stored(
     """FerretDB applies concurrent updates of one document non-atomically (each reports success,
     the last write wins): the document lock makes exactly one of them happen."""
     h = harness
-    article = await create_article(h)
-    url = f"/api/v1/articles/{article['article_id']}"
+    _, url = await article_and_url(h)
     headers = {**h.auth(), "If-Match": '"1"'}
     answers = await asyncio.gather(
         *(h.client.patch(url, json={"lead": f"Правка {n}"}, headers=headers) for n in range(8))
@@ -192,8 +197,7 @@ async def test_many_concurrent_edits_of_one_version_exactly_one_is_stored(
 
 async def test_if_match_is_required_and_a_stale_one_is_refused(harness: Harness) -> None:
     h = harness
-    article = await create_article(h)
-    url = f"/api/v1/articles/{article['article_id']}"
+    _, url = await article_and_url(h)
     missing = await h.client.patch(url, json={"lead": "x"}, headers=h.auth())
     assert missing.status_code == 428
     put_missing = await h.client.put(url, json={"title": "x"}, headers=h.auth())

@@ -8,7 +8,7 @@ refusal, and is screenshotted at desktop and phone width in ``test-artifacts/``.
 
 import base64
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, BrowserContext, Page
 
 from tests.publisher.newsroom.browsing import check_page, signed_in, type_formatted
 from tests.publisher.newsroom.processes import Processes, running
@@ -57,6 +57,25 @@ def stack(processes: Processes, tmp_path: Path) -> Iterator[Stack]:
         yield Stack(publisher, feed, photo)
 
 
+SignIn = Callable[[str], Awaitable[tuple[BrowserContext, Page, list[str]]]]
+
+
+@pytest.fixture
+async def sign_in(stack: Stack, browser: Browser) -> AsyncIterator[SignIn]:
+    """Signs in to the stack's newsroom as an e-mail, in a context of its own (closed after the
+    test): the context, its page and the page's CSP refusals."""
+    contexts: list[BrowserContext] = []
+
+    async def sign_in_as(email: str) -> tuple[BrowserContext, Page, list[str]]:
+        context, page = await signed_in(browser, stack.publisher.url, email)
+        contexts.append(context)
+        return context, page, watch_csp(page)
+
+    yield sign_in_as
+    for context in contexts:
+        await context.close()
+
+
 async def write_body(page: Page) -> None:
     """A subheading, bold and a link, typed with the toolbar as a journalist does."""
     await page.locator(".ql-editor").click()
@@ -82,11 +101,16 @@ async def create_draft(page: Page, base: str, title: str, text: str) -> str:
     return page.url
 
 
+async def side_reloaded(page: Page) -> str:
+    """The editor's side panel (the article's state, its actions) once the page is loaded again."""
+    await page.reload()
+    return await page.inner_text(".editor-side")
+
+
 async def test_write_attach_preview_publish_and_read_it_on_the_site(
-    stack: Stack, browser: Browser
+    stack: Stack, sign_in: SignIn
 ) -> None:
-    context, page = await signed_in(browser, stack.publisher.url, EDITOR)
-    refused = watch_csp(page)
+    context, page, refused = await sign_in(EDITOR)
     base = stack.publisher.url
     await page.goto(f"{base}/articles/new")
     await check_page(page, "article-new", refused)
@@ -178,16 +202,15 @@ async def test_write_attach_preview_publish_and_read_it_on_the_site(
     photo_bytes = httpx.get(photo).content
     with Image.open(io.BytesIO(photo_bytes)) as img:
         assert not img.getexif().get_ifd(0x8825)  # no GPS on the site's copy
-    await context.close()
 
 
 async def test_an_article_scheduled_a_minute_ahead_appears_on_its_own(
-    stack: Stack, browser: Browser
+    stack: Stack, sign_in: SignIn
 ) -> None:
-    context, page = await signed_in(browser, stack.publisher.url, EDITOR)
-    refused = watch_csp(page)
-    base = stack.publisher.url
-    await create_draft(page, base, "Заседание правительства перенесли", "Заседание пройдёт позже.")
+    _, page, refused = await sign_in(EDITOR)
+    await create_draft(
+        page, stack.publisher.url, "Заседание правительства перенесли", "Заседание пройдёт позже."
+    )
     when = (datetime.now(ZONE) + timedelta(minutes=1)).replace(second=0, microsecond=0)
     if when <= datetime.now(ZONE) + timedelta(seconds=20):
         when += timedelta(minutes=1)  # a minute ahead at least: the picker has minutes only
@@ -203,19 +226,15 @@ async def test_an_article_scheduled_a_minute_ahead_appears_on_its_own(
 
         await eventually(appeared, 150, "the scheduled article on the front page", every=0.5)
     assert datetime.now(ZONE) >= when  # not before its time
-    await page.reload()
-    assert "опубликована" in await page.inner_text(".editor-side")
-    await context.close()
+    assert "опубликована" in await side_reloaded(page)
 
 
 async def test_two_browsers_edit_one_draft_and_neither_text_is_lost(
-    stack: Stack, browser: Browser
+    stack: Stack, sign_in: SignIn
 ) -> None:
-    ann, ann_page = await signed_in(browser, stack.publisher.url, EDITOR)
-    bob, bob_page = await signed_in(browser, stack.publisher.url, SECOND)
-    refused = watch_csp(ann_page)
-    base = stack.publisher.url
-    url = await create_draft(ann_page, base, "Общий материал", "Общий первый абзац.")
+    _, ann_page, refused = await sign_in(EDITOR)
+    _, bob_page, _ = await sign_in(SECOND)
+    url = await create_draft(ann_page, stack.publisher.url, "Общий материал", "Общий первый абзац.")
     await bob_page.goto(url)
     for page, text in ((ann_page, "Абзац Айгуль."), (bob_page, "Абзац Бахтияра.")):
         await page.locator(".ql-editor").click()
@@ -237,17 +256,13 @@ async def test_two_browsers_edit_one_draft_and_neither_text_is_lost(
     body = await bob_page.locator(".ql-editor").inner_text()
     assert "Абзац Айгуль." in body and "Абзац Бахтияра." in body
     assert "Общий первый абзац." in body
-    await ann.close()
-    await bob.close()
 
 
 async def test_a_contributor_has_no_publish_button_and_a_forged_one_is_refused(
-    stack: Stack, browser: Browser
+    stack: Stack, sign_in: SignIn
 ) -> None:
-    context, page = await signed_in(browser, stack.publisher.url, CONTRIBUTOR)
-    refused = watch_csp(page)
-    base = stack.publisher.url
-    await create_draft(page, base, "Заметка автора", "Текст автора.")
+    _, page, refused = await sign_in(CONTRIBUTOR)
+    await create_draft(page, stack.publisher.url, "Заметка автора", "Текст автора.")
     assert await page.locator("button[value=publish]").count() == 0
     assert await page.locator("button[value=submit]").count() == 1
     await check_page(page, "article-contributor", refused)
@@ -270,16 +285,13 @@ async def test_a_contributor_has_no_publish_button_and_a_forged_one_is_refused(
         page.url,
     )
     assert status == 403
-    await page.reload()
-    assert "черновик" in await page.inner_text(".editor-side")
-    await context.close()
+    assert "черновик" in await side_reloaded(page)
 
 
 async def test_a_countrys_profile_edited_in_the_newsroom_shows_on_the_site(
-    stack: Stack, browser: Browser
+    stack: Stack, sign_in: SignIn
 ) -> None:
-    context, page = await signed_in(browser, stack.publisher.url, EDITOR)
-    refused = watch_csp(page)
+    context, page, refused = await sign_in(EDITOR)
     base = stack.publisher.url
     await page.click("nav >> text=О странах")
     await page.wait_for_url(f"{base}/countries")
@@ -331,4 +343,3 @@ async def test_a_countrys_profile_edited_in_the_newsroom_shows_on_the_site(
     await eventually(followed, 30, "the second version on the site", every=0.5)
     await page.goto(f"{base}/countries")
     assert "версия 2" in await page.inner_text("main")
-    await context.close()

@@ -5,16 +5,12 @@ sanitized as an article's body; a save over someone else's keeps both texts and 
 a form with problems says them in Russian; the seed (``import-profiles``) never overwrites an
 edit; every action is in the audit log."""
 
-import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from xabar.devstack.demo import PROFILES
 
-from tests.publisher.conftest import SettingsFactory, env_of, stream_events
+from tests.publisher.conftest import SettingsFactory, publisher_cli, stream_events
 from tests.publisher.newsroom.conftest import ORIGIN, Newsroom, csrf_of
 from xabar.contracts import ARTICLES_STREAM, COUNTRIES, CountryProfilePublished
 from xabar.runtime.auth import Role
@@ -183,33 +179,22 @@ async def test_the_seed_fills_in_missing_profiles_and_never_overwrites_an_edit(
     assert stored is not None and stored["lead"] == "Правка редакции."
 
 
-def import_profiles(env: dict[str, str], path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xabar.publisher", "import-profiles", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
 async def test_the_demo_profiles_are_imported_by_the_publisher_once(
     make_settings: SettingsFactory, tmp_path: Path, redis: aioredis.Redis
 ) -> None:
     """What ``make run`` does: the reference's six profiles, stored and published once."""
-    env = {**os.environ, **env_of(make_settings())}
-    first = await asyncio.to_thread(import_profiles, env, PROFILES)
+    settings = make_settings()
+    first = await publisher_cli(settings, "import-profiles", str(PROFILES))
     assert first.returncode == 0, first.stderr
     assert "6 stored and published" in first.stdout
     events = await profiles(redis)
     assert sorted(e.aggregate_id for e in events) == sorted(COUNTRIES)
     assert {e.version for e in events} == {1}
-    again = await asyncio.to_thread(import_profiles, env, PROFILES)
+    again = await publisher_cli(settings, "import-profiles", str(PROFILES))
     assert again.returncode == 0 and "0 stored and published" in again.stdout
     assert len(await profiles(redis)) == 6
     broken = tmp_path / "broken.json"
     broken.write_text('[{"country": "RU", "title": "x", "lead": "y"}]', encoding="utf-8")
-    refused = await asyncio.to_thread(import_profiles, env, broken)
+    refused = await publisher_cli(settings, "import-profiles", str(broken))
     assert refused.returncode == 1 and "такой страны на портале нет" in refused.stderr
     assert "Traceback" not in refused.stderr

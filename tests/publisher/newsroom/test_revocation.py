@@ -93,6 +93,21 @@ def none_refused(codes: dict[str, int]) -> bool:
     return 401 not in codes.values()
 
 
+async def session_and_token(newsroom: Newsroom, role: Role) -> tuple[str, str]:
+    """An account of ``role``, an API token of it and a newsroom session (the client's): the
+    account's e-mail and the token."""
+    email = await newsroom.editor(role)
+    token = await api_token(newsroom, email)
+    await newsroom.login(email)
+    return email, token
+
+
+async def assert_ended(newsroom: Newsroom, services: Services, token: str) -> None:
+    """The token is refused by every service, and the client's newsroom session is over."""
+    assert all_refused(await token_works(newsroom, services, token))
+    assert (await newsroom.client.get("/")).status_code == 303
+
+
 @pytest.fixture
 async def newsroom(make_settings: SettingsFactory) -> AsyncIterator[Newsroom]:
     async with running_in_task(make_settings()) as h:
@@ -121,15 +136,12 @@ async def test_logout_ends_every_session_and_a_captured_api_token_everywhere_at_
 async def test_the_api_logout_ends_the_newsroom_sessions_too(
     newsroom: Newsroom, services: Services
 ) -> None:
-    email = await newsroom.editor(Role.CONTRIBUTOR)
-    token = await api_token(newsroom, email)
-    await newsroom.login(email)
+    _, token = await session_and_token(newsroom, Role.CONTRIBUTOR)
     resp = await newsroom.client.post(
         "/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}
     )
     assert resp.status_code == 204
-    assert all_refused(await token_works(newsroom, services, token))
-    assert (await newsroom.client.get("/")).status_code == 303
+    await assert_ended(newsroom, services, token)
 
 
 @asynccontextmanager
@@ -147,28 +159,34 @@ async def editor_id_of(newsroom: Newsroom, email: str) -> str:
     return str(doc["_id"])
 
 
+@asynccontextmanager
+async def chief_on_page_of(
+    newsroom: Newsroom, email: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, str, httpx.Response]]:
+    """A chief's browser on the people page of ``email``'s account: the client, the page's path
+    and the page."""
+    path = f"/people/{await editor_id_of(newsroom, email)}"
+    async with chief_client(newsroom) as chief:
+        yield chief, path, await chief.get(path)
+
+
 async def test_disabling_an_account_ends_its_session_and_token_and_bars_login(
     newsroom: Newsroom, services: Services
 ) -> None:
-    email = await newsroom.editor(Role.EDITOR)
-    token = await api_token(newsroom, email)
-    await newsroom.login(email)
-    editor_id = await editor_id_of(newsroom, email)
-    async with chief_client(newsroom) as chief:
-        page = await chief.get(f"/people/{editor_id}")
+    email, token = await session_and_token(newsroom, Role.EDITOR)
+    async with chief_on_page_of(newsroom, email) as (chief, path, page):
         assert page.status_code == 200
         assert "Отключить" in page.text
-        resp = await submit(chief, f"/people/{editor_id}/active", page, active="0")
+        resp = await submit(chief, f"{path}/active", page, active="0")
         assert resp.status_code == 303
-        assert all_refused(await token_works(newsroom, services, token))
-        assert (await newsroom.client.get("/")).status_code == 303
+        await assert_ended(newsroom, services, token)
         newsroom.client.cookies.clear()
         refused = await newsroom.login(email)
         assert refused.status_code == 401  # a disabled account cannot log in
-        page = await chief.get(f"/people/{editor_id}")
+        page = await chief.get(path)
         assert "отключена" in page.text
         assert "Учётная запись отключена" in page.text  # the flash of the last action
-        resp = await submit(chief, f"/people/{editor_id}/active", page, active="1")
+        resp = await submit(chief, f"{path}/active", page, active="1")
         assert resp.status_code == 303
     assert (await newsroom.login(email)).status_code == 303  # enabled again
 
@@ -176,19 +194,14 @@ async def test_disabling_an_account_ends_its_session_and_token_and_bars_login(
 async def test_a_new_role_ends_the_old_sessions_and_tokens(
     newsroom: Newsroom, services: Services
 ) -> None:
-    email = await newsroom.editor(Role.EDITOR)
-    token = await api_token(newsroom, email)
-    await newsroom.login(email)
-    editor_id = await editor_id_of(newsroom, email)
-    async with chief_client(newsroom) as chief:
-        page = await chief.get(f"/people/{editor_id}")
-        resp = await submit(chief, f"/people/{editor_id}/role", page, role="contributor")
+    email, token = await session_and_token(newsroom, Role.EDITOR)
+    async with chief_on_page_of(newsroom, email) as (chief, path, page):
+        resp = await submit(chief, f"{path}/role", page, role="contributor")
         assert resp.status_code == 303
-        bad = await submit(chief, f"/people/{editor_id}/role", page, role="emperor")
+        bad = await submit(chief, f"{path}/role", page, role="emperor")
         assert bad.status_code == 303
-        assert "выберите роль" in (await chief.get(f"/people/{editor_id}")).text
-    assert all_refused(await token_works(newsroom, services, token))
-    assert (await newsroom.client.get("/")).status_code == 303
+        assert "выберите роль" in (await chief.get(path)).text
+    await assert_ended(newsroom, services, token)
     fresh = await api_token(newsroom, email)
     me = await newsroom.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {fresh}"})
     assert me.json()["role"] == "contributor"
@@ -214,9 +227,7 @@ async def test_only_a_chief_sees_people_and_nobody_disables_themself(newsroom: N
 async def test_changing_ones_password_ends_every_session_and_token(
     newsroom: Newsroom, services: Services
 ) -> None:
-    email = await newsroom.editor(Role.CONTRIBUTOR)
-    token = await api_token(newsroom, email)
-    await newsroom.login(email)
+    email, token = await session_and_token(newsroom, Role.CONTRIBUTOR)
     page = await newsroom.client.get("/account")
     wrong = await submit(
         newsroom.client,
@@ -238,8 +249,7 @@ async def test_changing_ones_password_ends_every_session_and_token(
     )
     assert done.status_code == 303
     assert done.headers["location"] == "/login?changed=1"
-    assert all_refused(await token_works(newsroom, services, token))
-    assert (await newsroom.client.get("/")).status_code == 303
+    await assert_ended(newsroom, services, token)
     newsroom.client.cookies.clear()
     assert (await newsroom.login(email)).status_code == 401
     assert (await newsroom.login(email, "новый пароль редакции")).status_code == 303

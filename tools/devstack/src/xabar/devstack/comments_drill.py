@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from faststream.redis.parser import BinaryMessageFormatV1
 from pymongo import AsyncMongoClient
 from xabar.devstack.clients import chief_token, ensure_chief, publisher_api
-from xabar.devstack.drills import DrillResult, restart, wait_until
+from xabar.devstack.drills import DrillResult, killed_and_restarted, wait_until
 from xabar.devstack.stack import Stack, say
 
 from xabar.contracts import SUBMISSIONS_STREAM, CommentSubmitted, parse_event
@@ -123,9 +123,9 @@ async def drill_comments(stack: Stack) -> DrillResult:
     async def fault() -> None:
         while len(accepted) < AT_LEAST // 4:
             await asyncio.sleep(0.05)
-        ingest.kill9()
-        say("drill", f"ingest SIGKILLed under comments ({len(accepted)} accepted)")
-        await asyncio.to_thread(restart, ingest)
+        await killed_and_restarted(
+            ingest, f"ingest SIGKILLed under comments ({len(accepted)} accepted)"
+        )
         say("drill", "ingest restarted")
         await asyncio.sleep(1.0)
         fault_over.set()

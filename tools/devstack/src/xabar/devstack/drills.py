@@ -97,6 +97,13 @@ def restart(svc: ServiceProc) -> None:
     svc.wait_ready(90)
 
 
+async def killed_and_restarted(svc: ServiceProc, said: str) -> None:
+    """``svc`` SIGKILLed (``said`` so), then started again and ready."""
+    svc.kill9()
+    say("drill", said)
+    await asyncio.to_thread(restart, svc)
+
+
 async def redis_killed_and_restarted(stack: Stack, said: str) -> None:
     """redis-server SIGKILLed (``said`` so), down a second, then restarted from its AOF."""
     stack.redis.kill()
@@ -185,9 +192,7 @@ async def drill_kill9_ingest(
         elif redis_restart:
             await redis_killed_and_restarted(stack, "redis-server SIGKILLed under tips")
         else:
-            ingest.kill9()
-            say("drill", "ingest SIGKILLed")
-            await asyncio.to_thread(restart, ingest)
+            await killed_and_restarted(ingest, "ingest SIGKILLed")
             say("drill", "ingest restarted")
         await asyncio.sleep(1.0)
         fault_over.set()
@@ -373,9 +378,7 @@ async def drill_votes(stack: Stack, fault_redis: bool) -> DrillResult:
         if fault_redis:
             await redis_killed_and_restarted(stack, "redis-server SIGKILLed")
         else:
-            polls.kill9()
-            say("drill", "polls SIGKILLed")
-            await asyncio.to_thread(restart, polls)
+            await killed_and_restarted(polls, "polls SIGKILLed")
         await asyncio.sleep(3)
         stop.set()
 

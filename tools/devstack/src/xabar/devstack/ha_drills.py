@@ -25,6 +25,7 @@ import itertools
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,43 +75,54 @@ class Load:
             self.answers[f"{what} before the kill"] += 1
 
 
+async def _until_taken(
+    load: Load, what: str, late: str, attempt: Callable[[int], Awaitable[int | None]]
+) -> None:
+    """``attempt`` (given its number) again every 0.2 s until it is taken (it returns None, not
+    the status of a refusal): each refusal or broken connection counted as a ``what`` refused,
+    a ``TimeoutError`` (``late``) past ``DEADLINE_S``."""
+    end = time.monotonic() + DEADLINE_S
+    for n in itertools.count(1):
+        try:
+            status = await attempt(n)
+            if status is None:
+                load.retried += n > 1
+                return
+            load.refused(f"{what} {status}")
+        except httpx.HTTPError:
+            load.refused(f"{what} connection error")
+        if time.monotonic() > end:
+            raise TimeoutError(f"{late} within {DEADLINE_S}s")
+        await asyncio.sleep(0.2)
+
+
 async def _tip(client: httpx.AsyncClient, load: Load, n: int) -> None:
     key = str(uuid.uuid4())
-    end = time.monotonic() + DEADLINE_S
-    for attempt in itertools.count(1):
-        try:
-            resp = await client.post(
-                "/api/v1/submissions", json=submission_body(n), headers={"Idempotency-Key": key}
-            )
-            if resp.status_code == 202:
-                load.tips.append((key, str(resp.json()["submission_id"])))
-                load.retried += attempt > 1
-                return
-            load.refused(f"tip {resp.status_code}")
-        except httpx.HTTPError:
-            load.refused("tip connection error")
-        if time.monotonic() > end:
-            raise TimeoutError(f"tip {n} not accepted within {DEADLINE_S}s")
-        await asyncio.sleep(0.2)
+
+    async def attempt(_: int) -> int | None:
+        resp = await client.post(
+            "/api/v1/submissions", json=submission_body(n), headers={"Idempotency-Key": key}
+        )
+        if resp.status_code != 202:
+            return resp.status_code
+        load.tips.append((key, str(resp.json()["submission_id"])))
+        return None
+
+    await _until_taken(load, "tip", f"tip {n} not accepted", attempt)
 
 
 async def _vote(client: httpx.AsyncClient, load: Load, path: str, option: str) -> None:
     client.cookies.clear()  # a new voter; its cookie (from the first answer) kept for retries
-    end = time.monotonic() + DEADLINE_S
-    for attempt in itertools.count(1):
-        try:
-            resp = await client.post(path, json={"options": [option]})
-            voter = (client.cookies.get("xabar_voter") or "").partition(".")[0]
-            if resp.status_code == 201 or (resp.status_code == 409 and attempt > 1):
-                (load.voters if resp.status_code == 201 else load.voted_before).append(voter)
-                load.retried += attempt > 1
-                return
-            load.refused(f"vote {resp.status_code}")
-        except httpx.HTTPError:
-            load.refused("vote connection error")
-        if time.monotonic() > end:
-            raise TimeoutError(f"vote not counted within {DEADLINE_S}s")
-        await asyncio.sleep(0.2)
+
+    async def attempt(n: int) -> int | None:
+        resp = await client.post(path, json={"options": [option]})
+        voter = (client.cookies.get("xabar_voter") or "").partition(".")[0]
+        if resp.status_code == 201 or (resp.status_code == 409 and n > 1):
+            (load.voters if resp.status_code == 201 else load.voted_before).append(voter)
+            return None
+        return resp.status_code
+
+    await _until_taken(load, "vote", "vote not counted", attempt)
 
 
 async def _run_load(stack: Stack, load: Load, poll_id: str, options: list[str]) -> None:

@@ -277,33 +277,27 @@ async def publish_synthetic_articles(redis_url: str, count: int, batch: int = 20
     start = datetime(2020, 1, 1, tzinfo=UTC)
     try:
         for offset in range(0, count, batch):
-            async with redis.pipeline(transaction=False) as pipe:
-                for n in range(offset, min(count, offset + batch)):
-                    at = start + timedelta(minutes=n)
-                    article_id = f"bench-{n}"
-                    event = ArticlePublished.create(
-                        producer="bench",
-                        aggregate_id=article_id,
-                        version=1,
-                        data={
-                            "article_id": article_id,
-                            "slug": f"bench-{n}",
-                            "title": f"Новость номер {n} для проверки глубоких страниц",
-                            "lead": "Проверка скорости ленты новостей.",
-                            "body_html": "<p>Текст новости.</p>",
-                            "countries": [["KZ", "KG", "UZ", "TJ", "TM", "CN"][n % 6]],
-                            "tags": [f"тема {n % 20}"],
-                            "published_at": at.isoformat(),
-                            "updated_at": at.isoformat(),
-                        },
-                    )
-                    raw = await BinaryMessageFormatV1.encode(  # as EventBus.publish writes it
-                        message=event.model_dump_json().encode(),
-                        reply_to=None,
-                        headers=None,
-                        correlation_id=event.correlation_id,
-                    )
-                    pipe.xadd(ARTICLES_STREAM, {"__data__": raw}, maxlen=1_000_000)
-                await pipe.execute()
+            events = []
+            for n in range(offset, min(count, offset + batch)):
+                at = start + timedelta(minutes=n)
+                article_id = f"bench-{n}"
+                event = ArticlePublished.create(
+                    producer="bench",
+                    aggregate_id=article_id,
+                    version=1,
+                    data={
+                        "article_id": article_id,
+                        "slug": f"bench-{n}",
+                        "title": f"Новость номер {n} для проверки глубоких страниц",
+                        "lead": "Проверка скорости ленты новостей.",
+                        "body_html": "<p>Текст новости.</p>",
+                        "countries": [["KZ", "KG", "UZ", "TJ", "TM", "CN"][n % 6]],
+                        "tags": [f"тема {n % 20}"],
+                        "published_at": at.isoformat(),
+                        "updated_at": at.isoformat(),
+                    },
+                )
+                events.append(event)
+            await _append(redis, ARTICLES_STREAM, events)  # a pipeline a batch
     finally:
         await redis.aclose()

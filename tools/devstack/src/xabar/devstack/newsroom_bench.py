@@ -238,7 +238,6 @@ def main(articles: int = ARTICLES) -> int:
             **os.environ,
             **service_env(
                 "publisher",
-                port,
                 redis.url,
                 mongo.url,
                 secrets,

@@ -155,7 +155,6 @@ class Stack:
     def env_for(self, name: str) -> dict[str, str]:
         return service_env(
             name,
-            self.services[name].port,
             self.redis_url,
             self.mongo.url,
             self.secrets,
@@ -174,16 +173,16 @@ class Stack:
 
 def service_env(
     name: str,
-    port: int,
     redis_url: str,
     mongo_url: str,
     secrets_: Mapping[str, str],
     ports: Mapping[str, int],
 ) -> dict[str, str]:
+    """The environment of service ``name`` (on ``ports[name]``) beside the others on ``ports``."""
     p = f"XABAR_{name.upper()}_"
     url = {n: f"http://127.0.0.1:{pt}" for n, pt in ports.items()}
     env = {
-        "PORT": str(port),
+        "PORT": str(ports[name]),
         "REDIS_URL": redis_url,
         "MONGODB_URL": mongo_url,
         "CONSUMER_NAME": f"{name}-1",
