@@ -16,21 +16,23 @@ from xabar.ingest.comments import (
     SUBJECT_MAX,
     LetterAccepted,
     NewLetter,
-    form_fields,
     validate_letter,
 )
-from xabar.ingest.deps import Deps, correlation
+from xabar.ingest.deps import Deps, Throttle
+from xabar.ingest.readers import Taken
 from xabar.ingest.routes.common import (
+    FORM_ANSWERS,
     IDEMPOTENCY_KEY,
     FormPage,
+    Sent,
     SignedForm,
     accepted,
     api_answers,
-    idempotency_key,
+    read_api_post,
     read_post,
 )
 from xabar.ingest.routes.html import Words, html, pages_answer
-from xabar.runtime.bodies import FORM, Limits, read_json
+from xabar.runtime.bodies import FORM, Limits
 from xabar.runtime.routing import Router
 
 router = Router(tags=["letters"])
@@ -65,8 +67,20 @@ class LetterPage(FormPage):
     "/letters", "The letter form, «Напишите нам» (Russian HTML)", responses=pages_answer(200)
 )
 async def letter_form(request: Request) -> Response:
-    deps = Deps.of(request)
-    return LetterPage(deps, deps.binding(request)).form()
+    return LetterPage.of(request).form()
+
+
+def _throttle(deps: Deps) -> Throttle:
+    return deps.letter_limit
+
+
+async def _take(sent: Sent) -> Taken:
+    return await sent.deps.readers.letter(
+        validate_letter(sent.fields),
+        idempotency_key=sent.idempotency_key,
+        correlation_id=sent.correlation_id,
+        form=sent.form,
+    )
 
 
 @router.post(
@@ -74,20 +88,12 @@ async def letter_form(request: Request) -> Response:
     "Send the letter form (Russian HTML)",
     body=LetterForm,
     body_media=FORM,
-    responses=pages_answer(200, 400, 403, 413, 415, 422, 429, 503),
+    responses=FORM_ANSWERS,
 )
 async def send_letter_form(request: Request) -> Response:
-    deps = Deps.of(request)
-    page = LetterPage(deps, deps.binding(request))
-    check = await read_post(request, page, LETTER_LIMITS)
-    await deps.letter_limit.check(deps.commenter_hash(request))
-    await deps.readers.letter(
-        validate_letter(form_fields(page.values or {}, frozenset({"reply_to"}))),
-        idempotency_key=f"form:{check.nonce}",
-        correlation_id=correlation(request),
-        form=True,
-    )
-    return html(deps.pages.render("letter_sent.html", page_title="Письмо получено"))
+    page = LetterPage.of(request)
+    await _take(await read_post(request, page, LETTER_LIMITS, _throttle))
+    return html(page.deps.pages.render("letter_sent.html", page_title="Письмо получено"))
 
 
 @router.post(
@@ -98,12 +104,5 @@ async def send_letter_form(request: Request) -> Response:
     parameters=[IDEMPOTENCY_KEY],
 )
 async def send_letter(request: Request) -> Response:
-    deps = Deps.of(request)
-    deps.origins.require(request)
-    key = idempotency_key(request)
-    await deps.letter_limit.check(deps.commenter_hash(request))
-    draft = validate_letter(await read_json(request, MAX_JSON))
-    taken = await deps.readers.letter(
-        draft, idempotency_key=key, correlation_id=correlation(request)
-    )
+    taken = await _take(await read_api_post(request, MAX_JSON, _throttle))
     return accepted(LetterAccepted(letter_id=taken.doc_id), taken.replayed)
