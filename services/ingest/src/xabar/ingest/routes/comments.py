@@ -31,13 +31,11 @@ from xabar.ingest.comments import (
     is_comment_id,
     validate_comment,
 )
-from xabar.ingest.deps import Deps, Throttle
-from xabar.ingest.readers import Taken
+from xabar.ingest.deps import Deps
 from xabar.ingest.routes.common import (
     FORM_ANSWERS,
     IDEMPOTENCY_KEY,
     FormPage,
-    Sent,
     SignedForm,
     accepted,
     api_answers,
@@ -134,20 +132,6 @@ async def comment_form(request: Request) -> Response:
     return page.form()
 
 
-def _throttle(deps: Deps) -> Throttle:
-    return deps.comment_limit
-
-
-async def _take(sent: Sent) -> Taken:
-    return await sent.deps.readers.comment(
-        validate_comment(sent.fields),
-        client_hash=sent.client,
-        idempotency_key=sent.idempotency_key,
-        correlation_id=sent.correlation_id,
-        form=sent.form,
-    )
-
-
 @router.post(
     "/comments",
     "Send the comment form; answers in the frame (Russian HTML)",
@@ -157,7 +141,9 @@ async def _take(sent: Sent) -> Taken:
 )
 async def send_comment_form(request: Request) -> Response:
     page = CommentPage.of(request)
-    await _take(await read_post(request, page, COMMENT_LIMITS, _throttle))
+    sent = await read_post(request, page, COMMENT_LIMITS, page.deps.comment_limit)
+    comment = validate_comment(sent.fields)
+    await page.deps.readers.comment(comment, client_hash=sent.client, via=sent.via)
     return page.sent()
 
 
@@ -169,5 +155,8 @@ async def send_comment_form(request: Request) -> Response:
     parameters=[IDEMPOTENCY_KEY],
 )
 async def send_comment(request: Request) -> Response:
-    taken = await _take(await read_api_post(request, MAX_JSON, _throttle))
+    deps = Deps.of(request)
+    sent = await read_api_post(request, deps.comment_limit, MAX_JSON)
+    comment = validate_comment(sent.fields)
+    taken = await deps.readers.comment(comment, client_hash=sent.client, via=sent.via)
     return accepted(CommentAccepted(comment_id=taken.doc_id), taken.replayed)

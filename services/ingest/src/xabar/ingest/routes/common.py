@@ -3,7 +3,7 @@ typed and what to fix (``FormPage``), the first steps of every readers' post, a 
 (``read_post``) or the API's (``read_api_post``), and the API's ``Idempotency-Key`` and 202
 answer."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -16,6 +16,7 @@ from xabar.ingest.deps import Deps, Throttle, correlation
 from xabar.ingest.domain import check_idempotency_key
 from xabar.ingest.errors import InvalidSubmission
 from xabar.ingest.forms import russian_errors
+from xabar.ingest.readers import Via
 from xabar.ingest.routes.html import HTML, Words, answer_errors_with, html, notice_for
 from xabar.runtime.bodies import FORM, MULTIPART, Limits, read_form, read_json
 from xabar.runtime.http import json_response
@@ -132,17 +133,12 @@ class FormPage:
 class Sent:
     """A readers' post (a comment, a letter) that passed its first steps, ready to be taken."""
 
-    deps: Deps
     client: str  # the sender's address as the comments' keyed hash
     fields: Any  # the body in its JSON shape, not validated yet
-    idempotency_key: str | None  # a form's: ``form:`` and its token's nonce
-    correlation_id: str | None
-    form: bool
+    via: Via
 
 
-async def read_post(
-    request: Request, page: FormPage, limits: Limits, throttle: Callable[[Deps], Throttle]
-) -> Sent:
+async def read_post(request: Request, page: FormPage, limits: Limits, throttle: Throttle) -> Sent:
     """The first steps of a form post: its errors answered by ``page``, its Origin checked, its
     body read within ``limits`` (``page.values``: what was typed), its token checked (the
     nonce is the post's idempotency key), the sender's rate limit (``throttle``) checked."""
@@ -154,23 +150,21 @@ async def read_post(
     page.took(values)
     check = deps.signer.check(values, page.client)
     client = deps.commenter_hash(request)
-    await throttle(deps).check(client)
+    await throttle.check(client)
     fields = form_fields(page.values or {}, frozenset({"reply_to"}))
-    return Sent(deps, client, fields, f"form:{check.nonce}", correlation(request), form=True)
+    return Sent(client, fields, Via(f"form:{check.nonce}", correlation(request), form=True))
 
 
-async def read_api_post(
-    request: Request, max_json: int, throttle: Callable[[Deps], Throttle]
-) -> Sent:
+async def read_api_post(request: Request, throttle: Throttle, max_json: int) -> Sent:
     """The first steps of an API post: its Origin checked, its ``Idempotency-Key`` read, the
     sender's rate limit (``throttle``) checked, its JSON body read within ``max_json`` bytes."""
     deps = Deps.of(request)
     deps.origins.require(request)
     key = idempotency_key(request)
     client = deps.commenter_hash(request)
-    await throttle(deps).check(client)
+    await throttle.check(client)
     fields = await read_json(request, max_json)
-    return Sent(deps, client, fields, key, correlation(request), form=False)
+    return Sent(client, fields, Via(key, correlation(request)))
 
 
 __all__ = [

@@ -18,13 +18,11 @@ from xabar.ingest.comments import (
     NewLetter,
     validate_letter,
 )
-from xabar.ingest.deps import Deps, Throttle
-from xabar.ingest.readers import Taken
+from xabar.ingest.deps import Deps
 from xabar.ingest.routes.common import (
     FORM_ANSWERS,
     IDEMPOTENCY_KEY,
     FormPage,
-    Sent,
     SignedForm,
     accepted,
     api_answers,
@@ -62,25 +60,15 @@ class LetterPage(FormPage):
         limits = {"name": LETTER_NAME_MAX, "reply_to": REPLY_TO_MAX, "subject": SUBJECT_MAX}
         return {"limits": {**limits, "text": LETTER_MAX}}
 
+    def sent(self) -> Response:
+        return html(self.deps.pages.render("letter_sent.html", page_title="Письмо получено"))
+
 
 @router.get(
     "/letters", "The letter form, «Напишите нам» (Russian HTML)", responses=pages_answer(200)
 )
 async def letter_form(request: Request) -> Response:
     return LetterPage.of(request).form()
-
-
-def _throttle(deps: Deps) -> Throttle:
-    return deps.letter_limit
-
-
-async def _take(sent: Sent) -> Taken:
-    return await sent.deps.readers.letter(
-        validate_letter(sent.fields),
-        idempotency_key=sent.idempotency_key,
-        correlation_id=sent.correlation_id,
-        form=sent.form,
-    )
 
 
 @router.post(
@@ -92,8 +80,9 @@ async def _take(sent: Sent) -> Taken:
 )
 async def send_letter_form(request: Request) -> Response:
     page = LetterPage.of(request)
-    await _take(await read_post(request, page, LETTER_LIMITS, _throttle))
-    return html(page.deps.pages.render("letter_sent.html", page_title="Письмо получено"))
+    sent = await read_post(request, page, LETTER_LIMITS, page.deps.letter_limit)
+    await page.deps.readers.letter(validate_letter(sent.fields), via=sent.via)
+    return page.sent()
 
 
 @router.post(
@@ -104,5 +93,7 @@ async def send_letter_form(request: Request) -> Response:
     parameters=[IDEMPOTENCY_KEY],
 )
 async def send_letter(request: Request) -> Response:
-    taken = await _take(await read_api_post(request, MAX_JSON, _throttle))
+    deps = Deps.of(request)
+    sent = await read_api_post(request, deps.letter_limit, MAX_JSON)
+    taken = await deps.readers.letter(validate_letter(sent.fields), via=sent.via)
     return accepted(LetterAccepted(letter_id=taken.doc_id), taken.replayed)
