@@ -20,7 +20,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from prometheus_client import Counter
 from pydantic import BaseModel
@@ -28,7 +27,7 @@ from pydantic import BaseModel
 from xabar.contracts import CommentSubmission, CommentSubmitted, Event, Letter, LetterReceived
 from xabar.ingest.comments import NewComment, NewLetter
 from xabar.ingest.config import IngestSettings
-from xabar.ingest.domain import idempotent_id, new_id
+from xabar.ingest.domain import first_event, idempotent_id, new_id
 from xabar.ingest.errors import (
     DatabaseUnavailable,
     IdempotencyConflict,
@@ -38,10 +37,10 @@ from xabar.ingest.errors import (
 from xabar.ingest.intake import Doc, Intake
 from xabar.ingest.repository import DocumentRepository
 from xabar.ingest.sealing import Sealer
+from xabar.runtime.outbox import ms_now
 
 log = logging.getLogger("xabar.ingest.readers")
 
-PRODUCER = "ingest"
 ACCEPTED = Counter("xabar_ingest_readers_accepted_total", "Comments and letters accepted", ["kind"])
 
 
@@ -95,7 +94,7 @@ class ReadersService:
             name=draft.name,
             text=draft.text,
             client_hash=client_hash,
-            submitted_at=_now(),
+            submitted_at=ms_now(),
         )
         doc, event = _stored(comment_id, CommentSubmitted, data, via.correlation_id)
         return await self._accept(kind, doc, event, via, print_)
@@ -111,7 +110,7 @@ class ReadersService:
             reply_to_sealed=sealed,
             subject=draft.subject,
             text=draft.text,
-            received_at=_now(),
+            received_at=ms_now(),
         )
         doc, event = _stored(letter_id, LetterReceived, data, via.correlation_id)
         return await self._accept(kind, doc, event, via, print_)
@@ -178,17 +177,6 @@ def _stored(
     correlation_id: str | None,
 ) -> tuple[Doc, Event]:
     """The document to store (``data``'s fields, its id as ``_id``) and its event."""
-    event: Event = kind.create(
-        producer=PRODUCER,
-        correlation_id=correlation_id or doc_id,
-        aggregate_id=doc_id,
-        version=1,
-        data=data,
-    )
+    event: Event = first_event(kind, doc_id, data, correlation_id)
     id_field = "comment_id" if isinstance(data, CommentSubmission) else "letter_id"
     return {"_id": doc_id, **data.model_dump(exclude={id_field})}, event
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it

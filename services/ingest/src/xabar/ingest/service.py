@@ -42,6 +42,7 @@ from xabar.ingest.domain import (
     Receipt,
     SubmissionStatusView,
     fingerprint,
+    first_event,
     hash_receipt_code,
     idempotent_id,
     is_id,
@@ -68,11 +69,10 @@ from xabar.ingest.media import StoredPhoto
 from xabar.ingest.photos import CleanPhoto, clean_photo, probe_photo
 from xabar.ingest.repository import AttachmentRepository, Doc, SubmissionRepository
 from xabar.ingest.sealing import Sealer
-from xabar.runtime.outbox import outbox_entry
+from xabar.runtime.outbox import ms_now, outbox_entry
 
 log = logging.getLogger("xabar.ingest")
 
-PRODUCER = "ingest"
 SUBMISSIONS = Counter("xabar_ingest_submissions_total", "Submissions accepted", ["kind"])
 REVIEWS = Counter("xabar_ingest_reviews_total", "submission.reviewed events", ["outcome"])
 ERASED = Counter("xabar_ingest_contacts_erased_total", "Sealed contacts erased after retention")
@@ -139,8 +139,7 @@ class IngestService:
             if existing is not None:  # a replay: its photos were cleaned the first time
                 return self._replay(existing, idempotency_key, print_)
         cleaned = [await self._clean(raw, i) for i, raw in enumerate(photos)]
-        now = datetime.now(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
+        now = ms_now()
         code = new_receipt_code()
         stored = [(new_id(), photo) for photo in cleaned]
         refs = [_ref(attachment_id, photo) for attachment_id, photo in stored]
@@ -227,12 +226,10 @@ class IngestService:
                 name=draft.contact.name, email=draft.contact.email, phone=draft.contact.phone
             )
             sealed = self.sealer.seal_contact(contact)
-        event: SubmissionReceivedV2 = SubmissionReceivedV2.create(
-            producer=PRODUCER,
-            correlation_id=correlation_id or submission_id,
-            aggregate_id=submission_id,
-            version=1,
-            data=SealedSubmission(
+        event = first_event(
+            SubmissionReceivedV2,
+            submission_id,
+            SealedSubmission(
                 submission_id=submission_id,
                 title=draft.title,
                 text=draft.text,
@@ -243,6 +240,7 @@ class IngestService:
                 attachments=tuple(refs),
                 received_at=now,
             ),
+            correlation_id,
         )
         doc: Doc = {
             "_id": submission_id,
