@@ -33,17 +33,17 @@ from xabar.ingest.comments import (
 )
 from xabar.ingest.deps import Deps
 from xabar.ingest.routes.common import (
-    FORM_ANSWERS,
     IDEMPOTENCY_KEY,
     FormPage,
     SignedForm,
     accepted,
     api_answers,
+    form_post,
     read_api_post,
     read_post,
 )
 from xabar.ingest.routes.html import Words, framed_by, html, notice_for
-from xabar.runtime.bodies import FORM, Limits
+from xabar.runtime.bodies import Limits
 from xabar.runtime.routing import ErrorMap, Router
 
 router = Router(tags=["comments"])
@@ -132,12 +132,8 @@ async def comment_form(request: Request) -> Response:
     return page.form()
 
 
-@router.post(
-    "/comments",
-    "Send the comment form; answers in the frame (Russian HTML)",
-    body=CommentForm,
-    body_media=FORM,
-    responses=FORM_ANSWERS,
+@form_post(
+    router, "/comments", "Send the comment form; answers in the frame (Russian HTML)", CommentForm
 )
 async def send_comment_form(request: Request) -> Response:
     page = CommentPage.of(request)

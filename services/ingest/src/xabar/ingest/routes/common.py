@@ -3,9 +3,9 @@ typed and what to fix (``FormPage``), the first steps of every readers' post, a 
 (``read_post``) or the API's (``read_api_post``), and the API's ``Idempotency-Key`` and 202
 answer."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -21,10 +21,19 @@ from xabar.ingest.routes.html import HTML, Words, answer_errors_with, html, noti
 from xabar.runtime.bodies import FORM, MULTIPART, Limits, read_form, read_json
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
-from xabar.runtime.routing import ErrorMap
+from xabar.runtime.routing import ErrorMap, Router
 
 REFUSALS = (400, 403, 413, 415, 422, 429, 503)  # what a readers' post may answer instead
 FORM_ANSWERS = dict.fromkeys((200, *REFUSALS), HTML)  # a readers' form post: a page each
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+def form_post(
+    router: Router, path: str, summary: str, body: type[BaseModel], media: str = FORM
+) -> Callable[[E], E]:
+    """A readers' form post: ``body`` sent as ``media`` (urlencoded unless it carries files),
+    each answer a page (``FORM_ANSWERS``)."""
+    return router.post(path, summary, body=body, body_media=media, responses=FORM_ANSWERS)
 
 
 def api_answers(accepted: type[BaseModel]) -> dict[int, type[BaseModel]]:
@@ -173,6 +182,7 @@ __all__ = [
     "FormPage",
     "Sent",
     "accepted",
+    "form_post",
     "idempotency_key",
     "read_api_post",
     "read_post",

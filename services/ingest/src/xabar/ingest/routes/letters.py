@@ -20,17 +20,17 @@ from xabar.ingest.comments import (
 )
 from xabar.ingest.deps import Deps
 from xabar.ingest.routes.common import (
-    FORM_ANSWERS,
     IDEMPOTENCY_KEY,
     FormPage,
     SignedForm,
     accepted,
     api_answers,
+    form_post,
     read_api_post,
     read_post,
 )
 from xabar.ingest.routes.html import Words, html, pages_answer
-from xabar.runtime.bodies import FORM, Limits
+from xabar.runtime.bodies import Limits
 from xabar.runtime.routing import Router
 
 router = Router(tags=["letters"])
@@ -71,13 +71,7 @@ async def letter_form(request: Request) -> Response:
     return LetterPage.of(request).form()
 
 
-@router.post(
-    "/letters",
-    "Send the letter form (Russian HTML)",
-    body=LetterForm,
-    body_media=FORM,
-    responses=FORM_ANSWERS,
-)
+@form_post(router, "/letters", "Send the letter form (Russian HTML)", LetterForm)
 async def send_letter_form(request: Request) -> Response:
     page = LetterPage.of(request)
     sent = await read_post(request, page, LETTER_LIMITS, page.deps.letter_limit)

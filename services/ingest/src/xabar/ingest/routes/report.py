@@ -30,7 +30,7 @@ from xabar.ingest.forms import (
     russian_field_errors,
 )
 from xabar.ingest.photos import decodable_megapixels
-from xabar.ingest.routes.common import FORM_ANSWERS, FormPage
+from xabar.ingest.routes.common import FormPage, form_post
 from xabar.ingest.routes.html import (
     FOREIGN_ORIGIN,
     Words,
@@ -191,12 +191,12 @@ async def report_form(request: Request) -> Response:
     return ReportPage.of(request).form()
 
 
-@router.post(
+@form_post(
+    router,
     "/report",
     "Send the form; answers with the receipt page, or the form again with what to fix",
-    body=ReportForm,
-    body_media=MULTIPART,
-    responses=FORM_ANSWERS,
+    ReportForm,
+    MULTIPART,
 )
 async def send_report(request: Request) -> Response:
     page = ReportPage.of(request)
