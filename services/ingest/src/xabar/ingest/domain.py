@@ -14,7 +14,7 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import nh3
 import phonenumbers
@@ -31,7 +31,7 @@ from pydantic import (
     field_validator,
 )
 
-from xabar.contracts import COUNTRIES, AggregateEvent, SubmissionStatus
+from xabar.contracts import COUNTRIES, SubmissionStatus
 from xabar.ingest.errors import IdempotencyConflict, InvalidIdempotencyKey, InvalidSubmission
 from xabar.runtime.http import field_errors
 
@@ -288,20 +288,3 @@ class SubmissionStatusView(BaseModel):
 
 def status_url(submission_id: str) -> str:
     return f"/api/v1/submissions/{submission_id}"
-
-
-PRODUCER = "ingest"  # what every event ingest writes names as its producer
-E = TypeVar("E", bound=AggregateEvent)
-
-
-def first_event(kind: type[E], doc_id: str, data: BaseModel, correlation_id: str | None) -> E:
-    """The event that announces a new document: version 1 of the aggregate ``doc_id``,
-    correlated with the request that sent it (or, without one, with the document)."""
-    event: E = kind.create(
-        producer=PRODUCER,
-        correlation_id=correlation_id or doc_id,
-        aggregate_id=doc_id,
-        version=1,
-        data=data,
-    )
-    return event

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from xabar.contracts import CommentSubmission, CommentSubmitted, Event, Letter, LetterReceived
 from xabar.ingest.comments import NewComment, NewLetter
 from xabar.ingest.config import IngestSettings
-from xabar.ingest.domain import first_event, idempotent_id, new_id
+from xabar.ingest.domain import idempotent_id, new_id
 from xabar.ingest.errors import (
     DatabaseUnavailable,
     IdempotencyConflict,
@@ -41,6 +41,7 @@ from xabar.runtime.outbox import ms_now
 
 log = logging.getLogger("xabar.ingest.readers")
 
+PRODUCER = "ingest"
 ACCEPTED = Counter("xabar_ingest_readers_accepted_total", "Comments and letters accepted", ["kind"])
 
 
@@ -177,6 +178,12 @@ def _stored(
     correlation_id: str | None,
 ) -> tuple[Doc, Event]:
     """The document to store (``data``'s fields, its id as ``_id``) and its event."""
-    event: Event = first_event(kind, doc_id, data, correlation_id)
+    event: Event = kind.create(
+        producer=PRODUCER,
+        correlation_id=correlation_id or doc_id,
+        aggregate_id=doc_id,
+        version=1,
+        data=data,
+    )
     id_field = "comment_id" if isinstance(data, CommentSubmission) else "letter_id"
     return {"_id": doc_id, **data.model_dump(exclude={id_field})}, event

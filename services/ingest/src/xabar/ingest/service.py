@@ -42,7 +42,6 @@ from xabar.ingest.domain import (
     Receipt,
     SubmissionStatusView,
     fingerprint,
-    first_event,
     hash_receipt_code,
     idempotent_id,
     is_id,
@@ -73,6 +72,7 @@ from xabar.runtime.outbox import ms_now, outbox_entry
 
 log = logging.getLogger("xabar.ingest")
 
+PRODUCER = "ingest"
 SUBMISSIONS = Counter("xabar_ingest_submissions_total", "Submissions accepted", ["kind"])
 REVIEWS = Counter("xabar_ingest_reviews_total", "submission.reviewed events", ["outcome"])
 ERASED = Counter("xabar_ingest_contacts_erased_total", "Sealed contacts erased after retention")
@@ -226,10 +226,12 @@ class IngestService:
                 name=draft.contact.name, email=draft.contact.email, phone=draft.contact.phone
             )
             sealed = self.sealer.seal_contact(contact)
-        event = first_event(
-            SubmissionReceivedV2,
-            submission_id,
-            SealedSubmission(
+        event: SubmissionReceivedV2 = SubmissionReceivedV2.create(
+            producer=PRODUCER,
+            correlation_id=correlation_id or submission_id,
+            aggregate_id=submission_id,
+            version=1,
+            data=SealedSubmission(
                 submission_id=submission_id,
                 title=draft.title,
                 text=draft.text,
@@ -240,7 +242,6 @@ class IngestService:
                 attachments=tuple(refs),
                 received_at=now,
             ),
-            correlation_id,
         )
         doc: Doc = {
             "_id": submission_id,
