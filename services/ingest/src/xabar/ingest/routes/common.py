@@ -160,7 +160,7 @@ async def read_post(request: Request, page: FormPage, limits: Limits, throttle: 
     check = deps.signer.check(values, page.client)
     client = deps.commenter_hash(request)
     await throttle.check(client)
-    fields = form_fields(page.values or {}, frozenset({"reply_to"}))
+    fields = form_fields(page.values or {}, frozenset({"reply_to"}))  # optional in both kinds
     return Sent(client, fields, Via(f"form:{check.nonce}", correlation(request), form=True))
 
 
