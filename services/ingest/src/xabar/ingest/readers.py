@@ -20,7 +20,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from prometheus_client import Counter
 from pydantic import BaseModel
@@ -38,6 +37,7 @@ from xabar.ingest.errors import (
 from xabar.ingest.intake import Doc, Intake
 from xabar.ingest.repository import DocumentRepository
 from xabar.ingest.sealing import Sealer
+from xabar.runtime.outbox import ms_now
 
 log = logging.getLogger("xabar.ingest.readers")
 
@@ -51,6 +51,16 @@ class Taken:
 
     doc_id: str
     replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """How a comment or letter came: its idempotency key (``form:`` and a form token's nonce,
+    an API's ``Idempotency-Key``, or None), its correlation id, and whether by the form."""
+
+    idempotency_key: str | None
+    correlation_id: str | None
+    form: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +84,10 @@ class ReadersService:
         self._mongo_failed_at = -1e9
         self._accepted = {k.name: ACCEPTED.labels(k.name) for k in (comments, letters)}
 
-    async def comment(
-        self,
-        draft: NewComment,
-        *,
-        client_hash: str,
-        idempotency_key: str | None,
-        correlation_id: str | None,
-        form: bool = False,
-    ) -> Taken:
+    async def comment(self, draft: NewComment, *, client_hash: str, via: Via) -> Taken:
         """Accept a comment durably (or answer a replay of its key with the first id)."""
         kind = self.comments
-        comment_id, print_ = self._identity(kind, draft, idempotency_key)
+        comment_id, print_ = self._identity(kind, draft, via.idempotency_key)
         data = CommentSubmission(
             comment_id=comment_id,
             article_id=draft.article_id,
@@ -93,22 +95,15 @@ class ReadersService:
             name=draft.name,
             text=draft.text,
             client_hash=client_hash,
-            submitted_at=_now(),
+            submitted_at=ms_now(),
         )
-        doc, event = _stored(comment_id, CommentSubmitted, data, correlation_id)
-        return await self._accept(kind, doc, event, idempotency_key, print_, form=form)
+        doc, event = _stored(comment_id, CommentSubmitted, data, via.correlation_id)
+        return await self._accept(kind, doc, event, via, print_)
 
-    async def letter(
-        self,
-        draft: NewLetter,
-        *,
-        idempotency_key: str | None,
-        correlation_id: str | None,
-        form: bool = False,
-    ) -> Taken:
+    async def letter(self, draft: NewLetter, *, via: Via) -> Taken:
         """Accept a letter durably; its way to answer is sealed before it is written."""
         kind = self.letters
-        letter_id, print_ = self._identity(kind, draft, idempotency_key)
+        letter_id, print_ = self._identity(kind, draft, via.idempotency_key)
         sealed = self.sealer.seal_text(draft.reply_to) if draft.reply_to else None
         data = Letter(
             letter_id=letter_id,
@@ -116,10 +111,10 @@ class ReadersService:
             reply_to_sealed=sealed,
             subject=draft.subject,
             text=draft.text,
-            received_at=_now(),
+            received_at=ms_now(),
         )
-        doc, event = _stored(letter_id, LetterReceived, data, correlation_id)
-        return await self._accept(kind, doc, event, idempotency_key, print_, form=form)
+        doc, event = _stored(letter_id, LetterReceived, data, via.correlation_id)
+        return await self._accept(kind, doc, event, via, print_)
 
     def _identity(self, kind: Kind, draft: BaseModel, key: str | None) -> tuple[str, str]:
         """The document's id (derived from the key: every request with it maps to one id) and
@@ -130,9 +125,8 @@ class ReadersService:
         print_ = hashlib.sha256(body.encode()).hexdigest()
         return idempotent_id(self._secret, f"{kind.name}:{key}"), print_
 
-    async def _accept(
-        self, kind: Kind, doc: Doc, event: Event, key: str | None, print_: str, *, form: bool
-    ) -> Taken:
+    async def _accept(self, kind: Kind, doc: Doc, event: Event, via: Via, print_: str) -> Taken:
+        key, form = via.idempotency_key, via.form
         doc_id = str(doc["_id"])
         doc["event_id"] = str(event.event_id)  # what tells a redelivery from a reused id
         if key is not None:
@@ -193,8 +187,3 @@ def _stored(
     )
     id_field = "comment_id" if isinstance(data, CommentSubmission) else "letter_id"
     return {"_id": doc_id, **data.model_dump(exclude={id_field})}, event
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it

@@ -68,7 +68,7 @@ from xabar.ingest.media import StoredPhoto
 from xabar.ingest.photos import CleanPhoto, clean_photo, probe_photo
 from xabar.ingest.repository import AttachmentRepository, Doc, SubmissionRepository
 from xabar.ingest.sealing import Sealer
-from xabar.runtime.outbox import outbox_entry
+from xabar.runtime.outbox import ms_now, outbox_entry
 
 log = logging.getLogger("xabar.ingest")
 
@@ -139,8 +139,7 @@ class IngestService:
             if existing is not None:  # a replay: its photos were cleaned the first time
                 return self._replay(existing, idempotency_key, print_)
         cleaned = [await self._clean(raw, i) for i, raw in enumerate(photos)]
-        now = datetime.now(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
+        now = ms_now()
         code = new_receipt_code()
         stored = [(new_id(), photo) for photo in cleaned]
         refs = [_ref(attachment_id, photo) for attachment_id, photo in stored]

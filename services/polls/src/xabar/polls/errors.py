@@ -3,6 +3,8 @@
 Messages are Russian: they reach readers (the HTML page) and editors as they are.
 """
 
+from typing import ClassVar
+
 from xabar.runtime.errors import UNREACHABLE, ServiceError
 
 # Redis or MongoDB cannot be reached right now: answered 503, retried by the loops, no traceback.
@@ -23,18 +25,23 @@ class PollNotFound(PollsError):
         self.poll_id = poll_id
 
 
-class PollClosed(PollsError):
+class Said(PollsError):
+    """An error always said in the same words (``said``): raised with no arguments."""
+
+    said: ClassVar[str]
+
+    def __init__(self) -> None:
+        super().__init__(self.said)
+
+
+class PollClosed(Said):
     code = "poll_closed"
-
-    def __init__(self) -> None:
-        super().__init__("Опрос закрыт, голосование окончено")
+    said = "Опрос закрыт, голосование окончено"
 
 
-class PollNotOpen(PollsError):
+class PollNotOpen(Said):
     code = "poll_not_open"
-
-    def __init__(self) -> None:
-        super().__init__("Опрос ещё не начался")
+    said = "Опрос ещё не начался"
 
 
 class UnknownOption(PollsError):
@@ -51,11 +58,9 @@ class InvalidChoice(PollsError):
     code = "invalid_choice"
 
 
-class AlreadyVoted(PollsError):
+class AlreadyVoted(Said):
     code = "already_voted"
-
-    def __init__(self) -> None:
-        super().__init__("Вы уже проголосовали в этом опросе")
+    said = "Вы уже проголосовали в этом опросе"
 
 
 class TooManyVotes(PollsError):
@@ -80,13 +85,11 @@ class PollNotEditable(PollsError):
     code = "poll_not_editable"
 
 
-class ConcurrentChange(PollsError):
+class ConcurrentChange(Said):
     """Someone else changed the poll between our read and our write; the caller may retry."""
 
     code = "concurrent_change"
-
-    def __init__(self) -> None:
-        super().__init__("Опрос изменили одновременно с вами; повторите действие")
+    said = "Опрос изменили одновременно с вами; повторите действие"
 
 
 class BadImportFile(PollsError):

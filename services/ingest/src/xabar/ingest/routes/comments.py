@@ -27,23 +27,23 @@ from xabar.ingest.comments import (
     NAME_MAX,
     CommentAccepted,
     NewComment,
-    form_fields,
     is_article_id,
     is_comment_id,
     validate_comment,
 )
-from xabar.ingest.deps import Deps, correlation
+from xabar.ingest.deps import Deps
 from xabar.ingest.routes.common import (
     IDEMPOTENCY_KEY,
     FormPage,
     SignedForm,
     accepted,
     api_answers,
-    idempotency_key,
+    form_post,
+    read_api_post,
     read_post,
 )
 from xabar.ingest.routes.html import Words, framed_by, html, notice_for
-from xabar.runtime.bodies import FORM, Limits, read_json
+from xabar.runtime.bodies import Limits
 from xabar.runtime.routing import ErrorMap, Router
 
 router = Router(tags=["comments"])
@@ -52,7 +52,6 @@ COMMENT_LIMITS = Limits(max_bytes=32 * 1024, max_fields=10, max_field_bytes=16 *
 MAX_JSON = 32 * 1024
 WORDS = Words("комментарий", "комментариев")
 NO_ARTICLE = "Не удалось открыть форму комментария: не указана статья."
-FRAME_ANSWERS = dict.fromkeys((200, 400, 403, 413, 415, 422, 429, 503), "text/html")
 API_ANSWERS = api_answers(CommentAccepted)
 
 
@@ -122,10 +121,9 @@ class CommentPage(FormPage):
     ],
 )
 async def comment_form(request: Request) -> Response:
-    deps = Deps.of(request)
     article_id = request.query_params.get("article_id", "")
     reply_to = request.query_params.get("reply_to", "")
-    page = CommentPage(deps, deps.binding(request), article_id=article_id, reply_to=reply_to)
+    page = CommentPage.of(request, article_id=article_id, reply_to=reply_to)
     if not is_article_id(article_id):
         return page.message(400, NO_ARTICLE)
     if reply_to and not is_comment_id(reply_to):
@@ -134,27 +132,14 @@ async def comment_form(request: Request) -> Response:
     return page.form()
 
 
-@router.post(
-    "/comments",
-    "Send the comment form; answers in the frame (Russian HTML)",
-    body=CommentForm,
-    body_media=FORM,
-    responses=FRAME_ANSWERS,
+@form_post(
+    router, "/comments", "Send the comment form; answers in the frame (Russian HTML)", CommentForm
 )
 async def send_comment_form(request: Request) -> Response:
-    deps = Deps.of(request)
-    page = CommentPage(deps, deps.binding(request))
-    check = await read_post(request, page, COMMENT_LIMITS)
-    values = page.values or {}
-    client = deps.commenter_hash(request)
-    await deps.comment_limit.check(client)
-    await deps.readers.comment(
-        validate_comment(form_fields(values, frozenset({"reply_to"}))),
-        client_hash=client,
-        idempotency_key=f"form:{check.nonce}",
-        correlation_id=correlation(request),
-        form=True,
-    )
+    page = CommentPage.of(request)
+    sent = await read_post(request, page, COMMENT_LIMITS, page.deps.comment_limit)
+    comment = validate_comment(sent.fields)
+    await page.deps.readers.comment(comment, client_hash=sent.client, via=sent.via)
     return page.sent()
 
 
@@ -167,12 +152,7 @@ async def send_comment_form(request: Request) -> Response:
 )
 async def send_comment(request: Request) -> Response:
     deps = Deps.of(request)
-    deps.origins.require(request)
-    key = idempotency_key(request)
-    client = deps.commenter_hash(request)
-    await deps.comment_limit.check(client)
-    draft = validate_comment(await read_json(request, MAX_JSON))
-    taken = await deps.readers.comment(
-        draft, client_hash=client, idempotency_key=key, correlation_id=correlation(request)
-    )
+    sent = await read_api_post(request, deps.comment_limit, MAX_JSON)
+    comment = validate_comment(sent.fields)
+    taken = await deps.readers.comment(comment, client_hash=sent.client, via=sent.via)
     return accepted(CommentAccepted(comment_id=taken.doc_id), taken.replayed)

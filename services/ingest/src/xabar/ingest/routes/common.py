@@ -1,26 +1,39 @@
 """What ingest's endpoints share: a Russian form page that shows itself again with what was
-typed and what to fix (``FormPage``), the first steps of every form post (``read_post``), and
-the API's ``Idempotency-Key`` and 202 answer."""
+typed and what to fix (``FormPage``), the first steps of every readers' post, a form's
+(``read_post``) or the API's (``read_api_post``), and the API's ``Idempotency-Key`` and 202
+answer."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xabar.ingest.deps import Deps
+from xabar.ingest.comments import form_fields
+from xabar.ingest.deps import Deps, Throttle, correlation
 from xabar.ingest.domain import check_idempotency_key
 from xabar.ingest.errors import InvalidSubmission
-from xabar.ingest.forms import FormCheck, russian_errors
-from xabar.ingest.routes.html import Words, answer_errors_with, html, notice_for
-from xabar.runtime.bodies import FORM, MULTIPART, Limits, read_form
+from xabar.ingest.forms import russian_errors
+from xabar.ingest.readers import Via
+from xabar.ingest.routes.html import HTML, Words, answer_errors_with, html, notice_for
+from xabar.runtime.bodies import FORM, MULTIPART, Limits, read_form, read_json
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
-from xabar.runtime.routing import ErrorMap
+from xabar.runtime.routing import ErrorMap, Router
 
-REFUSALS = (400, 403, 413, 415, 422, 429, 503)  # what a readers' API post may answer instead
+REFUSALS = (400, 403, 413, 415, 422, 429, 503)  # what a readers' post may answer instead
+FORM_ANSWERS = dict.fromkeys((200, *REFUSALS), HTML)  # a readers' form post: a page each
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+def form_post(
+    router: Router, path: str, summary: str, body: type[BaseModel], media: str = FORM
+) -> Callable[[E], E]:
+    """A readers' form post: ``body`` sent as ``media`` (urlencoded unless it carries files),
+    each answer a page (``FORM_ANSWERS``)."""
+    return router.post(path, summary, body=body, body_media=media, responses=FORM_ANSWERS)
 
 
 def api_answers(accepted: type[BaseModel]) -> dict[int, type[BaseModel]]:
@@ -77,6 +90,12 @@ class FormPage:
     messages: ClassVar[Mapping[str, str]]
     words: ClassVar[Words]
 
+    @classmethod
+    def of(cls, request: Request, **fields: Any) -> Self:
+        """The page of ``request``: its form's token bound to the request's client."""
+        deps = Deps.of(request)
+        return cls(deps, deps.binding(request), **fields)
+
     def context(self) -> dict[str, Any]:
         """What else the template needs."""
         return {}
@@ -119,16 +138,52 @@ class FormPage:
         return self.form(spec.status, notice=notice)
 
 
-async def read_post(request: Request, page: FormPage, limits: Limits) -> FormCheck:
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A readers' post (a comment, a letter) that passed its first steps, ready to be taken."""
+
+    client: str  # the sender's address as the comments' keyed hash
+    fields: Any  # the body in its JSON shape, not validated yet
+    via: Via
+
+
+async def read_post(request: Request, page: FormPage, limits: Limits, throttle: Throttle) -> Sent:
     """The first steps of a form post: its errors answered by ``page``, its Origin checked, its
     body read within ``limits`` (``page.values``: what was typed), its token checked (the
-    nonce is the post's idempotency key)."""
+    nonce is the post's idempotency key), the sender's rate limit (``throttle``) checked."""
     answer_errors_with(request, page)
-    page.deps.origins.require(request)
+    deps = page.deps
+    deps.origins.require(request)
     form = await read_form(request, limits, accept=(FORM, MULTIPART))
     values = dict(form.items)
     page.took(values)
-    return page.deps.signer.check(values, page.client)
+    check = deps.signer.check(values, page.client)
+    client = deps.commenter_hash(request)
+    await throttle.check(client)
+    fields = form_fields(page.values or {}, frozenset({"reply_to"}))  # optional in both kinds
+    return Sent(client, fields, Via(f"form:{check.nonce}", correlation(request), form=True))
 
 
-__all__ = ["IDEMPOTENCY_KEY", "FormPage", "accepted", "idempotency_key", "read_post"]
+async def read_api_post(request: Request, throttle: Throttle, max_json: int) -> Sent:
+    """The first steps of an API post: its Origin checked, its ``Idempotency-Key`` read, the
+    sender's rate limit (``throttle``) checked, its JSON body read within ``max_json`` bytes."""
+    deps = Deps.of(request)
+    deps.origins.require(request)
+    key = idempotency_key(request)
+    client = deps.commenter_hash(request)
+    await throttle.check(client)
+    fields = await read_json(request, max_json)
+    return Sent(client, fields, Via(key, correlation(request)))
+
+
+__all__ = [
+    "FORM_ANSWERS",
+    "IDEMPOTENCY_KEY",
+    "FormPage",
+    "Sent",
+    "accepted",
+    "form_post",
+    "idempotency_key",
+    "read_api_post",
+    "read_post",
+]

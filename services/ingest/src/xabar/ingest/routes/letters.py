@@ -16,21 +16,21 @@ from xabar.ingest.comments import (
     SUBJECT_MAX,
     LetterAccepted,
     NewLetter,
-    form_fields,
     validate_letter,
 )
-from xabar.ingest.deps import Deps, correlation
+from xabar.ingest.deps import Deps
 from xabar.ingest.routes.common import (
     IDEMPOTENCY_KEY,
     FormPage,
     SignedForm,
     accepted,
     api_answers,
-    idempotency_key,
+    form_post,
+    read_api_post,
     read_post,
 )
 from xabar.ingest.routes.html import Words, html, pages_answer
-from xabar.runtime.bodies import FORM, Limits, read_json
+from xabar.runtime.bodies import Limits
 from xabar.runtime.routing import Router
 
 router = Router(tags=["letters"])
@@ -60,34 +60,23 @@ class LetterPage(FormPage):
         limits = {"name": LETTER_NAME_MAX, "reply_to": REPLY_TO_MAX, "subject": SUBJECT_MAX}
         return {"limits": {**limits, "text": LETTER_MAX}}
 
+    def sent(self) -> Response:
+        return html(self.deps.pages.render("letter_sent.html", page_title="Письмо получено"))
+
 
 @router.get(
     "/letters", "The letter form, «Напишите нам» (Russian HTML)", responses=pages_answer(200)
 )
 async def letter_form(request: Request) -> Response:
-    deps = Deps.of(request)
-    return LetterPage(deps, deps.binding(request)).form()
+    return LetterPage.of(request).form()
 
 
-@router.post(
-    "/letters",
-    "Send the letter form (Russian HTML)",
-    body=LetterForm,
-    body_media=FORM,
-    responses=pages_answer(200, 400, 403, 413, 415, 422, 429, 503),
-)
+@form_post(router, "/letters", "Send the letter form (Russian HTML)", LetterForm)
 async def send_letter_form(request: Request) -> Response:
-    deps = Deps.of(request)
-    page = LetterPage(deps, deps.binding(request))
-    check = await read_post(request, page, LETTER_LIMITS)
-    await deps.letter_limit.check(deps.commenter_hash(request))
-    await deps.readers.letter(
-        validate_letter(form_fields(page.values or {}, frozenset({"reply_to"}))),
-        idempotency_key=f"form:{check.nonce}",
-        correlation_id=correlation(request),
-        form=True,
-    )
-    return html(deps.pages.render("letter_sent.html", page_title="Письмо получено"))
+    page = LetterPage.of(request)
+    sent = await read_post(request, page, LETTER_LIMITS, page.deps.letter_limit)
+    await page.deps.readers.letter(validate_letter(sent.fields), via=sent.via)
+    return page.sent()
 
 
 @router.post(
@@ -99,11 +88,6 @@ async def send_letter_form(request: Request) -> Response:
 )
 async def send_letter(request: Request) -> Response:
     deps = Deps.of(request)
-    deps.origins.require(request)
-    key = idempotency_key(request)
-    await deps.letter_limit.check(deps.commenter_hash(request))
-    draft = validate_letter(await read_json(request, MAX_JSON))
-    taken = await deps.readers.letter(
-        draft, idempotency_key=key, correlation_id=correlation(request)
-    )
+    sent = await read_api_post(request, deps.letter_limit, MAX_JSON)
+    taken = await deps.readers.letter(validate_letter(sent.fields), via=sent.via)
     return accepted(LetterAccepted(letter_id=taken.doc_id), taken.replayed)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xabar.ingest.deps import Deps, correlation
+from xabar.ingest.deps import correlation
 from xabar.ingest.domain import Receipt, validate_submission
 from xabar.ingest.errors import (
     FormRejected,
@@ -30,7 +30,7 @@ from xabar.ingest.forms import (
     russian_field_errors,
 )
 from xabar.ingest.photos import decodable_megapixels
-from xabar.ingest.routes.common import FormPage
+from xabar.ingest.routes.common import FormPage, form_post
 from xabar.ingest.routes.html import (
     FOREIGN_ORIGIN,
     Words,
@@ -188,20 +188,19 @@ class ReportPage(FormPage):
 
 @router.get("/report", "The reporters' form (Russian HTML)", responses=pages_answer(200))
 async def report_form(request: Request) -> Response:
-    deps = Deps.of(request)
-    return ReportPage(deps, deps.binding(request)).form()
+    return ReportPage.of(request).form()
 
 
-@router.post(
+@form_post(
+    router,
     "/report",
     "Send the form; answers with the receipt page, or the form again with what to fix",
-    body=ReportForm,
-    body_media=MULTIPART,
-    responses=pages_answer(200, 400, 403, 413, 415, 422, 429, 503),
+    ReportForm,
+    MULTIPART,
 )
 async def send_report(request: Request) -> Response:
-    deps = Deps.of(request)
-    page = ReportPage(deps, deps.binding(request))
+    page = ReportPage.of(request)
+    deps = page.deps
     answer_errors_with(request, page)
     deps.origins.require(request)
     async with deps.upload(request):

@@ -5,7 +5,10 @@ server-side with the editor's bearer token): create, edit before opening, close 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,6 +17,7 @@ from xabar.polls.deps import Deps
 from xabar.polls.domain import Poll
 from xabar.polls.routes.params import poll_id_of, principal_of, query_param
 from xabar.polls.schemas import NewPoll, Placement, PollEdit, PollPage, PollResults, PollView
+from xabar.polls.service import PollService
 from xabar.polls.views import anomaly_of, results_of, view_of
 from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response, parse_body
@@ -24,6 +28,13 @@ from xabar.runtime.routing import Router
 router = Router(tags=["polls"])
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_POLL_BYTES = 64_000
+B = TypeVar("B", bound=BaseModel)
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+def _authoring(method: str, path: str, summary: str, **kw: Any) -> Callable[[E], E]:
+    """An editors' route: their bearer token required, listed under "authoring"."""
+    return router.route(method, path, summary, security=Role.EDITOR, tags=["authoring"], **kw)
 
 
 # what a change of a poll with a JSON body may answer
@@ -81,13 +92,12 @@ async def get_poll(request: Request) -> Response:
     return response
 
 
-@router.post(
+@_authoring(
+    "POST",
     "/api/v1/polls",
     "Create a poll (editors); it opens at once when opens_at is absent or past",
     body=NewPoll,
     responses={201: PollView, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody},
-    security=Role.EDITOR,
-    tags=["authoring"],
 )
 async def create_poll(request: Request) -> Response:
     deps = Deps.of(request)
@@ -100,31 +110,37 @@ async def create_poll(request: Request) -> Response:
     return json_response(view, 201, {"Location": f"/api/v1/polls/{poll.poll_id}"})
 
 
-@router.patch(
+@_authoring(
+    "PATCH",
     "/api/v1/polls/{poll_id}",
     "Change a poll before it opens (editors)",
     body=PollEdit,
     responses=CHANGE_RESPONSES,
-    security=Role.EDITOR,
-    tags=["authoring"],
 )
 async def edit_poll(request: Request) -> Response:
-    deps = Deps.of(request)
-    poll_id = poll_id_of(request)
-    data = await parse_body(request, PollEdit, MAX_POLL_BYTES)
-    return await _editor_view(deps, await deps.service.edit(poll_id, data))
+    return await _change(request, PollEdit, PollService.edit)
 
 
-@router.post(
+@_authoring(
+    "POST",
     "/api/v1/polls/{poll_id}/close",
     "Close an open poll now (editors)",
     responses={200: PollView, 404: ErrorBody, 409: ErrorBody},
-    security=Role.EDITOR,
-    tags=["authoring"],
 )
 async def close_poll(request: Request) -> Response:
     deps = Deps.of(request)
     return await _editor_view(deps, await deps.service.close(poll_id_of(request)))
+
+
+async def _change(
+    request: Request, body: type[B], change: Callable[[PollService, str, B], Awaitable[Poll]]
+) -> Response:
+    """A change of the poll in the path by a JSON ``body`` (``PollService.edit``, say),
+    answered with the editors' view of the poll changed."""
+    deps = Deps.of(request)
+    poll_id = poll_id_of(request)
+    data = await parse_body(request, body, MAX_POLL_BYTES)
+    return await _editor_view(deps, await change(deps.service, poll_id, data))
 
 
 async def _editor_view(deps: Deps, poll: Poll) -> Response:
@@ -132,27 +148,22 @@ async def _editor_view(deps: Deps, poll: Poll) -> Response:
     return json_response(view_of(poll, counts, False, deps.service.clock(), editor=True))
 
 
-@router.put(
+@_authoring(
+    "PUT",
     "/api/v1/polls/{poll_id}/placement",
     "Where the poll is shown: the front page, country sections, articles (editors; at any time)",
     body=Placement,
     responses=CHANGE_RESPONSES,
-    security=Role.EDITOR,
-    tags=["authoring"],
 )
 async def place_poll(request: Request) -> Response:
-    deps = Deps.of(request)
-    poll_id = poll_id_of(request)
-    placement = await parse_body(request, Placement, MAX_POLL_BYTES)
-    return await _editor_view(deps, await deps.service.place(poll_id, placement))
+    return await _change(request, Placement, PollService.place)
 
 
-@router.get(
+@_authoring(
+    "GET",
     "/api/v1/polls/{poll_id}/results",
     "The poll's results, whatever the readers may see yet, and its flagged bursts (editors)",
     responses={200: PollResults, 404: ErrorBody},
-    security=Role.EDITOR,
-    tags=["authoring"],
 )
 async def poll_results(request: Request) -> Response:
     deps = Deps.of(request)
