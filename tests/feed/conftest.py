@@ -12,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.support.procs import ServiceProcess, service_process
+from tests.support.settings import settings_factory
 from tests.support.waiting import eventually
 from xabar.contracts import Event
 from xabar.feed.app import create_app
@@ -24,23 +25,16 @@ SITE = "http://127.0.0.1:8080"
 
 @pytest.fixture
 def make_settings(redis_url: str) -> MakeSettings:
-    def make(**overrides: Any) -> FeedSettings:
-        values: dict[str, Any] = {
+    return settings_factory(
+        FeedSettings,
+        {
             "redis_url": redis_url,
             "consumer_name": "feed-test",
             "claim_idle_ms": 200,
             "log_json": False,
             "site_url": SITE,
-        }
-        values.update(overrides)
-        return FeedSettings(**values)
-
-    return make
-
-
-@pytest.fixture
-def settings(make_settings: MakeSettings) -> FeedSettings:
-    return make_settings()
+        },
+    )
 
 
 @asynccontextmanager

@@ -14,12 +14,13 @@ import gc
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Protocol, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from xabar.runtime.deployment import parse_redis_url
+from tests.support.infra import redis_client
 from xabar.runtime.localinfra import (
     LocalRedisCluster,
     LocalSentinel,
@@ -29,24 +30,30 @@ from xabar.runtime.localinfra import (
 )
 
 
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
-    cluster = start_redis_cluster(tmp_path_factory.mktemp("redis-cluster"))
+class _Deployment(Protocol):
+    def stop(self) -> None: ...
+
+
+D = TypeVar("D", bound=_Deployment)
+
+
+def _for_the_session(deployment: D) -> Iterator[D]:
+    """Yield a started deployment; at the session's end collect the leaks and stop it."""
     try:
-        yield cluster
+        yield deployment
     finally:
         collect_leaks()
-        cluster.stop()
+        deployment.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    yield from _for_the_session(start_redis_cluster(tmp_path_factory.mktemp("redis-cluster")))
 
 
 @pytest.fixture(scope="session")
 def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSentinel]:
-    setup = start_sentinel(tmp_path_factory.mktemp("redis-sentinel"))
-    try:
-        yield setup
-    finally:
-        collect_leaks()
-        setup.stop()
+    yield from _for_the_session(start_sentinel(tmp_path_factory.mktemp("redis-sentinel")))
 
 
 async def _flush(port: int) -> None:
@@ -112,18 +119,23 @@ def deployment_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+@pytest.fixture(name="redis_url", params=DEPLOYMENTS)
+def redis_url_on_each_deployment(request: pytest.FixtureRequest) -> str:
+    """That ``redis_url`` fixture, for a module to import: its tests then run once on each of
+    ``DEPLOYMENTS``."""
+    return deployment_url(request)
+
+
 @pytest.fixture
 async def cluster_redis(cluster_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = parse_redis_url(cluster_url).client()
-    yield client
-    await client.aclose()
+    async with redis_client(cluster_url) as client:
+        yield client
 
 
 @pytest.fixture
 async def sentinel_redis(sentinel_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = parse_redis_url(sentinel_url).client()
-    yield client
-    await client.aclose()
+    async with redis_client(sentinel_url) as client:
+        yield client
 
 
 @contextlib.asynccontextmanager
