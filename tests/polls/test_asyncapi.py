@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.support.asyncapi import declared_document
+from tests.support.asyncapi import assert_serves_declared_document
 from xabar.polls.config import PollsSettings
 from xabar.polls.handlers import declare_channels
 
@@ -10,6 +10,4 @@ from xabar.polls.handlers import declare_channels
 async def test_polls_serves_the_asyncapi_document_of_its_channels(
     client: httpx.AsyncClient, settings: PollsSettings
 ) -> None:
-    served = await client.get("/asyncapi.json")
-    assert served.status_code == 200
-    assert served.json() == declared_document("polls", declare_channels, settings)
+    await assert_serves_declared_document(client, "polls", declare_channels, settings)

@@ -4,6 +4,8 @@ declares, on a bus made with the service's settings."""
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from xabar.runtime.asyncapi import document
 from xabar.runtime.bus import EventBus
 from xabar.runtime.config import ServiceSettings
@@ -20,3 +22,15 @@ def declared_document(
     )
     declare(bus)
     return document(bus, title=f"Xabar {name}")
+
+
+async def assert_serves_declared_document(
+    client: httpx.AsyncClient,
+    name: str,
+    declare: Callable[[EventBus], None],
+    settings: ServiceSettings,
+) -> None:
+    """``client``'s service answers ``/asyncapi.json`` with ``declared_document``."""
+    served = await client.get("/asyncapi.json")
+    assert served.status_code == 200
+    assert served.json() == declared_document(name, declare, settings)
