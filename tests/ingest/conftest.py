@@ -1,10 +1,11 @@
 """Fixtures of the ingest tests: settings against the session's real Redis and FerretDB, the app
 in-process behind httpx, and helpers to read the submissions stream and make photos."""
 
+import asyncio
 import base64
 import io
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import TokenKeys
 from tests.support.infra import Infra
+from tests.support.settings import settings_factory
 from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Event, parse_event
 from xabar.ingest.app import create_app
@@ -42,8 +44,9 @@ MakeSettings = Callable[..., IngestSettings]
 def make_settings(
     infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
 ) -> MakeSettings:
-    def make(**overrides: Any) -> IngestSettings:
-        values: dict[str, Any] = {
+    return settings_factory(
+        IngestSettings,
+        {
             "redis_url": redis_url,
             "mongodb_url": infra.mongo_url,
             "mongodb_db": mongo_db_name,
@@ -55,16 +58,8 @@ def make_settings(
             "relay_sweep_s": 0.5,
             "form_min_fill_s": 0.0,
             "log_json": False,
-        }
-        values.update(overrides)
-        return IngestSettings(**values)
-
-    return make
-
-
-@pytest.fixture
-def settings(make_settings: MakeSettings) -> IngestSettings:
-    return make_settings()
+        },
+    )
 
 
 @asynccontextmanager
@@ -120,6 +115,17 @@ async def moved(redis: aioredis.Redis, timeout: float = 60.0) -> None:
     await eventually(empty, timeout=timeout, what="the intake to be moved to MongoDB")
 
 
+async def drained(db: Any, timeout: float = 120) -> None:
+    """Wait until the relay has published every stored event: no pending marker is left (a
+    small collection to poll), and then no document has anything left in its outbox."""
+
+    async def no_markers() -> bool:
+        return await db["outbox_pending"].count_documents({}) == 0
+
+    await eventually(no_markers, timeout=timeout, what="the outbox to drain")
+    assert await db["submissions"].count_documents({"outbox.0": {"$exists": True}}) == 0
+
+
 async def stored(db: Any, submission_id: str, timeout: float = 60.0) -> dict[str, Any]:
     """The MongoDB document of an accepted submission, once the mover has put it there."""
     found: dict[str, Any] = {}
@@ -146,6 +152,17 @@ def tip(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def accepted_tips(client: httpx.AsyncClient, titles: Iterable[str]) -> list[str]:
+    """A ``tip()`` of each title sent, one after the other, each accepted (202): their
+    submission ids, in order."""
+    ids = []
+    for title in titles:
+        response = await client.post("/api/v1/submissions", json=tip(title=title))
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["submission_id"])
+    return ids
 
 
 def jpeg_with_gps(size: tuple[int, int] = (320, 240), orientation: int | None = None) -> bytes:
@@ -191,6 +208,21 @@ def keyed_requests(prefix: str, count: int = 1000, retries: int = 200) -> list[t
     requests += [(key, keys.index(key)) for key in random.Random(7).sample(keys, retries)]
     random.Random(11).shuffle(requests)
     return requests
+
+
+async def send_keyed(
+    client: httpx.AsyncClient,
+    path: str,
+    body: Callable[[int], dict[str, Any]],
+    requests: list[tuple[str, int]],
+) -> list[tuple[str, httpx.Response]]:
+    """Every one of ``requests`` (``keyed_requests``) posted to ``path`` at once, ``body(n)``
+    under its Idempotency-Key: each one's key and response."""
+
+    async def send(key: str, n: int) -> tuple[str, httpx.Response]:
+        return key, await client.post(path, json=body(n), headers={"Idempotency-Key": key})
+
+    return await asyncio.gather(*(send(key, n) for key, n in requests))
 
 
 def review_event(submission_id: str, version: int, status: str, **data: Any) -> Event:

@@ -15,6 +15,7 @@ from tests.ingest.conftest import (
     INTAKE,
     MakeSettings,
     Mongo,
+    drained,
     jpeg_with_gps,
     moved,
     multipart_fields,
@@ -318,7 +319,7 @@ async def test_a_repeated_idempotency_key_returns_the_first_response_and_creates
     await moved(redis)
     assert await db["submissions"].count_documents({}) == 1
     assert await db["attachments"].count_documents({}) == 1
-    await _drained(db)
+    await drained(db)
     assert len(await _events_for(redis, first.json()["submission_id"])) == 1
     assert await redis.xlen(SUBMISSIONS_STREAM) == 1
 
@@ -343,19 +344,8 @@ async def test_concurrent_requests_with_one_key_create_one_submission(
     doc = await db["submissions"].find_one({})
     assert doc is not None
     assert await db["attachment_chunks"].count_documents({}) == 1
-    await _drained(db)
+    await drained(db)
     assert await redis.xlen(SUBMISSIONS_STREAM) == 1
-
-
-async def _drained(db: Any, timeout: float = 120) -> None:
-    """Wait until the relay has published every stored event: no pending marker is left (a
-    small collection to poll), and then no document has anything left in its outbox."""
-
-    async def no_markers() -> bool:
-        return await db["outbox_pending"].count_documents({}) == 0
-
-    await eventually(no_markers, timeout=timeout, what="the outbox to drain")
-    assert await db["submissions"].count_documents({"outbox.0": {"$exists": True}}) == 0
 
 
 async def test_a_truncated_or_mis_encoded_multipart_tip_is_400_and_stores_nothing(

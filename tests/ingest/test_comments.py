@@ -27,11 +27,12 @@ from tests.ingest.conftest import (
     form_token,
     keyed_requests,
     running,
+    send_keyed,
     stream_events,
     unseal,
 )
 from tests.support.infra import Infra
-from tests.support.procs import service_process
+from tests.support.procs import killed_under_load, service_process
 from xabar.contracts import CommentSubmitted, LetterReceived
 from xabar.ingest.addresses import comments_hasher, tips_hasher
 from xabar.ingest.domain import plain_text
@@ -284,13 +285,10 @@ async def test_a_thousand_concurrent_comments_on_one_article_are_accepted_once_e
     requests = keyed_requests("comment")
     async with running(settings) as (_, client):
 
-        async def send(key: str, n: int) -> tuple[str, httpx.Response]:
-            body = comment(name=f"Читатель {n}", text=f"Мнение читателя номер {n}.")
-            return key, await client.post(
-                "/api/v1/comments", json=body, headers={"Idempotency-Key": key}
-            )
+        def body(n: int) -> dict[str, Any]:
+            return comment(name=f"Читатель {n}", text=f"Мнение читателя номер {n}.")
 
-        results = await asyncio.gather(*(send(key, n) for key, n in requests))
+        results = await send_keyed(client, "/api/v1/comments", body, requests)
         assert {r.status_code for _, r in results} == {202}
         await _emptied(redis, COMMENTS_INTAKE, timeout=180)
 
@@ -358,17 +356,8 @@ async def test_kill9_of_ingest_while_comments_are_posted_loses_none_and_retries_
                         await asyncio.sleep(0.05)
                     retried += attempts > 1
 
-        async def chaos() -> None:
-            while len(accepted) < 200:
-                await asyncio.sleep(0.02)
-            proc.kill9()
-            killed_at = len(accepted)
-            await asyncio.to_thread(proc.start)
-            while len(accepted) < killed_at + 200:
-                await asyncio.sleep(0.02)
-            stop.set()
-
-        await asyncio.wait_for(asyncio.gather(chaos(), *(reader(n) for n in range(12))), 180)
+        load = (reader(n) for n in range(12))
+        await killed_under_load(proc, load, accepted, stop, each_side=200, poll_s=0.02, timeout=180)
         assert retried > 0  # the kill was felt: some comments were sent again
 
         await _emptied(redis, COMMENTS_INTAKE, timeout=120)

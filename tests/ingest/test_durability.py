@@ -18,31 +18,22 @@ from tests.ingest.conftest import (
     NEWSROOM_PUBLIC_KEY,
     MakeSettings,
     Mongo,
+    accepted_tips,
+    drained,
     jpeg_with_gps,
     keyed_requests,
     moved,
     multipart_fields,
     running,
+    send_keyed,
     stream_events,
     tip,
 )
 from tests.support.infra import Infra
-from tests.support.procs import ServiceProcess, service_process
-from tests.support.waiting import eventually
+from tests.support.procs import ServiceProcess, killed_under_load, service_process
 from xabar.contracts import SUBMISSIONS_STREAM, Event, SubmissionReceivedV2, parse_event
 from xabar.ingest.intake import StoredEvent
 from xabar.runtime.localinfra import start_ferretdb, start_redis
-
-
-async def _drained(db: Any, timeout: float = 120) -> None:
-    """Wait until the relay has published every stored event: no pending marker is left (a
-    small collection to poll), and then no document has anything left in its outbox."""
-
-    async def no_markers() -> bool:
-        return await db["outbox_pending"].count_documents({}) == 0
-
-    await eventually(no_markers, timeout=timeout, what="the outbox to drain")
-    assert await db["submissions"].count_documents({"outbox.0": {"$exists": True}}) == 0
 
 
 def assert_one_event_id_each(events: list[SubmissionReceivedV2]) -> None:
@@ -80,12 +71,14 @@ def env(infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys)
     }
 
 
+@pytest.fixture
+def db(mongo: Mongo, mongo_db_name: str) -> Any:
+    """This test's MongoDB database, the one ``env`` names."""
+    return mongo[mongo_db_name]
+
+
 async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_stored_and_sent_once(
-    env: dict[str, str],
-    redis: aioredis.Redis,
-    mongo: Mongo,
-    mongo_db_name: str,
-    tmp_path: Path,
+    env: dict[str, str], redis: aioredis.Redis, db: Any, tmp_path: Path
 ) -> None:
     first = await asyncio.to_thread(_process(env, tmp_path, relay=False).start)
     try:
@@ -102,7 +95,6 @@ async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_sto
         first.kill9()
     submission_id = receipt["submission_id"]
 
-    db = mongo[mongo_db_name]
     assert await db["submissions"].find_one({"_id": submission_id}) is None  # not moved
     ((_, fields),) = await redis.xrange(INTAKE)  # accepted: in the intake, with its event
     assert fields[b"id"].decode() == submission_id
@@ -112,7 +104,7 @@ async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_sto
     second = await asyncio.to_thread(_process(env, tmp_path, relay=True).start)
     try:
         await moved(redis)
-        await _drained(db)
+        await drained(db)
         doc = await db["submissions"].find_one({"_id": submission_id})
         assert doc is not None and doc["title"] == tip()["title"]
         events = [
@@ -132,11 +124,7 @@ async def test_accepted_while_nothing_moves_it_and_killed_with_sigkill_it_is_sto
 
 
 async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_each_once(
-    env: dict[str, str],
-    redis: aioredis.Redis,
-    mongo: Mongo,
-    mongo_db_name: str,
-    tmp_path: Path,
+    env: dict[str, str], redis: aioredis.Redis, db: Any, tmp_path: Path
 ) -> None:
     proc = _process(env, tmp_path, relay=True)
     await asyncio.to_thread(proc.start)
@@ -163,22 +151,13 @@ async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_eac
                     else:
                         failures += 1
 
-        async def chaos() -> None:
-            while len(accepted) < 300:
-                await asyncio.sleep(0.02)
-            proc.kill9()  # mid-stream: some accepted, some moving, some published
-            killed_at = len(accepted)
-            await asyncio.to_thread(proc.start)
-            while len(accepted) < killed_at + 300:
-                await asyncio.sleep(0.02)
-            stop.set()
-
-        await asyncio.wait_for(asyncio.gather(chaos(), *(reporter(n) for n in range(12))), 180)
+        # killed mid-stream: some accepted, some moving, some published
+        load = (reporter(n) for n in range(12))
+        await killed_under_load(proc, load, accepted, stop, each_side=300, poll_s=0.02, timeout=180)
         assert failures > 0  # the kill was felt by the load
 
-        db = mongo[mongo_db_name]
         await moved(redis, timeout=120)
-        await _drained(db)
+        await drained(db)
         docs = await db["submissions"].find({}, {"title": 1}).to_list(None)
         titles = {str(d["_id"]): d["title"] for d in docs}
         assert len(titles) == len(docs)
@@ -200,11 +179,7 @@ async def test_a_crash_while_moving_a_batch_stores_it_once_and_resends_with_the_
     mover (same consumer name) stores nothing twice and sends every event, under its one id."""
     settings = make_settings(relay_enabled=False, submit_rate_limit=100_000)
     async with running(settings) as (app, client):
-        ids = []
-        for n in range(40):
-            r = await client.post("/api/v1/submissions", json=tip(title=f"Номер {n}"))
-            assert r.status_code == 202
-            ids.append(r.json()["submission_id"])
+        ids = await accepted_tips(client, (f"Номер {n}" for n in range(40)))
         mover = app.state.mover
         published: list[Event] = []
         real_publish = mover.publish
@@ -242,21 +217,21 @@ async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add
 
     async with running(settings) as (_, client):
 
-        async def send(key: str, n: int) -> tuple[str, httpx.Response]:
-            body = tip(title=f"Сообщение номер {n}", country=("KZ", "KG", "UZ")[n % 3])
-            body["text"] = f"Текст сообщения номер {n}: что случилось и где."
-            return key, await client.post(
-                "/api/v1/submissions", json=body, headers={"Idempotency-Key": key}
+        def body(n: int) -> dict[str, Any]:
+            return tip(
+                title=f"Сообщение номер {n}",
+                country=("KZ", "KG", "UZ")[n % 3],
+                text=f"Текст сообщения номер {n}: что случилось и где.",
             )
 
-        results = await asyncio.gather(*(send(key, n) for key, n in requests))
+        results = await send_keyed(client, "/api/v1/submissions", body, requests)
         assert {r.status_code for _, r in results} == {202}
         by_key: dict[str, set[bytes]] = {}
         for key, response in results:
             by_key.setdefault(key, set()).add(response.content)
         db = mongo[settings.mongodb_db]
         await moved(redis, timeout=120)
-        await _drained(db)
+        await drained(db)
 
     ids = {r.json()["submission_id"] for _, r in results}
     assert len(results) == 1200 and len(ids) == 1000
@@ -288,7 +263,7 @@ async def test_a_tip_sent_while_redis_is_down_is_accepted_and_published_once_it_
             assert doc is not None and doc["outbox"]
 
             await asyncio.to_thread(server.restart)
-            await _drained(db)
+            await drained(db)
             events = await stream_events(own_redis)
             assert [e.aggregate_id for e in events] == [submission_id]
     finally:
@@ -309,39 +284,41 @@ async def test_mongodb_down_a_keyed_tip_is_accepted_one_with_a_photo_refused_eac
         photo_headers = {"Idempotency-Key": "photo-retry-me-later"}
         photos = {"photos": ("photo.jpg", jpeg_with_gps(), "image/jpeg")}
         async with running(settings) as (_, client):
+
+            async def keyed_tip() -> httpx.Response:
+                return await client.post("/api/v1/submissions", json=tip(), headers=headers)
+
+            async def keyed_tip_with_photo() -> httpx.Response:
+                return await client.post(
+                    "/api/v1/submissions",
+                    data=multipart_fields(tip()),
+                    files=photos,
+                    headers=photo_headers,
+                )
+
             assert (await client.get("/readyz")).status_code == 200
             await asyncio.to_thread(server.stop)
-            accepted = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            accepted = await keyed_tip()
             assert accepted.status_code == 202, accepted.text
-            again = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            again = await keyed_tip()
             assert again.content == accepted.content
-            refused = await client.post(
-                "/api/v1/submissions",
-                data=multipart_fields(tip()),
-                files=photos,
-                headers=photo_headers,
-            )
+            refused = await keyed_tip_with_photo()
             assert refused.status_code == 503
             assert refused.json()["error"]["code"] == "storage_unavailable"
             assert refused.headers["Retry-After"]
             assert (await client.get("/readyz")).status_code == 503
 
             await asyncio.to_thread(server.restart)
-            with_photo = await client.post(
-                "/api/v1/submissions",
-                data=multipart_fields(tip()),
-                files=photos,
-                headers=photo_headers,
-            )
+            with_photo = await keyed_tip_with_photo()
             assert with_photo.status_code == 202
-            again = await client.post("/api/v1/submissions", json=tip(), headers=headers)
+            again = await keyed_tip()
             assert again.content == accepted.content
             await moved(redis)
             own = AsyncMongoClient[dict[str, Any]](server.url)
             try:
                 db = own[settings.mongodb_db]
                 assert await db["submissions"].count_documents({}) == 2
-                await _drained(db)
+                await drained(db)
             finally:
                 await own.close()
         assert await redis.xlen(SUBMISSIONS_STREAM) == 2

@@ -12,6 +12,7 @@ from tests.ingest.conftest import (
     RECEIPT_CODE,
     MakeSettings,
     Mongo,
+    accepted_tips,
     form_token,
     jpeg_with_gps,
     moved,
@@ -83,11 +84,7 @@ async def test_poison_entries_in_the_intake_go_to_its_dlq_and_the_tips_after_the
         INTAKE, {"id": "y", "doc": '{"_id": "y", "receipt_hash": "h"}', "event": '{"nope": 1}'}
     )
     async with running(settings) as (_, client):
-        ids = []
-        for n in range(3):
-            accepted = await client.post("/api/v1/submissions", json=tip(title=f"Тип {n}"))
-            assert accepted.status_code == 202
-            ids.append(accepted.json()["submission_id"])
+        ids = await accepted_tips(client, (f"Тип {n}" for n in range(3)))
         await moved(redis)
         db = mongo[settings.mongodb_db]
         for submission_id in ids:

@@ -8,7 +8,7 @@ import httpx
 from redis.asyncio import Redis
 
 from tests.polls.conftest import SettingsFactory, polls_env, run_cli
-from tests.support.procs import service_process
+from tests.support.procs import killed_under_load, service_process
 from tests.support.waiting import eventually
 from xabar.polls.repository import VoteLog
 from xabar.runtime.mongo import mongo_client
@@ -63,17 +63,8 @@ async def test_kill9_during_votes_loses_no_acknowledged_vote(
                     else:
                         failures += 1
 
-        async def chaos() -> None:
-            while len(acked) < 300:
-                await asyncio.sleep(0.05)
-            proc.kill9()
-            killed_at = len(acked)
-            await asyncio.to_thread(proc.start)
-            while len(acked) < killed_at + 300:
-                await asyncio.sleep(0.05)
-            stop.set()
-
-        await asyncio.wait_for(asyncio.gather(chaos(), *(voter(n) for n in range(12))), 120)
+        load = (voter(n) for n in range(12))
+        await killed_under_load(proc, load, acked, stop, each_side=300, poll_s=0.05, timeout=120)
         assert failures > 0  # the kill was felt by the load
 
         async def written() -> bool:

@@ -1,11 +1,13 @@
 """Run a service as a real process (for kill -9 and restart tests)."""
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Iterable, Mapping, Sized
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -72,3 +74,30 @@ def service_process(
     proc = ServiceProcess(module, {**env, **chosen}, port, tmp / f"{module}.log")
     proc.metrics_port = int(chosen[metrics_env])
     return proc
+
+
+async def killed_under_load(
+    proc: ServiceProcess,
+    load: Iterable[Coroutine[Any, Any, None]],
+    acknowledged: Sized,
+    stop: asyncio.Event,
+    *,
+    each_side: int,
+    poll_s: float,
+    timeout: float,
+) -> None:
+    """Run ``load`` (clients of ``proc`` that go on until ``stop`` is set) and meanwhile, once
+    ``each_side`` requests are ``acknowledged``, kill -9 ``proc`` and start it again; once
+    ``each_side`` more are, set ``stop``. All of it within ``timeout`` seconds."""
+
+    async def chaos() -> None:
+        while len(acknowledged) < each_side:
+            await asyncio.sleep(poll_s)
+        proc.kill9()
+        killed_at = len(acknowledged)
+        await asyncio.to_thread(proc.start)
+        while len(acknowledged) < killed_at + each_side:
+            await asyncio.sleep(poll_s)
+        stop.set()
+
+    await asyncio.wait_for(asyncio.gather(chaos(), *load), timeout)
