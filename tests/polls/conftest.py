@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import TokenKeys
 from tests.support.infra import Infra
+from tests.support.settings import settings_factory
 from xabar.contracts import POLLS_STREAM, Event, parse_event
 from xabar.polls.app import create_app
 from xabar.polls.config import PollsSettings
@@ -34,8 +35,9 @@ SettingsFactory = Callable[..., PollsSettings]
 def make_settings(
     infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
 ) -> SettingsFactory:
-    def make(**overrides: Any) -> PollsSettings:
-        values: dict[str, Any] = {
+    return settings_factory(
+        PollsSettings,
+        {
             "redis_url": redis_url,
             "mongodb_url": infra.mongo_url,
             "mongodb_db": mongo_db_name,
@@ -49,16 +51,8 @@ def make_settings(
             "outbox_sweep_s": 0.5,
             "log_json": False,
             "address_cooldown_s": 0,
-        }
-        values.update(overrides)
-        return PollsSettings(**values)
-
-    return make
-
-
-@pytest.fixture
-def settings(make_settings: SettingsFactory) -> PollsSettings:
-    return make_settings()
+        },
+    )
 
 
 @pytest.fixture
@@ -150,6 +144,13 @@ async def create_poll(
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+async def poll_on(app: Starlette, auth: dict[str, str], **fields: Any) -> str:
+    """The id of a poll an editor creates on ``app`` from a client of their own (``create_poll``
+    with ``fields``)."""
+    async with client_for(app) as editor:
+        return str((await create_poll(editor, auth, **fields))["poll_id"])
 
 
 def polls_env(settings: PollsSettings) -> dict[str, str]:

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ from playwright.async_api import BrowserContext, async_playwright
 
 from tests.polls.conftest import SettingsFactory, create_poll
 from tests.support import fuzz
+from tests.support.browser import ARTIFACTS, FLAGS
 from xabar.polls.app import create_app
 from xabar.runtime.localinfra import free_port
 
@@ -24,16 +24,6 @@ CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
 )
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.types import Message
 
-from tests.polls.conftest import client_for, create_poll
+from tests.polls.conftest import client_for, poll_on
 from xabar.polls.routes import HOT_PATH
 from xabar.polls.schemas import VoteReceipt
 from xabar.polls.service import VoteResult
@@ -28,8 +28,7 @@ def counted(status: str) -> float:
 async def test_votes_the_lane_takes_and_bodies_it_passes_on(
     app: Starlette, auth: dict[str, str]
 ) -> None:
-    async with client_for(app) as editor:
-        pid = (await create_poll(editor, auth, options=["Да", "Нет", "Не знаю"]))["poll_id"]
+    pid = await poll_on(app, auth, options=["Да", "Нет", "Не знаю"])
     url = f"/api/v1/polls/{pid}/votes"
     before = counted("201"), counted("409"), counted("422")
 

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from uvicorn.server import ServerState
 
 from tests.feed.test_protocol import Transport, get
-from tests.polls.conftest import SettingsFactory, client_for, create_poll, polls_env
+from tests.polls.conftest import SettingsFactory, client_for, create_poll, poll_on, polls_env
 from tests.support.procs import service_process
 from tests.support.waiting import eventually
 from xabar.polls.routes.votes import CHOICE_COOKIE
@@ -29,8 +29,7 @@ def head_of(sent: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
 async def test_the_protocol_answers_the_public_page_and_leaves_a_voters_to_the_app(
     app: Starlette, auth: dict[str, str]
 ) -> None:
-    async with client_for(app) as editor:
-        pid = (await create_poll(editor, auth, options=["Да", "Нет"]))["poll_id"]
+    pid = await poll_on(app, auth, options=["Да", "Нет"])
     async with client_for(app) as reader:
         public = await reader.get(f"/polls/{pid}")  # rendered and kept
         assert public.status_code == 200 and "set-cookie" not in public.headers

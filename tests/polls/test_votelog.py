@@ -2,7 +2,9 @@
 
 import asyncio
 
+import httpx
 from redis.asyncio import Redis
+from starlette.applications import Starlette
 
 from tests.polls.conftest import (
     SettingsFactory,
@@ -15,6 +17,7 @@ from tests.polls.conftest import (
 from tests.support.waiting import eventually
 from xabar.contracts import dlq_stream
 from xabar.polls.bootstrap import build, redis_client
+from xabar.polls.config import PollsSettings
 from xabar.polls.counter import VoteEntry
 from xabar.polls.service import PollService
 from xabar.polls.votelog import GROUP, VoteLogWriter
@@ -37,15 +40,23 @@ async def cast(service: PollService, pid: str, n: int, prefix: str = "v") -> lis
     return voters
 
 
+async def voted_and_logged(
+    app: Starlette, client: httpx.AsyncClient, auth: dict[str, str], redis: Redis, n: int
+) -> tuple[PollService, str, list[str]]:
+    """A poll created on the running ``app`` and ``n`` votes cast on it, all of them written to
+    the MongoDB log: the service, the poll's id and the voters."""
+    service = app.state.polls.service
+    pid = (await create_poll(client, auth))["poll_id"]
+    voters = await cast(service, pid, n)
+    await drained(redis)
+    return service, pid, voters
+
+
 async def test_every_counted_vote_is_in_the_mongodb_log_and_the_recount_agrees(
-    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+    settings: PollsSettings, auth: dict[str, str], redis: Redis
 ) -> None:
-    settings = make_settings()
     async with running(settings) as app, client_for(app) as client:
-        service = app.state.polls.service
-        pid = (await create_poll(client, auth))["poll_id"]
-        voters = await cast(service, pid, 30)
-        await drained(redis)
+        service, pid, voters = await voted_and_logged(app, client, auth, redis, 30)
         docs = await service.votes.collection.find({"poll_id": pid}).to_list(None)
         assert sorted(d["_id"] for d in docs) == sorted(f"{pid}:{v}" for v in voters)
         by_voter = {d["voter_id"]: d for d in docs}
@@ -60,14 +71,10 @@ async def test_every_counted_vote_is_in_the_mongodb_log_and_the_recount_agrees(
 
 
 async def test_recount_reports_differences_and_repair_rewrites_redis(
-    make_settings: SettingsFactory, auth: dict[str, str], redis: Redis
+    settings: PollsSettings, auth: dict[str, str], redis: Redis
 ) -> None:
-    settings = make_settings()
     async with running(settings) as app, client_for(app) as client:
-        service = app.state.polls.service
-        pid = (await create_poll(client, auth))["poll_id"]
-        voters = await cast(service, pid, 10)
-        await drained(redis)
+        service, pid, voters = await voted_and_logged(app, client, auth, redis, 10)
         # Redis drifts from the log: inflated counters, one voter forgotten
         await redis.hincrby(f"{{polls}}:counts:{pid}", "o:o1", 7)
         await redis.hincrby(f"{{polls}}:counts:{pid}", "#total", 7)
@@ -194,10 +201,7 @@ async def test_a_poll_redis_lost_under_a_running_service_is_rebuilt_on_first_use
 ) -> None:
     settings = make_settings(resync_interval_s=3600)  # only first use can repair it here
     async with running(settings) as app, client_for(app) as client:
-        service = app.state.polls.service
-        pid = (await create_poll(client, auth))["poll_id"]
-        voters = await cast(service, pid, 12)
-        await drained(redis)
+        service, pid, voters = await voted_and_logged(app, client, auth, redis, 12)
         await redis.flushdb()
 
         listed = (await client.get("/api/v1/polls")).json()
@@ -255,10 +259,7 @@ async def test_a_poison_entry_in_the_vote_log_goes_to_its_dlq_and_the_votes_afte
     settings = make_settings(votelog_interval_s=0.05)
     await redis.xadd("{polls}:votes", {"v": "not|a|vote"})  # too few parts: does not decode
     async with running(settings) as app, client_for(app) as client:
-        service = app.state.polls.service
-        pid = (await create_poll(client, auth))["poll_id"]
-        voters = await cast(service, pid, 10)
-        await drained(redis)
+        service, pid, voters = await voted_and_logged(app, client, auth, redis, 10)
         docs = await service.votes.collection.find({"poll_id": pid}).to_list(None)
         assert sorted(d["_id"] for d in docs) == sorted(f"{pid}:{v}" for v in voters)
         letters = await list_dead_letters(redis, "{polls}:votes")

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.polls.conftest import client_for, create_poll
+from tests.polls.conftest import client_for, create_poll, poll_on
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -83,8 +83,7 @@ async def test_every_refusal_is_a_clear_client_error(app: Starlette, auth: dict[
 async def test_the_voter_cookie_is_signed_issued_once_and_forgeries_are_new_voters(
     app: Starlette, auth: dict[str, str]
 ) -> None:
-    async with client_for(app) as editor:
-        pid = (await create_poll(editor, auth))["poll_id"]
+    pid = await poll_on(app, auth)
     async with client_for(app) as reader:
         first = await reader.get(f"/api/v1/polls/{pid}")
         cookie = first.headers["set-cookie"]
@@ -104,8 +103,7 @@ async def test_the_voter_cookie_is_signed_issued_once_and_forgeries_are_new_vote
 async def test_a_form_vote_redirects_to_the_feed_or_to_the_results_page(
     app: Starlette, auth: dict[str, str]
 ) -> None:
-    async with client_for(app) as editor:
-        pid = (await create_poll(editor, auth, options=["А", "Б", "В"], multiple=True))["poll_id"]
+    pid = await poll_on(app, auth, options=["А", "Б", "В"], multiple=True)
     async with client_for(app) as reader:
         r = await reader.post(
             f"/api/v1/polls/{pid}/votes",
@@ -156,8 +154,7 @@ async def test_a_form_vote_redirects_to_the_feed_or_to_the_results_page(
 async def test_results_are_shown_as_the_poll_says(
     app: Starlette, auth: dict[str, str], visibility: str, before_vote: bool, after_vote: bool
 ) -> None:
-    async with client_for(app) as editor:
-        pid = (await create_poll(editor, auth, results_visibility=visibility))["poll_id"]
+    pid = await poll_on(app, auth, results_visibility=visibility)
     async with client_for(app) as reader:
         view: dict[str, Any] = (await reader.get(f"/api/v1/polls/{pid}")).json()
         assert (view["results"] is not None) is before_vote
@@ -214,8 +211,7 @@ async def test_the_results_page_and_the_list_of_all_polls(
 async def test_a_form_vote_goes_back_to_the_sites_page_it_came_from_and_says_the_choice(
     app: Starlette, auth: dict[str, str]
 ) -> None:
-    async with client_for(app) as editor:
-        pid = (await create_poll(editor, auth, options=["А", "Б"]))["poll_id"]
+    pid = await poll_on(app, auth, options=["А", "Б"])
     async with client_for(app) as reader:
         came_from = "http://127.0.0.1:8080/news/abc"
         r = await reader.post(
@@ -257,8 +253,7 @@ async def test_a_form_vote_goes_back_to_the_sites_page_it_came_from_and_says_the
 async def test_the_pages_are_compressed_once_a_change_and_sent_as_asked(
     app: Starlette, auth: dict[str, str]
 ) -> None:
-    async with client_for(app) as editor:
-        pid = (await create_poll(editor, auth))["poll_id"]
+    pid = await poll_on(app, auth)
     async with client_for(app) as reader:
         first = await reader.get(f"/polls/{pid}")
         assert "set-cookie" not in first.headers  # reading sets no cookie: the vote does
