@@ -2,26 +2,19 @@
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from xabar.contracts import (
+    AggregateEvent,
     ArticleImage,
-    ArticlePublished,
     ArticleRemoval,
     ArticleState,
-    ArticleUnpublished,
-    ArticleUpdated,
-    CommentPublished,
     CommentRemoval,
-    CommentRemoved,
-    Event,
-    PollClosed,
-    PollOpened,
     PollOption,
     PollState,
-    PollTallied,
     PollTally,
     PublicComment,
+    registry,
 )
 from xabar.publisher.comments import public_comment
 
@@ -54,31 +47,27 @@ def article_state(n: int | None = None, **overrides: Any) -> ArticleState:
     return ArticleState(**fields)
 
 
-E = TypeVar("E", bound=Event)
-
-
-def _event(cls: type[E], producer: str, aggregate_id: str, version: int, data: Any) -> E:
-    return cls.create(  # type: ignore[no-any-return]
+def _event(
+    event_type: str, producer: str, aggregate_id: str, version: int, data: Any
+) -> AggregateEvent:
+    """A new ``event_type`` (its class the contracts' registry holds for schema version 1)."""
+    event: AggregateEvent = registry[(event_type, 1)].create(
         producer=producer, aggregate_id=aggregate_id, version=version, data=data
     )
+    return event
 
 
-def published(state: ArticleState, version: int = 1) -> ArticlePublished:
-    return _event(ArticlePublished, "publisher", state.article_id, version, state)
+def published(state: ArticleState, version: int = 1) -> AggregateEvent:
+    return _event("article.published", "publisher", state.article_id, version, state)
 
 
-def updated(state: ArticleState, version: int) -> ArticleUpdated:
-    return _event(ArticleUpdated, "publisher", state.article_id, version, state)
+def updated(state: ArticleState, version: int) -> AggregateEvent:
+    return _event("article.updated", "publisher", state.article_id, version, state)
 
 
-def unpublished(state: ArticleState, version: int) -> ArticleUnpublished:
-    return _event(
-        ArticleUnpublished,
-        "publisher",
-        state.article_id,
-        version,
-        ArticleRemoval(article_id=state.article_id, slug=state.slug, unpublished_at=now()),
-    )
+def unpublished(state: ArticleState, version: int) -> AggregateEvent:
+    removal = ArticleRemoval(article_id=state.article_id, slug=state.slug, unpublished_at=now())
+    return _event("article.unpublished", "publisher", state.article_id, version, removal)
 
 
 def poll_state(poll_id: str, question: str, options: list[str], **overrides: Any) -> PollState:
@@ -92,29 +81,25 @@ def poll_state(poll_id: str, question: str, options: list[str], **overrides: Any
     return PollState(**fields)
 
 
-def poll_opened(state: PollState, version: int = 1) -> PollOpened:
-    return _event(PollOpened, "polls", state.poll_id, version, state)
+def poll_opened(state: PollState, version: int = 1) -> AggregateEvent:
+    return _event("poll.opened", "polls", state.poll_id, version, state)
 
 
-def poll_closed(state: PollState, version: int) -> PollClosed:
-    return _event(PollClosed, "polls", state.poll_id, version, state)
+def poll_closed(state: PollState, version: int) -> AggregateEvent:
+    return _event("poll.closed", "polls", state.poll_id, version, state)
 
 
-def poll_tallied(poll_id: str, counts: list[int], version: int) -> PollTallied:
+def poll_tallied(poll_id: str, counts: list[int], version: int) -> AggregateEvent:
     total = sum(counts)
     percents = [round(c * 100 / total) if total else 0 for c in counts]
-    return PollTallied.create(
-        producer="polls",
-        aggregate_id=poll_id,
-        version=version,
-        data=PollTally(
-            poll_id=poll_id,
-            counts={f"o{i}": c for i, c in enumerate(counts, 1)},
-            percentages={f"o{i}": p for i, p in enumerate(percents, 1)},
-            total_votes=total,
-            tallied_at=now(),
-        ),
-    )  # type: ignore[no-any-return]
+    tally = PollTally(
+        poll_id=poll_id,
+        counts={f"o{i}": c for i, c in enumerate(counts, 1)},
+        percentages={f"o{i}": p for i, p in enumerate(percents, 1)},
+        total_votes=total,
+        tallied_at=now(),
+    )
+    return _event("poll.tallied", "polls", poll_id, version, tally)
 
 
 def image(url: str = "http://127.0.0.1:8082/media/m-1", **fields: Any) -> ArticleImage:
@@ -149,16 +134,12 @@ def comment(
 COMMENTS_FROM = datetime(2026, 2, 17, 5, 0, tzinfo=UTC)
 
 
-def comment_published(data: PublicComment, version: int = 2) -> CommentPublished:
-    return _event(CommentPublished, "publisher", data.comment_id, version, data)
+def comment_published(data: PublicComment, version: int = 2) -> AggregateEvent:
+    return _event("comment.published", "publisher", data.comment_id, version, data)
 
 
-def comment_removed(data: PublicComment, version: int = 3) -> CommentRemoved:
-    return CommentRemoved.create(
-        producer="publisher",
-        aggregate_id=data.comment_id,
-        version=version,
-        data=CommentRemoval(
-            comment_id=data.comment_id, article_id=data.article_id, removed_at=now()
-        ),
-    )  # type: ignore[no-any-return]
+def comment_removed(data: PublicComment, version: int = 3) -> AggregateEvent:
+    removal = CommentRemoval(
+        comment_id=data.comment_id, article_id=data.article_id, removed_at=now()
+    )
+    return _event("comment.removed", "publisher", data.comment_id, version, removal)
