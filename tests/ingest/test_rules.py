@@ -249,6 +249,20 @@ def test_decompression_bomb_is_refused_before_decoding(side: int) -> None:
     assert "40000000" in caught.value.message
 
 
+def assert_refused_and_required(
+    monkeypatch: pytest.MonkeyPatch, setting: str, bad: tuple[str, ...]
+) -> None:
+    """IngestSettings refuses ``setting`` (from the environment) as each of ``bad``, and unset."""
+    variable = f"XABAR_INGEST_{setting.upper()}"
+    for value in bad:
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(ValidationError, match=setting):
+            IngestSettings()
+    monkeypatch.delenv(variable)
+    with pytest.raises(ValidationError, match=setting):
+        IngestSettings()
+
+
 def test_settings_come_from_the_environment_and_refuse_placeholder_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -261,13 +275,7 @@ def test_settings_come_from_the_environment_and_refuse_placeholder_secrets(
     assert settings.port == 8081 and settings.mongodb_db == "xabar_ingest"
     assert settings.max_photos == 3 and settings.relay_enabled is True
     assert len(settings.trusted_networks()) == 2
-    for salt in ("change-me", "short-salt", ""):
-        monkeypatch.setenv("XABAR_INGEST_ADDRESS_SALT", salt)
-        with pytest.raises(ValidationError, match="address_salt"):
-            IngestSettings()
-    monkeypatch.delenv("XABAR_INGEST_ADDRESS_SALT")
-    with pytest.raises(ValidationError, match="address_salt"):
-        IngestSettings()
+    assert_refused_and_required(monkeypatch, "address_salt", ("change-me", "short-salt", ""))
     monkeypatch.setenv("XABAR_INGEST_ADDRESS_SALT", "s" * 40)
     monkeypatch.setenv("XABAR_INGEST_TRUSTED_PROXIES", "10.0.0.0/8, not-a-network")
     with pytest.raises(ValidationError, match="trusted_proxies"):
@@ -277,13 +285,8 @@ def test_settings_come_from_the_environment_and_refuse_placeholder_secrets(
 def test_settings_refuse_a_newsroom_key_that_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XABAR_INGEST_TOKEN_PUBLIC_KEY", TOKEN_KEYS.public)
     monkeypatch.setenv("XABAR_INGEST_ADDRESS_SALT", "s" * 40)
-    for bad in ("", "not base64!", "c2hvcnQ=", base64.b64encode(b"k" * 33).decode()):
-        monkeypatch.setenv("XABAR_INGEST_NEWSROOM_PUBLIC_KEY", bad)
-        with pytest.raises(ValidationError, match="newsroom_public_key"):
-            IngestSettings()
-    monkeypatch.delenv("XABAR_INGEST_NEWSROOM_PUBLIC_KEY")
-    with pytest.raises(ValidationError, match="newsroom_public_key"):
-        IngestSettings()
+    bad = ("", "not base64!", "c2hvcnQ=", base64.b64encode(b"k" * 33).decode())
+    assert_refused_and_required(monkeypatch, "newsroom_public_key", bad)
 
 
 def test_a_sealed_contact_opens_only_with_the_newsrooms_private_key() -> None:
