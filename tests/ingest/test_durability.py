@@ -3,6 +3,7 @@ storing in MongoDB, or while moving, loses nothing and sends once; a thousand co
 a thousand events; either store may be down for a while."""
 
 import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from tests.ingest.conftest import (
     tip,
 )
 from tests.support.infra import Infra
-from tests.support.procs import ServiceProcess, killed_under_load, service_process
+from tests.support.procs import ServiceProcess, killed_under_load, sending, service_process
 from xabar.contracts import SUBMISSIONS_STREAM, Event, SubmissionReceivedV2, parse_event
 from xabar.ingest.intake import StoredEvent
 from xabar.runtime.localinfra import start_ferretdb, start_redis
@@ -129,32 +130,25 @@ async def test_kill9_while_tips_are_accepted_and_moved_loses_none_and_stores_eac
     proc = _process(env, tmp_path, relay=True)
     await asyncio.to_thread(proc.start)
     accepted: dict[str, str] = {}  # submission id -> title, for every 202
-    failures = 0
     stop = asyncio.Event()
     try:
 
-        async def reporter(n: int) -> None:
-            nonlocal failures
-            async with httpx.AsyncClient(base_url=proc.url, timeout=5) as client:
-                i = 0
-                while not stop.is_set():
-                    title = f"Сообщение {n}-{i}"
-                    i += 1
-                    try:
-                        r = await client.post("/api/v1/submissions", json=tip(title=title))
-                    except httpx.HTTPError:
-                        failures += 1
-                        await asyncio.sleep(0.05)
-                        continue
-                    if r.status_code == 202:
-                        accepted[r.json()["submission_id"]] = title
-                    else:
-                        failures += 1
+        def reporter(n: int) -> Coroutine[Any, Any, int]:
+            async def report(client: httpx.AsyncClient, i: int) -> bool:
+                title = f"Сообщение {n}-{i}"
+                r = await client.post("/api/v1/submissions", json=tip(title=title))
+                if r.status_code == 202:
+                    accepted[r.json()["submission_id"]] = title
+                return r.status_code == 202
+
+            return sending(proc.url, stop, report)
 
         # killed mid-stream: some accepted, some moving, some published
         load = (reporter(n) for n in range(12))
-        await killed_under_load(proc, load, accepted, stop, each_side=300, poll_s=0.02, timeout=180)
-        assert failures > 0  # the kill was felt by the load
+        failed = await killed_under_load(
+            proc, load, accepted, stop, each_side=300, poll_s=0.02, timeout=180
+        )
+        assert sum(failed) > 0  # the kill was felt by the load
 
         await moved(redis, timeout=120)
         await drained(db)

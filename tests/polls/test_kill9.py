@@ -2,13 +2,15 @@
 vote log agree, and the recount finds no difference."""
 
 import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis.asyncio import Redis
 
 from tests.polls.conftest import SettingsFactory, polls_env, run_cli
-from tests.support.procs import killed_under_load, service_process
+from tests.support.procs import killed_under_load, sending, service_process
 from tests.support.waiting import eventually
 from xabar.polls.repository import VoteLog
 from xabar.runtime.mongo import mongo_client
@@ -30,7 +32,6 @@ async def test_kill9_during_votes_loses_no_acknowledged_vote(
     )
     await asyncio.to_thread(proc.start)
     acked: dict[str, str] = {}  # voter id -> option, for every vote answered 2xx
-    failures = 0
     stop = asyncio.Event()
     try:
         async with httpx.AsyncClient(base_url=proc.url, timeout=5) as editor:
@@ -42,29 +43,22 @@ async def test_kill9_during_votes_loses_no_acknowledged_vote(
             assert r.status_code == 201, r.text
             pid = r.json()["poll_id"]
 
-        async def voter(n: int) -> None:
-            nonlocal failures
-            async with httpx.AsyncClient(base_url=proc.url, timeout=5) as client:
-                i = 0
-                while not stop.is_set():
-                    option = f"o{1 + (n + i) % 3}"
-                    i += 1
-                    client.cookies.clear()  # a new voter every time
-                    try:
-                        resp = await client.post(
-                            f"/api/v1/polls/{pid}/votes", json={"options": [option]}
-                        )
-                    except httpx.HTTPError:
-                        failures += 1
-                        await asyncio.sleep(0.05)
-                        continue
-                    if resp.is_success:
-                        acked[resp.cookies["xabar_voter"].split(".")[0]] = option
-                    else:
-                        failures += 1
+        def voter(n: int) -> Coroutine[Any, Any, int]:
+            async def vote(client: httpx.AsyncClient, i: int) -> bool:
+                option = f"o{1 + (n + i) % 3}"
+                client.cookies.clear()  # a new voter every time
+                resp = await client.post(f"/api/v1/polls/{pid}/votes", json={"options": [option]})
+                if resp.is_success:
+                    acked[resp.cookies["xabar_voter"].split(".")[0]] = option
+                return resp.is_success
+
+            return sending(proc.url, stop, vote)
 
         load = (voter(n) for n in range(12))
-        await killed_under_load(proc, load, acked, stop, each_side=300, poll_s=0.05, timeout=120)
+        failed = await killed_under_load(
+            proc, load, acked, stop, each_side=300, poll_s=0.05, timeout=120
+        )
+        failures = sum(failed)
         assert failures > 0  # the kill was felt by the load
 
         async def written() -> bool:

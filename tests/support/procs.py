@@ -1,13 +1,14 @@
 """Run a service as a real process (for kill -9 and restart tests)."""
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sized
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -76,19 +77,23 @@ def service_process(
     return proc
 
 
+T = TypeVar("T")
+
+
 async def killed_under_load(
     proc: ServiceProcess,
-    load: Iterable[Coroutine[Any, Any, None]],
+    load: Iterable[Coroutine[Any, Any, T]],
     acknowledged: Sized,
     stop: asyncio.Event,
     *,
     each_side: int,
     poll_s: float,
     timeout: float,
-) -> None:
+) -> list[T]:
     """Run ``load`` (clients of ``proc`` that go on until ``stop`` is set) and meanwhile, once
     ``each_side`` requests are ``acknowledged``, kill -9 ``proc`` and start it again; once
-    ``each_side`` more are, set ``stop``. All of it within ``timeout`` seconds."""
+    ``each_side`` more are, set ``stop``. All of it within ``timeout`` seconds; what each client
+    of ``load`` returned."""
 
     async def chaos() -> None:
         while len(acknowledged) < each_side:
@@ -100,4 +105,29 @@ async def killed_under_load(
             await asyncio.sleep(poll_s)
         stop.set()
 
-    await asyncio.wait_for(asyncio.gather(chaos(), *load), timeout)
+    async def clients() -> list[T]:
+        return list(await asyncio.gather(*load))
+
+    _, returned = await asyncio.wait_for(asyncio.gather(chaos(), clients()), timeout)
+    return returned
+
+
+async def sending(
+    url: str, stop: asyncio.Event, send: Callable[[httpx.AsyncClient, int], Awaitable[bool]]
+) -> int:
+    """A client of ``url`` that calls ``send(client, i)`` for i = 0, 1, ... until ``stop`` is
+    set: how many of its requests failed (no answer, then a pause; or ``send`` saying it was
+    not acknowledged)."""
+    failures = 0
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        for i in itertools.count():
+            if stop.is_set():
+                break
+            try:
+                acknowledged = await send(client, i)
+            except httpx.HTTPError:
+                failures += 1
+                await asyncio.sleep(0.05)
+                continue
+            failures += not acknowledged
+    return failures
