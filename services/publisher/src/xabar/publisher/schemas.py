@@ -16,7 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from xabar.contracts import COUNTRIES, SubmissionStatus
+from xabar.contracts import COUNTRIES, Contact, SubmissionStatus
 from xabar.publisher.domain import ArticleStatus, CorrectionNote, EditorRef, Image, Page
 from xabar.runtime.auth import Role
 
@@ -32,7 +32,12 @@ class _Out(BaseModel):
 
 
 class _Paged(_Out):
-    """A page of a list (each subclass declares ``items``, ``total``, ``page``, ``per_page``)."""
+    """A page of a list (each subclass declares what its ``items`` are)."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
 
     @classmethod
     def of(cls, found: Page[Any], items: Sequence[Any], **more: Any) -> Self:
@@ -286,10 +291,7 @@ class ArticleSummary(_Out):
 
 
 class ArticleList(_Paged):
-    items: list[ArticleSummary]
-    total: int  # when not exact: how many were found, and there are more
-    page: int
-    per_page: int
+    items: list[ArticleSummary]  # total, when not exact: how many were found, and there are more
     exact: bool = True
 
 
@@ -335,10 +337,8 @@ class FeaturedOut(_Out):
 # --- inbox --------------------------------------------------------------------------------------
 
 
-class ContactOut(_Out):
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
+class ContactOut(Contact):  # the reporter's contact as the event carried it, opened for editors
+    pass
 
 
 class AttachmentOut(_Out):
@@ -349,11 +349,16 @@ class AttachmentOut(_Out):
     height: int
 
 
-class InboxItemOut(_Out):
+class _TipOut(_Out):
+    """What a tip's list entry and its full view both begin with."""
+
     submission_id: str
     status: SubmissionStatus
     version: int
     title: str
+
+
+class InboxItemOut(_TipOut):
     text: str
     country: str
     location: str | None = None
@@ -367,11 +372,7 @@ class InboxItemOut(_Out):
     article_id: str | None = None
 
 
-class InboxSummary(_Out):
-    submission_id: str
-    status: SubmissionStatus
-    version: int
-    title: str
+class InboxSummary(_TipOut):
     excerpt: str
     country: str
     attachments: int
@@ -381,9 +382,6 @@ class InboxSummary(_Out):
 
 class InboxList(_Paged):
     items: list[InboxSummary]
-    total: int
-    page: int
-    per_page: int
 
 
 class RejectIn(_In):
@@ -437,9 +435,6 @@ class AuditEntryOut(_Out):
 
 class AuditList(_Paged):
     items: list[AuditEntryOut]
-    total: int
-    page: int
-    per_page: int
 
 
 # --- readers' comments (moderation) ---------------------------------------------------------------
@@ -471,9 +466,6 @@ class CommentOut(CommentSummary):
 
 class CommentList(_Paged):
     items: list[CommentSummary]
-    total: int
-    page: int
-    per_page: int
     counts: dict[str, int] = Field(description="comments in each status (of the article)")
 
 

@@ -12,13 +12,12 @@ from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 
-router = PublisherRouter(tags=["audit"])
+router = PublisherRouter(tags=["audit"], security=Role.EDITOR)
 
 
 @router.get(
     "/api/v1/audit",
     "The audit log of editorial actions, newest first",
-    security=Role.EDITOR,
     parameters=[
         params.query("editor_id", "who"),
         params.query("action", "e.g. article.publish"),

@@ -4,6 +4,7 @@ checks the token first, and ETags."""
 
 import functools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -35,12 +36,17 @@ def helper_responses(
     return out
 
 
+@dataclass
 class PublisherRouter(Router):
-    """The runtime's ``Router``; ``security`` is the minimum ``Role``, named in the summary."""
+    """The runtime's ``Router``; ``security`` is the minimum ``Role``, named in the summary. A
+    router given a ``security`` of its own (the role its whole resource needs) applies it to each
+    operation that does not name one."""
+
+    security: Role | None = None
 
     def route(self, method: str, path: str, summary: str, **kw: Any) -> Callable[[E], E]:
         params = tuple(kw.pop("parameters", ()))
-        security = kw.get("security")
+        security = kw.setdefault("security", self.security)
         if security is not None:
             if not isinstance(security, Role):
                 raise TypeError(f"{path}: security is the minimum Role")
@@ -65,6 +71,13 @@ def guard(op: Operation, endpoint: Endpoint) -> Endpoint:
         return await endpoint(request)
 
     return checked
+
+
+def named(name: str, endpoint: E) -> E:
+    """``endpoint`` (made by a function, for each row of a table of operations alike but for
+    what they act on) under ``name``: its operation's and its route's name."""
+    endpoint.__name__ = endpoint.__qualname__ = name
+    return endpoint
 
 
 def etag(version: int) -> str:

@@ -6,7 +6,8 @@ from starlette.responses import Response
 from xabar.contracts import COUNTRIES, SubmissionStatus
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.domain import Doc
-from xabar.publisher.inbox import InboxQuery, reporter_contact
+from xabar.publisher.inbox import reporter_contact
+from xabar.publisher.repositories.tips import TipQuery
 from xabar.publisher.routes import params
 from xabar.publisher.routes.articles import article_out
 from xabar.publisher.routes.common import PublisherRouter, etag
@@ -24,7 +25,7 @@ from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 
-router = PublisherRouter(tags=["inbox"])
+router = PublisherRouter(tags=["inbox"], security=Role.EDITOR)
 
 EXCERPT = 200
 STATUSES = frozenset(s.value for s in SubmissionStatus)
@@ -73,7 +74,6 @@ def inbox_summary(doc: Doc) -> InboxSummary:
 @router.get(
     "/api/v1/inbox",
     "Citizen reporters' tips, newest first",
-    security=Role.EDITOR,
     parameters=[
         params.query("status", "received, in_review, accepted, rejected or published"),
         params.query("country", "a country code, or other"),
@@ -84,7 +84,7 @@ def inbox_summary(doc: Doc) -> InboxSummary:
 )
 async def list_inbox(request: Request) -> Response:
     page, per_page = params.q_page(request)
-    wanted = InboxQuery(
+    wanted = TipQuery(
         status=params.q_choice(request, "status", STATUSES),
         country=params.q_choice(request, "country", {*COUNTRIES, "other"}),
         received=params.q_period(request),
@@ -99,7 +99,6 @@ async def list_inbox(request: Request) -> Response:
 @router.get(
     "/api/v1/inbox/{submission_id}",
     "One tip",
-    security=Role.EDITOR,
     responses={200: InboxItemOut, 404: ErrorBody},
 )
 async def get_tip(request: Request) -> Response:
@@ -111,7 +110,6 @@ async def get_tip(request: Request) -> Response:
 @router.post(
     "/api/v1/inbox/{submission_id}/review",
     "Take a tip into review",
-    security=Role.EDITOR,
     responses=REVIEW_RESPONSES,
 )
 async def review_tip(request: Request) -> Response:
@@ -124,7 +122,6 @@ async def review_tip(request: Request) -> Response:
 @router.post(
     "/api/v1/inbox/{submission_id}/accept",
     "Accept a tip: a draft article from it, its photos copied",
-    security=Role.EDITOR,
     responses={201: AcceptOut, 404: ErrorBody, 409: ErrorBody, 502: ErrorBody},
 )
 async def accept_tip(request: Request) -> Response:
@@ -138,7 +135,6 @@ async def accept_tip(request: Request) -> Response:
 @router.post(
     "/api/v1/inbox/{submission_id}/reject",
     "Reject a tip with a reason the reporter will see",
-    security=Role.EDITOR,
     body=RejectIn,
     responses={**REVIEW_RESPONSES, 422: ErrorBody},
 )

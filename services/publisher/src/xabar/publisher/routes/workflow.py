@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from xabar.publisher.routes import params
 from xabar.publisher.routes.articles import answers, article_response
-from xabar.publisher.routes.common import PublisherRouter
+from xabar.publisher.routes.common import PublisherRouter, named
 from xabar.publisher.routes.deps import Deps, principal
 from xabar.publisher.schemas import CorrectionIn, ScheduleIn
 from xabar.runtime.auth import Role
@@ -47,14 +47,28 @@ def _action(action: str, summary: str, role: Role, **kw: Any) -> Callable[[E], E
     )
 
 
-@_action("submit", "Submit a draft for review", Role.CONTRIBUTOR)
-async def submit(request: Request) -> Response:
-    return await _transition(request, "submit")
+# The actions that take no body: action -> (the endpoint's name, the summary, the minimum role).
+PLAIN_ACTIONS = {
+    "submit": ("submit", "Submit a draft for review", Role.CONTRIBUTOR),
+    "return": (
+        "return_to_draft",
+        "Return to draft (from review, schedule or unpublished)",
+        Role.EDITOR,
+    ),
+    "publish": ("publish", "Publish now", Role.EDITOR),
+    "unpublish": ("unpublish", "Take a published article down", Role.EDITOR),
+}
 
 
-@_action("return", "Return to draft (from review, schedule or unpublished)", Role.EDITOR)
-async def return_to_draft(request: Request) -> Response:
-    return await _transition(request, "return")
+def _plain_action(action: str, name: str, summary: str, role: Role) -> None:
+    async def act(request: Request) -> Response:
+        return await _transition(request, action)
+
+    _action(action, summary, role)(named(name, act))
+
+
+for action, (name, summary, role) in PLAIN_ACTIONS.items():
+    _plain_action(action, name, summary, role)
 
 
 @_action(
@@ -64,16 +78,6 @@ async def schedule(request: Request) -> Response:
     params.optional_if_match(request)  # a malformed one is refused before the body is read
     body = await params.read_body(request, ScheduleIn, SMALL_BODY)
     return await _transition(request, "schedule", body.publish_at)
-
-
-@_action("publish", "Publish now", Role.EDITOR)
-async def publish(request: Request) -> Response:
-    return await _transition(request, "publish")
-
-
-@_action("unpublish", "Take a published article down", Role.EDITOR)
-async def unpublish(request: Request) -> Response:
-    return await _transition(request, "unpublish")
 
 
 @router.post(

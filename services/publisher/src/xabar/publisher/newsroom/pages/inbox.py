@@ -22,7 +22,8 @@ from xabar.publisher.inbox import STATUS_LABELS, reporter_contact
 from xabar.publisher.newsroom.deps import Newsroom
 from xabar.publisher.newsroom.render import NavItem
 from xabar.publisher.newsroom.web import PageRouter, current, posted, see_other
-from xabar.publisher.repositories.tips import TipQuery, detail_of, now_ms, summary_of
+from xabar.publisher.repositories.queues import now_ms
+from xabar.publisher.repositories.tips import TipQuery, detail_of, summary_of
 from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 from xabar.runtime.params import calendar_day, query_choice, query_int
