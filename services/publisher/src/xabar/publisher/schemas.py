@@ -164,7 +164,27 @@ class ImageIn(_In):
         return self
 
 
-class ArticleFields(_In):
+class ArticleChecks(BaseModel):
+    """The checks of an article's countries, tags and source link, wherever they come from (the
+    API's bodies, an import's lines); each model declares those fields itself."""
+
+    @field_validator("countries", check_fields=False)
+    @classmethod
+    def _countries(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else check_countries(v)
+
+    @field_validator("tags", check_fields=False)
+    @classmethod
+    def _tags(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else check_tags(v)
+
+    @field_validator("source_url", check_fields=False)
+    @classmethod
+    def _source_url(cls, v: str | None) -> str | None:
+        return check_http_url(v)
+
+
+class ArticleFields(_In, ArticleChecks):
     """Fields shared by create (all given) and patch (only those given change)."""
 
     lead: str | None = Field(default=None, max_length=2000)
@@ -176,21 +196,6 @@ class ArticleFields(_In):
     source: str | None = Field(default=None, max_length=300)
     source_url: str | None = Field(default=None, max_length=2000)
     author: str | None = Field(default=None, max_length=300)
-
-    @field_validator("countries")
-    @classmethod
-    def _countries(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else check_countries(v)
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else check_tags(v)
-
-    @field_validator("source_url")
-    @classmethod
-    def _source_url(cls, v: str | None) -> str | None:
-        return check_http_url(v)
 
     @model_validator(mode="after")
     def _one_body(self) -> "ArticleFields":
