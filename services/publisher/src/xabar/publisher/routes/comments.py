@@ -99,23 +99,25 @@ def _moderation(verb: str, action: Moderation, summary: str) -> None:
     router.post(path, summary, responses=ACTION)(named(f"{verb}_comment", moderate))
 
 
-@router.get(
+FILTERS = (
+    params.choice_filter("status", "pending (default), approved, rejected or spam", STATUSES),
+    params.text_filter("article_id", "only the comments of this article", 100),
+)
+
+
+@router.listing(
     "/api/v1/comments",
     "Readers' comments in one status (by default pending: oldest first; the others newest "
     "first), of one article or of all",
-    parameters=[
-        params.query("status", "pending (default), approved, rejected or spam"),
-        params.query("article_id", "only the comments of this article"),
-        *params.PAGING,
-    ],
-    responses={200: CommentList, 422: ErrorBody},
+    CommentList,
+    FILTERS,
 )
 async def list_comments(request: Request) -> Response:
     comments = Deps.of(request).comments
-    page, per_page = params.q_page(request)
-    status = CommentStatus(params.q_choice(request, "status", STATUSES) or "pending")
-    article_id = params.q_str(request, "article_id", 100)
-    found = await comments.queue(status, article_id, page, per_page)
+    wanted = params.q_filters(request, FILTERS)
+    status = CommentStatus(wanted["status"] or "pending")
+    article_id = wanted["article_id"]
+    found = await comments.queue(status, article_id, wanted["page"], wanted["per_page"])
     items = [summary_out(r) for r in found.items]
     return json_response(CommentList.of(found, items, counts=await comments.counts(article_id)))
 

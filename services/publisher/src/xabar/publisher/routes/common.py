@@ -14,6 +14,7 @@ from starlette.responses import Response
 from xabar.publisher.domain import ROLE_LABELS
 from xabar.publisher.errors import NotAllowed
 from xabar.publisher.routes.deps import Deps
+from xabar.publisher.routes.params import Filter, filter_parameters
 from xabar.runtime.auth import ForbiddenError, Role
 from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import E, Endpoint, Operation, Router
@@ -53,6 +54,15 @@ class PublisherRouter(Router):
             summary = f"{summary} (role: {security.value}+)"
         kw["responses"] = {**helper_responses(kw.get("body"), params), **kw["responses"]}
         return super().route(method, path, summary, parameters=params, **kw)
+
+    def listing(
+        self, path: str, summary: str, model: type[BaseModel], filters: Iterable[Filter]
+    ) -> Callable[[E], E]:
+        """A list's GET: its ``filters`` and the page are its query parameters (422 for one out
+        of its range or choices); it answers a page of ``model``."""
+        return self.get(
+            path, summary, parameters=filter_parameters(filters), responses={200: model}
+        )
 
 
 def guard(op: Operation, endpoint: Endpoint) -> Endpoint:

@@ -71,26 +71,18 @@ def inbox_summary(doc: Doc) -> InboxSummary:
     )
 
 
-@router.get(
-    "/api/v1/inbox",
-    "Citizen reporters' tips, newest first",
-    parameters=[
-        params.query("status", "received, in_review, accepted, rejected or published"),
-        params.query("country", "a country code, or other"),
-        *params.PERIOD,
-        *params.PAGING,
-    ],
-    responses={200: InboxList, 422: ErrorBody},
+FILTERS = (
+    params.choice_filter(
+        "status", "received, in_review, accepted, rejected or published", STATUSES
+    ),
+    params.choice_filter("country", "a country code, or other", {*COUNTRIES, "other"}),
+    params.period_filter("received"),
 )
+
+
+@router.listing("/api/v1/inbox", "Citizen reporters' tips, newest first", InboxList, FILTERS)
 async def list_inbox(request: Request) -> Response:
-    page, per_page = params.q_page(request)
-    wanted = TipQuery(
-        status=params.q_choice(request, "status", STATUSES),
-        country=params.q_choice(request, "country", {*COUNTRIES, "other"}),
-        received=params.q_period(request),
-        page=page,
-        per_page=per_page,
-    )
+    wanted = TipQuery(**params.q_filters(request, FILTERS))
     found = await Deps.of(request).inbox.search(wanted)
     items = [inbox_summary(r) for r in found.items]
     return json_response(InboxList.of(found, items))
