@@ -252,11 +252,16 @@ class CorrectionOut(CorrectionNote):
     """A public correction note under the article."""
 
 
-class ArticleOut(_Out):
+class _ArticleHead(_Out):
+    """What an article's list entry and its full view both begin with."""
+
     article_id: str
     status: ArticleStatus
     version: int
     slug: str
+
+
+class ArticleOut(_ArticleHead):
     url: str | None = None  # the public address, once published
     title: str
     lead: str
@@ -281,11 +286,7 @@ class ArticleOut(_Out):
     submission_id: str | None = None
 
 
-class ArticleSummary(_Out):
-    article_id: str
-    status: ArticleStatus
-    version: int
-    slug: str
+class ArticleSummary(_ArticleHead):
     title: str
     countries: list[str]
     featured: bool = False
