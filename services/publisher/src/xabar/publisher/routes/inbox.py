@@ -71,6 +71,14 @@ def inbox_summary(doc: Doc) -> InboxSummary:
     )
 
 
+def submission_id(request: Request) -> str:
+    return params.path_id(request, "submission_id")
+
+
+def tip_response(request: Request, doc: Doc) -> Response:
+    return json_response(inbox_out(doc, Deps.of(request).settings))
+
+
 FILTERS = (
     params.choice_filter(
         "status", "received, in_review, accepted, rejected or published", STATUSES
@@ -94,9 +102,7 @@ async def list_inbox(request: Request) -> Response:
     responses={200: InboxItemOut, 404: ErrorBody},
 )
 async def get_tip(request: Request) -> Response:
-    deps = Deps.of(request)
-    doc = await deps.inbox.get(params.path_id(request, "submission_id"))
-    return json_response(inbox_out(doc, deps.settings))
+    return tip_response(request, await Deps.of(request).inbox.get(submission_id(request)))
 
 
 @router.post(
@@ -105,10 +111,9 @@ async def get_tip(request: Request) -> Response:
     responses=REVIEW_RESPONSES,
 )
 async def review_tip(request: Request) -> Response:
-    deps = Deps.of(request)
-    sid = params.path_id(request, "submission_id")
-    doc = await deps.inbox.start_review(principal(request), sid)
-    return json_response(inbox_out(doc, deps.settings))
+    sid = submission_id(request)
+    doc = await Deps.of(request).inbox.start_review(principal(request), sid)
+    return tip_response(request, doc)
 
 
 @router.post(
@@ -118,7 +123,7 @@ async def review_tip(request: Request) -> Response:
 )
 async def accept_tip(request: Request) -> Response:
     deps = Deps.of(request)
-    done = await deps.inbox.accept(principal(request), params.path_id(request, "submission_id"))
+    done = await deps.inbox.accept(principal(request), submission_id(request))
     article = article_out(done.article, deps.settings)
     out = AcceptOut(submission=inbox_out(done.submission, deps.settings), article=article)
     return json_response(out, 201, headers={"ETag": etag(done.article.version)})
@@ -131,8 +136,7 @@ async def accept_tip(request: Request) -> Response:
     responses={**REVIEW_RESPONSES, 422: ErrorBody},
 )
 async def reject_tip(request: Request) -> Response:
-    deps = Deps.of(request)
     body = await params.read_body(request, RejectIn, 16 * 1024)
-    sid = params.path_id(request, "submission_id")
-    doc = await deps.inbox.reject(principal(request), sid, body.public_reason)
-    return json_response(inbox_out(doc, deps.settings))
+    sid = submission_id(request)
+    doc = await Deps.of(request).inbox.reject(principal(request), sid, body.public_reason)
+    return tip_response(request, doc)
