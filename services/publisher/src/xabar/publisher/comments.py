@@ -83,16 +83,20 @@ def edit_out(text: str, passage: str) -> str:
     return text.replace(passage, EDITED)
 
 
+def comment_fields(doc: Doc) -> Doc:
+    """What readers see of a comment, as its event and the API both show it."""
+    return {
+        "comment_id": str(doc["_id"]),
+        "article_id": doc["article_id"],
+        "parent_id": doc.get("parent_id"),
+        "name": doc["name"],
+        "text": doc["text"],
+        "edited": bool(doc.get("edited")),
+    }
+
+
 def public_comment(doc: Doc) -> PublicComment:
-    return PublicComment(
-        comment_id=str(doc["_id"]),
-        article_id=doc["article_id"],
-        parent_id=doc.get("parent_id"),
-        name=doc["name"],
-        text=doc["text"],
-        edited=bool(doc.get("edited")),
-        published_at=doc["published_at"],
-    )
+    return PublicComment(**comment_fields(doc), published_at=doc["published_at"])
 
 
 def comment_event(doc: Doc, at: datetime) -> Event:

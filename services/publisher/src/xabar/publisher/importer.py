@@ -43,7 +43,7 @@ from xabar.publisher.content import allocate, base_slug
 from xabar.publisher.domain import Article, Doc
 from xabar.publisher.errors import ImportFailed, PublisherError
 from xabar.publisher.media import media_id_for
-from xabar.publisher.schemas import Moment, check_countries, check_http_url, check_tags, invalid
+from xabar.publisher.schemas import ArticleChecks, Moment, check_http_url, invalid
 
 log = logging.getLogger("xabar.publisher.importer")
 
@@ -63,7 +63,7 @@ class ImportImage(BaseModel):
         return check_http_url(v)
 
 
-class ImportLine(BaseModel):
+class ImportLine(ArticleChecks):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     import_key: str = Field(min_length=1, max_length=300)
@@ -71,8 +71,8 @@ class ImportLine(BaseModel):
     lead: str = Field(default="", max_length=2000)
     body_html: str | None = Field(default=None, max_length=1_000_000)
     body_markdown: str | None = Field(default=None, max_length=1_000_000)
-    countries: list[str] = []
-    tags: list[str] = []
+    countries: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
     published_at: Moment
     featured: bool = False
     image: ImportImage | None = None
@@ -80,21 +80,6 @@ class ImportLine(BaseModel):
     source: str | None = Field(default=None, max_length=300)
     source_url: str | None = Field(default=None, max_length=2000)
     author: str | None = Field(default=None, max_length=300)
-
-    @field_validator("countries")
-    @classmethod
-    def _countries(cls, v: list[str]) -> list[str]:
-        return check_countries(v)
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, v: list[str]) -> list[str]:
-        return check_tags(v)
-
-    @field_validator("source_url")
-    @classmethod
-    def _source_url(cls, v: str | None) -> str | None:
-        return check_http_url(v)
 
     @model_validator(mode="after")
     def _body(self) -> "ImportLine":

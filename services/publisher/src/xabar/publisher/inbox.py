@@ -11,7 +11,7 @@ order.
 import base64
 import binascii
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nacl.exceptions import CryptoError
@@ -27,10 +27,11 @@ from xabar.contracts import (
     SubmissionStatus,
 )
 from xabar.publisher.articles import ArticleService
-from xabar.publisher.domain import PRODUCER, Article, Doc, Page, Period, utcnow
+from xabar.publisher.domain import PRODUCER, Article, Doc, Page, utcnow
 from xabar.publisher.errors import InvalidTransition
 from xabar.publisher.media import IngestClient, StoredMedia, media_id_for
 from xabar.publisher.repositories.bundle import Repositories
+from xabar.publisher.repositories.tips import TipQuery
 from xabar.runtime.auth import Principal
 from xabar.runtime.logs import correlation_id_var
 
@@ -63,24 +64,6 @@ def reporter_contact(tip: Doc, key: PrivateKey) -> Contact | None:
             return None
     contact = tip.get("contact")
     return Contact.model_validate(contact) if contact else None
-
-
-@dataclass(frozen=True, slots=True)
-class InboxQuery:
-    """Which tips the inbox shows (each filter None: any), and which page."""
-
-    status: str | None = None
-    country: str | None = None
-    received: Period = field(default_factory=Period)
-    page: int = 1
-    per_page: int = 50
-
-    def matches(self, doc: Doc) -> bool:
-        return (
-            (self.status is None or doc["status"] == self.status)
-            and (self.country is None or doc["submission"]["country"] == self.country)
-            and doc["received_at"] in self.received
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +102,7 @@ class InboxService:
     async def get(self, submission_id: str) -> Doc:
         return await self.tips.get(submission_id)
 
-    async def search(self, query: InboxQuery) -> Page[Doc]:
+    async def search(self, query: TipQuery) -> Page[Doc]:
         """Newest first; filtered and ordered here (inboxes are modest; FerretDB pushes down only
         ``_id`` filters)."""
         rows = [r for r in await self.tips.all() if query.matches(r)]

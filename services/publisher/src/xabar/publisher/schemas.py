@@ -16,7 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from xabar.contracts import COUNTRIES, SubmissionStatus
+from xabar.contracts import COUNTRIES, Contact, SubmissionStatus
 from xabar.publisher.domain import ArticleStatus, CorrectionNote, EditorRef, Image, Page
 from xabar.runtime.auth import Role
 
@@ -32,7 +32,12 @@ class _Out(BaseModel):
 
 
 class _Paged(_Out):
-    """A page of a list (each subclass declares ``items``, ``total``, ``page``, ``per_page``)."""
+    """A page of a list (each subclass declares what its ``items`` are)."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
 
     @classmethod
     def of(cls, found: Page[Any], items: Sequence[Any], **more: Any) -> Self:
@@ -159,7 +164,27 @@ class ImageIn(_In):
         return self
 
 
-class ArticleFields(_In):
+class ArticleChecks(BaseModel):
+    """The checks of an article's countries, tags and source link, wherever they come from (the
+    API's bodies, an import's lines); each model declares those fields itself."""
+
+    @field_validator("countries", check_fields=False)
+    @classmethod
+    def _countries(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else check_countries(v)
+
+    @field_validator("tags", check_fields=False)
+    @classmethod
+    def _tags(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else check_tags(v)
+
+    @field_validator("source_url", check_fields=False)
+    @classmethod
+    def _source_url(cls, v: str | None) -> str | None:
+        return check_http_url(v)
+
+
+class ArticleFields(_In, ArticleChecks):
     """Fields shared by create (all given) and patch (only those given change)."""
 
     lead: str | None = Field(default=None, max_length=2000)
@@ -171,21 +196,6 @@ class ArticleFields(_In):
     source: str | None = Field(default=None, max_length=300)
     source_url: str | None = Field(default=None, max_length=2000)
     author: str | None = Field(default=None, max_length=300)
-
-    @field_validator("countries")
-    @classmethod
-    def _countries(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else check_countries(v)
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else check_tags(v)
-
-    @field_validator("source_url")
-    @classmethod
-    def _source_url(cls, v: str | None) -> str | None:
-        return check_http_url(v)
 
     @model_validator(mode="after")
     def _one_body(self) -> "ArticleFields":
@@ -242,11 +252,16 @@ class CorrectionOut(CorrectionNote):
     """A public correction note under the article."""
 
 
-class ArticleOut(_Out):
+class _ArticleHead(_Out):
+    """What an article's list entry and its full view both begin with."""
+
     article_id: str
     status: ArticleStatus
     version: int
     slug: str
+
+
+class ArticleOut(_ArticleHead):
     url: str | None = None  # the public address, once published
     title: str
     lead: str
@@ -271,11 +286,7 @@ class ArticleOut(_Out):
     submission_id: str | None = None
 
 
-class ArticleSummary(_Out):
-    article_id: str
-    status: ArticleStatus
-    version: int
-    slug: str
+class ArticleSummary(_ArticleHead):
     title: str
     countries: list[str]
     featured: bool = False
@@ -286,10 +297,7 @@ class ArticleSummary(_Out):
 
 
 class ArticleList(_Paged):
-    items: list[ArticleSummary]
-    total: int  # when not exact: how many were found, and there are more
-    page: int
-    per_page: int
+    items: list[ArticleSummary]  # total, when not exact: how many were found, and there are more
     exact: bool = True
 
 
@@ -335,10 +343,8 @@ class FeaturedOut(_Out):
 # --- inbox --------------------------------------------------------------------------------------
 
 
-class ContactOut(_Out):
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
+class ContactOut(Contact):  # the reporter's contact as the event carried it, opened for editors
+    pass
 
 
 class AttachmentOut(_Out):
@@ -349,11 +355,16 @@ class AttachmentOut(_Out):
     height: int
 
 
-class InboxItemOut(_Out):
+class _TipOut(_Out):
+    """What a tip's list entry and its full view both begin with."""
+
     submission_id: str
     status: SubmissionStatus
     version: int
     title: str
+
+
+class InboxItemOut(_TipOut):
     text: str
     country: str
     location: str | None = None
@@ -367,11 +378,7 @@ class InboxItemOut(_Out):
     article_id: str | None = None
 
 
-class InboxSummary(_Out):
-    submission_id: str
-    status: SubmissionStatus
-    version: int
-    title: str
+class InboxSummary(_TipOut):
     excerpt: str
     country: str
     attachments: int
@@ -381,9 +388,6 @@ class InboxSummary(_Out):
 
 class InboxList(_Paged):
     items: list[InboxSummary]
-    total: int
-    page: int
-    per_page: int
 
 
 class RejectIn(_In):
@@ -437,9 +441,6 @@ class AuditEntryOut(_Out):
 
 class AuditList(_Paged):
     items: list[AuditEntryOut]
-    total: int
-    page: int
-    per_page: int
 
 
 # --- readers' comments (moderation) ---------------------------------------------------------------
@@ -471,9 +472,6 @@ class CommentOut(CommentSummary):
 
 class CommentList(_Paged):
     items: list[CommentSummary]
-    total: int
-    page: int
-    per_page: int
     counts: dict[str, int] = Field(description="comments in each status (of the article)")
 
 

@@ -14,7 +14,7 @@ from xabar.publisher.newsroom.kept import Kept
 from xabar.publisher.newsroom.render import Pages
 from xabar.publisher.repositories.sessions import Session, SessionStore
 from xabar.publisher.repositories.tips import TipIndex
-from xabar.publisher.routes.deps import Deps
+from xabar.publisher.routes.deps import Deps, of_type
 from xabar.runtime.security import OriginCheck
 
 
@@ -59,7 +59,4 @@ class Newsroom:
 
     @classmethod
     def of(cls, request: Request) -> "Newsroom":
-        newsroom = request.app.state.newsroom
-        if not isinstance(newsroom, cls):
-            raise TypeError("app.state.newsroom is not the Newsroom")
-        return newsroom
+        return of_type(request.app.state.newsroom, cls, "app.state.newsroom is not the Newsroom")

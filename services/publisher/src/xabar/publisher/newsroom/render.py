@@ -15,9 +15,10 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -28,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import NoMatchFound, Route
 
-from xabar.publisher.domain import ROLE_LABELS
+from xabar.publisher.domain import ROLE_LABELS, Page
 from xabar.publisher.repositories.sessions import Session, SessionStore
 from xabar.runtime.auth import Role
 
@@ -119,6 +120,40 @@ def environment(dates: Dates) -> Environment:
     env.filters["local_input"] = dates.local_input
     env.filters["role_label"] = lambda role: ROLE_LABELS[Role(role)]
     return env
+
+
+class Paged(Protocol):
+    """A page of a list (``domain.Page``, or one another service answered)."""
+
+    @property
+    def total(self) -> int: ...
+    @property
+    def page(self) -> int: ...
+    @property
+    def pages(self) -> int: ...
+
+
+def pager_values(found: Paged) -> dict[str, Any]:
+    """What a list's heading and its pager (``_pager.pager``) show of the page ``found``."""
+    return {"total": found.total, "page": found.page, "pages": found.pages}
+
+
+def queue_values(
+    status: StrEnum,
+    labels: Mapping[Any, str],
+    counts: Mapping[str, int],
+    rows: list[dict[str, Any]],
+    found: Page[Any],
+) -> dict[str, Any]:
+    """What the page of a queue by status shows: its tabs (``_lists.status_tabs``: ``labels`` of
+    each status, ``counts``), the ``rows`` of ``found`` and its pager."""
+    return {
+        "status": status.value,
+        "statuses": {s.value: label for s, label in labels.items()},
+        "counts": counts,
+        "rows": rows,
+        **pager_values(found),
+    }
 
 
 class Pages:

@@ -30,6 +30,7 @@ from xabar.publisher.newsroom.deps import Newsroom
 from xabar.publisher.newsroom.errors import PageForbidden, StaleForm
 from xabar.publisher.newsroom.render import ROUTE_PREFIX, NavItem, path_for
 from xabar.publisher.repositories.sessions import Session
+from xabar.publisher.routes.deps import of_type
 from xabar.runtime.auth import Role
 from xabar.runtime.bodies import Form, Limits, read_form
 from xabar.runtime.routing import E, Endpoint, Operation, Router
@@ -134,9 +135,7 @@ def page_guard(op: Operation, endpoint: Endpoint) -> Endpoint:
 def current(request: Request) -> Session:
     """The session of a page that needs one (set by the guard)."""
     session = getattr(request.state, "session", None)
-    if not isinstance(session, Session):
-        raise TypeError("a newsroom page ran without its guard")
-    return session
+    return of_type(session, Session, "a newsroom page ran without its guard")
 
 
 def maybe_current(request: Request) -> Session | None:
@@ -147,9 +146,7 @@ def maybe_current(request: Request) -> Session | None:
 def posted(request: Request) -> Form:
     """The form a POST carried (read and checked by the guard)."""
     form = getattr(request.state, "form", None)
-    if not isinstance(form, Form):
-        raise TypeError("no form was read for this page")
-    return form
+    return of_type(form, Form, "no form was read for this page")
 
 
 def see_other(request: Request, endpoint: str, query: str = "", **params: Any) -> Response:

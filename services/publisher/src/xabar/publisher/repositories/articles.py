@@ -33,6 +33,7 @@ from xabar.publisher.errors import NotFound
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.collections import Collections, insert_many_ignoring_duplicates
 from xabar.publisher.repositories.index import ArticleIndex, projection, summary_of, summary_row
+from xabar.publisher.repositories.relayed import RelayedRepository
 from xabar.runtime.outbox import OUTBOX_FIELD, outbox_entry
 
 Entry = dict[str, str]
@@ -74,11 +75,9 @@ class HeldArticle:
         return new
 
 
-class ArticleRepository:
+class ArticleRepository(RelayedRepository):
     def __init__(self, collections: Collections, relay: MarkedRelay, index: ArticleIndex) -> None:
-        self.coll = collections.articles
-        self.relay = relay
-        self.locks = relay.doc_locks
+        super().__init__(collections.articles, relay)
         self.index = index
 
     # --- reads ------------------------------------------------------------------------------------

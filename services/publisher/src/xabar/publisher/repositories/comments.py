@@ -30,6 +30,7 @@ from xabar.publisher.errors import NotFound
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.collections import Collections
 from xabar.publisher.repositories.queues import Entry, StatusQueues, ms, now_ms
+from xabar.publisher.repositories.relayed import RelayedRepository
 from xabar.runtime.outbox import OUTBOX_FIELD, outbox_entry
 
 STATUSES = ("pending", "approved", "rejected", "spam")
@@ -60,31 +61,19 @@ def entry_of(doc: Doc) -> Entry:
         "submitted_at": doc["submitted_at"].isoformat(),
         "moderated_at": doc["moderated_at"].isoformat() if doc.get("moderated_at") else None,
     }
-    return Entry(
-        item_id=str(doc["_id"]),
-        status=str(doc["status"]),
-        version=int(doc["version"]),
-        score_ms=ms(doc["submitted_at"]),
-        summary=summary,
-        group=str(doc["article_id"]),
-    )
+    return Entry.of(doc, "submitted_at", summary, group=str(doc["article_id"]))
 
 
-class CommentRepository:
+class CommentRepository(RelayedRepository):
     def __init__(self, collections: Collections, relay: MarkedRelay, redis: Redis) -> None:
-        self.coll = collections.comments
-        self.relay = relay
-        self.locks = relay.doc_locks
+        super().__init__(collections.comments, relay)
         self.redis = redis
         self.queues = StatusQueues(redis, "comments", STATUSES)
 
     # --- reads ------------------------------------------------------------------------------------
 
     async def get(self, comment_id: str) -> Doc:
-        doc = await self.coll.find_one({"_id": comment_id}, {OUTBOX_FIELD: 0})
-        if doc is None:
-            raise NotFound(NO_SUCH_COMMENT)
-        return doc
+        return await self.get_doc(comment_id, NO_SUCH_COMMENT)
 
     async def page(
         self, status: str, article_id: str | None, page: int, per_page: int

@@ -12,22 +12,21 @@ from pymongo.errors import DuplicateKeyError
 
 from xabar.contracts import Event
 from xabar.publisher.domain import Doc
-from xabar.publisher.errors import NotFound, VersionConflict
+from xabar.publisher.errors import VersionConflict
 from xabar.publisher.relay import MarkedRelay
 from xabar.publisher.repositories.collections import Collections
+from xabar.publisher.repositories.relayed import RelayedRepository
 from xabar.publisher.repositories.tips import TipIndex
 from xabar.runtime.outbox import OUTBOX_FIELD, outbox_entry
 
 CHANGED_MEANWHILE = "сообщение изменили, пока вы его читали; обновите страницу и повторите"
 
 
-class InboxRepository:
+class InboxRepository(RelayedRepository):
     def __init__(
         self, collections: Collections, relay: MarkedRelay, tips: TipIndex | None = None
     ) -> None:
-        self.coll = collections.inbox
-        self.relay = relay
-        self.locks = relay.doc_locks
+        super().__init__(collections.inbox, relay)
         self.tips = tips  # the newsroom's list in Redis, put after each write
 
     async def _indexed(self, doc: Doc) -> None:
@@ -50,10 +49,7 @@ class InboxRepository:
         return True
 
     async def get(self, submission_id: str) -> Doc:
-        doc = await self.coll.find_one({"_id": submission_id}, {OUTBOX_FIELD: 0})
-        if doc is None:
-            raise NotFound("такого сообщения во входящих нет")
-        return doc
+        return await self.get_doc(submission_id, "такого сообщения во входящих нет")
 
     async def all(self) -> list[Doc]:
         """Every tip (inboxes are modest; FerretDB pushes down only ``_id`` filters, so lists are

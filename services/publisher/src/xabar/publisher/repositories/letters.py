@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from xabar.publisher.domain import Doc, Page
 from xabar.publisher.errors import NotFound
 from xabar.publisher.repositories.collections import Collections
-from xabar.publisher.repositories.queues import Entry, StatusQueues, ms
+from xabar.publisher.repositories.queues import Entry, StatusQueues
 from xabar.runtime.locks import DocLocks
 
 STATUSES = ("new", "handled")
@@ -38,13 +38,7 @@ def entry_of(doc: Doc) -> Entry:
         "handled_by": doc.get("handled_by"),
         "handled_at": doc["handled_at"].isoformat() if doc.get("handled_at") else None,
     }
-    return Entry(
-        item_id=str(doc["_id"]),
-        status=str(doc["status"]),
-        version=int(doc["version"]),
-        score_ms=ms(doc["received_at"]),
-        summary=summary,
-    )
+    return Entry.of(doc, "received_at", summary)
 
 
 class LetterRepository:

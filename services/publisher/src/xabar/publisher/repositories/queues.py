@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from xabar.publisher.domain import Page
+from xabar.publisher.domain import Doc, Page
 from xabar.runtime.luascripts import run_many
 
 log = logging.getLogger("xabar.publisher.queues")
@@ -68,6 +68,18 @@ class Entry:
     score_ms: int  # its place: when it arrived
     summary: Summary
     group: str | None = None
+
+    @classmethod
+    def of(cls, doc: Doc, arrived: str, summary: Summary, group: str | None = None) -> "Entry":
+        """The entry of an item's document, placed by when it arrived (its field ``arrived``)."""
+        return cls(
+            item_id=str(doc["_id"]),
+            status=str(doc["status"]),
+            version=int(doc["version"]),
+            score_ms=ms(doc[arrived]),
+            summary=summary,
+            group=group,
+        )
 
 
 class StatusQueues:

@@ -11,7 +11,6 @@ between a write and its put left behind.
 
 import json
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +20,7 @@ from redis.asyncio import Redis
 
 from xabar.contracts import SubmissionStatus
 from xabar.publisher.domain import Doc, Page, Period
+from xabar.publisher.repositories.queues import ms, now_ms
 from xabar.runtime.luascripts import run_many
 
 log = logging.getLogger("xabar.publisher.tips")
@@ -59,14 +59,6 @@ return 1
 """
 
 
-def _ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 @dataclass(frozen=True, slots=True)
 class TipQuery:
     """Which tips the inbox shows (each filter None: any), and which page."""
@@ -76,6 +68,13 @@ class TipQuery:
     received: Period = field(default_factory=Period)
     page: int = 1
     per_page: int = 30
+
+    def matches(self, doc: Doc) -> bool:
+        return (
+            (self.status is None or doc["status"] == self.status)
+            and (self.country is None or doc["submission"]["country"] == self.country)
+            and doc["received_at"] in self.received
+        )
 
 
 def summary_of(doc: Doc) -> dict[str, Any]:
@@ -129,7 +128,7 @@ class TipIndex:
         summary = summary_of(doc) | {"detail": detail_of(doc)}
         keys = sets_of(summary)
         summary["_sets"] = keys
-        score = _ms(doc["received_at"])
+        score = ms(doc["received_at"])
         extra = [k for k in dict.fromkeys([*STATUS_SETS, *leave]) if k not in keys]
         args = [
             summary["submission_id"],
@@ -163,7 +162,7 @@ class TipIndex:
         for start in range(0, len(batch), CHUNK):
             chunk = batch[start : start + CHUNK]
             replies = await run_many(self.redis, [(self._put, *self._call(d)) for d in chunk])
-            arrived = {str(d["_id"]): _ms(d["received_at"]) for d in chunk}
+            arrived = {str(d["_id"]): ms(d["received_at"]) for d in chunk}
             await self.redis.zadd(ARRIVED, arrived, nx=True)
             for doc, reply in zip(chunk, replies, strict=True):
                 if isinstance(reply, list):
@@ -176,8 +175,8 @@ class TipIndex:
         if query.country and not query.status:
             key = f"{PREFIX}:country:{query.country}"
         since, until = query.received.since, query.received.until
-        low = _ms(since) if since else "-inf"
-        high = f"({_ms(until)}" if until else "+inf"  # until is excluded
+        low = ms(since) if since else "-inf"
+        high = f"({ms(until)}" if until else "+inf"  # until is excluded
         start = (query.page - 1) * query.per_page
         if not (query.status and query.country):
             total = int(await self.redis.zcount(key, low, high))

@@ -1,5 +1,6 @@
 """HTTP routes of the publisher service: one module per resource, each with a ``router`` of
-named, module-level endpoints declared with their OpenAPI operation.
+named, module-level endpoints declared with their OpenAPI operation (where operations differ only
+in what they act on, a table declares them: comment moderation, the workflow's plain actions).
 
 - ``auth``: login, who am I;          - ``editors``: editors' accounts (chief);
 - ``articles``: list, create, read, edit;  - ``workflow``: submit ... unpublish, corrections;
@@ -10,10 +11,10 @@ named, module-level endpoints declared with their OpenAPI operation.
 Every endpoint but the public ones (login, ``/media/{id}``, and the standard ``/healthz``,
 ``/readyz``, ``/metrics``, ``/openapi.json``) is wrapped by ``common.guard``, which checks the
 bearer token FIRST, before the body or the item is read, against the operation's minimum role
-(its ``security``): a missing, malformed, expired or forged token is 401, a role below the
-minimum is 403. Finer rules (a contributor edits only their own drafts) are the domain's and
-are 403 as well. Endpoints get their collaborators from ``deps.Deps.of(request)``; errors are
-mapped to statuses once, in ``errors.exception_handlers``.
+(its ``security``, or its router's): a missing, malformed, expired or forged token is 401, a
+role below the minimum is 403. Finer rules (a contributor edits only their own drafts) are the
+domain's and are 403 as well. Endpoints get their collaborators from ``deps.Deps.of(request)``;
+errors are mapped to statuses once, in ``errors.exception_handlers``.
 """
 
 from starlette.routing import BaseRoute

@@ -21,7 +21,7 @@ from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import E
 
-router = PublisherRouter(tags=["articles"])
+router = PublisherRouter(tags=["articles"], security=Role.CONTRIBUTOR)
 
 
 def answers(*errors: int) -> dict[int, type[BaseModel]]:
@@ -42,29 +42,19 @@ def article_response(article: Article, settings: PublisherSettings, status: int 
     return json_response(out, status, headers={"ETag": etag(article.version)})
 
 
-@router.get(
-    "/api/v1/articles",
-    "Articles, newest change first",
-    security=Role.CONTRIBUTOR,
-    parameters=[
-        params.query("status", "draft, in_review, scheduled, published or unpublished"),
-        params.query("country", "a country code, e.g. KZ"),
-        params.query("owner_id", "the editor id of the article's owner"),
-        params.query("q", "words (or their beginnings) of the title, lead and body"),
-        *params.PAGING,
-    ],
-    responses={200: ArticleList, 422: ErrorBody},
+FILTERS = (
+    params.choice_filter(
+        "status", "draft, in_review, scheduled, published or unpublished", STATUSES
+    ),
+    params.choice_filter("country", "a country code, e.g. KZ", set(COUNTRIES)),
+    params.text_filter("owner_id", "the editor id of the article's owner", 100),
+    params.text_filter("q", "words (or their beginnings) of the title, lead and body", 300, "text"),
 )
+
+
+@router.listing("/api/v1/articles", "Articles, newest change first", ArticleList, FILTERS)
 async def list_articles(request: Request) -> Response:
-    page, per_page = params.q_page(request)
-    query = ArticleQuery(
-        status=params.q_choice(request, "status", STATUSES),
-        country=params.q_choice(request, "country", set(COUNTRIES)),
-        owner_id=params.q_str(request, "owner_id", 100),
-        text=params.q_str(request, "q", 300),
-        page=page,
-        per_page=per_page,
-    )
+    query = ArticleQuery(**params.q_filters(request, FILTERS))
     found = await Deps.of(request).articles.search(principal(request), query)
     items = [ArticleSummary.model_validate(r) for r in found.items]
     return json_response(ArticleList.of(found, items, exact=found.exact))
@@ -73,7 +63,6 @@ async def list_articles(request: Request) -> Response:
 @router.post(
     "/api/v1/articles",
     "Create a draft article",
-    security=Role.CONTRIBUTOR,
     body=ArticleIn,
     responses={201: ArticleOut, 422: ErrorBody},
 )
@@ -89,7 +78,6 @@ async def create_article(request: Request) -> Response:
 @router.get(
     "/api/v1/articles/{article_id}",
     "One article (ETag: its version)",
-    security=Role.CONTRIBUTOR,
     responses=answers(404),
 )
 async def get_article(request: Request) -> Response:
@@ -103,7 +91,6 @@ def _edit_route(method: str, summary: str, body: type[BaseModel]) -> Callable[[E
         method,
         "/api/v1/articles/{article_id}",
         summary,
-        security=Role.CONTRIBUTOR,
         body=body,
         parameters=[params.IF_MATCH],
         responses=answers(403, 404, 409, 422, 428),

@@ -10,34 +10,23 @@ from xabar.publisher.routes.deps import Deps
 from xabar.publisher.schemas import AuditEntryOut, AuditList
 from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
-from xabar.runtime.openapi import ErrorBody
 
-router = PublisherRouter(tags=["audit"])
+router = PublisherRouter(tags=["audit"], security=Role.EDITOR)
 
 
-@router.get(
-    "/api/v1/audit",
-    "The audit log of editorial actions, newest first",
-    security=Role.EDITOR,
-    parameters=[
-        params.query("editor_id", "who"),
-        params.query("action", "e.g. article.publish"),
-        params.query("target_id", "an article, tip, media or editor id"),
-        *params.PERIOD,
-        *params.PAGING,
-    ],
-    responses={200: AuditList, 422: ErrorBody},
+FILTERS = (
+    params.text_filter("editor_id", "who"),
+    params.text_filter("action", "e.g. article.publish"),
+    params.text_filter("target_id", "an article, tip, media or editor id"),
+    params.period_filter("at"),
+)
+
+
+@router.listing(
+    "/api/v1/audit", "The audit log of editorial actions, newest first", AuditList, FILTERS
 )
 async def list_audit(request: Request) -> Response:
-    page, per_page = params.q_page(request)
-    wanted = AuditQuery(
-        editor_id=params.q_str(request, "editor_id"),
-        action=params.q_str(request, "action"),
-        target_id=params.q_str(request, "target_id"),
-        at=params.q_period(request),
-        page=page,
-        per_page=per_page,
-    )
+    wanted = AuditQuery(**params.q_filters(request, FILTERS))
     found = await Deps.of(request).audit.search(wanted)
     items = [AuditEntryOut.model_validate({**r, "audit_id": r["_id"]}) for r in found.items]
     return json_response(AuditList.of(found, items))

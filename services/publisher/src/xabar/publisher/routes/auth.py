@@ -14,7 +14,7 @@ from xabar.runtime.clients import client_address, hash_address
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 
-router = PublisherRouter(tags=["auth"])
+router = PublisherRouter(tags=["auth"], security=Role.CONTRIBUTOR)
 
 
 def login_address_key(request: Request, settings: PublisherSettings) -> str:
@@ -27,6 +27,7 @@ def login_address_key(request: Request, settings: PublisherSettings) -> str:
 @router.post(
     "/api/v1/auth/login",
     "Log in: a short-lived bearer token (JWT)",
+    security=None,  # public: it is how one gets a token
     body=LoginIn,
     responses={200: TokenOut, 401: ErrorBody, 422: ErrorBody, 429: ErrorBody},
 )
@@ -43,7 +44,6 @@ async def login(request: Request) -> Response:
 @router.post(
     "/api/v1/auth/logout",
     "Log out: every token and newsroom session of this account stops working now",
-    security=Role.CONTRIBUTOR,
     responses={204: None},
 )
 async def logout(request: Request) -> Response:
@@ -51,9 +51,7 @@ async def logout(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.get(
-    "/api/v1/auth/me", "Who the token belongs to", security=Role.CONTRIBUTOR, responses={200: MeOut}
-)
+@router.get("/api/v1/auth/me", "Who the token belongs to", responses={200: MeOut})
 async def me(request: Request) -> Response:
     who = principal(request)
     return json_response(MeOut(editor_id=who.editor_id, name=who.name, role=who.role))

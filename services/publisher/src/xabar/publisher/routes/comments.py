@@ -9,10 +9,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xabar.publisher.comments import CommentService, CommentStatus
+from xabar.publisher.comments import CommentService, CommentStatus, comment_fields
 from xabar.publisher.domain import Doc
 from xabar.publisher.routes import params
-from xabar.publisher.routes.common import PublisherRouter
+from xabar.publisher.routes.common import PublisherRouter, named
 from xabar.publisher.routes.deps import Deps, principal
 from xabar.publisher.schemas import (
     BlockIn,
@@ -31,7 +31,7 @@ from xabar.runtime.auth import Principal, Role
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 
-router = PublisherRouter(tags=["comments"])
+router = PublisherRouter(tags=["comments"], security=Role.EDITOR)
 
 STATUSES = frozenset(s.value for s in CommentStatus)
 ACTION = {200: CommentOut, 404: ErrorBody}
@@ -55,13 +55,8 @@ def summary_out(row: dict[str, Any]) -> CommentSummary:
 
 def comment_out(doc: Doc) -> CommentOut:
     return CommentOut(
-        comment_id=str(doc["_id"]),
-        article_id=doc["article_id"],
-        parent_id=doc.get("parent_id"),
-        name=doc["name"],
-        text=doc["text"],
+        **comment_fields(doc),
         original_text=doc["original_text"],
-        edited=bool(doc.get("edited")),
         status=doc["status"],
         public=bool(doc["public"]),
         reason=doc.get("reason"),
@@ -81,30 +76,48 @@ def comment_id(request: Request) -> str:
 Moderation = Callable[[CommentService, Principal, str], Awaitable[Doc]]
 
 
-async def _moderate(request: Request, action: Moderation) -> Response:
-    """``action`` (approve, reject, spam) on the comment of the path, by the editor."""
-    doc = await action(Deps.of(request).comments, principal(request), comment_id(request))
-    return json_response(comment_out(doc))
+# The moderations alike but for what the service does: verb -> (its method, the summary).
+MODERATIONS: dict[str, tuple[Moderation, str]] = {
+    "approve": (CommentService.approve, "Approve a comment: readers see it (comment.published)"),
+    "reject": (CommentService.reject, "Reject a comment (comment.removed if readers saw it)"),
+    "spam": (
+        CommentService.mark_spam,
+        "Mark a comment as spam (comment.removed if readers saw it)",
+    ),
+}
 
 
-@router.get(
+def _moderation(verb: str, action: Moderation, summary: str) -> None:
+    """``POST .../{comment_id}/<verb>`` (``<verb>_comment``): ``action`` on the comment of the
+    path, by the editor."""
+
+    async def moderate(request: Request) -> Response:
+        doc = await action(Deps.of(request).comments, principal(request), comment_id(request))
+        return json_response(comment_out(doc))
+
+    path = f"/api/v1/comments/{{comment_id}}/{verb}"
+    router.post(path, summary, responses=ACTION)(named(f"{verb}_comment", moderate))
+
+
+FILTERS = (
+    params.choice_filter("status", "pending (default), approved, rejected or spam", STATUSES),
+    params.text_filter("article_id", "only the comments of this article", 100),
+)
+
+
+@router.listing(
     "/api/v1/comments",
     "Readers' comments in one status (by default pending: oldest first; the others newest "
     "first), of one article or of all",
-    security=Role.EDITOR,
-    parameters=[
-        params.query("status", "pending (default), approved, rejected or spam"),
-        params.query("article_id", "only the comments of this article"),
-        *params.PAGING,
-    ],
-    responses={200: CommentList, 422: ErrorBody},
+    CommentList,
+    FILTERS,
 )
 async def list_comments(request: Request) -> Response:
     comments = Deps.of(request).comments
-    page, per_page = params.q_page(request)
-    status = CommentStatus(params.q_choice(request, "status", STATUSES) or "pending")
-    article_id = params.q_str(request, "article_id", 100)
-    found = await comments.queue(status, article_id, page, per_page)
+    wanted = params.q_filters(request, FILTERS)
+    status = CommentStatus(wanted["status"] or "pending")
+    article_id = wanted["article_id"]
+    found = await comments.queue(status, article_id, wanted["page"], wanted["per_page"])
     items = [summary_out(r) for r in found.items]
     return json_response(CommentList.of(found, items, counts=await comments.counts(article_id)))
 
@@ -112,48 +125,20 @@ async def list_comments(request: Request) -> Response:
 @router.get(
     "/api/v1/comments/{comment_id}",
     "One comment, with the text its author wrote",
-    security=Role.EDITOR,
     responses=ACTION,
 )
 async def get_comment(request: Request) -> Response:
     return json_response(comment_out(await Deps.of(request).comments.get(comment_id(request))))
 
 
-@router.post(
-    "/api/v1/comments/{comment_id}/approve",
-    "Approve a comment: readers see it (comment.published)",
-    security=Role.EDITOR,
-    responses=ACTION,
-)
-async def approve_comment(request: Request) -> Response:
-    return await _moderate(request, CommentService.approve)
-
-
-@router.post(
-    "/api/v1/comments/{comment_id}/reject",
-    "Reject a comment (comment.removed if readers saw it)",
-    security=Role.EDITOR,
-    responses=ACTION,
-)
-async def reject_comment(request: Request) -> Response:
-    return await _moderate(request, CommentService.reject)
-
-
-@router.post(
-    "/api/v1/comments/{comment_id}/spam",
-    "Mark a comment as spam (comment.removed if readers saw it)",
-    security=Role.EDITOR,
-    responses=ACTION,
-)
-async def spam_comment(request: Request) -> Response:
-    return await _moderate(request, CommentService.mark_spam)
+for verb, (action, summary) in MODERATIONS.items():
+    _moderation(verb, action, summary)
 
 
 @router.post(
     "/api/v1/comments/{comment_id}/edit",
     'Take a passage out of a comment: it reads "[отредактировано]" there (published again '
     "if readers see it)",
-    security=Role.EDITOR,
     body=EditOutIn,
     responses=ACTION,
 )
@@ -167,7 +152,6 @@ async def edit_comment(request: Request) -> Response:
 @router.post(
     "/api/v1/comments/bulk-approve",
     "Approve many comments at once (each said to have worked or not)",
-    security=Role.EDITOR,
     body=BulkApproveIn,
     responses={200: BulkApproveOut},
 )
@@ -183,7 +167,6 @@ async def bulk_approve_comments(request: Request) -> Response:
     "/api/v1/comments/{comment_id}/block",
     "Block the address the comment came from for a number of hours: its later comments are "
     "rejected on arrival",
-    security=Role.EDITOR,
     body=BlockIn,
     responses={200: BlockOut, 404: ErrorBody},
 )
@@ -200,7 +183,6 @@ async def block_comment_author(request: Request) -> Response:
 @router.get(
     "/api/v1/comment-blocks",
     "Addresses whose comments are rejected on arrival, and until when",
-    security=Role.EDITOR,
     responses={200: BlockList},
 )
 async def list_comment_blocks(request: Request) -> Response:
@@ -211,7 +193,6 @@ async def list_comment_blocks(request: Request) -> Response:
 @router.delete(
     "/api/v1/comment-blocks/{client_hash}",
     "Lift the block of an address",
-    security=Role.EDITOR,
     responses={204: None, 404: ErrorBody},
 )
 async def unblock_comment_author(request: Request) -> Response:
@@ -220,29 +201,30 @@ async def unblock_comment_author(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def _set_open(request: Request, is_open: bool) -> Response:
-    comments = Deps.of(request).comments
-    article_id = params.path_id(request, "article_id")
-    now_open = await comments.set_open(principal(request), article_id, is_open)
-    return json_response(CommentsOpenOut(article_id=article_id, comments_open=now_open))
+# Closing and opening an article's comments: verb -> (open afterwards, the summary).
+OPENINGS = {
+    "close": (
+        False,
+        "Close the comments of an article (its state is sent again with comments_open false; "
+        "later comments on it are rejected on arrival)",
+    ),
+    "open": (True, "Open the comments of an article again"),
+}
 
 
-@router.post(
-    "/api/v1/articles/{article_id}/comments/close",
-    "Close the comments of an article (its state is sent again with comments_open false; "
-    "later comments on it are rejected on arrival)",
-    security=Role.EDITOR,
-    responses={200: CommentsOpenOut, 404: ErrorBody},
-)
-async def close_article_comments(request: Request) -> Response:
-    return await _set_open(request, False)
+def _opening(verb: str, is_open: bool, summary: str) -> None:
+    """``POST /api/v1/articles/{article_id}/comments/<verb>`` (``<verb>_article_comments``)."""
+
+    async def set_open(request: Request) -> Response:
+        comments = Deps.of(request).comments
+        article_id = params.path_id(request, "article_id")
+        now_open = await comments.set_open(principal(request), article_id, is_open)
+        return json_response(CommentsOpenOut(article_id=article_id, comments_open=now_open))
+
+    path = f"/api/v1/articles/{{article_id}}/comments/{verb}"
+    responses = {200: CommentsOpenOut, 404: ErrorBody}
+    router.post(path, summary, responses=responses)(named(f"{verb}_article_comments", set_open))
 
 
-@router.post(
-    "/api/v1/articles/{article_id}/comments/open",
-    "Open the comments of an article again",
-    security=Role.EDITOR,
-    responses={200: CommentsOpenOut, 404: ErrorBody},
-)
-async def open_article_comments(request: Request) -> Response:
-    return await _set_open(request, True)
+for verb, (is_open, summary) in OPENINGS.items():
+    _opening(verb, is_open, summary)

@@ -4,6 +4,7 @@ checks the token first, and ETags."""
 
 import functools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,6 +14,7 @@ from starlette.responses import Response
 from xabar.publisher.domain import ROLE_LABELS
 from xabar.publisher.errors import NotAllowed
 from xabar.publisher.routes.deps import Deps
+from xabar.publisher.routes.params import Filter, filter_parameters
 from xabar.runtime.auth import ForbiddenError, Role
 from xabar.runtime.openapi import ErrorBody
 from xabar.runtime.routing import E, Endpoint, Operation, Router
@@ -35,18 +37,32 @@ def helper_responses(
     return out
 
 
+@dataclass
 class PublisherRouter(Router):
-    """The runtime's ``Router``; ``security`` is the minimum ``Role``, named in the summary."""
+    """The runtime's ``Router``; ``security`` is the minimum ``Role``, named in the summary. A
+    router given a ``security`` of its own (the role its whole resource needs) applies it to each
+    operation that does not name one."""
+
+    security: Role | None = None
 
     def route(self, method: str, path: str, summary: str, **kw: Any) -> Callable[[E], E]:
         params = tuple(kw.pop("parameters", ()))
-        security = kw.get("security")
+        security = kw.setdefault("security", self.security)
         if security is not None:
             if not isinstance(security, Role):
                 raise TypeError(f"{path}: security is the minimum Role")
             summary = f"{summary} (role: {security.value}+)"
         kw["responses"] = {**helper_responses(kw.get("body"), params), **kw["responses"]}
         return super().route(method, path, summary, parameters=params, **kw)
+
+    def listing(
+        self, path: str, summary: str, model: type[BaseModel], filters: Iterable[Filter]
+    ) -> Callable[[E], E]:
+        """A list's GET: its ``filters`` and the page are its query parameters (422 for one out
+        of its range or choices); it answers a page of ``model``."""
+        return self.get(
+            path, summary, parameters=filter_parameters(filters), responses={200: model}
+        )
 
 
 def guard(op: Operation, endpoint: Endpoint) -> Endpoint:
@@ -65,6 +81,13 @@ def guard(op: Operation, endpoint: Endpoint) -> Endpoint:
         return await endpoint(request)
 
     return checked
+
+
+def named(name: str, endpoint: E) -> E:
+    """``endpoint`` (made by a function, for each row of a table of operations alike but for
+    what they act on) under ``name``: its operation's and its route's name."""
+    endpoint.__name__ = endpoint.__qualname__ = name
+    return endpoint
 
 
 def etag(version: int) -> str:

@@ -2,6 +2,7 @@
 root (``app.create_app``) and kept in ``app.state.deps``."""
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -19,6 +20,8 @@ from xabar.publisher.previews import FeedPreview
 from xabar.publisher.profiles import ProfileService
 from xabar.publisher.repositories.audit import AuditLog
 from xabar.runtime.auth import Principal, TokenIssuer
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +43,18 @@ class Deps:
 
     @classmethod
     def of(cls, request: Request) -> "Deps":
-        deps = request.app.state.deps
-        if not isinstance(deps, cls):
-            raise TypeError("app.state.deps is not the publisher's Deps")
-        return deps
+        return of_type(request.app.state.deps, cls, "app.state.deps is not the publisher's Deps")
+
+
+def of_type(value: object, cls: type[T], wrong: str) -> T:
+    """``value`` (what the composition root or a guard put in a state) as the ``cls`` it must
+    be; ``TypeError(wrong)`` if it is not: the code that sets it did not run."""
+    if not isinstance(value, cls):
+        raise TypeError(wrong)
+    return value
 
 
 def principal(request: Request) -> Principal:
     """Who is asking: set by the guard (``routes.common.guard``) before a secured endpoint runs."""
     who = getattr(request.state, "principal", None)
-    if not isinstance(who, Principal):
-        raise TypeError("a secured endpoint ran without the guard")
-    return who
+    return of_type(who, Principal, "a secured endpoint ran without the guard")

@@ -12,7 +12,7 @@ from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 
-router = PublisherRouter(tags=["editors"])
+router = PublisherRouter(tags=["editors"], security=Role.CHIEF)
 
 
 def editor_out(doc: Doc) -> EditorOut:
@@ -26,9 +26,7 @@ def editor_out(doc: Doc) -> EditorOut:
     )
 
 
-@router.get(
-    "/api/v1/editors", "Editors' accounts", security=Role.CHIEF, responses={200: EditorList}
-)
+@router.get("/api/v1/editors", "Editors' accounts", responses={200: EditorList})
 async def list_editors(request: Request) -> Response:
     rows = await Deps.of(request).editors.all()
     return json_response(EditorList(items=[editor_out(r) for r in rows]))
@@ -37,7 +35,6 @@ async def list_editors(request: Request) -> Response:
 @router.post(
     "/api/v1/editors",
     "Create an editor's account",
-    security=Role.CHIEF,
     body=EditorIn,
     responses={201: EditorOut, 409: ErrorBody, 422: ErrorBody},
 )

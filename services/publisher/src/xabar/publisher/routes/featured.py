@@ -12,13 +12,12 @@ from xabar.publisher.schemas import FeaturedOut, FeatureIn
 from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 
-router = PublisherRouter(tags=["workflow"])
+router = PublisherRouter(tags=["workflow"], security=Role.EDITOR)
 
 
 @router.post(
     "/api/v1/articles/{article_id}/feature",
     "Make it the news of the day (site-wide, or of a country section)",
-    security=Role.EDITOR,
     body=FeatureIn,
     responses=answers(404, 409, 422),
 )
@@ -34,7 +33,6 @@ async def feature(request: Request) -> Response:
 @router.delete(
     "/api/v1/articles/{article_id}/feature",
     "Stop it being the news of the day",
-    security=Role.EDITOR,
     parameters=[params.query("country", "the country section; none for site-wide")],
     responses=answers(404, 409),
 )

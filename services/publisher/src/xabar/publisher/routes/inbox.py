@@ -6,7 +6,8 @@ from starlette.responses import Response
 from xabar.contracts import COUNTRIES, SubmissionStatus
 from xabar.publisher.config import PublisherSettings
 from xabar.publisher.domain import Doc
-from xabar.publisher.inbox import InboxQuery, reporter_contact
+from xabar.publisher.inbox import reporter_contact
+from xabar.publisher.repositories.tips import TipQuery
 from xabar.publisher.routes import params
 from xabar.publisher.routes.articles import article_out
 from xabar.publisher.routes.common import PublisherRouter, etag
@@ -24,7 +25,7 @@ from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 
-router = PublisherRouter(tags=["inbox"])
+router = PublisherRouter(tags=["inbox"], security=Role.EDITOR)
 
 EXCERPT = 200
 STATUSES = frozenset(s.value for s in SubmissionStatus)
@@ -70,27 +71,26 @@ def inbox_summary(doc: Doc) -> InboxSummary:
     )
 
 
-@router.get(
-    "/api/v1/inbox",
-    "Citizen reporters' tips, newest first",
-    security=Role.EDITOR,
-    parameters=[
-        params.query("status", "received, in_review, accepted, rejected or published"),
-        params.query("country", "a country code, or other"),
-        *params.PERIOD,
-        *params.PAGING,
-    ],
-    responses={200: InboxList, 422: ErrorBody},
+def submission_id(request: Request) -> str:
+    return params.path_id(request, "submission_id")
+
+
+def tip_response(request: Request, doc: Doc) -> Response:
+    return json_response(inbox_out(doc, Deps.of(request).settings))
+
+
+FILTERS = (
+    params.choice_filter(
+        "status", "received, in_review, accepted, rejected or published", STATUSES
+    ),
+    params.choice_filter("country", "a country code, or other", {*COUNTRIES, "other"}),
+    params.period_filter("received"),
 )
+
+
+@router.listing("/api/v1/inbox", "Citizen reporters' tips, newest first", InboxList, FILTERS)
 async def list_inbox(request: Request) -> Response:
-    page, per_page = params.q_page(request)
-    wanted = InboxQuery(
-        status=params.q_choice(request, "status", STATUSES),
-        country=params.q_choice(request, "country", {*COUNTRIES, "other"}),
-        received=params.q_period(request),
-        page=page,
-        per_page=per_page,
-    )
+    wanted = TipQuery(**params.q_filters(request, FILTERS))
     found = await Deps.of(request).inbox.search(wanted)
     items = [inbox_summary(r) for r in found.items]
     return json_response(InboxList.of(found, items))
@@ -99,37 +99,31 @@ async def list_inbox(request: Request) -> Response:
 @router.get(
     "/api/v1/inbox/{submission_id}",
     "One tip",
-    security=Role.EDITOR,
     responses={200: InboxItemOut, 404: ErrorBody},
 )
 async def get_tip(request: Request) -> Response:
-    deps = Deps.of(request)
-    doc = await deps.inbox.get(params.path_id(request, "submission_id"))
-    return json_response(inbox_out(doc, deps.settings))
+    return tip_response(request, await Deps.of(request).inbox.get(submission_id(request)))
 
 
 @router.post(
     "/api/v1/inbox/{submission_id}/review",
     "Take a tip into review",
-    security=Role.EDITOR,
     responses=REVIEW_RESPONSES,
 )
 async def review_tip(request: Request) -> Response:
-    deps = Deps.of(request)
-    sid = params.path_id(request, "submission_id")
-    doc = await deps.inbox.start_review(principal(request), sid)
-    return json_response(inbox_out(doc, deps.settings))
+    sid = submission_id(request)
+    doc = await Deps.of(request).inbox.start_review(principal(request), sid)
+    return tip_response(request, doc)
 
 
 @router.post(
     "/api/v1/inbox/{submission_id}/accept",
     "Accept a tip: a draft article from it, its photos copied",
-    security=Role.EDITOR,
     responses={201: AcceptOut, 404: ErrorBody, 409: ErrorBody, 502: ErrorBody},
 )
 async def accept_tip(request: Request) -> Response:
     deps = Deps.of(request)
-    done = await deps.inbox.accept(principal(request), params.path_id(request, "submission_id"))
+    done = await deps.inbox.accept(principal(request), submission_id(request))
     article = article_out(done.article, deps.settings)
     out = AcceptOut(submission=inbox_out(done.submission, deps.settings), article=article)
     return json_response(out, 201, headers={"ETag": etag(done.article.version)})
@@ -138,13 +132,11 @@ async def accept_tip(request: Request) -> Response:
 @router.post(
     "/api/v1/inbox/{submission_id}/reject",
     "Reject a tip with a reason the reporter will see",
-    security=Role.EDITOR,
     body=RejectIn,
     responses={**REVIEW_RESPONSES, 422: ErrorBody},
 )
 async def reject_tip(request: Request) -> Response:
-    deps = Deps.of(request)
     body = await params.read_body(request, RejectIn, 16 * 1024)
-    sid = params.path_id(request, "submission_id")
-    doc = await deps.inbox.reject(principal(request), sid, body.public_reason)
-    return json_response(inbox_out(doc, deps.settings))
+    sid = submission_id(request)
+    doc = await Deps.of(request).inbox.reject(principal(request), sid, body.public_reason)
+    return tip_response(request, doc)

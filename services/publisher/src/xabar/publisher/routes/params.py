@@ -4,6 +4,8 @@ next to its parser. Numbers, dates and choices are read by the runtime (``xabar.
 ASCII digits only, bounded; 422 naming the parameter, 404 for a path number), bodies by its body
 reader (``xabar.runtime.bodies``: only UTF-8, nesting and size bounded)."""
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -102,6 +104,42 @@ def q_period(request: Request) -> Period:
     """``from`` and ``to`` (see ``PERIOD``): an ISO date means its whole day; a date-time
     without an offset is UTC; 1900 to 2199."""
     return Period(query_datetime(request, "from"), query_datetime(request, "to", day_end=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A filter of a list: its query parameters as the document declares them, and how it is
+    read (the value of the list query's field ``field``)."""
+
+    field: str
+    parameters: tuple[dict[str, Any], ...]
+    read: Callable[[Request], Any]
+
+
+def text_filter(name: str, description: str, max_length: int = 200, field: str = "") -> Filter:
+    return Filter(field or name, (query(name, description),), lambda r: q_str(r, name, max_length))
+
+
+def choice_filter(
+    name: str, description: str, allowed: set[str] | frozenset[str], field: str = ""
+) -> Filter:
+    return Filter(field or name, (query(name, description),), lambda r: q_choice(r, name, allowed))
+
+
+def period_filter(field: str) -> Filter:
+    """``from`` and ``to`` (``PERIOD``), as the ``Period`` of the list query's ``field``."""
+    return Filter(field, PERIOD, q_period)
+
+
+def filter_parameters(filters: Iterable[Filter]) -> list[dict[str, Any]]:
+    """The query parameters of a list: its filters', then the page's (``PAGING``)."""
+    return [*(p for f in filters for p in f.parameters), *PAGING]
+
+
+def q_filters(request: Request, filters: Iterable[Filter]) -> dict[str, Any]:
+    """The fields of a list query: the page (read first, ``q_page``), then each filter's."""
+    page, per_page = q_page(request)
+    return {**{f.field: f.read(request) for f in filters}, "page": page, "per_page": per_page}
 
 
 def path_id(request: Request, name: str) -> str:

@@ -18,13 +18,12 @@ from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 from xabar.runtime.openapi import ErrorBody
 
-router = PublisherRouter(tags=["revisions"])
+router = PublisherRouter(tags=["revisions"], security=Role.CONTRIBUTOR)
 
 
 @router.get(
     "/api/v1/articles/{article_id}/revisions",
     "Every revision: who, when, which fields",
-    security=Role.CONTRIBUTOR,
     responses={200: RevisionList, 404: ErrorBody},
 )
 async def list_revisions(request: Request) -> Response:
@@ -37,7 +36,6 @@ async def list_revisions(request: Request) -> Response:
 @router.get(
     "/api/v1/articles/{article_id}/revisions/{version}",
     "The article's fields as they were at a version",
-    security=Role.CONTRIBUTOR,
     parameters=[params.VERSION],
     responses={200: VersionState, 404: ErrorBody},
 )
@@ -50,7 +48,6 @@ async def get_version(request: Request) -> Response:
 @router.post(
     "/api/v1/articles/{article_id}/revisions/{version}/restore",
     "Restore the content of a version, as a new version (If-Match required)",
-    security=Role.CONTRIBUTOR,
     parameters=[params.VERSION, params.IF_MATCH],
     responses=answers(403, 404, 409, 428),
 )
@@ -69,7 +66,6 @@ async def restore(request: Request) -> Response:
 @router.get(
     "/api/v1/articles/{article_id}/diff",
     "What changed between two versions",
-    security=Role.CONTRIBUTOR,
     parameters=[
         params.query(
             "from", "older version (default: the one before the current)", {"type": "integer"}

@@ -14,7 +14,9 @@ from xabar.runtime.auth import Role
 router = PageRouter()
 
 
-async def account_page(request: Request, *, error: str = "", status: int = 200) -> Response:
+@router.page("GET", "/account", "My account and password", role=Role.CONTRIBUTOR)
+async def account(request: Request, *, error: str = "", status: int = 200) -> Response:
+    """The page (shown again by ``change_password`` with what went wrong)."""
     newsroom = Newsroom.of(request)
     doc = await newsroom.api.accounts.get(current(request).editor_id)
     return await newsroom.pages.render(
@@ -29,11 +31,6 @@ def _new_password(form_get: str | None, again: str | None) -> str:
     return new
 
 
-@router.page("GET", "/account", "My account and password", role=Role.CONTRIBUTOR)
-async def account(request: Request) -> Response:
-    return await account_page(request)
-
-
 @router.page("POST", "/account/password", "Change my password", role=Role.CONTRIBUTOR)
 async def change_password(request: Request) -> Response:
     newsroom = Newsroom.of(request)
@@ -44,7 +41,7 @@ async def change_password(request: Request) -> Response:
             current(request).principal, form.get("current_password") or "", new
         )
     except (InvalidInput, InvalidCredentials) as exc:
-        return await account_page(request, error=exc.message, status=422)
+        return await account(request, error=exc.message, status=422)
     return see_other(request, "login_page", "changed=1")
 
 

@@ -27,7 +27,7 @@ from xabar.publisher.errors import VersionConflict
 from xabar.publisher.merge import Merged
 from xabar.publisher.newsroom import editing
 from xabar.publisher.newsroom.deps import Newsroom
-from xabar.publisher.newsroom.render import NavItem
+from xabar.publisher.newsroom.render import NavItem, pager_values
 from xabar.publisher.newsroom.web import PageRouter, current, posted, see_other
 from xabar.runtime.auth import Role
 from xabar.runtime.bodies import Limits, read_json
@@ -67,17 +67,14 @@ async def articles(request: Request) -> Response:
     found = await newsroom.api.articles.search(session.principal, query)
     chosen = {"q": text, "status": query.status, "country": query.country, "author": query.owner_id}
     kept = {k: v for k, v in chosen.items() if v}
-    pages = found.pages
     return await newsroom.pages.render(
         request,
         "articles/list.html",
         "Статьи",
         {
             "rows": [_row(s, people) for s in found.items],
-            "total": found.total,
+            **pager_values(found),
             "exact": found.exact,
-            "page": query.page,
-            "pages": pages,
             "more": query.page * PER_PAGE < found.total or not found.exact,
             "chosen": chosen,
             "filters_query": urlencode(kept),

@@ -17,7 +17,7 @@ from xabar.publisher.comments import REASONS, STATUS_LABELS, CommentStatus
 from xabar.publisher.domain import ArticleQuery, ArticleStatus
 from xabar.publisher.errors import InvalidInput, NotFound
 from xabar.publisher.newsroom.deps import Newsroom
-from xabar.publisher.newsroom.render import NavItem
+from xabar.publisher.newsroom.render import NavItem, queue_values
 from xabar.publisher.newsroom.web import PageRouter, current, posted, safe_next, see_other
 from xabar.publisher.routes.params import path_id, q_choice, q_int, q_str
 from xabar.runtime.auth import Role
@@ -98,13 +98,7 @@ async def comments(request: Request) -> Response:
         "comments/list.html",
         "Комментарии",
         {
-            "status": status.value,
-            "statuses": {s.value: label for s, label in STATUS_LABELS.items()},
-            "counts": counts,
-            "rows": rows,
-            "total": found.total,
-            "page": page,
-            "pages": found.pages,
+            **queue_values(status, STATUS_LABELS, counts, rows, found),
             "article": await article_box(newsroom, article_id, known.get(article_id))
             if article_id
             else None,

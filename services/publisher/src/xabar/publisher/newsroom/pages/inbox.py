@@ -20,9 +20,10 @@ from xabar.publisher.domain import Period
 from xabar.publisher.errors import InvalidInput, InvalidTransition, NotFound, VersionConflict
 from xabar.publisher.inbox import STATUS_LABELS, reporter_contact
 from xabar.publisher.newsroom.deps import Newsroom
-from xabar.publisher.newsroom.render import NavItem
+from xabar.publisher.newsroom.render import NavItem, pager_values
 from xabar.publisher.newsroom.web import PageRouter, current, posted, see_other
-from xabar.publisher.repositories.tips import TipQuery, detail_of, now_ms, summary_of
+from xabar.publisher.repositories.queues import now_ms
+from xabar.publisher.repositories.tips import TipQuery, detail_of, summary_of
 from xabar.runtime.auth import Role
 from xabar.runtime.http import json_response
 from xabar.runtime.params import calendar_day, query_choice, query_int
@@ -85,9 +86,7 @@ async def inbox(request: Request) -> Response:
         "Входящие",
         {
             "tips": found.items,
-            "total": found.total,
-            "page": page,
-            "pages": found.pages,
+            **pager_values(found),
             "chosen": chosen["raw"],
             "query": request.url.query,
             "filters_query": urlencode({k: v for k, v in chosen["raw"].items() if v}),

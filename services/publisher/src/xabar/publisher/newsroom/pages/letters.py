@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from xabar.publisher.letters import STATUS_LABELS, LetterStatus
 from xabar.publisher.newsroom.deps import Newsroom
-from xabar.publisher.newsroom.render import NavItem
+from xabar.publisher.newsroom.render import NavItem, queue_values
 from xabar.publisher.newsroom.web import PageRouter, current, see_other
 from xabar.publisher.routes.params import path_id, q_choice, q_int
 from xabar.runtime.auth import Role
@@ -42,15 +42,7 @@ async def letters(request: Request) -> Response:
         request,
         "letters/list.html",
         "Письма",
-        {
-            "status": status.value,
-            "statuses": {s.value: label for s, label in STATUS_LABELS.items()},
-            "counts": await newsroom.api.letters.counts(),
-            "rows": rows,
-            "total": found.total,
-            "page": page,
-            "pages": found.pages,
-        },
+        queue_values(status, STATUS_LABELS, await newsroom.api.letters.counts(), rows, found),
     )
 
 

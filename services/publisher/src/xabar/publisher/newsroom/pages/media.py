@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from xabar.publisher.errors import VersionConflict
 from xabar.publisher.newsroom.deps import Newsroom
-from xabar.publisher.newsroom.render import NavItem
+from xabar.publisher.newsroom.render import NavItem, pager_values
 from xabar.publisher.newsroom.web import PageRouter, current, posted, see_other
 from xabar.runtime.auth import Role
 from xabar.runtime.bodies import Limits
@@ -65,9 +65,7 @@ async def media_library(request: Request) -> Response:
         "Медиатека",
         {
             "items": [view(i, newsroom) for i in found.items],
-            "total": found.total,
-            "page": page,
-            "pages": found.pages,
+            **pager_values(found),
             "picking": picking,
             "can_upload": session.role.at_least(Role.EDITOR),
         },

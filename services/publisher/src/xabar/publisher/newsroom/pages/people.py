@@ -28,9 +28,11 @@ def role_of(value: str | None) -> Role:
         raise InvalidInput("выберите роль из списка") from None
 
 
-async def people_page(
+@router.page("GET", "/people", "The newsroom's accounts", role=Role.CHIEF)
+async def people(
     request: Request, *, error: str = "", values: dict[str, str] | None = None, status: int = 200
 ) -> Response:
+    """The list (shown again by ``create_person`` with what went wrong and what was typed)."""
     newsroom = Newsroom.of(request)
     rows = await newsroom.api.editors.all()
     return await newsroom.pages.render(
@@ -40,11 +42,6 @@ async def people_page(
         {"people": rows, "roles": ROLES, "error": error, "values": values or {}},
         status=status,
     )
-
-
-@router.page("GET", "/people", "The newsroom's accounts", role=Role.CHIEF)
-async def people(request: Request) -> Response:
-    return await people_page(request)
 
 
 @router.page("POST", "/people", "Create an account", role=Role.CHIEF)
@@ -62,7 +59,7 @@ async def create_person(request: Request) -> Response:
             created_by=by,
         )
     except (InvalidInput, EditorExists) as exc:
-        return await people_page(request, error=exc.message, values=values, status=422)
+        return await people(request, error=exc.message, values=values, status=422)
     await newsroom.api.accounts.send_reset_link(by, str(doc["_id"]))
     await newsroom.sessions.flash(
         current(request), f"Учётная запись {doc['email']} создана. {LINK_SENT}"

@@ -25,7 +25,7 @@ from xabar.publisher.errors import (
     UpstreamUnavailable,
 )
 from xabar.publisher.newsroom.deps import Newsroom
-from xabar.publisher.newsroom.render import NavItem
+from xabar.publisher.newsroom.render import NavItem, pager_values
 from xabar.publisher.newsroom.web import PageRouter, current, posted, see_other
 from xabar.publisher.polls import NO_SUCH_POLL, Poll
 from xabar.publisher.routes.params import path_id, q_int
@@ -205,9 +205,7 @@ async def polls(request: Request) -> Response:
         "Опросы",
         {
             "polls": found.items,
-            "total": found.total,
-            "page": found.page,
-            "pages": found.pages,
+            **pager_values(found),
             "statuses": STATUS_LABELS,
             "where": where_shown,
         },
