@@ -1,6 +1,5 @@
 """HTTP routes of the publisher service: one module per resource, each with a ``router`` of
-named, module-level endpoints declared with their OpenAPI operation (where operations differ only
-in what they act on, a table declares them: comment moderation, the workflow's plain actions).
+named, module-level endpoints declared with their OpenAPI operation.
 
 - ``auth``: login, who am I;          - ``editors``: editors' accounts (chief);
 - ``articles``: list, create, read, edit;  - ``workflow``: submit ... unpublish, corrections;

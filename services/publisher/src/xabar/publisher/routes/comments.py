@@ -12,7 +12,7 @@ from starlette.responses import Response
 from xabar.publisher.comments import CommentService, CommentStatus, comment_fields
 from xabar.publisher.domain import Doc
 from xabar.publisher.routes import params
-from xabar.publisher.routes.common import PublisherRouter, named
+from xabar.publisher.routes.common import PublisherRouter
 from xabar.publisher.routes.deps import Deps, principal
 from xabar.publisher.schemas import (
     BlockIn,
@@ -76,27 +76,10 @@ def comment_id(request: Request) -> str:
 Moderation = Callable[[CommentService, Principal, str], Awaitable[Doc]]
 
 
-# The moderations alike but for what the service does: verb -> (its method, the summary).
-MODERATIONS: dict[str, tuple[Moderation, str]] = {
-    "approve": (CommentService.approve, "Approve a comment: readers see it (comment.published)"),
-    "reject": (CommentService.reject, "Reject a comment (comment.removed if readers saw it)"),
-    "spam": (
-        CommentService.mark_spam,
-        "Mark a comment as spam (comment.removed if readers saw it)",
-    ),
-}
-
-
-def _moderation(verb: str, action: Moderation, summary: str) -> None:
-    """``POST .../{comment_id}/<verb>`` (``<verb>_comment``): ``action`` on the comment of the
-    path, by the editor."""
-
-    async def moderate(request: Request) -> Response:
-        doc = await action(Deps.of(request).comments, principal(request), comment_id(request))
-        return json_response(comment_out(doc))
-
-    path = f"/api/v1/comments/{{comment_id}}/{verb}"
-    router.post(path, summary, responses=ACTION)(named(f"{verb}_comment", moderate))
+async def _moderate(request: Request, action: Moderation) -> Response:
+    """``action`` (approve, reject, spam) on the comment of the path, by the editor."""
+    doc = await action(Deps.of(request).comments, principal(request), comment_id(request))
+    return json_response(comment_out(doc))
 
 
 FILTERS = (
@@ -131,8 +114,31 @@ async def get_comment(request: Request) -> Response:
     return json_response(comment_out(await Deps.of(request).comments.get(comment_id(request))))
 
 
-for verb, (action, summary) in MODERATIONS.items():
-    _moderation(verb, action, summary)
+@router.post(
+    "/api/v1/comments/{comment_id}/approve",
+    "Approve a comment: readers see it (comment.published)",
+    responses=ACTION,
+)
+async def approve_comment(request: Request) -> Response:
+    return await _moderate(request, CommentService.approve)
+
+
+@router.post(
+    "/api/v1/comments/{comment_id}/reject",
+    "Reject a comment (comment.removed if readers saw it)",
+    responses=ACTION,
+)
+async def reject_comment(request: Request) -> Response:
+    return await _moderate(request, CommentService.reject)
+
+
+@router.post(
+    "/api/v1/comments/{comment_id}/spam",
+    "Mark a comment as spam (comment.removed if readers saw it)",
+    responses=ACTION,
+)
+async def spam_comment(request: Request) -> Response:
+    return await _moderate(request, CommentService.mark_spam)
 
 
 @router.post(
@@ -201,30 +207,30 @@ async def unblock_comment_author(request: Request) -> Response:
     return Response(status_code=204)
 
 
-# Closing and opening an article's comments: verb -> (open afterwards, the summary).
-OPENINGS = {
-    "close": (
-        False,
-        "Close the comments of an article (its state is sent again with comments_open false; "
-        "later comments on it are rejected on arrival)",
-    ),
-    "open": (True, "Open the comments of an article again"),
-}
+OPENING = {200: CommentsOpenOut, 404: ErrorBody}
 
 
-def _opening(verb: str, is_open: bool, summary: str) -> None:
-    """``POST /api/v1/articles/{article_id}/comments/<verb>`` (``<verb>_article_comments``)."""
-
-    async def set_open(request: Request) -> Response:
-        comments = Deps.of(request).comments
-        article_id = params.path_id(request, "article_id")
-        now_open = await comments.set_open(principal(request), article_id, is_open)
-        return json_response(CommentsOpenOut(article_id=article_id, comments_open=now_open))
-
-    path = f"/api/v1/articles/{{article_id}}/comments/{verb}"
-    responses = {200: CommentsOpenOut, 404: ErrorBody}
-    router.post(path, summary, responses=responses)(named(f"{verb}_article_comments", set_open))
+async def _set_open(request: Request, is_open: bool) -> Response:
+    comments = Deps.of(request).comments
+    article_id = params.path_id(request, "article_id")
+    now_open = await comments.set_open(principal(request), article_id, is_open)
+    return json_response(CommentsOpenOut(article_id=article_id, comments_open=now_open))
 
 
-for verb, (is_open, summary) in OPENINGS.items():
-    _opening(verb, is_open, summary)
+@router.post(
+    "/api/v1/articles/{article_id}/comments/close",
+    "Close the comments of an article (its state is sent again with comments_open false; "
+    "later comments on it are rejected on arrival)",
+    responses=OPENING,
+)
+async def close_article_comments(request: Request) -> Response:
+    return await _set_open(request, False)
+
+
+@router.post(
+    "/api/v1/articles/{article_id}/comments/open",
+    "Open the comments of an article again",
+    responses=OPENING,
+)
+async def open_article_comments(request: Request) -> Response:
+    return await _set_open(request, True)

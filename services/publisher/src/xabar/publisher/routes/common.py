@@ -83,12 +83,5 @@ def guard(op: Operation, endpoint: Endpoint) -> Endpoint:
     return checked
 
 
-def named(name: str, endpoint: E) -> E:
-    """``endpoint`` (made by a function, for each row of a table of operations alike but for
-    what they act on) under ``name``: its operation's and its route's name."""
-    endpoint.__name__ = endpoint.__qualname__ = name
-    return endpoint
-
-
 def etag(version: int) -> str:
     return f'"{version}"'

@@ -10,11 +10,11 @@ from starlette.responses import Response
 
 from xabar.publisher.routes import params
 from xabar.publisher.routes.articles import answers, article_response
-from xabar.publisher.routes.common import PublisherRouter, named
+from xabar.publisher.routes.common import PublisherRouter
 from xabar.publisher.routes.deps import Deps, principal
 from xabar.publisher.schemas import CorrectionIn, ScheduleIn
 from xabar.runtime.auth import Role
-from xabar.runtime.routing import E, Endpoint
+from xabar.runtime.routing import E
 
 router = PublisherRouter(tags=["workflow"])
 
@@ -47,37 +47,33 @@ def _action(action: str, summary: str, role: Role, **kw: Any) -> Callable[[E], E
     )
 
 
+@_action("submit", "Submit a draft for review", Role.CONTRIBUTOR)
+async def submit(request: Request) -> Response:
+    return await _transition(request, "submit")
+
+
+@_action("return", "Return to draft (from review, schedule or unpublished)", Role.EDITOR)
+async def return_to_draft(request: Request) -> Response:
+    return await _transition(request, "return")
+
+
+@_action(
+    "schedule", "Schedule the publication (embargo until publish_at)", Role.EDITOR, body=ScheduleIn
+)
 async def schedule(request: Request) -> Response:
     params.optional_if_match(request)  # a malformed one is refused before the body is read
     body = await params.read_body(request, ScheduleIn, SMALL_BODY)
     return await _transition(request, "schedule", body.publish_at)
 
 
-def _plain(action: str, name: str) -> Endpoint:
-    """The endpoint ``name`` of an action that takes no body."""
-
-    async def act(request: Request) -> Response:
-        return await _transition(request, action)
-
-    return named(name, act)
+@_action("publish", "Publish now", Role.EDITOR)
+async def publish(request: Request) -> Response:
+    return await _transition(request, "publish")
 
 
-# The workflow's actions, in the document's order: action -> (its endpoint, the summary, the
-# minimum role). Only schedule takes a body (``ScheduleIn``).
-ACTIONS: dict[str, tuple[Endpoint, str, Role]] = {
-    "submit": (_plain("submit", "submit"), "Submit a draft for review", Role.CONTRIBUTOR),
-    "return": (
-        _plain("return", "return_to_draft"),
-        "Return to draft (from review, schedule or unpublished)",
-        Role.EDITOR,
-    ),
-    "schedule": (schedule, "Schedule the publication (embargo until publish_at)", Role.EDITOR),
-    "publish": (_plain("publish", "publish"), "Publish now", Role.EDITOR),
-    "unpublish": (_plain("unpublish", "unpublish"), "Take a published article down", Role.EDITOR),
-}
-
-for action, (endpoint, summary, role) in ACTIONS.items():
-    _action(action, summary, role, body=ScheduleIn if action == "schedule" else None)(endpoint)
+@_action("unpublish", "Take a published article down", Role.EDITOR)
+async def unpublish(request: Request) -> Response:
+    return await _transition(request, "unpublish")
 
 
 @router.post(
