@@ -49,7 +49,7 @@ from xabar.feed.votes import Vote
 from xabar.runtime.rendered import Rendered
 from xabar.runtime.security import PagePolicy, origin_of
 
-R = TypeVar("R", bound="rm.ListRead | rm.ArticleRead | rm.PollsRead | rm.OnePollRead")
+R = TypeVar("R", bound=rm.Read)
 MAX_VOTE_READS = 50  # reads of the read model while waiting for a vote's tally, at most
 
 
