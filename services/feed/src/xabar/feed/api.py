@@ -1,17 +1,16 @@
 """The JSON API over the read model: the same data as the pages, as JSON."""
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from xabar.contracts import Country
 from xabar.feed import repository as rm
-from xabar.feed.config import FeedSettings
 from xabar.feed.dates import Dates
 from xabar.feed.documents import ArticleDoc
 from xabar.feed.errors import ArticleNotFound, PageNotFound
-from xabar.feed.repository import PollRead, ReadModel, Snapshot
+from xabar.feed.repository import PollRead, Snapshot
 from xabar.feed.schemas import (
     ArticleOut,
     ArticleSummaryOut,
@@ -25,23 +24,25 @@ from xabar.feed.schemas import (
     PollsOut,
     SectionOut,
 )
-from xabar.feed.views import article_path, earliest, last_page, poll_expiry, poll_view
+from xabar.feed.views import (
+    ReadModelView,
+    article_path,
+    earliest,
+    last_page,
+    poll_expiry,
+    poll_view,
+)
 from xabar.runtime.rendered import Rendered
 
 JSON = "application/json"
 
 
-class JsonApi:
-    def __init__(
-        self,
-        settings: FeedSettings,
-        read_model: ReadModel,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.settings = settings
-        self.read = read_model
-        self.clock = clock
-        self.dates = Dates(settings.zone)
+@dataclass(eq=False)
+class JsonApi(ReadModelView):
+    dates: Dates = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dates = Dates(self.settings.zone)
 
     # --- shapes ------------------------------------------------------------------------------
 
@@ -103,12 +104,11 @@ class JsonApi:
     def _rendered(
         self, model: BaseModel, snapshot: Snapshot, expires: float | None = None
     ) -> Rendered:
-        return Rendered(
-            body=model.model_dump_json().encode(),
-            media_type=JSON,
-            revision=snapshot.revision,
-            last_modified=snapshot.last_modified,
-            expires_at=expires,
+        return self.rendered(
+            model.model_dump_json().encode(),
+            JSON,
+            snapshot,
+            expires,
             headers={"X-Content-Type-Options": "nosniff"},
         )
 

@@ -50,11 +50,11 @@ def create_app(
     watcher = RevisionWatcher(Revisions(redis), cache, interval=settings.revision_poll_ms / 1000)
     policy = page_policy(settings)
     env = templates()
-    feeds = Feeds(settings, read_model, env, now)
+    feeds = Feeds(settings, read_model, now, env=env)
     deps = Deps(
         settings=settings,
         cache=cache,
-        pages=Pages(settings, read_model, env, now, policy=policy, revisions=cache),
+        pages=Pages(settings, read_model, now, env=env, policy=policy, revisions=cache),
         feeds=feeds,
         api=JsonApi(settings, read_model, now),
         assets=load_assets(),

@@ -9,9 +9,8 @@ import html
 import json
 import mimetypes
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import KW_ONLY, dataclass
+from datetime import datetime, timedelta
 from math import ceil
 from typing import Any
 
@@ -19,13 +18,12 @@ from jinja2 import Environment
 
 from xabar.contracts import COUNTRIES, Country
 from xabar.feed import repository as rm
-from xabar.feed.config import FeedSettings
 from xabar.feed.dates import rfc822, rfc3339
 from xabar.feed.documents import ArticleDoc
 from xabar.feed.errors import PageNotFound
-from xabar.feed.repository import ReadModel, Snapshot
+from xabar.feed.repository import Snapshot
 from xabar.feed.sanitize import absolute_urls
-from xabar.feed.views import article_path, last_page, sections_of
+from xabar.feed.views import ReadModelView, article_path, last_page, sections_of
 from xabar.runtime.rendered import Rendered
 
 RSS = "application/rss+xml; charset=utf-8"
@@ -93,18 +91,10 @@ def _image_type(url: str) -> str:
     return guessed if guessed and guessed.startswith("image/") else "image/jpeg"
 
 
-class Feeds:
-    def __init__(
-        self,
-        settings: FeedSettings,
-        read_model: ReadModel,
-        env: Environment,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.settings = settings
-        self.read = read_model
-        self.env = env
-        self.clock = clock
+@dataclass(eq=False)
+class Feeds(ReadModelView):
+    _: KW_ONLY
+    env: Environment
 
     def site_scope(self) -> Scope:
         s = self.settings
@@ -204,13 +194,8 @@ class Feeds:
     def _rendered(
         self, body: bytes, media_type: str, snapshot: Snapshot, expires: float | None = None
     ) -> Rendered:
-        return Rendered(
-            body=body,
-            media_type=media_type,
-            revision=snapshot.revision,
-            last_modified=snapshot.last_modified,
-            expires_at=expires,
-            headers={"X-Content-Type-Options": "nosniff"},
+        return self.rendered(
+            body, media_type, snapshot, expires, headers={"X-Content-Type-Options": "nosniff"}
         )
 
     async def rss(self, scope: Scope, page: int) -> Rendered:

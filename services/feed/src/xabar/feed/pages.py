@@ -9,7 +9,8 @@ import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import KW_ONLY, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -25,11 +26,12 @@ from xabar.feed.documents import ArticleDoc, CountryProfileDoc
 from xabar.feed.errors import ArticleNotFound, Gone, NotFound, PageNotFound, PollNotFound
 from xabar.feed.images import Images
 from xabar.feed.jsonld import news_article
-from xabar.feed.repository import PollRead, ReadModel
+from xabar.feed.repository import PollRead
 from xabar.feed.sanitize import excerpt_html
 from xabar.feed.views import (
     CommentsHref,
     HrefOf,
+    ReadModelView,
     VotedView,
     article_path,
     chosen_texts,
@@ -47,7 +49,7 @@ from xabar.feed.votes import Vote
 from xabar.runtime.rendered import Rendered
 from xabar.runtime.security import PagePolicy, origin_of
 
-R = TypeVar("R", bound="rm.ListRead | rm.ArticleRead | rm.PollsRead | rm.OnePollRead")
+R = TypeVar("R", bound=rm.Read)
 MAX_VOTE_READS = 50  # reads of the read model while waiting for a vote's tally, at most
 
 
@@ -109,25 +111,22 @@ def static_version() -> str:
     return hashlib.blake2b((HERE / "static" / "site.css").read_bytes(), digest_size=6).hexdigest()
 
 
-class Pages:
-    def __init__(
-        self,
-        settings: FeedSettings,
-        read_model: ReadModel,
-        env: Environment,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        *,
-        policy: PagePolicy | None = None,
-        revisions: Revisions | None = None,
-    ) -> None:
-        self.settings = settings
-        self.revisions = revisions
-        self.read = read_model
-        self.env = env
-        self.clock = clock
-        self.policy = policy or page_policy(settings)
-        self.dates = Dates(settings.zone)
-        self.images = Images(settings)
+@dataclass(eq=False)
+class Pages(ReadModelView):
+    """``policy``: the security headers (the app's is ``page_policy(settings)``);
+    ``revisions``: where a page showing a vote waits for its tally (none: it does not wait)."""
+
+    _: KW_ONLY
+    env: Environment
+    policy: PagePolicy
+    revisions: Revisions | None = None
+    dates: Dates = field(init=False)
+    images: Images = field(init=False)
+    css_href: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dates = Dates(self.settings.zone)
+        self.images = Images(self.settings)
         self.css_href = f"/static/site.css?v={static_version()}"
 
     # --- shared context ----------------------------------------------------------------------
@@ -172,14 +171,8 @@ class Pages:
         status: int = 200,
     ) -> Rendered:
         body = self.env.get_template(template).render(context).encode()
-        return Rendered(
-            body=body,
-            media_type=HTML,
-            revision=snapshot.revision,
-            last_modified=snapshot.last_modified,
-            expires_at=expires,
-            status=status,
-            headers=self.security_headers(),
+        return self.rendered(
+            body, HTML, snapshot, expires, status=status, headers=self.security_headers()
         )
 
     def security_headers(self) -> dict[str, str]:
@@ -397,13 +390,9 @@ class Pages:
                 raise Gone(f"article {slug!r} was unpublished")
             raise ArticleNotFound(f"no article {slug!r}")
         if doc.slug != slug:  # an old slug: send readers and crawlers to the current one
-            return Rendered(
-                body=b"",
-                media_type=HTML,
-                revision=read.snapshot.revision,
-                last_modified=read.snapshot.last_modified,
-                status=301,
-                headers={"Location": self.settings.site_url + article_path(doc.slug)},
+            location = self.settings.site_url + article_path(doc.slug)
+            return self.rendered(
+                b"", HTML, read.snapshot, status=301, headers={"Location": location}
             )
         last = last_page(doc.comment_count, size)
         if comments_page > last:

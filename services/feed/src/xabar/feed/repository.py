@@ -67,8 +67,15 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class ListRead:
+class Read:
+    """What a read answers: always the snapshot it was read from (the page caches keep the
+    page under its revision), then what it read."""
+
     snapshot: Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ListRead(Read):
     total: int
     items: list[ArticleDoc]
     featured: ArticleDoc | None
@@ -83,8 +90,7 @@ class CommentRead:
 
 
 @dataclass(frozen=True, slots=True)
-class ArticleRead:
-    snapshot: Snapshot
+class ArticleRead(Read):
     article: ArticleDoc | None  # its comment_count: the approved comments
     poll: PollRead | None
     gone: bool = False  # the slug was an article's that is unpublished now
@@ -93,21 +99,18 @@ class ArticleRead:
 
 
 @dataclass(frozen=True, slots=True)
-class OnePollRead:
-    snapshot: Snapshot
+class OnePollRead(Read):
     poll: PollRead | None
 
 
 @dataclass(frozen=True, slots=True)
-class PollsRead:
-    snapshot: Snapshot
+class PollsRead(Read):
     total: int
     items: list[PollRead]
 
 
 @dataclass(frozen=True, slots=True)
-class SlugsRead:
-    snapshot: Snapshot
+class SlugsRead(Read):
     total: int
     slugs: list[str]
     updated: list[datetime | None]  # per slug: its article's updated_at

@@ -4,17 +4,50 @@ article or a poll, computed from the read model's documents at one moment ``now`
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from math import ceil
 from urllib.parse import quote
 
 from xabar.contracts import COUNTRIES, Country
 from xabar.feed.config import FeedSettings
 from xabar.feed.documents import ArticleDoc
-from xabar.feed.repository import PollRead
+from xabar.feed.repository import PollRead, ReadModel, Snapshot
+from xabar.runtime.rendered import Rendered
 
 PAGER_RADIUS = 4
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(eq=False)
+class ReadModelView:
+    """What the pages, the feeds and the JSON API answer from: the settings, the read model
+    (``read``) and the clock that tells each answer its ``now``."""
+
+    settings: FeedSettings
+    read: ReadModel
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @staticmethod
+    def rendered(
+        body: bytes,
+        media_type: str,
+        snapshot: Snapshot,
+        expires: float | None = None,
+        *,
+        status: int = 200,
+        headers: dict[str, str],
+    ) -> Rendered:
+        """``body``, answered from ``snapshot`` (its revision and last change), fresh until
+        ``expires`` (epoch seconds; None: until the revision moves)."""
+        return Rendered(
+            body,
+            media_type,
+            revision=snapshot.revision,
+            last_modified=snapshot.last_modified,
+            expires_at=expires,
+            status=status,
+            headers=headers,
+        )
 
 
 def article_path(slug: str) -> str:

@@ -43,7 +43,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic_core import to_json
 
@@ -55,7 +55,7 @@ from xabar.runtime.config import RedisClient
 from xabar.runtime.errors import REDIS_ERRORS, STORAGE_ERRORS
 from xabar.runtime.mongo import Collection, deadline
 from xabar.runtime.redispipe import RedisPipe
-from xabar.runtime.streams import FailedEntry, Outcome, Row, StreamWorker
+from xabar.runtime.streams import FailedEntry, Outcome, Reading, Row, StreamWorker
 
 log = logging.getLogger("xabar.ingest.intake")
 
@@ -233,32 +233,25 @@ class Mover(StreamWorker):
         bus: EventBus,
         *,
         consumer: str,
-        batch: int = 50,
-        interval: float = 0.5,
-        claim_idle_ms: int = 30_000,
-        max_deliveries: int = 5,
-        block_ms: int = 200,
         storage_timeout_s: float = 30.0,
         on_moved: Callable[[list[Doc]], Awaitable[None]] | None = None,
         identity: str = "receipt_hash",
+        **reading: Unpack[Reading],
     ) -> None:
         """``on_moved``: what else MongoDB must hold of the moved documents (their receipts),
         awaited after the insert and before the events go out; idempotent (it runs again for
         a batch a crash interrupted). ``identity``: the field that tells a redelivery (the same
-        value under the ``_id`` already stored) from another document under a reused id."""
+        value under the ``_id`` already stored) from another document under a reused id.
+        ``reading``: 50 entries every 0.5 s unless told otherwise."""
         super().__init__(
             redis,
             intake.stream,
             GROUP,
             consumer=consumer,
             handle=self.move,
-            batch=batch,
-            interval=interval,
-            block_ms=block_ms,
-            claim_idle_ms=claim_idle_ms,
-            max_deliveries=max_deliveries,
             what="an accepted submission",
             unavailable=(*STORAGE_ERRORS, OSError),
+            **(Reading(batch=50, interval=0.5) | reading),
         )
         self.intake = intake
         self.submissions = submissions

@@ -22,7 +22,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,32 +85,30 @@ class Accepted:
     replayed: bool
 
 
+@dataclass(eq=False)
 class IngestService:
-    def __init__(
-        self,
-        settings: IngestSettings,
-        submissions: SubmissionRepository,
-        media: AttachmentRepository,
-        intake: Intake,
-        sealer: Sealer,
-        on_stored: Callable[[str], None],
-    ) -> None:
-        """``on_stored``: asks the relay to publish a document stored with its outbox (the
-        path without Redis)."""
-        self.settings = settings
-        self.submissions = submissions
-        self.media = media
-        self.intake = intake
-        self.sealer = sealer
-        self.on_stored = on_stored
-        self._secret = settings.address_salt.get_secret_value().encode()
+    """``on_stored``: asks the relay to publish a document stored with its outbox (the path
+    without Redis)."""
+
+    settings: IngestSettings
+    submissions: SubmissionRepository
+    media: AttachmentRepository
+    intake: Intake
+    sealer: Sealer
+    on_stored: Callable[[str], None]
+    decodes: MemoryGate = field(init=False)
+    _secret: bytes = field(init=False, repr=False)
+    # when a key's fallback look-up in MongoDB last failed
+    _mongo_failed_at: float = field(default=-1e9, init=False)
+
+    def __post_init__(self) -> None:
+        self._secret = self.settings.address_salt.get_secret_value().encode()
         self.decodes = MemoryGate(
-            settings.max_decode_bytes,
-            settings.decode_slots,
-            settings.memory_wait_s,
+            self.settings.max_decode_bytes,
+            self.settings.decode_slots,
+            self.settings.memory_wait_s,
             what="photos being processed",
         )
-        self._mongo_failed_at = -1e9  # when a key's fallback look-up in MongoDB last failed
 
     # --- accepting ----------------------------------------------------------------------------
 

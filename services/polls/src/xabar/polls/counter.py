@@ -273,6 +273,11 @@ class VoteCounter:
         self.redis = redis
         self._r: Any = redis  # redis-py's reply types are unions; we know the shapes
         self.p = prefix if "{" in prefix else f"{{{prefix}}}"  # one hash tag: see the docstring
+        # the keys of the whole service (a poll's own: ``state_key`` and the others below)
+        self.log_stream = f"{self.p}:votes"
+        self.dirty_key = f"{self.p}:dirty"
+        self.index_key = f"{self.p}:index"
+        self.due_key = f"{self.p}:due"
         self.policy = policy
         self._cast = redis.register_script(CAST)
         self._mirror = redis.register_script(MIRROR)
@@ -291,22 +296,6 @@ class VoteCounter:
 
     def voters_key(self, poll_id: str) -> str:
         return f"{self.p}:voters:{poll_id}"
-
-    @property
-    def log_stream(self) -> str:
-        return f"{self.p}:votes"
-
-    @property
-    def dirty_key(self) -> str:
-        return f"{self.p}:dirty"
-
-    @property
-    def index_key(self) -> str:
-        return f"{self.p}:index"
-
-    @property
-    def due_key(self) -> str:
-        return f"{self.p}:due"
 
     # --- counting ---------------------------------------------------------------------------
 

@@ -34,12 +34,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from enum import Enum
+from typing import Unpack
 
 from xabar.polls.counter import Backlog, VoteCounter, VoteEntry
 from xabar.polls.metrics import VOTES_LOGGED
 from xabar.polls.repository import VoteLog
 from xabar.runtime.errors import MONGO_ERRORS, UNAVAILABLE
-from xabar.runtime.streams import FailedEntry, Outcome, Row, StreamWorker
+from xabar.runtime.streams import FailedEntry, Outcome, Reading, Row, StreamWorker
 
 GROUP = "votelog"
 
@@ -89,27 +90,20 @@ class VoteLogWriter(StreamWorker):
         votes: VoteLog,
         *,
         consumer: str,
-        batch: int = 500,
-        claim_idle_ms: int = 30_000,
-        block_ms: int = 200,
-        interval: float = 0.0,
-        max_deliveries: int = 5,
         pacer: Pacer | None = None,
+        **reading: Unpack[Reading],
     ) -> None:
-        """``pacer``: how fast to go under load (none: one batch every ``interval``)."""
+        """``pacer``: how fast to go under load (none: one batch every ``interval``).
+        ``reading``: 500 entries a batch unless told otherwise."""
         super().__init__(
             counter.redis,
             counter.log_stream,
             GROUP,
             consumer=consumer,
             handle=self.write,
-            batch=batch,
-            interval=interval,
-            block_ms=block_ms,
-            claim_idle_ms=claim_idle_ms,
-            max_deliveries=max_deliveries,
             what="a vote-log entry",
             unavailable=UNAVAILABLE,
+            **(Reading(batch=500) | reading),
         )
         self.votes = votes
         self.counter = counter

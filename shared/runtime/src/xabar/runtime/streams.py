@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -65,6 +65,18 @@ class Outcome:
 
 
 Handler = Callable[[list[Row]], Awaitable[Outcome]]
+
+
+class Reading(TypedDict, total=False):
+    """How a ``StreamWorker`` reads, the settings a service's worker passes on as they came
+    (``**reading: Unpack[Reading]``) over defaults of its own: ``Reading(batch=50) | reading``.
+    One left out everywhere is the ``StreamWorker``'s default."""
+
+    batch: int
+    interval: float
+    block_ms: int
+    claim_idle_ms: int
+    max_deliveries: int
 
 
 async def read_own_first(
@@ -258,6 +270,7 @@ __all__ = [
     "FailedEntry",
     "Handler",
     "Outcome",
+    "Reading",
     "Row",
     "StreamWorker",
     "claim_idle",
