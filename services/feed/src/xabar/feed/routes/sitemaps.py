@@ -2,46 +2,47 @@
 pages, the article sitemaps in chunks of 5,000, and robots.txt."""
 
 import re
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from xabar.feed.errors import PageNotFound
-from xabar.feed.feeds import MAX_SITEMAP_CHUNK, Feeds
+from xabar.feed.feeds import MAX_SITEMAP_CHUNK
 from xabar.feed.routes.deps import Deps
 from xabar.runtime.rendered import respond
-from xabar.runtime.routing import Router
+from xabar.runtime.routing import E, Router
 
 XML_FILE = {200: "application/xml", 304: None, 404: None}
 _CHUNK = re.compile(r"[1-9][0-9]{0,8}")
 
-SITEMAPS = (  # path, what it lists, how the feeds render it: whole files, of no parameter
-    ("/sitemap.xml", "The sitemap index", Feeds.sitemap_index),
-    ("/sitemap-news.xml", "Google News sitemap: the last two days", Feeds.news_sitemap),
-    ("/sitemap-pages.xml", "The site's own pages", Feeds.sitemap_pages),
-)
-RENDER_OF_PATH = {path: render for path, _, render in SITEMAPS}
-
 router = Router(tags=["crawlers"])
 
 
-async def sitemap(request: Request) -> Response:
-    """One of ``SITEMAPS``, by its path."""
+def xml_file(path: str, summary: str) -> Callable[[E], E]:
+    """A file crawlers read: XML, 304 while unchanged; left out of /openapi.json."""
+    return router.get(path, summary, responses=XML_FILE, include_in_schema=False)
+
+
+@xml_file("/sitemap.xml", "The sitemap index")
+async def sitemap_index(request: Request) -> Response:
     deps = Deps.of(request)
-    render = RENDER_OF_PATH[request.scope["path"]]
-    return await deps.cached(request, render=lambda: render(deps.feeds))
+    return await deps.cached(request, render=deps.feeds.sitemap_index)
 
 
-for _path, _what, _ in SITEMAPS:
-    router.get(_path, _what, responses=XML_FILE, include_in_schema=False)(sitemap)
+@xml_file("/sitemap-news.xml", "Google News sitemap: the last two days")
+async def news_sitemap(request: Request) -> Response:
+    deps = Deps.of(request)
+    return await deps.cached(request, render=deps.feeds.news_sitemap)
 
 
-@router.get(
-    "/sitemaps/articles-{chunk}.xml",
-    "Articles, oldest first, 5,000 per file",
-    responses=XML_FILE,
-    include_in_schema=False,
-)
+@xml_file("/sitemap-pages.xml", "The site's own pages")
+async def pages_sitemap(request: Request) -> Response:
+    deps = Deps.of(request)
+    return await deps.cached(request, render=deps.feeds.sitemap_pages)
+
+
+@xml_file("/sitemaps/articles-{chunk}.xml", "Articles, oldest first, 5,000 per file")
 async def articles_sitemap(request: Request) -> Response:
     """``chunk`` is a whole number from 1 written without leading zeros; one past the last
     chunk, or past any the read model could hold, is a 404 (not a query that Redis refuses)."""
