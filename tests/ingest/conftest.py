@@ -259,3 +259,11 @@ async def form_token(client: httpx.AsyncClient, path: str = "/report") -> str:
     match = FORM_TOKEN.search(page.text)
     assert match, page.text
     return match.group(1)
+
+
+async def report_form(
+    client: httpx.AsyncClient, body: dict[str, Any], **extra: str
+) -> dict[str, str]:
+    """The report form filled in with a ``tip()`` body as a browser sends it: its fields, the
+    form's token, then ``extra`` (e.g. the honeypot ``website``)."""
+    return {**multipart_fields(body), "form_token": await form_token(client), **extra}
