@@ -24,6 +24,7 @@ from xabar.contracts import (
     dlq_stream,
 )
 from xabar.runtime.bus import (
+    BatchHandler,
     BusError,
     BusOptions,
     EventBus,
@@ -269,6 +270,32 @@ def _ids(events: Sequence[Event]) -> list[str]:
     return [str(e.event_id) for e in events]
 
 
+def applying(
+    redis: aioredis.Redis,
+    seen: Counter[str],
+    failure: Callable[[str], BaseException | None],
+    batches: list[list[str]] | None = None,
+) -> BatchHandler:
+    """A batch handler that counts each event's deliveries in ``seen`` and answers
+    ``failure(its id)`` for it, or where that is None applies it (adds the id to the set
+    ``applied``); each batch's ids go to ``batches`` when given."""
+
+    async def handler(batch: Sequence[Event]) -> list[BaseException | None]:
+        if batches is not None:
+            batches.append(_ids(batch))
+        outcomes: list[BaseException | None] = []
+        for event in batch:
+            key = str(event.event_id)
+            seen[key] += 1
+            error = failure(key)
+            if error is None:
+                await redis.sadd("applied", key)
+            outcomes.append(error)
+        return outcomes
+
+    return handler
+
+
 async def test_a_batch_handler_gets_many_events_per_call_in_stream_order_and_all_are_acked(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
@@ -309,20 +336,11 @@ async def test_a_failing_event_stays_pending_alone_while_the_rest_of_its_batch_i
     seen: Counter[str] = Counter()
     batches: list[list[str]] = []
 
-    async def handler(batch: Sequence[Event]) -> list[BaseException | None]:
-        batches.append(_ids(batch))
-        outcomes: list[BaseException | None] = []
-        for event in batch:
-            key = str(event.event_id)
-            seen[key] += 1
-            if key == flaky and seen[key] <= 2:
-                outcomes.append(RuntimeError("transient failure"))
-            else:
-                await redis.sadd("applied", key)
-                outcomes.append(None)
-        return outcomes
+    def failure(key: str) -> BaseException | None:
+        transient = key == flaky and seen[key] <= 2
+        return RuntimeError("transient failure") if transient else None
 
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler)
+    bus.subscribe_batch(ARTICLES_STREAM, GROUP, applying(redis, seen, failure, batches))
     await bus.start()
 
     async def all_applied() -> bool:
@@ -346,18 +364,10 @@ async def test_a_poison_entry_and_an_event_that_always_fails_leave_their_batch_a
     bus = new_bus(buses, redis_url, "c1")
     seen: Counter[str] = Counter()
 
-    async def handler(batch: Sequence[Event]) -> list[BaseException | None]:
-        outcomes: list[BaseException | None] = []
-        for event in batch:
-            seen[str(event.event_id)] += 1
-            if str(event.event_id) == doomed:
-                outcomes.append(ValueError("slug collides with a reserved path"))
-            else:
-                await redis.sadd("applied", str(event.event_id))
-                outcomes.append(None)
-        return outcomes
+    def failure(key: str) -> BaseException | None:
+        return ValueError("slug collides with a reserved path") if key == doomed else None
 
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler)
+    bus.subscribe_batch(ARTICLES_STREAM, GROUP, applying(redis, seen, failure))
     await bus.start()
 
     async def settled() -> bool:
