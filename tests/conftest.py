@@ -36,10 +36,9 @@ from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
     sentinel_redis,
     sentinel_url,
 )
-from tests.support.infra import Infra
+from tests.support.infra import Infra, redis_client
 from xabar.runtime.auth import Principal, TokenIssuer, generate_keys
 from xabar.runtime.config import ServiceSettings
-from xabar.runtime.deployment import parse_redis_url
 from xabar.runtime.localinfra import Server, local_infra, start_redis
 
 REDIS_DATABASES = 4000
@@ -111,9 +110,8 @@ async def redis_url(infra: Infra) -> str:
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     """A client of the deployment ``redis_url`` names (a cluster tier module names a cluster)."""
-    client = parse_redis_url(redis_url).client()
-    yield client
-    await client.aclose()
+    async with redis_client(redis_url) as client:
+        yield client
 
 
 @pytest.fixture
