@@ -142,6 +142,21 @@ def token_keys() -> TokenKeys:
 
 
 @pytest.fixture
+def common_settings(
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
+) -> dict[str, Any]:
+    """The settings of a service that checks editors' tokens (ingest, polls) on the session's
+    servers: the test's own Redis and MongoDB databases, the session's token key, plain logs."""
+    return {
+        "redis_url": redis_url,
+        "mongodb_url": infra.mongo_url,
+        "mongodb_db": mongo_db_name,
+        "token_public_key": token_keys.public,
+        "log_json": False,
+    }
+
+
+@pytest.fixture
 def settings(make_settings: Callable[..., ServiceSettings]) -> ServiceSettings:
     """A service's settings as its tests' ``make_settings`` fixture makes them, none overridden."""
     return make_settings()

@@ -17,8 +17,6 @@ from PIL import Image
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
-from tests.conftest import TokenKeys
-from tests.support.infra import Infra
 from tests.support.settings import settings_factory
 from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Event, parse_event
@@ -41,23 +39,17 @@ MakeSettings = Callable[..., IngestSettings]
 
 
 @pytest.fixture
-def make_settings(
-    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
-) -> MakeSettings:
+def make_settings(common_settings: dict[str, Any]) -> MakeSettings:
     return settings_factory(
         IngestSettings,
         {
-            "redis_url": redis_url,
-            "mongodb_url": infra.mongo_url,
-            "mongodb_db": mongo_db_name,
-            "token_public_key": token_keys.public,
+            **common_settings,
             "address_salt": ADDRESS_SALT,
             "newsroom_public_key": NEWSROOM_PUBLIC_KEY,
             "consumer_name": "ingest-test",
             "claim_idle_ms": 200,
             "relay_sweep_s": 0.5,
             "form_min_fill_s": 0.0,
-            "log_json": False,
         },
     )
 
