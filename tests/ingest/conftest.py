@@ -206,15 +206,15 @@ async def send_keyed(
     client: httpx.AsyncClient,
     path: str,
     body: Callable[[int], dict[str, Any]],
-    requests: list[tuple[str, int]],
+    prefix: str,
 ) -> list[tuple[str, httpx.Response]]:
-    """Every one of ``requests`` (``keyed_requests``) posted to ``path`` at once, ``body(n)``
-    under its Idempotency-Key: each one's key and response."""
+    """Every one of ``keyed_requests(prefix)`` posted to ``path`` at once, ``body(n)`` under its
+    Idempotency-Key: each one's key and response."""
 
     async def send(key: str, n: int) -> tuple[str, httpx.Response]:
         return key, await client.post(path, json=body(n), headers={"Idempotency-Key": key})
 
-    return await asyncio.gather(*(send(key, n) for key, n in requests))
+    return await asyncio.gather(*(send(key, n) for key, n in keyed_requests(prefix)))
 
 
 def review_event(submission_id: str, version: int, status: str, **data: Any) -> Event:
