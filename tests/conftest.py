@@ -33,7 +33,6 @@ from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
     collect_cluster_leaks,
     redis_cluster,
     redis_sentinel,
-    sentinel_redis,
     sentinel_url,
 )
 from tests.support.infra import Infra, redis_client

@@ -132,12 +132,6 @@ async def cluster_redis(cluster_url: str) -> AsyncIterator[aioredis.Redis]:
         yield client
 
 
-@pytest.fixture
-async def sentinel_redis(sentinel_url: str) -> AsyncIterator[aioredis.Redis]:
-    async with redis_client(sentinel_url) as client:
-        yield client
-
-
 @contextlib.asynccontextmanager
 async def restarted(server: Server) -> AsyncIterator[Server]:
     """Yield ``server``; afterwards start it again if it is not running (a test killed it)."""
