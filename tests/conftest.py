@@ -33,13 +33,11 @@ from tests.support.ha import (  # noqa: F401  (the cluster tier's fixtures)
     collect_cluster_leaks,
     redis_cluster,
     redis_sentinel,
-    sentinel_redis,
     sentinel_url,
 )
-from tests.support.infra import Infra
+from tests.support.infra import Infra, redis_client
 from xabar.runtime.auth import Principal, TokenIssuer, generate_keys
 from xabar.runtime.config import ServiceSettings
-from xabar.runtime.deployment import parse_redis_url
 from xabar.runtime.localinfra import Server, local_infra, start_redis
 
 REDIS_DATABASES = 4000
@@ -111,9 +109,8 @@ async def redis_url(infra: Infra) -> str:
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     """A client of the deployment ``redis_url`` names (a cluster tier module names a cluster)."""
-    client = parse_redis_url(redis_url).client()
-    yield client
-    await client.aclose()
+    async with redis_client(redis_url) as client:
+        yield client
 
 
 @pytest.fixture
@@ -141,6 +138,21 @@ async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient[dict[str, object
 @pytest.fixture
 def token_keys() -> TokenKeys:
     return TOKEN_KEYS
+
+
+@pytest.fixture
+def common_settings(
+    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
+) -> dict[str, Any]:
+    """The settings of a service that checks editors' tokens (ingest, polls) on the session's
+    servers: the test's own Redis and MongoDB databases, the session's token key, plain logs."""
+    return {
+        "redis_url": redis_url,
+        "mongodb_url": infra.mongo_url,
+        "mongodb_db": mongo_db_name,
+        "token_public_key": token_keys.public,
+        "log_json": False,
+    }
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from PIL import Image
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
-from tests.conftest import TokenKeys
-from tests.support.infra import Infra
 from tests.support.settings import settings_factory
 from tests.support.waiting import eventually
 from xabar.contracts import SUBMISSIONS_STREAM, Event, parse_event
@@ -41,23 +39,17 @@ MakeSettings = Callable[..., IngestSettings]
 
 
 @pytest.fixture
-def make_settings(
-    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
-) -> MakeSettings:
+def make_settings(common_settings: dict[str, Any]) -> MakeSettings:
     return settings_factory(
         IngestSettings,
         {
-            "redis_url": redis_url,
-            "mongodb_url": infra.mongo_url,
-            "mongodb_db": mongo_db_name,
-            "token_public_key": token_keys.public,
+            **common_settings,
             "address_salt": ADDRESS_SALT,
             "newsroom_public_key": NEWSROOM_PUBLIC_KEY,
             "consumer_name": "ingest-test",
             "claim_idle_ms": 200,
             "relay_sweep_s": 0.5,
             "form_min_fill_s": 0.0,
-            "log_json": False,
         },
     )
 
@@ -214,15 +206,15 @@ async def send_keyed(
     client: httpx.AsyncClient,
     path: str,
     body: Callable[[int], dict[str, Any]],
-    requests: list[tuple[str, int]],
+    prefix: str,
 ) -> list[tuple[str, httpx.Response]]:
-    """Every one of ``requests`` (``keyed_requests``) posted to ``path`` at once, ``body(n)``
-    under its Idempotency-Key: each one's key and response."""
+    """Every one of ``keyed_requests(prefix)`` posted to ``path`` at once, ``body(n)`` under its
+    Idempotency-Key: each one's key and response."""
 
     async def send(key: str, n: int) -> tuple[str, httpx.Response]:
         return key, await client.post(path, json=body(n), headers={"Idempotency-Key": key})
 
-    return await asyncio.gather(*(send(key, n) for key, n in requests))
+    return await asyncio.gather(*(send(key, n) for key, n in keyed_requests(prefix)))
 
 
 def review_event(submission_id: str, version: int, status: str, **data: Any) -> Event:
@@ -259,3 +251,11 @@ async def form_token(client: httpx.AsyncClient, path: str = "/report") -> str:
     match = FORM_TOKEN.search(page.text)
     assert match, page.text
     return match.group(1)
+
+
+async def report_form(
+    client: httpx.AsyncClient, body: dict[str, Any], **extra: str
+) -> dict[str, str]:
+    """The report form filled in with a ``tip()`` body as a browser sends it: its fields, the
+    form's token, then ``extra`` (e.g. the honeypot ``website``)."""
+    return {**multipart_fields(body), "form_token": await form_token(client), **extra}

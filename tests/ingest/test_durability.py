@@ -22,7 +22,6 @@ from tests.ingest.conftest import (
     accepted_tips,
     drained,
     jpeg_with_gps,
-    keyed_requests,
     moved,
     multipart_fields,
     running,
@@ -207,7 +206,6 @@ async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add
 ) -> None:
     # load, not timeouts, is under test here: MongoDB gets all the time it needs
     settings = make_settings(submit_rate_limit=100_000, storage_timeout_s=300)
-    requests = keyed_requests("tip")
 
     async with running(settings) as (_, client):
 
@@ -218,7 +216,7 @@ async def test_a_thousand_concurrent_tips_give_a_thousand_events_and_retries_add
                 text=f"Текст сообщения номер {n}: что случилось и где.",
             )
 
-        results = await send_keyed(client, "/api/v1/submissions", body, requests)
+        results = await send_keyed(client, "/api/v1/submissions", body, "tip")
         assert {r.status_code for _, r in results} == {202}
         by_key: dict[str, set[bytes]] = {}
         for key, response in results:

@@ -7,10 +7,9 @@ from tests.ingest.conftest import (
     RECEIPT_CODE,
     MakeSettings,
     Mongo,
-    form_token,
     jpeg_with_gps,
     moved,
-    multipart_fields,
+    report_form,
     running,
     stored,
     tip,
@@ -38,7 +37,7 @@ async def test_the_form_is_russian_and_forbids_scripts(client: httpx.AsyncClient
 async def test_a_form_post_with_a_photo_shows_a_receipt_that_finds_the_submission(
     client: httpx.AsyncClient, redis: aioredis.Redis, mongo: Mongo, settings: IngestSettings
 ) -> None:
-    fields = {**multipart_fields(tip()), "form_token": await form_token(client), "website": ""}
+    fields = await report_form(client, tip(), website="")
     photos = [("photos", ("photo.jpg", jpeg_with_gps(), "image/jpeg"))]
     posted = await client.post("/report", data=fields, files=photos)
     assert posted.status_code == 200, posted.text
@@ -64,11 +63,7 @@ async def test_a_form_post_with_a_photo_shows_a_receipt_that_finds_the_submissio
 async def test_a_filled_honeypot_is_refused_and_stores_nothing(
     client: httpx.AsyncClient, mongo: Mongo, settings: IngestSettings
 ) -> None:
-    fields = {
-        **multipart_fields(tip()),
-        "form_token": await form_token(client),
-        "website": "http://cheap-pills.example",
-    }
+    fields = await report_form(client, tip(), website="http://cheap-pills.example")
     posted = await client.post("/report", data=fields)
     assert posted.status_code == 422
     assert "Форма отклонена" in posted.text
@@ -80,7 +75,7 @@ async def test_a_form_sent_faster_than_a_person_can_is_refused(
 ) -> None:
     settings = make_settings(form_min_fill_s=30.0)
     async with running(settings) as (_, client):
-        fields = {**multipart_fields(tip()), "form_token": await form_token(client)}
+        fields = await report_form(client, tip())
         posted = await client.post("/report", data=fields)
         assert posted.status_code == 422
         assert "слишком быстро" in posted.text
@@ -93,11 +88,9 @@ async def test_a_form_sent_faster_than_a_person_can_is_refused(
 async def test_invalid_form_fields_come_back_in_russian_with_the_values_escaped(
     client: httpx.AsyncClient, mongo: Mongo, settings: IngestSettings
 ) -> None:
-    fields = {
-        **multipart_fields(tip(title="<script>alert(1)</script>", text="мало")),
-        "contact_email": "not-an-email",
-        "form_token": await form_token(client),
-    }
+    fields = await report_form(
+        client, tip(title="<script>alert(1)</script>", text="мало"), contact_email="not-an-email"
+    )
     fields.pop("consent")
     posted = await client.post("/report", data=fields)
     assert posted.status_code == 422
@@ -115,7 +108,7 @@ async def test_form_limits_and_content_type_are_answered_in_russian(
 ) -> None:
     settings = make_settings(max_photos=1)
     async with running(settings) as (_, client):
-        fields = {**multipart_fields(tip()), "form_token": await form_token(client)}
+        fields = await report_form(client, tip())
         two = [("photos", (f"{i}.jpg", jpeg_with_gps(), "image/jpeg")) for i in range(2)]
         posted = await client.post("/report", data=fields, files=two)
         assert posted.status_code == 413

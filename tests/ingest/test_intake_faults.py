@@ -2,9 +2,6 @@
 a review of a submission the mover has not caught up with, the receipt's times across the move.
 All against the real Redis and FerretDB."""
 
-from typing import Any
-
-import httpx
 import redis.asyncio as aioredis
 
 from tests.ingest.conftest import (
@@ -13,10 +10,9 @@ from tests.ingest.conftest import (
     MakeSettings,
     Mongo,
     accepted_tips,
-    form_token,
     jpeg_with_gps,
     moved,
-    multipart_fields,
+    report_form,
     running,
     stored,
     tip,
@@ -27,10 +23,6 @@ from xabar.ingest.intake import doc_from_json
 from xabar.runtime.bus import list_dead_letters, replay_dead_letters
 
 DEAD_MONGO = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300"
-
-
-async def _form(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, str]:
-    return {**multipart_fields(body), "form_token": await form_token(client), "website": ""}
 
 
 async def test_while_mongodb_is_down_keyed_tips_without_photos_are_accepted_and_replayed(
@@ -50,7 +42,7 @@ async def test_while_mongodb_is_down_keyed_tips_without_photos_are_accepted_and_
         )
         assert other.status_code == 422
 
-        fields = await _form(client, tip(title="Форма без фото"))
+        fields = await report_form(client, tip(title="Форма без фото"), website="")
         posted = await client.post("/report", data=fields)
         assert posted.status_code == 200, posted.text
         form_id, form_code = RECEIPT_CODE.findall(posted.text)
@@ -61,7 +53,9 @@ async def test_while_mongodb_is_down_keyed_tips_without_photos_are_accepted_and_
         # a photo is stored in MongoDB (in chunks) before the tip: refused, honestly
         photos = [("photos", ("photo.jpg", jpeg_with_gps(), "image/jpeg"))]
         with_photo = await client.post(
-            "/report", data=await _form(client, tip(title="С фото")), files=photos
+            "/report",
+            data=await report_form(client, tip(title="С фото"), website=""),
+            files=photos,
         )
         assert with_photo.status_code == 503
         assert await redis.xlen(INTAKE) == 2

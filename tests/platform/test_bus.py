@@ -24,6 +24,7 @@ from xabar.contracts import (
     dlq_stream,
 )
 from xabar.runtime.bus import (
+    BatchHandler,
     BusError,
     BusOptions,
     EventBus,
@@ -269,6 +270,47 @@ def _ids(events: Sequence[Event]) -> list[str]:
     return [str(e.event_id) for e in events]
 
 
+def applying(
+    redis: aioredis.Redis,
+    seen: Counter[str],
+    failure: Callable[[str], BaseException | None],
+    batches: list[list[str]] | None = None,
+) -> BatchHandler:
+    """A batch handler that counts each event's deliveries in ``seen`` and answers
+    ``failure(its id)`` for it, or where that is None applies it (adds the id to the set
+    ``applied``); each batch's ids go to ``batches`` when given."""
+
+    async def handler(batch: Sequence[Event]) -> list[BaseException | None]:
+        if batches is not None:
+            batches.append(_ids(batch))
+        outcomes: list[BaseException | None] = []
+        for event in batch:
+            key = str(event.event_id)
+            seen[key] += 1
+            error = failure(key)
+            if error is None:
+                await redis.sadd("applied", key)
+            outcomes.append(error)
+        return outcomes
+
+    return handler
+
+
+async def consume_in_batches(
+    buses: list[EventBus],
+    redis_url: str,
+    entries: Sequence[Event | bytes],
+    handler: BatchHandler,
+    batch: int | None = None,
+) -> None:
+    """``entries`` put on the articles stream (``on_the_stream``), then a consumer ``c1`` that
+    hands them to ``handler`` up to ``batch`` (default: its options') at a time, started."""
+    await on_the_stream(buses, redis_url, entries)
+    bus = new_bus(buses, redis_url, "c1")
+    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler, batch=batch)
+    await bus.start()
+
+
 async def test_a_batch_handler_gets_many_events_per_call_in_stream_order_and_all_are_acked(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
@@ -276,17 +318,14 @@ async def test_a_batch_handler_gets_many_events_per_call_in_stream_order_and_all
     published = _ids(events)
     future = json.loads(sample("article.published").model_dump_json())
     future["type"] = "article.archived"  # a type nobody knows yet: skipped and acked
-    await on_the_stream(buses, redis_url, [*events, json.dumps(future).encode()])
-
-    bus = new_bus(buses, redis_url, "c1")
     calls: list[list[str]] = []
 
     async def handler(events: Sequence[ArticlePublished]) -> list[BaseException | None]:
         calls.append(_ids(events))
         return [None] * len(events)
 
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler, batch=8)
-    await bus.start()
+    entries = [*events, json.dumps(future).encode()]
+    await consume_in_batches(buses, redis_url, entries, handler, batch=8)
     wanted = [i for n, i in enumerate(published) if n % 3]
 
     async def drained() -> bool:
@@ -303,27 +342,14 @@ async def test_a_failing_event_stays_pending_alone_while_the_rest_of_its_batch_i
 ) -> None:
     events = [sample("article.published") for _ in range(10)]
     flaky = str(events[4].event_id)
-    await on_the_stream(buses, redis_url, events)
-
-    bus = new_bus(buses, redis_url, "c1")
     seen: Counter[str] = Counter()
     batches: list[list[str]] = []
 
-    async def handler(batch: Sequence[Event]) -> list[BaseException | None]:
-        batches.append(_ids(batch))
-        outcomes: list[BaseException | None] = []
-        for event in batch:
-            key = str(event.event_id)
-            seen[key] += 1
-            if key == flaky and seen[key] <= 2:
-                outcomes.append(RuntimeError("transient failure"))
-            else:
-                await redis.sadd("applied", key)
-                outcomes.append(None)
-        return outcomes
+    def failure(key: str) -> BaseException | None:
+        transient = key == flaky and seen[key] <= 2
+        return RuntimeError("transient failure") if transient else None
 
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler)
-    await bus.start()
+    await consume_in_batches(buses, redis_url, events, applying(redis, seen, failure, batches))
 
     async def all_applied() -> bool:
         return await redis.scard("applied") == 10 and await pending(redis) == 0
@@ -341,24 +367,13 @@ async def test_a_poison_entry_and_an_event_that_always_fails_leave_their_batch_a
 ) -> None:
     events = [sample("article.published") for _ in range(6)]
     doomed = str(events[2].event_id)
-    await on_the_stream(buses, redis_url, [*events[:4], b"{not json", *events[4:]])
-
-    bus = new_bus(buses, redis_url, "c1")
     seen: Counter[str] = Counter()
 
-    async def handler(batch: Sequence[Event]) -> list[BaseException | None]:
-        outcomes: list[BaseException | None] = []
-        for event in batch:
-            seen[str(event.event_id)] += 1
-            if str(event.event_id) == doomed:
-                outcomes.append(ValueError("slug collides with a reserved path"))
-            else:
-                await redis.sadd("applied", str(event.event_id))
-                outcomes.append(None)
-        return outcomes
+    def failure(key: str) -> BaseException | None:
+        return ValueError("slug collides with a reserved path") if key == doomed else None
 
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler)
-    await bus.start()
+    entries = [*events[:4], b"{not json", *events[4:]]
+    await consume_in_batches(buses, redis_url, entries, applying(redis, seen, failure))
 
     async def settled() -> bool:
         return await redis.xlen(dlq_stream(ARTICLES_STREAM)) == 2 and await pending(redis) == 0
@@ -386,9 +401,6 @@ async def test_a_batch_handler_that_raises_leaves_its_whole_batch_pending_for_re
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
     events = [sample("article.published") for _ in range(5)]
-    await on_the_stream(buses, redis_url, events)
-
-    bus = new_bus(buses, redis_url, "c1")
     failures = 0
 
     async def handler(batch: Sequence[Event]) -> list[BaseException | None]:
@@ -399,8 +411,7 @@ async def test_a_batch_handler_that_raises_leaves_its_whole_batch_pending_for_re
         await redis.sadd("applied", *_ids(batch))
         return [None] * len(batch)
 
-    bus.subscribe_batch(ARTICLES_STREAM, GROUP, handler)
-    await bus.start()
+    await consume_in_batches(buses, redis_url, events, handler)
 
     async def all_applied() -> bool:
         return await redis.scard("applied") == 5 and await pending(redis) == 0

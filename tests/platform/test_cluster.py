@@ -13,6 +13,7 @@ from redis.crc import key_slot
 from redis.exceptions import RedisError
 
 from tests.support.ha import ON_DEPLOYMENTS, restarted, until
+from tests.support.infra import redis_client
 from xabar.runtime.deployment import ClusterDeployment, parse_redis_url
 from xabar.runtime.localinfra import LocalRedisCluster
 from xabar.runtime.redispipe import RedisPipe
@@ -280,11 +281,8 @@ async def test_a_killed_master_is_replaced_by_its_replica_and_no_acknowledged_wr
             await pipe.aclose()
     await asyncio.to_thread(redis_cluster.wait_ok)  # the old master is back, as a replica
     assert redis_cluster.roles()[victim.port] == "replica"
-    client = parse_redis_url(cluster_url).client()
-    try:
+    async with redis_client(cluster_url) as client:
         stored = {int(v) for v in await client.lrange(key, 0, -1)}
-    finally:
-        await client.aclose()
     lost = set(acked) - stored
     assert not lost, f"{len(lost)} acknowledged writes were lost"
 

@@ -12,13 +12,13 @@ import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
+from tests.support.polls import open_poll
 from xabar.contracts import Event, parse_event
 from xabar.feed import scripts
 from xabar.feed.projector import Projector
 from xabar.feed.repository import ALL, FEATURED, ReadModel, country_list, tag_list
 from xabar.ingest.intake import Intake
 from xabar.polls.counter import AddressPolicy, Counts, VoteCounter
-from xabar.polls.domain import Poll, make_options
 from xabar.publisher.repositories.index import ArticleIndex
 from xabar.publisher.repositories.tips import TipIndex
 from xabar.runtime.redispipe import RedisPipe
@@ -88,28 +88,10 @@ async def test_the_lists_are_one_slot_and_the_documents_spread_over_every_master
     assert masters == {node.name for node in cluster_redis.get_primaries()}
 
 
-def _poll(now: datetime) -> Poll:
-    return Poll(
-        poll_id="p-cluster",
-        question="Вопрос?",
-        options=make_options(["Да", "Нет"]),
-        multiple=False,
-        results_visibility="always",
-        opens_at=now - timedelta(hours=1),
-        closes_at=None,
-        closed_at=None,
-        countries=(),
-        status="open",
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
-
-
 async def test_a_vote_is_counted_in_one_script(cluster_redis: aioredis.Redis) -> None:
     policy = AddressPolicy(5, 60_000, 0, 60_000, 50, 500, rate_limit=100)
     counter = VoteCounter(cluster_redis, "polls", policy)
-    assert await counter.mirror(_poll(datetime.now(UTC)))
+    assert await counter.mirror(open_poll("p-cluster", ["Да", "Нет"], datetime.now(UTC)))
     assert await counter.install("p-cluster", Counts({"o1": 0, "o2": 0}, 0, 0))
     first = await counter.cast("p-cluster", "voter-1", ["o1"], "addr-a", "net-a")
     assert first.status == "ok" and first.total == 1

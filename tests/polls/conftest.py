@@ -17,7 +17,6 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from tests.conftest import TokenKeys
-from tests.support.infra import Infra
 from tests.support.settings import settings_factory
 from xabar.contracts import POLLS_STREAM, Event, parse_event
 from xabar.polls.app import create_app
@@ -32,16 +31,11 @@ SettingsFactory = Callable[..., PollsSettings]
 
 
 @pytest.fixture
-def make_settings(
-    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
-) -> SettingsFactory:
+def make_settings(common_settings: dict[str, Any]) -> SettingsFactory:
     return settings_factory(
         PollsSettings,
         {
-            "redis_url": redis_url,
-            "mongodb_url": infra.mongo_url,
-            "mongodb_db": mongo_db_name,
-            "token_public_key": token_keys.public,
+            **common_settings,
             "cookie_secret": COOKIE_SECRET,
             "address_salt": ADDRESS_SALT,
             "consumer_name": "polls-test",
@@ -49,7 +43,6 @@ def make_settings(
             "tally_interval_s": 0.1,
             "scheduler_interval_s": 0.1,
             "outbox_sweep_s": 0.5,
-            "log_json": False,
             "address_cooldown_s": 0,
         },
     )

@@ -117,30 +117,23 @@ async def test_votes_the_lane_takes_and_bodies_it_passes_on(
 
 
 def test_the_lane_renders_the_receipt_byte_for_byte_as_the_route_does() -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
+    from tests.support.polls import open_poll
     from xabar.polls.counter import Counts
-    from xabar.polls.domain import Poll, make_options
     from xabar.polls.views import Receipts
 
     now = datetime.now(UTC)
     texts = ["«Да», конечно", 'Нет "вообще"', "C:\\path\\ and \u2028 and 😀", "</script>"]
     receipts = Receipts()
     for visibility in ("always", "after_vote", "after_close"):
-        poll = Poll(
-            poll_id="p-1",
-            question="Вопрос?",
-            options=make_options(texts),
+        poll = open_poll(
+            "p-1",
+            texts,
+            now,
             multiple=True,
             results_visibility=visibility,  # type: ignore[arg-type]
-            opens_at=now - timedelta(hours=1),
-            closes_at=None,
-            closed_at=None,
-            countries=(),
-            status="open",
             version=2,
-            created_at=now,
-            updated_at=now,
         )
         for votes, chosen, flags in [
             ((0, 0, 0, 0), ("o1",), ()),

@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from xabar.runtime.deployment import parse_redis_url
+from tests.support.infra import redis_client
 from xabar.runtime.localinfra import (
     LocalRedisCluster,
     LocalSentinel,
@@ -128,16 +128,8 @@ def redis_url_on_each_deployment(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def cluster_redis(cluster_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = parse_redis_url(cluster_url).client()
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def sentinel_redis(sentinel_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = parse_redis_url(sentinel_url).client()
-    yield client
-    await client.aclose()
+    async with redis_client(cluster_url) as client:
+        yield client
 
 
 @contextlib.asynccontextmanager

@@ -8,14 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import TokenKeys
 from tests.publisher.conftest import NEWSROOM_PUBLIC_KEY, SettingsFactory, running_in_task
 from tests.publisher.newsroom.conftest import ORIGIN, PASSWORD, Newsroom, csrf_of, submit
-from tests.support.infra import Infra
 from tests.support.serving import started
 from xabar.ingest.app import create_app as ingest_app
 from xabar.ingest.config import IngestSettings
@@ -34,17 +33,12 @@ class Services:
 
 
 @pytest.fixture
-async def services(
-    infra: Infra, redis_url: str, mongo_db_name: str, token_keys: TokenKeys
-) -> AsyncIterator[Services]:
+async def services(common_settings: dict[str, Any], mongo_db_name: str) -> AsyncIterator[Services]:
     """Ingest and polls, in-process: their token checks."""
     common = {
-        "redis_url": redis_url,
-        "mongodb_url": infra.mongo_url,
+        **common_settings,
         "mongodb_db": mongo_db_name + "_other",
-        "token_public_key": token_keys.public,
         "address_salt": SECRET,
-        "log_json": False,
     }
     ingest = ingest_app(
         IngestSettings(
