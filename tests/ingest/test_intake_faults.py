@@ -120,7 +120,7 @@ async def test_an_entry_whose_id_mongodb_holds_with_another_receipt_is_dead_lett
         await mover.drain()
         await redis.delete(f"{{xabar:ingest:intake}}:idem:{submission_id}")  # its retention is over
         service = app.state.service
-        service._mongo_failed_at = 1e18  # MongoDB "just failed": the key is taken as new
+        service._fallback.failed_at = 1e18  # MongoDB "just failed": the key is taken as new
         second = await client.post(
             "/api/v1/submissions", json=tip(title="Совсем другое"), headers=headers
         )

@@ -31,9 +31,16 @@ from xabar.ingest.domain import (
     seal_code,
     validate_submission,
 )
-from xabar.ingest.errors import FormRejected, IdempotencyConflict, InvalidSubmission, LimitExceeded
+from xabar.ingest.errors import (
+    DatabaseUnavailable,
+    FormRejected,
+    IdempotencyConflict,
+    InvalidSubmission,
+    LimitExceeded,
+)
 from xabar.ingest.forms import FormSigner, form_to_data, russian_field_errors
 from xabar.ingest.photos import clean_photo
+from xabar.ingest.repository import Lapse
 from xabar.ingest.sealing import Sealer, public_key
 from xabar.runtime.clients import hash_address
 
@@ -322,3 +329,27 @@ def test_receipt_codes_are_recognised_before_anything_is_looked_up() -> None:
     assert is_receipt_code(code) and is_receipt_code(code.lower().replace("-", " "))
     for bad in ("", "X" * 19, "U" * 20, code + "A", "$ne", "A" * 100_000):
         assert not is_receipt_code(bad)
+
+
+async def test_a_failed_fallback_look_up_passes_mongodb_for_its_window() -> None:
+    """``Lapse``: one failed read starts a window in which MongoDB is not asked (None
+    answers); after it the read is tried again."""
+    calls: list[str] = []
+    down = True
+
+    async def read(doc_id: str) -> dict[str, Any] | None:
+        calls.append(doc_id)
+        if down:
+            raise DatabaseUnavailable("MongoDB is down")
+        return {"_id": doc_id}
+
+    lapse = Lapse(window_s=60.0)
+    assert await lapse.get(read, "a") is None
+    assert lapse.passing
+    down = False
+    assert await lapse.get(read, "b") is None  # passed: not asked
+    assert calls == ["a"]
+    lapse.failed_at -= 61.0  # the window is over
+    assert not lapse.passing
+    assert await lapse.get(read, "c") == {"_id": "c"}
+    assert calls == ["a", "c"]

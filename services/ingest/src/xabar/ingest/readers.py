@@ -18,7 +18,6 @@ no e-mail is asked. A letter's way to answer is sealed to the newsroom's key, as
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -29,13 +28,12 @@ from xabar.ingest.comments import NewComment, NewLetter
 from xabar.ingest.config import IngestSettings
 from xabar.ingest.domain import idempotent_id, new_id
 from xabar.ingest.errors import (
-    DatabaseUnavailable,
     IdempotencyConflict,
     IntakeUnavailable,
     StorageUnavailable,
 )
 from xabar.ingest.intake import Doc, Intake
-from xabar.ingest.repository import DocumentRepository
+from xabar.ingest.repository import DocumentRepository, Lapse
 from xabar.ingest.sealing import Sealer
 from xabar.runtime.outbox import ms_now
 
@@ -81,7 +79,7 @@ class ReadersService:
         self.letters = letters
         self.sealer = sealer
         self._secret = settings.address_salt.get_secret_value().encode()
-        self._mongo_failed_at = -1e9
+        self._fallback = Lapse(settings.storage_timeout_s)  # a key's look-up in MongoDB
         self._accepted = {k.name: ACCEPTED.labels(k.name) for k in (comments, letters)}
 
     async def comment(self, draft: NewComment, *, client_hash: str, via: Via) -> Taken:
@@ -162,13 +160,7 @@ class ReadersService:
             raise StorageUnavailable(f"the {kind.name} could not be stored; send it again") from exc
         if record is not None:
             return record
-        if time.monotonic() - self._mongo_failed_at < self.settings.storage_timeout_s:
-            return None
-        try:
-            return await kind.stored.get(doc_id)
-        except DatabaseUnavailable:
-            self._mongo_failed_at = time.monotonic()
-            return None
+        return await self._fallback.get(kind.stored.get, doc_id)
 
 
 def _stored(

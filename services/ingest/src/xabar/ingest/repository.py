@@ -24,7 +24,9 @@ filters only ``_id`` fast). A marker is written before its document and removed 
 events are published; a marker whose document never came is removed after a grace period.
 """
 
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -52,6 +54,7 @@ from xabar.runtime.mongo import is_duplicate
 
 Doc = dict[str, Any]
 DUPLICATE_KEY = 11000
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -165,6 +168,39 @@ class SubmissionRepository:
             {"_id": submission_id},
             {"$set": {"contact_sealed": None, "contact_erased_at": now}},
         )
+
+
+class Lapse:
+    """A fallback look-up in MongoDB that gives way: after one fails, MongoDB is passed for
+    ``window_s`` (a key's replay check must not make every request wait out a MongoDB that is
+    down; Redis answers meanwhile)."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self.failed_at = -1e9  # when a look-up last failed (monotonic seconds)
+
+    @property
+    def passing(self) -> bool:
+        return time.monotonic() - self.failed_at < self.window_s
+
+    async def get(
+        self,
+        read: Callable[[str], Awaitable[Doc | None]],
+        doc_id: str,
+        *,
+        warning: str | None = None,
+    ) -> Doc | None:
+        """``read(doc_id)``; None while MongoDB is passed, or when the read fails (which starts
+        the window, and logs ``warning`` if given)."""
+        if self.passing:
+            return None
+        try:
+            return await read(doc_id)
+        except DatabaseUnavailable:
+            self.failed_at = time.monotonic()
+            if warning is not None:
+                log.warning(warning)
+            return None
 
 
 class DocumentRepository:

@@ -20,7 +20,6 @@ the unreachable intake.
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,7 +65,7 @@ from xabar.ingest.gates import MemoryGate
 from xabar.ingest.intake import Intake
 from xabar.ingest.media import StoredPhoto
 from xabar.ingest.photos import CleanPhoto, clean_photo, probe_photo
-from xabar.ingest.repository import AttachmentRepository, Doc, SubmissionRepository
+from xabar.ingest.repository import AttachmentRepository, Doc, Lapse, SubmissionRepository
 from xabar.ingest.sealing import Sealer
 from xabar.runtime.outbox import ms_now, outbox_entry
 
@@ -98,11 +97,12 @@ class IngestService:
     on_stored: Callable[[str], None]
     decodes: MemoryGate = field(init=False)
     _secret: bytes = field(init=False, repr=False)
-    # when a key's fallback look-up in MongoDB last failed
-    _mongo_failed_at: float = field(default=-1e9, init=False)
+    # a key's fallback look-up in MongoDB, passed for a while after it fails
+    _fallback: Lapse = field(init=False)
 
     def __post_init__(self) -> None:
         self._secret = self.settings.address_salt.get_secret_value().encode()
+        self._fallback = Lapse(self.settings.storage_timeout_s)
         self.decodes = MemoryGate(
             self.settings.max_decode_bytes,
             self.settings.decode_slots,
@@ -297,14 +297,13 @@ class IngestService:
             return await self._read(submission_id)
         if record is not None:
             return {"_id": submission_id, "idempotency": record}
-        if form or time.monotonic() - self._mongo_failed_at < self.settings.storage_timeout_s:
+        if form:
             return None
-        try:
-            return await self.submissions.get(submission_id)
-        except DatabaseUnavailable:
-            self._mongo_failed_at = time.monotonic()
-            log.warning("MongoDB unavailable; a key without a record in Redis is taken as new")
-            return None
+        return await self._fallback.get(
+            self.submissions.get,
+            submission_id,
+            warning="MongoDB unavailable; a key without a record in Redis is taken as new",
+        )
 
     async def _read(self, submission_id: str) -> Doc | None:
         try:
@@ -326,14 +325,9 @@ class IngestService:
         # after the insert), or it was stored directly when the intake's reply was lost, and a
         # review may have reached MongoDB: a stored document decides. A MongoDB that cannot
         # answer (or failed in the last ``storage_timeout_s``) is passed: the note answers.
-        if time.monotonic() - self._mongo_failed_at >= self.settings.storage_timeout_s:
-            try:
-                stored = await self.submissions.get(submission_id)
-            except DatabaseUnavailable:
-                self._mongo_failed_at = time.monotonic()
-                stored = None
-            if stored is not None:
-                return stored
+        stored = await self._fallback.get(self.submissions.get, submission_id)
+        if stored is not None:
+            return stored
         return {"_id": submission_id, **note, "status": SubmissionStatus.RECEIVED.value}
 
     # --- receipts -------------------------------------------------------------------------------
