@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from tests.support.polls import open_poll
+from tests.support.tips import tip_doc
 from xabar.contracts import Event, parse_event
 from xabar.feed import scripts
 from xabar.feed.projector import Projector
@@ -150,15 +151,8 @@ async def test_the_publishers_indexes_put_and_read(cluster_redis: aioredis.Redis
     assert held[0] is not None and held[0]["countries"] == ["KZ"]
 
     tips = TipIndex(cluster_redis)
-    tip = {
-        "_id": "t-1",
-        "version": 1,
-        "status": "received",
-        "received_at": now,
-        "submission": {"title": "Сигнал", "text": "Текст", "country": "TJ"},
-    }
-    await tips.put(tip)
-    await tips.put({**tip, "version": 2, "status": "in_review", "submission": {"country": "KZ"}})
+    await tips.put(tip_doc("t-1", now))
+    await tips.put(tip_doc("t-1", now, version=2, status="in_review", country="KZ"))
     found = await tips.get("t-1")
     assert found is not None and found["status"] == "in_review" and found["country"] == "KZ"
     assert await cluster_redis.zcard("xabar:publisher:{tips}:country:TJ") == 0

@@ -21,6 +21,8 @@ from types import ModuleType
 import pytest
 from redis.crc import key_slot
 
+from tests.support.tips import tip_doc
+
 PACKAGES = ("xabar.feed", "xabar.polls", "xabar.ingest", "xabar.publisher", "xabar.runtime")
 KEYLESS = frozenset({"TIME", "PUBLISH", "PING", "ECHO"})  # the first argument is no key
 _CALL = re.compile(r"redis\.p?call\(\s*(['\"])(\w+)\1\s*(,)?")
@@ -196,13 +198,7 @@ def test_a_tip_put_is_one_slot() -> None:
 
     index = TipIndex.__new__(TipIndex)
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    doc = {
-        "_id": "t1",
-        "version": 2,
-        "status": "in_review",
-        "received_at": at,
-        "submission": {"title": "x", "text": "y", "country": "KZ"},
-    }
+    doc = tip_doc("t1", at, version=2, status="in_review", country="KZ")
     keys, _args = index._call(doc, ["xabar:publisher:{tips}:country:TJ"])
     assert len(_one_slot(keys)) == 1, keys
     assert "xabar:publisher:{tips}:country:TJ" in keys
