@@ -270,6 +270,13 @@ def _ids(events: Sequence[Event]) -> list[str]:
     return [str(e.event_id) for e in events]
 
 
+def singled_out(n: int, k: int) -> tuple[list[Event], str, Counter[str]]:
+    """``n`` published articles, the id of the ``k``-th (the one a test makes fail) and an
+    empty count of deliveries per event id."""
+    events = [sample("article.published") for _ in range(n)]
+    return events, str(events[k].event_id), Counter()
+
+
 def applying(
     redis: aioredis.Redis,
     seen: Counter[str],
@@ -340,9 +347,7 @@ async def test_a_batch_handler_gets_many_events_per_call_in_stream_order_and_all
 async def test_a_failing_event_stays_pending_alone_while_the_rest_of_its_batch_is_acked(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
-    events = [sample("article.published") for _ in range(10)]
-    flaky = str(events[4].event_id)
-    seen: Counter[str] = Counter()
+    events, flaky, seen = singled_out(10, 4)
     batches: list[list[str]] = []
 
     def failure(key: str) -> BaseException | None:
@@ -365,9 +370,7 @@ async def test_a_failing_event_stays_pending_alone_while_the_rest_of_its_batch_i
 async def test_a_poison_entry_and_an_event_that_always_fails_leave_their_batch_and_go_to_the_dlq(
     redis_url: str, redis: aioredis.Redis, buses: list[EventBus]
 ) -> None:
-    events = [sample("article.published") for _ in range(6)]
-    doomed = str(events[2].event_id)
-    seen: Counter[str] = Counter()
+    events, doomed, seen = singled_out(6, 2)
 
     def failure(key: str) -> BaseException | None:
         return ValueError("slug collides with a reserved path") if key == doomed else None
